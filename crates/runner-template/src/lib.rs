@@ -1,0 +1,251 @@
+//! Kestra expressions (`{{ outputs.fetch.uri }}`) rendered with minijinja.
+//!
+//! [`Renderer`] is the one seam through which every property is rendered: it checks template
+//! syntax without rendering ([`Renderer::check`], used by validation), renders one string
+//! ([`Renderer::render_str`]) or every string inside a JSON value, keys included
+//! ([`Renderer::render_json`]). It follows Kestra's rules: a string without `{` is returned
+//! untouched, an undefined variable is an error naming it, maps and lists print as compact JSON,
+//! and a value is rendered once (no recursive rendering).
+
+use minijinja::value::ValueKind;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
+use serde_json::Value as Json;
+use std::fmt;
+
+/// Why an expression could not be rendered. The message follows Kestra's wording.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderError {
+    pub kind: RenderErrorKind,
+    pub message: String,
+    /// Line inside the template (1-based), when known.
+    pub line: Option<usize>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RenderErrorKind {
+    Syntax,
+    Undefined,
+    Other,
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+/// The variables an expression can see (`flow`, `execution`, `inputs`, `outputs`, `vars`, ...).
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    json: Json,
+    value: Value,
+}
+
+impl Context {
+    pub fn new(json: Json) -> Self {
+        let value = Value::from(minijinja::value::Serde(&json));
+        Context { json, value }
+    }
+
+    pub fn json(&self) -> &Json {
+        &self.json
+    }
+}
+
+/// Renders Kestra expressions.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Renderer {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .build()
+                .expect("default delimiters are valid"),
+        );
+        env.set_formatter(|out, _state, value| {
+            match value.kind() {
+                ValueKind::Undefined => {
+                    return Err(minijinja::Error::new(ErrorKind::UndefinedError, "undefined value"));
+                }
+                ValueKind::None => {}
+                ValueKind::Map | ValueKind::Seq | ValueKind::Iterable => {
+                    let json = serde_json::to_string(value)
+                        .map_err(|e| minijinja::Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+                    out.write_str(&json)?;
+                }
+                _ => write!(out, "{value}")?,
+            }
+            Ok(())
+        });
+        env.add_global("null", Value::from(()));
+        Renderer { env }
+    }
+
+    /// Parses `source` without rendering it.
+    pub fn check(&self, source: &str) -> Result<(), RenderError> {
+        if !source.contains('{') {
+            return Ok(());
+        }
+        self.env.template_from_str(source).map(|_| ()).map_err(|e| syntax_error(source, &e))
+    }
+
+    /// Renders one template string.
+    pub fn render_str(&self, source: &str, ctx: &Context) -> Result<String, RenderError> {
+        if !source.contains('{') {
+            return Ok(source.to_string());
+        }
+        let template = self.env.template_from_str(source).map_err(|e| syntax_error(source, &e))?;
+        template.render(&ctx.value).map_err(|e| {
+            if e.kind() == ErrorKind::UndefinedError {
+                let names = template.undeclared_variables(true);
+                let missing = names
+                    .iter()
+                    .filter_map(|n| first_missing(ctx.json(), n))
+                    .min()
+                    .unwrap_or_else(|| "variable".to_string());
+                RenderError {
+                    kind: RenderErrorKind::Undefined,
+                    message: format!(
+                        "Unable to find `{missing}` used in the expression `{source}` at line {}",
+                        e.line().unwrap_or(1)
+                    ),
+                    line: e.line(),
+                }
+            } else {
+                RenderError { kind: RenderErrorKind::Other, message: describe(&e), line: e.line() }
+            }
+        })
+    }
+
+    /// Renders every string inside `value`, map keys included; other scalars pass through.
+    pub fn render_json(&self, value: &Json, ctx: &Context) -> Result<Json, RenderError> {
+        Ok(match value {
+            Json::String(s) => Json::String(self.render_str(s, ctx)?),
+            Json::Array(items) => Json::Array(items.iter().map(|v| self.render_json(v, ctx)).collect::<Result<_, _>>()?),
+            Json::Object(map) => {
+                let mut out = serde_json::Map::with_capacity(map.len());
+                for (k, v) in map {
+                    out.insert(self.render_str(k, ctx)?, self.render_json(v, ctx)?);
+                }
+                Json::Object(out)
+            }
+            other => other.clone(),
+        })
+    }
+
+    /// Every template string inside a JSON value, for syntax checks during validation.
+    pub fn check_json(&self, value: &Json) -> Result<(), RenderError> {
+        match value {
+            Json::String(s) => self.check(s),
+            Json::Array(items) => items.iter().try_for_each(|v| self.check_json(v)),
+            Json::Object(map) => map.iter().try_for_each(|(k, v)| self.check(k).and_then(|_| self.check_json(v))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// For a dotted name (`inputs.invalid.x`), the first segment missing from the context, as Kestra
+/// names it: the root when the root is missing, else the missing attribute.
+fn first_missing(ctx: &Json, dotted: &str) -> Option<String> {
+    let mut cur = ctx;
+    for segment in dotted.split('.') {
+        match cur.get(segment) {
+            Some(next) => cur = next,
+            None => return Some(segment.to_string()),
+        }
+    }
+    None
+}
+
+fn syntax_error(source: &str, e: &minijinja::Error) -> RenderError {
+    RenderError {
+        kind: RenderErrorKind::Syntax,
+        message: format!("{} in the expression `{source}` at line {}", describe(e), e.line().unwrap_or(1)),
+        line: e.line(),
+    }
+}
+
+/// minijinja's message without its `(in <string>:N)` suffix: we say where ourselves.
+fn describe(e: &minijinja::Error) -> String {
+    let mut s = e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        s.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(t: &str, vars: Json) -> Result<String, RenderError> {
+        Renderer::new().render_str(t, &Context::new(vars))
+    }
+
+    #[test]
+    fn plain_text_is_untouched() {
+        assert_eq!(render("no braces here }}", json!({})).unwrap(), "no braces here }}");
+    }
+
+    #[test]
+    fn maps_and_lists_print_as_compact_json() {
+        let vars = json!({"list": ["string", 1, 1.123], "map": {"a": 1, "b": [true]}});
+        assert_eq!(render("{{ list }}", vars.clone()).unwrap(), r#"["string",1,1.123]"#);
+        assert_eq!(render("{{ map }}", vars).unwrap(), r#"{"a":1,"b":[true]}"#);
+    }
+
+    #[test]
+    fn undefined_variables_fail_naming_them() {
+        let err = render("{{ inputs.invalid }}", json!({})).unwrap_err();
+        assert_eq!(err.kind, RenderErrorKind::Undefined);
+        assert_eq!(err.message, "Unable to find `inputs` used in the expression `{{ inputs.invalid }}` at line 1");
+        let err = render("a\n{{ inputs.nope | upper }}", json!({"inputs": {}})).unwrap_err();
+        assert_eq!(err.message, "Unable to find `nope` used in the expression `a\n{{ inputs.nope | upper }}` at line 2");
+        assert!(render("{% if nope %}x{% endif %}", json!({})).is_err());
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_by_check() {
+        let r = Renderer::new();
+        let err = r.check("{{ a + }}").unwrap_err();
+        assert_eq!(err.kind, RenderErrorKind::Syntax);
+        assert!(err.message.contains("at line 1"), "{}", err.message);
+        assert!(r.check("{{ a }}").is_ok());
+    }
+
+    #[test]
+    fn render_json_renders_keys_and_nested_strings() {
+        let r = Renderer::new();
+        let ctx = Context::new(json!({"k": "key", "v": 2}));
+        let out = r.render_json(&json!({"{{ k }}": ["{{ v }}", 3]}), &ctx).unwrap();
+        assert_eq!(out, json!({"key": ["2", 3]}));
+    }
+
+    #[test]
+    fn a_rendered_value_is_not_rendered_again() {
+        assert_eq!(render("{{ x }}", json!({"x": "{{ y }}"})).unwrap(), "{{ y }}");
+    }
+
+    #[test]
+    fn null_prints_empty() {
+        assert_eq!(render("[{{ x }}]", json!({"x": null})).unwrap(), "[]");
+        assert_eq!(render("{{ null }}", json!({})).unwrap(), "");
+    }
+}
