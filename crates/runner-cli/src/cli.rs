@@ -1,0 +1,84 @@
+//! The command line, as clap reads it.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "runner", version, about = "Run Kestra flow files locally, from one small binary")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run a flow file and print a summary (exit 0 on SUCCESS or WARNING, 1 on FAILED or KILLED)
+    Run(RunArgs),
+    /// Check flow files (or folders of them) without running anything
+    Validate {
+        /// Flow files or folders (searched recursively for .yaml and .yml files)
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Render one expression and print the result
+    Eval {
+        /// A JSON or YAML file whose top-level keys become variables
+        #[arg(long)]
+        vars: Option<PathBuf>,
+        /// A flow file: adds its `flow`, `vars` and input defaults as variables
+        #[arg(long)]
+        flow: Option<PathBuf>,
+        /// The expression, e.g. "{{ 1 + 1 }}"
+        template: String,
+    },
+    /// List the task types this runner supports
+    Plugins {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct RunArgs {
+    /// The flow file
+    pub(crate) flow: PathBuf,
+    /// An input value, `-i name=value` (repeatable); a FILE input takes a local path
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+    pub(crate) inputs: Vec<String>,
+    /// A JSON or YAML file of input values
+    #[arg(long, value_name = "FILE")]
+    pub(crate) inputs_file: Option<PathBuf>,
+    /// Where `kestra://` files and execution records are kept [default: .runner/storage]
+    #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
+    pub(crate) storage: Option<PathBuf>,
+    /// Print the execution (Kestra's API shape) as JSON on stdout
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Log line format on stderr
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormatArg,
+    /// Lowest log level shown
+    #[arg(long, value_enum, default_value = "info")]
+    pub(crate) log_level: LogLevelArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum LogLevelArg {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}

@@ -1,0 +1,354 @@
+//! The commands. Each returns its exit code; only this module prints.
+
+use crate::cli::{Cli, Command, Format, LogFormatArg, LogLevelArg, RunArgs};
+use crate::diagnostics::{Style, render};
+use crate::exit;
+use crate::files::{self, FlowFile};
+use runner_core::context::ExecutionShared;
+use runner_core::ids::friendly_id;
+use runner_core::inputs::resolve_inputs;
+use runner_core::log::{Level, LogFormat, LogSink, Masker};
+use runner_core::{Executor, Plan, PropKind, Registry, State, Storage, validate};
+use runner_model::Node;
+use runner_template::{Context, Renderer};
+use serde_json::{Map, Value as Json, json};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Every task type this binary can run: the core tasks, then each plugin's list.
+pub fn registry() -> Registry {
+    Registry::new(&[runner_core::tasks::TASKS])
+}
+
+pub(crate) fn dispatch(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Validate { paths } => validate_paths(&paths),
+        Command::Eval { vars, flow, template } => eval(vars.as_deref(), flow.as_deref(), &template),
+        Command::Plugins { format } => plugins(format),
+    }
+}
+
+/// Prints `error: message` and returns `code`.
+fn report(message: impl std::fmt::Display, code: u8) -> u8 {
+    eprintln!("{}: {message}", Style::stderr().error_label());
+    code
+}
+
+fn fail(message: impl std::fmt::Display) -> u8 {
+    report(message, exit::INVALID)
+}
+
+/// Reads a flow file and validates each of its flows; prints problems. `None` when unreadable.
+fn load(path: &Path, registry: &Registry, renderer: &Renderer, style: &Style) -> Option<(FlowFile, Vec<(Option<String>, Option<Plan>)>)> {
+    let file = match files::read(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{}: cannot read `{}`: {e}", style.error_label(), path.display());
+            return None;
+        }
+    };
+    let docs = match &file.docs {
+        Ok(docs) => docs.clone(),
+        Err(d) => {
+            eprint!("{}", render(d, &file.path, &file.text, style));
+            return Some((file, vec![(None, None)]));
+        }
+    };
+    let mut results = Vec::new();
+    for doc in &docs {
+        let v = validate(doc, registry, renderer);
+        for d in &v.diagnostics {
+            eprint!("{}", render(d, &file.path, &file.text, style));
+        }
+        results.push((v.name, v.plan));
+    }
+    Some((file, results))
+}
+
+fn validate_paths(paths: &[PathBuf]) -> u8 {
+    let style = Style::stderr();
+    let files = match files::collect(paths) {
+        Ok(f) => f,
+        Err(e) => return report(format!("cannot list flow files: {e}"), exit::FAILED),
+    };
+    if files.is_empty() {
+        eprintln!("{}: no .yaml or .yml file under {}", style.error_label(), display_paths(paths));
+        return exit::FAILED;
+    }
+    let registry = registry();
+    let renderer = Renderer::new();
+    let (mut valid, mut invalid) = (0usize, 0usize);
+    let mut stdout = std::io::stdout().lock();
+    for path in &files {
+        let Some((file, results)) = load(path, &registry, &renderer, &style) else {
+            invalid += 1;
+            continue;
+        };
+        for (name, plan) in results {
+            match (plan, name) {
+                (Some(_), Some(name)) => {
+                    valid += 1;
+                    let _ = writeln!(stdout, "✓ {name}");
+                }
+                (_, name) => {
+                    invalid += 1;
+                    let what = name.unwrap_or_else(|| file.path.display().to_string());
+                    let _ = writeln!(stdout, "✘ {what} ({})", file.path.display());
+                }
+            }
+        }
+    }
+    if invalid > 0 {
+        eprintln!("{invalid} invalid flow(s), {valid} valid");
+        exit::FAILED
+    } else {
+        exit::SUCCESS
+    }
+}
+
+fn display_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Variables from a JSON or YAML file (its top-level map).
+fn read_vars(path: &Path) -> Result<Map<String, Json>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let value = match serde_json::from_str::<Json>(&text) {
+        Ok(v) => v,
+        Err(_) => runner_model::load_str(&text)
+            .map_err(|e| format!("`{}` is neither JSON nor YAML: {e}", path.display()))?
+            .first()
+            .map_or(Json::Null, Node::to_json),
+    };
+    match value {
+        Json::Object(m) => Ok(m),
+        Json::Null => Ok(Map::new()),
+        _ => Err(format!("`{}` must hold a map of names to values", path.display())),
+    }
+}
+
+fn eval(vars: Option<&Path>, flow: Option<&Path>, template: &str) -> u8 {
+    let renderer = Renderer::new();
+    let mut context = Map::new();
+    if let Some(flow) = flow {
+        let file = match files::read(flow) {
+            Ok(f) => f,
+            Err(e) => return report(format!("cannot read `{}`: {e}", flow.display()), exit::FAILED),
+        };
+        let Some(doc) = file.docs.ok().and_then(|d| d.into_iter().next()) else {
+            return report(format!("`{}` holds no readable flow", flow.display()), exit::FAILED);
+        };
+        context.insert("flow".into(), json!({"id": doc.get("id").map(Node::to_json), "namespace": doc.get("namespace").map(Node::to_json)}));
+        context.insert("vars".into(), doc.get("variables").map_or(json!({}), Node::to_json));
+        let mut inputs = Map::new();
+        for input in doc.get("inputs").and_then(Node::as_seq).unwrap_or_default() {
+            if let (Some(id), Some(d)) = (input.get("id").and_then(Node::as_str), input.get("defaults")) {
+                inputs.insert(id.to_string(), d.to_json());
+            }
+        }
+        context.insert("inputs".into(), Json::Object(inputs));
+    }
+    if let Some(vars) = vars {
+        match read_vars(vars) {
+            Ok(m) => context.extend(m),
+            Err(e) => return report(e, exit::FAILED),
+        }
+    }
+    match renderer.render_str(template, &Context::new(Json::Object(context))) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.as_bytes());
+            if stdout.is_terminal() && !out.ends_with('\n') {
+                let _ = stdout.write_all(b"\n");
+            }
+            exit::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", Style::stderr().error_label());
+            exit::FAILED
+        }
+    }
+}
+
+fn plugins(format: Format) -> u8 {
+    let registry = registry();
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            let list: Vec<Json> = registry
+                .iter()
+                .map(|d| {
+                    let props: Vec<Json> = d
+                        .properties
+                        .iter()
+                        .map(|p| {
+                            let kind = match p.kind {
+                                PropKind::Value(t) => t,
+                                PropKind::Tasks => "list of tasks",
+                                PropKind::TaskMap => "map of task lists",
+                            };
+                            json!({"name": p.name, "type": kind, "required": p.required, "dynamic": p.dynamic, "description": p.doc})
+                        })
+                        .collect();
+                    json!({"type": d.type_name, "aliases": d.aliases, "description": d.doc, "properties": props})
+                })
+                .collect();
+            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+        }
+        Format::Text => {
+            for d in registry.iter() {
+                let _ = writeln!(stdout, "{}", d.type_name);
+                let _ = writeln!(stdout, "    {}", d.doc);
+                if !d.aliases.is_empty() {
+                    let _ = writeln!(stdout, "    aliases: {}", d.aliases.join(", "));
+                }
+                for p in d.properties {
+                    let kind = match p.kind {
+                        PropKind::Value(t) => t,
+                        PropKind::Tasks => "list of tasks",
+                        PropKind::TaskMap => "map of task lists",
+                    };
+                    let req = if p.required { ", required" } else { "" };
+                    let _ = writeln!(stdout, "    - {} ({kind}{req}): {}", p.name, p.doc);
+                }
+            }
+        }
+    }
+    exit::SUCCESS
+}
+
+/// Parses `-i name=value` pairs and an inputs file into one map; `-i` wins.
+fn given_inputs(args: &RunArgs) -> Result<Map<String, Json>, String> {
+    let mut given = match &args.inputs_file {
+        Some(p) => read_vars(p)?,
+        None => Map::new(),
+    };
+    for pair in &args.inputs {
+        let (k, v) = pair
+            .split_once('=')
+            .ok_or_else(|| format!("`-i {pair}` is not of the form `name=value`"))?;
+        given.insert(k.trim().to_string(), Json::String(v.to_string()));
+    }
+    Ok(given)
+}
+
+/// `ENV_X` variables of this process, read once here: tasks never read the environment.
+fn envs() -> Json {
+    let map: Map<String, Json> = std::env::vars()
+        .filter_map(|(k, v)| k.strip_prefix("ENV_").map(|n| (n.to_lowercase(), Json::String(v))))
+        .collect();
+    Json::Object(map)
+}
+
+fn run(args: RunArgs) -> u8 {
+    let style = Style::stderr();
+    let registry = registry();
+    let renderer = Arc::new(Renderer::new());
+    let Some((file, mut results)) = load(&args.flow, &registry, &renderer, &style) else {
+        return exit::INVALID;
+    };
+    if results.len() != 1 {
+        return fail(format!("Too many flow found, need 1, found {} in `{}`", results.len(), file.path.display()));
+    }
+    let Some(plan) = results.remove(0).1 else {
+        return exit::INVALID;
+    };
+    if plan.disabled {
+        return fail(format!("flow {}.{} is disabled (`disabled: true`): remove that line to run it", plan.flow.namespace, plan.flow.id));
+    }
+    let given = match given_inputs(&args) {
+        Ok(g) => g,
+        Err(e) => return fail(e),
+    };
+    let storage_dir = args.storage.clone().unwrap_or_else(|| PathBuf::from(".runner/storage"));
+    let masker = Arc::new(Masker::default());
+    let min_level = match args.log_level {
+        LogLevelArg::Trace => Level::Trace,
+        LogLevelArg::Debug => Level::Debug,
+        LogLevelArg::Info => Level::Info,
+        LogLevelArg::Warn => Level::Warn,
+        LogLevelArg::Error => Level::Error,
+    };
+    let format = match args.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    let sink = Arc::new(LogSink::new(format, min_level, Box::new(std::io::stderr()), masker.clone()));
+    let labels: Map<String, Json> = plan.labels.iter().map(|l| (l.key.clone(), Json::String(l.value.clone()))).collect();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let exec = Arc::new(ExecutionShared::new(
+            friendly_id(),
+            plan.flow.clone(),
+            renderer,
+            Storage::new(&storage_dir),
+            sink,
+            Json::Object(labels),
+            plan.variables.clone(),
+            envs(),
+        ));
+        let resolved = match resolve_inputs(&plan.inputs, &given, &exec.storage, &exec.prefix).await {
+            Ok(r) => r,
+            Err(e) => return fail(masker.mask(&e.to_string())),
+        };
+        for s in &resolved.secrets {
+            masker.add(s);
+        }
+        exec.state().inputs = resolved.values;
+        let executor = Executor::new(exec.clone());
+        let state = tokio::select! {
+            s = executor.run(&plan) => s,
+            _ = tokio::signal::ctrl_c() => {
+                executor.kill();
+                exec.log(Level::Warn, None, "Interrupted: the execution was killed");
+                State::Killed
+            }
+        };
+        let record = exec.record();
+        let text = masker.mask(&serde_json::to_string_pretty(&record).unwrap_or_default());
+        let record_uri = exec.prefix.record();
+        if let Ok(path) = exec.storage.path(&record_uri) {
+            let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(&path, &text));
+            if let Err(e) = written {
+                eprintln!("{}: cannot write the execution record to {}: {e}", style.error_label(), path.display());
+            }
+        }
+        eprint!("{}", masker.mask(&summary(&record, state)));
+        if args.json {
+            println!("{text}");
+        }
+        if state.is_failed() { exit::FAILED } else { exit::SUCCESS }
+    })
+}
+
+/// The table of task runs that ends a run, on stderr.
+fn summary(record: &Json, state: State) -> String {
+    let runs = record["taskRunList"].as_array().cloned().unwrap_or_default();
+    let label = |r: &Json| match r["value"].as_str() {
+        Some(v) => format!("{} [{v}]", r["taskId"].as_str().unwrap_or_default()),
+        None => r["taskId"].as_str().unwrap_or_default().to_string(),
+    };
+    let width = runs.iter().map(|r| label(r).chars().count()).max().unwrap_or(4).max(4);
+    let mut out = format!("\n{:<width$}  {:<9}  DURATION\n", "TASK", "STATE");
+    for r in &runs {
+        let duration = r["state"]["duration"].as_str().unwrap_or("-");
+        let _ = std::fmt::Write::write_fmt(
+            &mut out,
+            format_args!("{:<width$}  {:<9}  {duration}\n", label(r), r["state"]["current"].as_str().unwrap_or_default()),
+        );
+    }
+    let took = record["state"]["duration"].as_str().unwrap_or("-");
+    out.push_str(&format!(
+        "Execution {} of {}.{} ended {state} in {took}\n",
+        record["id"].as_str().unwrap_or_default(),
+        record["namespace"].as_str().unwrap_or_default(),
+        record["flowId"].as_str().unwrap_or_default()
+    ));
+    out
+}

@@ -1,0 +1,273 @@
+//! The run context: a task's only door to the world (rendering, storage, logs).
+
+use crate::error::TaskError;
+use crate::log::{Level, LogEvent, LogSink};
+use crate::plan::FlowInfo;
+use crate::property::{Property, convert};
+use crate::state::{StateRecord, TaskRun};
+use crate::storage::{ExecutionPrefix, Storage, StorageError};
+use jiff::Timestamp;
+use runner_template::{Context, Renderer};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value as Json, json};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// What one execution shares between its task runs.
+pub struct ExecutionShared {
+    pub id: String,
+    pub flow: FlowInfo,
+    pub start_date: Timestamp,
+    pub prefix: ExecutionPrefix,
+    pub renderer: Arc<Renderer>,
+    pub storage: Storage,
+    pub log: Arc<LogSink>,
+    pub labels: Json,
+    pub vars: Json,
+    /// `envs.x` for every `ENV_X` the caller passed in; tasks never read the environment.
+    pub envs: Json,
+    state: Mutex<ExecutionState>,
+}
+
+/// The mutable part of an execution.
+pub struct ExecutionState {
+    pub record: StateRecord,
+    pub inputs: Json,
+    pub task_runs: Vec<TaskRun>,
+    /// `outputs.<taskId>[.<value>...].<name>`
+    pub outputs: Json,
+    /// `tasks.<taskId>[.<value>...].state`
+    pub tasks: Json,
+    pub flow_outputs: Option<Json>,
+}
+
+/// How to reach a task run's place among its valued parents (ForEach values), outermost first.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub parent_taskrun_id: Option<String>,
+    pub values: Vec<String>,
+    /// `parents`, closest first: `{taskrun: {value}, outputs}`.
+    pub parents: Vec<Json>,
+    pub iteration: Option<usize>,
+}
+
+impl ExecutionShared {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        flow: FlowInfo,
+        renderer: Arc<Renderer>,
+        storage: Storage,
+        log: Arc<LogSink>,
+        labels: Json,
+        vars: Json,
+        envs: Json,
+    ) -> Self {
+        let now = Timestamp::now();
+        let prefix = ExecutionPrefix::new(&flow.namespace, &flow.id, &id);
+        ExecutionShared {
+            id,
+            flow,
+            start_date: now,
+            prefix,
+            renderer,
+            storage,
+            log,
+            labels,
+            vars,
+            envs,
+            state: Mutex::new(ExecutionState {
+                record: StateRecord::new(now),
+                inputs: Json::Object(Map::new()),
+                task_runs: Vec::new(),
+                outputs: Json::Object(Map::new()),
+                tasks: Json::Object(Map::new()),
+                flow_outputs: None,
+            }),
+        }
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, ExecutionState> {
+        self.state.lock().expect("execution state lock")
+    }
+
+    /// The variables every expression of this execution sees, before task-specific ones.
+    pub fn base_variables(&self) -> Map<String, Json> {
+        let state = self.state();
+        let mut vars = Map::new();
+        vars.insert(
+            "flow".into(),
+            json!({"id": self.flow.id, "namespace": self.flow.namespace, "revision": self.flow.revision}),
+        );
+        vars.insert(
+            "execution".into(),
+            json!({"id": self.id, "startDate": self.start_date.to_string(), "originalId": self.id, "state": state.record.current}),
+        );
+        vars.insert("inputs".into(), state.inputs.clone());
+        vars.insert("outputs".into(), state.outputs.clone());
+        vars.insert("tasks".into(), state.tasks.clone());
+        vars.insert("vars".into(), self.vars.clone());
+        vars.insert("labels".into(), self.labels.clone());
+        vars.insert("envs".into(), self.envs.clone());
+        vars
+    }
+
+    /// The execution as Kestra's API returns it.
+    pub fn record(&self) -> Json {
+        let state = self.state();
+        let labels: Vec<Json> = self
+            .labels
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
+            .unwrap_or_default();
+        let mut out = json!({
+            "id": self.id,
+            "namespace": self.flow.namespace,
+            "flowId": self.flow.id,
+            "flowRevision": self.flow.revision,
+            "labels": labels,
+            "inputs": state.inputs,
+            "state": state.record,
+            "taskRunList": state.task_runs,
+        });
+        if let Some(o) = &state.flow_outputs {
+            out["outputs"] = o.clone();
+        }
+        out
+    }
+
+    pub fn log(&self, level: Level, task_id: Option<&str>, message: &str) {
+        self.log.emit(LogEvent { level, task_id, taskrun_id: None, message });
+    }
+}
+
+/// One task run's view of the execution.
+pub struct RunContext {
+    pub(crate) exec: Arc<ExecutionShared>,
+    pub(crate) task_id: String,
+    pub(crate) task_type: String,
+    pub(crate) taskrun_id: String,
+    pub(crate) taskrun_start: Timestamp,
+    pub(crate) scope: Scope,
+    pub(crate) attempt: u32,
+    pub(crate) min_level: Option<Level>,
+}
+
+impl RunContext {
+    pub fn task_id(&self) -> &str {
+        &self.task_id
+    }
+
+    pub fn taskrun_id(&self) -> &str {
+        &self.taskrun_id
+    }
+
+    pub fn execution_id(&self) -> &str {
+        &self.exec.id
+    }
+
+    /// The ForEach value this task run belongs to, if any.
+    pub fn value(&self) -> Option<&str> {
+        self.scope.values.last().map(String::as_str)
+    }
+
+    /// The variables expressions of this task run see.
+    pub fn variables(&self) -> Context {
+        let mut vars = self.exec.base_variables();
+        vars.insert("task".into(), json!({"id": self.task_id, "type": self.task_type}));
+        let mut taskrun = json!({
+            "id": self.taskrun_id,
+            "startDate": self.taskrun_start.to_string(),
+            "attemptsCount": self.attempt.saturating_sub(1),
+            "parentId": self.scope.parent_taskrun_id,
+        });
+        if let Some(v) = self.value() {
+            taskrun["value"] = Json::String(v.to_string());
+        }
+        if let Some(i) = self.scope.iteration {
+            taskrun["iteration"] = json!(i);
+        }
+        vars.insert("taskrun".into(), taskrun);
+        if !self.scope.parents.is_empty() {
+            vars.insert("parent".into(), self.scope.parents[0].clone());
+            vars.insert("parents".into(), Json::Array(self.scope.parents.clone()));
+        }
+        Context::new(Json::Object(vars))
+    }
+
+    /// Renders one template string read from property `property`.
+    pub fn render_str(&self, template: &str, property: &str) -> Result<String, TaskError> {
+        self.exec
+            .renderer
+            .render_str(template, &self.variables())
+            .map_err(|source| TaskError::Render { property: property.to_string(), source })
+    }
+
+    /// Renders every string inside a JSON value.
+    pub fn render_json(&self, value: &Json, property: &str) -> Result<Json, TaskError> {
+        self.exec
+            .renderer
+            .render_json(value, &self.variables())
+            .map_err(|source| TaskError::Render { property: property.to_string(), source })
+    }
+
+    /// Renders a dynamic property and converts it to its type.
+    pub fn render<T: DeserializeOwned>(&self, prop: &Property<T>, property: &str) -> Result<T, TaskError> {
+        let rendered = if prop.is_dynamic() { self.render_json(prop.raw(), property)? } else { prop.raw().clone() };
+        convert::<T>(rendered).map_err(|reason| TaskError::property(property, reason))
+    }
+
+    /// Renders an optional property.
+    pub fn render_opt<T: DeserializeOwned>(&self, prop: &Option<Property<T>>, property: &str) -> Result<Option<T>, TaskError> {
+        prop.as_ref().map(|p| self.render(p, property)).transpose()
+    }
+
+    pub fn log(&self, level: Level, message: &str) {
+        if self.min_level.is_some_and(|min| level < min) {
+            return;
+        }
+        self.exec.log.emit(LogEvent { level, task_id: Some(&self.task_id), taskrun_id: Some(&self.taskrun_id), message });
+    }
+
+    pub fn info(&self, message: &str) {
+        self.log(Level::Info, message);
+    }
+
+    /// Registers a value that must never be printed (a secret, a password).
+    pub fn mask(&self, value: &str) {
+        self.exec.log.masker().add(value);
+    }
+
+    pub fn storage(&self) -> &Storage {
+        &self.exec.storage
+    }
+
+    /// A new `kestra://` URI for a file this task run writes.
+    pub fn output_file_uri(&self, file_name: &str) -> String {
+        self.exec.prefix.task_file(&self.task_id, &self.taskrun_id, file_name)
+    }
+
+    /// Opens a file of this execution for reading; files of other executions are refused.
+    pub async fn open_execution_file(&self, uri: &str) -> Result<tokio::fs::File, StorageError> {
+        if !self.exec.prefix.owns(uri) {
+            self.exec.storage.path(uri)?;
+            return Err(StorageError::NotOfThisExecution { uri: uri.to_string() });
+        }
+        self.exec.storage.open(uri).await
+    }
+}
+
+impl RunContext {
+    /// A context for expressions of the flow itself (flow outputs), outside any task.
+    pub(crate) fn for_flow(exec: Arc<ExecutionShared>) -> RunContext {
+        RunContext {
+            task_id: String::new(),
+            task_type: String::new(),
+            taskrun_id: String::new(),
+            taskrun_start: exec.start_date,
+            scope: Scope::default(),
+            attempt: 1,
+            min_level: None,
+            exec,
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The executor walks a [`Plan`] as Kestra's executor does: sequential by default, flowable tasks
+//! choose their branches, and runIf, timeout, retry, allowFailure, errors and finally wrap every
+//! task the same way.
+
+use crate::context::{ExecutionShared, RunContext, Scope};
+use crate::error::TaskError;
+use crate::ids::friendly_id;
+use crate::log::Level;
+use crate::plan::{Plan, TaskList, TaskNode};
+use crate::state::{Attempt, State, StateRecord, TaskRun};
+use crate::task::{BoxFuture, FlowableTask, Outputs, TaskKind};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use jiff::Timestamp;
+use serde_json::{Map, Value as Json};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Runs one execution of a plan.
+pub struct Executor {
+    exec: Arc<ExecutionShared>,
+}
+
+/// Kestra's falsy runIf values.
+fn is_falsy(s: &str) -> bool {
+    matches!(s.trim(), "false" | "0" | "-0" | "")
+}
+
+impl Executor {
+    pub fn new(exec: Arc<ExecutionShared>) -> Self {
+        Executor { exec }
+    }
+
+    pub fn execution(&self) -> &Arc<ExecutionShared> {
+        &self.exec
+    }
+
+    /// Runs the flow to its final state: tasks, then errors when they failed, then finally,
+    /// then the flow outputs, then afterExecution.
+    pub async fn run(&self, plan: &Plan) -> State {
+        let started = Instant::now();
+        self.set_execution_state(State::Running);
+        if plan.trigger_count > 0 {
+            self.exec.log(
+                Level::Info,
+                None,
+                &format!("{} trigger(s) ignored: runner runs the flow once, now", plan.trigger_count),
+            );
+        }
+        let root = Scope::default();
+        let mut state = self.run_block(&plan.tasks, &plan.errors, &plan.finally, &root).await;
+        if !state.is_failed() && !plan.outputs.is_empty() {
+            match self.flow_outputs(plan) {
+                Ok(outputs) => self.exec.state().flow_outputs = Some(outputs),
+                Err(e) => {
+                    self.exec.log(Level::Error, None, &format!("Failed to render output values: {e}"));
+                    state = State::Failed;
+                }
+            }
+        }
+        self.set_execution_state(state);
+        if !plan.after_execution.is_empty() {
+            self.run_sequence(&plan.after_execution, &root).await;
+        }
+        let took = runner_model::format_iso(started.elapsed());
+        self.exec.log(Level::Info, None, &format!("Flow completed with state {state} in {took}"));
+        state
+    }
+
+    /// Marks every unfinished task run and the execution KILLED (after Ctrl-C).
+    pub fn kill(&self) {
+        let now = Timestamp::now();
+        let mut st = self.exec.state();
+        for tr in st.task_runs.iter_mut().filter(|t| !t.state.current.is_terminal()) {
+            tr.state.set(State::Killed, now);
+            for a in tr.attempts.iter_mut().filter(|a| !a.state.current.is_terminal()) {
+                a.state.set(State::Killed, now);
+            }
+        }
+        if !st.record.current.is_terminal() {
+            st.record.set(State::Killed, now);
+        }
+    }
+
+    fn set_execution_state(&self, state: State) {
+        self.exec.state().record.set(state, Timestamp::now());
+    }
+
+    fn flow_outputs(&self, plan: &Plan) -> Result<Json, String> {
+        let ctx = RunContext::for_flow(self.exec.clone());
+        let mut out = Map::new();
+        for o in &plan.outputs {
+            let rendered = ctx.render_json(&o.value.to_json(), &format!("outputs.{}", o.id)).map_err(|e| e.to_string())?;
+            let typed = match &o.type_name {
+                Some(t) => {
+                    let def = runner_model::RawInput {
+                        id: o.id.clone(),
+                        type_name: t.clone(),
+                        required: true,
+                        defaults: None,
+                        node: runner_model::Node::new(runner_model::NodeValue::Map(Vec::new()), Default::default()),
+                    };
+                    crate::inputs::coerce(&def, &rendered).map_err(|r| format!("output `{}`: {r}", o.id))?
+                }
+                None => rendered,
+            };
+            out.insert(o.id.clone(), typed);
+        }
+        Ok(Json::Object(out))
+    }
+
+    fn run_block<'a>(&'a self, tasks: &'a TaskList, errors: &'a TaskList, finally: &'a TaskList, scope: &'a Scope) -> BoxFuture<'a, State> {
+        Box::pin(async move {
+            let state = self.run_sequence(tasks, scope).await;
+            if state.is_failed() && !errors.is_empty() {
+                self.run_sequence(errors, scope).await;
+            }
+            if !finally.is_empty() {
+                self.run_sequence(finally, scope).await;
+            }
+            state
+        })
+    }
+
+    /// Runs tasks one after the other; a failed task stops the sequence.
+    fn run_sequence<'a>(&'a self, tasks: &'a TaskList, scope: &'a Scope) -> BoxFuture<'a, State> {
+        Box::pin(async move {
+            let mut states = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                let state = self.run_task(task, scope).await;
+                states.push(state);
+                if state.is_failed() {
+                    break;
+                }
+            }
+            State::merge(states)
+        })
+    }
+
+    fn run_task<'a>(&'a self, task: &'a TaskNode, scope: &'a Scope) -> BoxFuture<'a, State> {
+        Box::pin(async move {
+            let now = Timestamp::now();
+            let mut ctx = RunContext {
+                exec: self.exec.clone(),
+                task_id: task.id.clone(),
+                task_type: task.type_name.clone(),
+                taskrun_id: friendly_id(),
+                taskrun_start: now,
+                scope: scope.clone(),
+                attempt: 1,
+                min_level: task.common.log_level,
+            };
+            self.exec.state().task_runs.push(TaskRun {
+                id: ctx.taskrun_id.clone(),
+                execution_id: self.exec.id.clone(),
+                namespace: self.exec.flow.namespace.clone(),
+                flow_id: self.exec.flow.id.clone(),
+                task_id: task.id.clone(),
+                parent_task_run_id: scope.parent_taskrun_id.clone(),
+                value: scope.values.last().cloned(),
+                iteration: scope.iteration,
+                state: StateRecord::new(now),
+                outputs: None,
+                attempts: Vec::new(),
+            });
+
+            if let Some(condition) = &task.common.run_if {
+                match ctx.render_str(condition, "runIf") {
+                    Ok(v) if is_falsy(&v) => {
+                        self.finish(&ctx, State::Skipped);
+                        return State::Skipped;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        ctx.log(Level::Error, &format!("Unable to evaluate the runIf condition for task {}: {e}", task.id));
+                        let state = self.after_policies(task, State::Failed, 1);
+                        self.finish(&ctx, state);
+                        return state;
+                    }
+                }
+            }
+
+            self.set_taskrun_state(&ctx, State::Running);
+            let started = Instant::now();
+            let state = loop {
+                self.push_attempt(&ctx);
+                let outcome = self.attempt(task, &ctx, scope).await;
+                let (state, error) = match outcome {
+                    Ok(state) => (state, None),
+                    Err(e) => (State::Failed, Some(e)),
+                };
+                if let Some(e) = &error {
+                    ctx.log(Level::Error, &error_chain(e));
+                }
+                self.end_attempt(&ctx, state);
+                if state != State::Failed {
+                    break state;
+                }
+                let next = ctx.attempt + 1;
+                let delay = task.common.retry.as_ref().and_then(|r| r.delay_before(next, started.elapsed()));
+                let Some(delay) = delay else { break state };
+                self.set_taskrun_state(&ctx, State::Retrying);
+                ctx.log(
+                    Level::Warn,
+                    &format!("Attempt {} failed, retrying in {}", ctx.attempt, runner_model::format_iso(delay)),
+                );
+                tokio::time::sleep(delay).await;
+                ctx.attempt = next;
+                self.set_taskrun_state(&ctx, State::Running);
+            };
+            let state = self.after_policies(task, state, ctx.attempt);
+            self.finish(&ctx, state);
+            state
+        })
+    }
+
+    /// Kestra's worker post-processing: warningOnRetry, then allowFailure, then allowWarning.
+    fn after_policies(&self, task: &TaskNode, mut state: State, attempts: u32) -> State {
+        if state == State::Success && attempts > 1 && task.common.retry.as_ref().is_some_and(|r| r.warning_on_retry) {
+            state = State::Warning;
+        }
+        if state == State::Failed && task.common.allow_failure {
+            state = State::Warning;
+        }
+        if state == State::Warning && task.common.allow_warning {
+            state = State::Success;
+        }
+        state
+    }
+
+    /// One attempt, under the task's timeout.
+    async fn attempt(&self, task: &TaskNode, ctx: &RunContext, scope: &Scope) -> Result<State, TaskError> {
+        let timeout = ctx.render_opt(&task.common.timeout, "timeout")?.map(|d| d.0);
+        let work = async {
+            match &task.kind {
+                TaskKind::Runnable(r) => {
+                    let outputs = r.run(ctx).await?;
+                    self.save_outputs(ctx, outputs);
+                    Ok(State::Success)
+                }
+                TaskKind::Flowable(f) => self.run_flowable(task, f.as_ref(), ctx, scope).await,
+            }
+        };
+        match timeout {
+            Some(after) => tokio::time::timeout(after, work).await.unwrap_or(Err(TaskError::Timeout { after })),
+            None => work.await,
+        }
+    }
+
+    async fn run_flowable(&self, task: &TaskNode, flowable: &dyn FlowableTask, ctx: &RunContext, scope: &Scope) -> Result<State, TaskError> {
+        let resolution = flowable.resolve(ctx).await?;
+        let parent_outputs = Json::Object(resolution.outputs.clone());
+        if !resolution.outputs.is_empty() {
+            self.save_outputs(ctx, resolution.outputs);
+        }
+        let child_scope = |value: Option<String>, iteration: Option<usize>| {
+            let mut s = Scope {
+                parent_taskrun_id: Some(ctx.taskrun_id.clone()),
+                values: scope.values.clone(),
+                parents: scope.parents.clone(),
+                iteration,
+            };
+            let current_value = value.clone().or_else(|| scope.values.last().cloned());
+            let mut frame = serde_json::json!({"taskrun": {"value": current_value}});
+            if parent_outputs.as_object().is_some_and(|o| !o.is_empty()) {
+                frame["outputs"] = parent_outputs.clone();
+            }
+            s.parents.insert(0, frame);
+            if let Some(v) = value {
+                s.values.push(v);
+            }
+            s
+        };
+        let valued = resolution.branches.iter().any(|b| b.value.is_some());
+        let branches: Vec<(Scope, &TaskList)> = resolution
+            .branches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (child_scope(b.value.clone(), valued.then_some(i)), b.tasks))
+            .collect();
+        let states = self.run_branches(branches, resolution.concurrency).await;
+        let merged = State::merge(states);
+        let local = child_scope(None, None);
+        if merged.is_failed() && !task.errors.is_empty() {
+            self.run_sequence(&task.errors, &local).await;
+        }
+        if !task.finally.is_empty() {
+            self.run_sequence(&task.finally, &local).await;
+        }
+        Ok(flowable.final_state(merged))
+    }
+
+    /// Runs branches, at most `limit` at once (0 = no limit); once one fails no new one starts.
+    async fn run_branches(&self, branches: Vec<(Scope, &TaskList)>, limit: usize) -> Vec<State> {
+        let limit = if limit == 0 { usize::MAX } else { limit };
+        let mut pending = branches.into_iter();
+        let mut running = FuturesUnordered::new();
+        let mut states = Vec::new();
+        let mut stop = false;
+        loop {
+            while !stop && running.len() < limit {
+                let Some((scope, tasks)) = pending.next() else { break };
+                running.push(async move { self.run_sequence(tasks, &scope).await });
+            }
+            match running.next().await {
+                Some(state) => {
+                    stop |= state.is_failed();
+                    states.push(state);
+                }
+                None => break,
+            }
+        }
+        states
+    }
+
+    fn save_outputs(&self, ctx: &RunContext, outputs: Outputs) {
+        let mut st = self.exec.state();
+        let mut slot = &mut st.outputs;
+        for key in std::iter::once(&ctx.task_id).chain(ctx.scope.values.iter()) {
+            slot = ensure_object(slot).entry(key.clone()).or_insert_with(|| Json::Object(Map::new()));
+        }
+        let target = ensure_object(slot);
+        for (k, v) in &outputs {
+            target.insert(k.clone(), v.clone());
+        }
+        if let Some(tr) = st.task_runs.iter_mut().rev().find(|t| t.id == ctx.taskrun_id) {
+            tr.outputs.get_or_insert_with(Map::new).extend(outputs);
+        }
+    }
+
+    fn push_attempt(&self, ctx: &RunContext) {
+        let now = Timestamp::now();
+        let mut record = StateRecord::new(now);
+        record.set(State::Running, now);
+        if let Some(tr) = self.exec.state().task_runs.iter_mut().rev().find(|t| t.id == ctx.taskrun_id) {
+            tr.attempts.push(Attempt { state: record });
+        }
+    }
+
+    fn end_attempt(&self, ctx: &RunContext, state: State) {
+        let now = Timestamp::now();
+        if let Some(tr) = self.exec.state().task_runs.iter_mut().rev().find(|t| t.id == ctx.taskrun_id) {
+            if let Some(a) = tr.attempts.last_mut() {
+                a.state.set(state, now);
+            }
+        }
+    }
+
+    fn set_taskrun_state(&self, ctx: &RunContext, state: State) {
+        let now = Timestamp::now();
+        if let Some(tr) = self.exec.state().task_runs.iter_mut().rev().find(|t| t.id == ctx.taskrun_id) {
+            tr.state.set(state, now);
+        }
+    }
+
+    /// Records the final state of a task run, also as `tasks.<id>[.<value>].state`.
+    fn finish(&self, ctx: &RunContext, state: State) {
+        self.set_taskrun_state(ctx, state);
+        let mut st = self.exec.state();
+        let mut slot = &mut st.tasks;
+        for key in std::iter::once(&ctx.task_id).chain(ctx.scope.values.iter()) {
+            slot = ensure_object(slot).entry(key.clone()).or_insert_with(|| Json::Object(Map::new()));
+        }
+        ensure_object(slot).insert("state".into(), Json::String(state.as_str().into()));
+    }
+}
+
+fn ensure_object(v: &mut Json) -> &mut Map<String, Json> {
+    if !v.is_object() {
+        *v = Json::Object(Map::new());
+    }
+    v.as_object_mut().expect("made an object above")
+}
+
+/// The error and its causes, one per line, as the task log shows them.
+fn error_chain(e: &TaskError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            text.push_str(&format!("\ncaused by: {line}"));
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,320 @@
+//! Flow inputs: the values given for a run, checked and typed as Kestra does.
+
+use crate::storage::{ExecutionPrefix, Storage, StorageError};
+use runner_model::{Node, NodeValue, RawInput, format_iso, parse_duration};
+use serde_json::{Map, Value as Json};
+use std::fmt;
+use std::path::Path;
+
+#[derive(Debug)]
+pub enum InputError {
+    /// Kestra's `Invalid input for `id`, <reason>, but received `value``.
+    Invalid { id: String, reason: String, received: String },
+    Unknown { id: String, declared: Vec<String> },
+    File { id: String, path: String, source: std::io::Error },
+    Storage(StorageError),
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InputError::Invalid { id, reason, received } => {
+                write!(f, "Invalid input for `{id}`, {reason}, but received `{received}`")
+            }
+            InputError::Unknown { id, declared } if declared.is_empty() => {
+                write!(f, "unknown input `{id}`: the flow declares no inputs")
+            }
+            InputError::Unknown { id, declared } => {
+                write!(f, "unknown input `{id}`: the flow declares {}", declared.join(", "))
+            }
+            InputError::File { id, path, source } => write!(f, "input `{id}`: cannot read `{path}`: {source}"),
+            InputError::Storage(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for InputError {}
+
+/// The typed values of every declared input, nested by dots (`a.b` becomes `inputs.a.b`),
+/// and the values of SECRET inputs (to mask).
+pub struct ResolvedInputs {
+    pub values: Json,
+    pub secrets: Vec<String>,
+}
+
+/// Checks and types `given` against the flow's inputs; FILE inputs given as local paths are
+/// copied into the execution's storage.
+pub async fn resolve_inputs(
+    defs: &[RawInput],
+    given: &Map<String, Json>,
+    storage: &Storage,
+    prefix: &ExecutionPrefix,
+) -> Result<ResolvedInputs, InputError> {
+    let declared: Vec<String> = defs.iter().map(|d| d.id.clone()).collect();
+    if let Some(id) = given.keys().find(|k| !declared.contains(k)) {
+        return Err(InputError::Unknown { id: id.clone(), declared });
+    }
+    let mut flat = Map::new();
+    let mut secrets = Vec::new();
+    for def in defs {
+        let value = match given.get(&def.id) {
+            Some(v) if !v.is_null() => Some(v.clone()),
+            _ => def.defaults.as_ref().map(Node::to_json),
+        };
+        let Some(value) = value else {
+            if def.required {
+                return Err(invalid(def, "missing required input".into(), &Json::Null));
+            }
+            flat.insert(def.id.clone(), Json::Null);
+            continue;
+        };
+        let typed = if def.type_name == "FILE" {
+            file_input(def, &value, storage, prefix).await?
+        } else {
+            coerce(def, &value).map_err(|reason| invalid(def, reason, &value))?
+        };
+        if def.type_name == "SECRET" {
+            if let Some(s) = typed.as_str() {
+                secrets.push(s.to_string());
+            }
+        }
+        flat.insert(def.id.clone(), typed);
+    }
+    Ok(ResolvedInputs { values: nest(flat), secrets })
+}
+
+fn invalid(def: &RawInput, reason: String, value: &Json) -> InputError {
+    let received = match value {
+        Json::Null => "null".to_string(),
+        Json::String(s) if def.type_name == "SECRET" => "*".repeat(s.len().min(8)),
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    InputError::Invalid { id: def.id.clone(), reason, received }
+}
+
+/// `{"a.b": 1, "c": 2}` to `{"a": {"b": 1}, "c": 2}`.
+fn nest(flat: Map<String, Json>) -> Json {
+    let mut root = Map::new();
+    for (key, value) in flat {
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().unwrap_or_default().to_string();
+        let mut cur = &mut root;
+        for p in parts {
+            let entry = cur.entry(p.to_string()).or_insert_with(|| Json::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Json::Object(Map::new());
+            }
+            cur = entry.as_object_mut().expect("made an object above");
+        }
+        cur.insert(last, value);
+    }
+    Json::Object(root)
+}
+
+fn text(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn expected(type_name: &str, value: &Json, why: impl fmt::Display) -> String {
+    format!("Expected `{type_name}` but received `{}` with errors:\n```\n{why}\n```", text(value))
+}
+
+fn bound(def: &RawInput, key: &str) -> Option<Json> {
+    def.node.get(key).filter(|n| !n.is_null()).map(Node::to_json)
+}
+
+/// Types one value as input type `def.type_name` (also used for flow outputs).
+pub fn coerce(def: &RawInput, value: &Json) -> Result<Json, String> {
+    coerce_as(&def.type_name, def, value)
+}
+
+fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, String> {
+    Ok(match type_name {
+        "STRING" | "SECRET" | "EMAIL" => {
+            let s = text(value);
+            if let Some(pattern) = def.node.get("validator").and_then(Node::as_str) {
+                let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string())?;
+                if !re.is_match(&s) {
+                    return Err(format!("it must match the pattern `{pattern}`"));
+                }
+            }
+            if type_name == "EMAIL" {
+                let ok = s.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.ends_with('.'));
+                if !ok {
+                    return Err(expected("EMAIL", value, "not an email address"));
+                }
+            }
+            Json::String(s)
+        }
+        "INT" => {
+            let n: i64 = match value {
+                Json::Number(n) if n.is_i64() => n.as_i64().unwrap_or_default(),
+                other => text(other).trim().parse::<i32>().map_err(|e| expected("INT", other, e))?.into(),
+            };
+            check_range(def, n as f64, &n.to_string())?;
+            Json::from(n)
+        }
+        "FLOAT" => {
+            let f: f64 = match value {
+                Json::Number(n) => n.as_f64().unwrap_or_default(),
+                other => text(other).trim().parse::<f64>().map_err(|e| expected("FLOAT", other, e))?,
+            };
+            check_range(def, f, &f.to_string())?;
+            serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
+        }
+        "BOOLEAN" => match value {
+            Json::Bool(b) => Json::Bool(*b),
+            other => Json::Bool(text(other).trim().eq_ignore_ascii_case("true")),
+        },
+        "DATETIME" => {
+            let s = text(value);
+            let ts: jiff::Timestamp = s.trim().parse().map_err(|e| expected("DATETIME", value, e))?;
+            check_order(def, &ts.to_string(), |b| b.parse::<jiff::Timestamp>().ok().map(|b| ts.cmp(&b)))?;
+            Json::String(ts.to_string())
+        }
+        "DATE" => {
+            let s = text(value);
+            let d: jiff::civil::Date = s.trim().parse().map_err(|e| expected("DATE", value, e))?;
+            check_order(def, &d.to_string(), |b| b.parse::<jiff::civil::Date>().ok().map(|b| d.cmp(&b)))?;
+            Json::String(d.to_string())
+        }
+        "TIME" => {
+            let s = text(value);
+            let t: jiff::civil::Time = s.trim().parse().map_err(|e| expected("TIME", value, e))?;
+            check_order(def, &t.to_string(), |b| b.parse::<jiff::civil::Time>().ok().map(|b| t.cmp(&b)))?;
+            Json::String(s.trim().to_string())
+        }
+        "DURATION" => {
+            let s = text(value);
+            let d = parse_duration(&s).ok_or_else(|| expected("DURATION", value, "Text cannot be parsed to a Duration"))?;
+            if let Some(min) = bound(def, "min").and_then(|m| m.as_str().and_then(parse_duration)) {
+                if d < min {
+                    return Err(format!("it must be more than `{}`", format_iso(min)));
+                }
+            }
+            if let Some(max) = bound(def, "max").and_then(|m| m.as_str().and_then(parse_duration)) {
+                if d > max {
+                    return Err(format!("it must be less than `{}`", format_iso(max)));
+                }
+            }
+            Json::String(format_iso(d))
+        }
+        "JSON" => match value {
+            Json::String(s) => serde_json::from_str(s).map_err(|e| expected("JSON", value, e))?,
+            other => other.clone(),
+        },
+        "YAML" => match value {
+            Json::String(s) => {
+                let docs = runner_model::load_str(s).map_err(|e| expected("YAML", value, e))?;
+                docs.first().map_or(Json::Null, Node::to_json)
+            }
+            other => other.clone(),
+        },
+        "URI" => {
+            let s = text(value);
+            let ok = s.split_once("://").is_some_and(|(scheme, rest)| {
+                !scheme.is_empty()
+                    && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+                    && !rest.is_empty()
+                    && !rest.contains(char::is_whitespace)
+            });
+            if !ok {
+                return Err(expected("URI", value, "not a valid URI"));
+            }
+            Json::String(s)
+        }
+        "SELECT" | "ENUM" => {
+            let s = text(value);
+            let values = allowed_values(def);
+            let custom = matches!(def.node.get("allowCustomValue").map(|n| &n.value), Some(NodeValue::Bool(true)));
+            if !values.is_empty() && !custom && !values.contains(&s) {
+                return Err(format!("it must match the values `[{}]`", values.join(", ")));
+            }
+            Json::String(s)
+        }
+        "MULTISELECT" | "ARRAY" => {
+            let items = match value {
+                Json::Array(a) => a.clone(),
+                Json::String(s) => match serde_json::from_str::<Json>(s) {
+                    Ok(Json::Array(a)) => a,
+                    _ => return Err(expected(type_name, value, "not a JSON array")),
+                },
+                other => return Err(expected(type_name, other, "not a list")),
+            };
+            let item_type = def.node.get("itemType").and_then(Node::as_str).unwrap_or("STRING");
+            let values = allowed_values(def);
+            let mut out = Vec::with_capacity(items.len());
+            for item in &items {
+                let typed = coerce_as(item_type, def, item)?;
+                if type_name == "MULTISELECT" && !values.is_empty() && !values.contains(&text(&typed)) {
+                    return Err(format!("it must match the values `[{}]`", values.join(", ")));
+                }
+                out.push(typed);
+            }
+            Json::Array(out)
+        }
+        _ => value.clone(),
+    })
+}
+
+fn allowed_values(def: &RawInput) -> Vec<String> {
+    def.node
+        .get("values")
+        .or_else(|| def.node.get("options"))
+        .and_then(Node::as_seq)
+        .map(|s| s.iter().map(|n| text(&n.to_json())).collect())
+        .unwrap_or_default()
+}
+
+fn check_range(def: &RawInput, n: f64, _shown: &str) -> Result<(), String> {
+    if let Some(min) = bound(def, "min").and_then(|m| m.as_f64()) {
+        if n < min {
+            return Err(format!("it must be more than `{}`", text(&bound(def, "min").unwrap_or_default())));
+        }
+    }
+    if let Some(max) = bound(def, "max").and_then(|m| m.as_f64()) {
+        if n > max {
+            return Err(format!("it must be less than `{}`", text(&bound(def, "max").unwrap_or_default())));
+        }
+    }
+    Ok(())
+}
+
+fn check_order(def: &RawInput, _shown: &str, cmp: impl Fn(&str) -> Option<std::cmp::Ordering>) -> Result<(), String> {
+    use std::cmp::Ordering;
+    if let Some(after) = bound(def, "after").map(|a| text(&a)) {
+        if cmp(&after) != Some(Ordering::Greater) {
+            return Err(format!("it must be after `{after}`"));
+        }
+    }
+    if let Some(before) = bound(def, "before").map(|b| text(&b)) {
+        if cmp(&before) != Some(Ordering::Less) {
+            return Err(format!("it must be before `{before}`"));
+        }
+    }
+    Ok(())
+}
+
+/// A FILE input: a `kestra://` URI is kept; a local path is copied into the execution's storage.
+async fn file_input(def: &RawInput, value: &Json, storage: &Storage, prefix: &ExecutionPrefix) -> Result<Json, InputError> {
+    let given = text(value);
+    if given.starts_with("kestra://") {
+        storage.path(&given).map_err(InputError::Storage)?;
+        return Ok(Json::String(given));
+    }
+    let path = Path::new(given.strip_prefix("file://").unwrap_or(&given));
+    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let uri = prefix.input_file(&def.id, &name);
+    let mut src = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| InputError::File { id: def.id.clone(), path: given.clone(), source })?;
+    let mut dst = storage.create(&uri).await.map_err(InputError::Storage)?;
+    tokio::io::copy(&mut src, &mut dst)
+        .await
+        .map_err(|source| InputError::File { id: def.id.clone(), path: given.clone(), source })?;
+    Ok(Json::String(uri))
+}

@@ -1,0 +1,171 @@
+//! Log events of a run: one line each on the sink (stderr for the CLI), text or JSON, masked.
+
+use jiff::Timestamp;
+use std::io::Write;
+use std::sync::{Arc, Mutex, RwLock};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    pub fn parse(s: &str) -> Option<Level> {
+        Some(match s {
+            "TRACE" => Level::Trace,
+            "DEBUG" => Level::Debug,
+            "INFO" => Level::Info,
+            "WARN" => Level::Warn,
+            "ERROR" => Level::Error,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "TRACE",
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Values that must never be printed. Every line, record and error text passes through
+/// [`Masker::mask`] before it leaves the process.
+#[derive(Default)]
+pub struct Masker {
+    values: RwLock<Vec<String>>,
+}
+
+impl Masker {
+    pub fn add(&self, value: &str) {
+        let value = value.trim();
+        if value.is_empty() {
+            return;
+        }
+        let mut values = self.values.write().expect("masker lock");
+        if !values.iter().any(|v| v == value) {
+            values.push(value.to_string());
+            // Longest first, so a secret that contains another is replaced whole.
+            values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        }
+    }
+
+    pub fn mask(&self, text: &str) -> String {
+        let values = self.values.read().expect("masker lock");
+        let mut out = text.to_string();
+        for v in values.iter() {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), "******");
+            }
+        }
+        out
+    }
+}
+
+/// Where log events go.
+pub struct LogSink {
+    format: LogFormat,
+    min_level: Level,
+    out: Mutex<Box<dyn Write + Send>>,
+    masker: Arc<Masker>,
+}
+
+/// One event.
+pub struct LogEvent<'a> {
+    pub level: Level,
+    pub task_id: Option<&'a str>,
+    pub taskrun_id: Option<&'a str>,
+    pub message: &'a str,
+}
+
+impl LogSink {
+    pub fn new(format: LogFormat, min_level: Level, out: Box<dyn Write + Send>, masker: Arc<Masker>) -> Self {
+        LogSink { format, min_level, out: Mutex::new(out), masker }
+    }
+
+    pub fn masker(&self) -> &Arc<Masker> {
+        &self.masker
+    }
+
+    pub fn enabled(&self, level: Level) -> bool {
+        level >= self.min_level
+    }
+
+    pub fn emit(&self, event: LogEvent<'_>) {
+        if !self.enabled(event.level) {
+            return;
+        }
+        let now = Timestamp::now();
+        let message = self.masker.mask(event.message);
+        let line = match self.format {
+            LogFormat::Text => {
+                let task = event.task_id.map(|t| format!("[{t}] ")).unwrap_or_default();
+                let body = message.replace('\n', "\n    ");
+                format!("{} {:<5} {task}{body}\n", now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"), event.level.as_str())
+            }
+            LogFormat::Json => {
+                let mut obj = serde_json::Map::new();
+                obj.insert("timestamp".into(), now.to_string().into());
+                obj.insert("level".into(), event.level.as_str().into());
+                if let Some(t) = event.task_id {
+                    obj.insert("taskId".into(), t.into());
+                }
+                if let Some(t) = event.taskrun_id {
+                    obj.insert("taskRunId".into(), t.into());
+                }
+                obj.insert("message".into(), message.into());
+                format!("{}\n", serde_json::Value::Object(obj))
+            }
+        };
+        let mut out = self.out.lock().expect("log lock");
+        // A closed stderr must not fail the run.
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lines_are_masked_and_filtered_by_level() {
+        let buf = Buf::default();
+        let masker = Arc::new(Masker::default());
+        masker.add("hunter2");
+        let sink = LogSink::new(LogFormat::Json, Level::Info, Box::new(buf.clone()), masker);
+        sink.emit(LogEvent { level: Level::Debug, task_id: None, taskrun_id: None, message: "hidden" });
+        sink.emit(LogEvent { level: Level::Info, task_id: Some("t"), taskrun_id: None, message: "pw=hunter2" });
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1);
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(v["message"], "pw=******");
+        assert_eq!(v["taskId"], "t");
+    }
+}

@@ -1,0 +1,163 @@
+//! Internal storage: `kestra:///...` URIs backed by a local directory.
+
+use crate::ids::slugify;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+pub enum StorageError {
+    NotInternal { uri: String },
+    ParentTraversal { uri: String },
+    NotFound { uri: String },
+    NotOfThisExecution { uri: String },
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+impl fmt::Display for StorageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StorageError::NotInternal { uri } => {
+                write!(f, "`{uri}` is not an internal storage URI (expected `kestra:///...`)")
+            }
+            StorageError::ParentTraversal { uri } => write!(
+                f,
+                "File should be accessed with their full path and not using relative '..' path: `{uri}`"
+            ),
+            StorageError::NotFound { uri } => write!(f, "no file at `{uri}` in internal storage"),
+            StorageError::NotOfThisExecution { uri } => {
+                write!(f, "Unable to read the file '{uri}' as it didn't belong to the current execution")
+            }
+            StorageError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StorageError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The local directory behind `kestra://` URIs.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    root: PathBuf,
+}
+
+impl Storage {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Storage { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The local path of a `kestra:///a/b` URI; `..` anywhere is refused.
+    pub fn path(&self, uri: &str) -> Result<PathBuf, StorageError> {
+        let rest = uri
+            .strip_prefix("kestra://")
+            .ok_or_else(|| StorageError::NotInternal { uri: uri.to_string() })?;
+        if rest.split('/').any(|s| s == "..") {
+            return Err(StorageError::ParentTraversal { uri: uri.to_string() });
+        }
+        let rest = rest.trim_start_matches('/');
+        if rest.is_empty() {
+            return Err(StorageError::NotInternal { uri: uri.to_string() });
+        }
+        Ok(self.root.join(rest))
+    }
+
+    /// Creates the file behind `uri` (and its directories) for writing.
+    pub async fn create(&self, uri: &str) -> Result<tokio::fs::File, StorageError> {
+        let path = self.path(uri)?;
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(|source| StorageError::Io { path: dir.to_path_buf(), source })?;
+        }
+        tokio::fs::File::create(&path).await.map_err(|source| StorageError::Io { path, source })
+    }
+
+    /// Opens the file behind `uri` for reading.
+    pub async fn open(&self, uri: &str) -> Result<tokio::fs::File, StorageError> {
+        let path = self.path(uri)?;
+        tokio::fs::File::open(&path).await.map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                StorageError::NotFound { uri: uri.to_string() }
+            } else {
+                StorageError::Io { path, source }
+            }
+        })
+    }
+}
+
+/// Where one execution's files live: `/{namespace as path}/{flow slug}/executions/{id}`.
+#[derive(Clone, Debug)]
+pub struct ExecutionPrefix(String);
+
+impl ExecutionPrefix {
+    pub fn new(namespace: &str, flow_id: &str, execution_id: &str) -> Self {
+        ExecutionPrefix(format!("/{}/{}/executions/{}", namespace.replace('.', "/"), slugify(flow_id), execution_id))
+    }
+
+    /// `kestra:///ns/flow/executions/{id}/tasks/{task}/{taskrun}/{file}`
+    pub fn task_file(&self, task_id: &str, taskrun_id: &str, file_name: &str) -> String {
+        format!("kestra://{}/tasks/{}/{}/{}", self.0, slugify(task_id), taskrun_id, file_name)
+    }
+
+    /// `kestra:///ns/flow/executions/{id}/inputs/{input}/{file}`
+    pub fn input_file(&self, input_id: &str, file_name: &str) -> String {
+        format!("kestra://{}/inputs/{}/{}", self.0, input_id, file_name)
+    }
+
+    /// Where the execution record is written.
+    pub fn record(&self) -> String {
+        format!("kestra://{}/execution.json", self.0)
+    }
+
+    /// True when `uri` is a file of this execution.
+    pub fn owns(&self, uri: &str) -> bool {
+        uri.strip_prefix("kestra://").is_some_and(|p| p.starts_with(&format!("{}/", self.0)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_follow_kestra_layout() {
+        let p = ExecutionPrefix::new("company.team", "My_Flow", "abc");
+        assert_eq!(
+            p.task_file("fetch_Rows", "tr1", "1.ion"),
+            "kestra:///company/team/my-flow/executions/abc/tasks/fetch-rows/tr1/1.ion"
+        );
+        assert!(p.owns("kestra:///company/team/my-flow/executions/abc/tasks/x/y/z"));
+        assert!(!p.owns("kestra:///company/team/my-flow/executions/abcd/tasks/x"));
+    }
+
+    #[test]
+    fn parent_traversal_is_refused() {
+        let s = Storage::new("/tmp/x");
+        assert!(matches!(s.path("kestra:///a/../b"), Err(StorageError::ParentTraversal { .. })));
+        assert!(matches!(s.path("file:///etc/passwd"), Err(StorageError::NotInternal { .. })));
+        assert_eq!(s.path("kestra:///a/b").unwrap(), PathBuf::from("/tmp/x/a/b"));
+    }
+
+    #[tokio::test]
+    async fn create_then_open_round_trips() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = std::env::temp_dir().join(format!("runner-storage-{}", crate::ids::friendly_id()));
+        let s = Storage::new(&dir);
+        let mut f = s.create("kestra:///ns/f/x.txt").await.unwrap();
+        f.write_all(b"hello").await.unwrap();
+        f.flush().await.unwrap();
+        let mut text = String::new();
+        s.open("kestra:///ns/f/x.txt").await.unwrap().read_to_string(&mut text).await.unwrap();
+        assert_eq!(text, "hello");
+        assert!(matches!(s.open("kestra:///ns/f/none").await, Err(StorageError::NotFound { .. })));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,49 @@
+//! What a task is to the engine: a runnable that produces outputs, or a flowable that decides
+//! which child tasks run. Cross-cutting behaviour (retry, timeout, runIf, errors) is the
+//! executor's, not the task's.
+
+use crate::context::RunContext;
+use crate::error::TaskError;
+use crate::plan::TaskList;
+use crate::state::State;
+use serde_json::{Map, Value as Json};
+use std::future::Future;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A task's outputs, as `outputs.<taskId>.<name>` shows them.
+pub type Outputs = Map<String, Json>;
+
+/// A task that does work and reports outputs.
+pub trait RunnableTask: Send + Sync {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>>;
+}
+
+/// A task that runs other tasks: it resolves the branches to run; the executor runs them.
+pub trait FlowableTask: Send + Sync {
+    fn resolve<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>>;
+
+    /// The flowable's state from its children's merged state (AllowFailure turns FAILED to WARNING).
+    fn final_state(&self, children: State) -> State {
+        children
+    }
+}
+
+/// Branches to run, how many at once (0 = all), and the flowable's own outputs.
+pub struct Resolution<'a> {
+    pub branches: Vec<Branch<'a>>,
+    pub concurrency: usize,
+    pub outputs: Outputs,
+}
+
+/// A sequence of tasks, with the value it runs for (ForEach) when there is one.
+pub struct Branch<'a> {
+    pub value: Option<String>,
+    pub tasks: &'a TaskList,
+}
+
+pub enum TaskKind {
+    Runnable(Box<dyn RunnableTask>),
+    Flowable(Box<dyn FlowableTask>),
+}

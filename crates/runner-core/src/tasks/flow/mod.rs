@@ -1,0 +1,10 @@
+//! Flowable core tasks: they choose which child tasks run; the executor runs them.
+
+pub(crate) mod allow_failure;
+pub(crate) mod for_each;
+pub(crate) mod if_;
+pub(crate) mod parallel;
+pub(crate) mod pause;
+pub(crate) mod sequential;
+pub(crate) mod sleep;
+pub(crate) mod switch;

@@ -1,0 +1,35 @@
+//! `io.kestra.plugin.core.flow.Sleep`: waits for a duration.
+
+use crate::context::RunContext;
+use crate::error::TaskError;
+use crate::property::{IsoDuration, Property};
+use crate::registry::{PropDoc, TaskDescriptor};
+use crate::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use serde::Deserialize;
+
+pub(crate) const SLEEP: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.core.flow.Sleep",
+    aliases: &[],
+    doc: "Wait for `duration` (ISO-8601, e.g. PT5S).",
+    properties: &[PropDoc::value("duration", "duration", "How long to wait, e.g. PT5S.").required()],
+    example: "id: wait\ntype: io.kestra.plugin.core.flow.Sleep\nduration: PT0.1S",
+    flowable: false,
+    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Sleep>()?))),
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Sleep {
+    duration: Property<IsoDuration>,
+}
+
+impl RunnableTask for Sleep {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let d = ctx.render(&self.duration, "duration")?.0;
+            ctx.info(&format!("Waiting for {}", runner_model::format_iso(d)));
+            tokio::time::sleep(d).await;
+            Ok(Outputs::new())
+        })
+    }
+}

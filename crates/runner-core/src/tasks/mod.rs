@@ -1,0 +1,33 @@
+//! Kestra's core tasks, one module per type.
+
+mod debug;
+mod fail;
+mod flow;
+mod log;
+mod output;
+
+use crate::registry::TaskDescriptor;
+
+/// The core task types, in the order `runner plugins` lists them.
+pub const TASKS: &[TaskDescriptor] = &[
+    log::LOG,
+    debug::RETURN,
+    debug::ECHO,
+    output::OUTPUT_VALUES,
+    fail::FAIL,
+    flow::sequential::SEQUENTIAL,
+    flow::parallel::PARALLEL,
+    flow::if_::IF,
+    flow::switch::SWITCH,
+    flow::for_each::FOR_EACH,
+    flow::for_each::EACH_SEQUENTIAL,
+    flow::for_each::EACH_PARALLEL,
+    flow::sleep::SLEEP,
+    flow::allow_failure::ALLOW_FAILURE,
+    flow::pause::PAUSE,
+];
+
+/// Kestra's truthiness for conditions: anything but "false", "0", "-0" and "".
+pub(crate) fn is_truthy(s: &str) -> bool {
+    !matches!(s.trim(), "false" | "0" | "-0" | "")
+}
