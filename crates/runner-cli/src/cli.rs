@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "runner", version, about = "Run Kestra flow files locally, from one small binary")]
+#[command(
+    name = "runner",
+    version,
+    about = "Run Kestra flow files locally, from one small binary"
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,

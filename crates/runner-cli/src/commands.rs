@@ -25,7 +25,11 @@ pub(crate) fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Validate { paths } => validate_paths(&paths),
-        Command::Eval { vars, flow, template } => eval(vars.as_deref(), flow.as_deref(), &template),
+        Command::Eval {
+            vars,
+            flow,
+            template,
+        } => eval(vars.as_deref(), flow.as_deref(), &template),
         Command::Plugins { format } => plugins(format),
     }
 }
@@ -41,11 +45,20 @@ fn fail(message: impl std::fmt::Display) -> u8 {
 }
 
 /// Reads a flow file and validates each of its flows; prints problems. `None` when unreadable.
-fn load(path: &Path, registry: &Registry, renderer: &Renderer, style: &Style) -> Option<(FlowFile, Vec<(Option<String>, Option<Plan>)>)> {
+fn load(
+    path: &Path,
+    registry: &Registry,
+    renderer: &Renderer,
+    style: &Style,
+) -> Option<(FlowFile, Vec<(Option<String>, Option<Plan>)>)> {
     let file = match files::read(path) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("{}: cannot read `{}`: {e}", style.error_label(), path.display());
+            eprintln!(
+                "{}: cannot read `{}`: {e}",
+                style.error_label(),
+                path.display()
+            );
             return None;
         }
     };
@@ -74,7 +87,11 @@ fn validate_paths(paths: &[PathBuf]) -> u8 {
         Err(e) => return report(format!("cannot list flow files: {e}"), exit::FAILED),
     };
     if files.is_empty() {
-        eprintln!("{}: no .yaml or .yml file under {}", style.error_label(), display_paths(paths));
+        eprintln!(
+            "{}: no .yaml or .yml file under {}",
+            style.error_label(),
+            display_paths(paths)
+        );
         return exit::FAILED;
     }
     let registry = registry();
@@ -109,12 +126,17 @@ fn validate_paths(paths: &[PathBuf]) -> u8 {
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Variables from a JSON or YAML file (its top-level map).
 fn read_vars(path: &Path) -> Result<Map<String, Json>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
     let value = match serde_json::from_str::<Json>(&text) {
         Ok(v) => v,
         Err(_) => runner_model::load_str(&text)
@@ -125,7 +147,10 @@ fn read_vars(path: &Path) -> Result<Map<String, Json>, String> {
     match value {
         Json::Object(m) => Ok(m),
         Json::Null => Ok(Map::new()),
-        _ => Err(format!("`{}` must hold a map of names to values", path.display())),
+        _ => Err(format!(
+            "`{}` must hold a map of names to values",
+            path.display()
+        )),
     }
 }
 
@@ -135,16 +160,30 @@ fn eval(vars: Option<&Path>, flow: Option<&Path>, template: &str) -> u8 {
     if let Some(flow) = flow {
         let file = match files::read(flow) {
             Ok(f) => f,
-            Err(e) => return report(format!("cannot read `{}`: {e}", flow.display()), exit::FAILED),
+            Err(e) => {
+                return report(
+                    format!("cannot read `{}`: {e}", flow.display()),
+                    exit::FAILED,
+                );
+            }
         };
         let Some(doc) = file.docs.ok().and_then(|d| d.into_iter().next()) else {
-            return report(format!("`{}` holds no readable flow", flow.display()), exit::FAILED);
+            return report(
+                format!("`{}` holds no readable flow", flow.display()),
+                exit::FAILED,
+            );
         };
         context.insert("flow".into(), json!({"id": doc.get("id").map(Node::to_json), "namespace": doc.get("namespace").map(Node::to_json)}));
-        context.insert("vars".into(), doc.get("variables").map_or(json!({}), Node::to_json));
+        context.insert(
+            "vars".into(),
+            doc.get("variables").map_or(json!({}), Node::to_json),
+        );
         let mut inputs = Map::new();
         for input in doc.get("inputs").and_then(Node::as_seq).unwrap_or_default() {
-            if let (Some(id), Some(d)) = (input.get("id").and_then(Node::as_str), input.get("defaults")) {
+            if let (Some(id), Some(d)) = (
+                input.get("id").and_then(Node::as_str),
+                input.get("defaults"),
+            ) {
                 inputs.insert(id.to_string(), d.to_json());
             }
         }
@@ -195,7 +234,11 @@ fn plugins(format: Format) -> u8 {
                     json!({"type": d.type_name, "aliases": d.aliases, "description": d.doc, "properties": props})
                 })
                 .collect();
-            let _ = writeln!(stdout, "{}", serde_json::to_string_pretty(&list).unwrap_or_default());
+            let _ = writeln!(
+                stdout,
+                "{}",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            );
         }
         Format::Text => {
             for d in registry.iter() {
@@ -237,7 +280,10 @@ fn given_inputs(args: &RunArgs) -> Result<Map<String, Json>, String> {
 /// `ENV_X` variables of this process, read once here: tasks never read the environment.
 fn envs() -> Json {
     let map: Map<String, Json> = std::env::vars()
-        .filter_map(|(k, v)| k.strip_prefix("ENV_").map(|n| (n.to_lowercase(), Json::String(v))))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("ENV_")
+                .map(|n| (n.to_lowercase(), Json::String(v)))
+        })
         .collect();
     Json::Object(map)
 }
@@ -250,19 +296,29 @@ fn run(args: RunArgs) -> u8 {
         return exit::INVALID;
     };
     if results.len() != 1 {
-        return fail(format!("Too many flow found, need 1, found {} in `{}`", results.len(), file.path.display()));
+        return fail(format!(
+            "Too many flow found, need 1, found {} in `{}`",
+            results.len(),
+            file.path.display()
+        ));
     }
     let Some(plan) = results.remove(0).1 else {
         return exit::INVALID;
     };
     if plan.disabled {
-        return fail(format!("flow {}.{} is disabled (`disabled: true`): remove that line to run it", plan.flow.namespace, plan.flow.id));
+        return fail(format!(
+            "flow {}.{} is disabled (`disabled: true`): remove that line to run it",
+            plan.flow.namespace, plan.flow.id
+        ));
     }
     let given = match given_inputs(&args) {
         Ok(g) => g,
         Err(e) => return fail(e),
     };
-    let storage_dir = args.storage.clone().unwrap_or_else(|| PathBuf::from(".runner/storage"));
+    let storage_dir = args
+        .storage
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".runner/storage"));
     let masker = Arc::new(Masker::default());
     let min_level = match args.log_level {
         LogLevelArg::Trace => Level::Trace,
@@ -275,10 +331,23 @@ fn run(args: RunArgs) -> u8 {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
     };
-    let sink = Arc::new(LogSink::new(format, min_level, Box::new(std::io::stderr()), masker.clone()));
-    let labels: Map<String, Json> = plan.labels.iter().map(|l| (l.key.clone(), Json::String(l.value.clone()))).collect();
+    let sink = Arc::new(LogSink::new(
+        format,
+        min_level,
+        Box::new(std::io::stderr()),
+        masker.clone(),
+    ));
+    let labels: Map<String, Json> = plan
+        .labels
+        .iter()
+        .map(|l| (l.key.clone(), Json::String(l.value.clone())))
+        .collect();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
@@ -293,7 +362,8 @@ fn run(args: RunArgs) -> u8 {
             plan.variables.clone(),
             envs(),
         ));
-        let resolved = match resolve_inputs(&plan.inputs, &given, &exec.storage, &exec.prefix).await {
+        let resolved = match resolve_inputs(&plan.inputs, &given, &exec.storage, &exec.prefix).await
+        {
             Ok(r) => r,
             Err(e) => return fail(masker.mask(&e.to_string())),
         };
@@ -314,33 +384,56 @@ fn run(args: RunArgs) -> u8 {
         let text = masker.mask(&serde_json::to_string_pretty(&record).unwrap_or_default());
         let record_uri = exec.prefix.record();
         if let Ok(path) = exec.storage.path(&record_uri) {
-            let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(&path, &text));
+            let written = path
+                .parent()
+                .map_or(Ok(()), std::fs::create_dir_all)
+                .and_then(|_| std::fs::write(&path, &text));
             if let Err(e) = written {
-                eprintln!("{}: cannot write the execution record to {}: {e}", style.error_label(), path.display());
+                eprintln!(
+                    "{}: cannot write the execution record to {}: {e}",
+                    style.error_label(),
+                    path.display()
+                );
             }
         }
         eprint!("{}", masker.mask(&summary(&record, state)));
         if args.json {
             println!("{text}");
         }
-        if state.is_failed() { exit::FAILED } else { exit::SUCCESS }
+        if state.is_failed() {
+            exit::FAILED
+        } else {
+            exit::SUCCESS
+        }
     })
 }
 
 /// The table of task runs that ends a run, on stderr.
 fn summary(record: &Json, state: State) -> String {
-    let runs = record["taskRunList"].as_array().cloned().unwrap_or_default();
+    let runs = record["taskRunList"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let label = |r: &Json| match r["value"].as_str() {
         Some(v) => format!("{} [{v}]", r["taskId"].as_str().unwrap_or_default()),
         None => r["taskId"].as_str().unwrap_or_default().to_string(),
     };
-    let width = runs.iter().map(|r| label(r).chars().count()).max().unwrap_or(4).max(4);
+    let width = runs
+        .iter()
+        .map(|r| label(r).chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     let mut out = format!("\n{:<width$}  {:<9}  DURATION\n", "TASK", "STATE");
     for r in &runs {
         let duration = r["state"]["duration"].as_str().unwrap_or("-");
         let _ = std::fmt::Write::write_fmt(
             &mut out,
-            format_args!("{:<width$}  {:<9}  {duration}\n", label(r), r["state"]["current"].as_str().unwrap_or_default()),
+            format_args!(
+                "{:<width$}  {:<9}  {duration}\n",
+                label(r),
+                r["state"]["current"].as_str().unwrap_or_default()
+            ),
         );
     }
     let took = record["state"]["duration"].as_str().unwrap_or("-");

@@ -12,11 +12,17 @@ pub(crate) struct Style {
 
 impl Style {
     pub(crate) fn stderr() -> Self {
-        Style { color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Style {
+            color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
     }
 
     pub(crate) fn error_label(&self) -> String {
@@ -39,7 +45,11 @@ pub(crate) fn render(d: &Diagnostic, path: &Path, text: &str, style: &Style) -> 
             if let Some(line) = text.lines().nth(span.line.saturating_sub(1) as usize) {
                 let number = span.line.to_string();
                 let pad = " ".repeat(number.len());
-                let lead: String = line.chars().take(span.col.saturating_sub(1) as usize).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                let lead: String = line
+                    .chars()
+                    .take(span.col.saturating_sub(1) as usize)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
                 let carets = "^".repeat(span.len.max(1) as usize);
                 let _ = writeln!(out, " {pad} |");
                 let _ = writeln!(out, " {number} | {line}");

@@ -16,9 +16,17 @@ pub(crate) fn read(path: &Path) -> std::io::Result<FlowFile> {
         .map_err(|e| Diagnostic::error(Problem::Yaml { message: e.message }, e.span, ""))
         .and_then(|docs| {
             let docs: Vec<Node> = docs.into_iter().filter(|d| !d.is_null()).collect();
-            if docs.is_empty() { Err(Diagnostic::error(Problem::NoFlow, None, "")) } else { Ok(docs) }
+            if docs.is_empty() {
+                Err(Diagnostic::error(Problem::NoFlow, None, ""))
+            } else {
+                Ok(docs)
+            }
         });
-    Ok(FlowFile { path: path.to_path_buf(), text, docs })
+    Ok(FlowFile {
+        path: path.to_path_buf(),
+        text,
+        docs,
+    })
 }
 
 /// Every .yaml/.yml file under the given paths, sorted, folders searched recursively.
@@ -35,7 +43,9 @@ pub(crate) fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     entries.sort();
     for p in entries {
         if p.is_dir() {

@@ -117,7 +117,11 @@ impl ExecutionShared {
         let labels: Vec<Json> = self
             .labels
             .as_object()
-            .map(|m| m.iter().map(|(k, v)| json!({"key": k, "value": v})).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| json!({"key": k, "value": v}))
+                    .collect()
+            })
             .unwrap_or_default();
         let mut out = json!({
             "id": self.id,
@@ -136,7 +140,12 @@ impl ExecutionShared {
     }
 
     pub fn log(&self, level: Level, task_id: Option<&str>, message: &str) {
-        self.log.emit(LogEvent { level, task_id, taskrun_id: None, message });
+        self.log.emit(LogEvent {
+            level,
+            task_id,
+            taskrun_id: None,
+            message,
+        });
     }
 }
 
@@ -173,7 +182,10 @@ impl RunContext {
     /// The variables expressions of this task run see.
     pub fn variables(&self) -> Context {
         let mut vars = self.exec.base_variables();
-        vars.insert("task".into(), json!({"id": self.task_id, "type": self.task_type}));
+        vars.insert(
+            "task".into(),
+            json!({"id": self.task_id, "type": self.task_type}),
+        );
         let mut taskrun = json!({
             "id": self.taskrun_id,
             "startDate": self.taskrun_start.to_string(),
@@ -199,7 +211,10 @@ impl RunContext {
         self.exec
             .renderer
             .render_str(template, &self.variables())
-            .map_err(|source| TaskError::Render { property: property.to_string(), source })
+            .map_err(|source| TaskError::Render {
+                property: property.to_string(),
+                source,
+            })
     }
 
     /// Renders every string inside a JSON value.
@@ -207,17 +222,32 @@ impl RunContext {
         self.exec
             .renderer
             .render_json(value, &self.variables())
-            .map_err(|source| TaskError::Render { property: property.to_string(), source })
+            .map_err(|source| TaskError::Render {
+                property: property.to_string(),
+                source,
+            })
     }
 
     /// Renders a dynamic property and converts it to its type.
-    pub fn render<T: DeserializeOwned>(&self, prop: &Property<T>, property: &str) -> Result<T, TaskError> {
-        let rendered = if prop.is_dynamic() { self.render_json(prop.raw(), property)? } else { prop.raw().clone() };
+    pub fn render<T: DeserializeOwned>(
+        &self,
+        prop: &Property<T>,
+        property: &str,
+    ) -> Result<T, TaskError> {
+        let rendered = if prop.is_dynamic() {
+            self.render_json(prop.raw(), property)?
+        } else {
+            prop.raw().clone()
+        };
         convert::<T>(rendered).map_err(|reason| TaskError::property(property, reason))
     }
 
     /// Renders an optional property.
-    pub fn render_opt<T: DeserializeOwned>(&self, prop: &Option<Property<T>>, property: &str) -> Result<Option<T>, TaskError> {
+    pub fn render_opt<T: DeserializeOwned>(
+        &self,
+        prop: &Option<Property<T>>,
+        property: &str,
+    ) -> Result<Option<T>, TaskError> {
         prop.as_ref().map(|p| self.render(p, property)).transpose()
     }
 
@@ -225,7 +255,12 @@ impl RunContext {
         if self.min_level.is_some_and(|min| level < min) {
             return;
         }
-        self.exec.log.emit(LogEvent { level, task_id: Some(&self.task_id), taskrun_id: Some(&self.taskrun_id), message });
+        self.exec.log.emit(LogEvent {
+            level,
+            task_id: Some(&self.task_id),
+            taskrun_id: Some(&self.taskrun_id),
+            message,
+        });
     }
 
     pub fn info(&self, message: &str) {
@@ -243,14 +278,18 @@ impl RunContext {
 
     /// A new `kestra://` URI for a file this task run writes.
     pub fn output_file_uri(&self, file_name: &str) -> String {
-        self.exec.prefix.task_file(&self.task_id, &self.taskrun_id, file_name)
+        self.exec
+            .prefix
+            .task_file(&self.task_id, &self.taskrun_id, file_name)
     }
 
     /// Opens a file of this execution for reading; files of other executions are refused.
     pub async fn open_execution_file(&self, uri: &str) -> Result<tokio::fs::File, StorageError> {
         if !self.exec.prefix.owns(uri) {
             self.exec.storage.path(uri)?;
-            return Err(StorageError::NotOfThisExecution { uri: uri.to_string() });
+            return Err(StorageError::NotOfThisExecution {
+                uri: uri.to_string(),
+            });
         }
         self.exec.storage.open(uri).await
     }

@@ -44,16 +44,25 @@ impl Executor {
             self.exec.log(
                 Level::Info,
                 None,
-                &format!("{} trigger(s) ignored: runner runs the flow once, now", plan.trigger_count),
+                &format!(
+                    "{} trigger(s) ignored: runner runs the flow once, now",
+                    plan.trigger_count
+                ),
             );
         }
         let root = Scope::default();
-        let mut state = self.run_block(&plan.tasks, &plan.errors, &plan.finally, &root).await;
+        let mut state = self
+            .run_block(&plan.tasks, &plan.errors, &plan.finally, &root)
+            .await;
         if !state.is_failed() && !plan.outputs.is_empty() {
             match self.flow_outputs(plan) {
                 Ok(outputs) => self.exec.state().flow_outputs = Some(outputs),
                 Err(e) => {
-                    self.exec.log(Level::Error, None, &format!("Failed to render output values: {e}"));
+                    self.exec.log(
+                        Level::Error,
+                        None,
+                        &format!("Failed to render output values: {e}"),
+                    );
                     state = State::Failed;
                 }
             }
@@ -63,7 +72,11 @@ impl Executor {
             self.run_sequence(&plan.after_execution, &root).await;
         }
         let took = runner_model::format_iso(started.elapsed());
-        self.exec.log(Level::Info, None, &format!("Flow completed with state {state} in {took}"));
+        self.exec.log(
+            Level::Info,
+            None,
+            &format!("Flow completed with state {state} in {took}"),
+        );
         state
     }
 
@@ -71,9 +84,17 @@ impl Executor {
     pub fn kill(&self) {
         let now = Timestamp::now();
         let mut st = self.exec.state();
-        for tr in st.task_runs.iter_mut().filter(|t| !t.state.current.is_terminal()) {
+        for tr in st
+            .task_runs
+            .iter_mut()
+            .filter(|t| !t.state.current.is_terminal())
+        {
             tr.state.set(State::Killed, now);
-            for a in tr.attempts.iter_mut().filter(|a| !a.state.current.is_terminal()) {
+            for a in tr
+                .attempts
+                .iter_mut()
+                .filter(|a| !a.state.current.is_terminal())
+            {
                 a.state.set(State::Killed, now);
             }
         }
@@ -90,7 +111,9 @@ impl Executor {
         let ctx = RunContext::for_flow(self.exec.clone());
         let mut out = Map::new();
         for o in &plan.outputs {
-            let rendered = ctx.render_json(&o.value.to_json(), &format!("outputs.{}", o.id)).map_err(|e| e.to_string())?;
+            let rendered = ctx
+                .render_json(&o.value.to_json(), &format!("outputs.{}", o.id))
+                .map_err(|e| e.to_string())?;
             let typed = match &o.type_name {
                 Some(t) => {
                     let def = runner_model::RawInput {
@@ -98,9 +121,13 @@ impl Executor {
                         type_name: t.clone(),
                         required: true,
                         defaults: None,
-                        node: runner_model::Node::new(runner_model::NodeValue::Map(Vec::new()), Default::default()),
+                        node: runner_model::Node::new(
+                            runner_model::NodeValue::Map(Vec::new()),
+                            Default::default(),
+                        ),
                     };
-                    crate::inputs::coerce(&def, &rendered).map_err(|r| format!("output `{}`: {r}", o.id))?
+                    crate::inputs::coerce(&def, &rendered)
+                        .map_err(|r| format!("output `{}`: {r}", o.id))?
                 }
                 None => rendered,
             };
@@ -109,7 +136,13 @@ impl Executor {
         Ok(Json::Object(out))
     }
 
-    fn run_block<'a>(&'a self, tasks: &'a TaskList, errors: &'a TaskList, finally: &'a TaskList, scope: &'a Scope) -> BoxFuture<'a, State> {
+    fn run_block<'a>(
+        &'a self,
+        tasks: &'a TaskList,
+        errors: &'a TaskList,
+        finally: &'a TaskList,
+        scope: &'a Scope,
+    ) -> BoxFuture<'a, State> {
         Box::pin(async move {
             let state = self.run_sequence(tasks, scope).await;
             if state.is_failed() && !errors.is_empty() {
@@ -172,7 +205,13 @@ impl Executor {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        ctx.log(Level::Error, &format!("Unable to evaluate the runIf condition for task {}: {e}", task.id));
+                        ctx.log(
+                            Level::Error,
+                            &format!(
+                                "Unable to evaluate the runIf condition for task {}: {e}",
+                                task.id
+                            ),
+                        );
                         let state = self.after_policies(task, State::Failed, 1);
                         self.finish(&ctx, state);
                         return state;
@@ -197,12 +236,20 @@ impl Executor {
                     break state;
                 }
                 let next = ctx.attempt + 1;
-                let delay = task.common.retry.as_ref().and_then(|r| r.delay_before(next, started.elapsed()));
+                let delay = task
+                    .common
+                    .retry
+                    .as_ref()
+                    .and_then(|r| r.delay_before(next, started.elapsed()));
                 let Some(delay) = delay else { break state };
                 self.set_taskrun_state(&ctx, State::Retrying);
                 ctx.log(
                     Level::Warn,
-                    &format!("Attempt {} failed, retrying in {}", ctx.attempt, runner_model::format_iso(delay)),
+                    &format!(
+                        "Attempt {} failed, retrying in {}",
+                        ctx.attempt,
+                        runner_model::format_iso(delay)
+                    ),
                 );
                 tokio::time::sleep(delay).await;
                 ctx.attempt = next;
@@ -216,7 +263,14 @@ impl Executor {
 
     /// Kestra's worker post-processing: warningOnRetry, then allowFailure, then allowWarning.
     fn after_policies(&self, task: &TaskNode, mut state: State, attempts: u32) -> State {
-        if state == State::Success && attempts > 1 && task.common.retry.as_ref().is_some_and(|r| r.warning_on_retry) {
+        if state == State::Success
+            && attempts > 1
+            && task
+                .common
+                .retry
+                .as_ref()
+                .is_some_and(|r| r.warning_on_retry)
+        {
             state = State::Warning;
         }
         if state == State::Failed && task.common.allow_failure {
@@ -229,8 +283,15 @@ impl Executor {
     }
 
     /// One attempt, under the task's timeout.
-    async fn attempt(&self, task: &TaskNode, ctx: &RunContext, scope: &Scope) -> Result<State, TaskError> {
-        let timeout = ctx.render_opt(&task.common.timeout, "timeout")?.map(|d| d.0);
+    async fn attempt(
+        &self,
+        task: &TaskNode,
+        ctx: &RunContext,
+        scope: &Scope,
+    ) -> Result<State, TaskError> {
+        let timeout = ctx
+            .render_opt(&task.common.timeout, "timeout")?
+            .map(|d| d.0);
         let work = async {
             match &task.kind {
                 TaskKind::Runnable(r) => {
@@ -242,12 +303,20 @@ impl Executor {
             }
         };
         match timeout {
-            Some(after) => tokio::time::timeout(after, work).await.unwrap_or(Err(TaskError::Timeout { after })),
+            Some(after) => tokio::time::timeout(after, work)
+                .await
+                .unwrap_or(Err(TaskError::Timeout { after })),
             None => work.await,
         }
     }
 
-    async fn run_flowable(&self, task: &TaskNode, flowable: &dyn FlowableTask, ctx: &RunContext, scope: &Scope) -> Result<State, TaskError> {
+    async fn run_flowable(
+        &self,
+        task: &TaskNode,
+        flowable: &dyn FlowableTask,
+        ctx: &RunContext,
+        scope: &Scope,
+    ) -> Result<State, TaskError> {
         let resolution = flowable.resolve(ctx).await?;
         let parent_outputs = Json::Object(resolution.outputs.clone());
         if !resolution.outputs.is_empty() {
@@ -299,7 +368,9 @@ impl Executor {
         let mut stop = false;
         loop {
             while !stop && running.len() < limit {
-                let Some((scope, tasks)) = pending.next() else { break };
+                let Some((scope, tasks)) = pending.next() else {
+                    break;
+                };
                 running.push(async move { self.run_sequence(tasks, &scope).await });
             }
             match running.next().await {
@@ -317,13 +388,20 @@ impl Executor {
         let mut st = self.exec.state();
         let mut slot = &mut st.outputs;
         for key in std::iter::once(&ctx.task_id).chain(ctx.scope.values.iter()) {
-            slot = ensure_object(slot).entry(key.clone()).or_insert_with(|| Json::Object(Map::new()));
+            slot = ensure_object(slot)
+                .entry(key.clone())
+                .or_insert_with(|| Json::Object(Map::new()));
         }
         let target = ensure_object(slot);
         for (k, v) in &outputs {
             target.insert(k.clone(), v.clone());
         }
-        if let Some(tr) = st.task_runs.iter_mut().rev().find(|t| t.id == ctx.taskrun_id) {
+        if let Some(tr) = st
+            .task_runs
+            .iter_mut()
+            .rev()
+            .find(|t| t.id == ctx.taskrun_id)
+        {
             tr.outputs.get_or_insert_with(Map::new).extend(outputs);
         }
     }
@@ -332,14 +410,28 @@ impl Executor {
         let now = Timestamp::now();
         let mut record = StateRecord::new(now);
         record.set(State::Running, now);
-        if let Some(tr) = self.exec.state().task_runs.iter_mut().rev().find(|t| t.id == ctx.taskrun_id) {
+        if let Some(tr) = self
+            .exec
+            .state()
+            .task_runs
+            .iter_mut()
+            .rev()
+            .find(|t| t.id == ctx.taskrun_id)
+        {
             tr.attempts.push(Attempt { state: record });
         }
     }
 
     fn end_attempt(&self, ctx: &RunContext, state: State) {
         let now = Timestamp::now();
-        if let Some(tr) = self.exec.state().task_runs.iter_mut().rev().find(|t| t.id == ctx.taskrun_id) {
+        if let Some(tr) = self
+            .exec
+            .state()
+            .task_runs
+            .iter_mut()
+            .rev()
+            .find(|t| t.id == ctx.taskrun_id)
+        {
             if let Some(a) = tr.attempts.last_mut() {
                 a.state.set(state, now);
             }
@@ -348,7 +440,14 @@ impl Executor {
 
     fn set_taskrun_state(&self, ctx: &RunContext, state: State) {
         let now = Timestamp::now();
-        if let Some(tr) = self.exec.state().task_runs.iter_mut().rev().find(|t| t.id == ctx.taskrun_id) {
+        if let Some(tr) = self
+            .exec
+            .state()
+            .task_runs
+            .iter_mut()
+            .rev()
+            .find(|t| t.id == ctx.taskrun_id)
+        {
             tr.state.set(state, now);
         }
     }
@@ -359,7 +458,9 @@ impl Executor {
         let mut st = self.exec.state();
         let mut slot = &mut st.tasks;
         for key in std::iter::once(&ctx.task_id).chain(ctx.scope.values.iter()) {
-            slot = ensure_object(slot).entry(key.clone()).or_insert_with(|| Json::Object(Map::new()));
+            slot = ensure_object(slot)
+                .entry(key.clone())
+                .or_insert_with(|| Json::Object(Map::new()));
         }
         ensure_object(slot).insert("state".into(), Json::String(state.as_str().into()));
     }

@@ -9,25 +9,49 @@ use std::path::Path;
 #[derive(Debug)]
 pub enum InputError {
     /// Kestra's `Invalid input for `id`, <reason>, but received `value``.
-    Invalid { id: String, reason: String, received: String },
-    Unknown { id: String, declared: Vec<String> },
-    File { id: String, path: String, source: std::io::Error },
+    Invalid {
+        id: String,
+        reason: String,
+        received: String,
+    },
+    Unknown {
+        id: String,
+        declared: Vec<String>,
+    },
+    File {
+        id: String,
+        path: String,
+        source: std::io::Error,
+    },
     Storage(StorageError),
 }
 
 impl fmt::Display for InputError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            InputError::Invalid { id, reason, received } => {
-                write!(f, "Invalid input for `{id}`, {reason}, but received `{received}`")
+            InputError::Invalid {
+                id,
+                reason,
+                received,
+            } => {
+                write!(
+                    f,
+                    "Invalid input for `{id}`, {reason}, but received `{received}`"
+                )
             }
             InputError::Unknown { id, declared } if declared.is_empty() => {
                 write!(f, "unknown input `{id}`: the flow declares no inputs")
             }
             InputError::Unknown { id, declared } => {
-                write!(f, "unknown input `{id}`: the flow declares {}", declared.join(", "))
+                write!(
+                    f,
+                    "unknown input `{id}`: the flow declares {}",
+                    declared.join(", ")
+                )
             }
-            InputError::File { id, path, source } => write!(f, "input `{id}`: cannot read `{path}`: {source}"),
+            InputError::File { id, path, source } => {
+                write!(f, "input `{id}`: cannot read `{path}`: {source}")
+            }
             InputError::Storage(e) => write!(f, "{e}"),
         }
     }
@@ -52,7 +76,10 @@ pub async fn resolve_inputs(
 ) -> Result<ResolvedInputs, InputError> {
     let declared: Vec<String> = defs.iter().map(|d| d.id.clone()).collect();
     if let Some(id) = given.keys().find(|k| !declared.contains(k)) {
-        return Err(InputError::Unknown { id: id.clone(), declared });
+        return Err(InputError::Unknown {
+            id: id.clone(),
+            declared,
+        });
     }
     let mut flat = Map::new();
     let mut secrets = Vec::new();
@@ -80,7 +107,10 @@ pub async fn resolve_inputs(
         }
         flat.insert(def.id.clone(), typed);
     }
-    Ok(ResolvedInputs { values: nest(flat), secrets })
+    Ok(ResolvedInputs {
+        values: nest(flat),
+        secrets,
+    })
 }
 
 fn invalid(def: &RawInput, reason: String, value: &Json) -> InputError {
@@ -90,7 +120,11 @@ fn invalid(def: &RawInput, reason: String, value: &Json) -> InputError {
         Json::String(s) => s.clone(),
         other => other.to_string(),
     };
-    InputError::Invalid { id: def.id.clone(), reason, received }
+    InputError::Invalid {
+        id: def.id.clone(),
+        reason,
+        received,
+    }
 }
 
 /// `{"a.b": 1, "c": 2}` to `{"a": {"b": 1}, "c": 2}`.
@@ -101,7 +135,9 @@ fn nest(flat: Map<String, Json>) -> Json {
         let last = parts.pop().unwrap_or_default().to_string();
         let mut cur = &mut root;
         for p in parts {
-            let entry = cur.entry(p.to_string()).or_insert_with(|| Json::Object(Map::new()));
+            let entry = cur
+                .entry(p.to_string())
+                .or_insert_with(|| Json::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Json::Object(Map::new());
             }
@@ -120,11 +156,17 @@ fn text(value: &Json) -> String {
 }
 
 fn expected(type_name: &str, value: &Json, why: impl fmt::Display) -> String {
-    format!("Expected `{type_name}` but received `{}` with errors:\n```\n{why}\n```", text(value))
+    format!(
+        "Expected `{type_name}` but received `{}` with errors:\n```\n{why}\n```",
+        text(value)
+    )
 }
 
 fn bound(def: &RawInput, key: &str) -> Option<Json> {
-    def.node.get(key).filter(|n| !n.is_null()).map(Node::to_json)
+    def.node
+        .get(key)
+        .filter(|n| !n.is_null())
+        .map(Node::to_json)
 }
 
 /// Types one value as input type `def.type_name` (also used for flow outputs).
@@ -137,13 +179,16 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
         "STRING" | "SECRET" | "EMAIL" => {
             let s = text(value);
             if let Some(pattern) = def.node.get("validator").and_then(Node::as_str) {
-                let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string())?;
+                let re =
+                    regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string())?;
                 if !re.is_match(&s) {
                     return Err(format!("it must match the pattern `{pattern}`"));
                 }
             }
             if type_name == "EMAIL" {
-                let ok = s.split_once('@').is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.ends_with('.'));
+                let ok = s
+                    .split_once('@')
+                    .is_some_and(|(a, b)| !a.is_empty() && b.contains('.') && !b.ends_with('.'));
                 if !ok {
                     return Err(expected("EMAIL", value, "not an email address"));
                 }
@@ -153,7 +198,11 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
         "INT" => {
             let n: i64 = match value {
                 Json::Number(n) if n.is_i64() => n.as_i64().unwrap_or_default(),
-                other => text(other).trim().parse::<i32>().map_err(|e| expected("INT", other, e))?.into(),
+                other => text(other)
+                    .trim()
+                    .parse::<i32>()
+                    .map_err(|e| expected("INT", other, e))?
+                    .into(),
             };
             check_range(def, n as f64, &n.to_string())?;
             Json::from(n)
@@ -161,7 +210,10 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
         "FLOAT" => {
             let f: f64 = match value {
                 Json::Number(n) => n.as_f64().unwrap_or_default(),
-                other => text(other).trim().parse::<f64>().map_err(|e| expected("FLOAT", other, e))?,
+                other => text(other)
+                    .trim()
+                    .parse::<f64>()
+                    .map_err(|e| expected("FLOAT", other, e))?,
             };
             check_range(def, f, &f.to_string())?;
             serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
@@ -172,25 +224,36 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
         },
         "DATETIME" => {
             let s = text(value);
-            let ts: jiff::Timestamp = s.trim().parse().map_err(|e| expected("DATETIME", value, e))?;
-            check_order(def, &ts.to_string(), |b| b.parse::<jiff::Timestamp>().ok().map(|b| ts.cmp(&b)))?;
+            let ts: jiff::Timestamp = s
+                .trim()
+                .parse()
+                .map_err(|e| expected("DATETIME", value, e))?;
+            check_order(def, &ts.to_string(), |b| {
+                b.parse::<jiff::Timestamp>().ok().map(|b| ts.cmp(&b))
+            })?;
             Json::String(ts.to_string())
         }
         "DATE" => {
             let s = text(value);
             let d: jiff::civil::Date = s.trim().parse().map_err(|e| expected("DATE", value, e))?;
-            check_order(def, &d.to_string(), |b| b.parse::<jiff::civil::Date>().ok().map(|b| d.cmp(&b)))?;
+            check_order(def, &d.to_string(), |b| {
+                b.parse::<jiff::civil::Date>().ok().map(|b| d.cmp(&b))
+            })?;
             Json::String(d.to_string())
         }
         "TIME" => {
             let s = text(value);
             let t: jiff::civil::Time = s.trim().parse().map_err(|e| expected("TIME", value, e))?;
-            check_order(def, &t.to_string(), |b| b.parse::<jiff::civil::Time>().ok().map(|b| t.cmp(&b)))?;
+            check_order(def, &t.to_string(), |b| {
+                b.parse::<jiff::civil::Time>().ok().map(|b| t.cmp(&b))
+            })?;
             Json::String(s.trim().to_string())
         }
         "DURATION" => {
             let s = text(value);
-            let d = parse_duration(&s).ok_or_else(|| expected("DURATION", value, "Text cannot be parsed to a Duration"))?;
+            let d = parse_duration(&s).ok_or_else(|| {
+                expected("DURATION", value, "Text cannot be parsed to a Duration")
+            })?;
             if let Some(min) = bound(def, "min").and_then(|m| m.as_str().and_then(parse_duration)) {
                 if d < min {
                     return Err(format!("it must be more than `{}`", format_iso(min)));
@@ -218,7 +281,9 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
             let s = text(value);
             let ok = s.split_once("://").is_some_and(|(scheme, rest)| {
                 !scheme.is_empty()
-                    && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
                     && !rest.is_empty()
                     && !rest.contains(char::is_whitespace)
             });
@@ -230,9 +295,15 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
         "SELECT" | "ENUM" => {
             let s = text(value);
             let values = allowed_values(def);
-            let custom = matches!(def.node.get("allowCustomValue").map(|n| &n.value), Some(NodeValue::Bool(true)));
+            let custom = matches!(
+                def.node.get("allowCustomValue").map(|n| &n.value),
+                Some(NodeValue::Bool(true))
+            );
             if !values.is_empty() && !custom && !values.contains(&s) {
-                return Err(format!("it must match the values `[{}]`", values.join(", ")));
+                return Err(format!(
+                    "it must match the values `[{}]`",
+                    values.join(", ")
+                ));
             }
             Json::String(s)
         }
@@ -245,13 +316,23 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
                 },
                 other => return Err(expected(type_name, other, "not a list")),
             };
-            let item_type = def.node.get("itemType").and_then(Node::as_str).unwrap_or("STRING");
+            let item_type = def
+                .node
+                .get("itemType")
+                .and_then(Node::as_str)
+                .unwrap_or("STRING");
             let values = allowed_values(def);
             let mut out = Vec::with_capacity(items.len());
             for item in &items {
                 let typed = coerce_as(item_type, def, item)?;
-                if type_name == "MULTISELECT" && !values.is_empty() && !values.contains(&text(&typed)) {
-                    return Err(format!("it must match the values `[{}]`", values.join(", ")));
+                if type_name == "MULTISELECT"
+                    && !values.is_empty()
+                    && !values.contains(&text(&typed))
+                {
+                    return Err(format!(
+                        "it must match the values `[{}]`",
+                        values.join(", ")
+                    ));
                 }
                 out.push(typed);
             }
@@ -273,18 +354,28 @@ fn allowed_values(def: &RawInput) -> Vec<String> {
 fn check_range(def: &RawInput, n: f64, _shown: &str) -> Result<(), String> {
     if let Some(min) = bound(def, "min").and_then(|m| m.as_f64()) {
         if n < min {
-            return Err(format!("it must be more than `{}`", text(&bound(def, "min").unwrap_or_default())));
+            return Err(format!(
+                "it must be more than `{}`",
+                text(&bound(def, "min").unwrap_or_default())
+            ));
         }
     }
     if let Some(max) = bound(def, "max").and_then(|m| m.as_f64()) {
         if n > max {
-            return Err(format!("it must be less than `{}`", text(&bound(def, "max").unwrap_or_default())));
+            return Err(format!(
+                "it must be less than `{}`",
+                text(&bound(def, "max").unwrap_or_default())
+            ));
         }
     }
     Ok(())
 }
 
-fn check_order(def: &RawInput, _shown: &str, cmp: impl Fn(&str) -> Option<std::cmp::Ordering>) -> Result<(), String> {
+fn check_order(
+    def: &RawInput,
+    _shown: &str,
+    cmp: impl Fn(&str) -> Option<std::cmp::Ordering>,
+) -> Result<(), String> {
     use std::cmp::Ordering;
     if let Some(after) = bound(def, "after").map(|a| text(&a)) {
         if cmp(&after) != Some(Ordering::Greater) {
@@ -300,21 +391,36 @@ fn check_order(def: &RawInput, _shown: &str, cmp: impl Fn(&str) -> Option<std::c
 }
 
 /// A FILE input: a `kestra://` URI is kept; a local path is copied into the execution's storage.
-async fn file_input(def: &RawInput, value: &Json, storage: &Storage, prefix: &ExecutionPrefix) -> Result<Json, InputError> {
+async fn file_input(
+    def: &RawInput,
+    value: &Json,
+    storage: &Storage,
+    prefix: &ExecutionPrefix,
+) -> Result<Json, InputError> {
     let given = text(value);
     if given.starts_with("kestra://") {
         storage.path(&given).map_err(InputError::Storage)?;
         return Ok(Json::String(given));
     }
     let path = Path::new(given.strip_prefix("file://").unwrap_or(&given));
-    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let uri = prefix.input_file(&def.id, &name);
     let mut src = tokio::fs::File::open(path)
         .await
-        .map_err(|source| InputError::File { id: def.id.clone(), path: given.clone(), source })?;
+        .map_err(|source| InputError::File {
+            id: def.id.clone(),
+            path: given.clone(),
+            source,
+        })?;
     let mut dst = storage.create(&uri).await.map_err(InputError::Storage)?;
     tokio::io::copy(&mut src, &mut dst)
         .await
-        .map_err(|source| InputError::File { id: def.id.clone(), path: given.clone(), source })?;
+        .map_err(|source| InputError::File {
+            id: def.id.clone(),
+            path: given.clone(),
+            source,
+        })?;
     Ok(Json::String(uri))
 }

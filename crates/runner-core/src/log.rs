@@ -4,7 +4,9 @@ use jiff::Timestamp;
 use std::io::Write;
 use std::sync::{Arc, Mutex, RwLock};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
     Trace,
@@ -93,8 +95,18 @@ pub struct LogEvent<'a> {
 }
 
 impl LogSink {
-    pub fn new(format: LogFormat, min_level: Level, out: Box<dyn Write + Send>, masker: Arc<Masker>) -> Self {
-        LogSink { format, min_level, out: Mutex::new(out), masker }
+    pub fn new(
+        format: LogFormat,
+        min_level: Level,
+        out: Box<dyn Write + Send>,
+        masker: Arc<Masker>,
+    ) -> Self {
+        LogSink {
+            format,
+            min_level,
+            out: Mutex::new(out),
+            masker,
+        }
     }
 
     pub fn masker(&self) -> &Arc<Masker> {
@@ -115,7 +127,11 @@ impl LogSink {
             LogFormat::Text => {
                 let task = event.task_id.map(|t| format!("[{t}] ")).unwrap_or_default();
                 let body = message.replace('\n', "\n    ");
-                format!("{} {:<5} {task}{body}\n", now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"), event.level.as_str())
+                format!(
+                    "{} {:<5} {task}{body}\n",
+                    now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                    event.level.as_str()
+                )
             }
             LogFormat::Json => {
                 let mut obj = serde_json::Map::new();
@@ -160,8 +176,18 @@ mod tests {
         let masker = Arc::new(Masker::default());
         masker.add("hunter2");
         let sink = LogSink::new(LogFormat::Json, Level::Info, Box::new(buf.clone()), masker);
-        sink.emit(LogEvent { level: Level::Debug, task_id: None, taskrun_id: None, message: "hidden" });
-        sink.emit(LogEvent { level: Level::Info, task_id: Some("t"), taskrun_id: None, message: "pw=hunter2" });
+        sink.emit(LogEvent {
+            level: Level::Debug,
+            task_id: None,
+            taskrun_id: None,
+            message: "hidden",
+        });
+        sink.emit(LogEvent {
+            level: Level::Info,
+            task_id: Some("t"),
+            taskrun_id: None,
+            message: "pw=hunter2",
+        });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.lines().count(), 1);
         let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();

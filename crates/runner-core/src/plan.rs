@@ -40,9 +40,18 @@ pub struct Retry {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum RetryKind {
-    Constant { interval: Duration },
-    Exponential { interval: Duration, max_interval: Duration, delay_factor: f64 },
-    Random { min_interval: Duration, max_interval: Duration },
+    Constant {
+        interval: Duration,
+    },
+    Exponential {
+        interval: Duration,
+        max_interval: Duration,
+        delay_factor: f64,
+    },
+    Random {
+        min_interval: Duration,
+        max_interval: Duration,
+    },
 }
 
 impl Retry {
@@ -53,11 +62,18 @@ impl Retry {
         }
         let delay = match &self.kind {
             RetryKind::Constant { interval } => *interval,
-            RetryKind::Exponential { interval, max_interval, delay_factor } => {
+            RetryKind::Exponential {
+                interval,
+                max_interval,
+                delay_factor,
+            } => {
                 let factor = delay_factor.powi(next.saturating_sub(2) as i32);
                 interval.mul_f64(factor).min(*max_interval)
             }
-            RetryKind::Random { min_interval, max_interval } => {
+            RetryKind::Random {
+                min_interval,
+                max_interval,
+            } => {
                 let span = max_interval.saturating_sub(*min_interval);
                 let r = (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0;
                 *min_interval + span.mul_f64(r)
@@ -97,9 +113,14 @@ impl Plan {
     /// Every task of the plan at any depth, in order, for listings.
     pub fn task_count(&self) -> usize {
         fn count(list: &TaskList) -> usize {
-            list.iter().map(|t| 1 + count(&t.errors) + count(&t.finally)).sum()
+            list.iter()
+                .map(|t| 1 + count(&t.errors) + count(&t.finally))
+                .sum()
         }
-        count(&self.tasks) + count(&self.errors) + count(&self.finally) + count(&self.after_execution)
+        count(&self.tasks)
+            + count(&self.errors)
+            + count(&self.finally)
+            + count(&self.after_execution)
     }
 }
 
@@ -111,7 +132,11 @@ mod tests {
     fn retry_delays_follow_the_policy() {
         let s = Duration::from_secs;
         let r = Retry {
-            kind: RetryKind::Exponential { interval: s(1), max_interval: s(5), delay_factor: 2.0 },
+            kind: RetryKind::Exponential {
+                interval: s(1),
+                max_interval: s(5),
+                delay_factor: 2.0,
+            },
             max_attempt: Some(4),
             max_duration: None,
             warning_on_retry: false,
@@ -120,10 +145,23 @@ mod tests {
         assert_eq!(r.delay_before(3, s(0)), Some(s(2)));
         assert_eq!(r.delay_before(4, s(0)), Some(s(4)));
         assert_eq!(r.delay_before(5, s(0)), None);
-        let c = Retry { kind: RetryKind::Constant { interval: s(10) }, max_attempt: None, max_duration: Some(s(25)), warning_on_retry: false };
+        let c = Retry {
+            kind: RetryKind::Constant { interval: s(10) },
+            max_attempt: None,
+            max_duration: Some(s(25)),
+            warning_on_retry: false,
+        };
         assert_eq!(c.delay_before(2, s(10)), Some(s(10)));
         assert_eq!(c.delay_before(3, s(20)), None);
-        let rand = Retry { kind: RetryKind::Random { min_interval: s(1), max_interval: s(2) }, max_attempt: Some(3), max_duration: None, warning_on_retry: false };
+        let rand = Retry {
+            kind: RetryKind::Random {
+                min_interval: s(1),
+                max_interval: s(2),
+            },
+            max_attempt: Some(3),
+            max_duration: None,
+            warning_on_retry: false,
+        };
         let d = rand.delay_before(2, s(0)).unwrap();
         assert!(d >= s(1) && d <= s(2));
     }

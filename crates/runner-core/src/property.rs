@@ -14,7 +14,10 @@ pub struct Property<T> {
 
 impl<T> Clone for Property<T> {
     fn clone(&self) -> Self {
-        Property { raw: self.raw.clone(), _type: PhantomData }
+        Property {
+            raw: self.raw.clone(),
+            _type: PhantomData,
+        }
     }
 }
 
@@ -26,7 +29,10 @@ impl<T> std::fmt::Debug for Property<T> {
 
 impl<T: DeserializeOwned> Property<T> {
     pub fn from_json(raw: Json) -> Self {
-        Property { raw, _type: PhantomData }
+        Property {
+            raw,
+            _type: PhantomData,
+        }
     }
 
     pub fn raw(&self) -> &Json {
@@ -45,7 +51,10 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Property<T> {
         if !has_template(&raw) {
             convert::<T>(raw.clone()).map_err(serde::de::Error::custom)?;
         }
-        Ok(Property { raw, _type: PhantomData })
+        Ok(Property {
+            raw,
+            _type: PhantomData,
+        })
     }
 }
 
@@ -90,9 +99,13 @@ pub struct IsoDuration(pub std::time::Duration);
 impl<'de> Deserialize<'de> for IsoDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        runner_model::parse_duration(&s).map(IsoDuration).ok_or_else(|| {
-            serde::de::Error::custom(format!("`{s}` is not an ISO-8601 duration (for example PT30S, PT5M, P1D)"))
-        })
+        runner_model::parse_duration(&s)
+            .map(IsoDuration)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "`{s}` is not an ISO-8601 duration (for example PT30S, PT5M, P1D)"
+                ))
+            })
     }
 }
 
@@ -114,7 +127,10 @@ mod tests {
     fn literals_are_checked_when_read() {
         assert!(serde_json::from_value::<Property<IsoDuration>>(json!("PT1S")).is_ok());
         let err = serde_json::from_value::<Property<IsoDuration>>(json!("soon")).unwrap_err();
-        assert!(err.to_string().contains("not an ISO-8601 duration"), "{err}");
+        assert!(
+            err.to_string().contains("not an ISO-8601 duration"),
+            "{err}"
+        );
         // an expression is only checked once rendered
         assert!(serde_json::from_value::<Property<IsoDuration>>(json!("{{ inputs.d }}")).is_ok());
     }

@@ -29,23 +29,47 @@ pub struct PropDoc {
 
 impl PropDoc {
     pub const fn value(name: &'static str, type_doc: &'static str, doc: &'static str) -> Self {
-        PropDoc { name, kind: PropKind::Value(type_doc), required: false, dynamic: true, doc }
+        PropDoc {
+            name,
+            kind: PropKind::Value(type_doc),
+            required: false,
+            dynamic: true,
+            doc,
+        }
     }
 
     pub const fn required(self) -> Self {
-        PropDoc { required: true, ..self }
+        PropDoc {
+            required: true,
+            ..self
+        }
     }
 
     pub const fn fixed(self) -> Self {
-        PropDoc { dynamic: false, ..self }
+        PropDoc {
+            dynamic: false,
+            ..self
+        }
     }
 
     pub const fn tasks(name: &'static str, doc: &'static str) -> Self {
-        PropDoc { name, kind: PropKind::Tasks, required: false, dynamic: false, doc }
+        PropDoc {
+            name,
+            kind: PropKind::Tasks,
+            required: false,
+            dynamic: false,
+            doc,
+        }
     }
 
     pub const fn task_map(name: &'static str, doc: &'static str) -> Self {
-        PropDoc { name, kind: PropKind::TaskMap, required: false, dynamic: false, doc }
+        PropDoc {
+            name,
+            kind: PropKind::TaskMap,
+            required: false,
+            dynamic: false,
+            doc,
+        }
     }
 }
 
@@ -83,7 +107,10 @@ impl Registry {
                 }
             }
         }
-        Registry { descriptors, by_name }
+        Registry {
+            descriptors,
+            by_name,
+        }
     }
 
     pub fn get(&self, type_name: &str) -> Option<&'static TaskDescriptor> {
@@ -99,11 +126,22 @@ impl Registry {
     pub fn suggest(&self, type_name: &str) -> Option<String> {
         let simple = |n: &str| n.rsplit('.').next().unwrap_or(n).to_string();
         let wanted = simple(type_name);
-        if let Some(d) = self.descriptors.iter().find(|d| simple(d.type_name) == wanted) {
+        if let Some(d) = self
+            .descriptors
+            .iter()
+            .find(|d| simple(d.type_name) == wanted)
+        {
             return Some(d.type_name.to_string());
         }
-        let simples: Vec<String> = self.descriptors.iter().map(|d| simple(d.type_name)).collect();
+        let simples: Vec<String> = self
+            .descriptors
+            .iter()
+            .map(|d| simple(d.type_name))
+            .collect();
         let best = runner_model::suggest(&wanted, simples.iter().map(String::as_str))?;
-        self.descriptors.iter().find(|d| simple(d.type_name) == best).map(|d| d.type_name.to_string())
+        self.descriptors
+            .iter()
+            .find(|d| simple(d.type_name) == best)
+            .map(|d| d.type_name.to_string())
     }
 }

@@ -28,7 +28,13 @@ impl State {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            State::Failed | State::Warning | State::Success | State::Killed | State::Cancelled | State::Retried | State::Skipped
+            State::Failed
+                | State::Warning
+                | State::Success
+                | State::Killed
+                | State::Cancelled
+                | State::Retried
+                | State::Skipped
         )
     }
 
@@ -65,7 +71,11 @@ impl State {
             State::Paused => 2,
             _ => 1,
         };
-        states.into_iter().max_by_key(|s| rank(*s)).filter(|s| rank(*s) > 1).unwrap_or(State::Success)
+        states
+            .into_iter()
+            .max_by_key(|s| rank(*s))
+            .filter(|s| rank(*s) > 1)
+            .unwrap_or(State::Success)
     }
 }
 
@@ -98,7 +108,10 @@ impl StateRecord {
     pub fn new(now: Timestamp) -> Self {
         StateRecord {
             current: State::Created,
-            histories: vec![StateHistory { state: State::Created, date: now }],
+            histories: vec![StateHistory {
+                state: State::Created,
+                date: now,
+            }],
             start_date: now,
             end_date: None,
             duration: None,

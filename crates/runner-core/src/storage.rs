@@ -6,18 +6,32 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug)]
 pub enum StorageError {
-    NotInternal { uri: String },
-    ParentTraversal { uri: String },
-    NotFound { uri: String },
-    NotOfThisExecution { uri: String },
-    Io { path: PathBuf, source: std::io::Error },
+    NotInternal {
+        uri: String,
+    },
+    ParentTraversal {
+        uri: String,
+    },
+    NotFound {
+        uri: String,
+    },
+    NotOfThisExecution {
+        uri: String,
+    },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl fmt::Display for StorageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StorageError::NotInternal { uri } => {
-                write!(f, "`{uri}` is not an internal storage URI (expected `kestra:///...`)")
+                write!(
+                    f,
+                    "`{uri}` is not an internal storage URI (expected `kestra:///...`)"
+                )
             }
             StorageError::ParentTraversal { uri } => write!(
                 f,
@@ -25,7 +39,10 @@ impl fmt::Display for StorageError {
             ),
             StorageError::NotFound { uri } => write!(f, "no file at `{uri}` in internal storage"),
             StorageError::NotOfThisExecution { uri } => {
-                write!(f, "Unable to read the file '{uri}' as it didn't belong to the current execution")
+                write!(
+                    f,
+                    "Unable to read the file '{uri}' as it didn't belong to the current execution"
+                )
             }
             StorageError::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
@@ -60,13 +77,19 @@ impl Storage {
     pub fn path(&self, uri: &str) -> Result<PathBuf, StorageError> {
         let rest = uri
             .strip_prefix("kestra://")
-            .ok_or_else(|| StorageError::NotInternal { uri: uri.to_string() })?;
+            .ok_or_else(|| StorageError::NotInternal {
+                uri: uri.to_string(),
+            })?;
         if rest.split('/').any(|s| s == "..") {
-            return Err(StorageError::ParentTraversal { uri: uri.to_string() });
+            return Err(StorageError::ParentTraversal {
+                uri: uri.to_string(),
+            });
         }
         let rest = rest.trim_start_matches('/');
         if rest.is_empty() {
-            return Err(StorageError::NotInternal { uri: uri.to_string() });
+            return Err(StorageError::NotInternal {
+                uri: uri.to_string(),
+            });
         }
         Ok(self.root.join(rest))
     }
@@ -75,9 +98,16 @@ impl Storage {
     pub async fn create(&self, uri: &str) -> Result<tokio::fs::File, StorageError> {
         let path = self.path(uri)?;
         if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|source| StorageError::Io { path: dir.to_path_buf(), source })?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| StorageError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
         }
-        tokio::fs::File::create(&path).await.map_err(|source| StorageError::Io { path, source })
+        tokio::fs::File::create(&path)
+            .await
+            .map_err(|source| StorageError::Io { path, source })
     }
 
     /// Opens the file behind `uri` for reading.
@@ -85,7 +115,9 @@ impl Storage {
         let path = self.path(uri)?;
         tokio::fs::File::open(&path).await.map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
-                StorageError::NotFound { uri: uri.to_string() }
+                StorageError::NotFound {
+                    uri: uri.to_string(),
+                }
             } else {
                 StorageError::Io { path, source }
             }
@@ -99,12 +131,23 @@ pub struct ExecutionPrefix(String);
 
 impl ExecutionPrefix {
     pub fn new(namespace: &str, flow_id: &str, execution_id: &str) -> Self {
-        ExecutionPrefix(format!("/{}/{}/executions/{}", namespace.replace('.', "/"), slugify(flow_id), execution_id))
+        ExecutionPrefix(format!(
+            "/{}/{}/executions/{}",
+            namespace.replace('.', "/"),
+            slugify(flow_id),
+            execution_id
+        ))
     }
 
     /// `kestra:///ns/flow/executions/{id}/tasks/{task}/{taskrun}/{file}`
     pub fn task_file(&self, task_id: &str, taskrun_id: &str, file_name: &str) -> String {
-        format!("kestra://{}/tasks/{}/{}/{}", self.0, slugify(task_id), taskrun_id, file_name)
+        format!(
+            "kestra://{}/tasks/{}/{}/{}",
+            self.0,
+            slugify(task_id),
+            taskrun_id,
+            file_name
+        )
     }
 
     /// `kestra:///ns/flow/executions/{id}/inputs/{input}/{file}`
@@ -119,7 +162,8 @@ impl ExecutionPrefix {
 
     /// True when `uri` is a file of this execution.
     pub fn owns(&self, uri: &str) -> bool {
-        uri.strip_prefix("kestra://").is_some_and(|p| p.starts_with(&format!("{}/", self.0)))
+        uri.strip_prefix("kestra://")
+            .is_some_and(|p| p.starts_with(&format!("{}/", self.0)))
     }
 }
 
@@ -141,23 +185,41 @@ mod tests {
     #[test]
     fn parent_traversal_is_refused() {
         let s = Storage::new("/tmp/x");
-        assert!(matches!(s.path("kestra:///a/../b"), Err(StorageError::ParentTraversal { .. })));
-        assert!(matches!(s.path("file:///etc/passwd"), Err(StorageError::NotInternal { .. })));
-        assert_eq!(s.path("kestra:///a/b").unwrap(), PathBuf::from("/tmp/x/a/b"));
+        assert!(matches!(
+            s.path("kestra:///a/../b"),
+            Err(StorageError::ParentTraversal { .. })
+        ));
+        assert!(matches!(
+            s.path("file:///etc/passwd"),
+            Err(StorageError::NotInternal { .. })
+        ));
+        assert_eq!(
+            s.path("kestra:///a/b").unwrap(),
+            PathBuf::from("/tmp/x/a/b")
+        );
     }
 
     #[tokio::test]
     async fn create_then_open_round_trips() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let dir = std::env::temp_dir().join(format!("runner-storage-{}", crate::ids::friendly_id()));
+        let dir =
+            std::env::temp_dir().join(format!("runner-storage-{}", crate::ids::friendly_id()));
         let s = Storage::new(&dir);
         let mut f = s.create("kestra:///ns/f/x.txt").await.unwrap();
         f.write_all(b"hello").await.unwrap();
         f.flush().await.unwrap();
         let mut text = String::new();
-        s.open("kestra:///ns/f/x.txt").await.unwrap().read_to_string(&mut text).await.unwrap();
+        s.open("kestra:///ns/f/x.txt")
+            .await
+            .unwrap()
+            .read_to_string(&mut text)
+            .await
+            .unwrap();
         assert_eq!(text, "hello");
-        assert!(matches!(s.open("kestra:///ns/f/none").await, Err(StorageError::NotFound { .. })));
+        assert!(matches!(
+            s.open("kestra:///ns/f/none").await,
+            Err(StorageError::NotFound { .. })
+        ));
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

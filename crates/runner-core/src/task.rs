@@ -22,7 +22,10 @@ pub trait RunnableTask: Send + Sync {
 
 /// A task that runs other tasks: it resolves the branches to run; the executor runs them.
 pub trait FlowableTask: Send + Sync {
-    fn resolve<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>>;
+    fn resolve<'a>(
+        &'a self,
+        ctx: &'a RunContext,
+    ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>>;
 
     /// The flowable's state from its children's merged state (AllowFailure turns FAILED to WARNING).
     fn final_state(&self, children: State) -> State {

@@ -6,8 +6,8 @@ use crate::plan::{Common, FlowInfo, Plan, Retry, RetryKind, TaskList, TaskNode};
 use crate::property::{IsoDuration, Property};
 use crate::registry::{PropKind, Registry, TaskDescriptor};
 use runner_model::{
-    Diagnostic, Node, NodeValue, Problem, RawTask, Reader, Span, TASK_COMMON_FIELDS, join, looks_like_unquoted_expression,
-    read_flow,
+    Diagnostic, Node, NodeValue, Problem, RawTask, Reader, Span, TASK_COMMON_FIELDS, join,
+    looks_like_unquoted_expression, read_flow,
 };
 use runner_template::Renderer;
 use serde::Deserialize;
@@ -24,9 +24,20 @@ pub struct Validation {
 
 /// Validates one YAML document holding a flow.
 pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validation {
-    let mut v = Validator { registry, renderer, diagnostics: Vec::new(), ids: Vec::new(), duplicates: Vec::new(), defaults: Vec::new() };
+    let mut v = Validator {
+        registry,
+        renderer,
+        diagnostics: Vec::new(),
+        ids: Vec::new(),
+        duplicates: Vec::new(),
+        defaults: Vec::new(),
+    };
     let Some(flow) = read_flow(doc, &mut v.diagnostics) else {
-        return Validation { plan: None, diagnostics: v.diagnostics, name: None };
+        return Validation {
+            plan: None,
+            diagnostics: v.diagnostics,
+            name: None,
+        };
     };
     for key in ["pluginDefaults", "taskDefaults"] {
         v.read_plugin_defaults(doc.get(key));
@@ -37,13 +48,23 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
     let after_execution = v.task_list(flow.task_list("afterExecution"), "afterExecution");
     if let Some(listeners) = doc.get("listeners").and_then(Node::as_seq) {
         for (i, l) in listeners.iter().enumerate() {
-            v.task_list(l.get("tasks").filter(|n| !n.is_null()), &format!("listeners[{i}].tasks"));
+            v.task_list(
+                l.get("tasks").filter(|n| !n.is_null()),
+                &format!("listeners[{i}].tasks"),
+            );
         }
     }
     if !v.duplicates.is_empty() {
         let ids: Vec<String> = v.duplicates.iter().map(|(id, _)| id.clone()).collect();
         let span = v.duplicates[0].1;
-        v.diagnostics.push(Diagnostic::error(Problem::Duplicate { what: "task id", ids }, span, "tasks"));
+        v.diagnostics.push(Diagnostic::error(
+            Problem::Duplicate {
+                what: "task id",
+                ids,
+            },
+            span,
+            "tasks",
+        ));
     }
     for (i, output) in flow.outputs.iter().enumerate() {
         v.check_templates(&output.value, &format!("outputs[{i}].value"));
@@ -55,7 +76,11 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
     }
     let name = Some(format!("{}.{}", flow.namespace, flow.id));
     if v.diagnostics.iter().any(Diagnostic::is_error) {
-        return Validation { plan: None, diagnostics: v.diagnostics, name };
+        return Validation {
+            plan: None,
+            diagnostics: v.diagnostics,
+            name,
+        };
     }
     let plan = Plan {
         flow: FlowInfo {
@@ -66,16 +91,26 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
         },
         labels: flow.labels.clone(),
         inputs: flow.inputs.clone(),
-        variables: flow.variables.as_ref().map_or(Json::Object(Default::default()), Node::to_json),
+        variables: flow
+            .variables
+            .as_ref()
+            .map_or(Json::Object(Default::default()), Node::to_json),
         tasks,
         errors,
         finally,
         after_execution,
         outputs: flow.outputs.clone(),
-        trigger_count: doc.get("triggers").and_then(Node::as_seq).map_or(0, <[Node]>::len),
+        trigger_count: doc
+            .get("triggers")
+            .and_then(Node::as_seq)
+            .map_or(0, <[Node]>::len),
         disabled: flow.disabled,
     };
-    Validation { plan: Some(plan), diagnostics: v.diagnostics, name }
+    Validation {
+        plan: Some(plan),
+        diagnostics: v.diagnostics,
+        name,
+    }
 }
 
 struct PluginDefault {
@@ -95,16 +130,27 @@ pub(crate) struct Validator<'r> {
 
 impl Validator<'_> {
     fn error(&mut self, problem: Problem, span: impl Into<Option<Span>>, path: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::error(problem, span, path));
+        self.diagnostics
+            .push(Diagnostic::error(problem, span, path));
     }
 
     fn read_plugin_defaults(&mut self, node: Option<&Node>) {
         for item in node.and_then(Node::as_seq).unwrap_or_default() {
-            let (Some(type_name), Some(values)) = (item.get("type").and_then(Node::as_str), item.get("values").and_then(Node::as_map)) else {
+            let (Some(type_name), Some(values)) = (
+                item.get("type").and_then(Node::as_str),
+                item.get("values").and_then(Node::as_map),
+            ) else {
                 continue;
             };
-            let forced = matches!(item.get("forced").map(|n| &n.value), Some(NodeValue::Bool(true)));
-            self.defaults.push(PluginDefault { type_name: type_name.to_string(), forced, values: values.to_vec() });
+            let forced = matches!(
+                item.get("forced").map(|n| &n.value),
+                Some(NodeValue::Bool(true))
+            );
+            self.defaults.push(PluginDefault {
+                type_name: type_name.to_string(),
+                forced,
+                values: values.to_vec(),
+            });
         }
     }
 
@@ -119,7 +165,8 @@ impl Validator<'_> {
             return out;
         };
         for d in &self.defaults {
-            let applies = type_name == d.type_name || type_name.starts_with(&format!("{}.", d.type_name));
+            let applies =
+                type_name == d.type_name || type_name.starts_with(&format!("{}.", d.type_name));
             if !applies {
                 continue;
             }
@@ -139,15 +186,25 @@ impl Validator<'_> {
             return Vec::new();
         };
         let Some(items) = node.as_seq() else {
-            Reader { diagnostics: &mut self.diagnostics }.wrong_type(node, path, "a list of tasks");
+            Reader {
+                diagnostics: &mut self.diagnostics,
+            }
+            .wrong_type(node, path, "a list of tasks");
             return Vec::new();
         };
-        items.iter().enumerate().filter_map(|(i, item)| self.task(item, &format!("{path}[{i}]"))).collect()
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| self.task(item, &format!("{path}[{i}]")))
+            .collect()
     }
 
     fn task(&mut self, node: &Node, path: &str) -> Option<TaskNode> {
         let node = self.with_defaults(node);
-        let raw = Reader { diagnostics: &mut self.diagnostics }.task(&node, path)?;
+        let raw = Reader {
+            diagnostics: &mut self.diagnostics,
+        }
+        .task(&node, path)?;
         if !raw.id.is_empty() {
             if self.ids.contains(&raw.id) {
                 if !self.duplicates.iter().any(|(id, _)| *id == raw.id) {
@@ -160,24 +217,49 @@ impl Validator<'_> {
         }
         let Some(descriptor) = self.registry.get(&raw.type_name) else {
             let suggestion = self.registry.suggest(&raw.type_name);
-            self.error(Problem::UnknownTaskType { type_name: raw.type_name.clone(), suggestion }, raw.type_span, join(path, "type"));
+            self.error(
+                Problem::UnknownTaskType {
+                    type_name: raw.type_name.clone(),
+                    suggestion,
+                },
+                raw.type_span,
+                join(path, "type"),
+            );
             return None;
         };
         let before = self.error_count();
         self.unknown_properties(&raw, descriptor, path);
         let common = self.common(&raw, path);
-        let mut builder = TaskBuilder { v: self, raw: &raw, path: path.to_string(), descriptor };
+        let mut builder = TaskBuilder {
+            v: self,
+            raw: &raw,
+            path: path.to_string(),
+            descriptor,
+        };
         let kind = (descriptor.build)(&mut builder);
         let (errors, finally) = if descriptor.flowable {
-            (builder.tasks("errors", false), builder.tasks("finally", false))
+            (
+                builder.tasks("errors", false),
+                builder.tasks("finally", false),
+            )
         } else {
             (Vec::new(), Vec::new())
         };
-        let disabled = matches!(raw.node.get("disabled").map(|n| &n.value), Some(NodeValue::Bool(true)));
+        let disabled = matches!(
+            raw.node.get("disabled").map(|n| &n.value),
+            Some(NodeValue::Bool(true))
+        );
         if self.error_count() > before || disabled {
             return None;
         }
-        Some(TaskNode { id: raw.id.clone(), type_name: descriptor.type_name.to_string(), common: common?, kind: kind?, errors, finally })
+        Some(TaskNode {
+            id: raw.id.clone(),
+            type_name: descriptor.type_name.to_string(),
+            common: common?,
+            kind: kind?,
+            errors,
+            finally,
+        })
     }
 
     fn error_count(&self) -> usize {
@@ -191,7 +273,11 @@ impl Validator<'_> {
         };
         for (key, _) in &raw.properties {
             if !known(&key.name) {
-                let mut names: Vec<String> = descriptor.properties.iter().map(|p| p.name.to_string()).collect();
+                let mut names: Vec<String> = descriptor
+                    .properties
+                    .iter()
+                    .map(|p| p.name.to_string())
+                    .collect();
                 if descriptor.flowable {
                     names.extend(["errors".to_string(), "finally".to_string()]);
                 }
@@ -211,9 +297,18 @@ impl Validator<'_> {
 
     fn common(&mut self, raw: &RawTask, path: &str) -> Option<Common> {
         let mut common = Common {
-            allow_failure: matches!(raw.common("allowFailure").map(|n| &n.value), Some(NodeValue::Bool(true))),
-            allow_warning: matches!(raw.common("allowWarning").map(|n| &n.value), Some(NodeValue::Bool(true))),
-            log_level: raw.common("logLevel").and_then(Node::as_str).and_then(Level::parse),
+            allow_failure: matches!(
+                raw.common("allowFailure").map(|n| &n.value),
+                Some(NodeValue::Bool(true))
+            ),
+            allow_warning: matches!(
+                raw.common("allowWarning").map(|n| &n.value),
+                Some(NodeValue::Bool(true))
+            ),
+            log_level: raw
+                .common("logLevel")
+                .and_then(Node::as_str)
+                .and_then(Level::parse),
             ..Common::default()
         };
         if let Some(n) = raw.common("runIf") {
@@ -225,14 +320,25 @@ impl Validator<'_> {
                 NodeValue::Bool(b) => b.to_string(),
                 NodeValue::Int(i) => i.to_string(),
                 _ => {
-                    Reader { diagnostics: &mut self.diagnostics }.wrong_type(n, &join(path, "runIf"), "an expression string");
+                    Reader {
+                        diagnostics: &mut self.diagnostics,
+                    }
+                    .wrong_type(
+                        n,
+                        &join(path, "runIf"),
+                        "an expression string",
+                    );
                     return None;
                 }
             });
         }
         if let Some(n) = raw.common("timeout") {
             self.check_templates(n, &join(path, "timeout"));
-            common.timeout = Some(self.deserialize::<Property<IsoDuration>>(n, &n.to_json(), &join(path, "timeout"))?);
+            common.timeout = Some(self.deserialize::<Property<IsoDuration>>(
+                n,
+                &n.to_json(),
+                &join(path, "timeout"),
+            )?);
         }
         if let Some(n) = raw.common("retry") {
             common.retry = Some(self.retry(n, &join(path, "retry"))?);
@@ -259,25 +365,45 @@ impl Validator<'_> {
         let spec: Spec = self.deserialize(node, &node.to_json(), path)?;
         let need = |v: &mut Self, d: Option<IsoDuration>, name: &str| {
             if d.is_none() {
-                v.error(Problem::Missing { property: join(path, name) }, node.span, join(path, name));
+                v.error(
+                    Problem::Missing {
+                        property: join(path, name),
+                    },
+                    node.span,
+                    join(path, name),
+                );
             }
             d.map(|d| d.0)
         };
         let kind = match spec.kind.as_str() {
-            "constant" => RetryKind::Constant { interval: need(self, spec.interval, "interval")? },
+            "constant" => RetryKind::Constant {
+                interval: need(self, spec.interval, "interval")?,
+            },
             "exponential" => {
                 let interval = need(self, spec.interval, "interval");
                 let max_interval = need(self, spec.max_interval, "maxInterval");
-                RetryKind::Exponential { interval: interval?, max_interval: max_interval?, delay_factor: spec.delay_factor.unwrap_or(2.0) }
+                RetryKind::Exponential {
+                    interval: interval?,
+                    max_interval: max_interval?,
+                    delay_factor: spec.delay_factor.unwrap_or(2.0),
+                }
             }
             "random" => {
                 let min_interval = need(self, spec.min_interval, "minInterval");
                 let max_interval = need(self, spec.max_interval, "maxInterval");
-                RetryKind::Random { min_interval: min_interval?, max_interval: max_interval? }
+                RetryKind::Random {
+                    min_interval: min_interval?,
+                    max_interval: max_interval?,
+                }
             }
             other => {
                 self.error(
-                    Problem::InvalidValue { property: join(path, "type"), reason: format!("unknown retry type `{other}`: use constant, exponential or random") },
+                    Problem::InvalidValue {
+                        property: join(path, "type"),
+                        reason: format!(
+                            "unknown retry type `{other}`: use constant, exponential or random"
+                        ),
+                    },
                     node.get("type").map_or(node.span, |n| n.span),
                     join(path, "type"),
                 );
@@ -286,7 +412,10 @@ impl Validator<'_> {
         };
         if spec.max_attempt == Some(0) {
             self.error(
-                Problem::InvalidValue { property: join(path, "maxAttempt"), reason: "must be greater than or equal to 1".into() },
+                Problem::InvalidValue {
+                    property: join(path, "maxAttempt"),
+                    reason: "must be greater than or equal to 1".into(),
+                },
                 node.get("maxAttempt").map(|n| n.span),
                 join(path, "maxAttempt"),
             );
@@ -295,18 +424,31 @@ impl Validator<'_> {
         if let Some(b) = spec.behavior.as_deref() {
             if b != "RETRY_FAILED_TASK" && b != "CREATE_NEW_EXECUTION" {
                 self.error(
-                    Problem::InvalidValue { property: join(path, "behavior"), reason: "must be RETRY_FAILED_TASK or CREATE_NEW_EXECUTION".into() },
+                    Problem::InvalidValue {
+                        property: join(path, "behavior"),
+                        reason: "must be RETRY_FAILED_TASK or CREATE_NEW_EXECUTION".into(),
+                    },
                     node.get("behavior").map(|n| n.span),
                     join(path, "behavior"),
                 );
                 return None;
             }
         }
-        Some(Retry { kind, max_attempt: spec.max_attempt, max_duration: spec.max_duration.map(|d| d.0), warning_on_retry: spec.warning_on_retry })
+        Some(Retry {
+            kind,
+            max_attempt: spec.max_attempt,
+            max_duration: spec.max_duration.map(|d| d.0),
+            warning_on_retry: spec.warning_on_retry,
+        })
     }
 
     /// Deserializes `json` (made from `node`) into `T`, reporting a failure at the exact node.
-    fn deserialize<T: DeserializeOwned>(&mut self, node: &Node, json: &Json, path: &str) -> Option<T> {
+    fn deserialize<T: DeserializeOwned>(
+        &mut self,
+        node: &Node,
+        json: &Json,
+        path: &str,
+    ) -> Option<T> {
         match serde_path_to_error::deserialize::<_, T>(json.clone()) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -315,14 +457,28 @@ impl Validator<'_> {
                 let sub = if sub == "." { String::new() } else { sub };
                 let at = node.locate(&sub);
                 let property = join(path, &sub);
-                let problem = if let Some(field) = inner.strip_prefix("missing field `").and_then(|s| s.strip_suffix('`')) {
+                let problem = if let Some(field) = inner
+                    .strip_prefix("missing field `")
+                    .and_then(|s| s.strip_suffix('`'))
+                {
                     let property = join(&property, field);
-                    self.error(Problem::Missing { property: property.clone() }, at.span, property);
+                    self.error(
+                        Problem::Missing {
+                            property: property.clone(),
+                        },
+                        at.span,
+                        property,
+                    );
                     return None;
                 } else if looks_like_unquoted_expression(at) {
-                    Problem::UnquotedExpression { property: property.clone() }
+                    Problem::UnquotedExpression {
+                        property: property.clone(),
+                    }
                 } else {
-                    Problem::InvalidValue { property: property.clone(), reason: inner }
+                    Problem::InvalidValue {
+                        property: property.clone(),
+                        reason: inner,
+                    }
                 };
                 self.error(problem, at.span, property);
                 None
@@ -336,8 +492,12 @@ impl Validator<'_> {
         match &node.value {
             NodeValue::Str(s) => {
                 if let Err(e) = self.renderer.check(s) {
-                    let problem = Problem::Template { property: path.to_string(), reason: e.message };
-                    self.diagnostics.push(Diagnostic::warning(problem, node.span, path));
+                    let problem = Problem::Template {
+                        property: path.to_string(),
+                        reason: e.message,
+                    };
+                    self.diagnostics
+                        .push(Diagnostic::warning(problem, node.span, path));
                 }
             }
             NodeValue::Seq(items) => {
@@ -346,6 +506,20 @@ impl Validator<'_> {
                 }
             }
             NodeValue::Map(entries) => {
+                // YAML turns an unquoted `{{ x }}` into a map keyed by a map: always a mistake.
+                if entries.len() == 1
+                    && entries[0].0.name.starts_with('{')
+                    && entries[0].1.is_null()
+                {
+                    self.error(
+                        Problem::UnquotedExpression {
+                            property: path.to_string(),
+                        },
+                        node.span,
+                        path,
+                    );
+                    return;
+                }
                 for (k, v) in entries {
                     self.check_templates(v, &join(path, &k.name));
                 }
@@ -373,7 +547,11 @@ impl TaskBuilder<'_, '_> {
         let mut map = serde_json::Map::new();
         let mut props = Vec::new();
         for (key, node) in &self.raw.properties {
-            let is_value = self.descriptor.properties.iter().any(|p| p.name == key.name && matches!(p.kind, PropKind::Value(_)));
+            let is_value = self
+                .descriptor
+                .properties
+                .iter()
+                .any(|p| p.name == key.name && matches!(p.kind, PropKind::Value(_)));
             if is_value {
                 self.v.check_templates(node, &join(&self.path, &key.name));
                 map.insert(key.name.clone(), node.to_json());
@@ -390,13 +568,25 @@ impl TaskBuilder<'_, '_> {
         match self.raw.node.get(key) {
             None => {
                 if required {
-                    self.v.error(Problem::Empty { property: path.clone() }, self.raw.node.span, path);
+                    self.v.error(
+                        Problem::Empty {
+                            property: path.clone(),
+                        },
+                        self.raw.node.span,
+                        path,
+                    );
                 }
                 Vec::new()
             }
             Some(n) if n.is_null() || n.as_seq().is_some_and(<[Node]>::is_empty) => {
                 if required {
-                    self.v.error(Problem::Empty { property: path.clone() }, n.span, path);
+                    self.v.error(
+                        Problem::Empty {
+                            property: path.clone(),
+                        },
+                        n.span,
+                        path,
+                    );
                 }
                 Vec::new()
             }
@@ -411,10 +601,21 @@ impl TaskBuilder<'_, '_> {
             return Vec::new();
         };
         let Some(entries) = node.as_map() else {
-            Reader { diagnostics: &mut self.v.diagnostics }.wrong_type(node, &path, "a map from a value to a list of tasks");
+            Reader {
+                diagnostics: &mut self.v.diagnostics,
+            }
+            .wrong_type(node, &path, "a map from a value to a list of tasks");
             return Vec::new();
         };
-        entries.iter().map(|(k, n)| (k.name.clone(), self.v.task_list(Some(n), &join(&path, &k.name)))).collect()
+        entries
+            .iter()
+            .map(|(k, n)| {
+                (
+                    k.name.clone(),
+                    self.v.task_list(Some(n), &join(&path, &k.name)),
+                )
+            })
+            .collect()
     }
 
     /// True when the task has `key` set to something other than null.
@@ -424,8 +625,10 @@ impl TaskBuilder<'_, '_> {
 
     /// A rule of this task type is broken; `message` uses Kestra's words.
     pub fn rule(&mut self, message: &str) {
-        let problem = Problem::TaskRule { task_id: self.raw.id.clone(), message: message.to_string() };
+        let problem = Problem::TaskRule {
+            task_id: self.raw.id.clone(),
+            message: message.to_string(),
+        };
         self.v.error(problem, self.raw.node.span, self.path.clone());
     }
 }
-

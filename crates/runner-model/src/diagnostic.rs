@@ -20,11 +20,25 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(problem: Problem, span: impl Into<Option<Span>>, path: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, problem, span: span.into(), path: path.into() }
+        Diagnostic {
+            severity: Severity::Error,
+            problem,
+            span: span.into(),
+            path: path.into(),
+        }
     }
 
-    pub fn warning(problem: Problem, span: impl Into<Option<Span>>, path: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, problem, span: span.into(), path: path.into() }
+    pub fn warning(
+        problem: Problem,
+        span: impl Into<Option<Span>>,
+        path: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            problem,
+            span: span.into(),
+            path: path.into(),
+        }
     }
 
     pub fn is_error(&self) -> bool {
@@ -35,26 +49,74 @@ impl Diagnostic {
 /// The kinds of problem a flow can have. Wording follows Kestra's messages where Kestra has one.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Problem {
-    Yaml { message: String },
+    Yaml {
+        message: String,
+    },
     NoFlow,
-    NotAMap { found: &'static str },
-    Missing { property: String },
-    Empty { property: String },
-    Pattern { property: String, value: String, pattern: &'static str },
-    Size { property: String, min: usize, max: usize },
-    WrongType { property: String, expected: String, found: &'static str },
-    UnquotedExpression { property: String },
-    UnknownProperty { owner: String, property: String, known: Vec<String> },
-    UnknownTaskType { type_name: String, suggestion: Option<String> },
-    UnknownInputType { type_name: String },
-    MissingType { owner: &'static str },
-    Duplicate { what: &'static str, ids: Vec<String> },
-    SystemLabel { key: String, value: String },
-    InvalidValue { property: String, reason: String },
-    Template { property: String, reason: String },
+    NotAMap {
+        found: &'static str,
+    },
+    Missing {
+        property: String,
+    },
+    Empty {
+        property: String,
+    },
+    Pattern {
+        property: String,
+        value: String,
+        pattern: &'static str,
+    },
+    Size {
+        property: String,
+        min: usize,
+        max: usize,
+    },
+    WrongType {
+        property: String,
+        expected: String,
+        found: &'static str,
+    },
+    UnquotedExpression {
+        property: String,
+    },
+    UnknownProperty {
+        owner: String,
+        property: String,
+        known: Vec<String>,
+    },
+    UnknownTaskType {
+        type_name: String,
+        suggestion: Option<String>,
+    },
+    UnknownInputType {
+        type_name: String,
+    },
+    MissingType {
+        owner: &'static str,
+    },
+    Duplicate {
+        what: &'static str,
+        ids: Vec<String>,
+    },
+    SystemLabel {
+        key: String,
+        value: String,
+    },
+    InvalidValue {
+        property: String,
+        reason: String,
+    },
+    Template {
+        property: String,
+        reason: String,
+    },
     WorkerGroup,
     /// A rule of one task type, with Kestra's text (e.g. Switch without any case).
-    TaskRule { task_id: String, message: String },
+    TaskRule {
+        task_id: String,
+        message: String,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -62,38 +124,62 @@ impl fmt::Display for Problem {
         match self {
             Problem::Yaml { message } => write!(f, "{message}"),
             Problem::NoFlow => write!(f, "the file holds no flow"),
-            Problem::NotAMap { found } => write!(f, "a flow must be a map of properties, found {found}"),
+            Problem::NotAMap { found } => {
+                write!(f, "a flow must be a map of properties, found {found}")
+            }
             Problem::Missing { property } => write!(f, "{property}: must not be null"),
             Problem::Empty { property } => write!(f, "{property}: must not be empty"),
-            Problem::Pattern { property, value, pattern } => {
+            Problem::Pattern {
+                property,
+                value,
+                pattern,
+            } => {
                 write!(f, "{property}: must match \"{pattern}\" (found `{value}`)")
             }
             Problem::Size { property, min, max } => {
                 write!(f, "{property}: size must be between {min} and {max}")
             }
-            Problem::WrongType { property, expected, found } => {
+            Problem::WrongType {
+                property,
+                expected,
+                found,
+            } => {
                 write!(f, "{property}: expected {expected}, found {found}")
             }
             Problem::UnquotedExpression { property } => write!(
                 f,
                 "{property}: YAML read an unquoted `{{{{ ... }}}}` expression as a map"
             ),
-            Problem::UnknownProperty { owner, property, .. } => {
-                write!(f, "Unrecognized field \"{property}\" ({owner}), not marked as ignorable")
+            Problem::UnknownProperty {
+                owner, property, ..
+            } => {
+                write!(
+                    f,
+                    "Unrecognized field \"{property}\" ({owner}), not marked as ignorable"
+                )
             }
             Problem::UnknownTaskType { type_name, .. } => write!(f, "Invalid type: {type_name}"),
             Problem::UnknownInputType { type_name } => write!(f, "Invalid type: {type_name}"),
             Problem::MissingType { owner } => {
-                write!(f, "Invalid type: null: missing type id property 'type' (for POJO property '{owner}')")
+                write!(
+                    f,
+                    "Invalid type: null: missing type id property 'type' (for POJO property '{owner}')"
+                )
             }
-            Problem::Duplicate { what, ids } => write!(f, "Duplicate {what} with name [{}]", ids.join(", ")),
+            Problem::Duplicate { what, ids } => {
+                write!(f, "Duplicate {what} with name [{}]", ids.join(", "))
+            }
             Problem::SystemLabel { key, value } => write!(
                 f,
                 "System labels can only be set by Kestra itself, offending label: {key}={value}"
             ),
             Problem::InvalidValue { property, reason } => write!(f, "{property}: {reason}"),
-            Problem::Template { property, reason } => write!(f, "{property}: invalid expression: {reason}"),
-            Problem::WorkerGroup => write!(f, "Worker Group is an Enterprise Edition functionality"),
+            Problem::Template { property, reason } => {
+                write!(f, "{property}: invalid expression: {reason}")
+            }
+            Problem::WorkerGroup => {
+                write!(f, "Worker Group is an Enterprise Edition functionality")
+            }
             Problem::TaskRule { task_id, message } => write!(f, "{task_id}: {message}"),
         }
     }
@@ -147,7 +233,9 @@ fn levenshtein(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -160,15 +248,24 @@ mod tests {
 
     #[test]
     fn suggestions_pick_close_names_only() {
-        assert_eq!(suggest("mesage", ["message", "level"]), Some("message".into()));
+        assert_eq!(
+            suggest("mesage", ["message", "level"]),
+            Some("message".into())
+        );
         assert_eq!(suggest("zzzzzz", ["message", "level"]), None);
     }
 
     #[test]
     fn messages_use_kestra_wording() {
-        let p = Problem::Duplicate { what: "task id", ids: vec!["a".into(), "b".into()] };
+        let p = Problem::Duplicate {
+            what: "task id",
+            ids: vec!["a".into(), "b".into()],
+        };
         assert_eq!(p.to_string(), "Duplicate task id with name [a, b]");
-        let p = Problem::SystemLabel { key: "system.id".into(), value: "x".into() };
+        let p = Problem::SystemLabel {
+            key: "system.id".into(),
+            value: "x".into(),
+        };
         assert_eq!(
             p.to_string(),
             "System labels can only be set by Kestra itself, offending label: system.id=x"

@@ -33,7 +33,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
                     Some(d) if unit == 'S' => (&number[..d], &number[d + 1..]),
                     _ => (number, ""),
                 };
-                if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9 {
+                if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 9
+                {
                     return None;
                 }
                 if !frac.bytes().all(|b| b.is_ascii_digit()) {
@@ -59,7 +60,13 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 /// `H:mm:ss.SSS`, as Kestra's timeout message prints a duration.
 pub fn format_hms(d: Duration) -> String {
     let ms = d.as_millis();
-    format!("{}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+    format!(
+        "{}:{:02}:{:02}.{:03}",
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1000 % 60,
+        ms % 1000
+    )
 }
 
 /// Java's `Duration.toString()`: `PT1H30M`, `PT0.5S`, `PT0S`.
@@ -97,7 +104,10 @@ mod tests {
     fn parses_java_forms() {
         assert_eq!(parse_duration("PT1H"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_duration("P2D"), Some(Duration::from_secs(172_800)));
-        assert_eq!(parse_duration("PT1M30.5S"), Some(Duration::from_millis(90_500)));
+        assert_eq!(
+            parse_duration("PT1M30.5S"),
+            Some(Duration::from_millis(90_500))
+        );
         assert_eq!(parse_duration("pt15m"), Some(Duration::from_secs(900)));
         assert_eq!(parse_duration("P1DT1S"), Some(Duration::from_secs(86_401)));
         for bad in ["", "P", "PT", "1H", "PT1X", "-PT1S", "PT1.5M", "P1W"] {

@@ -5,25 +5,82 @@ use crate::{Diagnostic, Key, Node, NodeValue, Problem, Span};
 
 /// Top-level fields Kestra's flow has; anything else is an unknown property.
 pub const FLOW_FIELDS: &[&str] = &[
-    "id", "namespace", "revision", "description", "labels", "inputs", "variables", "tasks", "errors",
-    "finally", "afterExecution", "listeners", "outputs", "triggers", "pluginDefaults", "taskDefaults",
-    "concurrency", "retry", "disabled", "deleted", "sla", "checks", "tenantId", "workerGroup",
+    "id",
+    "namespace",
+    "revision",
+    "description",
+    "labels",
+    "inputs",
+    "variables",
+    "tasks",
+    "errors",
+    "finally",
+    "afterExecution",
+    "listeners",
+    "outputs",
+    "triggers",
+    "pluginDefaults",
+    "taskDefaults",
+    "concurrency",
+    "retry",
+    "disabled",
+    "deleted",
+    "sla",
+    "checks",
+    "tenantId",
+    "workerGroup",
 ];
 
 /// Properties every task has, whatever its type.
 pub const TASK_COMMON_FIELDS: &[&str] = &[
-    "id", "type", "description", "retry", "timeout", "disabled", "runIf", "allowFailure", "allowWarning",
-    "logLevel", "logToFile", "workerGroup", "version",
+    "id",
+    "type",
+    "description",
+    "retry",
+    "timeout",
+    "disabled",
+    "runIf",
+    "allowFailure",
+    "allowWarning",
+    "logLevel",
+    "logToFile",
+    "workerGroup",
+    "version",
 ];
 
 /// The input types Kestra knows (uppercase, case-sensitive).
 pub const INPUT_TYPES: &[&str] = &[
-    "STRING", "ENUM", "SELECT", "INT", "FLOAT", "BOOLEAN", "DATETIME", "DATE", "TIME", "DURATION", "FILE",
-    "JSON", "URI", "SECRET", "ARRAY", "MULTISELECT", "YAML", "EMAIL",
+    "STRING",
+    "ENUM",
+    "SELECT",
+    "INT",
+    "FLOAT",
+    "BOOLEAN",
+    "DATETIME",
+    "DATE",
+    "TIME",
+    "DURATION",
+    "FILE",
+    "JSON",
+    "URI",
+    "SECRET",
+    "ARRAY",
+    "MULTISELECT",
+    "YAML",
+    "EMAIL",
 ];
 
-const INPUT_COMMON_FIELDS: &[&str] =
-    &["id", "name", "type", "description", "required", "defaults", "displayName", "dependsOn", "prefill"];
+const INPUT_COMMON_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "type",
+    "description",
+    "required",
+    "defaults",
+    "displayName",
+    "dependsOn",
+    "prefill",
+];
 
 fn input_extra_fields(type_name: &str) -> &'static [&'static str] {
     match type_name {
@@ -31,7 +88,13 @@ fn input_extra_fields(type_name: &str) -> &'static [&'static str] {
         "INT" | "FLOAT" | "DURATION" => &["min", "max"],
         "DATE" | "TIME" | "DATETIME" => &["after", "before"],
         "SELECT" | "ENUM" => &["values", "expression", "allowCustomValue", "isRadio"],
-        "MULTISELECT" => &["values", "options", "expression", "itemType", "allowCustomValue"],
+        "MULTISELECT" => &[
+            "values",
+            "options",
+            "expression",
+            "itemType",
+            "allowCustomValue",
+        ],
         "ARRAY" => &["itemType"],
         "FILE" => &["extension", "allowedFileExtensions"],
         _ => &[],
@@ -105,8 +168,14 @@ pub struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    pub fn error(&mut self, problem: Problem, span: impl Into<Option<Span>>, path: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::error(problem, span, path));
+    pub fn error(
+        &mut self,
+        problem: Problem,
+        span: impl Into<Option<Span>>,
+        path: impl Into<String>,
+    ) {
+        self.diagnostics
+            .push(Diagnostic::error(problem, span, path));
     }
 
     fn string(&mut self, node: &Node, path: &str) -> Option<String> {
@@ -142,9 +211,15 @@ impl Reader<'_> {
     /// A map where a string or list was expected is most often an unquoted `{{ }}`: say so.
     pub fn wrong_type(&mut self, node: &Node, path: &str, expected: &str) {
         let problem = if looks_like_unquoted_expression(node) {
-            Problem::UnquotedExpression { property: path.to_string() }
+            Problem::UnquotedExpression {
+                property: path.to_string(),
+            }
         } else {
-            Problem::WrongType { property: path.to_string(), expected: expected.to_string(), found: node.kind() }
+            Problem::WrongType {
+                property: path.to_string(),
+                expected: expected.to_string(),
+                found: node.kind(),
+            }
         };
         self.error(problem, node.span, path);
     }
@@ -192,7 +267,13 @@ impl Reader<'_> {
                 id
             }
             None => {
-                self.error(Problem::Missing { property: join(path, "id") }, node.span, join(path, "id"));
+                self.error(
+                    Problem::Missing {
+                        property: join(path, "id"),
+                    },
+                    node.span,
+                    join(path, "id"),
+                );
                 String::new()
             }
         };
@@ -200,7 +281,11 @@ impl Reader<'_> {
         let type_name = match type_node.and_then(|n| self.string(n, &join(path, "type"))) {
             Some(t) => t,
             None => {
-                self.error(Problem::MissingType { owner: "tasks" }, node.span, join(path, "type"));
+                self.error(
+                    Problem::MissingType { owner: "tasks" },
+                    node.span,
+                    join(path, "type"),
+                );
                 return None;
             }
         };
@@ -242,7 +327,11 @@ impl Reader<'_> {
 pub const LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
 
 pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    match (path.is_empty(), key.is_empty()) {
+        (true, _) => key.to_string(),
+        (_, true) => path.to_string(),
+        _ => format!("{path}.{key}"),
+    }
 }
 
 /// `message: {{ x }}` reaches us as `{ { x: null }: null }` flattened by YAML into a map whose
@@ -251,7 +340,8 @@ pub fn looks_like_unquoted_expression(node: &Node) -> bool {
     match &node.value {
         NodeValue::Map(entries) => {
             entries.len() == 1
-                && (entries[0].0.name.starts_with('{') || matches!(entries[0].1.value, NodeValue::Null))
+                && (entries[0].0.name.starts_with('{')
+                    || matches!(entries[0].1.value, NodeValue::Null))
         }
         _ => false,
     }
@@ -271,8 +361,11 @@ fn is_flow_id(id: &str) -> bool {
 
 fn is_namespace(ns: &str) -> bool {
     let mut chars = ns.chars();
-    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
 }
 
 fn is_input_id(id: &str) -> bool {
@@ -291,8 +384,22 @@ pub fn read_flow(node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<RawFl
     }
     r.unknown_keys(node, FLOW_FIELDS, "flow", "");
 
-    let id = identifier(&mut r, node, "id", 100, is_flow_id, "^[a-zA-Z0-9][a-zA-Z0-9._-]*");
-    let namespace = identifier(&mut r, node, "namespace", 150, is_namespace, "^[a-z0-9][a-z0-9._-]*");
+    let id = identifier(
+        &mut r,
+        node,
+        "id",
+        100,
+        is_flow_id,
+        "^[a-zA-Z0-9][a-zA-Z0-9._-]*",
+    );
+    let namespace = identifier(
+        &mut r,
+        node,
+        "namespace",
+        150,
+        is_namespace,
+        "^[a-z0-9][a-z0-9._-]*",
+    );
 
     let revision = match node.get("revision").map(|n| &n.value) {
         None | Some(NodeValue::Null) => None,
@@ -300,14 +407,19 @@ pub fn read_flow(node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<RawFl
         Some(_) => {
             let n = node.get("revision").unwrap();
             r.error(
-                Problem::InvalidValue { property: "revision".into(), reason: "must be greater than or equal to 1".into() },
+                Problem::InvalidValue {
+                    property: "revision".into(),
+                    reason: "must be greater than or equal to 1".into(),
+                },
                 n.span,
                 "revision",
             );
             None
         }
     };
-    let description = node.get("description").and_then(|n| r.string(n, "description"));
+    let description = node
+        .get("description")
+        .and_then(|n| r.string(n, "description"));
     let disabled = r.bool(node.get("disabled"), "disabled", false);
     r.bool(node.get("deleted"), "deleted", false);
     let labels = read_labels(&mut r, node.get("labels"));
@@ -335,12 +447,28 @@ pub fn read_flow(node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<RawFl
         }
     }
     match node.get("tasks") {
-        None => r.error(Problem::Empty { property: "tasks".into() }, node.span, "tasks"),
+        None => r.error(
+            Problem::Empty {
+                property: "tasks".into(),
+            },
+            node.span,
+            "tasks",
+        ),
         Some(n) => match &n.value {
-            NodeValue::Null => r.error(Problem::Empty { property: "tasks".into() }, n.span, "tasks"),
-            NodeValue::Seq(items) if items.is_empty() => {
-                r.error(Problem::Empty { property: "tasks".into() }, n.span, "tasks")
-            }
+            NodeValue::Null => r.error(
+                Problem::Empty {
+                    property: "tasks".into(),
+                },
+                n.span,
+                "tasks",
+            ),
+            NodeValue::Seq(items) if items.is_empty() => r.error(
+                Problem::Empty {
+                    property: "tasks".into(),
+                },
+                n.span,
+                "tasks",
+            ),
             NodeValue::Seq(_) => {}
             _ => r.wrong_type(n, "tasks", "a list of tasks"),
         },
@@ -350,7 +478,13 @@ pub fn read_flow(node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<RawFl
             let path = format!("listeners[{i}].tasks");
             match l.get("tasks").map(|t| &t.value) {
                 Some(NodeValue::Seq(items)) if !items.is_empty() => {}
-                _ => r.error(Problem::Empty { property: path.clone() }, l.span, path),
+                _ => r.error(
+                    Problem::Empty {
+                        property: path.clone(),
+                    },
+                    l.span,
+                    path,
+                ),
             }
         }
     }
@@ -378,15 +512,37 @@ fn identifier(
     pattern: &'static str,
 ) -> Option<String> {
     let Some(n) = node.get(key).filter(|n| !n.is_null()) else {
-        r.error(Problem::Missing { property: key.into() }, node.span, key);
+        r.error(
+            Problem::Missing {
+                property: key.into(),
+            },
+            node.span,
+            key,
+        );
         return None;
     };
     let value = r.string(n, key)?;
     if value.is_empty() || value.chars().count() > max {
-        r.error(Problem::Size { property: key.into(), min: 1, max }, n.span, key);
+        r.error(
+            Problem::Size {
+                property: key.into(),
+                min: 1,
+                max,
+            },
+            n.span,
+            key,
+        );
     }
     if !valid(&value) {
-        r.error(Problem::Pattern { property: key.into(), value: value.clone(), pattern }, n.span, key);
+        r.error(
+            Problem::Pattern {
+                property: key.into(),
+                value: value.clone(),
+                pattern,
+            },
+            n.span,
+            key,
+        );
     }
     Some(value)
 }
@@ -398,7 +554,14 @@ fn read_labels(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<Label> {
     let mut labels = Vec::new();
     let mut check = |r: &mut Reader<'_>, key: String, value: String, span: Span| {
         if key.starts_with("system.") && key != "system.readOnly" {
-            r.error(Problem::SystemLabel { key: key.clone(), value: value.clone() }, span, "labels");
+            r.error(
+                Problem::SystemLabel {
+                    key: key.clone(),
+                    value: value.clone(),
+                },
+                span,
+                "labels",
+            );
         }
         labels.push(Label { key, value });
     };
@@ -447,23 +610,46 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
         let id_node = item.get("id").or_else(|| item.get("name"));
         let id = id_node.and_then(|n| r.string(n, &join(&path, "id")));
         let Some(id) = id else {
-            r.error(Problem::Missing { property: join(&path, "id") }, item.span, join(&path, "id"));
+            r.error(
+                Problem::Missing {
+                    property: join(&path, "id"),
+                },
+                item.span,
+                join(&path, "id"),
+            );
             continue;
         };
         let path = format!("inputs.{id}");
         if !is_input_id(&id) {
             r.error(
-                Problem::Pattern { property: join(&path, "id"), value: id.clone(), pattern: "^[a-zA-Z0-9][.a-zA-Z0-9_-]*" },
+                Problem::Pattern {
+                    property: join(&path, "id"),
+                    value: id.clone(),
+                    pattern: "^[a-zA-Z0-9][.a-zA-Z0-9_-]*",
+                },
                 id_node.map(|n| n.span),
                 join(&path, "id"),
             );
         }
-        let Some(type_name) = item.get("type").and_then(|n| r.string(n, &join(&path, "type"))) else {
-            r.error(Problem::MissingType { owner: "inputs" }, item.span, join(&path, "type"));
+        let Some(type_name) = item
+            .get("type")
+            .and_then(|n| r.string(n, &join(&path, "type")))
+        else {
+            r.error(
+                Problem::MissingType { owner: "inputs" },
+                item.span,
+                join(&path, "type"),
+            );
             continue;
         };
         if !INPUT_TYPES.contains(&type_name.as_str()) {
-            r.error(Problem::UnknownInputType { type_name: type_name.clone() }, item.get("type").map(|n| n.span), join(&path, "type"));
+            r.error(
+                Problem::UnknownInputType {
+                    type_name: type_name.clone(),
+                },
+                item.get("type").map(|n| n.span),
+                join(&path, "type"),
+            );
             continue;
         }
         let mut known: Vec<&str> = INPUT_COMMON_FIELDS.to_vec();
@@ -475,7 +661,10 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
             if let Some(d) = &defaults {
                 if !d.as_str().is_some_and(|s| s.starts_with("kestra://")) {
                     r.error(
-                        Problem::TaskRule { task_id: id.clone(), message: "no `defaults` can be set for inputs of type 'FILE'".into() },
+                        Problem::TaskRule {
+                            task_id: id.clone(),
+                            message: "no `defaults` can be set for inputs of type 'FILE'".into(),
+                        },
                         d.span,
                         join(&path, "defaults"),
                     );
@@ -485,24 +674,49 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
         if matches!(type_name.as_str(), "ARRAY" | "MULTISELECT") {
             let item_type = item.get("itemType").and_then(Node::as_str);
             if type_name == "ARRAY" && item_type.is_none() {
-                r.error(Problem::Missing { property: join(&path, "itemType") }, item.span, join(&path, "itemType"));
+                r.error(
+                    Problem::Missing {
+                        property: join(&path, "itemType"),
+                    },
+                    item.span,
+                    join(&path, "itemType"),
+                );
             }
             if item_type == Some("ARRAY") {
                 r.error(
-                    Problem::TaskRule { task_id: id.clone(), message: "`itemType` cannot be `ARRAY`".into() },
+                    Problem::TaskRule {
+                        task_id: id.clone(),
+                        message: "`itemType` cannot be `ARRAY`".into(),
+                    },
                     item.get("itemType").map(|n| n.span),
                     join(&path, "itemType"),
                 );
             } else if let Some(t) = item_type {
                 if !INPUT_TYPES.contains(&t) {
-                    r.error(Problem::UnknownInputType { type_name: t.to_string() }, item.get("itemType").map(|n| n.span), join(&path, "itemType"));
+                    r.error(
+                        Problem::UnknownInputType {
+                            type_name: t.to_string(),
+                        },
+                        item.get("itemType").map(|n| n.span),
+                        join(&path, "itemType"),
+                    );
                 }
             }
         }
         if let Some(v) = item.get("validator").and_then(Node::as_str) {
             if let Err(e) = regex::Regex::new(v) {
-                let reason = format!("`{v}` is not a valid regular expression: {}", first_line(&e.to_string()));
-                r.error(Problem::InvalidValue { property: join(&path, "validator"), reason }, item.get("validator").map(|n| n.span), join(&path, "validator"));
+                let reason = format!(
+                    "`{v}` is not a valid regular expression: {}",
+                    first_line(&e.to_string())
+                );
+                r.error(
+                    Problem::InvalidValue {
+                        property: join(&path, "validator"),
+                        reason,
+                    },
+                    item.get("validator").map(|n| n.span),
+                    join(&path, "validator"),
+                );
             }
         }
         if matches!(type_name.as_str(), "SELECT" | "ENUM" | "MULTISELECT")
@@ -510,21 +724,44 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
             && item.get("options").is_none()
             && item.get("expression").is_none()
         {
-            r.error(Problem::Missing { property: join(&path, "values") }, item.span, join(&path, "values"));
+            r.error(
+                Problem::Missing {
+                    property: join(&path, "values"),
+                },
+                item.span,
+                join(&path, "values"),
+            );
         }
         if inputs.iter().any(|x| x.id == id) && !duplicates.contains(&id) {
             duplicates.push(id.clone());
         }
-        inputs.push(RawInput { id, type_name, required, defaults, node: item.clone() });
+        inputs.push(RawInput {
+            id,
+            type_name,
+            required,
+            defaults,
+            node: item.clone(),
+        });
     }
     if !duplicates.is_empty() {
-        r.error(Problem::Duplicate { what: "input", ids: duplicates }, node.span, "inputs");
+        r.error(
+            Problem::Duplicate {
+                what: "input",
+                ids: duplicates,
+            },
+            node.span,
+            "inputs",
+        );
     }
     inputs
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(s).trim()
+    s.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim()
 }
 
 fn read_outputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawOutput> {
@@ -540,31 +777,78 @@ fn read_outputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawOutput> {
     for (i, item) in items.iter().enumerate() {
         let path = format!("outputs[{i}]");
         if item.as_map().is_none() {
-            r.wrong_type(item, &path, "an output (a map with `id`, `type` and `value`)");
+            r.wrong_type(
+                item,
+                &path,
+                "an output (a map with `id`, `type` and `value`)",
+            );
             continue;
         }
-        r.unknown_keys(item, &["id", "type", "value", "description", "displayName", "required"], "output", &path);
+        r.unknown_keys(
+            item,
+            &[
+                "id",
+                "type",
+                "value",
+                "description",
+                "displayName",
+                "required",
+            ],
+            "output",
+            &path,
+        );
         let Some(id) = item.get("id").and_then(|n| r.string(n, &join(&path, "id"))) else {
-            r.error(Problem::Missing { property: join(&path, "id") }, item.span, join(&path, "id"));
+            r.error(
+                Problem::Missing {
+                    property: join(&path, "id"),
+                },
+                item.span,
+                join(&path, "id"),
+            );
             continue;
         };
         let Some(value) = item.get("value").filter(|n| !n.is_null()) else {
-            r.error(Problem::Missing { property: join(&path, "value") }, item.span, join(&path, "value"));
+            r.error(
+                Problem::Missing {
+                    property: join(&path, "value"),
+                },
+                item.span,
+                join(&path, "value"),
+            );
             continue;
         };
-        let type_name = item.get("type").and_then(|n| r.string(n, &join(&path, "type")));
+        let type_name = item
+            .get("type")
+            .and_then(|n| r.string(n, &join(&path, "type")));
         if let Some(t) = &type_name {
             if !INPUT_TYPES.contains(&t.as_str()) {
-                r.error(Problem::UnknownInputType { type_name: t.clone() }, item.get("type").map(|n| n.span), join(&path, "type"));
+                r.error(
+                    Problem::UnknownInputType {
+                        type_name: t.clone(),
+                    },
+                    item.get("type").map(|n| n.span),
+                    join(&path, "type"),
+                );
             }
         }
         if outputs.iter().any(|o| o.id == id) && !duplicates.contains(&id) {
             duplicates.push(id.clone());
         }
-        outputs.push(RawOutput { id, type_name, value: value.clone() });
+        outputs.push(RawOutput {
+            id,
+            type_name,
+            value: value.clone(),
+        });
     }
     if !duplicates.is_empty() {
-        r.error(Problem::Duplicate { what: "output", ids: duplicates }, node.span, "outputs");
+        r.error(
+            Problem::Duplicate {
+                what: "output",
+                ids: duplicates,
+            },
+            node.span,
+            "outputs",
+        );
     }
     outputs
 }
@@ -593,14 +877,31 @@ fn read_triggers(r: &mut Reader<'_>, node: Option<&Node>) {
                 }
                 seen.push(id);
             }
-            None => r.error(Problem::Missing { property: join(&path, "id") }, item.span, join(&path, "id")),
+            None => r.error(
+                Problem::Missing {
+                    property: join(&path, "id"),
+                },
+                item.span,
+                join(&path, "id"),
+            ),
         }
         if item.get("type").and_then(Node::as_str).is_none() {
-            r.error(Problem::MissingType { owner: "triggers" }, item.span, join(&path, "type"));
+            r.error(
+                Problem::MissingType { owner: "triggers" },
+                item.span,
+                join(&path, "type"),
+            );
         }
     }
     if !duplicates.is_empty() {
-        r.error(Problem::Duplicate { what: "trigger id", ids: duplicates }, node.span, "triggers");
+        r.error(
+            Problem::Duplicate {
+                what: "trigger id",
+                ids: duplicates,
+            },
+            node.span,
+            "triggers",
+        );
     }
 }
 
@@ -620,7 +921,13 @@ fn read_plugin_defaults(r: &mut Reader<'_>, node: Option<&Node>, key: &str) {
         }
         r.unknown_keys(item, &["type", "forced", "values"], "plugin default", &path);
         if item.get("type").and_then(Node::as_str).is_none() {
-            r.error(Problem::Missing { property: join(&path, "type") }, item.span, join(&path, "type"));
+            r.error(
+                Problem::Missing {
+                    property: join(&path, "type"),
+                },
+                item.span,
+                join(&path, "type"),
+            );
         }
         r.bool(item.get("forced"), &join(&path, "forced"), false);
         if let Some(v) = item.get("values") {
@@ -643,15 +950,24 @@ fn read_concurrency(r: &mut Reader<'_>, node: Option<&Node>) {
     match node.get("limit").map(|n| &n.value) {
         Some(NodeValue::Int(i)) if *i >= 1 => {}
         _ => r.error(
-            Problem::InvalidValue { property: "concurrency.limit".into(), reason: "must be greater than or equal to 1".into() },
+            Problem::InvalidValue {
+                property: "concurrency.limit".into(),
+                reason: "must be greater than or equal to 1".into(),
+            },
             node.get("limit").map_or(node.span, |n| n.span),
             "concurrency.limit",
         ),
     }
     if let Some(b) = node.get("behavior") {
-        if !b.as_str().is_some_and(|s| ["QUEUE", "CANCEL", "FAIL"].contains(&s)) {
+        if !b
+            .as_str()
+            .is_some_and(|s| ["QUEUE", "CANCEL", "FAIL"].contains(&s))
+        {
             r.error(
-                Problem::InvalidValue { property: "concurrency.behavior".into(), reason: "must be one of QUEUE, CANCEL, FAIL".into() },
+                Problem::InvalidValue {
+                    property: "concurrency.behavior".into(),
+                    reason: "must be one of QUEUE, CANCEL, FAIL".into(),
+                },
                 b.span,
                 "concurrency.behavior",
             );

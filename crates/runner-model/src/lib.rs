@@ -15,8 +15,8 @@ mod span;
 pub use diagnostic::{Diagnostic, Problem, Severity, suggest};
 pub use duration::{format_hms, format_iso, parse_duration};
 pub use flow::{
-    FLOW_FIELDS, INPUT_TYPES, LOG_LEVELS, Label, RawFlow, RawInput, RawOutput, RawTask, Reader, TASK_COMMON_FIELDS,
-    is_task_id, join, looks_like_unquoted_expression, read_flow,
+    FLOW_FIELDS, INPUT_TYPES, LOG_LEVELS, Label, RawFlow, RawInput, RawOutput, RawTask, Reader,
+    TASK_COMMON_FIELDS, is_task_id, join, looks_like_unquoted_expression, read_flow,
 };
 pub use loader::{LoadError, load_str};
 pub use node::{Key, Node, NodeValue};

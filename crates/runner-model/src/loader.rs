@@ -74,7 +74,9 @@ impl Builder {
                 let node = Node::new(resolve_scalar(&text, style, tag.as_deref()), span);
                 self.value(node, anchor)?;
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), span, anchor)),
+            Event::SequenceStart(anchor, _) => {
+                self.stack.push(Frame::Seq(Vec::new(), span, anchor))
+            }
             Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(MapFrame {
                 entries: Vec::new(),
                 span,
@@ -121,9 +123,13 @@ impl Builder {
                         NodeValue::Float(f) => f.to_string(),
                         NodeValue::Bool(b) => b.to_string(),
                         NodeValue::Null => "null".to_string(),
-                        NodeValue::Seq(_) | NodeValue::Map(_) => {
+                        // `message: {{ x }}` unquoted reaches us as a map used as a key; keep it
+                        // (as `{...}` text) so the flow reader can say "quote the expression".
+                        NodeValue::Map(_) => format!("{{{}}}", node.to_json()),
+                        NodeValue::Seq(_) => {
                             return Err(LoadError {
-                                message: "a map key must be a plain value, not a list or a map".into(),
+                                message: "a map key must be a plain value, not a list or a map"
+                                    .into(),
                                 span: node.span,
                             });
                         }
@@ -139,7 +145,10 @@ impl Builder {
                             span: node.span,
                         });
                     }
-                    m.pending = Some(Key { name, span: node.span });
+                    m.pending = Some(Key {
+                        name,
+                        span: node.span,
+                    });
                 }
                 Some(key) if key.name == "<<" => merge_into(m, node),
                 Some(key) => m.entries.push((key, node)),
@@ -155,7 +164,9 @@ impl Builder {
             .stack
             .iter()
             .filter_map(|f| match f {
-                Frame::Map(MapFrame { pending: Some(k), .. }) => Some(k.name.clone()),
+                Frame::Map(MapFrame {
+                    pending: Some(k), ..
+                }) => Some(k.name.clone()),
                 _ => None,
             })
             .collect();
@@ -279,7 +290,11 @@ fn parse_float(text: &str) -> Option<f64> {
         let e = e.strip_prefix(['-', '+']).unwrap_or(e);
         !e.is_empty() && digits(e)
     });
-    if ok_mantissa && ok_exp { text.parse().ok() } else { None }
+    if ok_mantissa && ok_exp {
+        text.parse().ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -292,7 +307,8 @@ mod tests {
 
     #[test]
     fn scalars_follow_the_core_schema() {
-        let n = one("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: yes\ng: 0x1f\nh: 1e3\ni: .5\nj: 1.2.3\n");
+        let n =
+            one("a: 1\nb: 1.5\nc: true\nd: ~\ne: '1'\nf: yes\ng: 0x1f\nh: 1e3\ni: .5\nj: 1.2.3\n");
         let v = |k: &str| n.get(k).unwrap().value.clone();
         assert_eq!(v("a"), NodeValue::Int(1));
         assert_eq!(v("b"), NodeValue::Float(1.5));
@@ -312,7 +328,10 @@ mod tests {
         let task = &n.get("tasks").unwrap().as_seq().unwrap()[0];
         let (key, value) = task.entry("type").unwrap();
         assert_eq!((key.span.line, key.span.col), (4, 5));
-        assert_eq!((value.span.line, value.span.col, value.span.len), (4, 11, 1));
+        assert_eq!(
+            (value.span.line, value.span.col, value.span.len),
+            (4, 11, 1)
+        );
     }
 
     #[test]
@@ -333,13 +352,19 @@ mod tests {
     fn several_documents_and_anchors() {
         let docs = load_str("a: &x {k: 1}\nb: *x\n---\nc: 2\n").unwrap();
         assert_eq!(docs.len(), 2);
-        assert_eq!(docs[0].get("b").unwrap().to_json(), docs[0].get("a").unwrap().to_json());
+        assert_eq!(
+            docs[0].get("b").unwrap().to_json(),
+            docs[0].get("a").unwrap().to_json()
+        );
         assert_eq!(docs[1].get("c").unwrap().value, NodeValue::Int(2));
     }
 
     #[test]
     fn merge_keys_fill_missing_entries() {
         let n = one("base: &b {x: 1, y: 2}\nm:\n  <<: *b\n  y: 3\n");
-        assert_eq!(n.get("m").unwrap().to_json().to_string(), r#"{"x":1,"y":3}"#);
+        assert_eq!(
+            n.get("m").unwrap().to_json().to_string(),
+            r#"{"x":1,"y":3}"#
+        );
     }
 }

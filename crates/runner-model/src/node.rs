@@ -65,7 +65,10 @@ impl Node {
     }
 
     pub fn entry(&self, key: &str) -> Option<(&Key, &Node)> {
-        self.as_map()?.iter().find(|(k, _)| k.name == key).map(|(k, v)| (k, v))
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(k, v)| (k, v))
     }
 
     /// What YAML made of this node, in words, for "expected X, found Y" messages.
@@ -165,6 +168,9 @@ mod tests {
     #[test]
     fn to_json_keeps_order_and_types() {
         let docs = load_str("z: 1\na: [true, 1.5, null, 'x']\n").unwrap();
-        assert_eq!(docs[0].to_json().to_string(), r#"{"z":1,"a":[true,1.5,null,"x"]}"#);
+        assert_eq!(
+            docs[0].to_json().to_string(),
+            r#"{"z":1,"a":[true,1.5,null,"x"]}"#
+        );
     }
 }

@@ -11,7 +11,11 @@ pub struct Span {
 
 impl Span {
     pub fn new(line: u32, col: u32, len: u32) -> Self {
-        Span { line, col, len: len.max(1) }
+        Span {
+            line,
+            col,
+            len: len.max(1),
+        }
     }
 }
 

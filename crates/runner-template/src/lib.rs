@@ -79,12 +79,18 @@ impl Renderer {
         env.set_formatter(|out, _state, value| {
             match value.kind() {
                 ValueKind::Undefined => {
-                    return Err(minijinja::Error::new(ErrorKind::UndefinedError, "undefined value"));
+                    return Err(minijinja::Error::new(
+                        ErrorKind::UndefinedError,
+                        "undefined value",
+                    ));
                 }
                 ValueKind::None => {}
+                // Java prints booleans in lowercase, minijinja in Python's `True`.
+                ValueKind::Bool => out.write_str(if value.is_true() { "true" } else { "false" })?,
                 ValueKind::Map | ValueKind::Seq | ValueKind::Iterable => {
-                    let json = serde_json::to_string(value)
-                        .map_err(|e| minijinja::Error::new(ErrorKind::BadSerialization, e.to_string()))?;
+                    let json = serde_json::to_string(value).map_err(|e| {
+                        minijinja::Error::new(ErrorKind::BadSerialization, e.to_string())
+                    })?;
                     out.write_str(&json)?;
                 }
                 _ => write!(out, "{value}")?,
@@ -100,7 +106,10 @@ impl Renderer {
         if !source.contains('{') {
             return Ok(());
         }
-        self.env.template_from_str(source).map(|_| ()).map_err(|e| syntax_error(source, &e))
+        self.env
+            .template_from_str(source)
+            .map(|_| ())
+            .map_err(|e| syntax_error(source, &e))
     }
 
     /// Renders one template string.
@@ -108,7 +117,10 @@ impl Renderer {
         if !source.contains('{') {
             return Ok(source.to_string());
         }
-        let template = self.env.template_from_str(source).map_err(|e| syntax_error(source, &e))?;
+        let template = self
+            .env
+            .template_from_str(source)
+            .map_err(|e| syntax_error(source, &e))?;
         template.render(&ctx.value).map_err(|e| {
             if e.kind() == ErrorKind::UndefinedError {
                 let names = template.undeclared_variables(true);
@@ -126,7 +138,11 @@ impl Renderer {
                     line: e.line(),
                 }
             } else {
-                RenderError { kind: RenderErrorKind::Other, message: describe(&e), line: e.line() }
+                RenderError {
+                    kind: RenderErrorKind::Other,
+                    message: describe(&e),
+                    line: e.line(),
+                }
             }
         })
     }
@@ -135,7 +151,12 @@ impl Renderer {
     pub fn render_json(&self, value: &Json, ctx: &Context) -> Result<Json, RenderError> {
         Ok(match value {
             Json::String(s) => Json::String(self.render_str(s, ctx)?),
-            Json::Array(items) => Json::Array(items.iter().map(|v| self.render_json(v, ctx)).collect::<Result<_, _>>()?),
+            Json::Array(items) => Json::Array(
+                items
+                    .iter()
+                    .map(|v| self.render_json(v, ctx))
+                    .collect::<Result<_, _>>()?,
+            ),
             Json::Object(map) => {
                 let mut out = serde_json::Map::with_capacity(map.len());
                 for (k, v) in map {
@@ -152,7 +173,9 @@ impl Renderer {
         match value {
             Json::String(s) => self.check(s),
             Json::Array(items) => items.iter().try_for_each(|v| self.check_json(v)),
-            Json::Object(map) => map.iter().try_for_each(|(k, v)| self.check(k).and_then(|_| self.check_json(v))),
+            Json::Object(map) => map
+                .iter()
+                .try_for_each(|(k, v)| self.check(k).and_then(|_| self.check_json(v))),
             _ => Ok(()),
         }
     }
@@ -174,14 +197,20 @@ fn first_missing(ctx: &Json, dotted: &str) -> Option<String> {
 fn syntax_error(source: &str, e: &minijinja::Error) -> RenderError {
     RenderError {
         kind: RenderErrorKind::Syntax,
-        message: format!("{} in the expression `{source}` at line {}", describe(e), e.line().unwrap_or(1)),
+        message: format!(
+            "{} in the expression `{source}` at line {}",
+            describe(e),
+            e.line().unwrap_or(1)
+        ),
         line: e.line(),
     }
 }
 
 /// minijinja's message without its `(in <string>:N)` suffix: we say where ourselves.
 fn describe(e: &minijinja::Error) -> String {
-    let mut s = e.detail().map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
+    let mut s = e
+        .detail()
+        .map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         s.push_str(&format!(": {cause}"));
@@ -201,13 +230,19 @@ mod tests {
 
     #[test]
     fn plain_text_is_untouched() {
-        assert_eq!(render("no braces here }}", json!({})).unwrap(), "no braces here }}");
+        assert_eq!(
+            render("no braces here }}", json!({})).unwrap(),
+            "no braces here }}"
+        );
     }
 
     #[test]
     fn maps_and_lists_print_as_compact_json() {
         let vars = json!({"list": ["string", 1, 1.123], "map": {"a": 1, "b": [true]}});
-        assert_eq!(render("{{ list }}", vars.clone()).unwrap(), r#"["string",1,1.123]"#);
+        assert_eq!(
+            render("{{ list }}", vars.clone()).unwrap(),
+            r#"["string",1,1.123]"#
+        );
         assert_eq!(render("{{ map }}", vars).unwrap(), r#"{"a":1,"b":[true]}"#);
     }
 
@@ -215,9 +250,15 @@ mod tests {
     fn undefined_variables_fail_naming_them() {
         let err = render("{{ inputs.invalid }}", json!({})).unwrap_err();
         assert_eq!(err.kind, RenderErrorKind::Undefined);
-        assert_eq!(err.message, "Unable to find `inputs` used in the expression `{{ inputs.invalid }}` at line 1");
+        assert_eq!(
+            err.message,
+            "Unable to find `inputs` used in the expression `{{ inputs.invalid }}` at line 1"
+        );
         let err = render("a\n{{ inputs.nope | upper }}", json!({"inputs": {}})).unwrap_err();
-        assert_eq!(err.message, "Unable to find `nope` used in the expression `a\n{{ inputs.nope | upper }}` at line 2");
+        assert_eq!(
+            err.message,
+            "Unable to find `nope` used in the expression `a\n{{ inputs.nope | upper }}` at line 2"
+        );
         assert!(render("{% if nope %}x{% endif %}", json!({})).is_err());
     }
 
@@ -234,13 +275,26 @@ mod tests {
     fn render_json_renders_keys_and_nested_strings() {
         let r = Renderer::new();
         let ctx = Context::new(json!({"k": "key", "v": 2}));
-        let out = r.render_json(&json!({"{{ k }}": ["{{ v }}", 3]}), &ctx).unwrap();
+        let out = r
+            .render_json(&json!({"{{ k }}": ["{{ v }}", 3]}), &ctx)
+            .unwrap();
         assert_eq!(out, json!({"key": ["2", 3]}));
     }
 
     #[test]
     fn a_rendered_value_is_not_rendered_again() {
-        assert_eq!(render("{{ x }}", json!({"x": "{{ y }}"})).unwrap(), "{{ y }}");
+        assert_eq!(
+            render("{{ x }}", json!({"x": "{{ y }}"})).unwrap(),
+            "{{ y }}"
+        );
+    }
+
+    #[test]
+    fn booleans_print_in_lowercase() {
+        assert_eq!(
+            render("{{ 1 == 2 }} {{ t }}", json!({"t": true})).unwrap(),
+            "false true"
+        );
     }
 
     #[test]

@@ -25,7 +25,11 @@ pub(crate) const ECHO: TaskDescriptor = TaskDescriptor {
     doc: "Deprecated: log a rendered message (use Log).",
     properties: &[
         PropDoc::value("format", "string", "The message to log.").required(),
-        PropDoc::value("level", "TRACE|DEBUG|INFO|WARN|ERROR", "The log level, INFO by default."),
+        PropDoc::value(
+            "level",
+            "TRACE|DEBUG|INFO|WARN|ERROR",
+            "The log level, INFO by default.",
+        ),
     ],
     example: "id: echo\ntype: io.kestra.plugin.core.debug.Echo\nformat: hello",
     flowable: false,

@@ -14,7 +14,11 @@ pub(crate) const FAIL: TaskDescriptor = TaskDescriptor {
     doc: "Fail the task run: always, or when `condition` renders to a truthy value.",
     properties: &[
         PropDoc::value("condition", "string", "Fail only when this renders truthy."),
-        PropDoc::value("errorMessage", "string", "The error message, `Task failure` by default."),
+        PropDoc::value(
+            "errorMessage",
+            "string",
+            "The error message, `Task failure` by default.",
+        ),
     ],
     example: "id: fail\ntype: io.kestra.plugin.core.execution.Fail\nerrorMessage: stop here",
     flowable: false,
@@ -31,7 +35,9 @@ pub(crate) struct Fail {
 impl RunnableTask for Fail {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
-            let message = ctx.render_opt(&self.error_message, "errorMessage")?.unwrap_or_else(|| "Task failure".into());
+            let message = ctx
+                .render_opt(&self.error_message, "errorMessage")?
+                .unwrap_or_else(|| "Task failure".into());
             match ctx.render_opt(&self.condition, "condition")? {
                 None => Err(TaskError::failed(message)),
                 Some(c) if super::is_truthy(&c) => {

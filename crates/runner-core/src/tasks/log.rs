@@ -13,8 +13,17 @@ pub(crate) const LOG: TaskDescriptor = TaskDescriptor {
     aliases: &["io.kestra.core.tasks.log.Log"],
     doc: "Log a message (or each message of a list) in the task logs.",
     properties: &[
-        PropDoc::value("message", "string or list of strings", "The message(s) to log.").required(),
-        PropDoc::value("level", "TRACE|DEBUG|INFO|WARN|ERROR", "The log level, INFO by default."),
+        PropDoc::value(
+            "message",
+            "string or list of strings",
+            "The message(s) to log.",
+        )
+        .required(),
+        PropDoc::value(
+            "level",
+            "TRACE|DEBUG|INFO|WARN|ERROR",
+            "The log level, INFO by default.",
+        ),
     ],
     example: "id: hello\ntype: io.kestra.plugin.core.log.Log\nmessage: Hello {{ flow.id }}",
     flowable: false,

@@ -14,7 +14,11 @@ pub(crate) const OUTPUT_VALUES: TaskDescriptor = TaskDescriptor {
     properties: &[PropDoc::value("values", "map", "The values to render.")],
     example: "id: out\ntype: io.kestra.plugin.core.output.OutputValues\nvalues:\n  greeting: hello",
     flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<OutputValues>()?))),
+    build: |b| {
+        Some(TaskKind::Runnable(Box::new(
+            b.properties::<OutputValues>()?,
+        )))
+    },
 };
 
 #[derive(Deserialize)]

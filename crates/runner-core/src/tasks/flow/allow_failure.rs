@@ -14,7 +14,11 @@ pub(crate) const ALLOW_FAILURE: TaskDescriptor = TaskDescriptor {
     properties: &[PropDoc::tasks("tasks", "The tasks to run.").required()],
     example: "id: tolerant\ntype: io.kestra.plugin.core.flow.AllowFailure\ntasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail",
     flowable: true,
-    build: |b| Some(TaskKind::Flowable(Box::new(AllowFailure { tasks: b.tasks("tasks", true) }))),
+    build: |b| {
+        Some(TaskKind::Flowable(Box::new(AllowFailure {
+            tasks: b.tasks("tasks", true),
+        })))
+    },
 };
 
 pub(crate) struct AllowFailure {
@@ -22,13 +26,27 @@ pub(crate) struct AllowFailure {
 }
 
 impl FlowableTask for AllowFailure {
-    fn resolve<'a>(&'a self, _ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
+    fn resolve<'a>(
+        &'a self,
+        _ctx: &'a RunContext,
+    ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
         Box::pin(async move {
-            Ok(Resolution { branches: vec![Branch { value: None, tasks: &self.tasks }], concurrency: 1, outputs: Outputs::new() })
+            Ok(Resolution {
+                branches: vec![Branch {
+                    value: None,
+                    tasks: &self.tasks,
+                }],
+                concurrency: 1,
+                outputs: Outputs::new(),
+            })
         })
     }
 
     fn final_state(&self, children: State) -> State {
-        if children == State::Failed { State::Warning } else { children }
+        if children == State::Failed {
+            State::Warning
+        } else {
+            children
+        }
     }
 }

@@ -15,8 +15,18 @@ pub(crate) const FOR_EACH: TaskDescriptor = TaskDescriptor {
     aliases: &[],
     doc: "Run tasks once per value; `concurrencyLimit` iterations at once (1 by default, 0 = all).",
     properties: &[
-        PropDoc::value("values", "list or JSON array string", "The values to iterate over; duplicates are dropped.").required(),
-        PropDoc::value("concurrencyLimit", "integer", "Iterations at once: 1 by default, 0 for all.").fixed(),
+        PropDoc::value(
+            "values",
+            "list or JSON array string",
+            "The values to iterate over; duplicates are dropped.",
+        )
+        .required(),
+        PropDoc::value(
+            "concurrencyLimit",
+            "integer",
+            "Iterations at once: 1 by default, 0 for all.",
+        )
+        .fixed(),
         PropDoc::tasks("tasks", "The tasks to run for each value.").required(),
     ],
     example: "id: each\ntype: io.kestra.plugin.core.flow.ForEach\nvalues: [a, b]\ntasks:\n  - id: show\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ taskrun.value }}\"",
@@ -32,7 +42,11 @@ pub(crate) const FOR_EACH: TaskDescriptor = TaskDescriptor {
         let props = b.properties::<Props>();
         let tasks = b.tasks("tasks", true);
         let props = props?;
-        Some(TaskKind::Flowable(Box::new(ForEach { values: props.values, concurrency: props.concurrency_limit, tasks })))
+        Some(TaskKind::Flowable(Box::new(ForEach {
+            values: props.values,
+            concurrency: props.concurrency_limit,
+            tasks,
+        })))
     },
 };
 
@@ -45,7 +59,12 @@ pub(crate) const EACH_SEQUENTIAL: TaskDescriptor = TaskDescriptor {
     aliases: &["io.kestra.core.tasks.flows.EachSequential"],
     doc: "Deprecated (use ForEach): run tasks once per value, one value at a time.",
     properties: &[
-        PropDoc::value("value", "list or JSON array string", "The values to iterate over.").required(),
+        PropDoc::value(
+            "value",
+            "list or JSON array string",
+            "The values to iterate over.",
+        )
+        .required(),
         PropDoc::tasks("tasks", "The tasks to run for each value.").required(),
     ],
     example: "id: each\ntype: io.kestra.plugin.core.flow.EachSequential\nvalue: [a, b]\ntasks:\n  - id: show\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ taskrun.value }}\"",
@@ -58,7 +77,11 @@ pub(crate) const EACH_SEQUENTIAL: TaskDescriptor = TaskDescriptor {
         }
         let props = b.properties::<Props>();
         let tasks = b.tasks("tasks", true);
-        Some(TaskKind::Flowable(Box::new(ForEach { values: props?.value, concurrency: 1, tasks })))
+        Some(TaskKind::Flowable(Box::new(ForEach {
+            values: props?.value,
+            concurrency: 1,
+            tasks,
+        })))
     },
 };
 
@@ -67,7 +90,12 @@ pub(crate) const EACH_PARALLEL: TaskDescriptor = TaskDescriptor {
     aliases: &["io.kestra.core.tasks.flows.EachParallel"],
     doc: "Deprecated (use ForEach): run tasks once per value, all values at once (`concurrent` limits).",
     properties: &[
-        PropDoc::value("value", "list or JSON array string", "The values to iterate over.").required(),
+        PropDoc::value(
+            "value",
+            "list or JSON array string",
+            "The values to iterate over.",
+        )
+        .required(),
         PropDoc::value("concurrent", "integer", "Iterations at once; 0 means all.").fixed(),
         PropDoc::tasks("tasks", "The tasks to run for each value.").required(),
     ],
@@ -84,7 +112,11 @@ pub(crate) const EACH_PARALLEL: TaskDescriptor = TaskDescriptor {
         let props = b.properties::<Props>();
         let tasks = b.tasks("tasks", true);
         let props = props?;
-        Some(TaskKind::Flowable(Box::new(ForEach { values: props.value, concurrency: props.concurrent, tasks })))
+        Some(TaskKind::Flowable(Box::new(ForEach {
+            values: props.value,
+            concurrency: props.concurrent,
+            tasks,
+        })))
     },
 };
 
@@ -115,7 +147,12 @@ impl ForEach {
                 Json::Array(items) => items,
                 _ => unreachable!("rendering keeps the shape of a list"),
             },
-            other => return Err(TaskError::property("values", format!("expected a list, got `{other}`"))),
+            other => {
+                return Err(TaskError::property(
+                    "values",
+                    format!("expected a list, got `{other}`"),
+                ));
+            }
         };
         let nulls = list.iter().filter(|v| v.is_null()).count();
         if nulls > 0 {
@@ -139,10 +176,24 @@ impl ForEach {
 }
 
 impl FlowableTask for ForEach {
-    fn resolve<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
+    fn resolve<'a>(
+        &'a self,
+        ctx: &'a RunContext,
+    ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
         Box::pin(async move {
-            let branches = self.values(ctx)?.into_iter().map(|v| Branch { value: Some(v), tasks: &self.tasks }).collect();
-            Ok(Resolution { branches, concurrency: self.concurrency, outputs: Outputs::new() })
+            let branches = self
+                .values(ctx)?
+                .into_iter()
+                .map(|v| Branch {
+                    value: Some(v),
+                    tasks: &self.tasks,
+                })
+                .collect();
+            Ok(Resolution {
+                branches,
+                concurrency: self.concurrency,
+                outputs: Outputs::new(),
+            })
         })
     }
 }

@@ -13,7 +13,12 @@ pub(crate) const IF: TaskDescriptor = TaskDescriptor {
     aliases: &["io.kestra.core.tasks.flows.If"],
     doc: "Run `then` when `condition` renders truthy, else `else`. Output: `evaluationResult`.",
     properties: &[
-        PropDoc::value("condition", "string", "The condition; falsy values are false, 0, -0 and the empty string.").required(),
+        PropDoc::value(
+            "condition",
+            "string",
+            "The condition; falsy values are false, 0, -0 and the empty string.",
+        )
+        .required(),
         PropDoc::tasks("then", "Tasks to run when the condition is true.").required(),
         PropDoc::tasks("else", "Tasks to run when the condition is false."),
     ],
@@ -28,7 +33,11 @@ pub(crate) const IF: TaskDescriptor = TaskDescriptor {
         let props = b.properties::<Props>();
         let then = b.tasks("then", true);
         let otherwise = b.tasks("else", false);
-        Some(TaskKind::Flowable(Box::new(If { condition: props?.condition, then, otherwise })))
+        Some(TaskKind::Flowable(Box::new(If {
+            condition: props?.condition,
+            then,
+            otherwise,
+        })))
     },
 };
 
@@ -39,14 +48,25 @@ pub(crate) struct If {
 }
 
 impl FlowableTask for If {
-    fn resolve<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
+    fn resolve<'a>(
+        &'a self,
+        ctx: &'a RunContext,
+    ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
         Box::pin(async move {
             let result = super::super::is_truthy(&ctx.render(&self.condition, "condition")?);
             let mut outputs = Outputs::new();
             outputs.insert("evaluationResult".into(), result.into());
             let tasks = if result { &self.then } else { &self.otherwise };
-            let branches = if tasks.is_empty() { Vec::new() } else { vec![Branch { value: None, tasks }] };
-            Ok(Resolution { branches, concurrency: 1, outputs })
+            let branches = if tasks.is_empty() {
+                Vec::new()
+            } else {
+                vec![Branch { value: None, tasks }]
+            };
+            Ok(Resolution {
+                branches,
+                concurrency: 1,
+                outputs,
+            })
         })
     }
 }

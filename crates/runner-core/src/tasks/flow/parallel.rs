@@ -13,7 +13,12 @@ pub(crate) const PARALLEL: TaskDescriptor = TaskDescriptor {
     doc: "Run tasks concurrently; `concurrent` limits how many at once (0 = all).",
     properties: &[
         PropDoc::tasks("tasks", "The tasks to run concurrently.").required(),
-        PropDoc::value("concurrent", "integer", "How many tasks run at once; 0 means all.").fixed(),
+        PropDoc::value(
+            "concurrent",
+            "integer",
+            "How many tasks run at once; 0 means all.",
+        )
+        .fixed(),
     ],
     example: "id: par\ntype: io.kestra.plugin.core.flow.Parallel\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: a\n  - id: b\n    type: io.kestra.plugin.core.log.Log\n    message: b",
     flowable: true,
@@ -40,10 +45,17 @@ pub(crate) struct Parallel {
 }
 
 impl FlowableTask for Parallel {
-    fn resolve<'a>(&'a self, _ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
+    fn resolve<'a>(
+        &'a self,
+        _ctx: &'a RunContext,
+    ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
         Box::pin(async move {
             Ok(Resolution {
-                branches: self.branches.iter().map(|tasks| Branch { value: None, tasks }).collect(),
+                branches: self
+                    .branches
+                    .iter()
+                    .map(|tasks| Branch { value: None, tasks })
+                    .collect(),
                 concurrency: self.concurrent,
                 outputs: Outputs::new(),
             })

@@ -15,10 +15,26 @@ pub(crate) const PAUSE: TaskDescriptor = TaskDescriptor {
     doc: "Pause for `delay`, then resume. Without `delay` Kestra waits for a manual resume, which \
           runner cannot receive: such a run fails (after `timeout` when set).",
     properties: &[
-        PropDoc::value("delay", "duration", "Resume automatically after this duration."),
-        PropDoc::value("timeout", "duration", "Without delay: fail after this duration, as Kestra does."),
-        PropDoc::value("onResume", "list of inputs", "Inputs asked on resume (accepted, not asked: runner resumes by delay)."),
-        PropDoc::value("behavior", "RESUME|WARN|FAIL|CANCEL", "What happens when the timeout is reached."),
+        PropDoc::value(
+            "delay",
+            "duration",
+            "Resume automatically after this duration.",
+        ),
+        PropDoc::value(
+            "timeout",
+            "duration",
+            "Without delay: fail after this duration, as Kestra does.",
+        ),
+        PropDoc::value(
+            "onResume",
+            "list of inputs",
+            "Inputs asked on resume (accepted, not asked: runner resumes by delay).",
+        ),
+        PropDoc::value(
+            "behavior",
+            "RESUME|WARN|FAIL|CANCEL",
+            "What happens when the timeout is reached.",
+        ),
         PropDoc::tasks("tasks", "Deprecated: tasks to run after the pause."),
     ],
     example: "id: wait\ntype: io.kestra.plugin.core.flow.Pause\ndelay: PT0.1S",
@@ -37,7 +53,12 @@ pub(crate) const PAUSE: TaskDescriptor = TaskDescriptor {
         let props = b.properties::<Props>();
         let tasks = b.tasks("tasks", false);
         let props = props?;
-        Some(TaskKind::Flowable(Box::new(Pause { delay: props.delay, timeout: props.timeout, behavior: props.behavior, tasks })))
+        Some(TaskKind::Flowable(Box::new(Pause {
+            delay: props.delay,
+            timeout: props.timeout,
+            behavior: props.behavior,
+            tasks,
+        })))
     },
 };
 
@@ -49,18 +70,30 @@ pub(crate) struct Pause {
 }
 
 impl FlowableTask for Pause {
-    fn resolve<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
+    fn resolve<'a>(
+        &'a self,
+        ctx: &'a RunContext,
+    ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
         Box::pin(async move {
-            match (ctx.render_opt(&self.delay, "delay")?, ctx.render_opt(&self.timeout, "timeout")?) {
+            match (
+                ctx.render_opt(&self.delay, "delay")?,
+                ctx.render_opt(&self.timeout, "timeout")?,
+            ) {
                 (Some(delay), _) => {
                     ctx.info(&format!("Paused for {}", runner_model::format_iso(delay.0)));
                     tokio::time::sleep(delay.0).await;
                 }
                 (None, Some(timeout)) => {
-                    ctx.info(&format!("Paused until timeout {}: runner cannot receive a manual resume", runner_model::format_iso(timeout.0)));
+                    ctx.info(&format!(
+                        "Paused until timeout {}: runner cannot receive a manual resume",
+                        runner_model::format_iso(timeout.0)
+                    ));
                     tokio::time::sleep(timeout.0).await;
                     if self.behavior.as_deref() != Some("RESUME") {
-                        return Err(TaskError::failed(format!("Pause timed out after {}", runner_model::format_iso(timeout.0))));
+                        return Err(TaskError::failed(format!(
+                            "Pause timed out after {}",
+                            runner_model::format_iso(timeout.0)
+                        )));
                     }
                 }
                 (None, None) => {
@@ -69,8 +102,19 @@ impl FlowableTask for Pause {
                     ));
                 }
             }
-            let branches = if self.tasks.is_empty() { Vec::new() } else { vec![Branch { value: None, tasks: &self.tasks }] };
-            Ok(Resolution { branches, concurrency: 1, outputs: Outputs::new() })
+            let branches = if self.tasks.is_empty() {
+                Vec::new()
+            } else {
+                vec![Branch {
+                    value: None,
+                    tasks: &self.tasks,
+                }]
+            };
+            Ok(Resolution {
+                branches,
+                concurrency: 1,
+                outputs: Outputs::new(),
+            })
         })
     }
 }

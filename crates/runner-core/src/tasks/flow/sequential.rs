@@ -13,7 +13,11 @@ pub(crate) const SEQUENTIAL: TaskDescriptor = TaskDescriptor {
     properties: &[PropDoc::tasks("tasks", "The tasks to run.").required()],
     example: "id: seq\ntype: io.kestra.plugin.core.flow.Sequential\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: a",
     flowable: true,
-    build: |b| Some(TaskKind::Flowable(Box::new(Sequential { tasks: b.tasks("tasks", true) }))),
+    build: |b| {
+        Some(TaskKind::Flowable(Box::new(Sequential {
+            tasks: b.tasks("tasks", true),
+        })))
+    },
 };
 
 pub(crate) struct Sequential {
@@ -21,9 +25,19 @@ pub(crate) struct Sequential {
 }
 
 impl FlowableTask for Sequential {
-    fn resolve<'a>(&'a self, _ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
+    fn resolve<'a>(
+        &'a self,
+        _ctx: &'a RunContext,
+    ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
         Box::pin(async move {
-            Ok(Resolution { branches: vec![Branch { value: None, tasks: &self.tasks }], concurrency: 1, outputs: Outputs::new() })
+            Ok(Resolution {
+                branches: vec![Branch {
+                    value: None,
+                    tasks: &self.tasks,
+                }],
+                concurrency: 1,
+                outputs: Outputs::new(),
+            })
         })
     }
 }

@@ -11,7 +11,9 @@ pub(crate) const SLEEP: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.flow.Sleep",
     aliases: &[],
     doc: "Wait for `duration` (ISO-8601, e.g. PT5S).",
-    properties: &[PropDoc::value("duration", "duration", "How long to wait, e.g. PT5S.").required()],
+    properties: &[
+        PropDoc::value("duration", "duration", "How long to wait, e.g. PT5S.").required(),
+    ],
     example: "id: wait\ntype: io.kestra.plugin.core.flow.Sleep\nduration: PT0.1S",
     flowable: false,
     build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Sleep>()?))),

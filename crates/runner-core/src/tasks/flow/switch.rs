@@ -13,7 +13,12 @@ pub(crate) const SWITCH: TaskDescriptor = TaskDescriptor {
     aliases: &["io.kestra.core.tasks.flows.Switch"],
     doc: "Run the tasks of the case equal to `value`, or `defaults`. Outputs: `value`, `defaults`.",
     properties: &[
-        PropDoc::value("value", "string", "The value to match against the case keys.").required(),
+        PropDoc::value(
+            "value",
+            "string",
+            "The value to match against the case keys.",
+        )
+        .required(),
         PropDoc::task_map("cases", "A map from a value to the tasks to run."),
         PropDoc::tasks("defaults", "Tasks to run when no case matches."),
     ],
@@ -32,7 +37,11 @@ pub(crate) const SWITCH: TaskDescriptor = TaskDescriptor {
             b.rule("No task defined, neither cases or default have any tasks");
             return None;
         }
-        Some(TaskKind::Flowable(Box::new(Switch { value: props?.value, cases, defaults })))
+        Some(TaskKind::Flowable(Box::new(Switch {
+            value: props?.value,
+            cases,
+            defaults,
+        })))
     },
 };
 
@@ -43,7 +52,10 @@ pub(crate) struct Switch {
 }
 
 impl FlowableTask for Switch {
-    fn resolve<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
+    fn resolve<'a>(
+        &'a self,
+        ctx: &'a RunContext,
+    ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
         Box::pin(async move {
             let value = ctx.render(&self.value, "value")?;
             let case = self.cases.iter().find(|(k, _)| *k == value).map(|(_, t)| t);
@@ -51,8 +63,16 @@ impl FlowableTask for Switch {
             outputs.insert("value".into(), value.clone().into());
             outputs.insert("defaults".into(), case.is_none().into());
             let tasks = case.unwrap_or(&self.defaults);
-            let branches = if tasks.is_empty() { Vec::new() } else { vec![Branch { value: None, tasks }] };
-            Ok(Resolution { branches, concurrency: 1, outputs })
+            let branches = if tasks.is_empty() {
+                Vec::new()
+            } else {
+                vec![Branch { value: None, tasks }]
+            };
+            Ok(Resolution {
+                branches,
+                concurrency: 1,
+                outputs,
+            })
         })
     }
 }

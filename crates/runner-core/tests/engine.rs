@@ -1,0 +1,521 @@
+//! Execution semantics: states, errors/finally, runIf, timeout, retry, and each core task.
+
+mod support;
+
+use serde_json::{Map, Value as Json, json};
+use std::sync::atomic::Ordering;
+use support::{flow, run, run_with};
+
+const LOG: &str = "io.kestra.plugin.core.log.Log";
+
+#[tokio::test]
+async fn sequential_tasks_see_earlier_outputs() {
+    let r = run(&flow(
+        "  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ 20 + 1 }}\"\n\
+         \x20 - id: b\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.a.value }}-{{ task.id }}\"\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS");
+    assert_eq!(r.runs("b")[0]["outputs"]["value"], "21-b");
+    assert_eq!(r.task_ids(), ["a", "b"]);
+    let attempts = r.runs("a")[0]["attempts"].as_array().unwrap().len();
+    assert_eq!(attempts, 1);
+}
+
+#[tokio::test]
+async fn a_failure_stops_the_list_runs_errors_then_finally() {
+    let yaml = format!(
+        "id: t\nnamespace: n\ntasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: broke at {{{{ task.id }}}}\n\
+         \x20 - id: never\n    type: {LOG}\n    message: x\n\
+         errors:\n  - id: handler\n    type: {LOG}\n    message: handling\n\
+         finally:\n  - id: cleanup\n    type: {LOG}\n    message: cleaning\n"
+    );
+    let r = run(&yaml).await;
+    assert_eq!(
+        r.state.as_str(),
+        "FAILED",
+        "errors handlers do not change the final state"
+    );
+    assert_eq!(r.task_ids(), ["boom", "handler", "cleanup"]);
+    assert_eq!(r.state_of("boom"), "FAILED");
+    assert_eq!(r.state_of("handler"), "SUCCESS");
+    assert!(r.logs.contains("ERROR [boom] broke at boom"), "{}", r.logs);
+    assert!(r.logs.contains("Flow completed with state FAILED"));
+}
+
+#[tokio::test]
+async fn finally_runs_after_success_and_errors_do_not() {
+    let yaml = format!(
+        "id: t\nnamespace: n\ntasks:\n  - id: ok\n    type: {LOG}\n    message: fine\n\
+         errors:\n  - id: handler\n    type: {LOG}\n    message: no\nfinally:\n  - id: cleanup\n    type: {LOG}\n    message: yes\n"
+    );
+    let r = run(&yaml).await;
+    assert_eq!(r.state.as_str(), "SUCCESS");
+    assert_eq!(r.task_ids(), ["ok", "cleanup"]);
+}
+
+#[tokio::test]
+async fn allow_failure_and_allow_warning_map_states() {
+    let r = run(&flow(
+        "  - id: tolerated\n    type: io.kestra.plugin.core.execution.Fail\n    allowFailure: true\n\
+         \x20 - id: both\n    type: io.kestra.plugin.core.execution.Fail\n    allowFailure: true\n    allowWarning: true\n\
+         \x20 - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: still running\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("tolerated"), "WARNING");
+    assert_eq!(r.state_of("both"), "SUCCESS");
+    assert_eq!(r.state_of("after"), "SUCCESS");
+    assert_eq!(r.state.as_str(), "WARNING");
+}
+
+#[tokio::test]
+async fn run_if_skips_on_every_falsy_value() {
+    for falsy in ["false", "0", "-0", "", "{{ 1 == 2 }}"] {
+        let r = run(&flow(&format!(
+            "  - id: maybe\n    type: {LOG}\n    message: x\n    runIf: \"{falsy}\"\n"
+        )))
+        .await;
+        assert_eq!(r.state_of("maybe"), "SKIPPED", "runIf {falsy:?}");
+        assert_eq!(r.state.as_str(), "SUCCESS");
+    }
+    let r = run(&flow(&format!(
+        "  - id: maybe\n    type: {LOG}\n    message: x\n    runIf: \"yes\"\n"
+    )))
+    .await;
+    assert_eq!(r.state_of("maybe"), "SUCCESS");
+}
+
+#[tokio::test]
+async fn run_if_that_cannot_render_fails_the_task() {
+    let r = run(&flow(&format!(
+        "  - id: maybe\n    type: {LOG}\n    message: x\n    runIf: \"{{{{ nope }}}}\"\n"
+    )))
+    .await;
+    assert_eq!(r.state_of("maybe"), "FAILED");
+    assert!(
+        r.logs
+            .contains("Unable to evaluate the runIf condition for task maybe"),
+        "{}",
+        r.logs
+    );
+    assert!(r.logs.contains("Unable to find `nope`"), "{}", r.logs);
+}
+
+#[tokio::test]
+async fn disabled_tasks_get_no_task_run() {
+    let r = run(&flow(&format!("  - id: off\n    type: {LOG}\n    message: x\n    disabled: true\n  - id: on\n    type: {LOG}\n    message: y\n"))).await;
+    assert_eq!(r.task_ids(), ["on"]);
+}
+
+#[tokio::test]
+async fn timeout_fails_with_kestra_message() {
+    let r = run(&flow("  - id: slow\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT10S\n    timeout: PT0.05S\n")).await;
+    assert_eq!(r.state_of("slow"), "FAILED");
+    assert!(r.logs.contains("Timeout after 0:00:00.050"), "{}", r.logs);
+}
+
+#[tokio::test]
+async fn retry_until_success_counts_attempts() {
+    let r = run(&flow(
+        "  - id: flaky\n    type: test.Flaky\n    failures: 2\n    retry:\n      type: constant\n      interval: PT0.01S\n      maxAttempt: 3\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("flaky"), "SUCCESS");
+    let run = &r.runs("flaky")[0];
+    let attempts: Vec<&str> = run["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"]["current"].as_str().unwrap())
+        .collect();
+    assert_eq!(attempts, ["FAILED", "FAILED", "SUCCESS"]);
+    assert_eq!(run["outputs"]["attempt"], 3);
+    let history: Vec<&str> = run["state"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "CREATED", "RUNNING", "RETRYING", "RUNNING", "RETRYING", "RUNNING", "SUCCESS"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn retry_gives_up_after_max_attempt() {
+    let r = run(&flow(
+        "  - id: flaky\n    type: test.Flaky\n    failures: 5\n    retry:\n      type: exponential\n      interval: PT0.001S\n      maxInterval: PT0.01S\n      maxAttempt: 2\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("flaky"), "FAILED");
+    assert_eq!(r.runs("flaky")[0]["attempts"].as_array().unwrap().len(), 2);
+    assert!(r.logs.contains("flaky failure 2"));
+}
+
+#[tokio::test]
+async fn warning_on_retry_turns_late_success_into_warning() {
+    let r = run(&flow(
+        "  - id: flaky\n    type: test.Flaky\n    failures: 1\n    retry:\n      type: random\n      minInterval: PT0.001S\n      maxInterval: PT0.002S\n      maxAttempt: 2\n      warningOnRetry: true\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("flaky"), "WARNING");
+    assert_eq!(r.state.as_str(), "WARNING");
+}
+
+#[tokio::test]
+async fn parallel_runs_children_at_once_within_the_limit() {
+    let _guard = support::GATE_LOCK.lock().await;
+    for (concurrent, expected) in [(0, 3), (2, 2)] {
+        support::GATE_MAX.store(0, Ordering::SeqCst);
+        let gates = "      - id: g1\n        type: test.Gate\n        millis: 60\n      - id: g2\n        type: test.Gate\n        millis: 60\n      - id: g3\n        type: test.Gate\n        millis: 60\n";
+        let r = run(&flow(&format!("  - id: par\n    type: io.kestra.plugin.core.flow.Parallel\n    concurrent: {concurrent}\n    tasks:\n{gates}"))).await;
+        assert_eq!(r.state.as_str(), "SUCCESS");
+        assert_eq!(
+            support::GATE_MAX.load(Ordering::SeqCst),
+            expected,
+            "concurrent: {concurrent}"
+        );
+        let parent = r.runs("par")[0]["id"].clone();
+        assert!(r.runs("g2").iter().all(|g| g["parentTaskRunId"] == parent));
+    }
+}
+
+#[tokio::test]
+async fn parallel_child_failure_fails_the_parent() {
+    let r = run(&flow(&format!(
+        "  - id: par\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n      - id: ok\n        type: {LOG}\n        message: x\n      - id: bad\n        type: io.kestra.plugin.core.execution.Fail\n"
+    )))
+    .await;
+    assert_eq!(r.state_of("par"), "FAILED");
+    assert_eq!(r.state.as_str(), "FAILED");
+}
+
+#[tokio::test]
+async fn if_runs_then_or_else_and_reports_the_result() {
+    for (cond, branch, result) in [("{{ 2 > 1 }}", "yes", true), ("false", "no", false)] {
+        let r = run(&flow(&format!(
+            "  - id: check\n    type: io.kestra.plugin.core.flow.If\n    condition: \"{cond}\"\n    then:\n      - id: yes\n        type: {LOG}\n        message: y\n    else:\n      - id: no\n        type: {LOG}\n        message: n\n"
+        )))
+        .await;
+        assert_eq!(r.task_ids(), ["check", branch]);
+        assert_eq!(r.runs("check")[0]["outputs"]["evaluationResult"], result);
+    }
+}
+
+#[tokio::test]
+async fn switch_picks_the_case_or_defaults() {
+    let body = |value: &str| {
+        flow(&format!(
+            "  - id: sw\n    type: io.kestra.plugin.core.flow.Switch\n    value: \"{value}\"\n    cases:\n      A:\n        - id: a\n          type: {LOG}\n          message: a\n      B:\n        - id: b\n          type: {LOG}\n          message: b\n    defaults:\n      - id: d\n        type: {LOG}\n        message: d\n"
+        ))
+    };
+    let r = run(&body("B")).await;
+    assert_eq!(r.task_ids(), ["sw", "b"]);
+    assert_eq!(
+        r.runs("sw")[0]["outputs"],
+        json!({"value": "B", "defaults": false})
+    );
+    let r = run(&body("Z")).await;
+    assert_eq!(r.task_ids(), ["sw", "d"]);
+    assert_eq!(r.runs("sw")[0]["outputs"]["defaults"], true);
+}
+
+#[tokio::test]
+async fn for_each_keys_outputs_by_value_and_drops_duplicates() {
+    let r = run(&flow(
+        "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", \"b\", \"a\", {\"k\": 1}]\n    tasks:\n      - id: echo\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{ taskrun.value }}!\"\n\
+         \x20 - id: after\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ outputs.echo['b'].value }}\"\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS");
+    let values: Vec<String> = r
+        .runs("echo")
+        .iter()
+        .map(|e| e["value"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(values, ["a", "b", "{\"k\":1}"]);
+    assert_eq!(r.runs("after")[0]["outputs"]["value"], "b!");
+}
+
+#[tokio::test]
+async fn for_each_from_a_json_string_and_concurrency_limit() {
+    let _guard = support::GATE_LOCK.lock().await;
+    support::GATE_MAX.store(0, Ordering::SeqCst);
+    let r = run(&flow(
+        "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: \"{{ [1, 2, 3, 4] }}\"\n    concurrencyLimit: 2\n    tasks:\n      - id: g\n        type: test.Gate\n        millis: 40\n",
+    ))
+    .await;
+    assert_eq!(r.runs("g").len(), 4);
+    assert_eq!(support::GATE_MAX.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn for_each_refuses_null_values() {
+    let r = run(&flow(&format!("  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", null]\n    tasks:\n      - id: x\n        type: {LOG}\n        message: x\n"))).await;
+    assert_eq!(r.state_of("each"), "FAILED");
+    assert!(
+        r.logs.contains("Found '1' null values on Each"),
+        "{}",
+        r.logs
+    );
+}
+
+#[tokio::test]
+async fn nested_loops_reach_parent_values() {
+    let r = run(&flow(
+        "  - id: outer\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"x\", \"y\"]\n    tasks:\n      - id: inner\n        type: io.kestra.plugin.core.flow.ForEach\n        values: [\"1\"]\n        tasks:\n          - id: leaf\n            type: io.kestra.plugin.core.debug.Return\n            format: \"{{ parents[0].taskrun.value }}{{ parents[1].taskrun.value }}{{ taskrun.value }}\"\n",
+    ))
+    .await;
+    let values: Vec<&str> = r.record["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["taskId"] == "leaf")
+        .map(|t| t["outputs"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(values, ["1x1", "1y1"]);
+}
+
+#[tokio::test]
+async fn allow_failure_task_contains_the_failure() {
+    let r = run(&flow(&format!(
+        "  - id: tolerant\n    type: io.kestra.plugin.core.flow.AllowFailure\n    tasks:\n      - id: boom\n        type: io.kestra.plugin.core.execution.Fail\n\
+         \x20 - id: after\n    type: {LOG}\n    message: ok\n"
+    )))
+    .await;
+    assert_eq!(r.state_of("boom"), "FAILED");
+    assert_eq!(r.state_of("tolerant"), "WARNING");
+    assert_eq!(r.state_of("after"), "SUCCESS");
+    assert_eq!(r.state.as_str(), "WARNING");
+}
+
+#[tokio::test]
+async fn local_errors_of_a_flowable_run_on_child_failure() {
+    let r = run(&flow(&format!(
+        "  - id: seq\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n      - id: boom\n        type: io.kestra.plugin.core.execution.Fail\n    errors:\n      - id: local\n        type: {LOG}\n        message: caught\n"
+    )))
+    .await;
+    assert_eq!(r.state_of("local"), "SUCCESS");
+    assert_eq!(r.state_of("seq"), "FAILED");
+    assert_eq!(
+        r.runs("local")[0]["parentTaskRunId"],
+        r.runs("seq")[0]["id"]
+    );
+}
+
+#[tokio::test]
+async fn fail_on_condition() {
+    let r = run(&flow(
+        "  - id: guard\n    type: io.kestra.plugin.core.execution.Fail\n    condition: \"{{ 1 == 1 }}\"\n    errorMessage: bad data\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("guard"), "FAILED");
+    assert!(r.logs.contains("ERROR [guard] bad data"));
+    assert!(r.logs.contains("Fail on a condition"));
+    let r = run(&flow(
+        "  - id: guard\n    type: io.kestra.plugin.core.execution.Fail\n    condition: \"false\"\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("guard"), "SUCCESS");
+}
+
+#[tokio::test]
+async fn output_values_render_recursively() {
+    let r = run(&flow(
+        "  - id: out\n    type: io.kestra.plugin.core.output.OutputValues\n    values:\n      a: \"{{ 1 + 1 }}\"\n      nested:\n        list: [\"{{ flow.id }}\", 3]\n",
+    ))
+    .await;
+    assert_eq!(
+        r.runs("out")[0]["outputs"]["values"],
+        json!({"a": "2", "nested": {"list": ["test", 3]}})
+    );
+}
+
+#[tokio::test]
+async fn log_levels_and_lists() {
+    let r = run(&flow(&format!("  - id: l\n    type: {LOG}\n    level: WARN\n    message:\n      - one\n      - \"{{{{ 'two' | upper }}}}\"\n"))).await;
+    assert!(r.logs.contains("WARN  [l] one"));
+    assert!(r.logs.contains("WARN  [l] TWO"));
+    let r = run(&flow(&format!(
+        "  - id: quiet\n    type: {LOG}\n    logLevel: ERROR\n    message: hidden\n"
+    )))
+    .await;
+    assert!(!r.logs.contains("hidden"));
+}
+
+#[tokio::test]
+async fn pause_with_delay_resumes() {
+    let r = run(&flow(&format!("  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT0.01S\n  - id: after\n    type: {LOG}\n    message: x\n"))).await;
+    assert_eq!(r.state_of("p"), "SUCCESS");
+    assert_eq!(r.state_of("after"), "SUCCESS");
+    let r = run(&flow(
+        "  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("p"), "FAILED");
+    assert!(r.logs.contains("set `delay` to resume automatically"));
+}
+
+#[tokio::test]
+async fn render_errors_name_the_property() {
+    let r = run(&flow(&format!(
+        "  - id: l\n    type: {LOG}\n    message: \"{{{{ outputs.missing.value }}}}\"\n"
+    )))
+    .await;
+    assert_eq!(r.state_of("l"), "FAILED");
+    assert!(
+        r.logs
+            .contains("property `message`: Unable to find `missing`"),
+        "{}",
+        r.logs
+    );
+}
+
+#[tokio::test]
+async fn flow_outputs_are_rendered_and_typed() {
+    let yaml = "id: t\nnamespace: n\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"42\"\noutputs:\n  - id: answer\n    type: INT\n    value: \"{{ outputs.r.value }}\"\n";
+    let r = run(yaml).await;
+    assert_eq!(r.record["outputs"], json!({"answer": 42}));
+    let bad = "id: t\nnamespace: n\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: nope\noutputs:\n  - id: answer\n    type: INT\n    value: \"{{ outputs.r.value }}\"\n";
+    let r = run(bad).await;
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert!(r.logs.contains("Failed to render output values"));
+}
+
+#[tokio::test]
+async fn variables_and_tasks_state_are_visible() {
+    let yaml = "id: t\nnamespace: n\nvariables:\n  who: \"{{ flow.id }}\"\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: x\n  - id: b\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ vars.who }} {{ tasks.a.state }} {{ flow.namespace }}\"\n";
+    let r = run(yaml).await;
+    assert_eq!(
+        r.runs("b")[0]["outputs"]["value"],
+        "{{ flow.id }} SUCCESS n",
+        "vars are not rendered again"
+    );
+}
+
+const INPUTS: &str = "id: t\nnamespace: n\ninputs:\n  - id: name\n    type: STRING\n  - id: count\n    type: INT\n    defaults: 2\n    min: 1\n  - id: color\n    type: SELECT\n    values: [RED, BLUE]\n    defaults: RED\n  - id: deep.key\n    type: BOOLEAN\n    required: false\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.name }} {{ inputs.count + 1 }} {{ inputs.color }} {{ inputs.deep.key }}\"\n";
+
+fn given(pairs: &[(&str, &str)]) -> Map<String, Json> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
+        .collect()
+}
+
+#[tokio::test]
+async fn inputs_are_typed_defaulted_and_nested() {
+    let r = run_with(INPUTS, given(&[("name", "Ada"), ("deep.key", "TRUE")]))
+        .await
+        .unwrap();
+    assert_eq!(r.runs("r")[0]["outputs"]["value"], "Ada 3 RED true");
+    assert_eq!(
+        r.record["inputs"],
+        json!({"name": "Ada", "count": 2, "color": "RED", "deep": {"key": true}})
+    );
+}
+
+#[tokio::test]
+async fn input_errors_use_kestra_messages() {
+    async fn err(g: &[(&str, &str)]) -> String {
+        run_with(INPUTS, given(g))
+            .await
+            .err()
+            .expect("should fail")
+            .to_string()
+    }
+    assert_eq!(
+        err(&[]).await,
+        "Invalid input for `name`, missing required input, but received `null`"
+    );
+    assert!(
+        err(&[("name", "a"), ("count", "x")])
+            .await
+            .starts_with("Invalid input for `count`, Expected `INT` but received `x`")
+    );
+    assert_eq!(
+        err(&[("name", "a"), ("count", "0")]).await,
+        "Invalid input for `count`, it must be more than `1`, but received `0`"
+    );
+    assert_eq!(
+        err(&[("name", "a"), ("color", "GREEN")]).await,
+        "Invalid input for `color`, it must match the values `[RED, BLUE]`, but received `GREEN`"
+    );
+    assert_eq!(
+        err(&[("name", "a"), ("nmae", "b")]).await,
+        "unknown input `nmae`: the flow declares name, count, color, deep.key"
+    );
+}
+
+#[tokio::test]
+async fn file_inputs_are_copied_into_storage() {
+    let dir = support::temp_dir("file-input");
+    let local = dir.join("data.csv");
+    std::fs::write(&local, "a,b\n1,2\n").unwrap();
+    let yaml = "id: t\nnamespace: company.team\ninputs:\n  - id: data\n    type: FILE\ntasks:\n  - id: r\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ inputs.data }}\"\n";
+    let r = run_with(yaml, given(&[("data", local.to_str().unwrap())]))
+        .await
+        .unwrap();
+    let uri = r.runs("r")[0]["outputs"]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let exec_id = r.record["id"].as_str().unwrap();
+    assert_eq!(
+        uri,
+        format!("kestra:///company/team/t/executions/{exec_id}/inputs/data/data.csv")
+    );
+    let stored = r.storage.join(uri.trim_start_matches("kestra:///"));
+    assert_eq!(std::fs::read_to_string(stored).unwrap(), "a,b\n1,2\n");
+}
+
+#[tokio::test]
+async fn kill_marks_unfinished_runs() {
+    use runner_core::context::ExecutionShared;
+    use runner_core::log::{Level, LogFormat, LogSink, Masker};
+    use std::sync::Arc;
+    let plan = support::plan(&flow(
+        "  - id: slow\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n",
+    ));
+    let sink = Arc::new(LogSink::new(
+        LogFormat::Text,
+        Level::Info,
+        Box::new(support::Buf::default()),
+        Arc::new(Masker::default()),
+    ));
+    let exec = Arc::new(ExecutionShared::new(
+        "x".into(),
+        plan.flow.clone(),
+        Arc::new(runner_template::Renderer::new()),
+        runner_core::Storage::new(support::temp_dir("kill")),
+        sink,
+        json!({}),
+        json!({}),
+        json!({}),
+    ));
+    let executor = runner_core::Executor::new(exec.clone());
+    let outcome =
+        tokio::time::timeout(std::time::Duration::from_millis(50), executor.run(&plan)).await;
+    assert!(outcome.is_err(), "the sleep should still be running");
+    executor.kill();
+    let record = exec.record();
+    assert_eq!(record["state"]["current"], "KILLED");
+    assert_eq!(record["taskRunList"][0]["state"]["current"], "KILLED");
+    assert_eq!(
+        record["taskRunList"][0]["attempts"][0]["state"]["current"],
+        "KILLED"
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_log_tasks_run() {
+    let tasks: String = (0..1000)
+        .map(|i| format!("  - id: t{i}\n    type: {LOG}\n    message: line {i}\n"))
+        .collect();
+    let r = run(&flow(&tasks)).await;
+    assert_eq!(r.state.as_str(), "SUCCESS");
+    assert_eq!(r.record["taskRunList"].as_array().unwrap().len(), 1000);
+    assert!(r.logs.contains("[t999] line 999"));
+}
