@@ -1,1 +1,423 @@
+//! The `runner` binary as a user drives it: exit codes, diagnostics with positions, run records.
 
+use serde_json::Value as Json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A private directory with a flow file or two, and a `runner` command with a clean environment.
+struct Sandbox {
+    dir: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("runner-cli-{}", runner_core::ids::friendly_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Sandbox { dir }
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
+        cmd.args(args).current_dir(&self.dir).env("NO_COLOR", "1");
+        for (k, _) in std::env::vars() {
+            if ["SECRET_", "ENV_", "RUNNER_", "AWS_"]
+                .iter()
+                .any(|p| k.starts_with(p))
+            {
+                cmd.env_remove(k);
+            }
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Done {
+        Done(self.cmd(args).output().unwrap())
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+struct Done(Output);
+
+impl Done {
+    fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+}
+
+const HELLO: &str = "id: hello\nnamespace: company.team\ninputs:\n  - id: name\n    type: STRING\n    defaults: world\ntasks:\n  - id: greet\n    type: io.kestra.plugin.core.log.Log\n    message: \"Hello, {{ inputs.name }}!\"\n  - id: answer\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ 6 * 7 }}\"\noutputs:\n  - id: answer\n    type: INT\n    value: \"{{ outputs.answer.value }}\"\n";
+
+#[test]
+fn validate_accepts_a_valid_flow() {
+    let s = Sandbox::new();
+    s.write("hello.yaml", HELLO);
+    let out = s.run(&["validate", "hello.yaml"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert_eq!(out.stdout(), "✓ company.team.hello\n");
+}
+
+/// What a new user gets for each classic mistake: the message, `file:line:col`, the line, a caret.
+#[test]
+fn validate_points_at_each_mistake() {
+    let s = Sandbox::new();
+    let cases = [
+        (
+            "unknown-prop.yaml",
+            "id: a\nnamespace: n\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    mesage: hi\n",
+            "unknown-prop.yaml:6:5",
+            "Unrecognized field \"mesage\"",
+            "help: did you mean `message`?",
+        ),
+        (
+            "unknown-type.yaml",
+            "id: a\nnamespace: n\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Logg\n    message: hi\n",
+            "unknown-type.yaml:5:11",
+            "Invalid type: io.kestra.plugin.core.log.Logg",
+            "help: did you mean `io.kestra.plugin.core.log.Log`?",
+        ),
+        (
+            "bad-id.yaml",
+            "id: my flow\nnamespace: n\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+            "bad-id.yaml:1:5",
+            "id: must match",
+            "",
+        ),
+        (
+            "unquoted.yaml",
+            "id: a\nnamespace: n\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: {{ flow.id }}\n",
+            "unquoted.yaml:6:14",
+            "YAML read an unquoted",
+            "help: quote the expression",
+        ),
+    ];
+    for (name, text, at, message, help) in cases {
+        s.write(name, text);
+        let out = s.run(&["validate", name]);
+        let err = out.stderr();
+        assert_eq!(out.code(), 1, "{name}: {err}");
+        assert!(err.contains(&format!("--> {at}")), "{name}: {err}");
+        assert!(err.contains(message), "{name}: {err}");
+        assert!(err.contains(help), "{name}: {err}");
+        assert!(
+            err.contains(" | ") && err.contains('^'),
+            "{name} has a snippet: {err}"
+        );
+        assert!(out.stdout().starts_with("✘ "), "{name}: {}", out.stdout());
+    }
+}
+
+#[test]
+fn validate_walks_folders_and_documents() {
+    let s = Sandbox::new();
+    s.write("flows/a.yaml", HELLO);
+    s.write(
+        "flows/sub/two.yml",
+        &format!("{HELLO}---\n{}", HELLO.replace("id: hello", "id: other")),
+    );
+    s.write("flows/notes.txt", "not a flow");
+    let out = s.run(&["validate", "flows"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert_eq!(
+        out.stdout(),
+        "✓ company.team.hello\n✓ company.team.hello\n✓ company.team.other\n"
+    );
+    s.write("flows/z-broken.yaml", "id: x\nnamespace: n\n");
+    let out = s.run(&["validate", "flows"]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr().contains("tasks: must not be empty"),
+        "{}",
+        out.stderr()
+    );
+    assert!(out.stderr().contains("1 invalid flow(s), 3 valid"));
+}
+
+#[test]
+fn yaml_syntax_errors_have_positions() {
+    let s = Sandbox::new();
+    s.write(
+        "bad.yaml",
+        "id: a\nnamespace: n\ntasks:\n  - id: t\n   type: x\n",
+    );
+    let out = s.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code(), 1);
+    assert!(out.stderr().contains("invalid YAML"), "{}", out.stderr());
+    assert!(out.stderr().contains("--> bad.yaml:5:"), "{}", out.stderr());
+}
+
+#[test]
+fn run_logs_summarises_and_records() {
+    let s = Sandbox::new();
+    s.write("hello.yaml", HELLO);
+    let out = s.run(&[
+        "run",
+        "hello.yaml",
+        "-i",
+        "name=Ada",
+        "--storage",
+        "st",
+        "--json",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let err = out.stderr();
+    assert!(err.contains("INFO  [greet] Hello, Ada!"), "{err}");
+    assert!(err.contains("greet   SUCCESS"), "{err}");
+    assert!(err.contains("ended SUCCESS"), "{err}");
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(record["state"]["current"], "SUCCESS");
+    assert_eq!(record["flowId"], "hello");
+    assert_eq!(record["namespace"], "company.team");
+    assert_eq!(record["inputs"]["name"], "Ada");
+    assert_eq!(record["outputs"]["answer"], 42);
+    let runs = record["taskRunList"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["outputs"]["value"], "42");
+    assert_eq!(runs[1]["attempts"][0]["state"]["current"], "SUCCESS");
+    let id = record["id"].as_str().unwrap();
+    let on_disk = s.dir.join(format!(
+        "st/company/team/hello/executions/{id}/execution.json"
+    ));
+    let saved: Json = serde_json::from_str(&std::fs::read_to_string(on_disk).unwrap()).unwrap();
+    assert_eq!(saved, record);
+}
+
+#[test]
+fn run_exit_codes() {
+    let s = Sandbox::new();
+    s.write("fail.yaml", "id: f\nnamespace: n\ntasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    errorMessage: it broke\n");
+    let out = s.run(&["run", "fail.yaml", "--storage", "st"]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr().contains("ERROR [boom] it broke"),
+        "{}",
+        out.stderr()
+    );
+    assert!(out.stderr().contains("ended FAILED"));
+
+    s.write("warn.yaml", "id: w\nnamespace: n\ntasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n    allowFailure: true\n");
+    assert_eq!(
+        s.run(&["run", "warn.yaml", "--storage", "st"]).code(),
+        0,
+        "WARNING exits 0"
+    );
+
+    s.write(
+        "invalid.yaml",
+        "id: i\nnamespace: n\ntasks:\n  - id: t\n    type: nope.Task\n",
+    );
+    let out = s.run(&["run", "invalid.yaml", "--storage", "st"]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr().contains("Invalid type: nope.Task"));
+
+    s.write("hello.yaml", HELLO);
+    let out = s.run(&["run", "hello.yaml", "-i", "nmae=x", "--storage", "st"]);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr()
+            .contains("unknown input `nmae`: the flow declares name"),
+        "{}",
+        out.stderr()
+    );
+    let out = s.run(&["run", "hello.yaml", "-i", "name"]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr().contains("is not of the form `name=value`"));
+    assert_eq!(s.run(&["run", "missing.yaml"]).code(), 2);
+    assert_eq!(s.run(&["frobnicate"]).code(), 2, "usage errors exit 2");
+}
+
+#[test]
+fn run_reads_an_inputs_file_and_json_logs() {
+    let s = Sandbox::new();
+    s.write("hello.yaml", HELLO);
+    s.write("inputs.yaml", "name: Grace\n");
+    let out = s.run(&[
+        "run",
+        "hello.yaml",
+        "--inputs-file",
+        "inputs.yaml",
+        "--storage",
+        "st",
+        "--log-format",
+        "json",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let line = out
+        .stderr()
+        .lines()
+        .find(|l| l.contains("Hello"))
+        .unwrap()
+        .to_string();
+    let event: Json = serde_json::from_str(&line).unwrap();
+    assert_eq!(event["message"], "Hello, Grace!");
+    assert_eq!(event["taskId"], "greet");
+    assert_eq!(event["level"], "INFO");
+}
+
+#[test]
+fn secret_inputs_are_masked_everywhere() {
+    let s = Sandbox::new();
+    s.write("secret.yaml", "id: s\nnamespace: n\ninputs:\n  - id: token\n    type: SECRET\ntasks:\n  - id: show\n    type: io.kestra.plugin.core.log.Log\n    message: \"token is {{ inputs.token }}\"\n");
+    let out = s.run(&[
+        "run",
+        "secret.yaml",
+        "-i",
+        "token=hunter2-s3cr3t",
+        "--storage",
+        "st",
+        "--json",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(out.stderr().contains("token is ******"), "{}", out.stderr());
+    let mut everything = out.stdout() + &out.stderr();
+    for entry in walk(&s.dir.join("st")) {
+        everything.push_str(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()));
+    }
+    assert!(!everything.contains("hunter2-s3cr3t"));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+#[test]
+fn eval_prints_exactly_the_result() {
+    let s = Sandbox::new();
+    s.write("vars.json", r#"{"list": [1, 2], "name": "x"}"#);
+    let out = s.run(&[
+        "eval",
+        "--vars",
+        "vars.json",
+        "{{ name | upper }} {{ list }}",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert_eq!(out.stdout(), "X [1,2]");
+    let out = s.run(&["eval", "{{ missing }}"]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr()
+            .contains("Unable to find `missing` used in the expression `{{ missing }}` at line 1"),
+        "{}",
+        out.stderr()
+    );
+    s.write("hello.yaml", HELLO);
+    let out = s.run(&[
+        "eval",
+        "--flow",
+        "hello.yaml",
+        "{{ flow.namespace }}/{{ inputs.name }}",
+    ]);
+    assert_eq!(out.stdout(), "company.team/world");
+}
+
+#[test]
+fn plugins_lists_types_with_aliases() {
+    let s = Sandbox::new();
+    let out = s.run(&["plugins", "--format", "json"]);
+    assert_eq!(out.code(), 0);
+    let list: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let log = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["type"] == "io.kestra.plugin.core.log.Log")
+        .unwrap();
+    assert_eq!(log["aliases"][0], "io.kestra.core.tasks.log.Log");
+    assert_eq!(log["properties"][0]["name"], "message");
+    let text = s.run(&["plugins"]).stdout();
+    assert!(text.contains("io.kestra.plugin.core.flow.ForEach"));
+}
+
+#[test]
+fn every_example_flow_is_valid() {
+    let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    let s = Sandbox::new();
+    let out = s.run(&["validate", flows.to_str().unwrap()]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_kills_the_execution() {
+    let s = Sandbox::new();
+    s.write("slow.yaml", "id: slow\nnamespace: n\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT60S\n");
+    let mut child = s
+        .cmd(&["run", "slow.yaml", "--storage", "st", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt as a terminal would, once the task says it is waiting.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("Waiting for") {
+        let mut line = String::new();
+        assert!(
+            std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0,
+            "runner exited early: {seen}"
+        );
+        seen.push_str(&line);
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let out = Done(child.wait_with_output().unwrap());
+    assert!(
+        rest.contains("Interrupted (SIGINT): the execution was killed"),
+        "{rest}"
+    );
+    assert!(rest.contains("wait  KILLED"), "{rest}");
+    assert_eq!(out.code(), 1);
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(record["state"]["current"], "KILLED");
+    assert_eq!(record["taskRunList"][0]["state"]["current"], "KILLED");
+}
+
+#[test]
+fn readme_lists_every_task_type() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for d in runner::registry().iter() {
+        assert!(
+            readme.contains(&format!("`{}`", d.type_name)),
+            "README misses {}",
+            d.type_name
+        );
+        for alias in d.aliases {
+            assert!(
+                readme.contains(&format!("`{alias}`")),
+                "README misses alias {alias}"
+            );
+        }
+    }
+}

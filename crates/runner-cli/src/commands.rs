@@ -44,13 +44,16 @@ fn fail(message: impl std::fmt::Display) -> u8 {
     report(message, exit::INVALID)
 }
 
+/// Each flow of a file: its `namespace.id` when readable, and its plan when valid.
+type Checked = Vec<(Option<String>, Option<Plan>)>;
+
 /// Reads a flow file and validates each of its flows; prints problems. `None` when unreadable.
 fn load(
     path: &Path,
     registry: &Registry,
     renderer: &Renderer,
     style: &Style,
-) -> Option<(FlowFile, Vec<(Option<String>, Option<Plan>)>)> {
+) -> Option<(FlowFile, Checked)> {
     let file = match files::read(path) {
         Ok(f) => f,
         Err(e) => {
@@ -371,12 +374,17 @@ fn run(args: RunArgs) -> u8 {
             masker.add(s);
         }
         exec.state().inputs = resolved.values;
+        // Handlers are installed before the run starts, so an early Ctrl-C is never lost.
+        let mut interrupts = match Interrupts::install() {
+            Ok(i) => i,
+            Err(e) => return fail(format!("cannot listen for Ctrl-C: {e}")),
+        };
         let executor = Executor::new(exec.clone());
         let state = tokio::select! {
             s = executor.run(&plan) => s,
-            _ = tokio::signal::ctrl_c() => {
+            signal = interrupts.next() => {
                 executor.kill();
-                exec.log(Level::Warn, None, "Interrupted: the execution was killed");
+                exec.log(Level::Warn, None, &format!("Interrupted ({signal}): the execution was killed"));
                 State::Killed
             }
         };
@@ -406,6 +414,44 @@ fn run(args: RunArgs) -> u8 {
             exit::SUCCESS
         }
     })
+}
+
+/// SIGINT (Ctrl-C) and SIGTERM, listened for from the moment they are installed.
+struct Interrupts {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    #[cfg(unix)]
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Interrupts {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> std::io::Result<Self> {
+        Ok(Interrupts {})
+    }
+
+    #[cfg(unix)]
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn next(&mut self) -> &'static str {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 /// The table of task runs that ends a run, on stderr.

@@ -431,10 +431,9 @@ impl Executor {
             .iter_mut()
             .rev()
             .find(|t| t.id == ctx.taskrun_id)
+            && let Some(a) = tr.attempts.last_mut()
         {
-            if let Some(a) = tr.attempts.last_mut() {
-                a.state.set(state, now);
-            }
+            a.state.set(state, now);
         }
     }
 

@@ -100,10 +100,10 @@ pub async fn resolve_inputs(
         } else {
             coerce(def, &value).map_err(|reason| invalid(def, reason, &value))?
         };
-        if def.type_name == "SECRET" {
-            if let Some(s) = typed.as_str() {
-                secrets.push(s.to_string());
-            }
+        if def.type_name == "SECRET"
+            && let Some(s) = typed.as_str()
+        {
+            secrets.push(s.to_string());
         }
         flat.insert(def.id.clone(), typed);
     }
@@ -254,15 +254,15 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
             let d = parse_duration(&s).ok_or_else(|| {
                 expected("DURATION", value, "Text cannot be parsed to a Duration")
             })?;
-            if let Some(min) = bound(def, "min").and_then(|m| m.as_str().and_then(parse_duration)) {
-                if d < min {
-                    return Err(format!("it must be more than `{}`", format_iso(min)));
-                }
+            if let Some(min) = bound(def, "min").and_then(|m| m.as_str().and_then(parse_duration))
+                && d < min
+            {
+                return Err(format!("it must be more than `{}`", format_iso(min)));
             }
-            if let Some(max) = bound(def, "max").and_then(|m| m.as_str().and_then(parse_duration)) {
-                if d > max {
-                    return Err(format!("it must be less than `{}`", format_iso(max)));
-                }
+            if let Some(max) = bound(def, "max").and_then(|m| m.as_str().and_then(parse_duration))
+                && d > max
+            {
+                return Err(format!("it must be less than `{}`", format_iso(max)));
             }
             Json::String(format_iso(d))
         }
@@ -352,21 +352,21 @@ fn allowed_values(def: &RawInput) -> Vec<String> {
 }
 
 fn check_range(def: &RawInput, n: f64, _shown: &str) -> Result<(), String> {
-    if let Some(min) = bound(def, "min").and_then(|m| m.as_f64()) {
-        if n < min {
-            return Err(format!(
-                "it must be more than `{}`",
-                text(&bound(def, "min").unwrap_or_default())
-            ));
-        }
+    if let Some(min) = bound(def, "min").and_then(|m| m.as_f64())
+        && n < min
+    {
+        return Err(format!(
+            "it must be more than `{}`",
+            text(&bound(def, "min").unwrap_or_default())
+        ));
     }
-    if let Some(max) = bound(def, "max").and_then(|m| m.as_f64()) {
-        if n > max {
-            return Err(format!(
-                "it must be less than `{}`",
-                text(&bound(def, "max").unwrap_or_default())
-            ));
-        }
+    if let Some(max) = bound(def, "max").and_then(|m| m.as_f64())
+        && n > max
+    {
+        return Err(format!(
+            "it must be less than `{}`",
+            text(&bound(def, "max").unwrap_or_default())
+        ));
     }
     Ok(())
 }
@@ -377,15 +377,15 @@ fn check_order(
     cmp: impl Fn(&str) -> Option<std::cmp::Ordering>,
 ) -> Result<(), String> {
     use std::cmp::Ordering;
-    if let Some(after) = bound(def, "after").map(|a| text(&a)) {
-        if cmp(&after) != Some(Ordering::Greater) {
-            return Err(format!("it must be after `{after}`"));
-        }
+    if let Some(after) = bound(def, "after").map(|a| text(&a))
+        && cmp(&after) != Some(Ordering::Greater)
+    {
+        return Err(format!("it must be after `{after}`"));
     }
-    if let Some(before) = bound(def, "before").map(|b| text(&b)) {
-        if cmp(&before) != Some(Ordering::Less) {
-            return Err(format!("it must be before `{before}`"));
-        }
+    if let Some(before) = bound(def, "before").map(|b| text(&b))
+        && cmp(&before) != Some(Ordering::Less)
+    {
+        return Err(format!("it must be before `{before}`"));
     }
     Ok(())
 }

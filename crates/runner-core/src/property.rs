@@ -76,10 +76,10 @@ pub fn convert<T: DeserializeOwned>(v: Json) -> Result<T, String> {
     };
     match &v {
         Json::String(s) => {
-            if let Ok(parsed) = serde_json::from_str::<Json>(s.trim()) {
-                if let Ok(t) = serde_json::from_value::<T>(parsed) {
-                    return Ok(t);
-                }
+            if let Ok(parsed) = serde_json::from_str::<Json>(s.trim())
+                && let Ok(t) = serde_json::from_value::<T>(parsed)
+            {
+                return Ok(t);
             }
         }
         Json::Number(_) | Json::Bool(_) => {

@@ -421,18 +421,19 @@ impl Validator<'_> {
             );
             return None;
         }
-        if let Some(b) = spec.behavior.as_deref() {
-            if b != "RETRY_FAILED_TASK" && b != "CREATE_NEW_EXECUTION" {
-                self.error(
-                    Problem::InvalidValue {
-                        property: join(path, "behavior"),
-                        reason: "must be RETRY_FAILED_TASK or CREATE_NEW_EXECUTION".into(),
-                    },
-                    node.get("behavior").map(|n| n.span),
-                    join(path, "behavior"),
-                );
-                return None;
-            }
+        if let Some(b) = spec.behavior.as_deref()
+            && b != "RETRY_FAILED_TASK"
+            && b != "CREATE_NEW_EXECUTION"
+        {
+            self.error(
+                Problem::InvalidValue {
+                    property: join(path, "behavior"),
+                    reason: "must be RETRY_FAILED_TASK or CREATE_NEW_EXECUTION".into(),
+                },
+                node.get("behavior").map(|n| n.span),
+                join(path, "behavior"),
+            );
+            return None;
         }
         Some(Retry {
             kind,

@@ -425,10 +425,10 @@ pub fn read_flow(node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<RawFl
     let labels = read_labels(&mut r, node.get("labels"));
     let inputs = read_inputs(&mut r, node.get("inputs"));
     let variables = node.get("variables").filter(|n| !n.is_null()).cloned();
-    if let Some(v) = &variables {
-        if v.as_map().is_none() {
-            r.wrong_type(v, "variables", "a map");
-        }
+    if let Some(v) = &variables
+        && v.as_map().is_none()
+    {
+        r.wrong_type(v, "variables", "a map");
     }
     let outputs = read_outputs(&mut r, node.get("outputs"));
     read_triggers(&mut r, node.get("triggers"));
@@ -440,10 +440,10 @@ pub fn read_flow(node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<RawFl
         r.error(Problem::WorkerGroup, wg.span, "workerGroup");
     }
     for key in ["sla", "checks"] {
-        if let Some(n) = node.get(key).filter(|n| !n.is_null()) {
-            if n.as_seq().is_none() {
-                r.wrong_type(n, key, "a list");
-            }
+        if let Some(n) = node.get(key).filter(|n| !n.is_null())
+            && n.as_seq().is_none()
+        {
+            r.wrong_type(n, key, "a list");
         }
     }
     match node.get("tasks") {
@@ -657,19 +657,18 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
         r.unknown_keys(item, &known, &format!("input of type {type_name}"), &path);
         let required = r.bool(item.get("required"), &join(&path, "required"), true);
         let defaults = item.get("defaults").filter(|n| !n.is_null()).cloned();
-        if type_name == "FILE" {
-            if let Some(d) = &defaults {
-                if !d.as_str().is_some_and(|s| s.starts_with("kestra://")) {
-                    r.error(
-                        Problem::TaskRule {
-                            task_id: id.clone(),
-                            message: "no `defaults` can be set for inputs of type 'FILE'".into(),
-                        },
-                        d.span,
-                        join(&path, "defaults"),
-                    );
-                }
-            }
+        if type_name == "FILE"
+            && let Some(d) = &defaults
+            && !d.as_str().is_some_and(|s| s.starts_with("kestra://"))
+        {
+            r.error(
+                Problem::TaskRule {
+                    task_id: id.clone(),
+                    message: "no `defaults` can be set for inputs of type 'FILE'".into(),
+                },
+                d.span,
+                join(&path, "defaults"),
+            );
         }
         if matches!(type_name.as_str(), "ARRAY" | "MULTISELECT") {
             let item_type = item.get("itemType").and_then(Node::as_str);
@@ -691,33 +690,33 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
                     item.get("itemType").map(|n| n.span),
                     join(&path, "itemType"),
                 );
-            } else if let Some(t) = item_type {
-                if !INPUT_TYPES.contains(&t) {
-                    r.error(
-                        Problem::UnknownInputType {
-                            type_name: t.to_string(),
-                        },
-                        item.get("itemType").map(|n| n.span),
-                        join(&path, "itemType"),
-                    );
-                }
+            } else if let Some(t) = item_type
+                && !INPUT_TYPES.contains(&t)
+            {
+                r.error(
+                    Problem::UnknownInputType {
+                        type_name: t.to_string(),
+                    },
+                    item.get("itemType").map(|n| n.span),
+                    join(&path, "itemType"),
+                );
             }
         }
-        if let Some(v) = item.get("validator").and_then(Node::as_str) {
-            if let Err(e) = regex::Regex::new(v) {
-                let reason = format!(
-                    "`{v}` is not a valid regular expression: {}",
-                    first_line(&e.to_string())
-                );
-                r.error(
-                    Problem::InvalidValue {
-                        property: join(&path, "validator"),
-                        reason,
-                    },
-                    item.get("validator").map(|n| n.span),
-                    join(&path, "validator"),
-                );
-            }
+        if let Some(v) = item.get("validator").and_then(Node::as_str)
+            && let Err(e) = regex::Regex::new(v)
+        {
+            let reason = format!(
+                "`{v}` is not a valid regular expression: {}",
+                first_line(&e.to_string())
+            );
+            r.error(
+                Problem::InvalidValue {
+                    property: join(&path, "validator"),
+                    reason,
+                },
+                item.get("validator").map(|n| n.span),
+                join(&path, "validator"),
+            );
         }
         if matches!(type_name.as_str(), "SELECT" | "ENUM" | "MULTISELECT")
             && item.get("values").is_none()
@@ -820,16 +819,16 @@ fn read_outputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawOutput> {
         let type_name = item
             .get("type")
             .and_then(|n| r.string(n, &join(&path, "type")));
-        if let Some(t) = &type_name {
-            if !INPUT_TYPES.contains(&t.as_str()) {
-                r.error(
-                    Problem::UnknownInputType {
-                        type_name: t.clone(),
-                    },
-                    item.get("type").map(|n| n.span),
-                    join(&path, "type"),
-                );
-            }
+        if let Some(t) = &type_name
+            && !INPUT_TYPES.contains(&t.as_str())
+        {
+            r.error(
+                Problem::UnknownInputType {
+                    type_name: t.clone(),
+                },
+                item.get("type").map(|n| n.span),
+                join(&path, "type"),
+            );
         }
         if outputs.iter().any(|o| o.id == id) && !duplicates.contains(&id) {
             duplicates.push(id.clone());
@@ -930,10 +929,10 @@ fn read_plugin_defaults(r: &mut Reader<'_>, node: Option<&Node>, key: &str) {
             );
         }
         r.bool(item.get("forced"), &join(&path, "forced"), false);
-        if let Some(v) = item.get("values") {
-            if v.as_map().is_none() {
-                r.wrong_type(v, &join(&path, "values"), "a map of property values");
-            }
+        if let Some(v) = item.get("values")
+            && v.as_map().is_none()
+        {
+            r.wrong_type(v, &join(&path, "values"), "a map of property values");
         }
     }
 }
@@ -958,19 +957,18 @@ fn read_concurrency(r: &mut Reader<'_>, node: Option<&Node>) {
             "concurrency.limit",
         ),
     }
-    if let Some(b) = node.get("behavior") {
-        if !b
+    if let Some(b) = node.get("behavior")
+        && !b
             .as_str()
             .is_some_and(|s| ["QUEUE", "CANCEL", "FAIL"].contains(&s))
-        {
-            r.error(
-                Problem::InvalidValue {
-                    property: "concurrency.behavior".into(),
-                    reason: "must be one of QUEUE, CANCEL, FAIL".into(),
-                },
-                b.span,
-                "concurrency.behavior",
-            );
-        }
+    {
+        r.error(
+            Problem::InvalidValue {
+                property: "concurrency.behavior".into(),
+                reason: "must be one of QUEUE, CANCEL, FAIL".into(),
+            },
+            b.span,
+            "concurrency.behavior",
+        );
     }
 }
