@@ -373,7 +373,7 @@ fn run(args: RunArgs) -> u8 {
         for s in &resolved.secrets {
             masker.add(s);
         }
-        exec.state().inputs = resolved.values;
+        exec.set_inputs(resolved.values);
         // Handlers are installed before the run starts, so an early Ctrl-C is never lost.
         let mut interrupts = match Interrupts::install() {
             Ok(i) => i,

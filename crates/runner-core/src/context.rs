@@ -7,7 +7,7 @@ use crate::property::{Property, convert};
 use crate::state::{StateRecord, TaskRun};
 use crate::storage::{ExecutionPrefix, Storage, StorageError};
 use jiff::Timestamp;
-use runner_template::{Context, Renderer};
+use runner_template::{Context, Renderer, Vars};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json, json};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,18 +25,22 @@ pub struct ExecutionShared {
     pub vars: Json,
     /// `envs.x` for every `ENV_X` the caller passed in; tasks never read the environment.
     pub envs: Json,
+    /// `flow`, `vars`, `labels`, `envs`: converted once for rendering.
+    fixed_vars: Vec<(String, Vars)>,
     state: Mutex<ExecutionState>,
 }
 
 /// The mutable part of an execution.
+/// `inputs`, `outputs` and `tasks` are shared with the expressions being rendered (see
+/// [`Vars::lazy`]); a change copies them only while a render still holds the old version.
 pub struct ExecutionState {
     pub record: StateRecord,
-    pub inputs: Json,
+    pub inputs: Arc<Json>,
     pub task_runs: Vec<TaskRun>,
     /// `outputs.<taskId>[.<value>...].<name>`
-    pub outputs: Json,
+    pub outputs: Arc<Json>,
     /// `tasks.<taskId>[.<value>...].state`
-    pub tasks: Json,
+    pub tasks: Arc<Json>,
     pub flow_outputs: Option<Json>,
 }
 
@@ -64,7 +68,19 @@ impl ExecutionShared {
     ) -> Self {
         let now = Timestamp::now();
         let prefix = ExecutionPrefix::new(&flow.namespace, &flow.id, &id);
+        let fixed_vars = vec![
+            (
+                "flow".to_string(),
+                Vars::from_json(
+                    &json!({"id": flow.id, "namespace": flow.namespace, "revision": flow.revision}),
+                ),
+            ),
+            ("vars".to_string(), Vars::from_json(&vars)),
+            ("labels".to_string(), Vars::from_json(&labels)),
+            ("envs".to_string(), Vars::from_json(&envs)),
+        ];
         ExecutionShared {
+            fixed_vars,
             id,
             flow,
             start_date: now,
@@ -77,13 +93,18 @@ impl ExecutionShared {
             envs,
             state: Mutex::new(ExecutionState {
                 record: StateRecord::new(now),
-                inputs: Json::Object(Map::new()),
+                inputs: Arc::new(Json::Object(Map::new())),
                 task_runs: Vec::new(),
-                outputs: Json::Object(Map::new()),
-                tasks: Json::Object(Map::new()),
+                outputs: Arc::new(Json::Object(Map::new())),
+                tasks: Arc::new(Json::Object(Map::new())),
                 flow_outputs: None,
             }),
         }
+    }
+
+    /// Sets the typed inputs (before the run starts).
+    pub fn set_inputs(&self, inputs: Json) {
+        self.state().inputs = Arc::new(inputs);
     }
 
     pub fn state(&self) -> MutexGuard<'_, ExecutionState> {
@@ -91,23 +112,21 @@ impl ExecutionShared {
     }
 
     /// The variables every expression of this execution sees, before task-specific ones.
-    pub fn base_variables(&self) -> Map<String, Json> {
+    pub fn base_variables(&self) -> Vec<(String, Vars)> {
         let state = self.state();
-        let mut vars = Map::new();
-        vars.insert(
-            "flow".into(),
-            json!({"id": self.flow.id, "namespace": self.flow.namespace, "revision": self.flow.revision}),
-        );
-        vars.insert(
-            "execution".into(),
-            json!({"id": self.id, "startDate": self.start_date.to_string(), "originalId": self.id, "state": state.record.current}),
-        );
-        vars.insert("inputs".into(), state.inputs.clone());
-        vars.insert("outputs".into(), state.outputs.clone());
-        vars.insert("tasks".into(), state.tasks.clone());
-        vars.insert("vars".into(), self.vars.clone());
-        vars.insert("labels".into(), self.labels.clone());
-        vars.insert("envs".into(), self.envs.clone());
+        let execution = json!({
+            "id": self.id,
+            "startDate": self.start_date.to_string(),
+            "originalId": self.id,
+            "state": state.record.current,
+        });
+        let mut vars = self.fixed_vars.clone();
+        vars.extend([
+            ("execution".to_string(), Vars::from_json(&execution)),
+            ("inputs".to_string(), Vars::lazy(state.inputs.clone())),
+            ("outputs".to_string(), Vars::lazy(state.outputs.clone())),
+            ("tasks".to_string(), Vars::lazy(state.tasks.clone())),
+        ]);
         vars
     }
 
@@ -129,7 +148,7 @@ impl ExecutionShared {
             "flowId": self.flow.id,
             "flowRevision": self.flow.revision,
             "labels": labels,
-            "inputs": state.inputs,
+            "inputs": *state.inputs,
             "state": state.record,
             "taskRunList": state.task_runs,
         });
@@ -182,10 +201,10 @@ impl RunContext {
     /// The variables expressions of this task run see.
     pub fn variables(&self) -> Context {
         let mut vars = self.exec.base_variables();
-        vars.insert(
+        vars.push((
             "task".into(),
-            json!({"id": self.task_id, "type": self.task_type}),
-        );
+            Vars::from_json(&json!({"id": self.task_id, "type": self.task_type})),
+        ));
         let mut taskrun = json!({
             "id": self.taskrun_id,
             "startDate": self.taskrun_start.to_string(),
@@ -198,12 +217,15 @@ impl RunContext {
         if let Some(i) = self.scope.iteration {
             taskrun["iteration"] = json!(i);
         }
-        vars.insert("taskrun".into(), taskrun);
+        vars.push(("taskrun".into(), Vars::from_json(&taskrun)));
         if !self.scope.parents.is_empty() {
-            vars.insert("parent".into(), self.scope.parents[0].clone());
-            vars.insert("parents".into(), Json::Array(self.scope.parents.clone()));
+            vars.push(("parent".into(), Vars::from_json(&self.scope.parents[0])));
+            vars.push((
+                "parents".into(),
+                Vars::from_json(&Json::Array(self.scope.parents.clone())),
+            ));
         }
-        Context::new(Json::Object(vars))
+        Context::from_vars(vars)
     }
 
     /// Renders one template string read from property `property`.

@@ -386,7 +386,7 @@ impl Executor {
 
     fn save_outputs(&self, ctx: &RunContext, outputs: Outputs) {
         let mut st = self.exec.state();
-        let mut slot = &mut st.outputs;
+        let mut slot = Arc::make_mut(&mut st.outputs);
         for key in std::iter::once(&ctx.task_id).chain(ctx.scope.values.iter()) {
             slot = ensure_object(slot)
                 .entry(key.clone())
@@ -455,7 +455,7 @@ impl Executor {
     fn finish(&self, ctx: &RunContext, state: State) {
         self.set_taskrun_state(ctx, state);
         let mut st = self.exec.state();
-        let mut slot = &mut st.tasks;
+        let mut slot = Arc::make_mut(&mut st.tasks);
         for key in std::iter::once(&ctx.task_id).chain(ctx.scope.values.iter()) {
             slot = ensure_object(slot)
                 .entry(key.clone())

@@ -7,10 +7,11 @@
 //! untouched, an undefined variable is an error naming it, maps and lists print as compact JSON,
 //! and a value is rendered once (no recursive rendering).
 
-use minijinja::value::ValueKind;
+use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
 use serde_json::Value as Json;
 use std::fmt;
+use std::sync::Arc;
 
 /// Why an expression could not be rendered. The message follows Kestra's wording.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,21 +37,124 @@ impl fmt::Display for RenderError {
 
 impl std::error::Error for RenderError {}
 
+/// One variable's value, converted once for rendering; cloning it is cheap (shared).
+#[derive(Clone, Debug, Default)]
+pub struct Vars(Value);
+
+impl Vars {
+    pub fn from_json(json: &Json) -> Self {
+        Vars(Value::from(minijinja::value::Serde(json)))
+    }
+
+    /// A view of shared JSON that converts only what an expression reads: building a context
+    /// costs the same for a flow with ten outputs or ten thousand.
+    pub fn lazy(json: Arc<Json>) -> Self {
+        Vars(lazy_value(&json, &json, &[]))
+    }
+}
+
+/// Part of a shared JSON document, found from the root by its path.
+#[derive(Debug)]
+struct LazyJson {
+    root: Arc<Json>,
+    path: Vec<PathStep>,
+}
+
+#[derive(Debug, Clone)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+impl LazyJson {
+    fn node(&self) -> &Json {
+        let mut cur: &Json = &self.root;
+        for step in &self.path {
+            cur = match step {
+                PathStep::Key(k) => &cur[k.as_str()],
+                PathStep::Index(i) => &cur[*i],
+            };
+        }
+        cur
+    }
+
+    fn child(&self, step: PathStep, json: &Json) -> Value {
+        let mut path = self.path.clone();
+        path.push(step);
+        lazy_value(&self.root, json, &path)
+    }
+}
+
+fn lazy_value(root: &Arc<Json>, json: &Json, path: &[PathStep]) -> Value {
+    match json {
+        Json::Object(_) | Json::Array(_) => Value::from_object(LazyJson {
+            root: root.clone(),
+            path: path.to_vec(),
+        }),
+        scalar => Value::from(minijinja::value::Serde(scalar)),
+    }
+}
+
+impl Object for LazyJson {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        match self.node() {
+            Json::Array(_) => ObjectRepr::Seq,
+            _ => ObjectRepr::Map,
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        match self.node() {
+            Json::Object(map) => {
+                let k = key.as_str()?;
+                map.get(k)
+                    .map(|v| self.child(PathStep::Key(k.to_string()), v))
+            }
+            Json::Array(items) => {
+                let i = key.as_i64()?;
+                let i = if i < 0 {
+                    items.len().checked_sub(i.unsigned_abs() as usize)?
+                } else {
+                    i as usize
+                };
+                items.get(i).map(|v| self.child(PathStep::Index(i), v))
+            }
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        match self.node() {
+            Json::Object(map) => {
+                Enumerator::Values(map.keys().map(|k| Value::from(k.as_str())).collect())
+            }
+            Json::Array(items) => Enumerator::Seq(items.len()),
+            _ => Enumerator::Empty,
+        }
+    }
+}
+
 /// The variables an expression can see (`flow`, `execution`, `inputs`, `outputs`, `vars`, ...).
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    json: Json,
     value: Value,
 }
 
 impl Context {
     pub fn new(json: Json) -> Self {
-        let value = Value::from(minijinja::value::Serde(&json));
-        Context { json, value }
+        Context {
+            value: Value::from(minijinja::value::Serde(&json)),
+        }
     }
 
-    pub fn json(&self) -> &Json {
-        &self.json
+    /// A context from named values converted beforehand, so a render does not convert again
+    /// what did not change (outputs of a long flow, for instance).
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, Vars)>) -> Self {
+        let map: std::collections::BTreeMap<String, Value> =
+            vars.into_iter().map(|(k, v)| (k, v.0)).collect();
+        Context {
+            value: Value::from(map),
+        }
     }
 }
 
@@ -126,7 +230,7 @@ impl Renderer {
                 let names = template.undeclared_variables(true);
                 let missing = names
                     .iter()
-                    .filter_map(|n| first_missing(ctx.json(), n))
+                    .filter_map(|n| first_missing(&ctx.value, n))
                     .min()
                     .unwrap_or_else(|| "variable".to_string());
                 RenderError {
@@ -183,12 +287,12 @@ impl Renderer {
 
 /// For a dotted name (`inputs.invalid.x`), the first segment missing from the context, as Kestra
 /// names it: the root when the root is missing, else the missing attribute.
-fn first_missing(ctx: &Json, dotted: &str) -> Option<String> {
-    let mut cur = ctx;
+fn first_missing(ctx: &Value, dotted: &str) -> Option<String> {
+    let mut cur = ctx.clone();
     for segment in dotted.split('.') {
-        match cur.get(segment) {
-            Some(next) => cur = next,
-            None => return Some(segment.to_string()),
+        match cur.get_attr(segment) {
+            Ok(next) if !next.is_undefined() => cur = next,
+            _ => return Some(segment.to_string()),
         }
     }
     None
@@ -286,6 +390,28 @@ mod tests {
         assert_eq!(
             render("{{ x }}", json!({"x": "{{ y }}"})).unwrap(),
             "{{ y }}"
+        );
+    }
+
+    #[test]
+    fn lazy_views_behave_like_converted_values() {
+        let json = Arc::new(json!({"a": {"b": [1, {"c": "x"}]}, "n": null, "t": true}));
+        let ctx = Context::from_vars([("o".to_string(), Vars::lazy(json))]);
+        let r = Renderer::new();
+        let render = |t: &str| r.render_str(t, &ctx);
+        assert_eq!(
+            render("{{ o.a.b[1].c }} {{ o.a.b[-1].c }} {{ o['a']['b'][0] }}").unwrap(),
+            "x x 1"
+        );
+        assert_eq!(render("{{ o.a }}").unwrap(), r#"{"b":[1,{"c":"x"}]}"#);
+        assert_eq!(
+            render("{{ o.a.b | length }} {% for k in o %}{{ k }},{% endfor %}").unwrap(),
+            "2 a,n,t,"
+        );
+        assert_eq!(render("{{ o.t }}[{{ o.n }}]").unwrap(), "true[]");
+        assert_eq!(
+            render("{{ o.a.zz }}").unwrap_err().message,
+            "Unable to find `zz` used in the expression `{{ o.a.zz }}` at line 1"
         );
     }
 

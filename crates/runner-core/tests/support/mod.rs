@@ -190,7 +190,7 @@ pub async fn run_with(
         Json::Object(Map::new()),
     ));
     let resolved = resolve_inputs(&plan.inputs, &inputs, &exec.storage, &exec.prefix).await?;
-    exec.state().inputs = resolved.values;
+    exec.set_inputs(resolved.values);
     let state = Executor::new(exec.clone()).run(&plan).await;
     let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
     Ok(Run {
