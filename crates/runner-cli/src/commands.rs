@@ -454,6 +454,20 @@ impl Interrupts {
     }
 }
 
+/// `PT0.0123S` as `12.3ms`, `PT65.2S` as `1m05.2s`: the record keeps Kestra's ISO form.
+fn human(iso: Option<&str>) -> String {
+    let Some(d) = iso.and_then(runner_model::parse_duration) else {
+        return "-".into();
+    };
+    let secs = d.as_secs_f64();
+    match secs {
+        s if s < 0.001 => format!("{}µs", d.as_micros()),
+        s if s < 1.0 => format!("{:.1}ms", s * 1000.0),
+        s if s < 60.0 => format!("{s:.2}s"),
+        s => format!("{}m{:04.1}s", (s / 60.0) as u64, s % 60.0),
+    }
+}
+
 /// The table of task runs that ends a run, on stderr.
 fn summary(record: &Json, state: State) -> String {
     let runs = record["taskRunList"]
@@ -472,7 +486,7 @@ fn summary(record: &Json, state: State) -> String {
         .max(4);
     let mut out = format!("\n{:<width$}  {:<9}  DURATION\n", "TASK", "STATE");
     for r in &runs {
-        let duration = r["state"]["duration"].as_str().unwrap_or("-");
+        let duration = human(r["state"]["duration"].as_str());
         let _ = std::fmt::Write::write_fmt(
             &mut out,
             format_args!(
@@ -482,7 +496,7 @@ fn summary(record: &Json, state: State) -> String {
             ),
         );
     }
-    let took = record["state"]["duration"].as_str().unwrap_or("-");
+    let took = human(record["state"]["duration"].as_str());
     out.push_str(&format!(
         "Execution {} of {}.{} ended {state} in {took}\n",
         record["id"].as_str().unwrap_or_default(),
@@ -490,4 +504,18 @@ fn summary(record: &Json, state: State) -> String {
         record["flowId"].as_str().unwrap_or_default()
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human;
+
+    #[test]
+    fn durations_read_like_a_person_would_write_them() {
+        assert_eq!(human(Some("PT0.000268299S")), "268µs");
+        assert_eq!(human(Some("PT0.0123S")), "12.3ms");
+        assert_eq!(human(Some("PT2.5S")), "2.50s");
+        assert_eq!(human(Some("PT1M5.25S")), "1m05.2s");
+        assert_eq!(human(None), "-");
+    }
 }

@@ -178,6 +178,8 @@ pub struct RunContext {
     pub(crate) scope: Scope,
     pub(crate) attempt: u32,
     pub(crate) min_level: Option<Level>,
+    /// With `logToFile`, where this task run's lines are also written.
+    pub(crate) log_file: Option<Mutex<std::fs::File>>,
 }
 
 impl RunContext {
@@ -283,6 +285,35 @@ impl RunContext {
             taskrun_id: Some(&self.taskrun_id),
             message,
         });
+        if let Some(file) = &self.log_file {
+            use std::io::Write;
+            let line = format!(
+                "{} {:<5} {}\n",
+                Timestamp::now(),
+                level.as_str(),
+                self.exec.log.masker().mask(message)
+            );
+            // A log file that cannot be written must not fail the task; the line is on stderr.
+            let _ = file
+                .lock()
+                .expect("log file lock")
+                .write_all(line.as_bytes());
+        }
+    }
+
+    /// Opens `{taskRunId}.log` beside the task run's files (for `logToFile`).
+    pub(crate) fn open_log_file(&mut self) -> Result<(), StorageError> {
+        let uri = self.output_file_uri(&format!("{}.log", self.taskrun_id));
+        let path = self.exec.storage.path(&uri)?;
+        let io = |source| StorageError::Io {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        self.log_file = Some(Mutex::new(std::fs::File::create(&path).map_err(io)?));
+        Ok(())
     }
 
     pub fn info(&self, message: &str) {
@@ -328,6 +359,7 @@ impl RunContext {
             scope: Scope::default(),
             attempt: 1,
             min_level: None,
+            log_file: None,
             exec,
         }
     }

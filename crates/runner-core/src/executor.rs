@@ -182,7 +182,16 @@ impl Executor {
                 scope: scope.clone(),
                 attempt: 1,
                 min_level: task.common.log_level,
+                log_file: None,
             };
+            if task.common.log_to_file
+                && let Err(e) = ctx.open_log_file()
+            {
+                ctx.log(
+                    Level::Warn,
+                    &format!("logToFile: cannot open the log file: {e}"),
+                );
+            }
             self.exec.state().task_runs.push(TaskRun {
                 id: ctx.taskrun_id.clone(),
                 execution_id: self.exec.id.clone(),

@@ -28,6 +28,8 @@ pub struct Common {
     pub allow_failure: bool,
     pub allow_warning: bool,
     pub log_level: Option<Level>,
+    /// Also write this task's log lines to a file in internal storage.
+    pub log_to_file: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -301,6 +301,10 @@ impl Validator<'_> {
                 raw.common("allowFailure").map(|n| &n.value),
                 Some(NodeValue::Bool(true))
             ),
+            log_to_file: matches!(
+                raw.common("logToFile").map(|n| &n.value),
+                Some(NodeValue::Bool(true))
+            ),
             allow_warning: matches!(
                 raw.common("allowWarning").map(|n| &n.value),
                 Some(NodeValue::Bool(true))

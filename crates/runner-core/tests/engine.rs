@@ -519,3 +519,79 @@ async fn a_thousand_log_tasks_run() {
     assert_eq!(r.record["taskRunList"].as_array().unwrap().len(), 1000);
     assert!(r.logs.contains("[t999] line 999"));
 }
+
+#[tokio::test]
+async fn log_to_file_writes_the_task_lines_to_storage() {
+    let r = run(&flow(&format!(
+        "  - id: l\n    type: {LOG}\n    message: kept in a file\n    logToFile: true\n"
+    )))
+    .await;
+    let run = &r.runs("l")[0];
+    let exec_id = r.record["id"].as_str().unwrap();
+    let path = r.storage.join(format!(
+        "company/team/test/executions/{exec_id}/tasks/l/{}/{}.log",
+        run["id"].as_str().unwrap(),
+        run["id"].as_str().unwrap()
+    ));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("INFO  kept in a file"), "{text}");
+}
+
+#[tokio::test]
+async fn after_execution_sees_the_final_state_and_does_not_change_it() {
+    let yaml = format!(
+        "id: t\nnamespace: n\ntasks:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\nafterExecution:\n  - id: notify\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{{{ execution.state }}}}\"\n  - id: also_fails\n    type: io.kestra.plugin.core.execution.Fail\n  - id: never\n    type: {LOG}\n    message: x\n"
+    );
+    let r = run(&yaml).await;
+    assert_eq!(r.runs("notify")[0]["outputs"]["value"], "FAILED");
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert_eq!(r.task_ids(), ["boom", "notify", "also_fails"]);
+    let ok = format!(
+        "id: t\nnamespace: n\ntasks:\n  - id: fine\n    type: {LOG}\n    message: x\nafterExecution:\n  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n"
+    );
+    assert_eq!(
+        run(&ok).await.state.as_str(),
+        "SUCCESS",
+        "afterExecution failures do not change the final state"
+    );
+}
+
+#[tokio::test]
+async fn echo_logs_at_its_level() {
+    let r = run(&flow("  - id: e\n    type: io.kestra.core.tasks.debugs.Echo\n    format: \"{{ 'hi' | upper }}\"\n    level: WARN\n")).await;
+    assert_eq!(r.state_of("e"), "SUCCESS");
+    assert!(r.logs.contains("WARN  [e] HI"), "{}", r.logs);
+}
+
+#[tokio::test]
+async fn deprecated_each_tasks_iterate() {
+    let r = run(&flow(&format!(
+        "  - id: seq\n    type: io.kestra.plugin.core.flow.EachSequential\n    value: '[\"x\", \"y\"]'\n    tasks:\n      - id: a\n        type: {LOG}\n        message: \"{{{{ taskrun.value }}}}\"\n\
+         \x20 - id: par\n    type: io.kestra.core.tasks.flows.EachParallel\n    value: [\"p\", \"q\"]\n    tasks:\n      - id: b\n        type: {LOG}\n        message: \"{{{{ taskrun.value }}}}\"\n"
+    )))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS");
+    let values = |id: &str| {
+        r.runs(id)
+            .iter()
+            .map(|t| t["value"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(values("a"), ["x", "y"]);
+    let mut par = values("b");
+    par.sort();
+    assert_eq!(par, ["p", "q"]);
+}
+
+#[tokio::test]
+async fn sleep_waits_and_logs() {
+    let r = run(&flow(
+        "  - id: s\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.02S\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("s"), "SUCCESS");
+    assert!(r.logs.contains("[s] Waiting for PT0.02S"), "{}", r.logs);
+    let took = runner_model::parse_duration(r.runs("s")[0]["state"]["duration"].as_str().unwrap())
+        .unwrap();
+    assert!(took >= std::time::Duration::from_millis(20), "{took:?}");
+}
