@@ -23,6 +23,9 @@ pub(crate) enum Command {
         /// Flow files or folders (searched recursively for .yaml and .yml files)
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// A dotenv file whose SECRET_* variables count as set, for the unset-secret warnings
+        #[arg(long = "env-file", value_name = "FILE")]
+        env_files: Vec<PathBuf>,
     },
     /// Render one expression and print the result
     Eval {
@@ -32,6 +35,9 @@ pub(crate) enum Command {
         /// A flow file: adds its `flow`, `vars` and input defaults as variables
         #[arg(long)]
         flow: Option<PathBuf>,
+        /// A dotenv file of SECRET_* and ENV_* variables (repeatable)
+        #[arg(long = "env-file", value_name = "FILE")]
+        env_files: Vec<PathBuf>,
         /// The expression, e.g. "{{ 1 + 1 }}"
         template: String,
     },
@@ -39,6 +45,25 @@ pub(crate) enum Command {
     Plugins {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+    },
+    /// Work with secret files
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SecretsCommand {
+    /// Turn a plain .env (NAME=value) into the SECRET_NAME=base64 file Kestra and runner read
+    Encode {
+        /// The plain file
+        #[arg(default_value = ".env")]
+        input: PathBuf,
+        /// Where to write (mode 0600)
+        #[arg(short, long, default_value = ".env_encoded")]
+        output: PathBuf,
+        /// Replace the output file if it exists
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -52,6 +77,9 @@ pub(crate) struct RunArgs {
     /// A JSON or YAML file of input values
     #[arg(long, value_name = "FILE")]
     pub(crate) inputs_file: Option<PathBuf>,
+    /// A dotenv file of SECRET_* (base64) and ENV_* variables (repeatable; later files win)
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub(crate) env_files: Vec<PathBuf>,
     /// Where `kestra://` files and execution records are kept [default: .runner/storage]
     #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
     pub(crate) storage: Option<PathBuf>,

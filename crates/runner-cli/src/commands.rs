@@ -1,6 +1,6 @@
 //! The commands. Each returns its exit code; only this module prints.
 
-use crate::cli::{Cli, Command, Format, LogFormatArg, LogLevelArg, RunArgs};
+use crate::cli::{Cli, Command, Format, LogFormatArg, LogLevelArg, RunArgs, SecretsCommand};
 use crate::diagnostics::{Style, render};
 use crate::exit;
 use crate::files::{self, FlowFile};
@@ -10,7 +10,7 @@ use runner_core::inputs::resolve_inputs;
 use runner_core::log::{Level, LogFormat, LogSink, Masker};
 use runner_core::{Executor, Plan, PropKind, Registry, State, Storage, validate};
 use runner_model::Node;
-use runner_template::{Context, Renderer};
+use runner_template::{Context, Hooks, Renderer};
 use serde_json::{Map, Value as Json, json};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -24,13 +24,19 @@ pub fn registry() -> Registry {
 pub(crate) fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Run(args) => run(args),
-        Command::Validate { paths } => validate_paths(&paths),
+        Command::Validate { paths, env_files } => validate_paths(&paths, &env_files),
         Command::Eval {
             vars,
             flow,
             template,
-        } => eval(vars.as_deref(), flow.as_deref(), &template),
+            env_files,
+        } => eval(vars.as_deref(), flow.as_deref(), &template, &env_files),
         Command::Plugins { format } => plugins(format),
+        Command::Secrets(SecretsCommand::Encode {
+            input,
+            output,
+            force,
+        }) => secrets_encode(&input, &output, force),
     }
 }
 
@@ -83,8 +89,12 @@ fn load(
     Some((file, results))
 }
 
-fn validate_paths(paths: &[PathBuf]) -> u8 {
+fn validate_paths(paths: &[PathBuf], env_files: &[PathBuf]) -> u8 {
     let style = Style::stderr();
+    let environment = match crate::environment::load(env_files) {
+        Ok(e) => e,
+        Err(e) => return report(e, exit::FAILED),
+    };
     let files = match files::collect(paths) {
         Ok(f) => f,
         Err(e) => return report(format!("cannot list flow files: {e}"), exit::FAILED),
@@ -106,6 +116,9 @@ fn validate_paths(paths: &[PathBuf]) -> u8 {
             invalid += 1;
             continue;
         };
+        for warning in unset_secrets(&file, &environment.secrets) {
+            eprint!("{}", render(&warning, &file.path, &file.text, &style));
+        }
         for (name, plan) in results {
             match (plan, name) {
                 (Some(_), Some(name)) => {
@@ -126,6 +139,59 @@ fn validate_paths(paths: &[PathBuf]) -> u8 {
     } else {
         exit::SUCCESS
     }
+}
+
+/// A warning for each `secret('X')` in a flow file that neither the process nor an env file sets.
+fn unset_secrets(
+    file: &FlowFile,
+    secrets: &runner_secrets::SecretStore,
+) -> Vec<runner_model::Diagnostic> {
+    fn walk(node: &Node, out: &mut Vec<(String, runner_model::Span)>) {
+        match &node.value {
+            runner_model::NodeValue::Str(s) => {
+                let mut rest = s.as_str();
+                while let Some(i) = rest.find("secret(") {
+                    rest = &rest[i + 7..];
+                    let arg = rest.trim_start();
+                    if let Some(q) = arg.chars().next().filter(|c| *c == '\'' || *c == '"') {
+                        if let Some(end) = arg[1..].find(q) {
+                            out.push((arg[1..1 + end].to_string(), node.span));
+                        }
+                    }
+                }
+            }
+            runner_model::NodeValue::Seq(items) => items.iter().for_each(|n| walk(n, out)),
+            runner_model::NodeValue::Map(entries) => entries.iter().for_each(|(_, n)| walk(n, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for doc in file.docs.iter().flatten() {
+        walk(doc, &mut found);
+    }
+    let mut seen = Vec::new();
+    found
+        .into_iter()
+        .filter(|(name, _)| !secrets.contains(name))
+        .filter(|(name, _)| {
+            let new = !seen.contains(&name.to_uppercase());
+            seen.push(name.to_uppercase());
+            new
+        })
+        .map(|(name, span)| {
+            runner_model::Diagnostic::warning(
+                runner_model::Problem::InvalidValue {
+                    property: format!("secret('{name}')"),
+                    reason: format!(
+                        "SECRET_{} is not set in the environment or the given --env-file(s)",
+                        name.to_uppercase()
+                    ),
+                },
+                span,
+                "",
+            )
+        })
+        .collect()
 }
 
 fn display_paths(paths: &[PathBuf]) -> String {
@@ -157,8 +223,18 @@ fn read_vars(path: &Path) -> Result<Map<String, Json>, String> {
     }
 }
 
-fn eval(vars: Option<&Path>, flow: Option<&Path>, template: &str) -> u8 {
-    let renderer = Renderer::new();
+fn eval(vars: Option<&Path>, flow: Option<&Path>, template: &str, env_files: &[PathBuf]) -> u8 {
+    let environment = match crate::environment::load(env_files) {
+        Ok(e) => e,
+        Err(e) => return report(e, exit::FAILED),
+    };
+    let masker = Arc::new(Masker::default());
+    let envs = environment.envs.clone();
+    let renderer = Renderer::with_hooks(Hooks {
+        secrets: Some(Arc::new(environment.secrets)),
+        masker: Some(masker.clone()),
+        files: None,
+    });
     let mut context = Map::new();
     if let Some(flow) = flow {
         let file = match files::read(flow) {
@@ -192,6 +268,7 @@ fn eval(vars: Option<&Path>, flow: Option<&Path>, template: &str) -> u8 {
         }
         context.insert("inputs".into(), Json::Object(inputs));
     }
+    context.insert("envs".into(), envs);
     if let Some(vars) = vars {
         match read_vars(vars) {
             Ok(m) => context.extend(m),
@@ -201,6 +278,12 @@ fn eval(vars: Option<&Path>, flow: Option<&Path>, template: &str) -> u8 {
     match renderer.render_str(template, &Context::new(Json::Object(context))) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
+            // A piped result is the value asked for; on a terminal, secrets stay hidden.
+            let out = if stdout.is_terminal() {
+                masker.mask(&out)
+            } else {
+                out
+            };
             let _ = stdout.write_all(out.as_bytes());
             if stdout.is_terminal() && !out.ends_with('\n') {
                 let _ = stdout.write_all(b"\n");
@@ -208,7 +291,11 @@ fn eval(vars: Option<&Path>, flow: Option<&Path>, template: &str) -> u8 {
             exit::SUCCESS
         }
         Err(e) => {
-            eprintln!("{}: {e}", Style::stderr().error_label());
+            eprintln!(
+                "{}: {}",
+                Style::stderr().error_label(),
+                masker.mask(&e.to_string())
+            );
             exit::FAILED
         }
     }
@@ -280,21 +367,27 @@ fn given_inputs(args: &RunArgs) -> Result<Map<String, Json>, String> {
     Ok(given)
 }
 
-/// `ENV_X` variables of this process, read once here: tasks never read the environment.
-fn envs() -> Json {
-    let map: Map<String, Json> = std::env::vars()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("ENV_")
-                .map(|n| (n.to_lowercase(), Json::String(v)))
-        })
-        .collect();
-    Json::Object(map)
-}
-
 fn run(args: RunArgs) -> u8 {
     let style = Style::stderr();
     let registry = registry();
-    let renderer = Arc::new(Renderer::new());
+    let environment = match crate::environment::load(&args.env_files) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let masker = Arc::new(Masker::default());
+    let undecodable = environment.mask_all(&masker);
+    let storage_dir = args
+        .storage
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".runner/storage"));
+    let envs = environment.envs.clone();
+    let renderer = Arc::new(Renderer::with_hooks(Hooks {
+        secrets: Some(Arc::new(environment.secrets)),
+        masker: Some(masker.clone()),
+        files: Some(Arc::new(runner_core::storage::StorageFiles(Storage::new(
+            &storage_dir,
+        )))),
+    }));
     let Some((file, mut results)) = load(&args.flow, &registry, &renderer, &style) else {
         return exit::INVALID;
     };
@@ -340,6 +433,14 @@ fn run(args: RunArgs) -> u8 {
         Box::new(std::io::stderr()),
         masker.clone(),
     ));
+    for problem in &undecodable {
+        sink.emit(runner_core::log::LogEvent {
+            level: Level::Warn,
+            task_id: None,
+            taskrun_id: None,
+            message: problem,
+        });
+    }
     let labels: Map<String, Json> = plan
         .labels
         .iter()
@@ -363,7 +464,7 @@ fn run(args: RunArgs) -> u8 {
             sink,
             Json::Object(labels),
             plan.variables.clone(),
-            envs(),
+            envs,
         ));
         let resolved = match resolve_inputs(&plan.inputs, &given, &exec.storage, &exec.prefix).await
         {
@@ -452,6 +553,65 @@ impl Interrupts {
         let _ = tokio::signal::ctrl_c().await;
         "Ctrl-C"
     }
+}
+
+/// `runner secrets encode`: plain values to SECRET_NAME=base64, one unwrapped line each.
+fn secrets_encode(input: &Path, output: &Path, force: bool) -> u8 {
+    let text = match std::fs::read_to_string(input) {
+        Ok(t) => t,
+        Err(e) => {
+            return report(
+                format!("cannot read `{}`: {e}", input.display()),
+                exit::FAILED,
+            );
+        }
+    };
+    let entries = match runner_secrets::env_file::parse(&text) {
+        Ok(e) => e,
+        Err(e) => {
+            return report(
+                format!("{}:{}: {}", input.display(), e.line, e.message),
+                exit::FAILED,
+            );
+        }
+    };
+    if output.exists() && !force {
+        return report(
+            format!("`{}` exists: pass --force to replace it", output.display()),
+            exit::FAILED,
+        );
+    }
+    let encoded = runner_secrets::env_file::encode(&entries);
+    if let Err(e) = write_private(output, encoded.as_bytes()) {
+        return report(
+            format!("cannot write `{}`: {e}", output.display()),
+            exit::FAILED,
+        );
+    }
+    eprintln!(
+        "wrote {} secret(s) to {} (mode 0600): pass it with --env-file {}",
+        entries.len(),
+        output.display(),
+        output.display()
+    );
+    exit::SUCCESS
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        let mut file = options.open(path)?;
+        // An existing file keeps its mode on open: set it.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        return file.write_all(bytes);
+    }
+    #[allow(unreachable_code)]
+    options.open(path)?.write_all(bytes)
 }
 
 /// `PT0.0123S` as `12.3ms`, `PT65.2S` as `1m05.2s`: the record keeps Kestra's ISO form.

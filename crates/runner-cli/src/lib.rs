@@ -8,6 +8,7 @@
 mod cli;
 mod commands;
 mod diagnostics;
+mod environment;
 mod files;
 
 use clap::Parser;

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use std::io::Write;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
@@ -45,38 +45,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Values that must never be printed. Every line, record and error text passes through
-/// [`Masker::mask`] before it leaves the process.
-#[derive(Default)]
-pub struct Masker {
-    values: RwLock<Vec<String>>,
-}
-
-impl Masker {
-    pub fn add(&self, value: &str) {
-        let value = value.trim();
-        if value.is_empty() {
-            return;
-        }
-        let mut values = self.values.write().expect("masker lock");
-        if !values.iter().any(|v| v == value) {
-            values.push(value.to_string());
-            // Longest first, so a secret that contains another is replaced whole.
-            values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-        }
-    }
-
-    pub fn mask(&self, text: &str) -> String {
-        let values = self.values.read().expect("masker lock");
-        let mut out = text.to_string();
-        for v in values.iter() {
-            if out.contains(v.as_str()) {
-                out = out.replace(v.as_str(), "******");
-            }
-        }
-        out
-    }
-}
+pub use runner_secrets::Masker;
 
 /// Where log events go.
 pub struct LogSink {

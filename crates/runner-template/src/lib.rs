@@ -1,15 +1,25 @@
-//! Kestra expressions (`{{ outputs.fetch.uri }}`) rendered with minijinja.
+//! Kestra expressions (`{{ outputs.fetch.uri }}`): Pebble's dialect on minijinja.
 //!
-//! [`Renderer`] is the one seam through which every property is rendered: it checks template
-//! syntax without rendering ([`Renderer::check`], used by validation), renders one string
-//! ([`Renderer::render_str`]) or every string inside a JSON value, keys included
-//! ([`Renderer::render_json`]). It follows Kestra's rules: a string without `{` is returned
-//! untouched, an undefined variable is an error naming it, maps and lists print as compact JSON,
-//! and a value is rendered once (no recursive rendering).
+//! [`Renderer`] is the one seam through which every property is rendered. It rewrites the
+//! Pebble syntax minijinja lacks (`??`, `???`, `c ? a : b`, `equals`, `contains`), adds
+//! Kestra's filters and functions (`date`, `jq`, `secret`, `render`, ...), and follows Kestra's
+//! rules: a string without `{` is returned untouched, an undefined variable is an error that
+//! names it (also under filters and in `if`), maps and lists print as compact JSON, booleans in
+//! lowercase, and a value is rendered once unless `render()` asks for more.
+
+mod args;
+mod dates;
+mod filters;
+mod functions;
+mod jq;
+mod pebble;
+mod yaml;
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
+use runner_secrets::{Masker, SecretStore};
 use serde_json::Value as Json;
+use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -36,6 +46,29 @@ impl fmt::Display for RenderError {
 }
 
 impl std::error::Error for RenderError {}
+
+/// Access to internal storage for `read()`: the engine provides it, checking that a file
+/// belongs to the execution being rendered.
+pub trait FileAccess: Send + Sync {
+    fn read(
+        &self,
+        path: &str,
+        execution_id: Option<&str>,
+        namespace: Option<&str>,
+        flow_id: Option<&str>,
+    ) -> Result<String, String>;
+}
+
+/// What the functions that reach outside the template use.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// `secret()` reads here.
+    pub secrets: Option<Arc<SecretStore>>,
+    /// Every value `secret()` returns is registered here, to be masked.
+    pub masker: Option<Arc<Masker>>,
+    /// `read()` reads here.
+    pub files: Option<Arc<dyn FileAccess>>,
+}
 
 /// One variable's value, converted once for rendering; cloning it is cheap (shared).
 #[derive(Clone, Debug, Default)]
@@ -170,9 +203,16 @@ impl Default for Renderer {
 }
 
 impl Renderer {
+    /// A renderer without secrets or storage (`secret()` and `read()` report that).
     pub fn new() -> Self {
+        Self::with_hooks(Hooks::default())
+    }
+
+    pub fn with_hooks(hooks: Hooks) -> Self {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Chainable, so `a.b.c ?? d` and `x is defined` work on missing values; strictness is
+        // ours (see `render_source`): a missing variable that is used is an error.
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
@@ -202,6 +242,19 @@ impl Renderer {
             Ok(())
         });
         env.add_global("null", Value::from(()));
+        env.add_test("null", |v: Value| v.is_none());
+        env.add_test("empty", |v: Value| {
+            v.is_none()
+                || v.is_undefined()
+                || v.as_str().is_some_and(str::is_empty)
+                || v.len() == Some(0)
+        });
+        env.add_test("json", |v: Value| {
+            v.as_str()
+                .is_some_and(|s| serde_json::from_str::<Json>(s).is_ok())
+        });
+        filters::register(&mut env);
+        functions::register(&mut env, &hooks);
         Renderer { env }
     }
 
@@ -210,45 +263,16 @@ impl Renderer {
         if !source.contains('{') {
             return Ok(());
         }
+        let rewritten = pebble::rewrite(source);
         self.env
-            .template_from_str(source)
+            .template_from_str(&rewritten.source)
             .map(|_| ())
             .map_err(|e| syntax_error(source, &e))
     }
 
     /// Renders one template string.
     pub fn render_str(&self, source: &str, ctx: &Context) -> Result<String, RenderError> {
-        if !source.contains('{') {
-            return Ok(source.to_string());
-        }
-        let template = self
-            .env
-            .template_from_str(source)
-            .map_err(|e| syntax_error(source, &e))?;
-        template.render(&ctx.value).map_err(|e| {
-            if e.kind() == ErrorKind::UndefinedError {
-                let names = template.undeclared_variables(true);
-                let missing = names
-                    .iter()
-                    .filter_map(|n| first_missing(&ctx.value, n))
-                    .min()
-                    .unwrap_or_else(|| "variable".to_string());
-                RenderError {
-                    kind: RenderErrorKind::Undefined,
-                    message: format!(
-                        "Unable to find `{missing}` used in the expression `{source}` at line {}",
-                        e.line().unwrap_or(1)
-                    ),
-                    line: e.line(),
-                }
-            } else {
-                RenderError {
-                    kind: RenderErrorKind::Other,
-                    message: describe(&e),
-                    line: e.line(),
-                }
-            }
-        })
+        render_source(&self.env, source, &ctx.value)
     }
 
     /// Renders every string inside `value`, map keys included; other scalars pass through.
@@ -285,6 +309,121 @@ impl Renderer {
     }
 }
 
+thread_local! {
+    /// The variables of the render in progress on this thread, for `render()` and `printContext()`.
+    static CURRENT: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+}
+
+pub(crate) fn current_context() -> Value {
+    CURRENT
+        .with(|c| c.borrow().last().cloned())
+        .unwrap_or_else(|| Value::from(()))
+}
+
+/// Rewrite, compile, check that every variable used exists, render.
+pub(crate) fn render_source(
+    env: &Environment<'_>,
+    source: &str,
+    ctx: &Value,
+) -> Result<String, RenderError> {
+    if !source.contains('{') {
+        return Ok(source.to_string());
+    }
+    let rewritten = pebble::rewrite(source);
+    let template = env
+        .template_from_str(&rewritten.source)
+        .map_err(|e| syntax_error(source, &e))?;
+    let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+    names.sort_by_key(|n| (first_use(source, n), n.clone()));
+    let is_global = |name: &str| {
+        let root = name.split('.').next().unwrap_or(name);
+        env.globals().any(|(g, _)| g == root)
+    };
+    let related = |name: &str, list: &[String]| {
+        list.iter().any(|g| {
+            g == name || g.starts_with(&format!("{name}.")) || name.starts_with(&format!("{g}."))
+        })
+    };
+    let missing: Vec<(String, String)> = names
+        .iter()
+        .filter(|n| !is_global(n))
+        .filter_map(|n| first_missing(ctx, n).map(|m| (n.clone(), m)))
+        .collect();
+    // A missing variable that is neither tested (`??`, `is defined`) nor on a path that may not
+    // run (a ternary branch, the right of `??`) is an error before anything renders.
+    if let Some((name, attr)) = missing
+        .iter()
+        .find(|(n, _)| !related(n, &rewritten.guarded) && !related(n, &rewritten.lazy))
+    {
+        return Err(undefined(
+            attr,
+            source,
+            line_of(source, first_use(source, name)),
+        ));
+    }
+    CURRENT.with(|c| c.borrow_mut().push(ctx.clone()));
+    let result = template.render(ctx);
+    CURRENT.with(|c| c.borrow_mut().pop());
+    result.map_err(|e| {
+        if e.kind() == ErrorKind::UndefinedError {
+            let (name, attr) = missing
+                .iter()
+                .find(|(n, _)| !related(n, &rewritten.guarded))
+                .or(missing.first())
+                .cloned()
+                .unwrap_or_else(|| ("variable".into(), "variable".into()));
+            undefined(
+                &attr,
+                source,
+                e.line()
+                    .unwrap_or_else(|| line_of(source, first_use(source, &name))),
+            )
+        } else {
+            RenderError {
+                kind: RenderErrorKind::Other,
+                message: describe(&e),
+                line: e.line(),
+            }
+        }
+    })
+}
+
+fn undefined(attr: &str, source: &str, line: usize) -> RenderError {
+    RenderError {
+        kind: RenderErrorKind::Undefined,
+        message: format!(
+            "Unable to find `{attr}` used in the expression `{source}` at line {line}"
+        ),
+        line: Some(line),
+    }
+}
+
+/// Where a dotted name is first used in the source (its root as a whole word inside `{{ }}`).
+fn first_use(source: &str, name: &str) -> usize {
+    let root = name.split('.').next().unwrap_or(name);
+    let bytes = source.as_bytes();
+    let mut from = 0;
+    while let Some(i) = source[from..].find(root) {
+        let at = from + i;
+        let before = at.checked_sub(1).map(|b| bytes[b]);
+        let after = bytes.get(at + root.len()).copied();
+        let word = |c: Option<u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
+        if !word(before)
+            && !word(after)
+            && before != Some(b'.')
+            && source[..at].rfind("{{").is_some()
+        {
+            return at;
+        }
+        from = at + root.len();
+    }
+    usize::MAX
+}
+
+fn line_of(source: &str, at: usize) -> usize {
+    source[..at.min(source.len())].matches('\n').count() + 1
+}
+
 /// For a dotted name (`inputs.invalid.x`), the first segment missing from the context, as Kestra
 /// names it: the root when the root is missing, else the missing attribute.
 fn first_missing(ctx: &Value, dotted: &str) -> Option<String> {
@@ -312,15 +451,40 @@ fn syntax_error(source: &str, e: &minijinja::Error) -> RenderError {
 
 /// minijinja's message without its `(in <string>:N)` suffix: we say where ourselves.
 fn describe(e: &minijinja::Error) -> String {
-    let mut s = e
-        .detail()
-        .map_or_else(|| e.kind().to_string(), |d| format!("{}: {d}", e.kind()));
+    let mut s = match (e.kind(), e.detail()) {
+        (ErrorKind::InvalidOperation | ErrorKind::MissingArgument, Some(d)) => d.to_string(),
+        (kind, Some(d)) => format!("{kind}: {d}"),
+        (kind, None) => kind.to_string(),
+    };
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         s.push_str(&format!(": {cause}"));
         source = cause.source();
     }
     s
+}
+
+/// A template value as JSON (maps keep their order).
+pub(crate) fn json_of(v: &Value) -> Json {
+    serde_json::to_value(v).unwrap_or(Json::Null)
+}
+
+pub(crate) fn value_of(j: &Json) -> Value {
+    Value::from(minijinja::value::Serde(j))
+}
+
+/// Kestra's `Slugify`: lowercase ASCII words joined by `-`.
+pub(crate) fn slugify(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.trim().chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if (c == '-' || c == '_' || c.is_whitespace()) && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
 }
 
 #[cfg(test)]

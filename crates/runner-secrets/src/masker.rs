@@ -1,0 +1,197 @@
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine;
+use std::sync::RwLock;
+
+/// What a hidden value is replaced with.
+const MASK: &str = "******";
+
+/// Hides registered values in any text. Shared by the whole run (logs, errors, records).
+#[derive(Default)]
+pub struct Masker {
+    state: RwLock<State>,
+}
+
+#[derive(Default)]
+struct State {
+    values: Vec<String>,
+    patterns: Vec<String>,
+    automaton: Option<AhoCorasick>,
+}
+
+impl std::fmt::Debug for Masker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.state.read().map(|s| s.values.len()).unwrap_or(0);
+        write!(f, "Masker({n} values)")
+    }
+}
+
+impl Masker {
+    /// Registers a value to hide, with the forms it may take in output.
+    pub fn add(&self, value: &str) {
+        let value = value.trim();
+        if value.is_empty() {
+            return;
+        }
+        let mut state = self.state.write().expect("masker lock");
+        if state.values.iter().any(|v| v == value) {
+            return;
+        }
+        state.values.push(value.to_string());
+        let forms = forms(value);
+        for f in forms {
+            if !f.is_empty() && !state.patterns.contains(&f) {
+                state.patterns.push(f);
+            }
+        }
+        state.automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&state.patterns)
+            .ok();
+    }
+
+    /// `text` with every registered value (in any of its forms) replaced by `******`;
+    /// overlapping or touching matches become one mask, so lengths are not revealed.
+    pub fn mask(&self, text: &str) -> String {
+        let state = self.state.read().expect("masker lock");
+        let Some(ac) = &state.automaton else {
+            return text.to_string();
+        };
+        let mut ranges: Vec<(usize, usize)> = ac
+            .find_overlapping_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        if ranges.is_empty() {
+            return text.to_string();
+        }
+        ranges.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+        for (s, e) in ranges {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (s, e) in merged {
+            // Matches are on byte offsets of whole UTF-8 patterns, so they fall on char boundaries.
+            out.push_str(&text[at..s]);
+            out.push_str(MASK);
+            at = e;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state
+            .read()
+            .map(|s| s.values.is_empty())
+            .unwrap_or(true)
+    }
+}
+
+/// The forms of a value that can reach output: itself, each of its lines, its base64 at the
+/// three alignments it can take inside a longer encoded text, and its JSON and URL encodings.
+fn forms(value: &str) -> Vec<String> {
+    let mut out = vec![value.to_string()];
+    if value.contains('\n') {
+        out.extend(
+            value
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.chars().count() >= 4)
+                .map(str::to_string),
+        );
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    out.push(b64.encode(value));
+    let bytes = value.as_bytes();
+    for shift in 0..3 {
+        if bytes.len() <= shift {
+            break;
+        }
+        let rest = &bytes[shift..];
+        let whole = rest.len() / 3 * 3;
+        if whole >= 3 {
+            out.push(b64.encode(&rest[..whole]));
+        }
+    }
+    let json = serde_json::to_string(value).unwrap_or_default();
+    out.push(json[1..json.len() - 1].to_string());
+    out.push(url_encode(value, false));
+    out.push(url_encode(value, true));
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn url_encode(s: &str, plus_for_space: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' if plus_for_space => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn masker(values: &[&str]) -> Masker {
+        let m = Masker::default();
+        values.iter().for_each(|v| m.add(v));
+        m
+    }
+
+    #[test]
+    fn exact_values_and_overlaps_merge() {
+        let m = masker(&["abc", "abcdef"]);
+        assert_eq!(m.mask("abcdefg"), "******g");
+        assert_eq!(m.mask("x abc y"), "x ****** y");
+        assert_eq!(m.mask("nothing here"), "nothing here");
+        assert_eq!(masker(&["doe.com"]).mask("john@doe.com"), "john@******");
+    }
+
+    #[test]
+    fn each_line_of_a_multiline_secret() {
+        let m = masker(&["-----BEGIN KEY-----\nMIIEvQIBADANBgkq\n-----END KEY-----"]);
+        assert_eq!(m.mask("line: MIIEvQIBADANBgkq"), "line: ******");
+    }
+
+    #[test]
+    fn base64_at_any_alignment() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let m = masker(&["s3cr3t-p4ss"]);
+        for prefix in ["", "u:", "us:", "user:"] {
+            let encoded = b64.encode(format!("{prefix}s3cr3t-p4ss"));
+            let masked = m.mask(&encoded);
+            assert!(masked.contains(MASK), "{prefix:?}: {encoded} -> {masked}");
+            // What is left visible cannot be decoded back to the secret.
+            assert!(!masked.replace(MASK, "").contains("czNjcjN0"), "{masked}");
+        }
+    }
+
+    #[test]
+    fn json_and_url_forms() {
+        let m = masker(&["pa\"ss w/rd"]);
+        assert_eq!(m.mask(r#"{"pw":"pa\"ss w/rd"}"#), r#"{"pw":"******"}"#);
+        assert_eq!(
+            m.mask("https://x/?p=pa%22ss%20w%2Frd"),
+            "https://x/?p=******"
+        );
+        assert_eq!(m.mask("p=pa%22ss+w%2Frd"), "p=******");
+    }
+
+    #[test]
+    fn unicode_text_stays_valid() {
+        let m = masker(&["clé"]);
+        assert_eq!(m.mask("é clé é"), "é ****** é");
+    }
+}

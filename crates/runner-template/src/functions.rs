@@ -1,0 +1,427 @@
+//! Kestra's functions: `secret`, `read`, `fileURI`, `render`, `now`, `fromJson`, `yaml`, ...
+
+use crate::{Hooks, args::Args, current_context, dates, json_of, render_source, value_of};
+use minijinja::value::{Rest, ValueKind, ValueOrKwargs};
+use minijinja::{Environment, Error, ErrorKind, State, Value};
+use serde_json::Value as Json;
+
+fn fail(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.into())
+}
+
+fn missing(message: &str) -> Error {
+    Error::new(ErrorKind::MissingArgument, message.to_string())
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+}
+
+/// `execution.id`, `flow.namespace`, `flow.id` of the expression being rendered.
+pub(crate) fn execution_of(state: &State) -> (Option<String>, Option<String>, Option<String>) {
+    let get = |root: &str, attr: &str| {
+        state
+            .lookup(root)
+            .and_then(|v| v.get_attr(attr).ok())
+            .filter(|v| !v.is_undefined() && !v.is_none())
+            .map(|v| text(&v))
+    };
+    (
+        get("execution", "id"),
+        get("flow", "namespace"),
+        get("flow", "id"),
+    )
+}
+
+/// Kestra's functions. Calls are rewritten to `__f_<name>` (see `pebble.rs`) because Pebble
+/// keeps functions apart from variables: `yaml(yaml)` calls the function on the variable.
+pub(crate) const NAMES: &[&str] = &[
+    "secret",
+    "read",
+    "fileURI",
+    "render",
+    "renderOnce",
+    "now",
+    "fromJson",
+    "json",
+    "yaml",
+    "fromIon",
+    "uuid",
+    "id",
+    "randomInt",
+    "printContext",
+    "fetchContext",
+    "currentEachOutput",
+    "max",
+    "min",
+    "kv",
+    "encrypt",
+    "decrypt",
+];
+
+pub(crate) fn register(env: &mut Environment<'static>, hooks: &Hooks) {
+    register_named(env, hooks);
+    // Expose each under its internal name; the plain name stays too, for `{{ now }}`-style use.
+    let globals: Vec<(String, Value)> = env
+        .globals()
+        .filter(|(n, _)| NAMES.contains(n))
+        .map(|(n, v)| (format!("__f_{n}"), v))
+        .collect();
+    for (name, value) in globals {
+        env.add_global(name, value);
+    }
+}
+
+fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
+    env.add_function("__coalesce", |a: Value, b: Value| -> Result<Value, Error> {
+        let v = if a.is_undefined() || a.is_none() {
+            b
+        } else {
+            a
+        };
+        if v.is_undefined() {
+            Err(Error::new(ErrorKind::UndefinedError, "undefined value"))
+        } else {
+            Ok(v)
+        }
+    });
+    env.add_function(
+        "__coalesce_undefined",
+        |a: Value, b: Value| -> Result<Value, Error> {
+            let v = if a.is_undefined() { b } else { a };
+            if v.is_undefined() {
+                Err(Error::new(ErrorKind::UndefinedError, "undefined value"))
+            } else {
+                Ok(v)
+            }
+        },
+    );
+
+    let secrets = hooks.secrets.clone();
+    let masker = hooks.masker.clone();
+    env.add_function(
+        "secret",
+        move |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let key = args
+                .get(0, "key")
+                .filter(|k| !k.is_undefined() && !k.is_none())
+                .ok_or_else(|| missing("The 'secret' function expects an argument 'key'."))?;
+            let key = text(&key);
+            // `namespace` is accepted: secrets are global in Kestra's open-source edition.
+            let _namespace = args.get(1, "namespace");
+            let subkey = args
+                .get(2, "subkey")
+                .filter(|s| !s.is_none() && !s.is_undefined())
+                .map(|s| text(&s));
+            args.finish()?;
+            let Some(store) = &secrets else {
+                return Err(fail(
+                    runner_secrets::SecretError::NotFound { key }.to_string(),
+                ));
+            };
+            let value = match subkey {
+                Some(sub) => store.get_subkey(&key, &sub),
+                None => store.get(&key),
+            }
+            .map_err(|e| fail(e.to_string()))?;
+            if let Some(m) = &masker {
+                m.add(value.expose());
+            }
+            Ok(Value::from(value.expose().to_string()))
+        },
+    );
+
+    let files = hooks.files.clone();
+    env.add_function("read", move |state: &State, a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+        let args = Args::new(a)?;
+        let path = args.get(0, "path").filter(|p| !p.is_none() && !p.is_undefined()).ok_or_else(|| {
+            missing("The 'read' function expects an argument 'path' that is a path to a namespace file or an internal storage URI.")
+        })?;
+        let path = text(&path);
+        let Some(files) = &files else {
+            return Err(fail(format!("Unable to read the file '{path}': no internal storage is available here")));
+        };
+        let (execution_id, namespace, flow_id) = execution_of(state);
+        files.read(&path, execution_id.as_deref(), namespace.as_deref(), flow_id.as_deref()).map(Value::from).map_err(fail)
+    });
+
+    env.add_function(
+        "fileURI",
+        |state: &State, a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let path = text(&args.req(0, "path", "fileURI")?);
+            if path.contains("../") {
+                return Err(fail("Path must not contain '../'"));
+            }
+            let (_, namespace, _) = execution_of(state);
+            let namespace = namespace
+                .ok_or_else(|| fail("fileURI needs the flow's namespace (`flow.namespace`)"))?;
+            Ok(Value::from(format!(
+                "kestra:///{}/_files/{}",
+                namespace.replace('.', "/"),
+                path.trim_start_matches('/')
+            )))
+        },
+    );
+
+    env.add_function(
+        "render",
+        |state: &State, a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let input = args.req(0, "toRender", "render")?;
+            let recursive = args.get(1, "recursive").is_none_or(|r| r.is_true());
+            args.finish()?;
+            render_value(state.env(), &input, recursive)
+        },
+    );
+    env.add_function(
+        "renderOnce",
+        |state: &State, a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let input = Args::new(a)?.req(0, "toRender", "renderOnce")?;
+            render_value(state.env(), &input, false)
+        },
+    );
+
+    env.add_function("now", |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+        let args = Args::new(a)?;
+        let format = args
+            .get(0, "format")
+            .map(|f| text(&f))
+            .unwrap_or_else(|| "iso".into());
+        let tz = dates::zone(args.get(1, "timeZone").map(|t| text(&t)).as_deref()).map_err(fail)?;
+        args.finish()?;
+        let now = jiff::ZonedDateTime::now().with_time_zone(tz.clone());
+        Ok(Value::from(
+            dates::format(&now, &format, Some(&tz)).map_err(fail)?,
+        ))
+    });
+
+    for name in ["fromJson", "json"] {
+        env.add_function(name, |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let Some(input) = args.get(0, "json").filter(|v| !v.is_undefined()) else {
+                return Err(missing(
+                    "The 'fromJson' function expects an argument 'json'.",
+                ));
+            };
+            if input.is_none() {
+                return Ok(Value::from(()));
+            }
+            let parsed: Json = serde_json::from_str(&text(&input))
+                .map_err(|e| fail(format!("Invalid json: {e}")))?;
+            Ok(value_of(&parsed))
+        });
+    }
+    env.add_function("yaml", |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+        let input = Args::new(a)?.req(0, "yaml", "yaml")?;
+        if input.is_none() {
+            return Ok(Value::from(()));
+        }
+        let docs = runner_model::load_str(&text(&input))
+            .map_err(|e| fail(format!("Invalid YAML: {e}")))?;
+        Ok(docs
+            .first()
+            .map_or(Value::from(()), |d| value_of(&d.to_json())))
+    });
+    env.add_function(
+        "fromIon",
+        |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let Some(input) = args.get(0, "ion").filter(|v| !v.is_undefined()) else {
+                return Err(missing("The 'fromIon' function expects an argument 'ion'."));
+            };
+            if input.is_none() {
+                return Ok(Value::from(()));
+            }
+            let mut values = runner_ion::parse(&text(&input)).map_err(|e| fail(e.to_string()))?;
+            Ok(if values.is_empty() {
+                Value::from(())
+            } else {
+                value_of(&values.remove(0))
+            })
+        },
+    );
+    env.add_function("uuid", || Value::from(uuid::Uuid::new_v4().to_string()));
+    env.add_function("id", || {
+        let mut n = uuid::Uuid::new_v4().as_u128();
+        let alphabet = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut out = Vec::new();
+        while n > 0 {
+            out.push(alphabet[(n % 62) as usize]);
+            n /= 62;
+        }
+        out.reverse();
+        Value::from(String::from_utf8_lossy(&out).into_owned())
+    });
+    env.add_function(
+        "randomInt",
+        |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let lower = args
+                .get(0, "lower")
+                .filter(|v| !v.is_undefined())
+                .ok_or_else(|| {
+                    missing("The 'GenerateRandomNumber' function expects an argument lower")
+                })?;
+            let upper = args
+                .get(1, "upper")
+                .filter(|v| !v.is_undefined())
+                .ok_or_else(|| {
+                    missing("The 'GenerateRandomNumber' function expects an argument upper")
+                })?;
+            let (lower, upper) = (
+                i64::try_from(lower)
+                    .map_err(|_| fail("randomInt: `lower` must be a whole number"))?,
+                i64::try_from(upper)
+                    .map_err(|_| fail("randomInt: `upper` must be a whole number"))?,
+            );
+            if upper < lower {
+                return Err(fail("In 'GenerateRandomNumber' upper is less than lower"));
+            }
+            let span = (upper - lower) as u128 + 1;
+            Ok(Value::from(
+                lower + (uuid::Uuid::new_v4().as_u128() % span) as i64,
+            ))
+        },
+    );
+    env.add_function("printContext", || -> Result<Value, Error> {
+        Ok(Value::from(
+            serde_json::to_string(&json_of(&current_context())).map_err(|e| fail(e.to_string()))?,
+        ))
+    });
+    env.add_function("fetchContext", || current_context());
+    env.add_function(
+        "currentEachOutput",
+        |state: &State, a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let mut out = Args::new(a)?.req(0, "outputs", "currentEachOutput")?;
+            let mut keys: Vec<String> = Vec::new();
+            if let Some(parents) = state.lookup("parents") {
+                for p in parents.try_iter()?.collect::<Vec<_>>().into_iter().rev() {
+                    if let Ok(v) = p.get_attr("taskrun").and_then(|t| t.get_attr("value")) {
+                        if let Some(s) = v.as_str() {
+                            keys.push(s.to_string());
+                        }
+                    }
+                }
+            }
+            if let Some(v) = state
+                .lookup("taskrun")
+                .and_then(|t| t.get_attr("value").ok())
+                .and_then(|v| v.as_str().map(str::to_string))
+            {
+                keys.push(v);
+            }
+            keys.dedup();
+            for k in keys {
+                let next = out.get_attr(&k)?;
+                if !next.is_undefined() {
+                    out = next;
+                }
+            }
+            Ok(out)
+        },
+    );
+    for (name, pick_max) in [("max", true), ("min", false)] {
+        env.add_function(
+            name,
+            move |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+                let args = Args::new(a)?;
+                let mut items = Vec::new();
+                let mut i = 0;
+                while let Some(v) = args.get(i, "") {
+                    items.push(v);
+                    i += 1;
+                }
+                let best = if pick_max {
+                    items.into_iter().max()
+                } else {
+                    items.into_iter().min()
+                };
+                Ok(best.unwrap_or_else(|| Value::from(())))
+            },
+        );
+    }
+    env.add_function("kv", |_: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+        Err(fail(
+            "the KV store is not available in runner: pass the value as an input or a variable",
+        ))
+    });
+    env.add_function(
+        "encrypt",
+        |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            if args.get(0, "key").is_none() || args.get(1, "plaintext").is_none() {
+                return Err(missing(
+                    "The 'encrypt' function expects two arguments 'key' and 'plaintext'.",
+                ));
+            }
+            Err(fail(
+                "encrypt is not available in runner: encryption is not configured",
+            ))
+        },
+    );
+    env.add_function(
+        "decrypt",
+        |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            if args.get(0, "key").is_none() || args.get(1, "encrypted").is_none() {
+                return Err(missing(
+                    "The 'decrypt' function expects two arguments 'key' and 'encrypted'.",
+                ));
+            }
+            Err(fail(
+                "decrypt is not available in runner: encryption is not configured",
+            ))
+        },
+    );
+}
+
+/// `render(x)`: strings are rendered again with the current variables, up to 100 passes when
+/// recursive; maps and lists have each string rendered; other values are returned as they are.
+fn render_value(env: &Environment<'_>, input: &Value, recursive: bool) -> Result<Value, Error> {
+    let ctx = current_context();
+    let once = |s: &str| render_source(env, s, &ctx).map_err(|e| fail(e.message));
+    match input.kind() {
+        ValueKind::String => {
+            let mut s = text(input);
+            for _ in 0..100 {
+                let next = once(&s)?;
+                if !recursive || next == s {
+                    return Ok(Value::from(next));
+                }
+                s = next;
+            }
+            Err(fail("Too many rendering attempts"))
+        }
+        ValueKind::Map | ValueKind::Seq => {
+            fn walk(v: &Json, f: &dyn Fn(&str) -> Result<String, Error>) -> Result<Json, Error> {
+                Ok(match v {
+                    Json::String(s) => Json::String(f(s)?),
+                    Json::Array(a) => {
+                        Json::Array(a.iter().map(|x| walk(x, f)).collect::<Result<_, _>>()?)
+                    }
+                    Json::Object(m) => Json::Object(
+                        m.iter()
+                            .map(|(k, x)| Ok((k.clone(), walk(x, f)?)))
+                            .collect::<Result<_, Error>>()?,
+                    ),
+                    other => other.clone(),
+                })
+            }
+            let f = |s: &str| -> Result<String, Error> {
+                let mut s = s.to_string();
+                for _ in 0..100 {
+                    let next = once(&s)?;
+                    if !recursive || next == s {
+                        return Ok(next);
+                    }
+                    s = next;
+                }
+                Err(fail("Too many rendering attempts"))
+            };
+            Ok(value_of(&walk(&json_of(input), &f)?))
+        }
+        _ => Ok(input.clone()),
+    }
+}
