@@ -1,67 +1,11 @@
 //! The `runner` binary as a user drives it: exit codes, diagnostics with positions, run records.
 
+mod support;
+
 use serde_json::Value as Json;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-/// A private directory with a flow file or two, and a `runner` command with a clean environment.
-struct Sandbox {
-    dir: PathBuf,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("runner-cli-{}", runner_core::ids::friendly_id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Sandbox { dir }
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
-        cmd.args(args).current_dir(&self.dir).env("NO_COLOR", "1");
-        for (k, _) in std::env::vars() {
-            if ["SECRET_", "ENV_", "RUNNER_", "AWS_"]
-                .iter()
-                .any(|p| k.starts_with(p))
-            {
-                cmd.env_remove(k);
-            }
-        }
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Done {
-        Done(self.cmd(args).output().unwrap())
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-struct Done(Output);
-
-impl Done {
-    fn code(&self) -> i32 {
-        self.0.status.code().unwrap_or(-1)
-    }
-    fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.0.stdout).into_owned()
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.0.stderr).into_owned()
-    }
-}
+use std::path::Path;
+use std::process::Command;
+use support::{Done, Sandbox, walk};
 
 const HELLO: &str = "id: hello\nnamespace: company.team\ninputs:\n  - id: name\n    type: STRING\n    defaults: world\ntasks:\n  - id: greet\n    type: io.kestra.plugin.core.log.Log\n    message: \"Hello, {{ inputs.name }}!\"\n  - id: answer\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ 6 * 7 }}\"\noutputs:\n  - id: answer\n    type: INT\n    value: \"{{ outputs.answer.value }}\"\n";
 
@@ -291,19 +235,6 @@ fn secret_inputs_are_masked_everywhere() {
         everything.push_str(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()));
     }
     assert!(!everything.contains("hunter2-s3cr3t"));
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p))
-        } else {
-            out.push(p)
-        }
-    }
-    out
 }
 
 #[test]

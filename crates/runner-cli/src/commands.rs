@@ -153,10 +153,10 @@ fn unset_secrets(
                 while let Some(i) = rest.find("secret(") {
                     rest = &rest[i + 7..];
                     let arg = rest.trim_start();
-                    if let Some(q) = arg.chars().next().filter(|c| *c == '\'' || *c == '"') {
-                        if let Some(end) = arg[1..].find(q) {
-                            out.push((arg[1..1 + end].to_string(), node.span));
-                        }
+                    if let Some(q) = arg.chars().next().filter(|c| *c == '\'' || *c == '"')
+                        && let Some(end) = arg[1..].find(q)
+                    {
+                        out.push((arg[1..1 + end].to_string(), node.span));
                     }
                 }
             }
@@ -411,11 +411,6 @@ fn run(args: RunArgs) -> u8 {
         Ok(g) => g,
         Err(e) => return fail(e),
     };
-    let storage_dir = args
-        .storage
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(".runner/storage"));
-    let masker = Arc::new(Masker::default());
     let min_level = match args.log_level {
         LogLevelArg::Trace => Level::Trace,
         LogLevelArg::Debug => Level::Debug,

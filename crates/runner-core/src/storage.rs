@@ -167,6 +167,44 @@ impl ExecutionPrefix {
     }
 }
 
+/// `read()` for expressions: a `kestra:///` file of the execution being rendered.
+pub struct StorageFiles(pub Storage);
+
+impl runner_template::FileAccess for StorageFiles {
+    fn read(
+        &self,
+        path: &str,
+        execution_id: Option<&str>,
+        namespace: Option<&str>,
+        flow_id: Option<&str>,
+    ) -> Result<String, String> {
+        if !path.starts_with("kestra://") {
+            return Err(format!(
+                "Unable to read the file '{path}': namespace files are not available in runner, only `kestra:///` files of this execution"
+            ));
+        }
+        let (Some(exec), Some(ns), Some(flow)) = (execution_id, namespace, flow_id) else {
+            return Err(format!(
+                "Unable to read the file '{path}' as it didn't belong to the current execution"
+            ));
+        };
+        if !ExecutionPrefix::new(ns, flow, exec).owns(path) {
+            return Err(StorageError::NotOfThisExecution {
+                uri: path.to_string(),
+            }
+            .to_string());
+        }
+        let local = self.0.path(path).map_err(|e| e.to_string())?;
+        std::fs::read_to_string(&local).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => StorageError::NotFound {
+                uri: path.to_string(),
+            }
+            .to_string(),
+            _ => format!("Unable to read the file '{path}': {e}"),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,43 +259,5 @@ mod tests {
             Err(StorageError::NotFound { .. })
         ));
         std::fs::remove_dir_all(dir).unwrap();
-    }
-}
-
-/// `read()` for expressions: a `kestra:///` file of the execution being rendered.
-pub struct StorageFiles(pub Storage);
-
-impl runner_template::FileAccess for StorageFiles {
-    fn read(
-        &self,
-        path: &str,
-        execution_id: Option<&str>,
-        namespace: Option<&str>,
-        flow_id: Option<&str>,
-    ) -> Result<String, String> {
-        if !path.starts_with("kestra://") {
-            return Err(format!(
-                "Unable to read the file '{path}': namespace files are not available in runner, only `kestra:///` files of this execution"
-            ));
-        }
-        let (Some(exec), Some(ns), Some(flow)) = (execution_id, namespace, flow_id) else {
-            return Err(format!(
-                "Unable to read the file '{path}' as it didn't belong to the current execution"
-            ));
-        };
-        if !ExecutionPrefix::new(ns, flow, exec).owns(path) {
-            return Err(StorageError::NotOfThisExecution {
-                uri: path.to_string(),
-            }
-            .to_string());
-        }
-        let local = self.0.path(path).map_err(|e| e.to_string())?;
-        std::fs::read_to_string(&local).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StorageError::NotFound {
-                uri: path.to_string(),
-            }
-            .to_string(),
-            _ => format!("Unable to read the file '{path}': {e}"),
-        })
     }
 }

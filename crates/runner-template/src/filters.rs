@@ -138,6 +138,20 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         ("timestampNano", |v, a| timestamp(v, a, 2)),
         ("toIon", to_ion),
         ("urldecode", urldecode),
+        ("urlencode", |v, _| {
+            // Java's URLEncoder (form encoding), as Pebble's filter: spaces become `+`.
+            let mut out = String::new();
+            for b in text(&v).bytes() {
+                match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                        out.push(b as char)
+                    }
+                    b' ' => out.push('+'),
+                    _ => out.push_str(&format!("%{b:02X}")),
+                }
+            }
+            Ok(Value::from(out))
+        }),
         ("values", values),
         ("yaml", |v, _| {
             Ok(Value::from(crate::yaml::to_yaml(&json_of(&v))))
@@ -477,7 +491,7 @@ fn number_format(v: Value, a: Rest<ValueOrKwargs>) -> Result<Value, Error> {
         let digits: Vec<char> = int.chars().collect();
         let mut grouped = String::new();
         for (i, c) in digits.iter().enumerate() {
-            if i > 0 && (digits.len() - i) % g == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(g) {
                 grouped.push(',');
             }
             grouped.push(*c);

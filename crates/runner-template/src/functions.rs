@@ -290,7 +290,7 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
             serde_json::to_string(&json_of(&current_context())).map_err(|e| fail(e.to_string()))?,
         ))
     });
-    env.add_function("fetchContext", || current_context());
+    env.add_function("fetchContext", current_context);
     env.add_function(
         "currentEachOutput",
         |state: &State, a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
@@ -298,10 +298,10 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
             let mut keys: Vec<String> = Vec::new();
             if let Some(parents) = state.lookup("parents") {
                 for p in parents.try_iter()?.collect::<Vec<_>>().into_iter().rev() {
-                    if let Ok(v) = p.get_attr("taskrun").and_then(|t| t.get_attr("value")) {
-                        if let Some(s) = v.as_str() {
-                            keys.push(s.to_string());
-                        }
+                    if let Ok(v) = p.get_attr("taskrun").and_then(|t| t.get_attr("value"))
+                        && let Some(s) = v.as_str()
+                    {
+                        keys.push(s.to_string());
                     }
                 }
             }

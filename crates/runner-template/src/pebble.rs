@@ -379,10 +379,12 @@ fn rewrite_level(tokens: &[Tok], acc: &mut Rewritten) -> String {
             Some(Tok::Done(Some('('), _)) | Some(Tok::Group('(', _))
         );
         let after_dot = i > 0 && (toks[i - 1].is_op(".") || toks[i - 1].is_op("|"));
-        if let Tok::Word(w) = &toks[i] {
-            if call && !after_dot && crate::functions::NAMES.contains(&w.as_str()) {
-                toks[i] = Tok::Word(format!("__f_{w}"));
-            }
+        if let Tok::Word(w) = &toks[i]
+            && call
+            && !after_dot
+            && crate::functions::NAMES.contains(&w.as_str())
+        {
+            toks[i] = Tok::Word(format!("__f_{w}"));
         }
     }
     // Record what `is defined` / `| default` only test.
@@ -401,13 +403,10 @@ fn rewrite_level(tokens: &[Tok], acc: &mut Rewritten) -> String {
             acc.guarded.extend(dotted_names(&toks[start..i]));
         }
     }
-    loop {
-        let Some(op) = toks
-            .iter()
-            .position(|t| t.is_op("??") || t.is_op("???") || t.is_word("contains"))
-        else {
-            break;
-        };
+    while let Some(op) = toks
+        .iter()
+        .position(|t| t.is_op("??") || t.is_op("???") || t.is_word("contains"))
+    {
         let start = operand_start(&toks, op);
         let end = operand_end(&toks, op + 1);
         if start == op || end == op + 1 {

@@ -1,0 +1,318 @@
+//! Secrets as a user supplies them, and proof that no form of a secret leaves the process.
+
+mod support;
+
+use base64::Engine;
+use serde_json::Value as Json;
+use support::{Done, Sandbox, walk};
+
+fn b64(s: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+const SHOW: &str = "id: show\nnamespace: company.team\ntasks:\n  - id: use\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ secret('db_password') }}\"\n";
+
+#[test]
+fn secret_from_the_environment_is_case_insensitive_and_masked() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    let out = Done(
+        s.cmd(&["run", "show.yaml", "--storage", "st", "--json"])
+            .env("SECRET_DB_PASSWORD", b64("hunter2-XYZ"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(
+        record["taskRunList"][0]["outputs"]["value"], "******",
+        "the record never holds the value"
+    );
+    assert!(!(out.stdout() + &out.stderr()).contains("hunter2-XYZ"));
+}
+
+#[test]
+fn a_missing_secret_fails_the_task_and_says_what_to_set() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    let out = s.run(&["run", "show.yaml", "--storage", "st"]);
+    assert_eq!(out.code(), 1);
+    let err = out.stderr();
+    assert!(
+        err.contains("Cannot find secret for key 'db_password'."),
+        "{err}"
+    );
+    assert!(
+        err.contains("SECRET_DB_PASSWORD") && err.contains("--env-file"),
+        "{err}"
+    );
+    assert!(err.contains("use   FAILED"), "{err}");
+}
+
+#[test]
+fn invalid_base64_names_the_variable_not_the_value() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    let out = Done(
+        s.cmd(&["run", "show.yaml", "--storage", "st"])
+            .env("SECRET_DB_PASSWORD", "pl@in-text-value!")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code(), 1);
+    let err = out.stderr();
+    assert!(
+        err.contains(
+            "Could not decode secret 'SECRET_DB_PASSWORD', make sure it is Base64-encoded"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("pl@in-text-value!"), "{err}");
+}
+
+#[test]
+fn env_file_from_the_kestra_guide_shell_loop() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    s.write(".env", "DB_PASSWORD=short-pw\n");
+    // The loop of Kestra's guide, for short values (no wrapping).
+    let status = std::process::Command::new("bash")
+        .current_dir(&s.dir)
+        .args(["-c", "while IFS='=' read -r key value; do echo \"SECRET_$key=$(echo -n \"$value\" | base64)\"; done < .env > .env_encoded"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = s.run(&[
+        "run",
+        "show.yaml",
+        "--storage",
+        "st",
+        "--env-file",
+        ".env_encoded",
+        "--json",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(!(out.stdout() + &out.stderr()).contains("short-pw"));
+}
+
+#[test]
+fn wrapped_base64_in_an_env_file_is_refused_with_the_line() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    let long = "v".repeat(100);
+    let wrapped = std::process::Command::new("bash")
+        .args(["-c", &format!("echo -n '{long}' | base64")])
+        .output()
+        .unwrap();
+    let wrapped = String::from_utf8(wrapped.stdout).unwrap();
+    assert!(wrapped.trim().contains('\n'), "base64 wraps long values");
+    s.write(".env_encoded", &format!("SECRET_DB_PASSWORD={wrapped}"));
+    let out = s.run(&[
+        "run",
+        "show.yaml",
+        "--storage",
+        "st",
+        "--env-file",
+        ".env_encoded",
+    ]);
+    assert_eq!(out.code(), 2);
+    assert!(out.stderr().contains(".env_encoded:2:"), "{}", out.stderr());
+    assert!(
+        out.stderr().contains("base64 -w0") && out.stderr().contains("runner secrets encode"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
+fn env_file_macro_form_is_rendered_once() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    s.write(
+        ".env_encoded",
+        "SECRET_DB_PASSWORD={{ \"macro-value\" | base64encode }}\nENV_REGION=eu-west-3\n",
+    );
+    let out = s.run(&[
+        "eval",
+        "--env-file",
+        ".env_encoded",
+        "{{ secret('DB_PASSWORD') }} {{ envs.region }}",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert_eq!(out.stdout(), "macro-value eu-west-3");
+}
+
+#[test]
+fn secrets_encode_handles_tricky_values() {
+    let s = Sandbox::new();
+    let api_key = "k".repeat(80) + &"Z9".repeat(42);
+    assert_eq!(api_key.len(), 164);
+    s.write(".env", &format!("# my secrets\nAPI_KEY={api_key}\nWITH_EQUALS=a=b==c\nQUOTED=\"say \\\"hi\\\"\"\nSINGLE='no # comment here'\nUNICODE=Zoë ☃ 東京\nexport SPACED = padded value \n"));
+    let out = s.run(&["secrets", "encode"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let meta = std::fs::metadata(s.dir.join(".env_encoded")).unwrap();
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let encoded = std::fs::read_to_string(s.dir.join(".env_encoded")).unwrap();
+    assert!(
+        encoded.lines().all(|l| !l.contains(&api_key)),
+        "values are encoded"
+    );
+    let expect = [
+        ("api_key", api_key.as_str()),
+        ("with_equals", "a=b==c"),
+        ("quoted", "say \"hi\""),
+        ("single", "no # comment here"),
+        ("unicode", "Zoë ☃ 東京"),
+        ("spaced", "padded value"),
+    ];
+    for (name, value) in expect {
+        let out = s.run(&[
+            "eval",
+            "--env-file",
+            ".env_encoded",
+            &format!("{{{{ secret('{name}') }}}}"),
+        ]);
+        assert_eq!(out.code(), 0, "{name}: {}", out.stderr());
+        assert_eq!(out.stdout(), value, "{name}");
+    }
+    let again = s.run(&["secrets", "encode"]);
+    assert_eq!(again.code(), 1, "refuses to overwrite");
+    assert!(again.stderr().contains("pass --force"));
+    assert_eq!(s.run(&["secrets", "encode", "--force"]).code(), 0);
+}
+
+/// A flow that logs one secret in every form a log can carry; nothing of it may come out.
+#[test]
+fn no_form_of_a_secret_leaves_the_process() {
+    let s = Sandbox::new();
+    let secret = "Sup3r$ecret/Value+42";
+    let multiline = "first-line-abc\nsecond-line-xyz";
+    s.write(
+        "leak.yaml",
+        r#"id: leak
+namespace: company.team
+inputs:
+  - id: token
+    type: SECRET
+tasks:
+  - id: forms
+    type: io.kestra.plugin.core.log.Log
+    message:
+      - "raw {{ secret('pw') }}"
+      - "base64 {{ secret('pw') | base64encode }}"
+      - "shifted {{ ('u:' ~ secret('pw')) | base64encode }} {{ ('us:' ~ secret('pw')) | base64encode }}"
+      - "json {{ {'k': secret('pw')} | toJson }}"
+      - "url https://x/?p={{ secret('pw') | urlencode }}"
+      - "line {{ secret('multi') }}"
+      - "input {{ inputs.token }}"
+  - id: out
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ secret('pw') }}"
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "failed with {{ secret('pw') }} inside"
+errors:
+  - id: cause
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ secret('pw') ~ undefined_thing }}"
+"#,
+    );
+    let out = Done(
+        s.cmd(&[
+            "run",
+            "leak.yaml",
+            "--storage",
+            "st",
+            "--json",
+            "-i",
+            "token=input-secret-987",
+        ])
+        .env("SECRET_PW", b64(secret))
+        .env("SECRET_MULTI", b64(multiline))
+        .output()
+        .unwrap(),
+    );
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let err = out.stderr();
+    assert!(
+        err.contains("raw ******") && err.contains("failed with ****** inside"),
+        "{err}"
+    );
+    let mut everything = out.stdout().into_bytes();
+    everything.extend(out.stderr().into_bytes());
+    let mut logs_json = s.run(&[
+        "run",
+        "leak.yaml",
+        "--storage",
+        "st",
+        "--log-format",
+        "json",
+        "-i",
+        "token=input-secret-987",
+    ]);
+    logs_json = Done(
+        s.cmd(&[
+            "run",
+            "leak.yaml",
+            "--storage",
+            "st",
+            "--log-format",
+            "json",
+            "-i",
+            "token=input-secret-987",
+        ])
+        .env("SECRET_PW", b64(secret))
+        .env("SECRET_MULTI", b64(multiline))
+        .output()
+        .unwrap_or(logs_json.0),
+    );
+    everything.extend(logs_json.stderr().into_bytes());
+    for file in walk(&s.dir.join("st")) {
+        everything.extend(std::fs::read(file).unwrap());
+    }
+    let text = String::from_utf8_lossy(&everything);
+    let json_escaped = serde_json::to_string(secret).unwrap();
+    for needle in [
+        secret.to_string(),
+        b64(secret),
+        json_escaped[1..json_escaped.len() - 1].to_string(),
+        "Sup3r%24ecret%2FValue%2B42".to_string(),
+        "first-line-abc".to_string(),
+        "second-line-xyz".to_string(),
+        "input-secret-987".to_string(),
+        b64(&format!("u:{secret}"))[4..20].to_string(),
+        b64(&format!("us:{secret}"))[4..20].to_string(),
+    ] {
+        assert!(!text.contains(&needle), "`{needle}` leaked:\n{text}");
+    }
+}
+
+#[test]
+fn validate_warns_about_unset_secrets() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    let out = s.run(&["validate", "show.yaml"]);
+    assert_eq!(out.code(), 0, "a warning does not fail validation");
+    assert!(
+        out.stderr()
+            .contains("warning: secret('db_password'): SECRET_DB_PASSWORD is not set"),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        out.stderr().contains("--> show.yaml:6:13"),
+        "{}",
+        out.stderr()
+    );
+    let out = Done(
+        s.cmd(&["validate", "show.yaml"])
+            .env("SECRET_DB_PASSWORD", b64("x"))
+            .output()
+            .unwrap(),
+    );
+    assert!(!out.stderr().contains("warning"), "{}", out.stderr());
+}
