@@ -65,6 +65,14 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         ("indent", |v, a| indent(v, a, false)),
         ("nindent", |v, a| indent(v, a, true)),
         ("jq", jq),
+        ("join", |v, a| {
+            let sep = Args::new(a)?
+                .get(0, "separator")
+                .map(|s| text(&s))
+                .unwrap_or_default();
+            let items: Vec<String> = v.try_iter()?.map(|i| crate::java_string(&i)).collect();
+            Ok(Value::from(items.join(&sep)))
+        }),
         ("json", to_json),
         ("toJson", to_json),
         ("keys", keys),

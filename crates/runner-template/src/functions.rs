@@ -85,6 +85,8 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
             Ok(v)
         }
     });
+    // `a ~ b` converts both sides through this (see `pebble.rs`).
+    env.add_function("__s", |v: Value| Value::from(crate::java_string(&v)));
     env.add_function(
         "__coalesce_undefined",
         |a: Value, b: Value| -> Result<Value, Error> {

@@ -464,6 +464,18 @@ fn describe(e: &minijinja::Error) -> String {
     s
 }
 
+/// A value as Java's `toString` prints it inside text: `true`, compact JSON for collections.
+pub(crate) fn java_string(v: &Value) -> String {
+    match v.kind() {
+        ValueKind::Undefined | ValueKind::None => String::new(),
+        ValueKind::Bool => if v.is_true() { "true" } else { "false" }.to_string(),
+        ValueKind::Map | ValueKind::Seq | ValueKind::Iterable => {
+            serde_json::to_string(v).unwrap_or_default()
+        }
+        _ => v.as_str().map_or_else(|| v.to_string(), str::to_string),
+    }
+}
+
 /// A template value as JSON (maps keep their order).
 pub(crate) fn json_of(v: &Value) -> Json {
     serde_json::to_value(v).unwrap_or(Json::Null)

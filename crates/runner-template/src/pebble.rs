@@ -403,6 +403,38 @@ fn rewrite_level(tokens: &[Tok], acc: &mut Rewritten) -> String {
             acc.guarded.extend(dotted_names(&toks[start..i]));
         }
     }
+    // `a ~ b`: both sides as Java prints them (`true`, not minijinja's `True`).
+    let mut i = 0;
+    while i < toks.len() {
+        if toks[i].is_op("~") {
+            let end = operand_end(&toks, i + 1);
+            if end > i + 1 {
+                // Keep the spaces after `~` where they are.
+                let first = (i + 1..end).find(|&k| !toks[k].is_space()).unwrap_or(i + 1);
+                let right = text_of(&toks[first..end]);
+                toks.splice(
+                    first..end,
+                    [Tok::Done(None, format!("__s({})", right.trim()))],
+                );
+            }
+            let start = operand_start(&toks, i);
+            let wrapped = matches!(&toks[start], Tok::Done(None, t) if t.starts_with("__s("));
+            if start < i && !wrapped {
+                let left = text_of(&toks[start..i]);
+                let pad = if left.ends_with(char::is_whitespace) {
+                    " "
+                } else {
+                    ""
+                };
+                toks.splice(
+                    start..i,
+                    [Tok::Done(None, format!("__s({}){pad}", left.trim()))],
+                );
+                i = start + 1;
+            }
+        }
+        i += 1;
+    }
     while let Some(op) = toks
         .iter()
         .position(|t| t.is_op("??") || t.is_op("???") || t.is_word("contains"))
@@ -596,6 +628,10 @@ mod tests {
 
     #[test]
     fn ternaries_become_conditional_expressions() {
+        assert_eq!(
+            rw("{{ 'a' ~ b.c ~ true }}"),
+            "{{ __s('a') ~ __s(b.c) ~ __s(true) }}"
+        );
         assert_eq!(rw("{{ c ? a : b }}"), "{{ ((a) if (c) else (b)) }}");
         assert_eq!(
             rw("{{ x is defined ? x : 'd' }}"),

@@ -1,0 +1,287 @@
+//! Expression cases beyond the public conformance suite: one line each, template, variables,
+//! and the exact output (or the start of the error).
+
+use runner_template::{Context, FileAccess, Hooks, Renderer};
+use serde_json::{Value as Json, json};
+use std::sync::Arc;
+
+fn render(r: &Renderer, template: &str, vars: Json) -> Result<String, String> {
+    r.render_str(template, &Context::new(vars))
+        .map_err(|e| e.message)
+}
+
+#[test]
+fn pebble_syntax() {
+    let r = Renderer::new();
+    let v = json!({"a": {"b": null, "c": 0}, "list": ["x", "y"], "s": "hello"});
+    let cases: &[(&str, &str)] = &[
+        ("{{ a.b ?? 'dflt' }}", "dflt"),
+        ("{{ a.c ?? 'dflt' }}", "0"),
+        ("{{ a.nope.deeper ?? 'deep' }}", "deep"),
+        ("{{ a.b ??? 'only-undefined' }}", ""),
+        ("{{ a.nope ??? 'only-undefined' }}", "only-undefined"),
+        ("{{ a.c == 0 ? 'zero' : 'other' }}", "zero"),
+        ("{{ s equals 'hello' }}", "true"),
+        ("{{ list contains 'y' }}", "true"),
+        ("{{ s contains 'ell' }}", "true"),
+        ("{{ a.b is null }}", "true"),
+        ("{{ list is empty }}", "false"),
+        ("{{ missing is defined }}", "false"),
+        ("{% if a.c == 0 %}yes{% endif %}", "yes"),
+        ("{% for x in list %}{{ x }}{% endfor %}", "xy"),
+        ("{{ null }}", ""),
+        ("{{ 10 / 4 }} {{ 7 // 2 }} {{ 2 ** 3 }}", "2.5 3 8"),
+        ("{{ 'a' ~ 1 ~ true }}", "a1true"),
+    ];
+    for (t, want) in cases {
+        assert_eq!(render(&r, t, v.clone()).as_deref(), Ok(*want), "{t}");
+    }
+}
+
+#[test]
+fn strict_undefined_like_kestra() {
+    let r = Renderer::new();
+    let v = json!({"inputs": {"a": 1}});
+    for (t, missing) in [
+        ("{{ nope }}", "nope"),
+        ("{{ inputs.b }}", "b"),
+        ("{{ inputs.b | upper }}", "b"),
+        ("{% if inputs.b %}x{% endif %}", "b"),
+        ("{{ inputs.b ?? other }}", "other"),
+        ("x\n\n{{ inputs.c }}", "c"),
+    ] {
+        let e = render(&r, t, v.clone()).unwrap_err();
+        assert!(
+            e.starts_with(&format!(
+                "Unable to find `{missing}` used in the expression `{t}`"
+            )),
+            "{t}: {e}"
+        );
+    }
+    assert!(
+        render(&r, "x\n\n{{ inputs.c }}", v)
+            .unwrap_err()
+            .ends_with("at line 3")
+    );
+}
+
+#[test]
+fn filters() {
+    let r = Renderer::new();
+    let cases: &[(&str, Json, &str)] = &[
+        ("{{ 'hello world' | abbreviate(8) }}", json!({}), "hello..."),
+        (
+            "{{ 'hello' | base64encode }} {{ 'aGVsbG8=' | base64decode }}",
+            json!({}),
+            "aGVsbG8= hello",
+        ),
+        (
+            "{{ 'hello World' | capitalize }} {{ 'hello wORLD' | title }}",
+            json!({}),
+            "Hello World Hello WORLD",
+        ),
+        ("{{ [1, [2, [3]]] | flatten }}", json!({}), "[1,2,[3]]"),
+        (
+            "{{ m | keys }} {{ m | values }}",
+            json!({"m": {"a": 1, "b": 2}}),
+            "[\"a\",\"b\"] [1,2]",
+        ),
+        (
+            "{{ 'abcdef' | slice(1, 3) }} {{ [1,2,3] | slice(1) }}",
+            json!({}),
+            "bc [2,3]",
+        ),
+        (
+            "{{ 'a b&c' | urlencode }} {{ 'a+b%26c' | urldecode }}",
+            json!({}),
+            "a+b%26c a b&c",
+        ),
+        (
+            "{{ 'abc' | startsWith('ab') }} {{ 'abc' | endsWith('x') }}",
+            json!({}),
+            "true false",
+        ),
+        (
+            "{{ '42' | number + 1 }} {{ '1.5' | number('DOUBLE') }}",
+            json!({}),
+            "43 1.5",
+        ),
+        (
+            "{{ 1234567.891 | numberFormat('#,##0.00') }} {{ 0.5 | numberFormat('0.000') }}",
+            json!({}),
+            "1,234,567.89 0.500",
+        ),
+        ("{{ [3,1,2] | rsort }}", json!({}), "[3,2,1]"),
+        (
+            "{{ {'a': 1} | merge({'b': 2}) }}",
+            json!({}),
+            "{\"a\":1,\"b\":2}",
+        ),
+        (
+            "{{ 'x' | sha256 }}",
+            json!({}),
+            "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+        ),
+        (
+            "{{ v | toJson }} {{ v | toIon }}",
+            json!({"v": {"a": [1, "b"]}}),
+            "{\"a\":[1,\"b\"]} {a:[1,\"b\"]}",
+        ),
+        (
+            "{{ v | jq('.a[] | select(. > 1)') }}",
+            json!({"v": {"a": [1, 2, 3]}}),
+            "[2,3]",
+        ),
+        ("{{ 'Hello World!' | slugify }}", json!({}), "hello-world"),
+        (
+            "{{ '' | default('d') }} {{ 'x' | default('d') }}",
+            json!({}),
+            "d x",
+        ),
+        (
+            "{{ '2024-03-05T10:00:00Z' | date('yyyy/MM/dd HH:mm', timeZone='UTC') }}",
+            json!({}),
+            "2024/03/05 10:00",
+        ),
+        (
+            "{{ '2024-03-05T10:00:00Z' | dateAdd(2, 'HOURS', format='HH:mm', timeZone='UTC') }}",
+            json!({}),
+            "12:00",
+        ),
+        (
+            "{{ '2024-03-05T10:00:00Z' | timestamp }}",
+            json!({}),
+            "1709632800",
+        ),
+        (
+            "{{ 1709632800 | date('iso_sec', timeZone='Europe/Paris') }}",
+            json!({}),
+            "2024-03-05T11:00:00+01:00",
+        ),
+    ];
+    for (t, v, want) in cases {
+        assert_eq!(render(&r, t, v.clone()).as_deref(), Ok(*want), "{t}");
+    }
+    for (t, err) in [
+        (
+            "{{ 'x' | date('yyyy', timeZone='Mars/Olympus') }}",
+            "Unknown time-zone ID: Mars/Olympus",
+        ),
+        (
+            "{{ 'x' | base64decode }}",
+            "base64decode: the input is not base64",
+        ),
+        (
+            "{{ 1 | chunk(2) }}",
+            "'chunk' filter can only be applied to List",
+        ),
+        (
+            "{{ 'x' | replace({'(': 'y'}, regexp=true) }}",
+            "replace: `(` is not a valid regular expression",
+        ),
+        (
+            "{{ 'x' | date(fromat='yyyy') }}",
+            "unknown keyword argument",
+        ),
+    ] {
+        let e = render(&r, t, json!({})).unwrap_err();
+        assert!(e.contains(err), "{t}: {e}");
+    }
+}
+
+#[test]
+fn functions() {
+    let r = Renderer::new();
+    let v = json!({"flow": {"namespace": "company.team", "id": "f"}, "n": "{{ m }}", "m": "{{ o }}", "o": "deep", "grow": "{{ grow }}!"});
+    let cases: &[(&str, &str)] = &[
+        ("{{ render(n) }}", "deep"),
+        ("{{ renderOnce(n) }}", "{{ o }}"),
+        ("{{ render({'k': n}) }}", "{\"k\":\"deep\"}"),
+        ("{{ fromJson('{\"a\": [1]}').a[0] }}", "1"),
+        ("{{ yaml('a: {b: 2}').a.b }}", "2"),
+        ("{{ fromIon('{a: 1, b: \"x\"}').b }}", "x"),
+        (
+            "{{ fileURI('/data/x.csv') }}",
+            "kestra:///company/team/_files/data/x.csv",
+        ),
+        ("{{ randomInt(5, 5) }}", "5"),
+        ("{{ max(1, 9, 3) }} {{ min(4, 2) }}", "9 2"),
+        ("{{ uuid() | length }}", "36"),
+    ];
+    for (t, want) in cases {
+        assert_eq!(render(&r, t, v.clone()).as_deref(), Ok(*want), "{t}");
+    }
+    assert_eq!(
+        render(&r, "{{ render(grow) }}", v.clone()).unwrap_err(),
+        "Too many rendering attempts"
+    );
+    assert_eq!(
+        render(&r, "{{ [true, 1, 'a'] | join(',') }}", json!({})).unwrap(),
+        "true,1,a"
+    );
+    assert!(
+        render(&r, "{{ now('yyyy') }}", json!({}))
+            .unwrap()
+            .starts_with("20")
+    );
+    assert!(
+        render(&r, "{{ kv('x') }}", json!({}))
+            .unwrap_err()
+            .contains("KV store is not available")
+    );
+}
+
+struct Files;
+
+impl FileAccess for Files {
+    fn read(
+        &self,
+        path: &str,
+        execution_id: Option<&str>,
+        _: Option<&str>,
+        _: Option<&str>,
+    ) -> Result<String, String> {
+        if execution_id == Some("e1") && path == "kestra:///a/file" {
+            Ok("contents".into())
+        } else {
+            Err(format!("cannot read {path}"))
+        }
+    }
+}
+
+#[test]
+fn hooks_for_secrets_masking_and_files() {
+    let store = runner_secrets::SecretStore::from_vars([(
+        "SECRET_API".to_string(),
+        "czNjcjN0".to_string(),
+    )]);
+    let masker = Arc::new(runner_secrets::Masker::default());
+    let r = Renderer::with_hooks(Hooks {
+        secrets: Some(Arc::new(store)),
+        masker: Some(masker.clone()),
+        files: Some(Arc::new(Files)),
+    });
+    let v = json!({"execution": {"id": "e1"}});
+    assert_eq!(
+        render(&r, "{{ secret('api') }}", v.clone()).unwrap(),
+        "s3cr3t"
+    );
+    assert_eq!(
+        masker.mask("the key is s3cr3t"),
+        "the key is ******",
+        "secret() registers what it returns"
+    );
+    assert_eq!(
+        render(&r, "{{ read('kestra:///a/file') }}", v.clone()).unwrap(),
+        "contents"
+    );
+    assert_eq!(
+        render(&r, "{{ read('kestra:///other') }}", v).unwrap_err(),
+        "cannot read kestra:///other"
+    );
+    assert!(
+        render(&r, "{{ secret() }}", json!({}))
+            .unwrap_err()
+            .contains("The 'secret' function expects an argument 'key'.")
+    );
+}
