@@ -11,7 +11,23 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 2
 fi
 
-say "unit, engine and CLI tests"
+# The PostgreSQL tests start throwaway servers from the machine's PostgreSQL binaries; as root
+# they run them through `sudo -u postgres`.
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
+if [ "$(id -u)" = 0 ] && ! command -v sudo >/dev/null 2>&1; then need+=(sudo); fi
+if [ ${#need[@]} -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        say "installing ${need[*]} (Debian packages)"
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
+    else
+        echo "error: the PostgreSQL tests need: ${need[*]}; install them (Debian: apt-get install ${need[*]}) and run this again" >&2
+        exit 2
+    fi
+fi
+
+say "unit, engine, plugin and CLI tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 /// Every task type this binary can run: the core tasks, then each plugin's list.
 pub fn registry() -> Registry {
-    Registry::new(&[runner_core::tasks::TASKS])
+    Registry::new(&[runner_core::tasks::TASKS, runner_postgres::TASKS])
 }
 
 pub(crate) fn dispatch(cli: Cli) -> u8 {

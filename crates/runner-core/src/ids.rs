@@ -27,6 +27,11 @@ pub fn slugify(text: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
+/// A random number, for generated file names.
+pub fn random_u64() -> u64 {
+    uuid::Uuid::new_v4().as_u128() as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

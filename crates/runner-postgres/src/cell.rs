@@ -1,0 +1,608 @@
+//! One value of a result row, decoded from PostgreSQL's binary format for every type of
+//! Kestra's cell converter, and written as Kestra writes it: JSON for FETCH outputs, Ion text
+//! for STORE files.
+
+use base64::Engine;
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
+use postgres_types::{FromSql, Kind, Type};
+use serde_json::{Map, Number, Value as Json};
+use std::fmt;
+
+/// A column's raw bytes and type, whatever the type (decoded by [`decode`]).
+pub(crate) struct RawCell<'a> {
+    pub(crate) ty: Type,
+    pub(crate) bytes: Option<&'a [u8]>,
+}
+
+impl<'a> FromSql<'a> for RawCell<'a> {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawCell {
+            ty: ty.clone(),
+            bytes: Some(raw),
+        })
+    }
+
+    fn from_sql_null(ty: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawCell {
+            ty: ty.clone(),
+            bytes: None,
+        })
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// A decoded value, keeping what each Kestra output form needs.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Cell {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// float4, kept apart: Kestra widens it to a double in Ion but prints it as a float in JSON.
+    Float4(f32),
+    Float8(f64),
+    /// numeric, as exact decimal text (`2147483645.1234`, `-5`, `NaN`).
+    Decimal(String),
+    Text(String),
+    Date(Date),
+    /// time and timetz (converted to the task's zone), as Kestra's LocalTime.
+    Time(Time),
+    Timestamp(DateTime),
+    TimestampTz(jiff::ZonedDateTime),
+    /// Kestra's `P{y}Y{m}M{d}DT{h}H{mi}M{s}S`.
+    Interval(String),
+    Json(Json),
+    Bytes(Vec<u8>),
+    Array(Vec<Cell>),
+    Map(Vec<(String, Option<String>)>),
+}
+
+/// Why a value cannot be converted; the task fails with this text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CellError(pub(crate) String);
+
+impl fmt::Display for CellError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn be<const N: usize>(b: &[u8], at: usize) -> Result<[u8; N], CellError> {
+    b.get(at..at + N)
+        .and_then(|s| s.try_into().ok())
+        .ok_or_else(|| CellError("truncated value from the server".into()))
+}
+
+fn i16_at(b: &[u8], at: usize) -> Result<i16, CellError> {
+    Ok(i16::from_be_bytes(be(b, at)?))
+}
+fn i32_at(b: &[u8], at: usize) -> Result<i32, CellError> {
+    Ok(i32::from_be_bytes(be(b, at)?))
+}
+fn i64_at(b: &[u8], at: usize) -> Result<i64, CellError> {
+    Ok(i64::from_be_bytes(be(b, at)?))
+}
+
+fn utf8(b: &[u8]) -> Result<String, CellError> {
+    String::from_utf8(b.to_vec()).map_err(|_| CellError("a text value is not valid UTF-8".into()))
+}
+
+const PG_EPOCH_DAYS: i64 = 10_957; // 2000-01-01 - 1970-01-01
+
+fn pg_date(days: i32) -> Result<Date, CellError> {
+    let epoch = Date::constant(2000, 1, 1);
+    epoch
+        .checked_add(jiff::Span::new().days(i64::from(days)))
+        .map_err(|_| CellError(format!("date out of range ({days} days)")))
+}
+
+fn pg_time(micros: i64) -> Result<Time, CellError> {
+    Time::MIN
+        .checked_add(jiff::SignedDuration::from_micros(micros))
+        .map_err(|_| CellError(format!("time out of range ({micros} µs)")))
+}
+
+fn pg_timestamp(micros: i64) -> Result<jiff::Timestamp, CellError> {
+    jiff::Timestamp::from_microsecond(micros + PG_EPOCH_DAYS * 86_400_000_000)
+        .map_err(|_| CellError(format!("timestamp out of range ({micros} µs)")))
+}
+
+/// Decodes one column value. `tz` is the task's `timeZoneId` (or the machine's zone).
+pub(crate) fn decode(
+    column: &str,
+    ty: &Type,
+    raw: Option<&[u8]>,
+    tz: &TimeZone,
+) -> Result<Cell, CellError> {
+    let Some(b) = raw else { return Ok(Cell::Null) };
+    if let Kind::Array(elem) = ty.kind() {
+        return decode_array(column, elem, b, tz);
+    }
+    if let Kind::Domain(base) = ty.kind() {
+        return decode(column, base, raw, tz);
+    }
+    if matches!(ty.kind(), Kind::Enum(_)) {
+        return Ok(Cell::Text(utf8(b)?));
+    }
+    if matches!(ty.kind(), Kind::Composite(_)) {
+        return Err(CellError(format!(
+            "PGobject of type [{}] is not supported",
+            ty.name()
+        )));
+    }
+    Ok(match *ty {
+        Type::BOOL => Cell::Bool(b.first().copied().unwrap_or(0) != 0),
+        Type::INT2 => Cell::Int(i64::from(i16_at(b, 0)?)),
+        Type::INT4 => Cell::Int(i64::from(i32_at(b, 0)?)),
+        Type::INT8 => Cell::Int(i64_at(b, 0)?),
+        Type::OID => Cell::Int(i64::from(u32::from_be_bytes(be(b, 0)?))),
+        Type::FLOAT4 => Cell::Float4(f32::from_be_bytes(be(b, 0)?)),
+        Type::FLOAT8 => Cell::Float8(f64::from_be_bytes(be(b, 0)?)),
+        Type::NUMERIC => Cell::Decimal(numeric(b)?),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::CHAR => {
+            Cell::Text(utf8(b)?)
+        }
+        Type::UUID => {
+            let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            if h.len() != 32 {
+                return Err(CellError("a uuid value is not 16 bytes".into()));
+            }
+            Cell::Text(format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..]
+            ))
+        }
+        Type::DATE => Cell::Date(pg_date(i32_at(b, 0)?)?),
+        Type::TIME => {
+            // Kestra reads TIME through java.sql.Time: the fraction of a second is dropped.
+            let t = pg_time(i64_at(b, 0)?)?;
+            Cell::Time(t.with().subsec_nanosecond(0).build().unwrap_or(t))
+        }
+        Type::TIMETZ => {
+            // Kestra: the time at its offset, as an instant on 1970-01-01, seen in the task's zone.
+            let micros = i64_at(b, 0)?;
+            let west = i64::from(i32_at(b, 8)?);
+            let utc_micros = micros + west * 1_000_000;
+            let ts = jiff::Timestamp::from_microsecond(utc_micros.rem_euclid(86_400_000_000))
+                .map_err(|_| CellError("timetz out of range".into()))?;
+            let t = ts.to_zoned_datetime(tz.clone()).time();
+            Cell::Time(t.with().subsec_nanosecond(0).build().unwrap_or(t))
+        }
+        Type::TIMESTAMP => {
+            let ts = pg_timestamp(i64_at(b, 0)?)?;
+            Cell::Timestamp(ts.to_zoned_datetime(TimeZone::UTC).datetime())
+        }
+        Type::TIMESTAMPTZ => {
+            Cell::TimestampTz(pg_timestamp(i64_at(b, 0)?)?.to_zoned_datetime(tz.clone()))
+        }
+        Type::INTERVAL => {
+            let micros = i64_at(b, 0)?;
+            let days = i32_at(b, 8)?;
+            let months = i32_at(b, 12)?;
+            let secs = micros / 1_000_000;
+            Cell::Interval(format!(
+                "P{}Y{}M{}DT{}H{}M{}S",
+                months / 12,
+                months % 12,
+                days,
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60
+            ))
+        }
+        Type::JSON | Type::JSONB => {
+            let text = if *ty == Type::JSONB {
+                b.get(1..).unwrap_or_default()
+            } else {
+                b
+            };
+            let value: Json = serde_json::from_slice(text)
+                .map_err(|e| CellError(format!("invalid {} value: {e}", ty.name())))?;
+            if !value.is_object() {
+                return Err(CellError(format!(
+                    "Invalid data type [{}] with value [{}]",
+                    ty.name(),
+                    value
+                )));
+            }
+            Cell::Json(value)
+        }
+        Type::BYTEA => Cell::Bytes(b.to_vec()),
+        Type::VOID => Cell::Null,
+        Type::TS_VECTOR => Cell::Text(tsvector(b)?),
+        ref other if other.name() == "hstore" => Cell::Map(hstore(b)?),
+        ref other if other.name() == "citext" => Cell::Text(utf8(b)?),
+        ref other => {
+            let name = other.name();
+            return Err(CellError(match name {
+                "inet" | "cidr" | "macaddr" | "macaddr8" | "bit" | "varbit" | "money" => {
+                    format!("PGobject of type [{name}] is not supported")
+                }
+                _ => format!(
+                    "Data of type '{name}' for column '{column}' is not supported, the column type is '{name}'"
+                ),
+            }));
+        }
+    })
+}
+
+fn decode_array(column: &str, elem: &Type, b: &[u8], tz: &TimeZone) -> Result<Cell, CellError> {
+    let ndim = i32_at(b, 0)? as usize;
+    if ndim == 0 {
+        return Ok(Cell::Array(Vec::new()));
+    }
+    let mut dims = Vec::with_capacity(ndim);
+    for d in 0..ndim {
+        dims.push(i32_at(b, 12 + d * 8)?.max(0) as usize);
+    }
+    let mut at = 12 + ndim * 8;
+    let total: usize = dims.iter().product();
+    let mut flat = Vec::with_capacity(total);
+    for _ in 0..total {
+        let len = i32_at(b, at)?;
+        at += 4;
+        if len < 0 {
+            flat.push(Cell::Null);
+        } else {
+            let end = at + len as usize;
+            let bytes = b
+                .get(at..end)
+                .ok_or_else(|| CellError("truncated array from the server".into()))?;
+            flat.push(decode(column, elem, Some(bytes), tz)?);
+            at = end;
+        }
+    }
+    // Nest the flat list by dimensions, innermost last.
+    fn nest(items: &mut std::vec::IntoIter<Cell>, dims: &[usize]) -> Cell {
+        if dims.len() == 1 {
+            return Cell::Array(items.take(dims[0]).collect());
+        }
+        Cell::Array((0..dims[0]).map(|_| nest(items, &dims[1..])).collect())
+    }
+    Ok(nest(&mut flat.into_iter(), &dims))
+}
+
+/// numeric's binary form (base-10000 digits, weight, sign, display scale) as decimal text.
+fn numeric(b: &[u8]) -> Result<String, CellError> {
+    let ndigits = i16_at(b, 0)? as usize;
+    let weight = i32::from(i16_at(b, 2)?);
+    let sign = u16::from_be_bytes(be(b, 4)?);
+    let dscale = u16::from_be_bytes(be(b, 6)?) as usize;
+    match sign {
+        0xC000 => return Ok("NaN".into()),
+        0xD000 => return Ok("Infinity".into()),
+        0xF000 => return Ok("-Infinity".into()),
+        _ => {}
+    }
+    let mut digits = Vec::with_capacity(ndigits);
+    for i in 0..ndigits {
+        digits.push(i16_at(b, 8 + i * 2)?);
+    }
+    let mut int_part = String::new();
+    for w in 0..=weight.max(-1) {
+        let d = digits.get(w as usize).copied().unwrap_or(0);
+        if int_part.is_empty() {
+            if d != 0 {
+                int_part = d.to_string();
+            }
+        } else {
+            int_part.push_str(&format!("{d:04}"));
+        }
+    }
+    if int_part.is_empty() {
+        int_part.push('0');
+    }
+    let mut frac = String::new();
+    let mut i = weight + 1;
+    while frac.len() < dscale {
+        let d = if i < 0 {
+            0
+        } else {
+            digits.get(i as usize).copied().unwrap_or(0)
+        };
+        frac.push_str(&format!("{d:04}"));
+        i += 1;
+    }
+    frac.truncate(dscale);
+    let sign = if sign == 0x4000 { "-" } else { "" };
+    Ok(if frac.is_empty() {
+        format!("{sign}{int_part}")
+    } else {
+        format!("{sign}{int_part}.{frac}")
+    })
+}
+
+/// tsvector's binary form as its text form: `'brown':4 'dice':2A`.
+fn tsvector(b: &[u8]) -> Result<String, CellError> {
+    let count = i32_at(b, 0)? as usize;
+    let mut at = 4;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let end = b[at..]
+            .iter()
+            .position(|c| *c == 0)
+            .map(|p| at + p)
+            .ok_or_else(|| CellError("truncated tsvector".into()))?;
+        let lexeme = utf8(&b[at..end])?.replace('\'', "''");
+        at = end + 1;
+        let npos = u16::from_be_bytes(be(b, at)?) as usize;
+        at += 2;
+        let mut positions = Vec::with_capacity(npos);
+        for _ in 0..npos {
+            let p = u16::from_be_bytes(be(b, at)?);
+            at += 2;
+            let weight = match p >> 14 {
+                3 => "A",
+                2 => "B",
+                1 => "C",
+                _ => "",
+            };
+            positions.push(format!("{}{weight}", p & 0x3fff));
+        }
+        out.push(if positions.is_empty() {
+            format!("'{lexeme}'")
+        } else {
+            format!("'{lexeme}':{}", positions.join(","))
+        });
+    }
+    Ok(out.join(" "))
+}
+
+fn hstore(b: &[u8]) -> Result<Vec<(String, Option<String>)>, CellError> {
+    let count = i32_at(b, 0)? as usize;
+    let mut at = 4;
+    let mut out = Vec::with_capacity(count);
+    for _ in 0..count {
+        let klen = i32_at(b, at)? as usize;
+        at += 4;
+        let key = utf8(
+            b.get(at..at + klen)
+                .ok_or_else(|| CellError("truncated hstore".into()))?,
+        )?;
+        at += klen;
+        let vlen = i32_at(b, at)?;
+        at += 4;
+        let value = if vlen < 0 {
+            None
+        } else {
+            let v = utf8(
+                b.get(at..at + vlen as usize)
+                    .ok_or_else(|| CellError("truncated hstore".into()))?,
+            )?;
+            at += vlen as usize;
+            Some(v)
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
+/// Java's ISO_LOCAL_TIME: `HH:mm:ss` and the fraction without trailing zeros.
+fn iso_time(t: Time) -> String {
+    let mut s = format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
+    let nanos = t.subsec_nanosecond();
+    if nanos != 0 {
+        s.push('.');
+        s.push_str(format!("{nanos:09}").trim_end_matches('0'));
+    }
+    s
+}
+
+fn iso_datetime(dt: DateTime) -> String {
+    format!("{}T{}", dt.date(), iso_time(dt.time()))
+}
+
+fn iso_offset(secs: i32) -> String {
+    if secs == 0 {
+        return "Z".into();
+    }
+    let sign = if secs < 0 { '-' } else { '+' };
+    let a = secs.abs();
+    format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
+}
+
+/// Java's `Float.toString` magnitude, as a JSON number (what Jackson writes for a Float).
+fn float4_json(f: f32) -> Json {
+    format!("{f}")
+        .parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map_or(Json::Null, Json::Number)
+}
+
+impl Cell {
+    /// The FETCH/FETCH_ONE output form (Kestra's JSON).
+    pub(crate) fn to_json(&self) -> Json {
+        match self {
+            Cell::Null => Json::Null,
+            Cell::Bool(b) => Json::Bool(*b),
+            Cell::Int(i) => Json::from(*i),
+            Cell::Float4(f) => float4_json(*f),
+            Cell::Float8(f) => Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Cell::Decimal(d) => d
+                .parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map_or_else(|| Json::String(d.clone()), Json::Number),
+            Cell::Text(s) | Cell::Interval(s) => Json::String(s.clone()),
+            Cell::Date(d) => Json::String(d.to_string()),
+            Cell::Time(t) => Json::String(iso_time(*t)),
+            Cell::Timestamp(dt) => Json::String(iso_datetime(*dt)),
+            Cell::TimestampTz(z) => {
+                // Jackson writes a ZonedDateTime as an instant in UTC.
+                let utc = z.timestamp().to_zoned_datetime(TimeZone::UTC);
+                Json::String(format!("{}Z", iso_datetime(utc.datetime())))
+            }
+            Cell::Json(v) => v.clone(),
+            Cell::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
+            Cell::Array(items) => Json::Array(items.iter().map(Cell::to_json).collect()),
+            Cell::Map(pairs) => Json::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone().map_or(Json::Null, Json::String)))
+                    .collect::<Map<_, _>>(),
+            ),
+        }
+    }
+
+    /// The STORE form: Ion text as Kestra 1.x writes it.
+    pub(crate) fn write_ion(&self, out: &mut String) {
+        match self {
+            Cell::Null => out.push_str("null"),
+            Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Cell::Int(i) => out.push_str(&i.to_string()),
+            Cell::Float4(f) => runner_ion::write_float(f64::from(*f), out),
+            Cell::Float8(f) => runner_ion::write_float(*f, out),
+            Cell::Decimal(d) => match d.as_str() {
+                "NaN" => out.push_str("nan"),
+                "Infinity" => out.push_str("+inf"),
+                "-Infinity" => out.push_str("-inf"),
+                _ => {
+                    out.push_str(d);
+                    if !d.contains('.') {
+                        out.push('.');
+                    }
+                }
+            },
+            Cell::Text(s) | Cell::Interval(s) => runner_ion::write_string(s, out),
+            Cell::Date(d) => out.push_str(&d.to_string()),
+            Cell::Time(t) => {
+                out.push_str("LocalTime::");
+                runner_ion::write_string(&iso_time(*t), out);
+            }
+            Cell::Timestamp(dt) => {
+                out.push_str("LocalDateTime::");
+                runner_ion::write_string(&iso_datetime(*dt), out);
+            }
+            Cell::TimestampTz(z) => {
+                let zone = z
+                    .time_zone()
+                    .iana_name()
+                    .map(|n| format!("[{n}]"))
+                    .unwrap_or_default();
+                let text = format!(
+                    "{}{}{zone}",
+                    iso_datetime(z.datetime()),
+                    iso_offset(z.offset().seconds())
+                );
+                out.push_str("ZonedDateTime::");
+                runner_ion::write_string(&text, out);
+            }
+            Cell::Json(v) => runner_ion::write_json(v, out),
+            Cell::Bytes(b) => {
+                out.push_str("{{");
+                out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
+                out.push_str("}}");
+            }
+            Cell::Array(items) => {
+                out.push('[');
+                for (i, c) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    c.write_ion(out);
+                }
+                out.push(']');
+            }
+            Cell::Map(pairs) => {
+                out.push('{');
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    runner_ion::write_field_name(k, out);
+                    out.push(':');
+                    match v {
+                        Some(v) => runner_ion::write_string(v, out),
+                        None => out.push_str("null"),
+                    }
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numeric_bytes(ndigits: i16, weight: i16, sign: u16, dscale: u16, digits: &[i16]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend(ndigits.to_be_bytes());
+        b.extend(weight.to_be_bytes());
+        b.extend(sign.to_be_bytes());
+        b.extend(dscale.to_be_bytes());
+        for d in digits {
+            b.extend(d.to_be_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn numeric_is_exact() {
+        // 2147483645.1234 = 21 4748 3645 . 1234
+        assert_eq!(
+            numeric(&numeric_bytes(4, 2, 0, 4, &[21, 4748, 3645, 1234])).unwrap(),
+            "2147483645.1234"
+        );
+        assert_eq!(
+            numeric(&numeric_bytes(1, 0, 0x4000, 0, &[5])).unwrap(),
+            "-5"
+        );
+        assert_eq!(
+            numeric(&numeric_bytes(1, -1, 0, 3, &[500])).unwrap(),
+            "0.050"
+        );
+        assert_eq!(numeric(&numeric_bytes(0, 0, 0, 2, &[])).unwrap(), "0.00");
+        assert_eq!(numeric(&numeric_bytes(1, 1, 0, 0, &[1])).unwrap(), "10000");
+    }
+
+    #[test]
+    fn ion_forms_match_kestra() {
+        let ion = |c: Cell| {
+            let mut s = String::new();
+            c.write_ion(&mut s);
+            s
+        };
+        assert_eq!(ion(Cell::Decimal("5".into())), "5.");
+        assert_eq!(ion(Cell::Float4(3.2)), "3.200000047683716e0");
+        assert_eq!(ion(Cell::Date(Date::constant(2030, 12, 25))), "2030-12-25");
+        assert_eq!(
+            ion(Cell::Time(Time::constant(4, 5, 30, 0))),
+            "LocalTime::\"04:05:30\""
+        );
+        let paris = TimeZone::get("Europe/Paris").unwrap();
+        let z = "2004-10-19T06:23:54.25Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .to_zoned_datetime(paris);
+        assert_eq!(
+            ion(Cell::TimestampTz(z.clone())),
+            "ZonedDateTime::\"2004-10-19T08:23:54.25+02:00[Europe/Paris]\""
+        );
+        assert_eq!(
+            Cell::TimestampTz(z).to_json(),
+            Json::String("2004-10-19T06:23:54.25Z".into())
+        );
+        assert_eq!(
+            ion(Cell::Bytes(vec![0xde, 0xad, 0xbe, 0xef])),
+            "{{3q2+7w==}}"
+        );
+        assert_eq!(
+            Cell::Float4(9.223372e18).to_json().as_f64(),
+            Some(9.223372e18),
+            "Float.toString digits, not the widened double"
+        );
+    }
+}

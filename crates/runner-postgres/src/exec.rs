@@ -1,0 +1,394 @@
+//! What Query and Queries share: connecting, running one statement, and turning its result
+//! into outputs, streaming rows in `fetchSize` batches.
+
+use crate::cell::{Cell, RawCell, decode};
+use crate::connection::{Target, describe, parse_url};
+use crate::props::{FetchType, Props};
+use crate::sql::bind_named;
+use bytes::BytesMut;
+use futures_util::{TryStreamExt, pin_mut};
+use jiff::tz::TimeZone;
+use postgres_types::{Format, IsNull, ToSql, Type, to_sql_checked};
+use runner_core::log::Level;
+use runner_core::task::Outputs;
+use runner_core::{RunContext, TaskError};
+use serde_json::{Map, Value as Json};
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio_postgres::{Client, NoTls, Transaction};
+
+/// Everything rendered and ready to connect.
+pub(crate) struct Prepared {
+    pub(crate) target: Target,
+    pub(crate) sql: String,
+    pub(crate) after_sql: Option<String>,
+    pub(crate) parameters: Map<String, Json>,
+    pub(crate) fetch: FetchType,
+    pub(crate) fetch_size: u32,
+    pub(crate) zone: TimeZone,
+    pub(crate) transaction: bool,
+}
+
+pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError> {
+    let username = ctx.render_opt(&p.username, "username")?;
+    let password = ctx.render_opt(&p.password, "password")?;
+    if let Some(pw) = &password {
+        ctx.mask(pw);
+    }
+    for (name, prop) in [
+        ("sslKey", &p.ssl_key),
+        ("sslKeyPassword", &p.ssl_key_password),
+    ] {
+        if let Some(v) = ctx.render_opt(prop, name)? {
+            ctx.mask(&v);
+        }
+    }
+    let ssl = ctx.render_opt(&p.ssl, "ssl")?.unwrap_or(false);
+    let ssl_mode = ctx.render_opt(&p.ssl_mode, "sslMode")?;
+    let url = ctx.render(&p.url, "url")?;
+    let target = parse_url(&url, username, password, ssl, ssl_mode)?;
+    if let Some(pw) = &target.password {
+        ctx.mask(pw);
+    }
+    if matches!(
+        target.ssl_mode,
+        crate::connection::SslMode::Require
+            | crate::connection::SslMode::VerifyCa
+            | crate::connection::SslMode::VerifyFull
+    ) || p.ssl_root_cert.is_some()
+        || p.ssl_cert.is_some()
+    {
+        return Err(TaskError::property(
+            "sslMode",
+            format!(
+                "TLS connections ({:?}) are not available in this version of runner's PostgreSQL plugin; \
+                 use `sslMode: DISABLE` or `PREFER` against a server that accepts plain connections",
+                target.ssl_mode
+            ),
+        ));
+    }
+    let zone = match ctx.render_opt(&p.time_zone_id, "timeZoneId")? {
+        Some(z) => TimeZone::get(&z).map_err(|_| {
+            TaskError::property(
+                "timeZoneId",
+                format!("`{z}` is not a time zone (for example Europe/Paris or UTC)"),
+            )
+        })?,
+        None => TimeZone::system(),
+    };
+    let fetch = p.fetch_mode(ctx.render_opt(&p.fetch_type, "fetchType")?);
+    let fetch_size = ctx
+        .render_opt(&p.fetch_size, "fetchSize")?
+        .unwrap_or(10_000)
+        .max(1);
+    Ok(Prepared {
+        target,
+        sql: ctx.render(&p.sql, "sql")?,
+        after_sql: ctx.render_opt(&p.after_sql, "afterSQL")?,
+        parameters: ctx
+            .render_opt(&p.parameters, "parameters")?
+            .unwrap_or_default(),
+        fetch,
+        fetch_size,
+        zone,
+        transaction: ctx
+            .render_opt(&p.transaction, "transaction")?
+            .unwrap_or(true),
+    })
+}
+
+/// A connection whose running query is cancelled on the server if the task is dropped
+/// (Ctrl-C, `timeout`); the open transaction then rolls back with the connection.
+pub(crate) struct Session {
+    pub(crate) client: Client,
+    cancel: Option<tokio_postgres::CancelToken>,
+    connection: tokio::task::JoinHandle<()>,
+}
+
+impl Session {
+    pub(crate) async fn open(target: &Target, ctx: &RunContext) -> Result<Session, TaskError> {
+        ctx.log(
+            Level::Debug,
+            &format!("Connecting to PostgreSQL at {}", target.endpoint()),
+        );
+        let (client, connection) = target
+            .config()
+            .connect(NoTls)
+            .await
+            .map_err(|e| describe(&e, target, None))?;
+        let handle = tokio::spawn(async move {
+            // Errors surface on the client's next call; nothing to do here.
+            let _ = connection.await;
+        });
+        let cancel = Some(client.cancel_token());
+        Ok(Session {
+            client,
+            cancel,
+            connection: handle,
+        })
+    }
+
+    /// The work finished: nothing to cancel any more.
+    pub(crate) fn finish(mut self) {
+        self.cancel = None;
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(token) = self.cancel.take() {
+            // Dropped mid-query: ask the server to stop, so it does not run on without us.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = token.cancel_query(NoTls).await;
+                });
+            }
+        }
+        self.connection.abort();
+    }
+}
+
+/// A parameter sent as text: the server converts it to the type the statement expects.
+struct TextParam(Option<String>);
+
+impl std::fmt::Debug for TextParam {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TextParam")
+    }
+}
+
+impl ToSql for TextParam {
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match &self.0 {
+            None => Ok(IsNull::Yes),
+            Some(s) => {
+                out.extend_from_slice(s.as_bytes());
+                Ok(IsNull::No)
+            }
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn encode_format(&self, _ty: &Type) -> Format {
+        Format::Text
+    }
+
+    to_sql_checked!();
+}
+
+/// A JSON value as PostgreSQL's text input: arrays as `{...}` literals, objects as JSON.
+fn param_text(v: &Json) -> Option<String> {
+    match v {
+        Json::Null => None,
+        Json::String(s) => Some(s.clone()),
+        Json::Array(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| match param_text(i) {
+                    None => "NULL".to_string(),
+                    Some(s) if matches!(i, Json::Array(_)) => s,
+                    Some(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
+                })
+                .collect();
+            Some(format!("{{{}}}", parts.join(",")))
+        }
+        other => Some(other.to_string()),
+    }
+}
+
+fn bind(sql: &str, parameters: &Map<String, Json>) -> Result<(String, Vec<TextParam>), TaskError> {
+    if parameters.is_empty() {
+        return Ok((sql.to_string(), Vec::new()));
+    }
+    let (sql, names) = bind_named(sql);
+    let params = names
+        .iter()
+        .map(|n| {
+            parameters
+                .get(n)
+                .map(|v| TextParam(param_text(v)))
+                .ok_or_else(|| {
+                    TaskError::property(
+                        "parameters",
+                        format!("`:{n}` is used in the SQL but `parameters` has no `{n}`"),
+                    )
+                })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok((sql, params))
+}
+
+/// Runs one statement inside `tx` and returns Kestra's output for it, or `None` when the
+/// statement returns no rows description (an UPDATE, a DDL...).
+pub(crate) async fn run_statement(
+    ctx: &RunContext,
+    tx: &Transaction<'_>,
+    target: &Target,
+    sql: &str,
+    prep: &Prepared,
+) -> Result<Option<Outputs>, TaskError> {
+    let (bound, params) = bind(sql, &prep.parameters)?;
+    ctx.log(Level::Debug, &format!("Executing SQL: {sql}"));
+    let stmt = tx
+        .prepare(&bound)
+        .await
+        .map_err(|e| describe(&e, target, Some(&bound)))?;
+    if stmt.columns().is_empty() || prep.fetch == FetchType::None {
+        tx.execute_raw(&stmt, params.iter())
+            .await
+            .map_err(|e| describe(&e, target, Some(&bound)))?;
+        return Ok(if stmt.columns().is_empty() {
+            None
+        } else {
+            Some(Outputs::from_iter([("row".to_string(), Json::Null)]))
+        });
+    }
+    let names: Vec<String> = stmt
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let portal = tx
+        .bind_raw(&stmt, params.iter())
+        .await
+        .map_err(|e| describe(&e, target, Some(&bound)))?;
+    let batch = if prep.fetch == FetchType::FetchOne {
+        1
+    } else {
+        prep.fetch_size as i32
+    };
+
+    let mut out = Outputs::new();
+    out.insert("row".into(), Json::Null);
+    let mut size: u64 = 0;
+    let mut rows: Vec<Json> = Vec::new();
+    let mut file = None;
+    let mut uri = None;
+    if prep.fetch == FetchType::Store {
+        let name = format!("{}.ion", uuid_digits());
+        let u = ctx.output_file_uri(&name);
+        file = Some(BufWriter::with_capacity(
+            256 * 1024,
+            ctx.storage().create(&u).await?,
+        ));
+        uri = Some(u);
+    }
+    let mut line = String::with_capacity(1024);
+    'batches: loop {
+        let stream = tx
+            .query_portal_raw(&portal, batch)
+            .await
+            .map_err(|e| describe(&e, target, Some(&bound)))?;
+        pin_mut!(stream);
+        let mut in_batch = 0;
+        while let Some(row) = stream
+            .try_next()
+            .await
+            .map_err(|e| describe(&e, target, Some(&bound)))?
+        {
+            in_batch += 1;
+            size += 1;
+            let mut cells = Vec::with_capacity(names.len());
+            for (i, name) in names.iter().enumerate() {
+                let raw: RawCell<'_> = row
+                    .try_get(i)
+                    .map_err(|e| describe(&e, target, Some(&bound)))?;
+                let cell = decode(name, &raw.ty, raw.bytes, &prep.zone)
+                    .map_err(|e| TaskError::failed(e.0))?;
+                cells.push(cell);
+            }
+            match prep.fetch {
+                FetchType::Store => {
+                    line.clear();
+                    write_ion_row(&names, &cells, &mut line);
+                    let f = file.as_mut().expect("STORE opens the file first");
+                    f.write_all(line.as_bytes())
+                        .await
+                        .map_err(|e| TaskError::Plugin {
+                            message: format!("cannot write the STORE file: {e}"),
+                            source: Some(Box::new(e)),
+                        })?;
+                }
+                FetchType::FetchOne => {
+                    out.insert("row".into(), json_row(&names, &cells));
+                    break 'batches;
+                }
+                _ => rows.push(json_row(&names, &cells)),
+            }
+        }
+        if in_batch < batch {
+            break;
+        }
+    }
+    if let Some(mut f) = file {
+        f.flush().await.map_err(|e| TaskError::Plugin {
+            message: format!("cannot write the STORE file: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+        f.into_inner().sync_all().await.ok();
+    }
+    if prep.fetch == FetchType::Fetch {
+        out.insert("rows".into(), Json::Array(rows));
+    }
+    if let Some(u) = uri {
+        out.insert("uri".into(), Json::String(u));
+    }
+    out.insert("size".into(), Json::from(size));
+    Ok(Some(out))
+}
+
+/// Runs `afterSQL` (one statement) with the same parameters.
+pub(crate) async fn run_after(
+    tx: &Transaction<'_>,
+    target: &Target,
+    after: &str,
+    prep: &Prepared,
+) -> Result<(), TaskError> {
+    if crate::sql::split_statements(after).len() > 1 {
+        return Err(TaskError::failed(
+            "Query task afterSQL supports only a single SQL statement. Use the Queries task to run multiple statements.",
+        ));
+    }
+    let (bound, params) = bind(after, &prep.parameters)?;
+    let stmt = tx
+        .prepare(&bound)
+        .await
+        .map_err(|e| describe(&e, target, Some(&bound)))?;
+    tx.execute_raw(&stmt, params.iter())
+        .await
+        .map_err(|e| describe(&e, target, Some(&bound)))?;
+    Ok(())
+}
+
+fn json_row(names: &[String], cells: &[Cell]) -> Json {
+    let mut m = Map::with_capacity(names.len());
+    for (n, c) in names.iter().zip(cells) {
+        m.insert(n.clone(), c.to_json());
+    }
+    Json::Object(m)
+}
+
+/// One row as a line of Ion text: `{id:1,name:"x"}`.
+fn write_ion_row(names: &[String], cells: &[Cell], out: &mut String) {
+    out.push('{');
+    for (i, (n, c)) in names.iter().zip(cells).enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        runner_ion::write_field_name(n, out);
+        out.push(':');
+        c.write_ion(out);
+    }
+    out.push_str("}\n");
+}
+
+/// Kestra names STORE files with random digits.
+fn uuid_digits() -> String {
+    runner_core::ids::random_u64().to_string()
+}

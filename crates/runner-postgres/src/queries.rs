@@ -1,0 +1,77 @@
+//! `io.kestra.plugin.jdbc.postgresql.Queries`: a script of statements, in one transaction by
+//! default; one output per statement that returns rows.
+
+use crate::exec::{Session, prepare, run_statement};
+use crate::props::{COMMON, Props};
+use crate::sql::split_statements;
+use runner_core::registry::{PropDoc, TaskDescriptor};
+use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use runner_core::{RunContext, TaskError};
+use serde_json::Value as Json;
+
+pub(crate) const QUERIES: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.jdbc.postgresql.Queries",
+    aliases: &[],
+    doc: "Run a SQL script on PostgreSQL (split on `;` outside quotes, comments and dollar quotes), in one transaction by default.",
+    properties: &{
+        let mut p = [COMMON[0]; 22];
+        let mut i = 0;
+        while i < 21 {
+            p[i] = COMMON[i];
+            i += 1;
+        }
+        p[3] =
+            PropDoc::value("sql", "string", "The SQL script: one or more statements.").required();
+        p[21] = PropDoc::value(
+            "transaction",
+            "boolean",
+            "Run all statements in one transaction, rolled back on error (default true).",
+        );
+        p
+    },
+    example: "id: setup\ntype: io.kestra.plugin.jdbc.postgresql.Queries\nurl: jdbc:postgresql://127.0.0.1:5432/\nusername: app\npassword: \"{{ secret('POSTGRES_PASSWORD') }}\"\nsql: |\n  create table t (id int);\n  insert into t values (1);",
+    flowable: false,
+    build: |b| {
+        Some(TaskKind::Runnable(Box::new(Queries(
+            b.properties::<Props>()?,
+        ))))
+    },
+};
+
+pub(crate) struct Queries(Props);
+
+impl RunnableTask for Queries {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let prep = prepare(ctx, &self.0)?;
+            let statements = split_statements(&prep.sql);
+            let mut session = Session::open(&prep.target, ctx).await?;
+            let describe =
+                |e: tokio_postgres::Error| crate::connection::describe(&e, &prep.target, None);
+            let mut outputs = Vec::new();
+            if prep.transaction {
+                let tx = session.client.transaction().await.map_err(describe)?;
+                for sql in &statements {
+                    if let Some(out) = run_statement(ctx, &tx, &prep.target, sql, &prep).await? {
+                        outputs.push(Json::Object(out));
+                    }
+                }
+                tx.commit().await.map_err(describe)?;
+            } else {
+                // Without a transaction each statement commits on its own.
+                for sql in &statements {
+                    let tx = session.client.transaction().await.map_err(describe)?;
+                    if let Some(out) = run_statement(ctx, &tx, &prep.target, sql, &prep).await? {
+                        outputs.push(Json::Object(out));
+                    }
+                    tx.commit().await.map_err(describe)?;
+                }
+            }
+            session.finish();
+            Ok(Outputs::from_iter([(
+                "outputs".to_string(),
+                Json::Array(outputs),
+            )]))
+        })
+    }
+}
