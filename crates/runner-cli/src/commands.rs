@@ -18,7 +18,11 @@ use std::sync::Arc;
 
 /// Every task type this binary can run: the core tasks, then each plugin's list.
 pub fn registry() -> Registry {
-    Registry::new(&[runner_core::tasks::TASKS, runner_postgres::TASKS])
+    Registry::new(&[
+        runner_core::tasks::TASKS,
+        runner_postgres::TASKS,
+        runner_aws::TASKS,
+    ])
 }
 
 pub(crate) fn dispatch(cli: Cli) -> u8 {
@@ -381,6 +385,7 @@ fn run(args: RunArgs) -> u8 {
         .clone()
         .unwrap_or_else(|| PathBuf::from(".runner/storage"));
     let envs = environment.envs.clone();
+    let process_environment = environment.all.clone();
     let renderer = Arc::new(Renderer::with_hooks(Hooks {
         secrets: Some(Arc::new(environment.secrets)),
         masker: Some(masker.clone()),
@@ -451,7 +456,7 @@ fn run(args: RunArgs) -> u8 {
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
     runtime.block_on(async move {
-        let exec = Arc::new(ExecutionShared::new(
+        let mut shared = ExecutionShared::new(
             friendly_id(),
             plan.flow.clone(),
             renderer,
@@ -460,7 +465,9 @@ fn run(args: RunArgs) -> u8 {
             Json::Object(labels),
             plan.variables.clone(),
             envs,
-        ));
+        );
+        shared.environment = process_environment;
+        let exec = Arc::new(shared);
         let resolved = match resolve_inputs(&plan.inputs, &given, &exec.storage, &exec.prefix).await
         {
             Ok(r) => r,

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 pub(crate) struct RunEnvironment {
     pub(crate) secrets: SecretStore,
+    /// Every variable, files over process, for tasks that follow standard variables (AWS_*).
+    pub(crate) all: std::collections::BTreeMap<String, String>,
     /// `envs.x` for each `ENV_X`.
     pub(crate) envs: Json,
 }
@@ -22,6 +24,7 @@ pub(crate) fn load(files: &[PathBuf]) -> Result<RunEnvironment, String> {
     }
     let mut secrets = SecretStore::default();
     let mut envs = Map::new();
+    let all = vars.iter().cloned().collect();
     for (k, v) in vars {
         if let Some(name) = k.strip_prefix("ENV_") {
             envs.insert(name.to_lowercase(), Json::String(v));
@@ -31,6 +34,7 @@ pub(crate) fn load(files: &[PathBuf]) -> Result<RunEnvironment, String> {
     }
     Ok(RunEnvironment {
         secrets,
+        all,
         envs: Json::Object(envs),
     })
 }

@@ -25,6 +25,9 @@ pub struct ExecutionShared {
     pub vars: Json,
     /// `envs.x` for every `ENV_X` the caller passed in; tasks never read the environment.
     pub envs: Json,
+    /// The variables of the process and of `--env-file`s, set by the caller; tasks read them
+    /// through [`RunContext::env_var`] (the AWS credential chain, endpoints...).
+    pub environment: std::collections::BTreeMap<String, String>,
     /// `flow`, `vars`, `labels`, `envs`: converted once for rendering.
     fixed_vars: Vec<(String, Vars)>,
     state: Mutex<ExecutionState>,
@@ -80,6 +83,7 @@ impl ExecutionShared {
             ("envs".to_string(), Vars::from_json(&envs)),
         ];
         ExecutionShared {
+            environment: Default::default(),
             fixed_vars,
             id,
             flow,
@@ -325,6 +329,15 @@ impl RunContext {
         self.exec.log.masker().add(value);
     }
 
+    /// A variable of the run's environment (process and `--env-file`s).
+    pub fn env_var(&self, name: &str) -> Option<&str> {
+        self.exec
+            .environment
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
     pub fn storage(&self) -> &Storage {
         &self.exec.storage
     }
@@ -334,6 +347,22 @@ impl RunContext {
         self.exec
             .prefix
             .task_file(&self.task_id, &self.taskrun_id, file_name)
+    }
+
+    /// The local path of a file of this execution; files of other executions are refused.
+    pub fn execution_file_path(&self, uri: &str) -> Result<std::path::PathBuf, StorageError> {
+        let path = self.exec.storage.path(uri)?;
+        if !self.exec.prefix.owns(uri) {
+            return Err(StorageError::NotOfThisExecution {
+                uri: uri.to_string(),
+            });
+        }
+        if !path.exists() {
+            return Err(StorageError::NotFound {
+                uri: uri.to_string(),
+            });
+        }
+        Ok(path)
     }
 
     /// Opens a file of this execution for reading; files of other executions are refused.

@@ -8,13 +8,20 @@ use std::time::Instant;
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let rows: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let rows: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let pg = runner_testkit::Postgres::start().await;
     let client = pg.client().await;
     client
@@ -33,7 +40,8 @@ async fn main() {
         pg.password
     );
     let start = Instant::now();
-    let run = runner_testkit::run_flow(&[runner_core::tasks::TASKS, runner_postgres::TASKS], &yaml).await;
+    let run =
+        runner_testkit::run_flow(&[runner_core::tasks::TASKS, runner_postgres::TASKS], &yaml).await;
     let took = start.elapsed();
     assert_eq!(run.state.as_str(), "SUCCESS", "{}", run.logs);
     let size = run.outputs("fetch")["size"].as_u64().unwrap();
@@ -51,11 +59,24 @@ async fn main() {
     let start = Instant::now();
     let status = std::process::Command::new("psql")
         .env("PGPASSWORD", &pg.password)
-        .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", &pg.user, "-d", "postgres", "-q", "-c"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            &pg.user,
+            "-d",
+            "postgres",
+            "-q",
+            "-c",
+        ])
         .arg(format!("\\copy ({sql}) to '{}' csv", out.display()))
         .status();
     match status {
-        Ok(s) if s.success() => println!("psql \\copy (CSV): {:.2}s", start.elapsed().as_secs_f64()),
+        Ok(s) if s.success() => {
+            println!("psql \\copy (CSV): {:.2}s", start.elapsed().as_secs_f64())
+        }
         other => println!("psql \\copy could not run: {other:?}"),
     }
     let _ = std::fs::remove_file(out);

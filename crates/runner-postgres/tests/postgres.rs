@@ -421,7 +421,11 @@ async fn store_file_reads_back_with_ion_rs() {
     let text = std::fs::read(r.file(r.outputs("q")["uri"].as_str().unwrap())).unwrap();
     let rows = Element::read_all(&text).expect("ion-rs reads the file");
     assert_eq!(rows.len(), 2);
-    let row = rows.get(0).unwrap().as_struct().expect("each row is a struct");
+    let row = rows
+        .get(0)
+        .unwrap()
+        .as_struct()
+        .expect("each row is a struct");
     let get = |name: &str| row.get(name).unwrap_or_else(|| panic!("no field {name}"));
     assert_eq!(get("concert_id").as_i64(), Some(1));
     assert_eq!(get("available").as_bool(), Some(true));
@@ -431,20 +435,83 @@ async fn store_file_reads_back_with_ion_rs() {
     assert_eq!(get("library_record").as_i64(), Some(i64::MAX));
     assert_eq!(get("double_test").as_float(), Some(9.223372036854776e18));
     assert_eq!(get("real_test").ion_type(), IonType::Float);
-    assert_eq!(get("numeric_test").as_decimal(), Some(Decimal::new(21_474_836_451_234_i64, -4)));
-    let date = get("date_type").as_timestamp().expect("a date is an Ion timestamp");
+    assert_eq!(
+        get("numeric_test").as_decimal(),
+        Some(Decimal::new(21_474_836_451_234_i64, -4))
+    );
+    let date = get("date_type")
+        .as_timestamp()
+        .expect("a date is an Ion timestamp");
     assert_eq!(date.to_string(), "2030-12-25T");
     let time = get("time_type");
     assert_eq!(time.as_string(), Some("04:05:30"));
-    assert_eq!(time.annotations().iter().next().and_then(|a| a.text()), Some("LocalTime"));
-    assert_eq!(get("timestamp_type").annotations().iter().next().and_then(|a| a.text()), Some("LocalDateTime"));
-    assert_eq!(get("timestampz_type").as_string(), Some("2004-10-19T08:23:54.25+02:00[Europe/Paris]"));
+    assert_eq!(
+        time.annotations().iter().next().and_then(|a| a.text()),
+        Some("LocalTime")
+    );
+    assert_eq!(
+        get("timestamp_type")
+            .annotations()
+            .iter()
+            .next()
+            .and_then(|a| a.text()),
+        Some("LocalDateTime")
+    );
+    assert_eq!(
+        get("timestampz_type").as_string(),
+        Some("2004-10-19T08:23:54.25+02:00[Europe/Paris]")
+    );
     assert_eq!(get("interval_type").as_string(), Some("P10Y4M5DT0H0M10S"));
-    let quarters: Vec<i64> = get("pay_by_quarter").as_sequence().unwrap().elements().map(|e| e.as_i64().unwrap()).collect();
+    let quarters: Vec<i64> = get("pay_by_quarter")
+        .as_sequence()
+        .unwrap()
+        .elements()
+        .map(|e| e.as_i64().unwrap())
+        .collect();
     assert_eq!(quarters, [100, 200, 300]);
-    assert_eq!(get("schedule").as_sequence().unwrap().get(1).unwrap().as_sequence().unwrap().get(0).unwrap().as_string(), Some("training"));
-    assert_eq!(get("json_type").as_struct().unwrap().get("color").unwrap().as_string(), Some("red"));
-    assert_eq!(get("blob_type").as_blob(), Some(&[0xde, 0xad, 0xbe, 0xef][..]));
-    assert_eq!(get("hstore_type").as_struct().unwrap().get("hello").unwrap().as_string(), Some("world"));
-    assert_eq!(rows.get(1).unwrap().as_struct().unwrap().get("concert_id").unwrap().as_i64(), Some(2));
+    assert_eq!(
+        get("schedule")
+            .as_sequence()
+            .unwrap()
+            .get(1)
+            .unwrap()
+            .as_sequence()
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .as_string(),
+        Some("training")
+    );
+    assert_eq!(
+        get("json_type")
+            .as_struct()
+            .unwrap()
+            .get("color")
+            .unwrap()
+            .as_string(),
+        Some("red")
+    );
+    assert_eq!(
+        get("blob_type").as_blob(),
+        Some(&[0xde, 0xad, 0xbe, 0xef][..])
+    );
+    assert_eq!(
+        get("hstore_type")
+            .as_struct()
+            .unwrap()
+            .get("hello")
+            .unwrap()
+            .as_string(),
+        Some("world")
+    );
+    assert_eq!(
+        rows.get(1)
+            .unwrap()
+            .as_struct()
+            .unwrap()
+            .get("concert_id")
+            .unwrap()
+            .as_i64(),
+        Some(2)
+    );
 }

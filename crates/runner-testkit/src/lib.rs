@@ -115,6 +115,17 @@ impl std::io::Write for Buf {
 /// Runs a flow written inline with the given task lists, as `runner run` would, in-process.
 /// Panics with the diagnostics when the flow is invalid.
 pub async fn run_flow(tasks: &[&'static [runner_core::TaskDescriptor]], yaml: &str) -> Run {
+    run_flow_with(tasks, yaml, &[], &[]).await
+}
+
+/// [`run_flow`] with input values (`name`, `value`; a FILE input takes a local path) and the
+/// variables the run sees as its environment (AWS_*, ...).
+pub async fn run_flow_with(
+    tasks: &[&'static [runner_core::TaskDescriptor]],
+    yaml: &str,
+    inputs: &[(&str, &str)],
+    environment: &[(&str, &str)],
+) -> Run {
     use std::sync::Arc;
     let registry = runner_core::Registry::new(tasks);
     let masker = Arc::new(runner_secrets::Masker::default());
@@ -144,7 +155,7 @@ pub async fn run_flow(tasks: &[&'static [runner_core::TaskDescriptor]], yaml: &s
         Box::new(buf.clone()),
         masker,
     ));
-    let exec = Arc::new(runner_core::ExecutionShared::new(
+    let mut shared = runner_core::ExecutionShared::new(
         runner_core::ids::friendly_id(),
         plan.flow.clone(),
         renderer,
@@ -153,7 +164,21 @@ pub async fn run_flow(tasks: &[&'static [runner_core::TaskDescriptor]], yaml: &s
         serde_json::json!({}),
         plan.variables.clone(),
         serde_json::json!({}),
-    ));
+    );
+    shared.environment = environment
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let exec = Arc::new(shared);
+    let given: serde_json::Map<String, serde_json::Value> = inputs
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    let resolved =
+        runner_core::inputs::resolve_inputs(&plan.inputs, &given, &exec.storage, &exec.prefix)
+            .await
+            .expect("valid inputs");
+    exec.set_inputs(resolved.values);
     let state = runner_core::Executor::new(exec.clone()).run(&plan).await;
     let logs = String::from_utf8(buf.0.lock().expect("log buffer").clone()).expect("UTF-8 logs");
     Run {
@@ -161,5 +186,233 @@ pub async fn run_flow(tasks: &[&'static [runner_core::TaskDescriptor]], yaml: &s
         record: exec.record(),
         logs,
         storage,
+    }
+}
+
+/// An S3 server on 127.0.0.1 (s3s over a directory) that checks SigV4 signatures: a wrong
+/// secret key gets 403. It stops when this value is dropped.
+pub struct S3 {
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub root: PathBuf,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl S3 {
+    pub async fn start() -> S3 {
+        let root =
+            std::env::temp_dir().join(format!("runner-s3-{}", runner_core::ids::friendly_id()));
+        std::fs::create_dir_all(&root).expect("S3 root directory");
+        let access_key = "AKIARUNNERTEST".to_string();
+        let secret_key = format!("secret-{}", runner_core::ids::friendly_id());
+        let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs over the root directory");
+        let mut builder = s3s::service::S3ServiceBuilder::new(BucketsMustExist {
+            inner: fs,
+            root: root.clone(),
+        });
+        builder.set_auth(s3s::auth::SimpleAuth::from_single(
+            access_key.clone(),
+            secret_key.clone(),
+        ));
+        let service = builder.build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
+        let server = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let service = service.clone();
+                tokio::spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                    .await;
+                });
+            }
+        });
+        S3 {
+            endpoint,
+            access_key,
+            secret_key,
+            root,
+            server,
+        }
+    }
+
+    /// Creates a bucket (a directory of the root).
+    pub fn create_bucket(&self, name: &str) {
+        std::fs::create_dir_all(self.root.join(name)).expect("bucket directory");
+    }
+
+    /// A client of its own, to check what the server holds independently of the plugin.
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                &self.access_key,
+                &self.secret_key,
+                None,
+                None,
+                "testkit",
+            ))
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// The bytes of an object, read back through the server.
+    pub async fn get(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let out = self
+            .client()
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+    }
+
+    /// Multipart uploads still open (none should be left behind). s3s-fs has no
+    /// ListMultipartUploads, so this counts the uploads it keeps on disk (`.upload-<id>.json`).
+    pub fn open_multipart_uploads(&self) -> usize {
+        std::fs::read_dir(&self.root)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// s3s-fs creates a missing bucket when an object is written to it; S3 answers NoSuchBucket.
+/// This wrapper answers as S3 does and hands everything else to s3s-fs.
+struct BucketsMustExist {
+    inner: s3s_fs::FileSystem,
+    root: PathBuf,
+}
+
+impl BucketsMustExist {
+    fn check(&self, bucket: &str) -> s3s::S3Result<()> {
+        if self.root.join(bucket).is_dir() {
+            Ok(())
+        } else {
+            Err(s3s::s3_error!(NoSuchBucket))
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl s3s::S3 for BucketsMustExist {
+    async fn put_object(
+        &self,
+        req: s3s::S3Request<s3s::dto::PutObjectInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::PutObjectOutput>> {
+        self.check(&req.input.bucket)?;
+        self.inner.put_object(req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: s3s::S3Request<s3s::dto::CreateMultipartUploadInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::CreateMultipartUploadOutput>> {
+        self.check(&req.input.bucket)?;
+        self.inner.create_multipart_upload(req).await
+    }
+
+    async fn get_object(
+        &self,
+        req: s3s::S3Request<s3s::dto::GetObjectInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::GetObjectOutput>> {
+        self.inner.get_object(req).await
+    }
+
+    async fn head_object(
+        &self,
+        req: s3s::S3Request<s3s::dto::HeadObjectInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::HeadObjectOutput>> {
+        self.inner.head_object(req).await
+    }
+
+    async fn delete_object(
+        &self,
+        req: s3s::S3Request<s3s::dto::DeleteObjectInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::DeleteObjectOutput>> {
+        self.inner.delete_object(req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: s3s::S3Request<s3s::dto::ListObjectsInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListObjectsOutput>> {
+        self.inner.list_objects(req).await
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: s3s::S3Request<s3s::dto::ListObjectsV2Input>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListObjectsV2Output>> {
+        self.inner.list_objects_v2(req).await
+    }
+
+    async fn head_bucket(
+        &self,
+        req: s3s::S3Request<s3s::dto::HeadBucketInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::HeadBucketOutput>> {
+        self.inner.head_bucket(req).await
+    }
+
+    async fn create_bucket(
+        &self,
+        req: s3s::S3Request<s3s::dto::CreateBucketInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::CreateBucketOutput>> {
+        self.inner.create_bucket(req).await
+    }
+
+    async fn list_buckets(
+        &self,
+        req: s3s::S3Request<s3s::dto::ListBucketsInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListBucketsOutput>> {
+        self.inner.list_buckets(req).await
+    }
+
+    async fn upload_part(
+        &self,
+        req: s3s::S3Request<s3s::dto::UploadPartInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::UploadPartOutput>> {
+        self.inner.upload_part(req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: s3s::S3Request<s3s::dto::CompleteMultipartUploadInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::CompleteMultipartUploadOutput>> {
+        self.inner.complete_multipart_upload(req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: s3s::S3Request<s3s::dto::AbortMultipartUploadInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::AbortMultipartUploadOutput>> {
+        self.inner.abort_multipart_upload(req).await
+    }
+
+    async fn list_parts(
+        &self,
+        req: s3s::S3Request<s3s::dto::ListPartsInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListPartsOutput>> {
+        self.inner.list_parts(req).await
     }
 }

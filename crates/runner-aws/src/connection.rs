@@ -1,0 +1,357 @@
+//! What the four S3 tasks share: Kestra's connection properties, the credential and endpoint
+//! chain (properties, then the standard AWS variables and profile files), and errors that say
+//! what to check.
+
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use runner_core::{Property, RunContext, TaskError};
+use serde::Deserialize;
+
+/// Kestra's connection properties (`AbstractConnection`), plus `bucket`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Connection {
+    pub(crate) bucket: Property<String>,
+    region: Option<Property<String>>,
+    access_key_id: Option<Property<String>>,
+    secret_key_id: Option<Property<String>>,
+    session_token: Option<Property<String>>,
+    endpoint_override: Option<Property<String>>,
+    force_path_style: Option<Property<bool>>,
+    /// Accepted: the SDK client needs no special mode.
+    #[allow(dead_code)]
+    compatibility_mode: Option<Property<bool>>,
+    sts_role_arn: Option<Property<String>>,
+    #[allow(dead_code)]
+    sts_role_external_id: Option<Property<String>>,
+    #[allow(dead_code)]
+    sts_role_session_name: Option<Property<String>>,
+    #[allow(dead_code)]
+    sts_role_session_duration: Option<Property<String>>,
+    #[allow(dead_code)]
+    sts_endpoint_override: Option<Property<String>>,
+}
+
+/// The connection properties' documentation, followed by a task's own.
+macro_rules! with_connection {
+    ($($extra:expr),* $(,)?) => {
+        &[
+            runner_core::registry::PropDoc::value("bucket", "string", "The bucket.").required(),
+            runner_core::registry::PropDoc::value("region", "string", "AWS region; else AWS_REGION, AWS_DEFAULT_REGION, the profile, or us-east-1."),
+            runner_core::registry::PropDoc::value("accessKeyId", "string", "Access key; else AWS_ACCESS_KEY_ID or the profile (masked)."),
+            runner_core::registry::PropDoc::value("secretKeyId", "string", "Secret key; else AWS_SECRET_ACCESS_KEY or the profile (masked)."),
+            runner_core::registry::PropDoc::value("sessionToken", "string", "Session token; else AWS_SESSION_TOKEN (masked)."),
+            runner_core::registry::PropDoc::value("endpointOverride", "string", "An S3-compatible endpoint; else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL."),
+            runner_core::registry::PropDoc::value("forcePathStyle", "boolean", "Path-style addressing (automatic for IP and localhost endpoints)."),
+            runner_core::registry::PropDoc::value("compatibilityMode", "boolean", "Accepted; runner's client needs no special mode."),
+            runner_core::registry::PropDoc::value("stsRoleArn", "string", "AssumeRole: not supported by runner (the task fails saying so)."),
+            runner_core::registry::PropDoc::value("stsRoleExternalId", "string", "See stsRoleArn."),
+            runner_core::registry::PropDoc::value("stsRoleSessionName", "string", "See stsRoleArn."),
+            runner_core::registry::PropDoc::value("stsRoleSessionDuration", "duration", "See stsRoleArn."),
+            runner_core::registry::PropDoc::value("stsEndpointOverride", "string", "See stsRoleArn."),
+            $($extra),*
+        ]
+    };
+}
+pub(crate) use with_connection;
+
+/// A client ready for one bucket, and where it points (for messages).
+pub(crate) struct S3 {
+    pub(crate) client: aws_sdk_s3::Client,
+    pub(crate) bucket: String,
+    pub(crate) endpoint: String,
+}
+
+fn profile_value(
+    ctx: &RunContext,
+    file_var: &str,
+    default_file: &str,
+    section: &str,
+    key: &str,
+) -> Option<String> {
+    let path = match ctx.env_var(file_var) {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::path::PathBuf::from(ctx.env_var("HOME")?)
+            .join(".aws")
+            .join(default_file),
+    };
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut in_section = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_section = name.trim() == section;
+        } else if in_section
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim() == key
+        {
+            return Some(v.trim().to_string());
+        }
+    }
+    None
+}
+
+impl Connection {
+    pub(crate) async fn connect(&self, ctx: &RunContext) -> Result<S3, TaskError> {
+        if ctx
+            .render_opt(&self.sts_role_arn, "stsRoleArn")?
+            .is_some_and(|r| !r.trim().is_empty())
+        {
+            return Err(TaskError::property(
+                "stsRoleArn",
+                "AssumeRole is not supported by runner: give `accessKeyId`/`secretKeyId`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or a profile with the role's credentials",
+            ));
+        }
+        let bucket = ctx.render(&self.bucket, "bucket")?;
+        let profile = ctx.env_var("AWS_PROFILE").unwrap_or("default").to_string();
+        let access = ctx
+            .render_opt(&self.access_key_id, "accessKeyId")?
+            .filter(|s| !s.is_empty());
+        let secret = ctx
+            .render_opt(&self.secret_key_id, "secretKeyId")?
+            .filter(|s| !s.is_empty());
+        let token = ctx
+            .render_opt(&self.session_token, "sessionToken")?
+            .filter(|s| !s.is_empty());
+        // Kestra uses the flow's keys only when both are set; otherwise the standard chain.
+        let (access, secret, token) = match (access, secret) {
+            (Some(a), Some(s)) => (a, s, token),
+            _ => match (
+                ctx.env_var("AWS_ACCESS_KEY_ID"),
+                ctx.env_var("AWS_SECRET_ACCESS_KEY"),
+            ) {
+                (Some(a), Some(s)) => (
+                    a.to_string(),
+                    s.to_string(),
+                    ctx.env_var("AWS_SESSION_TOKEN").map(str::to_string),
+                ),
+                _ => {
+                    let get = |k: &str| {
+                        profile_value(
+                            ctx,
+                            "AWS_SHARED_CREDENTIALS_FILE",
+                            "credentials",
+                            &profile,
+                            k,
+                        )
+                    };
+                    match (get("aws_access_key_id"), get("aws_secret_access_key")) {
+                        (Some(a), Some(s)) => (a, s, get("aws_session_token")),
+                        _ => {
+                            return Err(TaskError::property(
+                                "accessKeyId",
+                                "no AWS credentials: set `accessKeyId` and `secretKeyId` (for example from secrets), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in ~/.aws/credentials",
+                            ));
+                        }
+                    }
+                }
+            },
+        };
+        ctx.mask(&secret);
+        if let Some(t) = &token {
+            ctx.mask(t);
+        }
+        let region = match ctx.render_opt(&self.region, "region")? {
+            Some(r) => r,
+            None => ctx
+                .env_var("AWS_REGION")
+                .or_else(|| ctx.env_var("AWS_DEFAULT_REGION"))
+                .map(str::to_string)
+                .or_else(|| {
+                    profile_value(
+                        ctx,
+                        "AWS_CONFIG_FILE",
+                        "config",
+                        &if profile == "default" {
+                            profile.clone()
+                        } else {
+                            format!("profile {profile}")
+                        },
+                        "region",
+                    )
+                })
+                .unwrap_or_else(|| "us-east-1".into()),
+        };
+        let endpoint = match ctx.render_opt(&self.endpoint_override, "endpointOverride")? {
+            Some(e) => Some(e.trim().to_string()),
+            None => ctx
+                .env_var("AWS_ENDPOINT_URL_S3")
+                .or_else(|| ctx.env_var("AWS_ENDPOINT_URL"))
+                .map(str::to_string),
+        };
+        let mut path_style = ctx
+            .render_opt(&self.force_path_style, "forcePathStyle")?
+            .unwrap_or(false);
+        let mut builder = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.clone()))
+            .credentials_provider(Credentials::new(access, secret, token, None, "runner"))
+            // Plain uploads: many S3-compatible servers refuse the SDK's default checksum trailers.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        let shown = match &endpoint {
+            Some(e) => {
+                let host = host_of(e).ok_or_else(|| {
+                    TaskError::property(
+                        "endpointOverride",
+                        format!("`{e}` is not a URL (for example http://127.0.0.1:9000)"),
+                    )
+                })?;
+                refuse_link_local(e, &host).await?;
+                if host.parse::<std::net::IpAddr>().is_ok()
+                    || host
+                        .trim_matches(['[', ']'])
+                        .parse::<std::net::IpAddr>()
+                        .is_ok()
+                    || host == "localhost"
+                {
+                    path_style = true;
+                }
+                builder = builder.endpoint_url(e);
+                e.clone()
+            }
+            None => format!("s3.{region}.amazonaws.com"),
+        };
+        builder = builder.force_path_style(path_style);
+        Ok(S3 {
+            client: aws_sdk_s3::Client::from_conf(builder.build()),
+            bucket,
+            endpoint: shown,
+        })
+    }
+}
+
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split('/').next()?;
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if authority.starts_with('[') {
+        authority.split_once(']').map(|(h, _)| format!("{h}]"))?
+    } else {
+        authority.split(':').next()?.to_string()
+    };
+    (!host.is_empty()).then_some(host)
+}
+
+/// Kestra refuses endpoints that resolve into 169.254.0.0/16 (instance metadata services).
+async fn refuse_link_local(endpoint: &str, host: &str) -> Result<(), TaskError> {
+    let bare = host.trim_matches(['[', ']']);
+    let addrs: Vec<std::net::IpAddr> = match bare.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::net::lookup_host((bare, 443))
+            .await
+            .map(|a| a.map(|s| s.ip()).collect())
+            .unwrap_or_default(),
+    };
+    if addrs.iter().any(|ip| matches!(ip, std::net::IpAddr::V4(v4) if v4.octets()[0] == 169 && v4.octets()[1] == 254)) {
+        return Err(TaskError::property(
+            "endpointOverride",
+            format!("Endpoint override '{endpoint}' resolves to a link-local address (169.254.0.0/16), which is used by cloud instance-metadata services and is not allowed for security reasons."),
+        ));
+    }
+    Ok(())
+}
+
+/// An S3 error as the task reports it. `what` says which object or prefix was involved.
+pub(crate) fn describe<E, R>(e: &SdkError<E, R>, s3: &S3, what: &str) -> TaskError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let message = match e {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            let code = err.code().unwrap_or("");
+            let detail = err.message().unwrap_or("");
+            match code {
+                "NoSuchBucket" => {
+                    format!("bucket `{}` does not exist on {}", s3.bucket, s3.endpoint)
+                }
+                "NoSuchKey" => format!(
+                    "no object {what} in bucket `{}` on {}",
+                    s3.bucket, s3.endpoint
+                ),
+                "SignatureDoesNotMatch" => format!(
+                    "{} refused the request signature (SignatureDoesNotMatch): the secret key is probably wrong; check `secretKeyId` or AWS_SECRET_ACCESS_KEY",
+                    s3.endpoint
+                ),
+                "InvalidAccessKeyId" | "NotSignedUp" => {
+                    format!(
+                        "{} does not know the access key ({code}): check `accessKeyId` or AWS_ACCESS_KEY_ID",
+                        s3.endpoint
+                    )
+                }
+                "AccessDenied" => format!(
+                    "access denied to {what} in bucket `{}` on {} (AccessDenied): {detail}",
+                    s3.bucket, s3.endpoint
+                ),
+                "" => format!(
+                    "S3 request for {what} failed on {}: {}",
+                    s3.endpoint,
+                    DisplayErrorContext(e)
+                ),
+                _ => format!(
+                    "S3 request for {what} failed on {} ({code}): {detail}",
+                    s3.endpoint
+                ),
+            }
+        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            format!(
+                "cannot reach the S3 endpoint {}: {}; check `endpointOverride` or AWS_ENDPOINT_URL_S3, and that the server runs",
+                s3.endpoint,
+                DisplayErrorContext(e)
+            )
+        }
+        other => format!(
+            "S3 request for {what} failed on {}: {}",
+            s3.endpoint,
+            DisplayErrorContext(other)
+        ),
+    };
+    TaskError::Plugin {
+        message,
+        source: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_from_endpoints() {
+        assert_eq!(
+            host_of("http://127.0.0.1:9000").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(
+            host_of("https://s3.example.com/").as_deref(),
+            Some("s3.example.com")
+        );
+        assert_eq!(host_of("http://[::1]:9000").as_deref(), Some("[::1]"));
+        assert_eq!(
+            host_of("http://user:pw@minio:9000").as_deref(),
+            Some("minio")
+        );
+    }
+
+    #[tokio::test]
+    async fn link_local_endpoints_are_refused() {
+        let e = refuse_link_local("http://169.254.169.254", "169.254.169.254")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("resolves to a link-local address (169.254.0.0/16)"),
+            "{e}"
+        );
+        assert!(
+            refuse_link_local("http://127.0.0.1:9000", "127.0.0.1")
+                .await
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! `io.kestra.plugin.aws.s3.Download`: one object (by `key`) or the objects a listing selects,
+//! streamed into the execution's storage.
+
+use crate::connection::{Connection, S3, describe, with_connection};
+use crate::list::{Filter, Selection};
+use runner_core::registry::{PropDoc, TaskDescriptor};
+use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use runner_core::{Property, RunContext, TaskError};
+use serde::Deserialize;
+use serde_json::{Map, Value as Json, json};
+use tokio::io::AsyncWriteExt;
+
+pub(crate) const DOWNLOAD: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.aws.s3.Download",
+    aliases: &[],
+    doc: "Download one object (`key`) or every object selected by prefix/delimiter/regexp into the execution's storage.",
+    properties: with_connection![
+        PropDoc::value("key", "string", "The object to download (single mode)."),
+        PropDoc::value("versionId", "string", "A version of the object."),
+        PropDoc::value("prefix", "string", "Multi mode: keys starting with this."),
+        PropDoc::value("delimiter", "string", "Multi mode: group keys by this."),
+        PropDoc::value("marker", "string", "Multi mode: start after this key."),
+        PropDoc::value("encodingType", "string", "Accepted."),
+        PropDoc::value(
+            "maxKeys",
+            "integer",
+            "Multi mode: at most this many keys listed (default 1000)."
+        ),
+        PropDoc::value(
+            "expectedBucketOwner",
+            "string",
+            "The account expected to own the bucket."
+        ),
+        PropDoc::value(
+            "regexp",
+            "string",
+            "Multi mode: keys matching this regular expression."
+        ),
+        PropDoc::value(
+            "filter",
+            "FILES|DIRECTORY|BOTH",
+            "Accepted; multi mode downloads files."
+        ),
+        PropDoc::value(
+            "maxFiles",
+            "integer",
+            "Multi mode: at most this many files (default 25)."
+        ),
+        PropDoc::value("validateChecksum", "boolean", "Accepted."),
+    ],
+    example: "id: get\ntype: io.kestra.plugin.aws.s3.Download\nbucket: my-bucket\nkey: data/users.csv",
+    flowable: false,
+    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Download>()?))),
+};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Download {
+    #[serde(flatten)]
+    connection: Connection,
+    key: Option<Property<String>>,
+    version_id: Option<Property<String>>,
+    #[allow(dead_code)]
+    validate_checksum: Option<Property<bool>>,
+    #[serde(flatten)]
+    selection: Selection,
+}
+
+/// Streams one object into a new file of this task run; returns Kestra's file info.
+async fn fetch(
+    ctx: &RunContext,
+    s3: &S3,
+    key: &str,
+    version: Option<String>,
+) -> Result<Map<String, Json>, TaskError> {
+    let what = format!("`{key}`");
+    let mut object = s3
+        .client
+        .get_object()
+        .bucket(&s3.bucket)
+        .key(key)
+        .set_version_id(version)
+        .send()
+        .await
+        .map_err(|e| describe(&e, s3, &what))?;
+    let ext = key
+        .rsplit('/')
+        .next()
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, e)| format!(".{e}"))
+        .unwrap_or_default();
+    let uri = ctx.output_file_uri(&format!("{}{ext}", runner_core::ids::random_u64()));
+    let mut file = tokio::io::BufWriter::new(ctx.storage().create(&uri).await?);
+    let io = |e: std::io::Error| TaskError::Plugin {
+        message: format!("cannot write {uri}: {e}"),
+        source: None,
+    };
+    while let Some(chunk) = object
+        .body
+        .try_next()
+        .await
+        .map_err(|e| TaskError::Plugin {
+            message: format!("reading {what} from {} failed: {e}", s3.endpoint),
+            source: None,
+        })?
+    {
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    let mut info = Map::new();
+    info.insert("uri".into(), Json::String(uri.clone()));
+    info.insert("contentLength".into(), json!(object.content_length));
+    info.insert("contentType".into(), json!(object.content_type));
+    info.insert(
+        "metadata".into(),
+        json!(object.metadata.unwrap_or_default()),
+    );
+    info.insert("eTag".into(), json!(object.e_tag));
+    info.insert("versionId".into(), json!(object.version_id));
+    Ok(info)
+}
+
+impl RunnableTask for Download {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let key = ctx.render_opt(&self.key, "key")?;
+            let s3 = self.connection.connect(ctx).await?;
+            match (key, self.selection.is_set()) {
+                (Some(key), false) => {
+                    fetch(
+                        ctx,
+                        &s3,
+                        &key,
+                        ctx.render_opt(&self.version_id, "versionId")?,
+                    )
+                    .await
+                }
+                (_, true) => {
+                    let mut files = Map::new();
+                    for object in self
+                        .selection
+                        .objects(ctx, &s3, Some(Filter::Files))
+                        .await?
+                    {
+                        let key = object["key"].as_str().unwrap_or_default().to_string();
+                        files.insert(
+                            key.clone(),
+                            Json::Object(fetch(ctx, &s3, &key, None).await?),
+                        );
+                    }
+                    Ok(Outputs::from_iter([(
+                        "files".to_string(),
+                        Json::Object(files),
+                    )]))
+                }
+                (None, false) => Err(TaskError::failed(
+                    "Invalid configuration: either specify 'key' for single file download or at least one filtering parameter (prefix, delimiter, regexp) for multiple files download",
+                )),
+            }
+        })
+    }
+}

@@ -1,0 +1,19 @@
+//! Kestra's S3 tasks, `io.kestra.plugin.aws.s3.Upload`, `Download`, `List` and `Delete`, on
+//! aws-sdk-s3 without aws-config: credentials and endpoints come from the flow, then from the
+//! standard AWS variables and profile files, read through the run context.
+
+mod connection;
+mod delete;
+mod download;
+mod list;
+mod upload;
+
+use runner_core::registry::TaskDescriptor;
+
+/// The S3 task types.
+pub const TASKS: &[TaskDescriptor] = &[
+    upload::UPLOAD,
+    download::DOWNLOAD,
+    list::LIST,
+    delete::DELETE,
+];

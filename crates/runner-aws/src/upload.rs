@@ -1,0 +1,621 @@
+//! `io.kestra.plugin.aws.s3.Upload`: one or several files of the execution to S3; files over
+//! 8 MiB go as multipart uploads, a few parts at a time, aborted on any failure.
+
+use crate::connection::{Connection, S3, describe, with_connection};
+use aws_sdk_s3::primitives::{ByteStream, DateTime};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectCannedAcl,
+    ServerSideEncryption, StorageClass,
+};
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use runner_core::registry::{PropDoc, TaskDescriptor};
+use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use runner_core::{Property, RunContext, TaskError};
+use serde::Deserialize;
+use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
+use std::path::Path;
+use tokio::io::AsyncReadExt;
+
+/// Files larger than this go as multipart uploads, in parts of this size (Kestra's client default).
+const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// Parts in flight at once: memory stays under PARTS_IN_FLIGHT × PART_SIZE whatever the file.
+const PARTS_IN_FLIGHT: usize = 4;
+
+pub(crate) const UPLOAD: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.aws.s3.Upload",
+    aliases: &[],
+    doc: "Upload files of the execution to S3: one file to `key`, or several under the `key` prefix.",
+    properties: with_connection![
+        PropDoc::value(
+            "from",
+            "URI, list, map or JSON string",
+            "kestra:/// file(s) of this execution; a map gives each file its relative key."
+        )
+        .required(),
+        PropDoc::value(
+            "key",
+            "string",
+            "The object key (one file) or the prefix (several)."
+        )
+        .required(),
+        PropDoc::value("contentType", "string", "Content-Type of the object(s)."),
+        PropDoc::value("contentEncoding", "string", "Content-Encoding."),
+        PropDoc::value("contentDisposition", "string", "Content-Disposition."),
+        PropDoc::value("contentLanguage", "string", "Content-Language."),
+        PropDoc::value(
+            "contentLength",
+            "integer",
+            "Accepted; the length is the file's."
+        ),
+        PropDoc::value("cacheControl", "string", "Cache-Control."),
+        PropDoc::value("metadata", "map", "User metadata (x-amz-meta-*)."),
+        PropDoc::value("tagging", "map", "Object tags."),
+        PropDoc::value(
+            "storageClass",
+            "string",
+            "STANDARD, STANDARD_IA, GLACIER, ..."
+        ),
+        PropDoc::value(
+            "acl",
+            "string",
+            "Canned ACL: private, public-read, bucket-owner-full-control, ..."
+        ),
+        PropDoc::value("expires", "string", "Expires, an ISO-8601 instant."),
+        PropDoc::value(
+            "serverSideEncryption",
+            "string",
+            "AES256, aws:kms or aws:kms:dsse."
+        ),
+        PropDoc::value("bucketKeyEnabled", "boolean", "S3 Bucket Key for SSE-KMS."),
+        PropDoc::value(
+            "checksumAlgorithm",
+            "string",
+            "CRC32, CRC32_C, SHA1, SHA256 or CRC64_NVME: computed and sent."
+        ),
+        PropDoc::value(
+            "expectedBucketOwner",
+            "string",
+            "The account expected to own the bucket."
+        ),
+        PropDoc::value(
+            "concurrentUploads",
+            "integer",
+            "Files uploaded at once (default 50)."
+        ),
+    ],
+    example: "id: upload\ntype: io.kestra.plugin.aws.s3.Upload\nfrom: \"{{ outputs.fetch.uri }}\"\nbucket: my-bucket\nkey: data/users.ion",
+    flowable: false,
+    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Upload>()?))),
+};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Upload {
+    #[serde(flatten)]
+    connection: Connection,
+    from: Property<Json>,
+    key: Property<String>,
+    content_type: Option<Property<String>>,
+    content_encoding: Option<Property<String>>,
+    content_disposition: Option<Property<String>>,
+    content_language: Option<Property<String>>,
+    #[allow(dead_code)]
+    content_length: Option<Property<i64>>,
+    cache_control: Option<Property<String>>,
+    metadata: Option<Property<HashMap<String, String>>>,
+    tagging: Option<Property<Map<String, Json>>>,
+    storage_class: Option<Property<String>>,
+    acl: Option<Property<String>>,
+    expires: Option<Property<String>>,
+    server_side_encryption: Option<Property<String>>,
+    bucket_key_enabled: Option<Property<bool>>,
+    checksum_algorithm: Option<Property<String>>,
+    expected_bucket_owner: Option<Property<String>>,
+    concurrent_uploads: Option<Property<u32>>,
+}
+
+/// The object options, rendered once for every file.
+#[derive(Clone, Default)]
+struct ObjectOptions {
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    metadata: Option<HashMap<String, String>>,
+    tagging: Option<String>,
+    storage_class: Option<StorageClass>,
+    acl: Option<ObjectCannedAcl>,
+    expires: Option<DateTime>,
+    sse: Option<ServerSideEncryption>,
+    bucket_key_enabled: Option<bool>,
+    checksum: Option<ChecksumAlgorithm>,
+    expected_bucket_owner: Option<String>,
+}
+
+/// The same options on PutObject and CreateMultipartUpload, whose builders share these setters.
+macro_rules! apply_options {
+    ($builder:expr, $o:expr) => {
+        $builder
+            .set_content_type($o.content_type.clone())
+            .set_content_encoding($o.content_encoding.clone())
+            .set_content_disposition($o.content_disposition.clone())
+            .set_content_language($o.content_language.clone())
+            .set_cache_control($o.cache_control.clone())
+            .set_metadata($o.metadata.clone())
+            .set_tagging($o.tagging.clone())
+            .set_storage_class($o.storage_class.clone())
+            .set_acl($o.acl.clone())
+            .set_expires($o.expires)
+            .set_server_side_encryption($o.sse.clone())
+            .set_bucket_key_enabled($o.bucket_key_enabled)
+            .set_checksum_algorithm($o.checksum.clone())
+            .set_expected_bucket_owner($o.expected_bucket_owner.clone())
+    };
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Upload {
+    fn options(&self, ctx: &RunContext) -> Result<ObjectOptions, TaskError> {
+        let expires = match ctx.render_opt(&self.expires, "expires")? {
+            Some(e) => {
+                let ts: jiff::Timestamp = e.parse().map_err(|_| {
+                    TaskError::property(
+                        "expires",
+                        format!(
+                            "`{e}` is not an ISO-8601 instant (for example 2030-01-01T00:00:00Z)"
+                        ),
+                    )
+                })?;
+                Some(DateTime::from_secs(ts.as_second()))
+            }
+            None => None,
+        };
+        let checksum = match ctx.render_opt(&self.checksum_algorithm, "checksumAlgorithm")? {
+            None => None,
+            Some(c) => Some(match c.as_str() {
+                "CRC32" => ChecksumAlgorithm::Crc32,
+                "CRC32_C" | "CRC32C" => ChecksumAlgorithm::Crc32C,
+                "SHA1" => ChecksumAlgorithm::Sha1,
+                "SHA256" => ChecksumAlgorithm::Sha256,
+                "CRC64_NVME" | "CRC64NVME" => ChecksumAlgorithm::Crc64Nvme,
+                other => {
+                    return Err(TaskError::property(
+                        "checksumAlgorithm",
+                        format!("`{other}` is not one of CRC32, CRC32_C, SHA1, SHA256, CRC64_NVME"),
+                    ));
+                }
+            }),
+        };
+        let tagging = ctx.render_opt(&self.tagging, "tagging")?.map(|tags| {
+            tags.iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        url_encode(k),
+                        url_encode(&v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        });
+        Ok(ObjectOptions {
+            content_type: ctx.render_opt(&self.content_type, "contentType")?,
+            content_encoding: ctx.render_opt(&self.content_encoding, "contentEncoding")?,
+            content_disposition: ctx.render_opt(&self.content_disposition, "contentDisposition")?,
+            content_language: ctx.render_opt(&self.content_language, "contentLanguage")?,
+            cache_control: ctx.render_opt(&self.cache_control, "cacheControl")?,
+            metadata: ctx.render_opt(&self.metadata, "metadata")?,
+            tagging,
+            storage_class: ctx
+                .render_opt(&self.storage_class, "storageClass")?
+                .map(|s| StorageClass::from(s.as_str())),
+            acl: ctx
+                .render_opt(&self.acl, "acl")?
+                .map(|s| ObjectCannedAcl::from(s.as_str())),
+            expires,
+            sse: ctx
+                .render_opt(&self.server_side_encryption, "serverSideEncryption")?
+                .map(|s| ServerSideEncryption::from(s.as_str())),
+            bucket_key_enabled: ctx.render_opt(&self.bucket_key_enabled, "bucketKeyEnabled")?,
+            checksum,
+            expected_bucket_owner: ctx
+                .render_opt(&self.expected_bucket_owner, "expectedBucketOwner")?,
+        })
+    }
+
+    /// Kestra's `from`: one URI; a list (keys are file names); a map (keys given); or a JSON
+    /// string of either.
+    fn files(&self, ctx: &RunContext) -> Result<Vec<(String, String)>, TaskError> {
+        fn name_of(uri: &str) -> String {
+            uri.rsplit('/').next().unwrap_or(uri).to_string()
+        }
+        fn from_json(v: Json) -> Result<Vec<(String, String)>, TaskError> {
+            Ok(match v {
+                Json::String(s) => vec![(name_of(&s), s)],
+                Json::Array(items) => items
+                    .into_iter()
+                    .map(|i| match i {
+                        Json::String(s) => Ok((name_of(&s), s)),
+                        other => Err(TaskError::property(
+                            "from",
+                            format!("expected file URIs, found `{other}`"),
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                Json::Object(map) => map
+                    .into_iter()
+                    .map(|(k, v)| match v {
+                        Json::String(s) => Ok((k, s)),
+                        other => Err(TaskError::property(
+                            "from",
+                            format!("expected a file URI for `{k}`, found `{other}`"),
+                        )),
+                    })
+                    .collect::<Result<_, _>>()?,
+                other => {
+                    return Err(TaskError::property(
+                        "from",
+                        format!("expected a file URI, a list or a map, found `{other}`"),
+                    ));
+                }
+            })
+        }
+        let files = match self.from.raw() {
+            Json::String(s) => {
+                let rendered = ctx.render_str(s, "from")?;
+                let t = rendered.trim();
+                if t.starts_with("kestra://")
+                    || t.starts_with("file://")
+                    || t.starts_with("nsfile://")
+                {
+                    vec![(name_of(t), t.to_string())]
+                } else {
+                    let parsed: Json = serde_json::from_str(t).map_err(|_| {
+                        TaskError::property(
+                            "from",
+                            format!(
+                                "`{t}` is neither a kestra:/// URI nor a JSON list or map of them"
+                            ),
+                        )
+                    })?;
+                    from_json(parsed)?
+                }
+            }
+            other => from_json(ctx.render_json(other, "from")?)?,
+        };
+        if files.is_empty() {
+            return Err(TaskError::property(
+                "from",
+                "No files to upload: the 'from' property contains an empty collection or array",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (rel, _) in &files {
+            if !seen.insert(rel) {
+                return Err(TaskError::property(
+                    "from",
+                    format!(
+                        "two files would upload to the same key `{rel}`: give them distinct names with a map"
+                    ),
+                ));
+            }
+        }
+        Ok(files)
+    }
+}
+
+impl RunnableTask for Upload {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let files = self.files(ctx)?;
+            let key = ctx.render(&self.key, "key")?;
+            let options = self.options(ctx)?;
+            let window = ctx
+                .render_opt(&self.concurrent_uploads, "concurrentUploads")?
+                .unwrap_or(50)
+                .max(1) as usize;
+            // Check every source before sending anything.
+            let mut sources = Vec::with_capacity(files.len());
+            for (rel, uri) in &files {
+                if !uri.starts_with("kestra://") {
+                    return Err(TaskError::property(
+                        "from",
+                        format!(
+                            "Invalid internal storage scheme, got uri '{uri}': runner uploads kestra:/// files of this execution"
+                        ),
+                    ));
+                }
+                sources.push((rel.clone(), ctx.execution_file_path(uri)?));
+            }
+            let s3 = self.connection.connect(ctx).await?;
+            let single = sources.len() == 1;
+            let targets: Vec<(String, String, std::path::PathBuf)> = sources
+                .into_iter()
+                .map(|(rel, path)| {
+                    let object = if single {
+                        key.clone()
+                    } else {
+                        join_key(&key, &rel)
+                    };
+                    (rel, object, path)
+                })
+                .collect();
+            let mut out = Outputs::new();
+            out.insert("bucket".into(), Json::String(s3.bucket.clone()));
+            out.insert("key".into(), Json::String(key.clone()));
+            let mut files_out = Map::new();
+            for chunk in targets.chunks(window) {
+                let mut running: FuturesUnordered<_> = chunk
+                    .iter()
+                    .map(|(rel, object, path)| {
+                        let (s3, options) = (&s3, &options);
+                        async move {
+                            ctx.info(&format!(
+                                "Uploading {} to s3://{}/{object}",
+                                path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
+                                s3.bucket
+                            ));
+                            upload_file(s3, path, object, options)
+                                .await
+                                .map(|r| (rel.clone(), r))
+                        }
+                    })
+                    .collect();
+                while let Some(result) = running.next().await {
+                    let (rel, info) = result?;
+                    if single {
+                        out.insert(
+                            "eTag".into(),
+                            info.e_tag.clone().map_or(Json::Null, Json::String),
+                        );
+                        out.insert(
+                            "versionId".into(),
+                            info.version_id.clone().map_or(Json::Null, Json::String),
+                        );
+                    }
+                    files_out.insert(rel, serde_json::json!({"eTag": info.e_tag, "versionId": info.version_id, "contentLength": info.length}));
+                }
+            }
+            if !single {
+                out.insert("files".into(), Json::Object(files_out));
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// `key/rel` with repeated and trailing slashes normalised; an empty key gives `rel`.
+fn join_key(key: &str, rel: &str) -> String {
+    let parts: Vec<&str> = key
+        .split('/')
+        .chain(rel.split('/'))
+        .filter(|p| !p.is_empty())
+        .collect();
+    parts.join("/")
+}
+
+struct Uploaded {
+    e_tag: Option<String>,
+    version_id: Option<String>,
+    length: u64,
+}
+
+async fn upload_file(
+    s3: &S3,
+    path: &Path,
+    key: &str,
+    o: &ObjectOptions,
+) -> Result<Uploaded, TaskError> {
+    let what = format!("`{key}`");
+    let length = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| TaskError::Plugin {
+            message: format!("cannot read {}: {e}", path.display()),
+            source: None,
+        })?
+        .len();
+    if length <= PART_SIZE {
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| TaskError::Plugin {
+                message: format!("cannot read {}: {e}", path.display()),
+                source: None,
+            })?;
+        let put = apply_options!(s3.client.put_object().bucket(&s3.bucket).key(key), o);
+        let r = put
+            .body(body)
+            .content_length(length as i64)
+            .send()
+            .await
+            .map_err(|e| describe(&e, s3, &what))?;
+        return Ok(Uploaded {
+            e_tag: r.e_tag,
+            version_id: r.version_id,
+            length,
+        });
+    }
+    let create = apply_options!(
+        s3.client
+            .create_multipart_upload()
+            .bucket(&s3.bucket)
+            .key(key),
+        o
+    );
+    let created = create.send().await.map_err(|e| describe(&e, s3, &what))?;
+    let upload_id = created
+        .upload_id
+        .ok_or_else(|| TaskError::failed(format!("S3 gave no upload id for {what}")))?;
+    let mut guard = AbortGuard {
+        s3: Some((
+            s3.client.clone(),
+            s3.bucket.clone(),
+            key.to_string(),
+            upload_id.clone(),
+        )),
+    };
+    let parts = match upload_parts(s3, path, key, &upload_id, o).await {
+        Ok(p) => p,
+        Err(e) => {
+            guard.abort_now().await;
+            return Err(e);
+        }
+    };
+    let done = s3
+        .client
+        .complete_multipart_upload()
+        .bucket(&s3.bucket)
+        .key(key)
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await;
+    match done {
+        Ok(r) => {
+            guard.s3 = None;
+            Ok(Uploaded {
+                e_tag: r.e_tag,
+                version_id: r.version_id,
+                length,
+            })
+        }
+        Err(e) => {
+            guard.abort_now().await;
+            Err(describe(&e, s3, &what))
+        }
+    }
+}
+
+/// Reads the file part by part and uploads up to PARTS_IN_FLIGHT parts at once.
+async fn upload_parts(
+    s3: &S3,
+    path: &Path,
+    key: &str,
+    upload_id: &str,
+    o: &ObjectOptions,
+) -> Result<Vec<CompletedPart>, TaskError> {
+    let io = |e: std::io::Error| TaskError::Plugin {
+        message: format!("cannot read {}: {e}", path.display()),
+        source: None,
+    };
+    let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+    let mut running = FuturesUnordered::new();
+    let mut parts = Vec::new();
+    let mut number = 0;
+    let mut eof = false;
+    loop {
+        while !eof && running.len() < PARTS_IN_FLIGHT {
+            let mut buf = Vec::with_capacity(PART_SIZE as usize);
+            (&mut file)
+                .take(PART_SIZE)
+                .read_to_end(&mut buf)
+                .await
+                .map_err(io)?;
+            if buf.is_empty() {
+                eof = true;
+                break;
+            }
+            eof = (buf.len() as u64) < PART_SIZE;
+            number += 1;
+            let part_number = number;
+            let request = s3
+                .client
+                .upload_part()
+                .bucket(&s3.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(part_number)
+                .set_checksum_algorithm(o.checksum.clone())
+                .body(ByteStream::from(buf));
+            running.push(async move {
+                let r = request
+                    .send()
+                    .await
+                    .map_err(|e| describe(&e, s3, &format!("`{key}` (part {part_number})")))?;
+                Ok::<_, TaskError>(
+                    CompletedPart::builder()
+                        .part_number(part_number)
+                        .set_e_tag(r.e_tag)
+                        .set_checksum_crc32(r.checksum_crc32)
+                        .set_checksum_crc32_c(r.checksum_crc32_c)
+                        .set_checksum_sha1(r.checksum_sha1)
+                        .set_checksum_sha256(r.checksum_sha256)
+                        .set_checksum_crc64_nvme(r.checksum_crc64_nvme)
+                        .build(),
+                )
+            });
+        }
+        match running.next().await {
+            Some(part) => parts.push(part?),
+            None => break,
+        }
+    }
+    parts.sort_by_key(|p| p.part_number);
+    Ok(parts)
+}
+
+/// Aborts an open multipart upload when the upload fails or the task is dropped (Ctrl-C,
+/// timeout), so no parts are left behind.
+struct AbortGuard {
+    s3: Option<(aws_sdk_s3::Client, String, String, String)>,
+}
+
+impl AbortGuard {
+    async fn abort_now(&mut self) {
+        if let Some((client, bucket, key, id)) = self.s3.take() {
+            let _ = client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(id)
+                .send()
+                .await;
+        }
+    }
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        if let Some((client, bucket, key, id)) = self.s3.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(async move {
+                let _ = client
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(id)
+                    .send()
+                    .await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_join_like_paths() {
+        assert_eq!(join_key("data/", "a.csv"), "data/a.csv");
+        assert_eq!(join_key("data//x", "/b.csv"), "data/x/b.csv");
+        assert_eq!(join_key("", "c.csv"), "c.csv");
+    }
+}
