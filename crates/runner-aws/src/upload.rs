@@ -16,11 +16,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
 use std::path::Path;
-use tokio::io::AsyncReadExt;
 
 /// Files larger than this go as multipart uploads, in parts of this size (Kestra's client default).
 const PART_SIZE: u64 = 8 * 1024 * 1024;
-/// Parts in flight at once: memory stays under PARTS_IN_FLIGHT × PART_SIZE whatever the file.
+/// Parts in flight at once. Parts stream from the file, so memory does not depend on their size.
 const PARTS_IN_FLIGHT: usize = 4;
 
 pub(crate) const UPLOAD: TaskDescriptor = TaskDescriptor {
@@ -502,7 +501,7 @@ async fn upload_file(
     }
 }
 
-/// Reads the file part by part and uploads up to PARTS_IN_FLIGHT parts at once.
+/// Uploads the file part by part, up to PARTS_IN_FLIGHT parts at once.
 async fn upload_parts(
     s3: &S3,
     path: &Path,
@@ -514,24 +513,24 @@ async fn upload_parts(
         message: format!("cannot read {}: {e}", path.display()),
         source: None,
     };
-    let mut file = tokio::fs::File::open(path).await.map_err(io)?;
+    let length = tokio::fs::metadata(path).await.map_err(io)?.len();
     let mut running = FuturesUnordered::new();
     let mut parts = Vec::new();
+    let mut offset = 0u64;
     let mut number = 0;
-    let mut eof = false;
     loop {
-        while !eof && running.len() < PARTS_IN_FLIGHT {
-            let mut buf = Vec::with_capacity(PART_SIZE as usize);
-            (&mut file)
-                .take(PART_SIZE)
-                .read_to_end(&mut buf)
+        while offset < length && running.len() < PARTS_IN_FLIGHT {
+            // Each part streams from its region of the file: no part is ever held in memory.
+            let size = PART_SIZE.min(length - offset);
+            let body = ByteStream::read_from()
+                .path(path)
+                .offset(offset)
+                .length(aws_sdk_s3::primitives::Length::Exact(size))
+                .buffer_size(64 * 1024)
+                .build()
                 .await
-                .map_err(io)?;
-            if buf.is_empty() {
-                eof = true;
-                break;
-            }
-            eof = (buf.len() as u64) < PART_SIZE;
+                .map_err(|e| TaskError::Plugin { message: format!("cannot read {}: {e}", path.display()), source: None })?;
+            offset += size;
             number += 1;
             let part_number = number;
             let request = s3
@@ -541,8 +540,9 @@ async fn upload_parts(
                 .key(key)
                 .upload_id(upload_id)
                 .part_number(part_number)
+                .content_length(size as i64)
                 .set_checksum_algorithm(o.checksum.clone())
-                .body(ByteStream::from(buf));
+                .body(body);
             running.push(async move {
                 let r = request
                     .send()
