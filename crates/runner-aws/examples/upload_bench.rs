@@ -9,9 +9,16 @@ use std::time::Instant;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(256);
-    let runner = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/runner");
-    assert!(runner.exists(), "build the release binary first: cargo build --release");
+    let mib: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(256);
+    let runner =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/release/runner");
+    assert!(
+        runner.exists(),
+        "build the release binary first: cargo build --release"
+    );
     let s3 = runner_testkit::S3::start().await;
     s3.create_bucket("bench-bucket");
     let dir = std::env::temp_dir().join(format!("upload-bench-{}", std::process::id()));
@@ -40,7 +47,15 @@ async fn main() {
             let out = Command::new("/usr/bin/time")
                 .args(["-f", "%M"])
                 .arg(&runner)
-                .args(["run", flow.to_str().unwrap(), "--storage", dir.join("st").to_str().unwrap(), "--log-level", "warn", "-i"])
+                .args([
+                    "run",
+                    flow.to_str().unwrap(),
+                    "--storage",
+                    dir.join("st").to_str().unwrap(),
+                    "--log-level",
+                    "warn",
+                    "-i",
+                ])
                 .arg(format!("file={}", file.display()))
                 .env("AWS_ACCESS_KEY_ID", &ak)
                 .env("AWS_SECRET_ACCESS_KEY", &sk)
@@ -56,7 +71,11 @@ async fn main() {
     let (took, out) = run;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let peak_kib: f64 = stderr.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(0.0);
+    let peak_kib: f64 = stderr
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0.0);
     println!(
         "runner Upload: {mib} MiB in {:.2}s = {:.0} MiB/s, peak RSS {:.1} MiB (includes copying the FILE input into storage)",
         took.as_secs_f64(),
@@ -69,7 +88,13 @@ async fn main() {
         move || {
             let start = Instant::now();
             let out = Command::new("curl")
-                .args(["-sS", "--fail", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user"])
+                .args([
+                    "-sS",
+                    "--fail",
+                    "--aws-sigv4",
+                    "aws:amz:us-east-1:s3",
+                    "--user",
+                ])
                 .arg(format!("{ak}:{sk}"))
                 .args(["-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-T"])
                 .arg(&file)
@@ -83,11 +108,25 @@ async fn main() {
     .unwrap();
     let (took, out) = curl;
     if out.status.success() {
-        println!("curl --aws-sigv4: {mib} MiB in {:.2}s = {:.0} MiB/s", took.as_secs_f64(), mib as f64 / took.as_secs_f64());
+        println!(
+            "curl --aws-sigv4: {mib} MiB in {:.2}s = {:.0} MiB/s",
+            took.as_secs_f64(),
+            mib as f64 / took.as_secs_f64()
+        );
     } else {
-        println!("curl --aws-sigv4 failed: {}", String::from_utf8_lossy(&out.stderr));
+        println!(
+            "curl --aws-sigv4 failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let stored = s3.client().head_object().bucket("bench-bucket").key("runner.bin").send().await.unwrap();
+    let stored = s3
+        .client()
+        .head_object()
+        .bucket("bench-bucket")
+        .key("runner.bin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stored.content_length(), Some((mib * 1024 * 1024) as i64));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -62,6 +62,21 @@ pub(crate) struct S3 {
     pub(crate) client: aws_sdk_s3::Client,
     pub(crate) bucket: String,
     pub(crate) endpoint: String,
+    /// Where the access key and the secret key came from, for messages.
+    pub(crate) access_source: String,
+    pub(crate) secret_source: String,
+}
+
+/// How a property was given, for messages: its expression when it has one.
+fn source_of(prop: &Option<Property<String>>, name: &str) -> String {
+    match prop
+        .as_ref()
+        .filter(|p| p.is_dynamic())
+        .and_then(|p| p.raw().as_str())
+    {
+        Some(expr) => format!("`{name}` ({expr})"),
+        None => format!("`{name}`"),
+    }
 }
 
 fn profile_value(
@@ -116,8 +131,14 @@ impl Connection {
             .render_opt(&self.session_token, "sessionToken")?
             .filter(|s| !s.is_empty());
         // Kestra uses the flow's keys only when both are set; otherwise the standard chain.
-        let (access, secret, token) = match (access, secret) {
-            (Some(a), Some(s)) => (a, s, token),
+        let (access, secret, token, access_source, secret_source) = match (access, secret) {
+            (Some(a), Some(s)) => (
+                a,
+                s,
+                token,
+                source_of(&self.access_key_id, "accessKeyId"),
+                source_of(&self.secret_key_id, "secretKeyId"),
+            ),
             _ => match (
                 ctx.env_var("AWS_ACCESS_KEY_ID"),
                 ctx.env_var("AWS_SECRET_ACCESS_KEY"),
@@ -126,6 +147,8 @@ impl Connection {
                     a.to_string(),
                     s.to_string(),
                     ctx.env_var("AWS_SESSION_TOKEN").map(str::to_string),
+                    "AWS_ACCESS_KEY_ID".to_string(),
+                    "AWS_SECRET_ACCESS_KEY".to_string(),
                 ),
                 _ => {
                     let get = |k: &str| {
@@ -137,8 +160,16 @@ impl Connection {
                             k,
                         )
                     };
+                    let from_profile =
+                        format!("the [{profile}] profile of the AWS credentials file");
                     match (get("aws_access_key_id"), get("aws_secret_access_key")) {
-                        (Some(a), Some(s)) => (a, s, get("aws_session_token")),
+                        (Some(a), Some(s)) => (
+                            a,
+                            s,
+                            get("aws_session_token"),
+                            from_profile.clone(),
+                            from_profile,
+                        ),
                         _ => {
                             return Err(TaskError::property(
                                 "accessKeyId",
@@ -219,6 +250,8 @@ impl Connection {
             client: aws_sdk_s3::Client::from_conf(builder.build()),
             bucket,
             endpoint: shown,
+            access_source,
+            secret_source,
         })
     }
 }
@@ -274,13 +307,13 @@ where
                     s3.bucket, s3.endpoint
                 ),
                 "SignatureDoesNotMatch" => format!(
-                    "{} refused the request signature (SignatureDoesNotMatch): the secret key is probably wrong; check `secretKeyId` or AWS_SECRET_ACCESS_KEY",
-                    s3.endpoint
+                    "{} refused the request signature (SignatureDoesNotMatch): the secret key is probably wrong; check {}",
+                    s3.endpoint, s3.secret_source
                 ),
                 "InvalidAccessKeyId" | "NotSignedUp" => {
                     format!(
-                        "{} does not know the access key ({code}): check `accessKeyId` or AWS_ACCESS_KEY_ID",
-                        s3.endpoint
+                        "{} does not know the access key ({code}): check {}",
+                        s3.endpoint, s3.access_source
                     )
                 }
                 "AccessDenied" => format!(

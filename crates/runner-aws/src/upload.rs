@@ -529,7 +529,10 @@ async fn upload_parts(
                 .buffer_size(64 * 1024)
                 .build()
                 .await
-                .map_err(|e| TaskError::Plugin { message: format!("cannot read {}: {e}", path.display()), source: None })?;
+                .map_err(|e| TaskError::Plugin {
+                    message: format!("cannot read {}: {e}", path.display()),
+                    source: None,
+                })?;
             offset += size;
             number += 1;
             let part_number = number;

@@ -44,6 +44,8 @@ pub(crate) struct Target {
     pub(crate) connect_timeout: Duration,
     pub(crate) socket_timeout: Option<Duration>,
     pub(crate) options: Option<String>,
+    /// Where the password came from, for messages: the property's expression (`{{ secret(..) }}`).
+    pub(crate) password_source: Option<String>,
 }
 
 impl std::fmt::Debug for Target {
@@ -149,6 +151,7 @@ pub(crate) fn parse_url(
         connect_timeout: Duration::from_secs(10),
         socket_timeout: None,
         options: None,
+        password_source: None,
     };
     let mut url_ssl = None;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -249,9 +252,10 @@ pub(crate) fn describe(e: &tokio_postgres::Error, target: &Target, sql: Option<&
             message.push_str(&format!("; hint: {hint}"));
         }
         let help = match code {
-            "28P01" | "28000" => format!(
-                "; check `username` and `password` (or the secrets they come from) for {endpoint}"
-            ),
+            "28P01" | "28000" => match &target.password_source {
+                Some(src) => format!("; check `username` and `password` ({src}) for {endpoint}"),
+                None => format!("; check `username` and `password` for {endpoint}"),
+            },
             "3D000" => {
                 format!("; the database does not exist on {endpoint}: check the database in `url`")
             }

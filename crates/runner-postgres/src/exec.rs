@@ -45,7 +45,13 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
     let ssl = ctx.render_opt(&p.ssl, "ssl")?.unwrap_or(false);
     let ssl_mode = ctx.render_opt(&p.ssl_mode, "sslMode")?;
     let url = ctx.render(&p.url, "url")?;
-    let target = parse_url(&url, username, password, ssl, ssl_mode)?;
+    let mut target = parse_url(&url, username, password, ssl, ssl_mode)?;
+    target.password_source = p
+        .password
+        .as_ref()
+        .filter(|pw| pw.is_dynamic())
+        .and_then(|pw| pw.raw().as_str())
+        .map(str::to_string);
     if let Some(pw) = &target.password {
         ctx.mask(pw);
     }
