@@ -595,10 +595,8 @@ impl AbortGuard {
 
 impl Drop for AbortGuard {
     fn drop(&mut self) {
-        if let Some((client, bucket, key, id)) = self.s3.take()
-            && let Ok(rt) = tokio::runtime::Handle::try_current()
-        {
-            rt.spawn(async move {
+        if let Some((client, bucket, key, id)) = self.s3.take() {
+            runner_core::cleanup::spawn(async move {
                 let _ = client
                     .abort_multipart_upload()
                     .bucket(bucket)

@@ -491,6 +491,10 @@ fn run(args: RunArgs) -> u8 {
                 State::Killed
             }
         };
+        // Let cancelled tasks finish their cleanup (abort uploads, cancel queries) first.
+        if !runner_core::cleanup::wait(std::time::Duration::from_secs(15)).await {
+            exec.log(Level::Warn, None, "Some cleanup (aborting uploads, cancelling queries) did not finish within 15s");
+        }
         let record = exec.record();
         let text = masker.mask(&serde_json::to_string_pretty(&record).unwrap_or_default());
         let record_uri = exec.prefix.record();

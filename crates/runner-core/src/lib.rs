@@ -6,6 +6,7 @@
 //! - [`Executor`] runs a plan; each task reaches the world only through its [`RunContext`].
 //! - [`Storage`] backs `kestra:///` URIs with a local directory.
 
+pub mod cleanup;
 pub mod context;
 pub mod error;
 pub mod executor;

@@ -143,11 +143,9 @@ impl Drop for Session {
     fn drop(&mut self) {
         if let Some(token) = self.cancel.take() {
             // Dropped mid-query: ask the server to stop, so it does not run on without us.
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move {
-                    let _ = token.cancel_query(NoTls).await;
-                });
-            }
+            runner_core::cleanup::spawn(async move {
+                let _ = token.cancel_query(NoTls).await;
+            });
         }
         self.connection.abort();
     }

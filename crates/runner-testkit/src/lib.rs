@@ -32,25 +32,46 @@ fn bin_dir() -> Option<PathBuf> {
 impl Postgres {
     /// Starts a server on a free port of 127.0.0.1, database `postgres`.
     pub async fn start() -> Postgres {
+        Self::start_as("runner", None).await
+    }
+
+    /// Starts a server whose superuser is `user` (with a database of the same name, which a
+    /// JDBC URL without database uses), on `port` or a free one.
+    pub async fn start_as(user: &str, port: Option<u16>) -> Postgres {
         let bin = bin_dir().unwrap_or_else(|| {
             panic!("PostgreSQL server binaries (initdb, postgres) were not found: install the Debian package `postgresql` (scripts/test.sh does)")
         });
-        let password = format!("pw-{}", std::process::id());
-        let db = PgTempDBBuilder::new()
+        let password = format!(
+            "pw-{}-{}",
+            std::process::id(),
+            runner_core::ids::random_u64() % 100_000
+        );
+        let builder = PgTempDBBuilder::new()
             .with_bin_path(bin)
-            .with_username("runner")
+            .with_username(user)
             .with_password(&password)
             .with_dbname("postgres")
-            .with_initdb_arg("auth", "scram-sha-256")
-            .start_async()
-            .await;
+            .with_initdb_arg("auth", "scram-sha-256");
+        let builder = match port {
+            Some(p) => builder.with_port(p),
+            None => builder,
+        };
+        let db = builder.start_async().await;
         let port = db.db_port();
-        Postgres {
+        let pg = Postgres {
             _db: db,
             port,
-            user: "runner".into(),
+            user: user.into(),
             password,
+        };
+        if user != "postgres" {
+            pg.client()
+                .await
+                .batch_execute(&format!("create database \"{user}\""))
+                .await
+                .expect("create the user's database");
         }
+        pg
     }
 
     pub fn jdbc_url(&self) -> String {
