@@ -352,3 +352,20 @@ fn readme_lists_every_task_type() {
         }
     }
 }
+
+#[test]
+fn docker_compose_file_names_the_services() {
+    // No Docker engine here: check that the file parses and wires what README promises.
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yaml"))
+            .unwrap();
+    let doc = runner_model::load_str(&text).unwrap().remove(0).to_json();
+    let services = doc["services"].as_object().unwrap();
+    for name in ["postgres", "minio", "minio-bucket", "runner", "kestra"] {
+        assert!(services.contains_key(name), "missing service {name}");
+    }
+    assert_eq!(services["runner"]["env_file"], ".env_encoded");
+    assert_eq!(services["kestra"]["env_file"], ".env_encoded");
+    assert_eq!(services["kestra"]["profiles"][0], "kestra");
+    assert_eq!(services["postgres"]["ports"][0], "127.0.0.1:56982:5432");
+}

@@ -388,3 +388,54 @@ async fn ctrl_c_during_the_upload_leaves_no_object_and_no_parts() {
     assert_eq!(open, 0, "no multipart upload left open");
     assert!(h.uploaded_rows().await.is_none(), "no object");
 }
+
+#[tokio::test]
+async fn the_csv_flow_matches_psql_csv_output() {
+    let _turn = PORT.lock().await;
+    let h = Headline::start(300).await;
+    let env = [
+        ("SECRET_POSTGRES_PASSWORD", b64(&h.pg.password)),
+        ("SECRET_AWS_ACCESS_KEY", b64(&h.s3.access_key)),
+        ("SECRET_AWS_SECRET_KEY", b64(&h.s3.secret_key)),
+    ];
+    let csv_flow = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("flows/postgres_to_s3_csv.yaml")
+        .display()
+        .to_string();
+    let out = h.run(&["run", &csv_flow, "--storage", "st"], &env).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let uploaded = String::from_utf8(
+        h.s3.get("kestra-bucket", "data/users.csv")
+            .await
+            .expect("the object exists"),
+    )
+    .unwrap();
+    let psql = std::process::Command::new("psql")
+        .env("PGPASSWORD", &h.pg.password)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "56982",
+            "-U",
+            "app_user",
+            "-d",
+            "app_user",
+            "--csv",
+            "-c",
+        ])
+        .arg("select id, first_name, last_name, city from users order by id")
+        .output()
+        .expect("psql runs");
+    assert!(
+        psql.status.success(),
+        "{}",
+        String::from_utf8_lossy(&psql.stderr)
+    );
+    assert_eq!(
+        uploaded,
+        String::from_utf8(psql.stdout).unwrap(),
+        "the CSV equals psql --csv of the same query"
+    );
+    h.assert_no_secret(&out);
+}

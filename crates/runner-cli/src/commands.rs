@@ -22,6 +22,7 @@ pub fn registry() -> Registry {
         runner_core::tasks::TASKS,
         runner_postgres::TASKS,
         runner_aws::TASKS,
+        runner_serdes::TASKS,
     ])
 }
 

@@ -5,7 +5,7 @@
 //! floats numbers, blobs base64 strings, and annotations are dropped.
 
 use base64::Engine;
-use serde_json::{Map, Number, Value as Json};
+use serde_json::{Number, Value as Json};
 use std::fmt;
 
 /// Writes `value` as compact Ion text: `{a:1,b:"x",c:[true,null]}`.
@@ -121,8 +121,71 @@ impl fmt::Display for IonError {
 
 impl std::error::Error for IonError {}
 
-/// Reads every top-level value of `text`.
+/// An Ion value with its type: what readers that care (CSV rendering) need.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IonValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Decimal text as written (`2147483645.1234`, `5.`, `1d3`).
+    Decimal(String),
+    Float(f64),
+    /// Timestamp text as written (`2030-12-25`, `2021-05-05T10:21:12.123Z`).
+    Timestamp(String),
+    String(String),
+    Symbol(String),
+    Blob(Vec<u8>),
+    Clob(String),
+    List(Vec<IonValue>),
+    SExp(Vec<IonValue>),
+    Struct(Vec<(String, IonValue)>),
+    Annotated(Vec<String>, Box<IonValue>),
+}
+
+impl IonValue {
+    /// The value as JSON: timestamps, symbols and clobs as strings, decimals as numbers, blobs
+    /// as base64 strings, annotations dropped.
+    pub fn to_json(&self) -> Json {
+        match self {
+            IonValue::Null => Json::Null,
+            IonValue::Bool(b) => Json::Bool(*b),
+            IonValue::Int(i) => Json::from(*i),
+            IonValue::Decimal(d) => d
+                .replace(['d', 'D'], "e")
+                .trim_end_matches('.')
+                .parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map_or(Json::String(d.clone()), Json::Number),
+            IonValue::Float(f) => {
+                Number::from_f64(*f).map_or_else(|| Json::String(f.to_string()), Json::Number)
+            }
+            IonValue::Timestamp(t)
+            | IonValue::String(t)
+            | IonValue::Symbol(t)
+            | IonValue::Clob(t) => Json::String(t.clone()),
+            IonValue::Blob(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
+            IonValue::List(items) | IonValue::SExp(items) => {
+                Json::Array(items.iter().map(IonValue::to_json).collect())
+            }
+            IonValue::Struct(fields) => Json::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+            IonValue::Annotated(_, v) => v.to_json(),
+        }
+    }
+}
+
+/// Reads every top-level value of `text`, as JSON (see [`IonValue::to_json`]).
 pub fn parse(text: &str) -> Result<Vec<Json>, IonError> {
+    Ok(parse_values(text)?.iter().map(IonValue::to_json).collect())
+}
+
+/// Reads every top-level value of `text`, with its Ion type.
+pub fn parse_values(text: &str) -> Result<Vec<IonValue>, IonError> {
     let mut p = Parser {
         s: text.as_bytes(),
         i: 0,
@@ -175,7 +238,7 @@ impl Parser<'_> {
         }
     }
 
-    fn value(&mut self) -> Result<Json, IonError> {
+    fn value(&mut self) -> Result<IonValue, IonError> {
         self.skip_ws()?;
         let Some(c) = self.peek() else {
             return self.err("expected a value, found the end");
@@ -183,16 +246,16 @@ impl Parser<'_> {
         let v = match c {
             b'{' if self.s.get(self.i + 1) == Some(&b'{') => self.lob()?,
             b'{' => self.structure()?,
-            b'[' => Json::Array(self.sequence(b']')?),
-            b'(' => Json::Array(self.sequence(b')')?),
-            b'"' => Json::String(self.quoted(b'"')?),
-            b'\'' if self.s[self.i..].starts_with(b"'''") => Json::String(self.long_strings()?),
+            b'[' => IonValue::List(self.sequence(b']')?),
+            b'(' => IonValue::SExp(self.sequence(b')')?),
+            b'"' => IonValue::String(self.quoted(b'"')?),
+            b'\'' if self.s[self.i..].starts_with(b"'''") => IonValue::String(self.long_strings()?),
             b'\'' => {
                 let sym = self.quoted(b'\'')?;
                 if self.annotation_follows() {
-                    return self.value();
+                    return Ok(annotate(sym, self.value()?));
                 }
-                Json::String(sym)
+                IonValue::Symbol(sym)
             }
             _ => {
                 let token = self.token();
@@ -200,7 +263,7 @@ impl Parser<'_> {
                     return self.err(format!("unexpected character `{}`", c as char));
                 }
                 if self.annotation_follows() {
-                    return self.value();
+                    return Ok(annotate(token, self.value()?));
                 }
                 scalar(&token).ok_or(IonError {
                     message: format!("cannot read `{token}`"),
@@ -322,12 +385,12 @@ impl Parser<'_> {
         Ok(out)
     }
 
-    /// `{{ base64 }}` (blob) or `{{ "text" }}` (clob): both become strings.
-    fn lob(&mut self) -> Result<Json, IonError> {
+    /// `{{ base64 }}` (blob) or `{{ "text" }}` (clob).
+    fn lob(&mut self) -> Result<IonValue, IonError> {
         self.i += 2;
         self.skip_ws()?;
         let v = if self.peek() == Some(b'"') {
-            self.quoted(b'"')?
+            IonValue::Clob(self.quoted(b'"')?)
         } else {
             let start = self.i;
             while self.peek().is_some_and(|c| c != b'}') {
@@ -336,31 +399,32 @@ impl Parser<'_> {
             let b64: String = String::from_utf8_lossy(&self.s[start..self.i])
                 .split_whitespace()
                 .collect();
-            base64::engine::general_purpose::STANDARD
-                .decode(b64.as_bytes())
-                .map_err(|e| IonError {
-                    message: format!("invalid blob: {e}"),
-                    offset: start,
-                })?;
-            b64
+            IonValue::Blob(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|e| IonError {
+                        message: format!("invalid blob: {e}"),
+                        offset: start,
+                    })?,
+            )
         };
         self.skip_ws()?;
         if !self.s[self.i..].starts_with(b"}}") {
             return self.err("expected `}}` to close a blob");
         }
         self.i += 2;
-        Ok(Json::String(v))
+        Ok(v)
     }
 
-    fn structure(&mut self) -> Result<Json, IonError> {
+    fn structure(&mut self) -> Result<IonValue, IonError> {
         self.i += 1;
-        let mut map = Map::new();
+        let mut fields: Vec<(String, IonValue)> = Vec::new();
         loop {
             self.skip_ws()?;
             match self.peek() {
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(Json::Object(map));
+                    return Ok(IonValue::Struct(fields));
                 }
                 None => return self.err("unterminated struct"),
                 _ => {}
@@ -388,7 +452,7 @@ impl Parser<'_> {
             }
             self.i += 1;
             let v = self.value()?;
-            map.insert(key, v);
+            fields.push((key, v));
             self.skip_ws()?;
             match self.peek() {
                 Some(b',') => self.i += 1,
@@ -398,7 +462,7 @@ impl Parser<'_> {
         }
     }
 
-    fn sequence(&mut self, close: u8) -> Result<Vec<Json>, IonError> {
+    fn sequence(&mut self, close: u8) -> Result<Vec<IonValue>, IonError> {
         self.i += 1;
         let mut items = Vec::new();
         loop {
@@ -424,45 +488,67 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+fn annotate(annotation: String, value: IonValue) -> IonValue {
+    match value {
+        IonValue::Annotated(mut more, v) => {
+            more.insert(0, annotation);
+            IonValue::Annotated(more, v)
+        }
+        v => IonValue::Annotated(vec![annotation], Box::new(v)),
+    }
+}
+
 /// A bare token: null (typed too), booleans, numbers, timestamps, or a symbol.
-fn scalar(t: &str) -> Option<Json> {
+fn scalar(t: &str) -> Option<IonValue> {
     if t == "null" || t.starts_with("null.") {
-        return Some(Json::Null);
+        return Some(IonValue::Null);
     }
     match t {
-        "true" => return Some(Json::Bool(true)),
-        "false" => return Some(Json::Bool(false)),
-        "nan" | "+inf" | "-inf" => return Some(Json::String(t.to_string())),
+        "true" => return Some(IonValue::Bool(true)),
+        "false" => return Some(IonValue::Bool(false)),
+        "nan" => return Some(IonValue::Float(f64::NAN)),
+        "+inf" => return Some(IonValue::Float(f64::INFINITY)),
+        "-inf" => return Some(IonValue::Float(f64::NEG_INFINITY)),
         _ => {}
     }
     let first = t.as_bytes()[0];
     if first.is_ascii_digit() || first == b'-' || first == b'+' {
         let clean = t.replace('_', "");
-        // timestamps: 2024-01-02T..., 2024T, 2024-01T
-        if clean.len() >= 5 && clean.as_bytes()[4] == b'-'
-            || clean.ends_with('T') && !clean.starts_with('-')
+        // timestamps: 2024-01-02T..., 2024-01-02, 2024T, 2024-01T
+        if (clean.len() >= 5 && clean.as_bytes()[4] == b'-' && !clean.starts_with('-'))
+            || (clean.ends_with('T') && !clean.starts_with('-'))
         {
-            return Some(Json::String(t.to_string()));
+            return Some(IonValue::Timestamp(t.to_string()));
         }
         if let Some(hex) = clean
             .strip_prefix("0x")
             .or_else(|| clean.strip_prefix("-0x"))
         {
             let v = i64::from_str_radix(hex, 16).ok()?;
-            return Some(Json::from(if clean.starts_with('-') { -v } else { v }));
+            return Some(IonValue::Int(if clean.starts_with('-') { -v } else { v }));
         }
         if let Ok(i) = clean.parse::<i64>() {
-            return Some(Json::from(i));
+            return Some(IonValue::Int(i));
         }
-        let decimal = clean.replace(['d', 'D'], "e");
-        return decimal
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .map(Json::Number);
+        if clean.contains(['e', 'E']) {
+            return clean.parse::<f64>().ok().map(IonValue::Float);
+        }
+        if clean.contains(['.', 'd', 'D']) {
+            let check = clean.replace(['d', 'D'], "e");
+            check.trim_end_matches('.').parse::<f64>().ok()?;
+            return Some(IonValue::Decimal(clean));
+        }
+        // an integer too large for i64: keep its digits exactly
+        if clean
+            .trim_start_matches(['-', '+'])
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            return Some(IonValue::Decimal(clean));
+        }
+        return None;
     }
-    // any other identifier is a symbol
-    Some(Json::String(t.to_string()))
+    Some(IonValue::Symbol(t.to_string()))
 }
 
 #[cfg(test)]
@@ -503,6 +589,30 @@ mod tests {
         assert_eq!(v["n"], Json::Null);
         assert_eq!(v["quoted key"], "sym");
         assert_eq!(values[1], json!({"id": 2}));
+    }
+
+    #[test]
+    fn keeps_ion_types_when_asked() {
+        let v = parse_values("{d:5.,f:3.2e0,t:2030-12-25,z:2021-05-05T10:21:12.123Z,a:LocalTime::\"04:05:30\",b:{{3q2+7w==}},n:null}").unwrap();
+        let IonValue::Struct(fields) = &v[0] else {
+            panic!("a struct")
+        };
+        assert_eq!(fields[0].1, IonValue::Decimal("5.".into()));
+        assert_eq!(fields[1].1, IonValue::Float(3.2));
+        assert_eq!(fields[2].1, IonValue::Timestamp("2030-12-25".into()));
+        assert_eq!(
+            fields[3].1,
+            IonValue::Timestamp("2021-05-05T10:21:12.123Z".into())
+        );
+        assert_eq!(
+            fields[4].1,
+            IonValue::Annotated(
+                vec!["LocalTime".into()],
+                Box::new(IonValue::String("04:05:30".into()))
+            )
+        );
+        assert_eq!(fields[5].1, IonValue::Blob(vec![0xde, 0xad, 0xbe, 0xef]));
+        assert_eq!(fields[6].1, IonValue::Null);
     }
 
     #[test]

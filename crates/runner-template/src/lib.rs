@@ -499,6 +499,12 @@ pub(crate) fn slugify(text: &str) -> String {
     out.trim_matches('-').to_string()
 }
 
+/// Formats a date-time with a Java `DateTimeFormatter` pattern (or a Kestra named format), as
+/// the `date` filter does; serdes tasks use it for their date options.
+pub fn format_java_date(z: &jiff::ZonedDateTime, pattern: &str) -> Result<String, String> {
+    dates::format(z, pattern, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

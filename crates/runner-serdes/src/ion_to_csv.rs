@@ -1,0 +1,544 @@
+//! `io.kestra.plugin.serdes.csv.IonToCsv`: Ion rows to CSV, streamed. Values render as Kestra
+//! renders them, except where Kestra is plainly wrong: rows are aligned to the header by field
+//! name, and blobs are written as base64 rather than a Java object address.
+
+use base64::Engine;
+use jiff::tz::TimeZone;
+use runner_core::registry::{PropDoc, TaskDescriptor};
+use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use runner_core::{Property, RunContext, TaskError};
+use runner_ion::IonValue;
+use serde::Deserialize;
+use serde_json::Value as Json;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+
+pub(crate) const ION_TO_CSV: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.serdes.csv.IonToCsv",
+    aliases: &["io.kestra.plugin.serdes.csv.CsvWriter"],
+    doc: "Convert an Ion file of the execution (one value per line, as Query STORE writes) to CSV. Outputs: `uri`, `size`.",
+    properties: &[
+        PropDoc::value("from", "string", "The kestra:/// Ion file.").required(),
+        PropDoc::value(
+            "header",
+            "boolean",
+            "Write the field names of the first row as a header (default true).",
+        ),
+        PropDoc::value(
+            "fieldSeparator",
+            "character",
+            "Between fields (default `,`).",
+        ),
+        PropDoc::value(
+            "textDelimiter",
+            "character",
+            "Around quoted fields (default `\"`).",
+        ),
+        PropDoc::value(
+            "lineDelimiter",
+            "string",
+            "`\\n` (default), `\\r\\n` or `\\r`.",
+        ),
+        PropDoc::value(
+            "quoteMode",
+            "ALWAYS|REQUIRED|NON_NUMERIC",
+            "When to quote fields (default: when required).",
+        ),
+        PropDoc::value(
+            "alwaysDelimitText",
+            "boolean",
+            "Deprecated: quoteMode ALWAYS.",
+        ),
+        PropDoc::value("charset", "string", "Output encoding: UTF-8."),
+        PropDoc::value(
+            "dateFormat",
+            "string",
+            "Java pattern for dates (default yyyy-MM-dd).",
+        ),
+        PropDoc::value(
+            "timeFormat",
+            "string",
+            "Java pattern for times (default HH:mm:ss[XXX]).",
+        ),
+        PropDoc::value(
+            "dateTimeFormat",
+            "string",
+            "Java pattern for date-times (default yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]).",
+        ),
+        PropDoc::value(
+            "timeZoneId",
+            "string",
+            "Zone for zoned date-times (default: the machine's).",
+        ),
+    ],
+    example: "id: to_csv\ntype: io.kestra.plugin.serdes.csv.IonToCsv\nfrom: \"{{ outputs.fetch.uri }}\"",
+    flowable: false,
+    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<IonToCsv>()?))),
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum QuoteMode {
+    Always,
+    Required,
+    NonNumeric,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct IonToCsv {
+    from: Property<String>,
+    header: Option<Property<bool>>,
+    field_separator: Option<Property<String>>,
+    text_delimiter: Option<Property<String>>,
+    line_delimiter: Option<Property<String>>,
+    quote_mode: Option<Property<QuoteMode>>,
+    always_delimit_text: Option<Property<bool>>,
+    charset: Option<Property<String>>,
+    date_format: Option<Property<String>>,
+    time_format: Option<Property<String>>,
+    date_time_format: Option<Property<String>>,
+    time_zone_id: Option<Property<String>>,
+}
+
+/// Everything that decides how one value is written.
+struct Style {
+    separator: char,
+    delimiter: char,
+    quote: QuoteMode,
+    date: String,
+    time: String,
+    date_time: String,
+    zone: TimeZone,
+}
+
+fn one_char(value: Option<String>, property: &str, default: char) -> Result<char, TaskError> {
+    match value {
+        None => Ok(default),
+        Some(v) => {
+            let mut chars = v.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Ok(c),
+                _ => Err(TaskError::property(
+                    property,
+                    format!("`{v}` must be exactly one character"),
+                )),
+            }
+        }
+    }
+}
+
+impl RunnableTask for IonToCsv {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let from = ctx.render(&self.from, "from")?;
+            let header = ctx.render_opt(&self.header, "header")?.unwrap_or(true);
+            let line_end = match ctx
+                .render_opt(&self.line_delimiter, "lineDelimiter")?
+                .as_deref()
+            {
+                None | Some("\n") => "\n",
+                Some("\r\n") => "\r\n",
+                Some("\r") => "\r",
+                Some(other) => {
+                    return Err(TaskError::property(
+                        "lineDelimiter",
+                        format!("{other:?} is not one of \\n, \\r\\n, \\r"),
+                    ));
+                }
+            };
+            if let Some(cs) = ctx.render_opt(&self.charset, "charset")?
+                && !cs.eq_ignore_ascii_case("UTF-8")
+                && !cs.eq_ignore_ascii_case("UTF8")
+            {
+                return Err(TaskError::property(
+                    "charset",
+                    format!("`{cs}`: runner writes UTF-8 only for now"),
+                ));
+            }
+            let quote = match (
+                ctx.render_opt(&self.quote_mode, "quoteMode")?,
+                ctx.render_opt(&self.always_delimit_text, "alwaysDelimitText")?,
+            ) {
+                (Some(q), _) => q,
+                (None, Some(true)) => QuoteMode::Always,
+                _ => QuoteMode::Required,
+            };
+            let zone = match ctx.render_opt(&self.time_zone_id, "timeZoneId")? {
+                Some(z) => TimeZone::get(&z).map_err(|_| {
+                    TaskError::property("timeZoneId", format!("`{z}` is not a time zone"))
+                })?,
+                None => TimeZone::system(),
+            };
+            let style = Style {
+                separator: one_char(
+                    ctx.render_opt(&self.field_separator, "fieldSeparator")?,
+                    "fieldSeparator",
+                    ',',
+                )?,
+                delimiter: one_char(
+                    ctx.render_opt(&self.text_delimiter, "textDelimiter")?,
+                    "textDelimiter",
+                    '"',
+                )?,
+                quote,
+                date: ctx
+                    .render_opt(&self.date_format, "dateFormat")?
+                    .unwrap_or_else(|| "yyyy-MM-dd".into()),
+                time: ctx
+                    .render_opt(&self.time_format, "timeFormat")?
+                    .unwrap_or_else(|| "HH:mm:ss[XXX]".into()),
+                date_time: ctx
+                    .render_opt(&self.date_time_format, "dateTimeFormat")?
+                    .unwrap_or_else(|| "yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]".into()),
+                zone,
+            };
+            let input = ctx.open_execution_file(&from).await?;
+            let mut reader = BufReader::with_capacity(256 * 1024, input);
+            let out_uri = ctx.output_file_uri(&format!("{}.csv", runner_core::ids::random_u64()));
+            let mut out =
+                BufWriter::with_capacity(256 * 1024, ctx.storage().create(&out_uri).await?);
+            let io = |e: std::io::Error| TaskError::Plugin {
+                message: format!("cannot write {out_uri}: {e}"),
+                source: None,
+            };
+            let mut columns: Option<Vec<String>> = None;
+            let mut size: u64 = 0;
+            let mut line = String::new();
+            let mut number = 0usize;
+            let mut text = String::with_capacity(1024);
+            loop {
+                line.clear();
+                let n = reader
+                    .read_line(&mut line)
+                    .await
+                    .map_err(|e| TaskError::Plugin {
+                        message: format!("cannot read {from}: {e}"),
+                        source: None,
+                    })?;
+                if n == 0 {
+                    break;
+                }
+                number += 1;
+                if number == 1 && line.as_bytes().starts_with(&[0xE0, 0x01, 0x00, 0xEA]) {
+                    return Err(TaskError::failed(format!(
+                        "{from} is binary Ion, which runner cannot read yet; Query STORE in runner writes text Ion"
+                    )));
+                }
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let values = runner_ion::parse_values(&line)
+                    .map_err(|e| TaskError::failed(format!("{from}, line {number}: {e}")))?;
+                for value in values {
+                    size += 1;
+                    let fields: Vec<(String, IonValue)> = match value {
+                        IonValue::Struct(f) => f,
+                        IonValue::Annotated(_, v) if matches!(*v, IonValue::Struct(_)) => {
+                            match *v {
+                                IonValue::Struct(f) => f,
+                                _ => unreachable!("checked above"),
+                            }
+                        }
+                        IonValue::List(items) if !header => items
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, v)| (i.to_string(), v))
+                            .collect(),
+                        IonValue::List(_) => {
+                            return Err(TaskError::failed(format!(
+                                "{from}, line {number}: Invalid data of type List with header"
+                            )));
+                        }
+                        // Kestra skips other values (still counted).
+                        _ => continue,
+                    };
+                    let cols = match &columns {
+                        Some(c) => c,
+                        None => {
+                            let c: Vec<String> = fields.iter().map(|(k, _)| k.clone()).collect();
+                            if header {
+                                text.clear();
+                                for (i, name) in c.iter().enumerate() {
+                                    if i > 0 {
+                                        text.push(style.separator);
+                                    }
+                                    push_field(&mut text, name, &style);
+                                }
+                                text.push_str(line_end);
+                                out.write_all(text.as_bytes()).await.map_err(io)?;
+                            }
+                            columns = Some(c);
+                            columns.as_ref().expect("just set")
+                        }
+                    };
+                    if let Some((extra, _)) = fields.iter().find(|(k, _)| !cols.contains(k)) {
+                        return Err(TaskError::failed(format!(
+                            "{from}, line {number}: field `{extra}` is not in the header, which comes from the first row ({})",
+                            cols.join(", ")
+                        )));
+                    }
+                    text.clear();
+                    for (i, name) in cols.iter().enumerate() {
+                        if i > 0 {
+                            text.push(style.separator);
+                        }
+                        let value = fields
+                            .iter()
+                            .find(|(k, _)| k == name)
+                            .map(|(_, v)| render(v, &style))
+                            .transpose()?
+                            .unwrap_or_default();
+                        push_field(&mut text, &value, &style);
+                    }
+                    text.push_str(line_end);
+                    out.write_all(text.as_bytes()).await.map_err(io)?;
+                }
+            }
+            out.flush().await.map_err(io)?;
+            Ok(Outputs::from_iter([
+                ("uri".to_string(), Json::String(out_uri)),
+                ("size".to_string(), Json::from(size)),
+            ]))
+        })
+    }
+}
+
+fn is_numeric(s: &str) -> bool {
+    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+    !body.is_empty()
+        && body.chars().filter(|c| *c == '.').count() <= 1
+        && body.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+fn push_field(out: &mut String, value: &str, style: &Style) {
+    let quote = match style.quote {
+        QuoteMode::Always => true,
+        QuoteMode::NonNumeric => !is_numeric(value),
+        QuoteMode::Required => value.contains([style.separator, style.delimiter, '\n', '\r']),
+    };
+    if quote {
+        out.push(style.delimiter);
+        for c in value.chars() {
+            if c == style.delimiter {
+                out.push(c);
+            }
+            out.push(c);
+        }
+        out.push(style.delimiter);
+    } else {
+        out.push_str(value);
+    }
+}
+
+/// Java's `Double.toString`.
+fn java_double(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let a = f.abs();
+    if a == 0.0 || (1e-3..1e7).contains(&a) {
+        let s = format!("{f}");
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    let s = format!("{f:e}");
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let m = if m.contains('.') {
+        m.to_string()
+    } else {
+        format!("{m}.0")
+    };
+    format!("{m}E{e}")
+}
+
+/// Java's `BigDecimal.toString` of an Ion decimal's text.
+fn java_decimal(d: &str) -> String {
+    match d.split_once(['d', 'D']) {
+        None => d.trim_end_matches('.').to_string(),
+        Some((m, e)) => {
+            let exp: i32 = e.parse().unwrap_or(0);
+            let m = m.trim_end_matches('.');
+            if exp > 0 {
+                format!("{m}E+{exp}")
+            } else if exp == 0 {
+                m.to_string()
+            } else {
+                format!("{m}E{exp}")
+            }
+        }
+    }
+}
+
+/// A pattern without its optional `[...]` sections, for values with no offset.
+fn without_optional(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    let mut quoted = false;
+    for c in pattern.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '[' if !quoted => depth += 1,
+            ']' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn fmt(z: &jiff::ZonedDateTime, pattern: &str) -> Result<String, TaskError> {
+    runner_template::format_java_date(z, pattern)
+        .map_err(|e| TaskError::property("dateTimeFormat", e))
+}
+
+fn local(dt: jiff::civil::DateTime) -> jiff::ZonedDateTime {
+    dt.to_zoned_datetime(TimeZone::UTC)
+        .unwrap_or_else(|_| jiff::Timestamp::UNIX_EPOCH.to_zoned_datetime(TimeZone::UTC))
+}
+
+/// One value as Kestra writes it in CSV (Java's `toString`, dates in the task's formats).
+fn render(v: &IonValue, s: &Style) -> Result<String, TaskError> {
+    Ok(match v {
+        IonValue::Null => String::new(),
+        IonValue::Bool(b) => b.to_string(),
+        IonValue::Int(i) => i.to_string(),
+        IonValue::Decimal(d) => java_decimal(d),
+        IonValue::Float(f) => java_double(*f),
+        IonValue::String(t) | IonValue::Symbol(t) | IonValue::Clob(t) => t.clone(),
+        IonValue::Blob(b) => base64::engine::general_purpose::STANDARD.encode(b),
+        IonValue::Timestamp(t) => {
+            let t = t.trim_end_matches('T');
+            if let Ok(d) = t.parse::<jiff::civil::Date>() {
+                fmt(
+                    &local(d.to_datetime(jiff::civil::Time::midnight())),
+                    &without_optional(&s.date),
+                )?
+            } else if let Ok(ts) = t.parse::<jiff::Timestamp>() {
+                // Kestra reads a UTC timestamp as an Instant (printed in UTC), others as zoned.
+                let utc = t.ends_with('Z') || t.ends_with("+00:00") || t.ends_with("-00:00");
+                let zone = if utc { TimeZone::UTC } else { s.zone.clone() };
+                fmt(&ts.to_zoned_datetime(zone), &s.date_time)?
+            } else {
+                t.to_string()
+            }
+        }
+        IonValue::Annotated(names, inner) => {
+            let text = match inner.as_ref() {
+                IonValue::String(t) => t.as_str(),
+                other => return render(other, s),
+            };
+            match names.first().map(String::as_str) {
+                Some("LocalTime") => match text.parse::<jiff::civil::Time>() {
+                    Ok(t) => fmt(
+                        &local(jiff::civil::Date::constant(1970, 1, 1).to_datetime(t)),
+                        &without_optional(&s.time),
+                    )?,
+                    Err(_) => text.to_string(),
+                },
+                Some("LocalDateTime") => match text.parse::<jiff::civil::DateTime>() {
+                    Ok(dt) => fmt(&local(dt), &without_optional(&s.date_time))?,
+                    Err(_) => text.to_string(),
+                },
+                Some("LocalDate") => match text.parse::<jiff::civil::Date>() {
+                    Ok(d) => fmt(
+                        &local(d.to_datetime(jiff::civil::Time::midnight())),
+                        &without_optional(&s.date),
+                    )?,
+                    Err(_) => text.to_string(),
+                },
+                Some("ZonedDateTime" | "OffsetDateTime") => match text
+                    .parse::<jiff::ZonedDateTime>()
+                    .map(|z| z.timestamp())
+                    .or_else(|_| text.parse::<jiff::Timestamp>())
+                {
+                    Ok(ts) => fmt(&ts.to_zoned_datetime(s.zone.clone()), &s.date_time)?,
+                    Err(_) => text.to_string(),
+                },
+                _ => text.to_string(),
+            }
+        }
+        IonValue::List(items) | IonValue::SExp(items) => {
+            let parts: Result<Vec<String>, TaskError> =
+                items.iter().map(|i| render(i, s)).collect();
+            format!("[{}]", parts?.join(", "))
+        }
+        IonValue::Struct(fields) => {
+            let parts: Result<Vec<String>, TaskError> = fields
+                .iter()
+                .map(|(k, v)| Ok(format!("{k}={}", render(v, s)?)))
+                .collect();
+            format!("{{{}}}", parts?.join(", "))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn style(zone: &str) -> Style {
+        Style {
+            separator: ',',
+            delimiter: '"',
+            quote: QuoteMode::Required,
+            date: "yyyy-MM-dd".into(),
+            time: "HH:mm:ss[XXX]".into(),
+            date_time: "yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]".into(),
+            zone: TimeZone::get(zone).unwrap(),
+        }
+    }
+
+    #[test]
+    fn values_render_as_kestra_writes_them() {
+        let row = "{s:\"string\",i:2,f:3.200000047683716e0,d:3.2,instant:2021-05-05T10:21:12.123Z,zoned:ZonedDateTime::\"2021-05-05T12:21:12.123+02:00[Europe/Paris]\",ldt:LocalDateTime::\"2021-05-05T12:21:00\",date:2021-05-05,time:LocalTime::\"12:21:12\",big:9.223372036854776e18,n:null,list:[100,200],m:{color:\"red\",value:\"#f00\"},b:{{3q2+7w==}},dec:5.}";
+        let IonValue::Struct(fields) = runner_ion::parse_values(row).unwrap().remove(0) else {
+            panic!()
+        };
+        let s = style("Europe/Lisbon");
+        let got: Vec<String> = fields.iter().map(|(_, v)| render(v, &s).unwrap()).collect();
+        assert_eq!(
+            got,
+            [
+                "string",
+                "2",
+                "3.200000047683716",
+                "3.2",
+                "2021-05-05T10:21:12.123Z",
+                "2021-05-05T11:21:12.123+01:00",
+                "2021-05-05T12:21:00.000",
+                "2021-05-05",
+                "12:21:12",
+                "9.223372036854776E18",
+                "",
+                "[100, 200]",
+                "{color=red, value=#f00}",
+                "3q2+7w==",
+                "5",
+            ]
+        );
+    }
+
+    #[test]
+    fn fields_are_quoted_when_needed() {
+        let mut out = String::new();
+        push_field(&mut out, "a,\"b\"\nc", &style("UTC"));
+        assert_eq!(out, "\"a,\"\"b\"\"\nc\"");
+        let mut s = style("UTC");
+        s.quote = QuoteMode::NonNumeric;
+        let mut out = String::new();
+        push_field(&mut out, "12.5", &s);
+        push_field(&mut out, "x", &s);
+        assert_eq!(out, "12.5\"x\"");
+    }
+}
