@@ -33,7 +33,7 @@ impl Headline {
             .await
             .expect("seed users");
         let s3 = S3::start().await;
-        s3.create_bucket("kestra-bucket");
+        s3.create_bucket("kestra-bucket").await;
         let dir =
             std::env::temp_dir().join(format!("runner-e2e-{}", runner_core::ids::friendly_id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -305,7 +305,7 @@ async fn each_failure_says_what_to_check_and_writes_nothing() {
     ];
     for (which, value, message) in cases {
         if which == "none" {
-            std::fs::remove_dir_all(h.s3.root.join("kestra-bucket")).unwrap();
+            h.s3.delete_bucket("kestra-bucket").await;
         }
         let out = h
             .run(&["run", &flow(), "--storage", "st"], &env(which, value))
@@ -379,7 +379,7 @@ async fn ctrl_c_during_the_upload_leaves_no_object_and_no_parts() {
     );
     let mut open = usize::MAX;
     for _ in 0..50 {
-        open = h.s3.open_multipart_uploads();
+        open = h.s3.open_multipart_uploads().await;
         if open == 0 {
             break;
         }

@@ -20,7 +20,7 @@ async fn main() {
         "build the release binary first: cargo build --release"
     );
     let s3 = runner_testkit::S3::start().await;
-    s3.create_bucket("bench-bucket");
+    s3.create_bucket("bench-bucket").await;
     let dir = std::env::temp_dir().join(format!("upload-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("payload.bin");

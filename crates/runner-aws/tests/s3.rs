@@ -46,7 +46,7 @@ fn random_bytes(len: usize) -> Vec<u8> {
 #[tokio::test]
 async fn upload_one_file_with_its_properties() {
     let s3 = S3::start().await;
-    s3.create_bucket("kestra-bucket");
+    s3.create_bucket("kestra-bucket").await;
     let src = local_file("users.csv", b"id,name\n1,Ada\n");
     let r = run(
         &flow(&s3, "Upload", "    bucket: kestra-bucket\n    from: \"{{ inputs.a }}\"\n    key: data/users.csv\n    contentType: text/csv\n    cacheControl: no-cache\n    contentDisposition: attachment\n    metadata:\n      team: data\n"),
@@ -85,7 +85,7 @@ async fn upload_one_file_with_its_properties() {
 #[tokio::test]
 async fn upload_several_files_under_a_prefix() {
     let s3 = S3::start().await;
-    s3.create_bucket("bkt");
+    s3.create_bucket("bkt").await;
     let a = local_file("a.txt", b"A");
     let b = local_file("b.txt", b"BB");
     let inputs = [("a", a.to_str().unwrap()), ("b", b.to_str().unwrap())];
@@ -118,7 +118,7 @@ async fn upload_several_files_under_a_prefix() {
 #[tokio::test]
 async fn a_20_mib_file_goes_as_multipart() {
     let s3 = S3::start().await;
-    s3.create_bucket("bkt");
+    s3.create_bucket("bkt").await;
     let bytes = random_bytes(20 * 1024 * 1024);
     let src = local_file("big.bin", &bytes);
     let r = run(
@@ -140,13 +140,13 @@ async fn a_20_mib_file_goes_as_multipart() {
         s3.get("bkt", "big.bin").await.unwrap() == bytes,
         "the bytes read back are the bytes sent"
     );
-    assert_eq!(s3.open_multipart_uploads(), 0);
+    assert_eq!(s3.open_multipart_uploads().await, 0);
 }
 
 #[tokio::test]
 async fn an_upload_stopped_half_way_leaves_nothing() {
     let s3 = S3::start().await;
-    s3.create_bucket("bkt");
+    s3.create_bucket("bkt").await;
     let src = local_file("huge.bin", &random_bytes(96 * 1024 * 1024));
     let r = run(&flow(&s3, "Upload", "    bucket: bkt\n    from: \"{{ inputs.a }}\"\n    key: huge.bin\n    timeout: PT0.3S\n"), &[("a", src.to_str().unwrap())]).await;
     assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
@@ -154,7 +154,7 @@ async fn an_upload_stopped_half_way_leaves_nothing() {
     // The abort runs in the background after the task is dropped.
     let mut open = 1;
     for _ in 0..50 {
-        open = s3.open_multipart_uploads();
+        open = s3.open_multipart_uploads().await;
         if open == 0 {
             break;
         }
@@ -167,7 +167,7 @@ async fn an_upload_stopped_half_way_leaves_nothing() {
 #[tokio::test]
 async fn download_list_and_delete_round_trip() {
     let s3 = S3::start().await;
-    s3.create_bucket("bkt");
+    s3.create_bucket("bkt").await;
     let client = s3.client();
     for (k, v) in [
         ("data/a.csv", "1"),
@@ -282,7 +282,7 @@ async fn download_list_and_delete_round_trip() {
 #[tokio::test]
 async fn errors_name_what_to_check_and_write_nothing() {
     let s3 = S3::start().await;
-    s3.create_bucket("bkt");
+    s3.create_bucket("bkt").await;
     let src = local_file("x.csv", b"x");
     let inputs = [("a", src.to_str().unwrap())];
     let upload = "    bucket: bkt\n    from: \"{{ inputs.a }}\"\n    key: x.csv\n";
@@ -360,7 +360,7 @@ async fn errors_name_what_to_check_and_write_nothing() {
 #[tokio::test]
 async fn credentials_and_endpoint_from_the_aws_environment() {
     let s3 = S3::start().await;
-    s3.create_bucket("kestra-bucket");
+    s3.create_bucket("kestra-bucket").await;
     let src = local_file("users.csv", b"from env");
     let yaml = "id: s3\nnamespace: company.team\ninputs:\n  - id: a\n    type: FILE\ntasks:\n  - id: t\n    type: io.kestra.plugin.aws.s3.Upload\n    bucket: kestra-bucket\n    from: \"{{ inputs.a }}\"\n    key: data/users.csv\n";
     let env = [

@@ -2,15 +2,35 @@
 //! server (pgtemp, from the machine's PostgreSQL binaries) with SCRAM password authentication,
 //! so a wrong password really fails.
 
+#[cfg(feature = "containers")]
+mod containers;
+
 use pgtemp::{PgTempDB, PgTempDBBuilder};
 use std::path::PathBuf;
 
 /// A PostgreSQL server that lives as long as this value.
 pub struct Postgres {
-    _db: PgTempDB,
+    _db: PgBackend,
     pub port: u16,
     pub user: String,
     pub password: String,
+}
+
+enum PgBackend {
+    Local(#[allow(dead_code)] PgTempDB),
+    #[cfg(feature = "containers")]
+    Container(#[allow(dead_code)] Box<containers::PostgresContainer>),
+}
+
+/// `TESTENV=containers` selects Docker containers (needs the `containers` feature).
+fn containers_requested() -> bool {
+    let wanted = std::env::var("TESTENV").is_ok_and(|v| v == "containers");
+    if wanted && !cfg!(feature = "containers") {
+        panic!(
+            "TESTENV=containers needs the fixtures built with `--features runner-testkit/containers`"
+        );
+    }
+    wanted
 }
 
 /// The directory holding `initdb` and `postgres`: on PATH, or Debian's versioned directory.
@@ -38,6 +58,10 @@ impl Postgres {
     /// Starts a server whose superuser is `user` (with a database of the same name, which a
     /// JDBC URL without database uses), on `port` or a free one.
     pub async fn start_as(user: &str, port: Option<u16>) -> Postgres {
+        if containers_requested() {
+            #[cfg(feature = "containers")]
+            return containers::postgres(user, port).await;
+        }
         let bin = bin_dir().unwrap_or_else(|| {
             panic!("PostgreSQL server binaries (initdb, postgres) were not found: install the Debian package `postgresql` (scripts/test.sh does)")
         });
@@ -59,7 +83,7 @@ impl Postgres {
         let db = builder.start_async().await;
         let port = db.db_port();
         let pg = Postgres {
-            _db: db,
+            _db: PgBackend::Local(db),
             port,
             user: user.into(),
             password,
@@ -210,18 +234,36 @@ pub async fn run_flow_with(
     }
 }
 
-/// An S3 server on 127.0.0.1 (s3s over a directory) that checks SigV4 signatures: a wrong
-/// secret key gets 403. It stops when this value is dropped.
+/// An S3 server that checks SigV4 signatures (a wrong secret key gets 403): by default s3s over
+/// a directory, in this process on 127.0.0.1; a MinIO container with `TESTENV=containers`. It
+/// stops when this value is dropped.
 pub struct S3 {
     pub endpoint: String,
     pub access_key: String,
     pub secret_key: String,
-    pub root: PathBuf,
-    server: tokio::task::JoinHandle<()>,
+    backend: S3Backend,
+}
+
+enum S3Backend {
+    /// s3s over a directory, in this process.
+    Local {
+        root: PathBuf,
+        server: tokio::task::JoinHandle<()>,
+    },
+    #[cfg(feature = "containers")]
+    Container(#[allow(dead_code)] Box<containers::MinioContainer>),
 }
 
 impl S3 {
     pub async fn start() -> S3 {
+        if containers_requested() {
+            #[cfg(feature = "containers")]
+            return containers::minio().await;
+        }
+        Self::start_local().await
+    }
+
+    async fn start_local() -> S3 {
         let root =
             std::env::temp_dir().join(format!("runner-s3-{}", runner_core::ids::friendly_id()));
         std::fs::create_dir_all(&root).expect("S3 root directory");
@@ -257,14 +299,60 @@ impl S3 {
             endpoint,
             access_key,
             secret_key,
-            root,
-            server,
+            backend: S3Backend::Local { root, server },
         }
     }
 
-    /// Creates a bucket (a directory of the root).
-    pub fn create_bucket(&self, name: &str) {
-        std::fs::create_dir_all(self.root.join(name)).expect("bucket directory");
+    /// Creates a bucket.
+    pub async fn create_bucket(&self, name: &str) {
+        match &self.backend {
+            S3Backend::Local { root, .. } => {
+                std::fs::create_dir_all(root.join(name)).expect("bucket directory")
+            }
+            #[cfg(feature = "containers")]
+            S3Backend::Container(_) => {
+                self.client()
+                    .create_bucket()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .expect("create the bucket");
+            }
+        }
+    }
+
+    /// Deletes a bucket and what it holds.
+    pub async fn delete_bucket(&self, name: &str) {
+        match &self.backend {
+            S3Backend::Local { root, .. } => {
+                std::fs::remove_dir_all(root.join(name)).expect("remove the bucket directory")
+            }
+            #[cfg(feature = "containers")]
+            S3Backend::Container(_) => {
+                let client = self.client();
+                let listed = client
+                    .list_objects_v2()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .expect("list the bucket");
+                for o in listed.contents() {
+                    client
+                        .delete_object()
+                        .bucket(name)
+                        .key(o.key().unwrap_or_default())
+                        .send()
+                        .await
+                        .expect("delete an object");
+                }
+                client
+                    .delete_bucket()
+                    .bucket(name)
+                    .send()
+                    .await
+                    .expect("delete the bucket");
+            }
+        }
     }
 
     /// A client of its own, to check what the server holds independently of the plugin.
@@ -299,22 +387,44 @@ impl S3 {
     }
 
     /// Multipart uploads still open (none should be left behind). s3s-fs has no
-    /// ListMultipartUploads, so this counts the uploads it keeps on disk (`.upload-<id>.json`).
-    pub fn open_multipart_uploads(&self) -> usize {
-        std::fs::read_dir(&self.root)
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
-                    .count()
-            })
-            .unwrap_or(0)
+    /// ListMultipartUploads, so locally this counts the uploads it keeps on disk.
+    pub async fn open_multipart_uploads(&self) -> usize {
+        match &self.backend {
+            S3Backend::Local { root, .. } => std::fs::read_dir(root)
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter(|e| e.file_name().to_string_lossy().starts_with(".upload-"))
+                        .count()
+                })
+                .unwrap_or(0),
+            #[cfg(feature = "containers")]
+            S3Backend::Container(_) => {
+                let client = self.client();
+                let buckets = client.list_buckets().send().await.expect("list buckets");
+                let mut open = 0;
+                for b in buckets.buckets() {
+                    let out = client
+                        .list_multipart_uploads()
+                        .bucket(b.name().unwrap_or_default())
+                        .send()
+                        .await
+                        .expect("list uploads");
+                    open += out.uploads().len();
+                }
+                open
+            }
+        }
     }
 }
 
 impl Drop for S3 {
+    // Without the `containers` feature the local backend is the only one.
+    #[allow(irrefutable_let_patterns)]
     fn drop(&mut self) {
-        self.server.abort();
-        let _ = std::fs::remove_dir_all(&self.root);
+        if let S3Backend::Local { root, server } = &self.backend {
+            server.abort();
+            let _ = std::fs::remove_dir_all(root);
+        }
     }
 }
 
