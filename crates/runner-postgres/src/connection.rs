@@ -277,7 +277,10 @@ pub(crate) fn describe(e: &tokio_postgres::Error, target: &Target, sql: Option<&
             "cannot connect to PostgreSQL at {endpoint}: timed out after {}s",
             target.connect_timeout.as_secs()
         )
-    } else if text.starts_with("error connecting") || text.contains("connect") {
+    } else if text.starts_with("error connecting")
+        || text.contains("connect")
+        || text.contains("TLS handshake")
+    {
         let reason = if cause.is_empty() {
             text.clone()
         } else {

@@ -15,10 +15,13 @@ use runner_core::{RunContext, TaskError};
 use serde_json::{Map, Value as Json};
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio_postgres::{Client, NoTls, Transaction};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Everything rendered and ready to connect.
 pub(crate) struct Prepared {
     pub(crate) target: Target,
+    /// The TLS client, unless the connection is plain (sslMode DISABLE).
+    pub(crate) tls: Option<rustls::ClientConfig>,
     pub(crate) sql: String,
     pub(crate) after_sql: Option<String>,
     pub(crate) parameters: Map<String, Json>,
@@ -34,13 +37,17 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
     if let Some(pw) = &password {
         ctx.mask(pw);
     }
-    for (name, prop) in [
-        ("sslKey", &p.ssl_key),
-        ("sslKeyPassword", &p.ssl_key_password),
-    ] {
-        if let Some(v) = ctx.render_opt(prop, name)? {
-            ctx.mask(&v);
-        }
+    let material = crate::tls::TlsMaterial {
+        root_cert: ctx.render_opt(&p.ssl_root_cert, "sslRootCert")?,
+        cert: ctx.render_opt(&p.ssl_cert, "sslCert")?,
+        key: ctx.render_opt(&p.ssl_key, "sslKey")?,
+        key_password: ctx.render_opt(&p.ssl_key_password, "sslKeyPassword")?,
+    };
+    for secret in [&material.key, &material.key_password]
+        .into_iter()
+        .flatten()
+    {
+        ctx.mask(secret);
     }
     let ssl = ctx.render_opt(&p.ssl, "ssl")?.unwrap_or(false);
     let ssl_mode = ctx.render_opt(&p.ssl_mode, "sslMode")?;
@@ -55,23 +62,7 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
     if let Some(pw) = &target.password {
         ctx.mask(pw);
     }
-    if matches!(
-        target.ssl_mode,
-        crate::connection::SslMode::Require
-            | crate::connection::SslMode::VerifyCa
-            | crate::connection::SslMode::VerifyFull
-    ) || p.ssl_root_cert.is_some()
-        || p.ssl_cert.is_some()
-    {
-        return Err(TaskError::property(
-            "sslMode",
-            format!(
-                "TLS connections ({:?}) are not available in this version of runner's PostgreSQL plugin; \
-                 use `sslMode: DISABLE` or `PREFER` against a server that accepts plain connections",
-                target.ssl_mode
-            ),
-        ));
-    }
+    let tls = crate::tls::client_config(target.ssl_mode, &material)?;
     let zone = match ctx.render_opt(&p.time_zone_id, "timeZoneId")? {
         Some(z) => TimeZone::get(&z).map_err(|_| {
             TaskError::property(
@@ -88,6 +79,7 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
         .max(1);
     Ok(Prepared {
         target,
+        tls,
         sql: ctx.render(&p.sql, "sql")?,
         after_sql: ctx.render_opt(&p.after_sql, "afterSQL")?,
         parameters: ctx
@@ -106,30 +98,54 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
 /// (Ctrl-C, `timeout`); the open transaction then rolls back with the connection.
 pub(crate) struct Session {
     pub(crate) client: Client,
-    cancel: Option<tokio_postgres::CancelToken>,
+    cancel: Option<(tokio_postgres::CancelToken, Option<MakeRustlsConnect>)>,
     connection: tokio::task::JoinHandle<()>,
 }
 
 impl Session {
-    pub(crate) async fn open(target: &Target, ctx: &RunContext) -> Result<Session, TaskError> {
+    pub(crate) async fn open(
+        target: &Target,
+        tls: Option<&rustls::ClientConfig>,
+        ctx: &RunContext,
+    ) -> Result<Session, TaskError> {
         ctx.log(
             Level::Debug,
             &format!("Connecting to PostgreSQL at {}", target.endpoint()),
         );
-        let (client, connection) = target
-            .config()
-            .connect(NoTls)
-            .await
-            .map_err(|e| describe(&e, target, None))?;
-        let handle = tokio::spawn(async move {
-            // Errors surface on the client's next call; nothing to do here.
-            let _ = connection.await;
-        });
-        let cancel = Some(client.cancel_token());
+        let config = target.config();
+        let tls = tls.map(|c| MakeRustlsConnect::new(c.clone()));
+        // Errors on the connection surface on the client's next call; nothing to do here.
+        let (client, connection) = match &tls {
+            Some(tls) => {
+                let (client, connection) = config
+                    .connect(tls.clone())
+                    .await
+                    .map_err(|e| describe(&e, target, None))?;
+                (
+                    client,
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    }),
+                )
+            }
+            None => {
+                let (client, connection) = config
+                    .connect(NoTls)
+                    .await
+                    .map_err(|e| describe(&e, target, None))?;
+                (
+                    client,
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    }),
+                )
+            }
+        };
+        let cancel = Some((client.cancel_token(), tls));
         Ok(Session {
             client,
             cancel,
-            connection: handle,
+            connection,
         })
     }
 
@@ -141,10 +157,13 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        if let Some(token) = self.cancel.take() {
+        if let Some((token, tls)) = self.cancel.take() {
             // Dropped mid-query: ask the server to stop, so it does not run on without us.
             runner_core::cleanup::spawn(async move {
-                let _ = token.cancel_query(NoTls).await;
+                let _ = match tls {
+                    Some(tls) => token.cancel_query(tls).await,
+                    None => token.cancel_query(NoTls).await,
+                };
             });
         }
         self.connection.abort();

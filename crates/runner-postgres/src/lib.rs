@@ -14,6 +14,7 @@ mod props;
 mod queries;
 mod query;
 mod sql;
+mod tls;
 
 use runner_core::registry::TaskDescriptor;
 

@@ -45,7 +45,7 @@ impl RunnableTask for Queries {
         Box::pin(async move {
             let prep = prepare(ctx, &self.0)?;
             let statements = split_statements(&prep.sql);
-            let mut session = Session::open(&prep.target, ctx).await?;
+            let mut session = Session::open(&prep.target, prep.tls.as_ref(), ctx).await?;
             let describe =
                 |e: tokio_postgres::Error| crate::connection::describe(&e, &prep.target, None);
             let mut outputs = Vec::new();

@@ -47,7 +47,7 @@ impl RunnableTask for Query {
             let Some(sql) = statements.first() else {
                 return Err(TaskError::property("sql", "the SQL holds no statement"));
             };
-            let mut session = Session::open(&prep.target, ctx).await?;
+            let mut session = Session::open(&prep.target, prep.tls.as_ref(), ctx).await?;
             let tx = session
                 .client
                 .transaction()

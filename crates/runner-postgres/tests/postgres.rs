@@ -515,3 +515,114 @@ async fn store_file_reads_back_with_ion_rs() {
         Some(2)
     );
 }
+
+fn tls_flow(pg: &Postgres, host: &str, extra: &str) -> String {
+    flow(pg, "Query", &format!("    sql: select ssl from pg_stat_ssl where pid = pg_backend_pid()\n    fetchType: FETCH_ONE\n{extra}"))
+        .replace("127.0.0.1", host)
+}
+
+fn indent_pem(pem: &str) -> String {
+    pem.lines().map(|l| format!("      {l}\n")).collect()
+}
+
+#[tokio::test]
+async fn tls_modes_encrypt_and_verify_as_pgjdbc_does() {
+    let (pg, ca) = Postgres::start_tls().await;
+    let r = run(&tls_flow(&pg, "127.0.0.1", "    sslMode: REQUIRE\n")).await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    assert_eq!(
+        r.outputs("q")["row"]["ssl"],
+        true,
+        "the connection is encrypted"
+    );
+
+    let root = format!("    sslRootCert: |\n{}", indent_pem(&ca));
+    let r = run(&tls_flow(
+        &pg,
+        "localhost",
+        &format!("    sslMode: VERIFY_FULL\n{root}"),
+    ))
+    .await;
+    assert_eq!(r.outputs("q")["row"]["ssl"], true, "{}", r.logs);
+    // The certificate names `localhost`, not 127.0.0.1: VERIFY_CA accepts it, VERIFY_FULL does not.
+    let r = run(&tls_flow(
+        &pg,
+        "127.0.0.1",
+        &format!("    sslMode: VERIFY_CA\n{root}"),
+    ))
+    .await;
+    assert_eq!(r.outputs("q")["row"]["ssl"], true, "{}", r.logs);
+    let r = run(&tls_flow(
+        &pg,
+        "127.0.0.1",
+        &format!("    sslMode: VERIFY_FULL\n{root}"),
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert!(
+        r.logs.contains("cannot connect to PostgreSQL at 127.0.0.1")
+            && r.logs.contains("certificate not valid for name \"127.0.0.1\""),
+        "{}",
+        r.logs
+    );
+
+    let other_dir = std::env::temp_dir().join(format!(
+        "runner-other-ca-{}",
+        runner_core::ids::friendly_id()
+    ));
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let (other, _) = runner_testkit::certificate_authority(&other_dir, "other");
+    let wrong = format!(
+        "    sslRootCert: |\n{}",
+        indent_pem(&std::fs::read_to_string(other).unwrap())
+    );
+    let r = run(&tls_flow(
+        &pg,
+        "localhost",
+        &format!("    sslMode: VERIFY_FULL\n{wrong}"),
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert!(
+        r.logs.contains("UnknownIssuer") || r.logs.contains("BadSignature"),
+        "{}",
+        r.logs
+    );
+
+    let r = run(&tls_flow(&pg, "127.0.0.1", "    sslMode: VERIFY_FULL\n")).await;
+    assert!(
+        r.logs
+            .contains("give the CA certificate (PEM text) in `sslRootCert`"),
+        "{}",
+        r.logs
+    );
+}
+
+#[tokio::test]
+async fn require_against_a_server_without_tls_says_so() {
+    let pg = Postgres::start().await;
+    let r = run(&flow(
+        &pg,
+        "Query",
+        "    sql: select 1 as one\n    fetchType: FETCH_ONE\n    sslMode: REQUIRE\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert!(
+        r.logs.contains("cannot connect to PostgreSQL at 127.0.0.1"),
+        "{}",
+        r.logs
+    );
+    assert!(r.logs.to_lowercase().contains("tls"), "{}", r.logs);
+    let r = run(&flow(
+        &pg,
+        "Query",
+        "    sql: select 1 as one\n    fetchType: FETCH_ONE\n",
+    ))
+    .await;
+    assert_eq!(
+        r.outputs("q")["row"]["one"],
+        1,
+        "the default (PREFER) falls back to a plain connection"
+    );
+}

@@ -33,6 +33,97 @@ fn containers_requested() -> bool {
     wanted
 }
 
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0\n"))
+        .unwrap_or(false)
+}
+
+fn openssl(args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("the openssl command makes test certificates");
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+/// A test certificate authority in `dir`: its certificate and key (made with `openssl`).
+pub fn certificate_authority(dir: &std::path::Path, tag: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{tag}-ca.crt")),
+        dir.join(format!("{tag}-ca.key")),
+    );
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        &format!("/CN={tag} test CA"),
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    (cert, key)
+}
+
+/// A server certificate for the DNS name `name`, issued by the CA `(ca_cert, ca_key)`.
+pub fn server_certificate(
+    dir: &std::path::Path,
+    ca: &(PathBuf, PathBuf),
+    name: &str,
+) -> (PathBuf, PathBuf) {
+    let (cert, key, csr, ext) = (
+        dir.join("server.crt"),
+        dir.join("server.key"),
+        dir.join("server.csr"),
+        dir.join("server.ext"),
+    );
+    std::fs::write(
+        &ext,
+        format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\n"),
+    )
+    .expect("extensions file");
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        &format!("/CN={name}"),
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        ca.0.to_str().unwrap(),
+        "-CAkey",
+        ca.1.to_str().unwrap(),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        ext.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+    ]);
+    (cert, key)
+}
+
 /// The directory holding `initdb` and `postgres`: on PATH, or Debian's versioned directory.
 fn bin_dir() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
@@ -58,6 +149,10 @@ impl Postgres {
     /// Starts a server whose superuser is `user` (with a database of the same name, which a
     /// JDBC URL without database uses), on `port` or a free one.
     pub async fn start_as(user: &str, port: Option<u16>) -> Postgres {
+        Self::start_with(user, port, &[]).await
+    }
+
+    async fn start_with(user: &str, port: Option<u16>, params: &[(&str, &str)]) -> Postgres {
         if containers_requested() {
             #[cfg(feature = "containers")]
             return containers::postgres(user, port).await;
@@ -76,6 +171,9 @@ impl Postgres {
             .with_password(&password)
             .with_dbname("postgres")
             .with_initdb_arg("auth", "scram-sha-256");
+        let builder = params
+            .iter()
+            .fold(builder, |b, (k, v)| b.with_config_param(k, v));
         let builder = match port {
             Some(p) => builder.with_port(p),
             None => builder,
@@ -96,6 +194,39 @@ impl Postgres {
                 .expect("create the user's database");
         }
         pg
+    }
+
+    /// A server that also accepts TLS, with a certificate for the name `localhost` (not for
+    /// 127.0.0.1) issued by a test CA; returns the CA certificate as PEM, for `sslRootCert`.
+    pub async fn start_tls() -> (Postgres, String) {
+        let dir =
+            std::env::temp_dir().join(format!("runner-pg-tls-{}", runner_core::ids::friendly_id()));
+        std::fs::create_dir_all(&dir).expect("TLS directory");
+        let ca = certificate_authority(&dir, "runner");
+        let (cert, key) = server_certificate(&dir, &ca, "localhost");
+        let pem = std::fs::read_to_string(&ca.0).expect("CA certificate");
+        if is_root() {
+            // The server runs as `postgres`, which must own its key (mode 0600).
+            for path in [&dir, &cert, &key] {
+                let status = std::process::Command::new("chown")
+                    .arg("postgres")
+                    .arg(path)
+                    .status()
+                    .expect("chown");
+                assert!(status.success(), "chown {}", path.display());
+            }
+        }
+        let pg = Self::start_with(
+            "runner",
+            None,
+            &[
+                ("ssl", "on"),
+                ("ssl_cert_file", cert.to_str().unwrap()),
+                ("ssl_key_file", key.to_str().unwrap()),
+            ],
+        )
+        .await;
+        (pg, pem)
     }
 
     pub fn jdbc_url(&self) -> String {
