@@ -294,7 +294,7 @@ pub(crate) fn describe(e: &tokio_postgres::Error, target: &Target, sql: Option<&
         } else if reason.contains("refused") {
             "; nothing listens there: is the server running, and is the port right?"
         } else if reason.contains("TLS") || reason.contains("tls") || reason.contains("SSL") {
-            "; the server does not offer TLS: use `sslMode: DISABLE` or `PREFER`"
+            "; use `sslMode: DISABLE` or `PREFER` for a server without TLS, or turn `ssl` on in the server"
         } else {
             ""
         };

@@ -362,7 +362,7 @@ async fn errors_say_what_is_wrong_without_the_password() {
     .await;
     assert!(
         r.logs
-            .contains("TLS connections (Require) are not available"),
+            .contains("server does not support TLS; use `sslMode: DISABLE` or `PREFER`"),
         "{}",
         r.logs
     );
@@ -561,7 +561,8 @@ async fn tls_modes_encrypt_and_verify_as_pgjdbc_does() {
     assert_eq!(r.state.as_str(), "FAILED");
     assert!(
         r.logs.contains("cannot connect to PostgreSQL at 127.0.0.1")
-            && r.logs.contains("certificate not valid for name \"127.0.0.1\""),
+            && r.logs
+                .contains("certificate not valid for name \"127.0.0.1\""),
         "{}",
         r.logs
     );
