@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The headline benchmark (not a test): the same local PostgreSQL and S3 servers as the demo,
+# `users` seeded with ROWS rows, then, alternating, RUNS times each:
+#   (a) runner run flows/postgres_to_s3.yaml
+#   (b) the floor: psql \copy (select ...) to FILE csv, then curl --aws-sigv4 -T FILE
+#   (c) runner run flows/postgres_to_s3_csv.yaml
+# Reports median wall time, CPU time and peak RSS, and the ratios to (b); then the cold start
+# of a one-task flow and `runner validate` of 100 flows. Table on stdout, JSON in
+# bench/headline-results.json.
+# Usage: bench/headline.sh [ROWS=1000000] [RUNS=5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+. scripts/services.sh
+rows=${1:-1000000}
+runs=${2:-5}
+
+services_setup
+echo "building runner..." >&2
+cargo build --release --locked -q
+runner=$repo/target/release/runner
+start_postgres
+pg_sql -d app_user -c "create table users as select g as id, 'First' || g as first_name, 'Last' || g as last_name, \
+  (array['Paris','Lisbon','Oslo','Berlin'])[1 + g % 4] as city from generate_series(1, $rows) g"
+start_s3 kestra-bucket
+cd "$work"
+write_env .env
+"$runner" secrets encode .env -o .env_encoded 2>/dev/null
+export AWS_ENDPOINT_URL_S3="$s3_endpoint"
+
+# measure NAME CMD...: one run under /usr/bin/time; appends "NAME wall cpu rss_kib".
+measure() {
+    local name=$1
+    shift
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; die "$name failed"; }
+    read -r wall user sys rss < <(tail -n 1 "$work/time")
+    echo "$name $wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $rss" >> "$work/results"
+}
+floor() {
+    PGPASSWORD="$pg_password" psql -q -h 127.0.0.1 -p 56982 -U app_user -d app_user \
+        -c "\\copy (select id, first_name, last_name, city from users) to '$work/users.csv' csv"
+    s3_curl -T "$work/users.csv" "$s3_endpoint/kestra-bucket/floor/users.csv"
+}
+export -f floor s3_curl
+export work pg_password s3_endpoint s3_access s3_secret
+
+echo "running $runs x 3 at $rows rows..." >&2
+for _ in $(seq 1 "$runs"); do
+    measure a_runner_ion "$runner" run "$repo/flows/postgres_to_s3.yaml" --env-file .env_encoded --storage "$work/st" --log-level warn
+    measure b_psql_curl bash -c floor
+    measure c_runner_csv "$runner" run "$repo/flows/postgres_to_s3_csv.yaml" --env-file .env_encoded --storage "$work/st" --log-level warn
+    rm -rf "$work/st"
+done
+
+printf 'id: one\nnamespace: bench\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: hello\n' > one.yaml
+mkdir -p hundred
+for i in $(seq 1 100); do sed "s/^id: hello$/id: flow$i/" "$repo/flows/hello.yaml" > "hundred/flow$i.yaml"; done
+# Fast commands: time 50 in a row (GNU time counts in 10 ms steps); the report divides.
+for _ in $(seq 1 3); do
+    measure cold_start_x50 bash -c "for i in \$(seq 1 50); do '$runner' run one.yaml --storage '$work/st1' --log-level error; done"
+    measure validate_100_x50 bash -c "for i in \$(seq 1 50); do '$runner' validate hundred; done"
+done
+
+python3 - "$work/results" "$rows" "$runs" "$repo/bench/headline-results.json" <<'PY'
+import json, statistics, sys, platform, os
+path, rows, runs, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+data = {}
+for line in open(path):
+    name, wall, cpu, rss = line.split()
+    data.setdefault(name, []).append((float(wall), float(cpu), int(rss)))
+med = {n: {"wall_s": statistics.median(w for w, _, _ in v), "cpu_s": statistics.median(c for _, c, _ in v),
+           "peak_rss_mib": round(max(r for _, _, r in v) / 1024, 1), "runs": len(v)} for n, v in data.items()}
+floor = med["b_psql_curl"]
+for n in ("a_runner_ion", "c_runner_csv"):
+    med[n]["wall_vs_floor"] = round(med[n]["wall_s"] / floor["wall_s"], 2)
+    med[n]["cpu_vs_floor"] = round(med[n]["cpu_s"] / floor["cpu_s"], 2) if floor["cpu_s"] else None
+print(f"rows: {rows}, runs: {runs}, machine: {os.cpu_count()} cpus, {platform.platform()}")
+print(f"{'what':<14} {'wall (s)':>9} {'cpu (s)':>8} {'peak RSS':>10} {'wall/(b)':>9} {'cpu/(b)':>8}")
+for n in ("cold_start_x50", "validate_100_x50"):
+    m = med.pop(n)
+    med[n.removesuffix("_x50")] = {"wall_s": m["wall_s"] / 50, "cpu_s": m["cpu_s"] / 50, "peak_rss_mib": m["peak_rss_mib"], "runs": m["runs"] * 50}
+for n in ("a_runner_ion", "b_psql_curl", "c_runner_csv", "cold_start", "validate_100"):
+    m = med[n]
+    print(f"{n:<14} {m['wall_s']:>9.4f} {m['cpu_s']:>8.3f} {m['peak_rss_mib']:>8.1f}Mi {m.get('wall_vs_floor', ''):>9} {m.get('cpu_vs_floor', '') or '':>8}")
+json.dump({"rows": rows, "runs": runs, "results": med}, open(out, "w"), indent=2)
+print(f"JSON: {out}")
+PY

@@ -1,0 +1,82 @@
+# Shared by scripts/demo.sh and bench/headline.sh (sourced, not run): a throwaway PostgreSQL on
+# 127.0.0.1:56982 with role app_user, and an s3s-fs S3 server on loopback with SigV4 checks.
+# Call `services_setup` first; `services_stop` is installed as the EXIT/INT/TERM trap.
+
+die() { echo "error: $*" >&2; exit 2; }
+
+services_setup() {
+    command -v cargo >/dev/null || die "cargo is missing: install the Rust toolchain (rustup.rs)"
+    command -v curl >/dev/null || die "curl is missing (Debian: apt-get install curl)"
+    pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1)" 2>/dev/null || true)
+    if [ ! -x "$pgbin/initdb" ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+            echo "installing PostgreSQL (Debian package)..." >&2
+            apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >/dev/null
+            pgbin=$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n 1)")
+        else
+            die "PostgreSQL server binaries are missing: install the Debian package postgresql"
+        fi
+    fi
+    if ! command -v s3s-fs >/dev/null && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
+        echo "installing the s3s-fs S3 server (cargo install, a few minutes the first time)..." >&2
+        cargo install s3s-fs --version 0.14.1 --features binary --locked
+    fi
+    s3s=$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")
+    work=$(mktemp -d /tmp/runner-services.XXXXXX)
+    chmod 755 "$work"
+    s3_pid=""
+    trap services_stop EXIT INT TERM
+    pg_password="pg-$(head -c 12 /dev/urandom | base64 | tr -dc A-Za-z0-9)"
+    s3_access="AKIA$(head -c 9 /dev/urandom | base64 | tr -dc A-Z0-9)"
+    s3_secret="$(head -c 24 /dev/urandom | base64 | tr -dc A-Za-z0-9)"
+}
+
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+services_stop() {
+    set +e
+    [ -n "${s3_pid:-}" ] && kill "$s3_pid" 2>/dev/null
+    [ -f "${work:-/nonexistent}/pg/postmaster.pid" ] && as_postgres "$pgbin/pg_ctl" -D "$work/pg" -m fast stop >/dev/null 2>&1
+    [ -n "${work:-}" ] && rm -rf "$work"
+}
+
+# start_postgres: initdb with SCRAM auth, start on 127.0.0.1:56982, create database app_user.
+start_postgres() {
+    mkdir -p "$work/pg" "$work/sock"
+    printf '%s\n' "$pg_password" > "$work/pwfile"
+    if [ "$(id -u)" = 0 ]; then chown postgres "$work/pg" "$work/sock" "$work/pwfile"; fi
+    as_postgres "$pgbin/initdb" -D "$work/pg" -U app_user --auth=scram-sha-256 --pwfile="$work/pwfile" >/dev/null
+    rm -f "$work/pwfile"
+    as_postgres "$pgbin/pg_ctl" -D "$work/pg" -l "$work/pg/server.log" -w \
+        -o "-p 56982 -c listen_addresses=127.0.0.1 -k $work/sock" start >/dev/null
+    pg_sql -d postgres -c "create database app_user"
+}
+
+# pg_sql ARGS...: psql as app_user (password from the environment, never on the command line).
+pg_sql() {
+    PGPASSWORD="$pg_password" psql -q -h 127.0.0.1 -p 56982 -U app_user "$@" >/dev/null
+}
+
+# start_s3 BUCKET: s3s-fs on a free loopback port; sets s3_port and s3_endpoint.
+start_s3() {
+    s3_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    mkdir -p "$work/s3/$1"
+    "$s3s" --host 127.0.0.1 --port "$s3_port" --access-key "$s3_access" --secret-key "$s3_secret" "$work/s3" >"$work/s3.log" 2>&1 &
+    s3_pid=$!
+    s3_endpoint="http://127.0.0.1:$s3_port"
+    for _ in $(seq 1 100); do curl -s -o /dev/null "$s3_endpoint/" && return 0; sleep 0.1; done
+    die "the S3 server did not start (see $work/s3.log)"
+}
+
+# s3_curl ARGS...: curl signed with SigV4 for the test server.
+s3_curl() {
+    curl -sS --fail --aws-sigv4 "aws:amz:eu-central-1:s3" --user "$s3_access:$s3_secret" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+}
+
+# write_env FILE: the three secrets of the headline flow, plain.
+write_env() {
+    printf 'POSTGRES_PASSWORD=%s\nAWS_ACCESS_KEY=%s\nAWS_SECRET_KEY=%s\n' "$pg_password" "$s3_access" "$s3_secret" > "$1"
+}
