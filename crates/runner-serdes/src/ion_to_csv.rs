@@ -2,6 +2,8 @@
 //! renders them, except where Kestra is plainly wrong: rows are aligned to the header by field
 //! name, and blobs are written as base64 rather than a Java object address.
 
+use crate::files::{IonLines, OutputFile, one_char, utf8_only};
+use crate::java::{java_decimal, java_double};
 use base64::Engine;
 use jiff::tz::TimeZone;
 use runner_core::registry::{PropDoc, TaskDescriptor};
@@ -10,7 +12,6 @@ use runner_core::{Property, RunContext, TaskError};
 use runner_ion::IonValue;
 use serde::Deserialize;
 use serde_json::Value as Json;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 
 pub(crate) const ION_TO_CSV: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.serdes.csv.IonToCsv",
@@ -111,22 +112,6 @@ struct Style {
     zone: TimeZone,
 }
 
-fn one_char(value: Option<String>, property: &str, default: char) -> Result<char, TaskError> {
-    match value {
-        None => Ok(default),
-        Some(v) => {
-            let mut chars = v.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) => Ok(c),
-                _ => Err(TaskError::property(
-                    property,
-                    format!("`{v}` must be exactly one character"),
-                )),
-            }
-        }
-    }
-}
-
 impl RunnableTask for IonToCsv {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
@@ -146,15 +131,7 @@ impl RunnableTask for IonToCsv {
                     ));
                 }
             };
-            if let Some(cs) = ctx.render_opt(&self.charset, "charset")?
-                && !cs.eq_ignore_ascii_case("UTF-8")
-                && !cs.eq_ignore_ascii_case("UTF8")
-            {
-                return Err(TaskError::property(
-                    "charset",
-                    format!("`{cs}`: runner writes UTF-8 only for now"),
-                ));
-            }
+            utf8_only(ctx.render_opt(&self.charset, "charset")?)?;
             let quote = match (
                 ctx.render_opt(&self.quote_mode, "quoteMode")?,
                 ctx.render_opt(&self.always_delimit_text, "alwaysDelimitText")?,
@@ -192,109 +169,75 @@ impl RunnableTask for IonToCsv {
                     .unwrap_or_else(|| "yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]".into()),
                 zone,
             };
-            let input = ctx.open_execution_file(&from).await?;
-            let mut reader = BufReader::with_capacity(256 * 1024, input);
-            let out_uri = ctx.output_file_uri(&format!("{}.csv", runner_core::ids::random_u64()));
-            let mut out =
-                BufWriter::with_capacity(256 * 1024, ctx.storage().create(&out_uri).await?);
-            let io = |e: std::io::Error| TaskError::Plugin {
-                message: format!("cannot write {out_uri}: {e}"),
-                source: None,
-            };
+            let mut rows = IonLines::open(ctx, &from).await?;
+            let mut out = OutputFile::create(ctx, "csv").await?;
             let mut columns: Option<Vec<String>> = None;
             let mut size: u64 = 0;
-            let mut line = String::new();
-            let mut number = 0usize;
             let mut text = String::with_capacity(1024);
-            loop {
-                line.clear();
-                let n = reader
-                    .read_line(&mut line)
-                    .await
-                    .map_err(|e| TaskError::Plugin {
-                        message: format!("cannot read {from}: {e}"),
-                        source: None,
-                    })?;
-                if n == 0 {
-                    break;
-                }
-                number += 1;
-                if number == 1 && line.as_bytes().starts_with(&[0xE0, 0x01, 0x00, 0xEA]) {
-                    return Err(TaskError::failed(format!(
-                        "{from} is binary Ion, which runner cannot read yet; Query STORE in runner writes text Ion"
-                    )));
-                }
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let values = runner_ion::parse_values(&line)
-                    .map_err(|e| TaskError::failed(format!("{from}, line {number}: {e}")))?;
-                for value in values {
-                    size += 1;
-                    let fields: Vec<(String, IonValue)> = match value {
+            while let Some((number, value)) = rows.next().await? {
+                size += 1;
+                let fields: Vec<(String, IonValue)> = match value {
+                    IonValue::Struct(f) => f,
+                    IonValue::Annotated(_, v) if matches!(*v, IonValue::Struct(_)) => match *v {
                         IonValue::Struct(f) => f,
-                        IonValue::Annotated(_, v) if matches!(*v, IonValue::Struct(_)) => {
-                            match *v {
-                                IonValue::Struct(f) => f,
-                                _ => unreachable!("checked above"),
-                            }
-                        }
-                        IonValue::List(items) if !header => items
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, v)| (i.to_string(), v))
-                            .collect(),
-                        IonValue::List(_) => {
-                            return Err(TaskError::failed(format!(
-                                "{from}, line {number}: Invalid data of type List with header"
-                            )));
-                        }
-                        // Kestra skips other values (still counted).
-                        _ => continue,
-                    };
-                    let cols = match &columns {
-                        Some(c) => c,
-                        None => {
-                            let c: Vec<String> = fields.iter().map(|(k, _)| k.clone()).collect();
-                            if header {
-                                text.clear();
-                                for (i, name) in c.iter().enumerate() {
-                                    if i > 0 {
-                                        text.push(style.separator);
-                                    }
-                                    push_field(&mut text, name, &style);
+                        _ => unreachable!("checked above"),
+                    },
+                    IonValue::List(items) if !header => items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, v)| (i.to_string(), v))
+                        .collect(),
+                    IonValue::List(_) => {
+                        return Err(rows.error(number, "Invalid data of type List with header"));
+                    }
+                    // Kestra skips other values (still counted).
+                    _ => continue,
+                };
+                let cols = match &columns {
+                    Some(c) => c,
+                    None => {
+                        let c: Vec<String> = fields.iter().map(|(k, _)| k.clone()).collect();
+                        if header {
+                            text.clear();
+                            for (i, name) in c.iter().enumerate() {
+                                if i > 0 {
+                                    text.push(style.separator);
                                 }
-                                text.push_str(line_end);
-                                out.write_all(text.as_bytes()).await.map_err(io)?;
+                                push_field(&mut text, name, &style);
                             }
-                            columns = Some(c);
-                            columns.as_ref().expect("just set")
+                            text.push_str(line_end);
+                            out.write(&text).await?;
                         }
-                    };
-                    if let Some((extra, _)) = fields.iter().find(|(k, _)| !cols.contains(k)) {
-                        return Err(TaskError::failed(format!(
-                            "{from}, line {number}: field `{extra}` is not in the header, which comes from the first row ({})",
+                        columns = Some(c);
+                        columns.as_ref().expect("just set")
+                    }
+                };
+                if let Some((extra, _)) = fields.iter().find(|(k, _)| !cols.contains(k)) {
+                    return Err(rows.error(
+                        number,
+                        &format!(
+                            "field `{extra}` is not in the header, which comes from the first row ({})",
                             cols.join(", ")
-                        )));
-                    }
-                    text.clear();
-                    for (i, name) in cols.iter().enumerate() {
-                        if i > 0 {
-                            text.push(style.separator);
-                        }
-                        let value = fields
-                            .iter()
-                            .find(|(k, _)| k == name)
-                            .map(|(_, v)| render(v, &style))
-                            .transpose()?
-                            .unwrap_or_default();
-                        push_field(&mut text, &value, &style);
-                    }
-                    text.push_str(line_end);
-                    out.write_all(text.as_bytes()).await.map_err(io)?;
+                        ),
+                    ));
                 }
+                text.clear();
+                for (i, name) in cols.iter().enumerate() {
+                    if i > 0 {
+                        text.push(style.separator);
+                    }
+                    let value = fields
+                        .iter()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| render(v, &style))
+                        .transpose()?
+                        .unwrap_or_default();
+                    push_field(&mut text, &value, &style);
+                }
+                text.push_str(line_end);
+                out.write(&text).await?;
             }
-            out.flush().await.map_err(io)?;
+            let out_uri = out.finish().await?;
             Ok(Outputs::from_iter([
                 ("uri".to_string(), Json::String(out_uri)),
                 ("size".to_string(), Json::from(size)),
@@ -327,51 +270,6 @@ fn push_field(out: &mut String, value: &str, style: &Style) {
         out.push(style.delimiter);
     } else {
         out.push_str(value);
-    }
-}
-
-/// Java's `Double.toString`.
-fn java_double(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
-    }
-    let a = f.abs();
-    if a == 0.0 || (1e-3..1e7).contains(&a) {
-        let s = format!("{f}");
-        return if s.contains('.') { s } else { format!("{s}.0") };
-    }
-    let s = format!("{f:e}");
-    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-    let m = if m.contains('.') {
-        m.to_string()
-    } else {
-        format!("{m}.0")
-    };
-    format!("{m}E{e}")
-}
-
-/// Java's `BigDecimal.toString` of an Ion decimal's text.
-fn java_decimal(d: &str) -> String {
-    match d.split_once(['d', 'D']) {
-        None => d.trim_end_matches('.').to_string(),
-        Some((m, e)) => {
-            let exp: i32 = e.parse().unwrap_or(0);
-            let m = m.trim_end_matches('.');
-            if exp > 0 {
-                format!("{m}E+{exp}")
-            } else if exp == 0 {
-                m.to_string()
-            } else {
-                format!("{m}E{exp}")
-            }
-        }
     }
 }
 

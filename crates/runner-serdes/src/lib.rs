@@ -1,9 +1,18 @@
-//! Kestra's serdes tasks. For now `io.kestra.plugin.serdes.csv.IonToCsv` (alias `CsvWriter`):
-//! an Ion file of the execution to CSV, streamed one row at a time.
+//! Kestra's serdes tasks: CSV and JSON to and from Ion, each streamed one record at a time.
 
+mod csv_to_ion;
+mod files;
 mod ion_to_csv;
+mod ion_to_json;
+mod java;
+mod json_to_ion;
 
 use runner_core::registry::TaskDescriptor;
 
 /// The serdes task types.
-pub const TASKS: &[TaskDescriptor] = &[ion_to_csv::ION_TO_CSV];
+pub const TASKS: &[TaskDescriptor] = &[
+    ion_to_csv::ION_TO_CSV,
+    csv_to_ion::CSV_TO_ION,
+    ion_to_json::ION_TO_JSON,
+    json_to_ion::JSON_TO_ION,
+];

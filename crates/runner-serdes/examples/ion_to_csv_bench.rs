@@ -1,0 +1,70 @@
+//! Benchmark (not a test): convert N Ion rows (the shape Query STORE writes) to CSV with
+//! IonToCsv, and report rows/s and peak memory. The run includes copying the input file into
+//! the execution's storage, as a FILE input does.
+//!
+//! `cargo run --release -p runner-serdes --example ion_to_csv_bench -- [ROWS]` (default 1,000,000).
+
+use std::io::Write;
+use std::time::Instant;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rows: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
+    let input = std::env::temp_dir().join(format!("ion_to_csv_bench_{}.ion", std::process::id()));
+    {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&input).expect("input file"));
+        let cities = ["Paris", "Lisbon", "Oslo", "Berlin, DE"];
+        for g in 1..=rows {
+            writeln!(
+                out,
+                "{{id:{g},first_name:\"First{g}\",last_name:\"Last \\\"{g}\\\"\",city:\"{}\",score:{}.25,created:2024-01-01T10:{:02}:00.000Z}}",
+                cities[(g % 4) as usize],
+                g % 1000,
+                g % 60
+            )
+            .expect("write input");
+        }
+    }
+    let bytes = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
+    let before = peak_rss_kib();
+    let yaml = "id: bench\nnamespace: bench\ninputs:\n  - id: file\n    type: FILE\ntasks:\n  - id: to_csv\n    type: io.kestra.plugin.serdes.csv.IonToCsv\n    from: \"{{ inputs.file }}\"\n";
+    let start = Instant::now();
+    let run = runner_testkit::run_flow_with(
+        &[runner_serdes::TASKS],
+        yaml,
+        &[("file", input.to_str().expect("UTF-8 path"))],
+        &[],
+    )
+    .await;
+    let took = start.elapsed();
+    let _ = std::fs::remove_file(&input);
+    assert_eq!(run.state.as_str(), "SUCCESS", "{}", run.logs);
+    let size = run.outputs("to_csv")["size"].as_u64().expect("size");
+    assert_eq!(size, rows);
+    let csv = run.file(run.outputs("to_csv")["uri"].as_str().expect("uri"));
+    let csv_bytes = std::fs::metadata(&csv).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "IonToCsv: {size} rows, {:.1} MiB Ion -> {:.1} MiB CSV, {:.2}s, {:.0} rows/s, peak RSS {:.1} MiB (before the run {:.1} MiB)",
+        bytes as f64 / 1048576.0,
+        csv_bytes as f64 / 1048576.0,
+        took.as_secs_f64(),
+        size as f64 / took.as_secs_f64(),
+        peak_rss_kib() as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+    let _ = std::fs::remove_dir_all(&run.storage);
+}

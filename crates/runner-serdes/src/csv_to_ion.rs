@@ -1,0 +1,394 @@
+//! `io.kestra.plugin.serdes.csv.CsvToIon`: CSV records to Ion, streamed. Every value is a
+//! string (`\N` is null), as in Kestra; rows become structs keyed by the header, or lists.
+
+use crate::files::{OutputFile, one_char, utf8_only};
+use runner_core::log::Level;
+use runner_core::registry::{PropDoc, TaskDescriptor};
+use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use runner_core::{Property, RunContext, TaskError};
+use serde::Deserialize;
+use serde_json::Value as Json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+pub(crate) const CSV_TO_ION: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.serdes.csv.CsvToIon",
+    aliases: &["io.kestra.plugin.serdes.csv.CsvReader"],
+    doc: "Convert a CSV file of the execution to Ion: a struct per row keyed by the header, or a list per row without one. Values are strings; `\\N` is null. Outputs: `uri`, `size`.",
+    properties: &[
+        PropDoc::value("from", "string", "The kestra:/// CSV file.").required(),
+        PropDoc::value(
+            "header",
+            "boolean",
+            "The first row names the fields (default true).",
+        ),
+        PropDoc::value(
+            "fieldSeparator",
+            "character",
+            "Between fields (default `,`).",
+        ),
+        PropDoc::value(
+            "textDelimiter",
+            "character",
+            "Around quoted fields (default `\"`).",
+        ),
+        PropDoc::value(
+            "skipEmptyRows",
+            "boolean",
+            "Ignore empty lines (default false).",
+        ),
+        PropDoc::value(
+            "skipRows",
+            "integer",
+            "Rows to skip before the header (default 0).",
+        ),
+        PropDoc::value(
+            "onBadLines",
+            "ERROR|WARN|SKIP",
+            "A row whose field count differs from the header (default ERROR).",
+        ),
+        PropDoc::value(
+            "onEmptyHeader",
+            "DROP|RENAME",
+            "Trailing empty header names: dropped with their column (default), or named col_<i>.",
+        ),
+        PropDoc::value(
+            "charset",
+            "string",
+            "Input encoding: UTF-8 (a byte order mark is skipped).",
+        ),
+        PropDoc::value(
+            "maxFieldSize",
+            "integer",
+            "Longest field in characters (default 16777216).",
+        ),
+        PropDoc::value(
+            "maxBufferSize",
+            "integer",
+            "Accepted; same as maxFieldSize.",
+        ),
+        PropDoc::value(
+            "allowExtraCharsAfterClosingQuote",
+            "boolean",
+            "Keep text after a closing quote instead of failing (default false).",
+        ),
+        PropDoc::value(
+            "errorOnDifferentFieldCount",
+            "boolean",
+            "Deprecated; ignored.",
+        ),
+    ],
+    example: "id: to_ion\ntype: io.kestra.plugin.serdes.csv.CsvToIon\nfrom: \"{{ outputs.download.uri }}\"",
+    flowable: false,
+    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<CsvToIon>()?))),
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum OnBadLines {
+    Error,
+    Warn,
+    Skip,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum OnEmptyHeader {
+    Drop,
+    Rename,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct CsvToIon {
+    from: Property<String>,
+    header: Option<Property<bool>>,
+    field_separator: Option<Property<String>>,
+    text_delimiter: Option<Property<String>>,
+    skip_empty_rows: Option<Property<bool>>,
+    skip_rows: Option<Property<u64>>,
+    on_bad_lines: Option<Property<OnBadLines>>,
+    on_empty_header: Option<Property<OnEmptyHeader>>,
+    charset: Option<Property<String>>,
+    max_field_size: Option<Property<usize>>,
+    max_buffer_size: Option<Property<usize>>,
+    allow_extra_chars_after_closing_quote: Option<Property<bool>>,
+    #[allow(dead_code)]
+    error_on_different_field_count: Option<Property<bool>>,
+}
+
+impl RunnableTask for CsvToIon {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let from = ctx.render(&self.from, "from")?;
+            let header = ctx.render_opt(&self.header, "header")?.unwrap_or(true);
+            let skip_empty = ctx
+                .render_opt(&self.skip_empty_rows, "skipEmptyRows")?
+                .unwrap_or(false);
+            let skip_rows = ctx.render_opt(&self.skip_rows, "skipRows")?.unwrap_or(0);
+            let on_bad = ctx
+                .render_opt(&self.on_bad_lines, "onBadLines")?
+                .unwrap_or(OnBadLines::Error);
+            let on_empty = ctx
+                .render_opt(&self.on_empty_header, "onEmptyHeader")?
+                .unwrap_or(OnEmptyHeader::Drop);
+            utf8_only(ctx.render_opt(&self.charset, "charset")?)?;
+            let _ = ctx.render_opt(&self.max_buffer_size, "maxBufferSize")?;
+            let syntax = Syntax {
+                separator: one_char(
+                    ctx.render_opt(&self.field_separator, "fieldSeparator")?,
+                    "fieldSeparator",
+                    ',',
+                )?,
+                delimiter: one_char(
+                    ctx.render_opt(&self.text_delimiter, "textDelimiter")?,
+                    "textDelimiter",
+                    '"',
+                )?,
+                max_field: ctx
+                    .render_opt(&self.max_field_size, "maxFieldSize")?
+                    .unwrap_or(16 * 1024 * 1024),
+                extra_after_quote: ctx
+                    .render_opt(
+                        &self.allow_extra_chars_after_closing_quote,
+                        "allowExtraCharsAfterClosingQuote",
+                    )?
+                    .unwrap_or(false),
+            };
+
+            let file = ctx.open_execution_file(&from).await?;
+            let mut records = Records {
+                from: from.clone(),
+                reader: BufReader::with_capacity(256 * 1024, file),
+                syntax,
+                line: String::new(),
+                lines: 0,
+            };
+            let mut out = OutputFile::create(ctx, "ion").await?;
+            let mut fields: Vec<String> = Vec::new();
+            let mut names: Option<(Vec<String>, usize)> = None;
+            let (mut skipped, mut size) = (0u64, 0u64);
+            let mut text = String::with_capacity(1024);
+            while let Some(line) = records.next(&mut fields).await? {
+                if skip_empty && fields.len() == 1 && fields[0].is_empty() {
+                    continue;
+                }
+                if skipped < skip_rows {
+                    skipped += 1;
+                    continue;
+                }
+                text.clear();
+                if !header {
+                    text.push('[');
+                    for (i, f) in fields.iter().enumerate() {
+                        if i > 0 {
+                            text.push(',');
+                        }
+                        write_cell(f, &mut text);
+                    }
+                    text.push(']');
+                } else if let Some((names, width)) = &names {
+                    if fields.len() != *width {
+                        let message = format!(
+                            "Bad line encountered (field count mismatch): Expected {width}, got {} fields.",
+                            fields.len()
+                        );
+                        match on_bad {
+                            OnBadLines::Error => {
+                                return Err(TaskError::failed(format!(
+                                    "{from}, line {line}: {message}"
+                                )));
+                            }
+                            OnBadLines::Warn => {
+                                ctx.log(Level::Warn, &format!("{from}, line {line}: {message}"));
+                                continue;
+                            }
+                            OnBadLines::Skip => continue,
+                        }
+                    }
+                    text.push('{');
+                    for (i, (name, f)) in names.iter().zip(&fields).enumerate() {
+                        if i > 0 {
+                            text.push(',');
+                        }
+                        runner_ion::write_field_name(name, &mut text);
+                        text.push(':');
+                        write_cell(f, &mut text);
+                    }
+                    text.push('}');
+                } else {
+                    names = Some((header_names(&fields, on_empty), fields.len()));
+                    continue;
+                }
+                text.push('\n');
+                size += 1;
+                out.write(&text).await?;
+            }
+            let uri = out.finish().await?;
+            Ok(Outputs::from_iter([
+                ("uri".to_string(), Json::String(uri)),
+                ("size".to_string(), Json::from(size)),
+            ]))
+        })
+    }
+}
+
+fn write_cell(field: &str, out: &mut String) {
+    if field == "\\N" {
+        out.push_str("null");
+    } else {
+        runner_ion::write_string(field, out);
+    }
+}
+
+/// The field names: trailing empty names dropped with their column, or named `col_<i>`
+/// (`col_<i>_<n>` when that name is taken).
+fn header_names(fields: &[String], on_empty: OnEmptyHeader) -> Vec<String> {
+    let trailing = fields.iter().rev().take_while(|f| f.is_empty()).count();
+    let kept = fields.len() - trailing;
+    let mut names: Vec<String> = fields[..kept].to_vec();
+    if on_empty == OnEmptyHeader::Rename {
+        for i in kept..fields.len() {
+            let mut name = format!("col_{i}");
+            let mut n = 0;
+            while names.contains(&name) || fields.contains(&name) {
+                n += 1;
+                name = format!("col_{i}_{n}");
+            }
+            names.push(name);
+        }
+    }
+    names
+}
+
+struct Syntax {
+    separator: char,
+    delimiter: char,
+    max_field: usize,
+    extra_after_quote: bool,
+}
+
+/// CSV records read line by line; a quoted field may span lines.
+struct Records {
+    from: String,
+    reader: BufReader<tokio::fs::File>,
+    syntax: Syntax,
+    line: String,
+    lines: usize,
+}
+
+impl Records {
+    fn error(&self, line: usize, what: &str) -> TaskError {
+        TaskError::failed(format!("{}, line {line}: {what}", self.from))
+    }
+
+    async fn read_line(&mut self) -> Result<bool, TaskError> {
+        self.line.clear();
+        let n = match self.reader.read_line(&mut self.line).await {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(self.error(self.lines + 1, "not UTF-8 text; runner reads UTF-8 CSV"));
+            }
+            Err(e) => {
+                return Err(TaskError::Plugin {
+                    message: format!("cannot read {}: {e}", self.from),
+                    source: None,
+                });
+            }
+        };
+        if n == 0 {
+            return Ok(false);
+        }
+        self.lines += 1;
+        if self.lines == 1 && self.line.starts_with('\u{feff}') {
+            self.line.drain(..'\u{feff}'.len_utf8());
+        }
+        Ok(true)
+    }
+
+    /// The next record into `fields`; returns the line it starts on.
+    async fn next(&mut self, fields: &mut Vec<String>) -> Result<Option<usize>, TaskError> {
+        fields.clear();
+        if !self.read_line().await? {
+            return Ok(None);
+        }
+        let start = self.lines;
+        let (sep, quote) = (self.syntax.separator, self.syntax.delimiter);
+        let mut field = String::new();
+        let mut quoted = false;
+        let mut at_start = true;
+        let mut after_quote = false;
+        loop {
+            let mut chars = self.line.chars().peekable();
+            while let Some(c) = chars.next() {
+                if quoted {
+                    if c == quote {
+                        if chars.peek() == Some(&quote) {
+                            chars.next();
+                            field.push(quote);
+                        } else {
+                            quoted = false;
+                            after_quote = true;
+                        }
+                    } else {
+                        field.push(c);
+                    }
+                } else if c == sep {
+                    fields.push(std::mem::take(&mut field));
+                    at_start = true;
+                    after_quote = false;
+                    continue;
+                } else if c == '\n' || (c == '\r' && matches!(chars.peek(), None | Some('\n'))) {
+                    break;
+                } else if c == quote && at_start {
+                    quoted = true;
+                } else if after_quote && !self.syntax.extra_after_quote {
+                    return Err(self.error(
+                        self.lines,
+                        &format!(
+                            "unexpected `{c}` after a closing {quote}; double a quote inside a quoted field, or set allowExtraCharsAfterClosingQuote"
+                        ),
+                    ));
+                } else {
+                    field.push(c);
+                }
+                at_start = false;
+                if field.len() > self.syntax.max_field {
+                    return Err(self.error(
+                        start,
+                        &format!(
+                            "a field is longer than maxFieldSize ({} characters)",
+                            self.syntax.max_field
+                        ),
+                    ));
+                }
+            }
+            if !quoted {
+                break;
+            }
+            // The quoted field goes on: its line break is part of the value.
+            if !self.read_line().await? {
+                return Err(self.error(
+                    start,
+                    &format!("a quoted field is not closed: no {quote} before the end of the file"),
+                ));
+            }
+        }
+        fields.push(field);
+        Ok(Some(start))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_header_names_are_dropped_or_renamed() {
+        let fields: Vec<String> = ["a", "col_2", "", ""].map(String::from).to_vec();
+        assert_eq!(header_names(&fields, OnEmptyHeader::Drop), ["a", "col_2"]);
+        assert_eq!(
+            header_names(&fields, OnEmptyHeader::Rename),
+            ["a", "col_2", "col_2_1", "col_3"]
+        );
+    }
+}

@@ -1,0 +1,227 @@
+//! The serdes tasks in real flows: files in through a FILE input, files out read back.
+
+use runner_core::State;
+use runner_testkit::{Run, run_flow_with};
+
+/// Values that break naive CSV and JSON handling: quotes, separators, line breaks inside
+/// fields, non-ASCII text, empty fields.
+const TRICKY_CSV: &str = "id,quote,separator,newline,unicode,empty\n\
+1,\"say \"\"hi\"\"\",\"a,b\",\"line1\nline2\",héllo 😀 ÿ,\n\
+2,plain,x;y,\"crlf\r\nend\",日本語,\n\
+3,'single',,,\\\\,\n";
+
+fn input(name: &str, content: &[u8]) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "runner-serdes-{}-{name}",
+        runner_core::ids::random_u64()
+    ));
+    std::fs::write(&path, content).expect("write input");
+    path
+}
+
+async fn convert(tasks: &str, file: &[u8], name: &str) -> Run {
+    let yaml = format!(
+        "id: serdes\nnamespace: test\ninputs:\n  - id: file\n    type: FILE\ntasks:\n{tasks}"
+    );
+    let path = input(name, file);
+    let run = run_flow_with(
+        &[runner_serdes::TASKS],
+        &yaml,
+        &[("file", path.to_str().expect("UTF-8 path"))],
+        &[],
+    )
+    .await;
+    let _ = std::fs::remove_file(path);
+    run
+}
+
+fn read(run: &Run, task: &str) -> String {
+    let uri = run.outputs(task)["uri"]
+        .as_str()
+        .expect("uri output")
+        .to_string();
+    std::fs::read_to_string(run.file(&uri)).expect("output file")
+}
+
+fn round_trip_tasks(new_line: bool) -> String {
+    format!(
+        r#"  - id: to_ion
+    type: io.kestra.plugin.serdes.csv.CsvToIon
+    from: "{{{{ inputs.file }}}}"
+  - id: to_json
+    type: io.kestra.plugin.serdes.json.IonToJson
+    from: "{{{{ outputs.to_ion.uri }}}}"
+    newLine: {new_line}
+  - id: back_to_ion
+    type: io.kestra.plugin.serdes.json.JsonToIon
+    from: "{{{{ outputs.to_json.uri }}}}"
+    newLine: {new_line}
+  - id: to_csv
+    type: io.kestra.plugin.serdes.csv.IonToCsv
+    from: "{{{{ outputs.back_to_ion.uri }}}}"
+"#
+    )
+}
+
+#[tokio::test]
+async fn csv_to_ion_to_json_to_ion_to_csv_preserves_every_value() {
+    for new_line in [true, false] {
+        let run = convert(&round_trip_tasks(new_line), TRICKY_CSV.as_bytes(), "in.csv").await;
+        assert_eq!(
+            run.state,
+            State::Success,
+            "newLine {new_line}: {}",
+            run.logs
+        );
+        assert_eq!(read(&run, "to_csv"), TRICKY_CSV, "newLine {new_line}");
+        for task in ["to_ion", "to_json", "back_to_ion", "to_csv"] {
+            assert_eq!(run.outputs(task)["size"], 3, "{task}, newLine {new_line}");
+        }
+        assert_eq!(read(&run, "to_ion"), read(&run, "back_to_ion"));
+        let json = read(&run, "to_json");
+        if new_line {
+            assert!(
+                run.outputs("to_json")["uri"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(".jsonl")
+            );
+            let first: serde_json::Value =
+                serde_json::from_str(json.lines().next().unwrap()).unwrap();
+            assert_eq!(first["quote"], "say \"hi\"");
+            assert_eq!(first["newline"], "line1\nline2");
+            assert_eq!(first["unicode"], "héllo 😀 ÿ");
+            assert_eq!(first["empty"], "");
+        } else {
+            let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(doc.as_array().map(Vec::len), Some(3));
+            assert_eq!(doc[1]["newline"], "crlf\r\nend");
+        }
+    }
+}
+
+#[tokio::test]
+async fn csv_values_are_strings_and_backslash_n_is_null() {
+    let tasks = "  - id: read\n    type: io.kestra.plugin.serdes.csv.CsvToIon\n    from: \"{{ inputs.file }}\"\n";
+    let run = convert(tasks, "\u{feff}n,s\n12,\\N\n".as_bytes(), "in.csv").await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(read(&run, "read"), "{n:\"12\",s:null}\n");
+    assert!(
+        run.outputs("read")["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(".ion")
+    );
+
+    let tasks = "  - id: read\n    type: io.kestra.plugin.serdes.csv.CsvReader\n    from: \"{{ inputs.file }}\"\n    header: false\n    fieldSeparator: \";\"\n    skipRows: 1\n    skipEmptyRows: true\n";
+    let run = convert(tasks, b"skipped\n\na;b\n\nc;\n", "in.csv").await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(read(&run, "read"), "[\"a\",\"b\"]\n[\"c\",\"\"]\n");
+    assert_eq!(run.outputs("read")["size"], 2);
+}
+
+#[tokio::test]
+async fn a_row_with_the_wrong_field_count_fails_warns_or_is_skipped() {
+    let csv = b"a,b\n1,2\n3\n4,5\n";
+    let task = |mode: &str| {
+        format!(
+            "  - id: read\n    type: io.kestra.plugin.serdes.csv.CsvToIon\n    from: \"{{{{ inputs.file }}}}\"\n    onBadLines: {mode}\n"
+        )
+    };
+    let run = convert(&task("ERROR"), csv, "in.csv").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(
+        run.logs.contains(
+            "line 3: Bad line encountered (field count mismatch): Expected 2, got 1 fields."
+        ),
+        "{}",
+        run.logs
+    );
+    for mode in ["WARN", "SKIP"] {
+        let run = convert(&task(mode), csv, "in.csv").await;
+        assert_eq!(run.state, State::Success, "{}", run.logs);
+        assert_eq!(read(&run, "read"), "{a:\"1\",b:\"2\"}\n{a:\"4\",b:\"5\"}\n");
+        assert_eq!(run.outputs("read")["size"], 2);
+        assert_eq!(
+            run.logs.contains("field count mismatch"),
+            mode == "WARN",
+            "{mode}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_csv_names_the_line() {
+    let tasks = "  - id: read\n    type: io.kestra.plugin.serdes.csv.CsvToIon\n    from: \"{{ inputs.file }}\"\n";
+    let run = convert(tasks, b"a,b\n1,\"open\n2,3\n", "in.csv").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(
+        run.logs.contains("line 2: a quoted field is not closed"),
+        "{}",
+        run.logs
+    );
+    let run = convert(tasks, b"a,b\n\"x\"y,1\n", "in.csv").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(
+        run.logs
+            .contains("line 2: unexpected `y` after a closing \""),
+        "{}",
+        run.logs
+    );
+    let run = convert(tasks, b"a,b\n\xff\xfe,1\n", "in.csv").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(run.logs.contains("not UTF-8"), "{}", run.logs);
+}
+
+#[tokio::test]
+async fn json_to_ion_reads_lines_or_one_document() {
+    let lines = "  - id: read\n    type: io.kestra.plugin.serdes.json.JsonToIon\n    from: \"{{ inputs.file }}\"\n";
+    let run = convert(
+        lines,
+        b"{\"a\":1.5,\"b\":\"2021-05-05\",\"c\":null,\"d\":[1,true]}\n\n7\n",
+        "in.jsonl",
+    )
+    .await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(
+        read(&run, "read"),
+        "{a:1.5e0,b:\"2021-05-05\",c:null,d:[1,true]}\n7\n"
+    );
+    assert_eq!(run.outputs("read")["size"], 2);
+
+    let document = format!("{lines}    newLine: false\n");
+    let run = convert(&document, b"[{\"x\":1},\n {\"x\":2}]", "in.json").await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(read(&run, "read"), "{x:1}\n{x:2}\n");
+    let run = convert(&document, b"{\"only\":\"one\"}", "in.json").await;
+    assert_eq!(read(&run, "read"), "{only:\"one\"}\n");
+
+    let run = convert(lines, b"{\"a\":1}\n{\"a\":\n", "in.jsonl").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(run.logs.contains("line 2, column"), "{}", run.logs);
+    let run = convert(&document, b"[1,\n2,\n}", "in.json").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(
+        run.logs.contains("line 3, column 1: not JSON"),
+        "{}",
+        run.logs
+    );
+}
+
+#[tokio::test]
+async fn ion_to_json_writes_one_value_or_an_array() {
+    let task = "  - id: write\n    type: io.kestra.plugin.serdes.json.IonToJson\n    from: \"{{ inputs.file }}\"\n    newLine: false\n";
+    let run = convert(task, b"{a:1.50}\n", "in.ion").await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(read(&run, "write"), "{\"a\":1.50}");
+    let run = convert(task, b"1\n2 3\n", "in.ion").await;
+    assert_eq!(read(&run, "write"), "[1,2,3]");
+    assert_eq!(run.outputs("write")["size"], 3);
+
+    let run = convert(task, b"\xE0\x01\x00\xEA\x0f", "in.ion").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(run.logs.contains("is binary Ion"), "{}", run.logs);
+    let run = convert(task, b"{a:1}\n{b:\n", "in.ion").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(run.logs.contains("line 2: invalid Ion"), "{}", run.logs);
+}
