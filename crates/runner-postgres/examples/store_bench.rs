@@ -5,17 +5,6 @@
 
 use std::time::Instant;
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rows: u64 = std::env::args()
@@ -32,7 +21,7 @@ async fn main() {
         .await
         .expect("seed");
     let sql = "select id, first_name, last_name, city from users";
-    let before = peak_rss_kib();
+    let before = runner_testkit::peak_rss_kib();
     let yaml = format!(
         "id: bench\nnamespace: bench\ntasks:\n  - id: fetch\n    type: io.kestra.plugin.jdbc.postgresql.Query\n    url: {}\n    username: {}\n    password: {}\n    sql: {sql}\n    fetchType: STORE\n",
         pg.jdbc_url(),
@@ -52,7 +41,7 @@ async fn main() {
         bytes as f64 / 1048576.0,
         took.as_secs_f64(),
         size as f64 / took.as_secs_f64(),
-        peak_rss_kib() as f64 / 1024.0,
+        runner_testkit::peak_rss_kib() as f64 / 1024.0,
         before as f64 / 1024.0
     );
     let out = std::env::temp_dir().join("store_bench_copy.csv");

@@ -7,17 +7,6 @@
 use std::io::Write;
 use std::time::Instant;
 
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let rows: u64 = std::env::args()
@@ -40,7 +29,7 @@ async fn main() {
         }
     }
     let bytes = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
-    let before = peak_rss_kib();
+    let before = runner_testkit::peak_rss_kib();
     let yaml = "id: bench\nnamespace: bench\ninputs:\n  - id: file\n    type: FILE\ntasks:\n  - id: to_csv\n    type: io.kestra.plugin.serdes.csv.IonToCsv\n    from: \"{{ inputs.file }}\"\n";
     let start = Instant::now();
     let run = runner_testkit::run_flow_with(
@@ -63,7 +52,7 @@ async fn main() {
         csv_bytes as f64 / 1048576.0,
         took.as_secs_f64(),
         size as f64 / took.as_secs_f64(),
-        peak_rss_kib() as f64 / 1024.0,
+        runner_testkit::peak_rss_kib() as f64 / 1024.0,
         before as f64 / 1024.0
     );
     let _ = std::fs::remove_dir_all(&run.storage);

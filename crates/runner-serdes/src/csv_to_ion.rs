@@ -1,7 +1,7 @@
 //! `io.kestra.plugin.serdes.csv.CsvToIon`: CSV records to Ion, streamed. Every value is a
 //! string (`\N` is null), as in Kestra; rows become structs keyed by the header, or lists.
 
-use crate::files::{OutputFile, one_char, utf8_only};
+use crate::files::{FIELD_SEPARATOR, HEADER, OutputFile, TEXT_DELIMITER, one_char, utf8_only};
 use runner_core::log::Level;
 use runner_core::registry::{PropDoc, TaskDescriptor};
 use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
@@ -16,21 +16,9 @@ pub(crate) const CSV_TO_ION: TaskDescriptor = TaskDescriptor {
     doc: "Convert a CSV file of the execution to Ion: a struct per row keyed by the header, or a list per row without one. Values are strings; `\\N` is null. Outputs: `uri`, `size`.",
     properties: &[
         PropDoc::value("from", "string", "The kestra:/// CSV file.").required(),
-        PropDoc::value(
-            "header",
-            "boolean",
-            "The first row names the fields (default true).",
-        ),
-        PropDoc::value(
-            "fieldSeparator",
-            "character",
-            "Between fields (default `,`).",
-        ),
-        PropDoc::value(
-            "textDelimiter",
-            "character",
-            "Around quoted fields (default `\"`).",
-        ),
+        HEADER,
+        FIELD_SEPARATOR,
+        TEXT_DELIMITER,
         PropDoc::value(
             "skipEmptyRows",
             "boolean",

@@ -2,7 +2,9 @@
 //! renders them, except where Kestra is plainly wrong: rows are aligned to the header by field
 //! name, and blobs are written as base64 rather than a Java object address.
 
-use crate::files::{IonLines, OutputFile, one_char, utf8_only};
+use crate::files::{
+    FIELD_SEPARATOR, HEADER, IonLines, OutputFile, TEXT_DELIMITER, one_char, utf8_only,
+};
 use crate::java::{java_decimal, java_double};
 use base64::Engine;
 use jiff::tz::TimeZone;
@@ -19,21 +21,9 @@ pub(crate) const ION_TO_CSV: TaskDescriptor = TaskDescriptor {
     doc: "Convert an Ion file of the execution (one value per line, as Query STORE writes) to CSV. Outputs: `uri`, `size`.",
     properties: &[
         PropDoc::value("from", "string", "The kestra:/// Ion file.").required(),
-        PropDoc::value(
-            "header",
-            "boolean",
-            "Write the field names of the first row as a header (default true).",
-        ),
-        PropDoc::value(
-            "fieldSeparator",
-            "character",
-            "Between fields (default `,`).",
-        ),
-        PropDoc::value(
-            "textDelimiter",
-            "character",
-            "Around quoted fields (default `\"`).",
-        ),
+        HEADER,
+        FIELD_SEPARATOR,
+        TEXT_DELIMITER,
         PropDoc::value(
             "lineDelimiter",
             "string",

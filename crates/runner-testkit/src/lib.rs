@@ -678,3 +678,15 @@ impl s3s::S3 for BucketsMustExist {
         self.inner.list_parts(req).await
     }
 }
+
+/// This process's peak resident memory so far (Linux `VmHWM`), for benchmarks; 0 elsewhere.
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
