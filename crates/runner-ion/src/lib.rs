@@ -2,7 +2,12 @@
 //!
 //! [`write_json`] writes a JSON value as compact Ion text; [`parse`] reads Ion text into JSON
 //! values, keeping what JSON can hold: timestamps and symbols become strings, decimals and
-//! floats numbers, blobs base64 strings, and annotations are dropped.
+//! floats numbers, blobs base64 strings, and annotations are dropped. [`BinaryReader`] reads
+//! binary Ion (what Kestra 2.0 writes) into the same [`IonValue`]s as the text reader.
+
+mod binary;
+
+pub use binary::{BinaryReader, VERSION_MARKER, parse_binary, value_length};
 
 use base64::Engine;
 use serde_json::{Number, Value as Json};

@@ -3,43 +3,57 @@
 
 use runner_core::registry::PropDoc;
 use runner_core::{RunContext, TaskError};
-use runner_ion::IonValue;
+use runner_ion::{BinaryReader, IonValue};
 use std::collections::VecDeque;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 
 const BUFFER: usize = 256 * 1024;
 
-/// Text Ion read line by line (runner and Kestra's text writer put one value per line), so
-/// memory holds one line whatever the file size.
-pub(crate) struct IonLines {
+/// An Ion file of the execution, one top-level value at a time: text Ion line by line (runner
+/// and Kestra 1.x put one value per line), binary Ion (Kestra 2.0) value by value. Memory holds
+/// one value whatever the file size.
+pub(crate) struct IonRecords {
     from: String,
     reader: BufReader<tokio::fs::File>,
+    /// `None` until the first bytes say which encoding this is.
+    binary: Option<Option<BinaryReader>>,
     line: String,
+    /// The line (text) or value (binary) last read, for errors.
     number: usize,
     pending: VecDeque<IonValue>,
 }
 
-impl IonLines {
+impl IonRecords {
     pub(crate) async fn open(ctx: &RunContext, from: &str) -> Result<Self, TaskError> {
         let file = ctx.open_execution_file(from).await?;
-        Ok(IonLines {
+        Ok(IonRecords {
             from: from.to_string(),
             reader: BufReader::with_capacity(BUFFER, file),
+            binary: None,
             line: String::new(),
             number: 0,
             pending: VecDeque::new(),
         })
     }
 
-    /// The next top-level value and the line it is on.
+    /// The next top-level value and where it is (line of text Ion, value number of binary).
     pub(crate) async fn next(&mut self) -> Result<Option<(usize, IonValue)>, TaskError> {
+        if self.binary.is_none() {
+            let binary = match self.reader.fill_buf().await {
+                Ok(head) => head.starts_with(&runner_ion::VERSION_MARKER),
+                Err(e) => return Err(self.io(e)),
+            };
+            self.binary = Some(binary.then(BinaryReader::default));
+        }
+        if matches!(self.binary, Some(Some(_))) {
+            return self.next_binary().await;
+        }
         loop {
             if let Some(v) = self.pending.pop_front() {
                 return Ok(Some((self.number, v)));
             }
             self.line.clear();
-            let n = self.read_line().await?;
-            if n == 0 {
+            if self.read_line().await? == 0 {
                 return Ok(None);
             }
             self.number += 1;
@@ -52,33 +66,73 @@ impl IonLines {
         }
     }
 
-    async fn read_line(&mut self) -> Result<usize, TaskError> {
-        // Binary Ion starts with its version marker, which is not UTF-8: check before reading
-        // text so the error says what the file is.
-        if self.number == 0 {
-            let binary = match self.reader.fill_buf().await {
-                Ok(head) => head.starts_with(&[0xE0, 0x01, 0x00, 0xEA]),
-                Err(e) => return Err(self.io(e)),
+    async fn next_binary(&mut self) -> Result<Option<(usize, IonValue)>, TaskError> {
+        let mut value = Vec::new();
+        loop {
+            value.clear();
+            let mut byte = [0u8; 1];
+            if self.reader.read(&mut byte).await.map_err(|e| self.io(e))? == 0 {
+                return Ok(None);
+            }
+            value.push(byte[0]);
+            let total = loop {
+                if let Some(n) = runner_ion::value_length(&value) {
+                    break n;
+                }
+                let at = value.len();
+                value.push(0);
+                self.read_exact_at(&mut value, at).await?;
             };
-            if binary {
-                return Err(TaskError::failed(format!(
-                    "{} is binary Ion, which runner cannot read yet; Query STORE in runner writes text Ion",
-                    self.from
-                )));
+            let start = value.len();
+            value.resize(total, 0);
+            self.read_exact_at(&mut value, start).await?;
+            let Some(Some(reader)) = &mut self.binary else {
+                unreachable!("binary mode")
+            };
+            match reader.read(&value) {
+                Ok(Some(v)) => {
+                    self.number += 1;
+                    return Ok(Some((self.number, v)));
+                }
+                Ok(None) => continue,
+                Err(e) => return Err(self.error(self.number + 1, &e.to_string())),
             }
         }
+    }
+
+    async fn read_exact_at(&mut self, buf: &mut [u8], start: usize) -> Result<(), TaskError> {
+        match self.reader.read_exact(&mut buf[start..]).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Err(TaskError::failed(format!(
+                    "{}, value {}: the file ends inside a binary Ion value (truncated?)",
+                    self.from,
+                    self.number + 1
+                )))
+            }
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    async fn read_line(&mut self) -> Result<usize, TaskError> {
         match self.reader.read_line(&mut self.line).await {
             Ok(n) => Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(self.error(
                 self.number + 1,
-                "not UTF-8 text; expected text Ion as Query STORE writes it",
+                "neither text nor binary Ion (not UTF-8, no binary version marker)",
             )),
             Err(e) => Err(self.io(e)),
         }
     }
 
-    pub(crate) fn error(&self, line: usize, what: &str) -> TaskError {
-        TaskError::failed(format!("{}, line {line}: {what}", self.from))
+    /// An error at a line (text Ion) or value number (binary Ion) of the file.
+    pub(crate) fn error(&self, at: usize, what: &str) -> TaskError {
+        let unit = if matches!(self.binary, Some(Some(_))) {
+            "value"
+        } else {
+            "line"
+        };
+        TaskError::failed(format!("{}, {unit} {at}: {what}", self.from))
     }
 
     fn io(&self, e: std::io::Error) -> TaskError {

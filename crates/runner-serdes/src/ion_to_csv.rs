@@ -3,7 +3,7 @@
 //! name, and blobs are written as base64 rather than a Java object address.
 
 use crate::files::{
-    FIELD_SEPARATOR, HEADER, IonLines, OutputFile, TEXT_DELIMITER, one_char, utf8_only,
+    FIELD_SEPARATOR, HEADER, IonRecords, OutputFile, TEXT_DELIMITER, one_char, utf8_only,
 };
 use crate::java::{java_decimal, java_double};
 use base64::Engine;
@@ -159,7 +159,7 @@ impl RunnableTask for IonToCsv {
                     .unwrap_or_else(|| "yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]".into()),
                 zone,
             };
-            let mut rows = IonLines::open(ctx, &from).await?;
+            let mut rows = IonRecords::open(ctx, &from).await?;
             let mut out = OutputFile::create(ctx, "csv").await?;
             let mut columns: Option<Vec<String>> = None;
             let mut size: u64 = 0;

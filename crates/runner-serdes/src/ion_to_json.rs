@@ -1,7 +1,7 @@
 //! `io.kestra.plugin.serdes.json.IonToJson`: Ion values to JSON Lines or one JSON document,
 //! streamed. Decimals keep their digits (written as numbers, never through a double).
 
-use crate::files::{IonLines, OutputFile, utf8_only};
+use crate::files::{IonRecords, OutputFile, utf8_only};
 use crate::java::{java_decimal, java_double};
 use base64::Engine;
 use jiff::tz::TimeZone;
@@ -70,7 +70,7 @@ impl RunnableTask for IonToJson {
                 .unwrap_or(false);
             let annotations: Annotations = keep.then_some(zone);
 
-            let mut values = IonLines::open(ctx, &from).await?;
+            let mut values = IonRecords::open(ctx, &from).await?;
             let mut out = OutputFile::create(ctx, if new_line { "jsonl" } else { "json" }).await?;
             let mut size: u64 = 0;
             let mut text = String::with_capacity(1024);
