@@ -259,3 +259,26 @@ async fn binary_ion_converts_like_its_text_form() {
         run.logs
     );
 }
+
+#[tokio::test]
+async fn from_must_be_a_file_of_this_execution() {
+    let cases = [
+        ("/etc/hostname", "is not an internal storage URI"),
+        (
+            "kestra:///other/flow/file.ion",
+            "didn't belong to the current execution",
+        ),
+    ];
+    for (from, message) in cases {
+        let tasks = format!(
+            "  - id: csv\n    type: io.kestra.plugin.serdes.csv.IonToCsv\n    from: \"{from}\"\n"
+        );
+        let run = convert(&tasks, b"{a:1}\n", "in.ion").await;
+        assert_eq!(run.state, State::Failed, "{from}");
+        assert!(
+            run.logs.contains(from) && run.logs.contains(message),
+            "{from}: {}",
+            run.logs
+        );
+    }
+}
