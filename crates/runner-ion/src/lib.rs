@@ -74,6 +74,14 @@ pub fn write_string(s: &str, out: &mut String) {
 }
 
 fn escape_into(s: &str, quote: char, out: &mut String) {
+    // Most text needs no escape: copy it whole.
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b == b'\\' || b == quote as u8)
+    {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),

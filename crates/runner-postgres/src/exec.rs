@@ -303,6 +303,17 @@ pub(crate) async fn run_statement(
         uri = Some(u);
     }
     let mut line = String::with_capacity(1024);
+    // Field names are the same on every row: encode them once.
+    let ion_names: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let mut t = String::new();
+            runner_ion::write_field_name(n, &mut t);
+            t.push(':');
+            t
+        })
+        .collect();
+    let mut cells = Vec::with_capacity(names.len());
     'batches: loop {
         let stream = tx
             .query_portal_raw(&portal, batch)
@@ -317,7 +328,7 @@ pub(crate) async fn run_statement(
         {
             in_batch += 1;
             size += 1;
-            let mut cells = Vec::with_capacity(names.len());
+            cells.clear();
             for (i, name) in names.iter().enumerate() {
                 let raw: RawCell<'_> = row
                     .try_get(i)
@@ -329,7 +340,7 @@ pub(crate) async fn run_statement(
             match prep.fetch {
                 FetchType::Store => {
                     line.clear();
-                    write_ion_row(&names, &cells, &mut line);
+                    write_ion_row(&ion_names, &cells, &mut line);
                     let f = file.as_mut().expect("STORE opens the file first");
                     f.write_all(line.as_bytes())
                         .await
@@ -398,14 +409,14 @@ fn json_row(names: &[String], cells: &[Cell]) -> Json {
 }
 
 /// One row as a line of Ion text: `{id:1,name:"x"}`.
-fn write_ion_row(names: &[String], cells: &[Cell], out: &mut String) {
+/// One row as an Ion struct; `fields` are the encoded `name:` prefixes.
+fn write_ion_row(fields: &[String], cells: &[Cell], out: &mut String) {
     out.push('{');
-    for (i, (n, c)) in names.iter().zip(cells).enumerate() {
+    for (i, (n, c)) in fields.iter().zip(cells).enumerate() {
         if i > 0 {
             out.push(',');
         }
-        runner_ion::write_field_name(n, out);
-        out.push(':');
+        out.push_str(n);
         c.write_ion(out);
     }
     out.push_str("}\n");
