@@ -8,7 +8,7 @@ use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
 use runner_core::{Property, RunContext, TaskError};
 use serde::Deserialize;
 use serde_json::Value as Json;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 pub(crate) const CSV_TO_ION: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.serdes.csv.CsvToIon",
@@ -52,7 +52,7 @@ pub(crate) const CSV_TO_ION: TaskDescriptor = TaskDescriptor {
         PropDoc::value(
             "maxBufferSize",
             "integer",
-            "Accepted; same as maxFieldSize.",
+            "Longest line read at once, in bytes (default 16777216).",
         ),
         PropDoc::value(
             "allowExtraCharsAfterClosingQuote",
@@ -120,7 +120,6 @@ impl RunnableTask for CsvToIon {
                 .render_opt(&self.on_empty_header, "onEmptyHeader")?
                 .unwrap_or(OnEmptyHeader::Drop);
             utf8_only(ctx.render_opt(&self.charset, "charset")?)?;
-            let _ = ctx.render_opt(&self.max_buffer_size, "maxBufferSize")?;
             let syntax = Syntax {
                 separator: one_char(
                     ctx.render_opt(&self.field_separator, "fieldSeparator")?,
@@ -132,6 +131,9 @@ impl RunnableTask for CsvToIon {
                     "textDelimiter",
                     '"',
                 )?,
+                max_buffer: ctx
+                    .render_opt(&self.max_buffer_size, "maxBufferSize")?
+                    .unwrap_or(16 * 1024 * 1024),
                 max_field: ctx
                     .render_opt(&self.max_field_size, "maxFieldSize")?
                     .unwrap_or(16 * 1024 * 1024),
@@ -149,6 +151,7 @@ impl RunnableTask for CsvToIon {
                 reader: BufReader::with_capacity(256 * 1024, file),
                 syntax,
                 line: String::new(),
+                pos: 0,
                 lines: 0,
             };
             let mut out = OutputFile::create(ctx, "ion").await?;
@@ -251,6 +254,7 @@ fn header_names(fields: &[String], on_empty: OnEmptyHeader) -> Vec<String> {
 struct Syntax {
     separator: char,
     delimiter: char,
+    max_buffer: usize,
     max_field: usize,
     extra_after_quote: bool,
 }
@@ -261,6 +265,8 @@ struct Records {
     reader: BufReader<tokio::fs::File>,
     syntax: Syntax,
     line: String,
+    /// Where the next record starts in `line`: a bare `\r` ends a record mid-line.
+    pos: usize,
     lines: usize,
 }
 
@@ -271,7 +277,14 @@ impl Records {
 
     async fn read_line(&mut self) -> Result<bool, TaskError> {
         self.line.clear();
-        let n = match self.reader.read_line(&mut self.line).await {
+        self.pos = 0;
+        // Bounded, so a file without `\n` (bare `\r` line ends) is never read whole.
+        let limit = self.syntax.max_buffer as u64 + 1;
+        let n = match (&mut self.reader)
+            .take(limit)
+            .read_line(&mut self.line)
+            .await
+        {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
                 return Err(self.error(self.lines + 1, "not UTF-8 text; runner reads UTF-8 CSV"));
@@ -286,6 +299,15 @@ impl Records {
         if n == 0 {
             return Ok(false);
         }
+        if n as u64 == limit && !self.line.ends_with('\n') {
+            return Err(self.error(
+                self.lines + 1,
+                &format!(
+                    "a line is longer than maxBufferSize ({} bytes); raise maxBufferSize if the file is CSV",
+                    self.syntax.max_buffer
+                ),
+            ));
+        }
         self.lines += 1;
         if self.lines == 1 && self.line.starts_with('\u{feff}') {
             self.line.drain(..'\u{feff}'.len_utf8());
@@ -293,10 +315,11 @@ impl Records {
         Ok(true)
     }
 
-    /// The next record into `fields`; returns the line it starts on.
+    /// The next record into `fields`; returns the line it starts on. Records end at `\n`,
+    /// `\r\n` or a bare `\r`, outside quotes.
     async fn next(&mut self, fields: &mut Vec<String>) -> Result<Option<usize>, TaskError> {
         fields.clear();
-        if !self.read_line().await? {
+        if self.pos >= self.line.len() && !self.read_line().await? {
             return Ok(None);
         }
         let start = self.lines;
@@ -306,11 +329,14 @@ impl Records {
         let mut at_start = true;
         let mut after_quote = false;
         loop {
-            let mut chars = self.line.chars().peekable();
-            while let Some(c) = chars.next() {
+            let rest = &self.line[self.pos..];
+            let mut consumed = rest.len();
+            let mut ended = false;
+            let mut chars = rest.char_indices().peekable();
+            while let Some((at, c)) = chars.next() {
                 if quoted {
                     if c == quote {
-                        if chars.peek() == Some(&quote) {
+                        if chars.peek().map(|(_, n)| *n) == Some(quote) {
                             chars.next();
                             field.push(quote);
                         } else {
@@ -325,7 +351,10 @@ impl Records {
                     at_start = true;
                     after_quote = false;
                     continue;
-                } else if c == '\n' || (c == '\r' && matches!(chars.peek(), None | Some('\n'))) {
+                } else if c == '\n' || c == '\r' {
+                    let crlf = c == '\r' && chars.peek().map(|(_, n)| *n) == Some('\n');
+                    consumed = at + if crlf { 2 } else { 1 };
+                    ended = true;
                     break;
                 } else if c == quote && at_start {
                     quoted = true;
@@ -349,6 +378,11 @@ impl Records {
                         ),
                     ));
                 }
+            }
+            self.pos += consumed;
+            if ended && self.pos < self.line.len() {
+                // A bare `\r` ended this record; the rest of the buffer is the next line.
+                self.lines += 1;
             }
             if !quoted {
                 break;

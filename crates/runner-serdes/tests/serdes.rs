@@ -282,3 +282,28 @@ async fn from_must_be_a_file_of_this_execution() {
         );
     }
 }
+
+#[tokio::test]
+async fn bare_carriage_returns_end_records_and_lines_are_bounded() {
+    let tasks = "  - id: read\n    type: io.kestra.plugin.serdes.csv.CsvToIon\n    from: \"{{ inputs.file }}\"\n";
+    let run = convert(tasks, b"a,b\r1,\"x\ry\"\r2,3\r", "mac.csv").await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(
+        read(&run, "read"),
+        "{a:\"1\",b:\"x\\ry\"}\n{a:\"2\",b:\"3\"}\n"
+    );
+    assert_eq!(run.outputs("read")["size"], 2);
+
+    let bounded = format!("{tasks}    maxBufferSize: 16\n");
+    let run = convert(&bounded, b"a,b\r1,2\r3,4\r5,6\r7,8\r", "mac.csv").await;
+    assert_eq!(run.state, State::Failed);
+    assert!(
+        run.logs
+            .contains("line 1: a line is longer than maxBufferSize (16 bytes)"),
+        "{}",
+        run.logs
+    );
+    let run = convert(&bounded, b"a,b\n1,2\n3,4\n5,6\n7,8\n", "unix.csv").await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(run.outputs("read")["size"], 4);
+}
