@@ -434,12 +434,11 @@ async fn upload_file(
                 source: None,
             })?;
         let put = apply_options!(s3.client.put_object().bucket(&s3.bucket).key(key), o);
-        let r = put
-            .body(body)
-            .content_length(length as i64)
-            .send()
-            .await
-            .map_err(|e| describe(&e, s3, &what))?;
+        let mut send = put.body(body).content_length(length as i64).customize();
+        if !s3.sign_payload {
+            send = send.disable_payload_signing();
+        }
+        let r = send.send().await.map_err(|e| describe(&e, s3, &what))?;
         return Ok(Uploaded {
             e_tag: r.e_tag,
             version_id: r.version_id,
@@ -546,8 +545,13 @@ async fn upload_parts(
                 .content_length(size as i64)
                 .set_checksum_algorithm(o.checksum.clone())
                 .body(body);
+            let sign = s3.sign_payload;
             running.push(async move {
-                let r = request
+                let mut send = request.customize();
+                if !sign {
+                    send = send.disable_payload_signing();
+                }
+                let r = send
                     .send()
                     .await
                     .map_err(|e| describe(&e, s3, &format!("`{key}` (part {part_number})")))?;
