@@ -279,6 +279,23 @@ impl RunContext {
         prop.as_ref().map(|p| self.render(p, property)).transpose()
     }
 
+    /// Renders a `timeZoneId`-style property: the named zone, or the machine's when unset.
+    pub fn render_time_zone(
+        &self,
+        prop: &Option<Property<String>>,
+        property: &str,
+    ) -> Result<jiff::tz::TimeZone, TaskError> {
+        match self.render_opt(prop, property)? {
+            Some(z) => jiff::tz::TimeZone::get(&z).map_err(|_| {
+                TaskError::property(
+                    property,
+                    format!("`{z}` is not a time zone (for example Europe/Paris or UTC)"),
+                )
+            }),
+            None => Ok(jiff::tz::TimeZone::system()),
+        }
+    }
+
     pub fn log(&self, level: Level, message: &str) {
         if self.min_level.is_some_and(|min| level < min) {
             return;

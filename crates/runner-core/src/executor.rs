@@ -419,35 +419,25 @@ impl Executor {
         let now = Timestamp::now();
         let mut record = StateRecord::new(now);
         record.set(State::Running, now);
-        if let Some(tr) = self
-            .exec
-            .state()
-            .task_runs
-            .iter_mut()
-            .rev()
-            .find(|t| t.id == ctx.taskrun_id)
-        {
-            tr.attempts.push(Attempt { state: record });
-        }
+        self.update_taskrun(ctx, |tr| tr.attempts.push(Attempt { state: record }));
     }
 
     fn end_attempt(&self, ctx: &RunContext, state: State) {
         let now = Timestamp::now();
-        if let Some(tr) = self
-            .exec
-            .state()
-            .task_runs
-            .iter_mut()
-            .rev()
-            .find(|t| t.id == ctx.taskrun_id)
-            && let Some(a) = tr.attempts.last_mut()
-        {
-            a.state.set(state, now);
-        }
+        self.update_taskrun(ctx, |tr| {
+            if let Some(a) = tr.attempts.last_mut() {
+                a.state.set(state, now);
+            }
+        });
     }
 
     fn set_taskrun_state(&self, ctx: &RunContext, state: State) {
         let now = Timestamp::now();
+        self.update_taskrun(ctx, |tr| tr.state.set(state, now));
+    }
+
+    /// Changes the record of `ctx`'s task run (the latest with its id).
+    fn update_taskrun(&self, ctx: &RunContext, update: impl FnOnce(&mut TaskRun)) {
         if let Some(tr) = self
             .exec
             .state()
@@ -456,7 +446,7 @@ impl Executor {
             .rev()
             .find(|t| t.id == ctx.taskrun_id)
         {
-            tr.state.set(state, now);
+            update(tr);
         }
     }
 

@@ -40,6 +40,22 @@ pub struct Resolution<'a> {
     pub outputs: Outputs,
 }
 
+impl<'a> Resolution<'a> {
+    /// `tasks` run one after the other (no branch at all when the list is empty).
+    pub fn sequence(tasks: &'a TaskList, outputs: Outputs) -> Self {
+        let branches = if tasks.is_empty() {
+            Vec::new()
+        } else {
+            vec![Branch { value: None, tasks }]
+        };
+        Resolution {
+            branches,
+            concurrency: 1,
+            outputs,
+        }
+    }
+}
+
 /// A sequence of tasks, with the value it runs for (ForEach) when there is one.
 pub struct Branch<'a> {
     pub value: Option<String>,

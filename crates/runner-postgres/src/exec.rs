@@ -63,15 +63,7 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
         ctx.mask(pw);
     }
     let tls = crate::tls::client_config(target.ssl_mode, &material)?;
-    let zone = match ctx.render_opt(&p.time_zone_id, "timeZoneId")? {
-        Some(z) => TimeZone::get(&z).map_err(|_| {
-            TaskError::property(
-                "timeZoneId",
-                format!("`{z}` is not a time zone (for example Europe/Paris or UTC)"),
-            )
-        })?,
-        None => TimeZone::system(),
-    };
+    let zone = ctx.render_time_zone(&p.time_zone_id, "timeZoneId")?;
     let fetch = p.fetch_mode(ctx.render_opt(&p.fetch_type, "fetchType")?);
     let fetch_size = ctx
         .render_opt(&p.fetch_size, "fetchSize")?

@@ -121,16 +121,8 @@ impl RunnableTask for CsvToIon {
                 .unwrap_or(OnEmptyHeader::Drop);
             utf8_only(ctx.render_opt(&self.charset, "charset")?)?;
             let syntax = Syntax {
-                separator: one_char(
-                    ctx.render_opt(&self.field_separator, "fieldSeparator")?,
-                    "fieldSeparator",
-                    ',',
-                )?,
-                delimiter: one_char(
-                    ctx.render_opt(&self.text_delimiter, "textDelimiter")?,
-                    "textDelimiter",
-                    '"',
-                )?,
+                separator: one_char(ctx, &self.field_separator, "fieldSeparator", ',')?,
+                delimiter: one_char(ctx, &self.text_delimiter, "textDelimiter", '"')?,
                 max_buffer: ctx
                     .render_opt(&self.max_buffer_size, "maxBufferSize")?
                     .unwrap_or(16 * 1024 * 1024),

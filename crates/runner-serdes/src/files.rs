@@ -2,7 +2,7 @@
 //! and write a new output file of this task run.
 
 use runner_core::registry::PropDoc;
-use runner_core::{RunContext, TaskError};
+use runner_core::{Property, RunContext, TaskError};
 use runner_ion::{BinaryReader, IonValue};
 use std::collections::VecDeque;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -180,13 +180,14 @@ impl OutputFile {
     }
 }
 
-/// A one-character property (`fieldSeparator`, `textDelimiter`).
+/// A one-character property (`fieldSeparator`, `textDelimiter`), `default` when unset.
 pub(crate) fn one_char(
-    value: Option<String>,
+    ctx: &RunContext,
+    prop: &Option<Property<String>>,
     property: &str,
     default: char,
 ) -> Result<char, TaskError> {
-    match value {
+    match ctx.render_opt(prop, property)? {
         None => Ok(default),
         Some(v) => {
             let mut chars = v.chars();

@@ -130,23 +130,10 @@ impl RunnableTask for IonToCsv {
                 (None, Some(true)) => QuoteMode::Always,
                 _ => QuoteMode::Required,
             };
-            let zone = match ctx.render_opt(&self.time_zone_id, "timeZoneId")? {
-                Some(z) => TimeZone::get(&z).map_err(|_| {
-                    TaskError::property("timeZoneId", format!("`{z}` is not a time zone"))
-                })?,
-                None => TimeZone::system(),
-            };
+            let zone = ctx.render_time_zone(&self.time_zone_id, "timeZoneId")?;
             let style = Style {
-                separator: one_char(
-                    ctx.render_opt(&self.field_separator, "fieldSeparator")?,
-                    "fieldSeparator",
-                    ',',
-                )?,
-                delimiter: one_char(
-                    ctx.render_opt(&self.text_delimiter, "textDelimiter")?,
-                    "textDelimiter",
-                    '"',
-                )?,
+                separator: one_char(ctx, &self.field_separator, "fieldSeparator", ',')?,
+                delimiter: one_char(ctx, &self.text_delimiter, "textDelimiter", '"')?,
                 quote,
                 date: ctx
                     .render_opt(&self.date_format, "dateFormat")?

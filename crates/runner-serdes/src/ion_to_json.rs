@@ -59,12 +59,7 @@ impl RunnableTask for IonToJson {
             let from = ctx.render(&self.from, "from")?;
             let new_line = ctx.render_opt(&self.new_line, "newLine")?.unwrap_or(true);
             utf8_only(ctx.render_opt(&self.charset, "charset")?)?;
-            let zone = match ctx.render_opt(&self.time_zone_id, "timeZoneId")? {
-                Some(z) => TimeZone::get(&z).map_err(|_| {
-                    TaskError::property("timeZoneId", format!("`{z}` is not a time zone"))
-                })?,
-                None => TimeZone::system(),
-            };
+            let zone = ctx.render_time_zone(&self.time_zone_id, "timeZoneId")?;
             let keep = ctx
                 .render_opt(&self.should_keep_annotations, "shouldKeepAnnotations")?
                 .unwrap_or(false);

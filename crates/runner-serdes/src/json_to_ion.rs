@@ -98,7 +98,7 @@ async fn json_lines(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskE
 async fn document(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskError> {
     let input = ctx.execution_file_path(from)?;
     let uri = ctx.output_file_uri(&format!("{}.ion", runner_core::ids::random_u64()));
-    let output = ctx.storage().path(&uri)?;
+    let target = ctx.storage().create(&uri).await?.into_std().await;
     let from = from.to_string();
     let size = tokio::task::spawn_blocking(move || -> Result<u64, TaskError> {
         let cannot = |what: &str, e: std::io::Error| TaskError::Plugin {
@@ -106,11 +106,6 @@ async fn document(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskErr
             source: None,
         };
         let file = std::fs::File::open(&input).map_err(|e| cannot(&format!("read {from}"), e))?;
-        if let Some(dir) = output.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| cannot("create the output file", e))?;
-        }
-        let target =
-            std::fs::File::create(&output).map_err(|e| cannot("create the output file", e))?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, target);
         let mut reader = std::io::BufReader::with_capacity(256 * 1024, file);
         // A UTF-8 byte order mark is not JSON; skip it.

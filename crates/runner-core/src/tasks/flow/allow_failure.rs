@@ -5,7 +5,7 @@ use crate::error::TaskError;
 use crate::plan::TaskList;
 use crate::registry::{PropDoc, TaskDescriptor};
 use crate::state::State;
-use crate::task::{BoxFuture, Branch, FlowableTask, Outputs, Resolution, TaskKind};
+use crate::task::{BoxFuture, FlowableTask, Outputs, Resolution, TaskKind};
 
 pub(crate) const ALLOW_FAILURE: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.flow.AllowFailure",
@@ -30,16 +30,7 @@ impl FlowableTask for AllowFailure {
         &'a self,
         _ctx: &'a RunContext,
     ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
-        Box::pin(async move {
-            Ok(Resolution {
-                branches: vec![Branch {
-                    value: None,
-                    tasks: &self.tasks,
-                }],
-                concurrency: 1,
-                outputs: Outputs::new(),
-            })
-        })
+        Box::pin(async move { Ok(Resolution::sequence(&self.tasks, Outputs::new())) })
     }
 
     fn final_state(&self, children: State) -> State {

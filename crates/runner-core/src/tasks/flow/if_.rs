@@ -5,7 +5,7 @@ use crate::error::TaskError;
 use crate::plan::TaskList;
 use crate::property::Property;
 use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Branch, FlowableTask, Outputs, Resolution, TaskKind};
+use crate::task::{BoxFuture, FlowableTask, Outputs, Resolution, TaskKind};
 use serde::Deserialize;
 
 pub(crate) const IF: TaskDescriptor = TaskDescriptor {
@@ -57,16 +57,7 @@ impl FlowableTask for If {
             let mut outputs = Outputs::new();
             outputs.insert("evaluationResult".into(), result.into());
             let tasks = if result { &self.then } else { &self.otherwise };
-            let branches = if tasks.is_empty() {
-                Vec::new()
-            } else {
-                vec![Branch { value: None, tasks }]
-            };
-            Ok(Resolution {
-                branches,
-                concurrency: 1,
-                outputs,
-            })
+            Ok(Resolution::sequence(tasks, outputs))
         })
     }
 }

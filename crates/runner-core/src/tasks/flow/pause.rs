@@ -5,7 +5,7 @@ use crate::error::TaskError;
 use crate::plan::TaskList;
 use crate::property::{IsoDuration, Property};
 use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Branch, FlowableTask, Outputs, Resolution, TaskKind};
+use crate::task::{BoxFuture, FlowableTask, Outputs, Resolution, TaskKind};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -102,19 +102,7 @@ impl FlowableTask for Pause {
                     ));
                 }
             }
-            let branches = if self.tasks.is_empty() {
-                Vec::new()
-            } else {
-                vec![Branch {
-                    value: None,
-                    tasks: &self.tasks,
-                }]
-            };
-            Ok(Resolution {
-                branches,
-                concurrency: 1,
-                outputs: Outputs::new(),
-            })
+            Ok(Resolution::sequence(&self.tasks, Outputs::new()))
         })
     }
 }

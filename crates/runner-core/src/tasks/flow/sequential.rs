@@ -4,7 +4,7 @@ use crate::context::RunContext;
 use crate::error::TaskError;
 use crate::plan::TaskList;
 use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Branch, FlowableTask, Outputs, Resolution, TaskKind};
+use crate::task::{BoxFuture, FlowableTask, Outputs, Resolution, TaskKind};
 
 pub(crate) const SEQUENTIAL: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.flow.Sequential",
@@ -29,15 +29,6 @@ impl FlowableTask for Sequential {
         &'a self,
         _ctx: &'a RunContext,
     ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
-        Box::pin(async move {
-            Ok(Resolution {
-                branches: vec![Branch {
-                    value: None,
-                    tasks: &self.tasks,
-                }],
-                concurrency: 1,
-                outputs: Outputs::new(),
-            })
-        })
+        Box::pin(async move { Ok(Resolution::sequence(&self.tasks, Outputs::new())) })
     }
 }

@@ -5,7 +5,7 @@ use crate::error::TaskError;
 use crate::plan::TaskList;
 use crate::property::Property;
 use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Branch, FlowableTask, Outputs, Resolution, TaskKind};
+use crate::task::{BoxFuture, FlowableTask, Outputs, Resolution, TaskKind};
 use serde::Deserialize;
 
 pub(crate) const SWITCH: TaskDescriptor = TaskDescriptor {
@@ -63,16 +63,7 @@ impl FlowableTask for Switch {
             outputs.insert("value".into(), value.clone().into());
             outputs.insert("defaults".into(), case.is_none().into());
             let tasks = case.unwrap_or(&self.defaults);
-            let branches = if tasks.is_empty() {
-                Vec::new()
-            } else {
-                vec![Branch { value: None, tasks }]
-            };
-            Ok(Resolution {
-                branches,
-                concurrency: 1,
-                outputs,
-            })
+            Ok(Resolution::sequence(tasks, outputs))
         })
     }
 }
