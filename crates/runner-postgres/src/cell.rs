@@ -9,33 +9,62 @@ use postgres_types::{FromSql, Kind, Type};
 use serde_json::{Map, Number, Value as Json};
 use std::fmt;
 
-/// A column's raw bytes and type, whatever the type (decoded by [`decode`]).
-pub(crate) struct RawCell<'a> {
-    pub(crate) ty: Type,
-    pub(crate) bytes: Option<&'a [u8]>,
-}
+/// A column's raw bytes, whatever its type (the statement's columns give the type).
+pub(crate) struct RawCell<'a>(pub(crate) Option<&'a [u8]>);
 
 impl<'a> FromSql<'a> for RawCell<'a> {
-    fn from_sql(
-        ty: &Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(RawCell {
-            ty: ty.clone(),
-            bytes: Some(raw),
-        })
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawCell(Some(raw)))
     }
 
-    fn from_sql_null(ty: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(RawCell {
-            ty: ty.clone(),
-            bytes: None,
-        })
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawCell(None))
     }
 
     fn accepts(_: &Type) -> bool {
         true
     }
+}
+
+/// Writes a value of the everyday scalar types (text, integers, booleans) straight from its
+/// wire bytes, as `decode` then [`Cell::write_ion`] would, without building a `Cell`: STORE
+/// spends most of its own time on these. `None`: the type needs `decode`.
+pub(crate) fn write_ion_direct(
+    ty: &Type,
+    raw: Option<&[u8]>,
+    out: &mut String,
+) -> Option<Result<(), CellError>> {
+    use std::fmt::Write;
+    let Some(b) = raw else {
+        out.push_str("null");
+        return Some(Ok(()));
+    };
+    let int = match *ty {
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::CHAR => {
+            return Some(match std::str::from_utf8(b) {
+                Ok(text) => {
+                    runner_ion::write_string(text, out);
+                    Ok(())
+                }
+                Err(_) => Err(not_utf8()),
+            });
+        }
+        Type::BOOL => {
+            out.push_str(if b.first().copied().unwrap_or(0) != 0 {
+                "true"
+            } else {
+                "false"
+            });
+            return Some(Ok(()));
+        }
+        Type::INT2 => i16_at(b, 0).map(i64::from),
+        Type::INT4 => i32_at(b, 0).map(i64::from),
+        Type::INT8 => i64_at(b, 0),
+        _ => return None,
+    };
+    Some(int.map(|i| {
+        let _ = write!(out, "{i}");
+    }))
 }
 
 /// A decoded value, keeping what each Kestra output form needs.
@@ -90,7 +119,11 @@ fn i64_at(b: &[u8], at: usize) -> Result<i64, CellError> {
 }
 
 fn utf8(b: &[u8]) -> Result<String, CellError> {
-    String::from_utf8(b.to_vec()).map_err(|_| CellError("a text value is not valid UTF-8".into()))
+    String::from_utf8(b.to_vec()).map_err(|_| not_utf8())
+}
+
+fn not_utf8() -> CellError {
+    CellError("a text value is not valid UTF-8".into())
 }
 
 const PG_EPOCH_DAYS: i64 = 10_957; // 2000-01-01 - 1970-01-01
@@ -460,7 +493,9 @@ impl Cell {
         match self {
             Cell::Null => out.push_str("null"),
             Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Cell::Int(i) => out.push_str(&i.to_string()),
+            Cell::Int(i) => {
+                let _ = fmt::Write::write_fmt(out, format_args!("{i}"));
+            }
             Cell::Float4(f) => runner_ion::write_float(f64::from(*f), out),
             Cell::Float8(f) => runner_ion::write_float(*f, out),
             Cell::Decimal(d) => match d.as_str() {

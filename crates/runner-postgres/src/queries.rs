@@ -45,29 +45,37 @@ impl RunnableTask for Queries {
         Box::pin(async move {
             let prep = prepare(ctx, &self.0)?;
             let statements = split_statements(&prep.sql);
-            let mut session = Session::open(&prep.target, prep.tls.as_ref(), ctx).await?;
+            let session = Session::open(&prep.target, prep.tls.as_ref(), ctx).await?;
             let describe =
                 |e: tokio_postgres::Error| crate::connection::describe(&e, &prep.target, None);
-            let mut outputs = Vec::new();
-            if prep.transaction {
-                let tx = session.client.transaction().await.map_err(describe)?;
-                for sql in &statements {
-                    if let Some(out) = run_statement(ctx, &tx, &prep.target, sql, &prep).await? {
-                        outputs.push(Json::Object(out));
+            let outputs = session
+                .run(async |client| {
+                    let mut outputs = Vec::new();
+                    if prep.transaction {
+                        let tx = client.transaction().await.map_err(describe)?;
+                        for sql in &statements {
+                            if let Some(out) =
+                                run_statement(ctx, &tx, &prep.target, sql, &prep).await?
+                            {
+                                outputs.push(Json::Object(out));
+                            }
+                        }
+                        tx.commit().await.map_err(describe)?;
+                    } else {
+                        // Without a transaction each statement commits on its own.
+                        for sql in &statements {
+                            let tx = client.transaction().await.map_err(describe)?;
+                            if let Some(out) =
+                                run_statement(ctx, &tx, &prep.target, sql, &prep).await?
+                            {
+                                outputs.push(Json::Object(out));
+                            }
+                            tx.commit().await.map_err(describe)?;
+                        }
                     }
-                }
-                tx.commit().await.map_err(describe)?;
-            } else {
-                // Without a transaction each statement commits on its own.
-                for sql in &statements {
-                    let tx = session.client.transaction().await.map_err(describe)?;
-                    if let Some(out) = run_statement(ctx, &tx, &prep.target, sql, &prep).await? {
-                        outputs.push(Json::Object(out));
-                    }
-                    tx.commit().await.map_err(describe)?;
-                }
-            }
-            session.finish();
+                    Ok(outputs)
+                })
+                .await?;
             Ok(Outputs::from_iter([(
                 "outputs".to_string(),
                 Json::Array(outputs),

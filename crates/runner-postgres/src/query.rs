@@ -47,20 +47,23 @@ impl RunnableTask for Query {
             let Some(sql) = statements.first() else {
                 return Err(TaskError::property("sql", "the SQL holds no statement"));
             };
-            let mut session = Session::open(&prep.target, prep.tls.as_ref(), ctx).await?;
-            let tx = session
-                .client
-                .transaction()
-                .await
-                .map_err(|e| crate::connection::describe(&e, &prep.target, None))?;
-            let output = run_statement(ctx, &tx, &prep.target, sql, &prep).await?;
-            if let Some(after) = &prep.after_sql {
-                run_after(&tx, &prep.target, after, &prep).await?;
-            }
-            tx.commit()
-                .await
-                .map_err(|e| crate::connection::describe(&e, &prep.target, None))?;
-            session.finish();
+            let session = Session::open(&prep.target, prep.tls.as_ref(), ctx).await?;
+            let output = session
+                .run(async |client| {
+                    let tx = client
+                        .transaction()
+                        .await
+                        .map_err(|e| crate::connection::describe(&e, &prep.target, None))?;
+                    let output = run_statement(ctx, &tx, &prep.target, sql, &prep).await?;
+                    if let Some(after) = &prep.after_sql {
+                        run_after(&tx, &prep.target, after, &prep).await?;
+                    }
+                    tx.commit()
+                        .await
+                        .map_err(|e| crate::connection::describe(&e, &prep.target, None))?;
+                    Ok(output)
+                })
+                .await?;
             Ok(output.unwrap_or_else(|| Outputs::from_iter([("row".to_string(), Json::Null)])))
         })
     }

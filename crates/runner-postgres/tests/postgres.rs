@@ -383,6 +383,38 @@ async fn timeout_cancels_the_query_on_the_server() {
 }
 
 #[tokio::test]
+async fn a_connection_killed_mid_query_fails_the_task() {
+    let pg = Postgres::start().await;
+    let admin = pg.client().await;
+    let killer = async {
+        // Wait until the task's query runs, then end its backend from another session.
+        for _ in 0..100 {
+            let killed: i64 = admin
+                .query_one("select count(pg_terminate_backend(pid)) from pg_stat_activity where query like 'select pg_sleep(30)%' and state = 'active'", &[])
+                .await
+                .unwrap()
+                .get(0);
+            if killed > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the query never started");
+    };
+    let yaml = flow(&pg, "Query", "    sql: select pg_sleep(30)\n");
+    let started = std::time::Instant::now();
+    let (r, ()) = tokio::join!(run(&yaml), killer);
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert!(
+        r.logs
+            .contains("terminating connection due to administrator command"),
+        "{}",
+        r.logs
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}
+
+#[tokio::test]
 async fn store_streams_in_fetch_size_batches() {
     let pg = Postgres::start().await;
     pg.client().await.batch_execute("create table big as select g as id, md5(g::text) as h from generate_series(1, 25000) g").await.unwrap();
