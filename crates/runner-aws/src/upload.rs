@@ -520,12 +520,14 @@ async fn upload_parts(
     loop {
         while offset < length && running.len() < PARTS_IN_FLIGHT {
             // Each part streams from its region of the file: no part is ever held in memory.
+            // 256 KiB reads: each read is a hop to tokio's blocking pool, and 64 KiB reads
+            // made those hops a quarter of the part time, for 1 MiB more memory per part.
             let size = PART_SIZE.min(length - offset);
             let body = ByteStream::read_from()
                 .path(path)
                 .offset(offset)
                 .length(aws_sdk_s3::primitives::Length::Exact(size))
-                .buffer_size(64 * 1024)
+                .buffer_size(256 * 1024)
                 .build()
                 .await
                 .map_err(|e| TaskError::Plugin {
