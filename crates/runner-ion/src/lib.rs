@@ -219,6 +219,13 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    /// The bytes from `start` to here, which the caller matched as ASCII.
+    fn ascii(&self, start: usize) -> String {
+        std::str::from_utf8(&self.s[start..self.i])
+            .unwrap_or_default()
+            .to_string()
+    }
+
     fn err<T>(&self, message: impl Into<String>) -> Result<T, IonError> {
         Err(IonError {
             message: message.into(),
@@ -311,13 +318,19 @@ impl Parser<'_> {
             }
             self.i += 1;
         }
-        String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+        self.ascii(start)
     }
 
     fn quoted(&mut self, q: u8) -> Result<String, IonError> {
         self.i += 1;
         let mut out = Vec::new();
         loop {
+            // Copy the run up to the next quote or escape at once: most strings have no escape.
+            let run = self.i;
+            while self.peek().is_some_and(|c| c != q && c != b'\\') {
+                self.i += 1;
+            }
+            out.extend_from_slice(&self.s[run..self.i]);
             match self.peek() {
                 None => return self.err("unterminated string"),
                 Some(c) if c == q => {
@@ -365,10 +378,7 @@ impl Parser<'_> {
                         other => out.push(other),
                     }
                 }
-                Some(c) => {
-                    out.push(c);
-                    self.i += 1;
-                }
+                Some(_) => unreachable!("the run stops at a quote or an escape"),
             }
         }
     }
@@ -456,7 +466,7 @@ impl Parser<'_> {
                     if start == self.i {
                         return self.err("expected a field name");
                     }
-                    String::from_utf8_lossy(&self.s[start..self.i]).into_owned()
+                    self.ascii(start)
                 }
             };
             self.skip_ws()?;

@@ -14,6 +14,7 @@ use runner_core::{Property, RunContext, TaskError};
 use runner_ion::IonValue;
 use serde::Deserialize;
 use serde_json::Value as Json;
+use std::borrow::Cow;
 
 pub(crate) const ION_TO_CSV: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.serdes.csv.IonToCsv",
@@ -189,7 +190,11 @@ impl RunnableTask for IonToCsv {
                         columns.as_ref().expect("just set")
                     }
                 };
-                if let Some((extra, _)) = fields.iter().find(|(k, _)| !cols.contains(k)) {
+                // Rows usually carry the header's fields in its order: then no lookup by name.
+                let aligned =
+                    fields.len() == cols.len() && fields.iter().zip(cols).all(|((k, _), c)| k == c);
+                if let Some((extra, _)) = fields.iter().find(|(k, _)| !aligned && !cols.contains(k))
+                {
                     return Err(rows.error(
                         number,
                         &format!(
@@ -203,9 +208,12 @@ impl RunnableTask for IonToCsv {
                     if i > 0 {
                         text.push(style.separator);
                     }
-                    let value = fields
-                        .iter()
-                        .find(|(k, _)| k == name)
+                    let field = if aligned {
+                        fields.get(i)
+                    } else {
+                        fields.iter().find(|(k, _)| k == name)
+                    };
+                    let value = field
                         .map(|(_, v)| render(v, &style))
                         .transpose()?
                         .unwrap_or_default();
@@ -282,8 +290,16 @@ fn local(dt: jiff::civil::DateTime) -> jiff::ZonedDateTime {
         .unwrap_or_else(|_| jiff::Timestamp::UNIX_EPOCH.to_zoned_datetime(TimeZone::UTC))
 }
 
-/// One value as Kestra writes it in CSV (Java's `toString`, dates in the task's formats).
-fn render(v: &IonValue, s: &Style) -> Result<String, TaskError> {
+/// One value as Kestra writes it in CSV (Java's `toString`, dates in the task's formats);
+/// text, the common case, is borrowed rather than copied.
+fn render<'v>(v: &'v IonValue, s: &Style) -> Result<Cow<'v, str>, TaskError> {
+    match v {
+        IonValue::String(t) | IonValue::Symbol(t) | IonValue::Clob(t) => Ok(Cow::Borrowed(t)),
+        other => render_owned(other, s).map(Cow::Owned),
+    }
+}
+
+fn render_owned(v: &IonValue, s: &Style) -> Result<String, TaskError> {
     Ok(match v {
         IonValue::Null => String::new(),
         IonValue::Bool(b) => b.to_string(),
@@ -311,7 +327,7 @@ fn render(v: &IonValue, s: &Style) -> Result<String, TaskError> {
         IonValue::Annotated(names, inner) => {
             let text = match inner.as_ref() {
                 IonValue::String(t) => t.as_str(),
-                other => return render(other, s),
+                other => return render_owned(other, s),
             };
             match names.first().map(String::as_str) {
                 Some("LocalTime") => match text.parse::<jiff::civil::Time>() {
@@ -345,13 +361,13 @@ fn render(v: &IonValue, s: &Style) -> Result<String, TaskError> {
         }
         IonValue::List(items) | IonValue::SExp(items) => {
             let parts: Result<Vec<String>, TaskError> =
-                items.iter().map(|i| render(i, s)).collect();
+                items.iter().map(|i| render_owned(i, s)).collect();
             format!("[{}]", parts?.join(", "))
         }
         IonValue::Struct(fields) => {
             let parts: Result<Vec<String>, TaskError> = fields
                 .iter()
-                .map(|(k, v)| Ok(format!("{k}={}", render(v, s)?)))
+                .map(|(k, v)| Ok(format!("{k}={}", render_owned(v, s)?)))
                 .collect();
             format!("{{{}}}", parts?.join(", "))
         }
@@ -381,7 +397,10 @@ mod tests {
             panic!()
         };
         let s = style("Europe/Lisbon");
-        let got: Vec<String> = fields.iter().map(|(_, v)| render(v, &s).unwrap()).collect();
+        let got: Vec<String> = fields
+            .iter()
+            .map(|(_, v)| render(v, &s).unwrap().into_owned())
+            .collect();
         assert_eq!(
             got,
             [
