@@ -390,7 +390,6 @@ pub(crate) async fn run_statement(
         write_store(&mut f, &mut block).await?;
         // tokio writes in the background: flush to see the last write's error.
         f.flush().await.map_err(store_error)?;
-        f.sync_all().await.ok();
     }
     if prep.fetch == FetchType::Fetch {
         out.insert("rows".into(), Json::Array(rows));
