@@ -207,13 +207,34 @@ fn base64decode(v: Value, _: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     Ok(Value::from(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
+/// The Java class Kestra's messages name for a value read from JSON (Jackson's choices).
+fn java_class(v: &Value) -> &'static str {
+    match v.kind() {
+        ValueKind::Number if v.is_integer() => match i64::try_from(v.clone()) {
+            Ok(i) if i32::try_from(i).is_ok() => "java.lang.Integer",
+            Ok(_) => "java.lang.Long",
+            Err(_) => "java.math.BigInteger",
+        },
+        ValueKind::Number => "java.lang.Double",
+        ValueKind::String => "java.lang.String",
+        ValueKind::Bool => "java.lang.Boolean",
+        ValueKind::Map => "java.util.LinkedHashMap",
+        ValueKind::Seq => "java.util.ArrayList",
+        ValueKind::Bytes => "[B",
+        _ => "null",
+    }
+}
+
 fn chunk(v: Value, a: Rest<ValueOrKwargs>) -> Result<Value, Error> {
     let size = usize::try_from(Args::new(a)?.req(0, "size", "chunk")?)
         .map_err(|_| fail("chunk: `size` must be a positive number"))?;
-    if v.kind() != ValueKind::Seq || size == 0 {
+    if size == 0 {
+        return Err(fail("chunk: `size` must be a positive number"));
+    }
+    if v.kind() != ValueKind::Seq {
         return Err(fail(format!(
             "'chunk' filter can only be applied to List. Actual type was: {}",
-            v.kind()
+            java_class(&v)
         )));
     }
     let items: Vec<Value> = v.try_iter()?.collect();

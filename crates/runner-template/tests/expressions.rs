@@ -173,7 +173,19 @@ fn filters() {
         ),
         (
             "{{ 1 | chunk(2) }}",
-            "'chunk' filter can only be applied to List",
+            "'chunk' filter can only be applied to List. Actual type was: java.lang.Integer",
+        ),
+        (
+            "{{ 'ab' | chunk(2) }}",
+            "'chunk' filter can only be applied to List. Actual type was: java.lang.String",
+        ),
+        (
+            "{{ {'a': 1} | chunk(2) }}",
+            "Actual type was: java.util.LinkedHashMap",
+        ),
+        (
+            "{{ [1] | chunk(0) }}",
+            "chunk: `size` must be a positive number",
         ),
         (
             "{{ 'x' | replace({'(': 'y'}, regexp=true) }}",
