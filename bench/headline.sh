@@ -16,6 +16,16 @@ rows=${1:-1000000}
 runs=${2:-5}
 
 services_setup
+# GNU time gives each command's CPU time and peak RSS; Debian does not install it by default.
+if [ ! -x /usr/bin/time ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing GNU time (Debian package)..." >&2
+        { apt-get install -y -q time || { apt-get update -q && apt-get install -y -q time; }; } >/dev/null
+    else
+        die "GNU time is missing (Debian: apt-get install time)"
+    fi
+fi
+command -v psql >/dev/null || die "psql is missing (Debian: apt-get install postgresql-client)"
 echo "building runner..." >&2
 cargo build --release --locked -q
 runner=$repo/target/release/runner
