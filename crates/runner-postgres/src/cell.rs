@@ -584,6 +584,59 @@ mod tests {
         b
     }
 
+    /// The STORE fast path writes exactly what decoding then writing would.
+    #[test]
+    fn direct_ion_matches_decoded_ion() {
+        let tz = TimeZone::UTC;
+        let cases: Vec<(Type, Option<Vec<u8>>)> = vec![
+            (Type::TEXT, Some(b"plain".to_vec())),
+            (
+                Type::VARCHAR,
+                Some("quote \" back \\ tab \t nl \n é 日本".as_bytes().to_vec()),
+            ),
+            (Type::BPCHAR, Some(b"pad  ".to_vec())),
+            (Type::NAME, Some(b"pg_class".to_vec())),
+            (Type::CHAR, Some(b"x".to_vec())),
+            (Type::UNKNOWN, Some(Vec::new())),
+            (Type::BOOL, Some(vec![1])),
+            (Type::BOOL, Some(vec![0])),
+            (Type::INT2, Some((-32768i16).to_be_bytes().to_vec())),
+            (Type::INT4, Some(2147483647i32.to_be_bytes().to_vec())),
+            (Type::INT8, Some(i64::MIN.to_be_bytes().to_vec())),
+            (Type::INT8, None),
+            (Type::TEXT, None),
+        ];
+        for (ty, raw) in cases {
+            let mut direct = String::new();
+            write_ion_direct(&ty, raw.as_deref(), &mut direct)
+                .expect("a direct type")
+                .unwrap();
+            let mut decoded = String::new();
+            decode("c", &ty, raw.as_deref(), &tz)
+                .unwrap()
+                .write_ion(&mut decoded);
+            assert_eq!(direct, decoded, "{ty}");
+        }
+        // Other types go through decode; bad bytes fail the same way on both paths.
+        let mut out = String::new();
+        assert!(write_ion_direct(&Type::NUMERIC, Some(&[0; 8]), &mut out).is_none());
+        assert!(write_ion_direct(&Type::TIMESTAMPTZ, Some(&[0; 8]), &mut out).is_none());
+        let bad = Some(&[0xff, 0xfe][..]);
+        assert_eq!(
+            write_ion_direct(&Type::TEXT, bad, &mut out)
+                .unwrap()
+                .unwrap_err(),
+            decode("c", &Type::TEXT, bad, &tz).unwrap_err()
+        );
+        let short = Some(&[0, 1][..]);
+        assert_eq!(
+            write_ion_direct(&Type::INT4, short, &mut out)
+                .unwrap()
+                .unwrap_err(),
+            decode("c", &Type::INT4, short, &tz).unwrap_err()
+        );
+    }
+
     #[test]
     fn numeric_is_exact() {
         // 2147483645.1234 = 21 4748 3645 . 1234
