@@ -439,3 +439,140 @@ async fn the_csv_flow_matches_psql_csv_output() {
     );
     h.assert_no_secret(&out);
 }
+
+/// The secrets of the headline flow as `SECRET_*` variables, `AWS_SECRET_KEY` replaced when
+/// `wrong_s3_secret` is given.
+fn secret_env(h: &Headline, wrong_s3_secret: Option<&str>) -> Vec<(&'static str, String)> {
+    vec![
+        ("SECRET_POSTGRES_PASSWORD", b64(&h.pg.password)),
+        ("SECRET_AWS_ACCESS_KEY", b64(&h.s3.access_key)),
+        (
+            "SECRET_AWS_SECRET_KEY",
+            b64(wrong_s3_secret.unwrap_or(&h.s3.secret_key)),
+        ),
+    ]
+}
+
+/// Waits for the aborts the run left to the cleanup, then counts open multipart uploads.
+async fn open_uploads_settled(h: &Headline) -> usize {
+    let mut open = usize::MAX;
+    for _ in 0..50 {
+        open = h.s3.open_multipart_uploads().await;
+        if open == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    open
+}
+
+#[tokio::test]
+async fn the_upload_sends_parts_while_the_query_still_writes() {
+    let _turn = PORT.lock().await;
+    // About 25 MiB of Ion: three full 8 MiB parts can go before the query ends.
+    let h = Headline::start(350_000).await;
+    let out = h
+        .run(
+            &["run", &flow(), "--storage", "st", "--log-level", "debug"],
+            &secret_env(&h, None),
+        )
+        .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let line = err
+        .lines()
+        .find(|l| {
+            l.contains(
+                "Continuing the multipart upload started while the previous task wrote the file",
+            )
+        })
+        .unwrap_or_else(|| panic!("the upload adopted the parts sent early:\n{err}"));
+    let parts: u32 = line
+        .split(": ")
+        .last()
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a part count in `{line}`"));
+    assert!((1..=3).contains(&parts), "{line}");
+    // Kestra's order is unchanged: the upload's task run starts after the query's ends.
+    let query_done = err.find("[fetch]").unwrap();
+    assert!(
+        err.rfind("[fetch]").unwrap() < err.find("[write_to_s3]").unwrap(),
+        "{err}"
+    );
+    assert!(query_done < err.find("[write_to_s3]").unwrap());
+    let mut got = h.uploaded_rows().await.expect("the object exists");
+    let mut want = h.table_rows().await;
+    got.sort();
+    want.sort();
+    assert_eq!(got.len(), 350_000);
+    assert_eq!(got, want, "the object holds exactly the table's rows");
+    assert_eq!(open_uploads_settled(&h).await, 0);
+    h.assert_no_secret(&out);
+
+    // Sent early with a wrong key, nothing is adopted: the upload itself fails, as it says.
+    let out = h
+        .run(
+            &["run", &flow(), "--storage", "st2"],
+            &secret_env(&h, Some("wrong-s3-secret")),
+        )
+        .await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the secret key is probably wrong; check `secretKeyId`"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-s3-secret"));
+    assert_eq!(open_uploads_settled(&h).await, 0);
+}
+
+#[tokio::test]
+async fn a_query_failing_after_parts_went_leaves_no_object_and_no_parts() {
+    let _turn = PORT.lock().await;
+    let h = Headline::start(350_000).await;
+    // The last row divides by zero: about 25 MiB are written (and parts sent) first. No
+    // `order by`, so rows leave the table scan one by one instead of after a sort.
+    let yaml = std::fs::read_to_string(flow()).unwrap().replace(
+        "sql: select id, first_name, last_name, city from users",
+        "sql: select id, first_name, last_name, city, 1 / (350000 - id) as boom from users",
+    );
+    assert!(yaml.contains("1 / (350000 - id)"));
+    std::fs::write(h.dir.join("failing.yaml"), yaml).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let run = async {
+        let out = h
+            .run(
+                &["run", "failing.yaml", "--storage", "st"],
+                &secret_env(&h, None),
+            )
+            .await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        out
+    };
+    // Parts really went early: an upload is open on the server while the query runs.
+    let watch = async {
+        let mut most = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            most = most.max(h.s3.open_multipart_uploads().await);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        most
+    };
+    let (out, most_open) = tokio::join!(run, watch);
+    assert_eq!(most_open, 1, "one upload was open while the query ran");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("division by zero"), "{err}");
+    assert!(
+        !err.contains("[write_to_s3]"),
+        "the upload never ran:\n{err}"
+    );
+    assert_eq!(
+        open_uploads_settled(&h).await,
+        0,
+        "no multipart upload left open"
+    );
+    assert!(h.uploaded_rows().await.is_none(), "no object");
+    h.assert_no_secret(&out);
+}

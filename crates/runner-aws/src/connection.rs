@@ -69,6 +69,21 @@ pub(crate) struct S3 {
     /// Where the access key and the secret key came from, for messages.
     pub(crate) access_source: String,
     pub(crate) secret_source: String,
+    /// What the client was built from: two task runs with equal settings reach the same
+    /// bucket as the same identity.
+    pub(crate) settings: Settings,
+}
+
+/// The rendered connection properties (no `Debug`: it holds the secret key).
+#[derive(Clone, PartialEq)]
+pub(crate) struct Settings {
+    bucket: String,
+    access: String,
+    secret: String,
+    token: Option<String>,
+    region: String,
+    endpoint: Option<String>,
+    path_style: bool,
 }
 
 /// How a property was given, for messages: its expression when it has one.
@@ -219,6 +234,15 @@ impl Connection {
         let mut path_style = ctx
             .render_opt(&self.force_path_style, "forcePathStyle")?
             .unwrap_or(false);
+        let mut settings = Settings {
+            bucket: bucket.clone(),
+            access: access.clone(),
+            secret: secret.clone(),
+            token: token.clone(),
+            region: region.clone(),
+            endpoint: endpoint.clone(),
+            path_style,
+        };
         let mut builder = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.clone()))
@@ -250,6 +274,7 @@ impl Connection {
             None => format!("s3.{region}.amazonaws.com"),
         };
         builder = builder.force_path_style(path_style);
+        settings.path_style = path_style;
         let sign_payload = endpoint.as_deref().is_some_and(signs_payload);
         Ok(S3 {
             client: aws_sdk_s3::Client::from_conf(builder.build()),
@@ -258,6 +283,7 @@ impl Connection {
             sign_payload,
             access_source,
             secret_source,
+            settings,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! `io.kestra.plugin.aws.s3.Upload`: one or several files of the execution to S3; files over
 //! 8 MiB go as multipart uploads, a few parts at a time, aborted on any failure.
 
-use crate::connection::{Connection, S3, describe, with_connection};
+use crate::connection::{Connection, S3, Settings, describe, with_connection};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectCannedAcl,
@@ -9,13 +9,15 @@ use aws_sdk_s3::types::{
 };
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use runner_core::log::Level;
+use runner_core::pipe::{GrowingFile, Prepared};
 use runner_core::registry::{PropDoc, TaskDescriptor};
 use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
 use runner_core::{Property, RunContext, TaskError};
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Files larger than this go as multipart uploads, in parts of this size (Kestra's client default).
 const PART_SIZE: u64 = 8 * 1024 * 1024;
@@ -116,7 +118,7 @@ pub(crate) struct Upload {
 }
 
 /// The object options, rendered once for every file.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq)]
 struct ObjectOptions {
     content_type: Option<String>,
     content_encoding: Option<String>,
@@ -317,6 +319,21 @@ impl Upload {
 }
 
 impl RunnableTask for Upload {
+    fn can_prepare(&self) -> bool {
+        true
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        ctx: &'a RunContext,
+        file: GrowingFile,
+    ) -> BoxFuture<'a, Option<Prepared>> {
+        Box::pin(async move {
+            let prepared = self.prepare_upload(ctx, file).await?;
+            Some(Box::new(prepared) as Prepared)
+        })
+    }
+
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
             let files = self.files(ctx)?;
@@ -356,18 +373,40 @@ impl RunnableTask for Upload {
             out.insert("bucket".into(), Json::String(s3.bucket.clone()));
             out.insert("key".into(), Json::String(key.clone()));
             let mut files_out = Map::new();
+            // Parts sent while the previous task wrote the file, if this run renders the same
+            // upload; otherwise dropping it aborts that upload.
+            let mut prepared = ctx.take_prepared::<PreparedUpload>().filter(|p| {
+                let [(_, object, path)] = targets.as_slice() else {
+                    return false;
+                };
+                p.settings == s3.settings
+                    && &p.key == object
+                    && &p.path == path
+                    && p.options == options
+            });
+            if let Some(p) = &prepared {
+                ctx.log(
+                    Level::Debug,
+                    &format!(
+                        "Continuing the multipart upload started while the previous task wrote the file: {} parts ({} bytes) already sent",
+                        p.parts.len(),
+                        p.parts.len() as u64 * PART_SIZE
+                    ),
+                );
+            }
             for chunk in targets.chunks(window) {
                 let mut running: FuturesUnordered<_> = chunk
                     .iter()
                     .map(|(rel, object, path)| {
                         let (s3, options) = (&s3, &options);
+                        let prepared = prepared.take();
                         async move {
                             ctx.info(&format!(
                                 "Uploading {} to s3://{}/{object}",
                                 path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
                                 s3.bucket
                             ));
-                            upload_file(s3, path, object, options)
+                            upload_file(s3, path, object, options, prepared)
                                 .await
                                 .map(|r| (rel.clone(), r))
                         }
@@ -417,6 +456,7 @@ async fn upload_file(
     path: &Path,
     key: &str,
     o: &ObjectOptions,
+    prepared: Option<Box<PreparedUpload>>,
 ) -> Result<Uploaded, TaskError> {
     let what = format!("`{key}`");
     let length = tokio::fs::metadata(path)
@@ -426,6 +466,10 @@ async fn upload_file(
             source: None,
         })?
         .len();
+    if let Some(p) = prepared {
+        let p = *p;
+        return finish_multipart(s3, path, key, o, length, p.guard, p.upload_id, p.parts).await;
+    }
     if length <= PART_SIZE {
         let body = ByteStream::from_path(path)
             .await
@@ -445,6 +489,17 @@ async fn upload_file(
             length,
         });
     }
+    let (upload_id, guard) = create_multipart(s3, key, o).await?;
+    finish_multipart(s3, path, key, o, length, guard, upload_id, Vec::new()).await
+}
+
+/// Starts a multipart upload; the guard aborts it unless disarmed.
+async fn create_multipart(
+    s3: &S3,
+    key: &str,
+    o: &ObjectOptions,
+) -> Result<(String, AbortGuard), TaskError> {
+    let what = format!("`{key}`");
     let create = apply_options!(
         s3.client
             .create_multipart_upload()
@@ -456,7 +511,7 @@ async fn upload_file(
     let upload_id = created
         .upload_id
         .ok_or_else(|| TaskError::failed(format!("S3 gave no upload id for {what}")))?;
-    let mut guard = AbortGuard {
+    let guard = AbortGuard {
         s3: Some((
             s3.client.clone(),
             s3.bucket.clone(),
@@ -464,14 +519,33 @@ async fn upload_file(
             upload_id.clone(),
         )),
     };
-    let parts = match upload_parts(s3, path, key, &upload_id, o).await {
+    Ok((upload_id, guard))
+}
+
+/// Sends the parts after those in `done` (`PART_SIZE` each, in order from the start of the
+/// file), then completes the upload; aborts it on any failure.
+#[allow(clippy::too_many_arguments)]
+async fn finish_multipart(
+    s3: &S3,
+    path: &Path,
+    key: &str,
+    o: &ObjectOptions,
+    length: u64,
+    mut guard: AbortGuard,
+    upload_id: String,
+    mut done: Vec<CompletedPart>,
+) -> Result<Uploaded, TaskError> {
+    let what = format!("`{key}`");
+    let mut parts = match upload_parts(s3, path, key, &upload_id, o, done.len(), length).await {
         Ok(p) => p,
         Err(e) => {
             guard.abort_now().await;
             return Err(e);
         }
     };
-    let done = s3
+    done.append(&mut parts);
+    done.sort_by_key(|p| p.part_number);
+    let completed = s3
         .client
         .complete_multipart_upload()
         .bucket(&s3.bucket)
@@ -479,12 +553,12 @@ async fn upload_file(
         .upload_id(&upload_id)
         .multipart_upload(
             CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
+                .set_parts(Some(done))
                 .build(),
         )
         .send()
         .await;
-    match done {
+    match completed {
         Ok(r) => {
             guard.s3 = None;
             Ok(Uploaded {
@@ -500,83 +574,169 @@ async fn upload_file(
     }
 }
 
-/// Uploads the file part by part, up to PARTS_IN_FLIGHT parts at once.
+/// Uploads the file from part `first + 1` on, up to PARTS_IN_FLIGHT parts at once.
 async fn upload_parts(
     s3: &S3,
     path: &Path,
     key: &str,
     upload_id: &str,
     o: &ObjectOptions,
+    first: usize,
+    length: u64,
 ) -> Result<Vec<CompletedPart>, TaskError> {
-    let io = |e: std::io::Error| TaskError::Plugin {
-        message: format!("cannot read {}: {e}", path.display()),
-        source: None,
-    };
-    let length = tokio::fs::metadata(path).await.map_err(io)?.len();
     let mut running = FuturesUnordered::new();
     let mut parts = Vec::new();
-    let mut offset = 0u64;
-    let mut number = 0;
+    let mut number = first as i32;
+    let mut offset = first as u64 * PART_SIZE;
     loop {
         while offset < length && running.len() < PARTS_IN_FLIGHT {
-            // Each part streams from its region of the file: no part is ever held in memory.
-            // 256 KiB reads: each read is a hop to tokio's blocking pool, and 64 KiB reads
-            // made those hops a quarter of the part time, for 1 MiB more memory per part.
             let size = PART_SIZE.min(length - offset);
-            let body = ByteStream::read_from()
-                .path(path)
-                .offset(offset)
-                .length(aws_sdk_s3::primitives::Length::Exact(size))
-                .buffer_size(256 * 1024)
-                .build()
-                .await
-                .map_err(|e| TaskError::Plugin {
-                    message: format!("cannot read {}: {e}", path.display()),
-                    source: None,
-                })?;
-            offset += size;
             number += 1;
-            let part_number = number;
-            let request = s3
-                .client
-                .upload_part()
-                .bucket(&s3.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(part_number)
-                .content_length(size as i64)
-                .set_checksum_algorithm(o.checksum.clone())
-                .body(body);
-            let sign = s3.sign_payload;
-            running.push(async move {
-                let mut send = request.customize();
-                if !sign {
-                    send = send.disable_payload_signing();
-                }
-                let r = send
-                    .send()
-                    .await
-                    .map_err(|e| describe(&e, s3, &format!("`{key}` (part {part_number})")))?;
-                Ok::<_, TaskError>(
-                    CompletedPart::builder()
-                        .part_number(part_number)
-                        .set_e_tag(r.e_tag)
-                        .set_checksum_crc32(r.checksum_crc32)
-                        .set_checksum_crc32_c(r.checksum_crc32_c)
-                        .set_checksum_sha1(r.checksum_sha1)
-                        .set_checksum_sha256(r.checksum_sha256)
-                        .set_checksum_crc64_nvme(r.checksum_crc64_nvme)
-                        .build(),
-                )
-            });
+            running.push(send_part(s3, path, key, upload_id, o, number, offset, size));
+            offset += size;
         }
         match running.next().await {
             Some(part) => parts.push(part?),
             None => break,
         }
     }
-    parts.sort_by_key(|p| p.part_number);
     Ok(parts)
+}
+
+/// Sends part `number`, the `size` bytes of the file at `offset`.
+#[allow(clippy::too_many_arguments)]
+async fn send_part(
+    s3: &S3,
+    path: &Path,
+    key: &str,
+    upload_id: &str,
+    o: &ObjectOptions,
+    number: i32,
+    offset: u64,
+    size: u64,
+) -> Result<CompletedPart, TaskError> {
+    // Each part streams from its region of the file: no part is ever held in memory.
+    // 256 KiB reads: each read is a hop to tokio's blocking pool, and 64 KiB reads
+    // made those hops a quarter of the part time, for 1 MiB more memory per part.
+    let body = ByteStream::read_from()
+        .path(path)
+        .offset(offset)
+        .length(aws_sdk_s3::primitives::Length::Exact(size))
+        .buffer_size(256 * 1024)
+        .build()
+        .await
+        .map_err(|e| TaskError::Plugin {
+            message: format!("cannot read {}: {e}", path.display()),
+            source: None,
+        })?;
+    let mut send = s3
+        .client
+        .upload_part()
+        .bucket(&s3.bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .content_length(size as i64)
+        .set_checksum_algorithm(o.checksum.clone())
+        .body(body)
+        .customize();
+    if !s3.sign_payload {
+        send = send.disable_payload_signing();
+    }
+    let r = send
+        .send()
+        .await
+        .map_err(|e| describe(&e, s3, &format!("`{key}` (part {number})")))?;
+    Ok(CompletedPart::builder()
+        .part_number(number)
+        .set_e_tag(r.e_tag)
+        .set_checksum_crc32(r.checksum_crc32)
+        .set_checksum_crc32_c(r.checksum_crc32_c)
+        .set_checksum_sha1(r.checksum_sha1)
+        .set_checksum_sha256(r.checksum_sha256)
+        .set_checksum_crc64_nvme(r.checksum_crc64_nvme)
+        .build())
+}
+
+/// A multipart upload started while the previous task still wrote the file: the parts
+/// already final are sent. Dropped without being adopted, it aborts the upload.
+struct PreparedUpload {
+    /// What it was started with; the run continues it only if it renders the same.
+    settings: Settings,
+    key: String,
+    path: PathBuf,
+    options: ObjectOptions,
+    upload_id: String,
+    /// Parts 1..=n, each `PART_SIZE` bytes from the start of the file.
+    parts: Vec<CompletedPart>,
+    guard: AbortGuard,
+}
+
+impl Upload {
+    /// Sends the parts of `file` that are final while its writer goes on, when this task
+    /// uploads exactly that file as a multipart upload. Any problem: nothing is prepared (the
+    /// run then does everything, and reports the problem where it belongs).
+    async fn prepare_upload(
+        &self,
+        ctx: &RunContext,
+        mut file: GrowingFile,
+    ) -> Option<PreparedUpload> {
+        let files = self.files(ctx).ok()?;
+        let [(_, uri)] = files.as_slice() else {
+            return None;
+        };
+        if uri != file.uri() {
+            return None;
+        }
+        let key = ctx.render(&self.key, "key").ok()?;
+        let options = self.options(ctx).ok()?;
+        // A file of one part goes as one PUT, from the run; so does one whose writer is done.
+        if file.wait_for(PART_SIZE + 1).await <= PART_SIZE || !file.writing() {
+            return None;
+        }
+        let s3 = self.connection.connect(ctx).await.ok()?;
+        let path = file.path().to_path_buf();
+        let (upload_id, guard) = create_multipart(&s3, &key, &options).await.ok()?;
+        let mut parts = Vec::new();
+        let mut running = FuturesUnordered::new();
+        let mut offset = 0u64;
+        let mut number = 0i32;
+        loop {
+            // Once the writer is done, only the parts in flight finish here: the run sends the
+            // rest, so that time counts in its task run.
+            while file.writing()
+                && running.len() < PARTS_IN_FLIGHT
+                && file.written() >= offset + PART_SIZE
+            {
+                number += 1;
+                running.push(send_part(
+                    &s3, &path, &key, &upload_id, &options, number, offset, PART_SIZE,
+                ));
+                offset += PART_SIZE;
+            }
+            if running.is_empty() && !file.writing() {
+                break;
+            }
+            tokio::select! {
+                Some(part) = running.next() => parts.push(part.ok()?),
+                _ = file.changed(), if file.writing() && running.len() < PARTS_IN_FLIGHT => {}
+                else => break,
+            }
+        }
+        drop(running);
+        if parts.is_empty() {
+            return None;
+        }
+        Some(PreparedUpload {
+            settings: s3.settings.clone(),
+            key,
+            path,
+            options,
+            upload_id,
+            parts,
+            guard,
+        })
+    }
 }
 
 /// Aborts an open multipart upload when the upload fails or the task is dropped (Ctrl-C,

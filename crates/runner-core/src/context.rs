@@ -2,6 +2,7 @@
 
 use crate::error::TaskError;
 use crate::log::{Level, LogEvent, LogSink};
+use crate::pipe::{FileProgress, GrowingFile, Prepared};
 use crate::plan::FlowInfo;
 use crate::property::{Property, convert};
 use crate::state::{StateRecord, TaskRun};
@@ -11,6 +12,7 @@ use runner_template::{Context, Renderer, Vars};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json, json};
 use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::{oneshot, watch};
 
 /// What one execution shares between its task runs.
 pub struct ExecutionShared {
@@ -184,6 +186,13 @@ pub struct RunContext {
     pub(crate) min_level: Option<Level>,
     /// With `logToFile`, where this task run's lines are also written.
     pub(crate) log_file: Option<Mutex<std::fs::File>>,
+    /// Where to offer the file this task run writes to the next task (see [`crate::pipe`]).
+    pub(crate) pipe: Mutex<Option<oneshot::Sender<GrowingFile>>>,
+    /// What this task prepared while the previous task wrote its file.
+    pub(crate) prepared: Mutex<Option<Prepared>>,
+    /// Set on the preview of a task run that prepares (see [`crate::pipe`]): the `outputs`
+    /// its expressions see; it logs nothing.
+    pub(crate) preview_outputs: Option<Json>,
 }
 
 impl RunContext {
@@ -207,6 +216,11 @@ impl RunContext {
     /// The variables expressions of this task run see.
     pub fn variables(&self) -> Context {
         let mut vars = self.exec.base_variables();
+        if let Some(outputs) = &self.preview_outputs
+            && let Some(slot) = vars.iter_mut().find(|(name, _)| name == "outputs")
+        {
+            slot.1 = Vars::from_json(outputs);
+        }
         vars.push((
             "task".into(),
             Vars::from_json(&json!({"id": self.task_id, "type": self.task_type})),
@@ -297,7 +311,7 @@ impl RunContext {
     }
 
     pub fn log(&self, level: Level, message: &str) {
-        if self.min_level.is_some_and(|min| level < min) {
+        if self.preview_outputs.is_some() || self.min_level.is_some_and(|min| level < min) {
             return;
         }
         self.exec.log.emit(LogEvent {
@@ -395,6 +409,35 @@ impl RunContext {
 }
 
 impl RunContext {
+    /// Offers the file at `uri`, which this task run is about to write, to the next task of
+    /// its sequence when that task can start on it early. Report progress on the result as
+    /// parts of the file become final; offering is a no-op when no task follows it.
+    pub fn share_growing_file(&self, uri: &str) -> FileProgress {
+        let Some(pipe) = self.pipe.lock().expect("pipe lock").take() else {
+            return FileProgress(None);
+        };
+        let Ok(path) = self.exec.storage.path(uri) else {
+            return FileProgress(None);
+        };
+        let (sender, written) = watch::channel(0);
+        let file = GrowingFile {
+            uri: uri.to_string(),
+            path,
+            written,
+            writing: true,
+        };
+        match pipe.send(file) {
+            Ok(()) => FileProgress(Some(sender)),
+            Err(_) => FileProgress(None),
+        }
+    }
+
+    /// What this task prepared while the previous task wrote its file, if it is a `T`.
+    pub fn take_prepared<T: std::any::Any>(&self) -> Option<Box<T>> {
+        let prepared = self.prepared.lock().expect("prepared lock").take()?;
+        prepared.downcast::<T>().ok()
+    }
+
     /// A context for expressions of the flow itself (flow outputs), outside any task.
     pub(crate) fn for_flow(exec: Arc<ExecutionShared>) -> RunContext {
         RunContext {
@@ -406,6 +449,9 @@ impl RunContext {
             attempt: 1,
             min_level: None,
             log_file: None,
+            pipe: Mutex::new(None),
+            prepared: Mutex::new(None),
+            preview_outputs: None,
             exec,
         }
     }

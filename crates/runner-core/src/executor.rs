@@ -6,19 +6,31 @@ use crate::context::{ExecutionShared, RunContext, Scope};
 use crate::error::TaskError;
 use crate::ids::friendly_id;
 use crate::log::Level;
+use crate::pipe::{GrowingFile, Prepared};
 use crate::plan::{Plan, TaskList, TaskNode};
 use crate::state::{Attempt, State, StateRecord, TaskRun};
 use crate::task::{BoxFuture, FlowableTask, Outputs, TaskKind};
 use futures_util::StreamExt;
+use futures_util::future::{Either, select};
 use futures_util::stream::FuturesUnordered;
 use jiff::Timestamp;
-use serde_json::{Map, Value as Json};
-use std::sync::Arc;
+use serde_json::{Map, Value as Json, json};
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use tokio::sync::oneshot;
 
 /// Runs one execution of a plan.
 pub struct Executor {
     exec: Arc<ExecutionShared>,
+}
+
+/// Whether `next` may prepare on a file `task` writes: both do work themselves, `next` says it
+/// can, and the scope has no ForEach value (the preview puts the writer's outputs at the top).
+fn follows(task: &TaskNode, next: &TaskNode, scope: &Scope) -> bool {
+    matches!(task.kind, TaskKind::Runnable(_))
+        && matches!(&next.kind, TaskKind::Runnable(r) if r.can_prepare())
+        && scope.values.is_empty()
 }
 
 /// Kestra's falsy runIf values.
@@ -155,12 +167,23 @@ impl Executor {
         })
     }
 
-    /// Runs tasks one after the other; a failed task stops the sequence.
+    /// Runs tasks one after the other; a failed task stops the sequence. A task that can
+    /// start on the file its predecessor writes (see [`crate::pipe`]) prepares meanwhile.
     fn run_sequence<'a>(&'a self, tasks: &'a TaskList, scope: &'a Scope) -> BoxFuture<'a, State> {
         Box::pin(async move {
             let mut states = Vec::with_capacity(tasks.len());
-            for task in tasks {
-                let state = self.run_task(task, scope).await;
+            let mut prepared = None;
+            for (i, task) in tasks.iter().enumerate() {
+                let state = match tasks.get(i + 1).filter(|next| follows(task, next, scope)) {
+                    Some(next) => {
+                        let (state, next_prepared) = self
+                            .run_task_feeding(task, prepared.take(), next, scope)
+                            .await;
+                        prepared = next_prepared;
+                        state
+                    }
+                    None => self.run_task_with(task, scope, None, prepared.take()).await,
+                };
                 states.push(state);
                 if state.is_failed() {
                     break;
@@ -170,7 +193,64 @@ impl Executor {
         })
     }
 
-    fn run_task<'a>(&'a self, task: &'a TaskNode, scope: &'a Scope) -> BoxFuture<'a, State> {
+    /// Runs `task` while `next` prepares on the file it writes; returns `task`'s state and,
+    /// when it succeeded, what `next` prepared (dropped, and so undone, otherwise).
+    async fn run_task_feeding(
+        &self,
+        task: &TaskNode,
+        prepared: Option<Prepared>,
+        next: &TaskNode,
+        scope: &Scope,
+    ) -> (State, Option<Prepared>) {
+        let (pipe, shared) = oneshot::channel();
+        let writer = self.run_task_with(task, scope, Some(pipe), prepared);
+        let follower = async {
+            // No file offered: the writer ended (and dropped the pipe) without one.
+            let file = shared.await.ok()?;
+            let TaskKind::Runnable(runnable) = &next.kind else {
+                return None;
+            };
+            let ctx = self.preview(next, scope, &task.id, file.uri());
+            runnable.prepare(&ctx, file).await
+        };
+        let (writer, follower) = (pin!(writer), pin!(follower));
+        match select(writer, follower).await {
+            Either::Left((state, follower)) if state == State::Success => (state, follower.await),
+            Either::Left((state, _)) => (state, None),
+            Either::Right((prepared, writer)) => {
+                let state = writer.await;
+                (state, prepared.filter(|_| state == State::Success))
+            }
+        }
+    }
+
+    /// The context `next` prepares in: `outputs.<writer>` holds only the file's `uri`.
+    fn preview(&self, next: &TaskNode, scope: &Scope, writer: &str, uri: &str) -> RunContext {
+        let mut outputs = (*self.exec.state().outputs).clone();
+        ensure_object(&mut outputs).insert(writer.to_string(), json!({ "uri": uri }));
+        RunContext {
+            exec: self.exec.clone(),
+            task_id: next.id.clone(),
+            task_type: next.type_name.clone(),
+            taskrun_id: friendly_id(),
+            taskrun_start: Timestamp::now(),
+            scope: scope.clone(),
+            attempt: 1,
+            min_level: None,
+            log_file: None,
+            pipe: Mutex::new(None),
+            prepared: Mutex::new(None),
+            preview_outputs: Some(outputs),
+        }
+    }
+
+    fn run_task_with<'a>(
+        &'a self,
+        task: &'a TaskNode,
+        scope: &'a Scope,
+        pipe: Option<oneshot::Sender<GrowingFile>>,
+        prepared: Option<Prepared>,
+    ) -> BoxFuture<'a, State> {
         Box::pin(async move {
             let now = Timestamp::now();
             let mut ctx = RunContext {
@@ -183,6 +263,9 @@ impl Executor {
                 attempt: 1,
                 min_level: task.common.log_level,
                 log_file: None,
+                pipe: Mutex::new(pipe),
+                prepared: Mutex::new(prepared),
+                preview_outputs: None,
             };
             if task.common.log_to_file
                 && let Err(e) = ctx.open_log_file()

@@ -13,6 +13,7 @@ pub mod executor;
 pub mod ids;
 pub mod inputs;
 pub mod log;
+pub mod pipe;
 pub mod plan;
 pub mod property;
 pub mod registry;

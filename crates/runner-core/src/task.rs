@@ -4,6 +4,7 @@
 
 use crate::context::RunContext;
 use crate::error::TaskError;
+use crate::pipe::{GrowingFile, Prepared};
 use crate::plan::TaskList;
 use crate::state::State;
 use serde_json::{Map, Value as Json};
@@ -18,6 +19,25 @@ pub type Outputs = Map<String, Json>;
 /// A task that does work and reports outputs.
 pub trait RunnableTask: Send + Sync {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>>;
+
+    /// Whether [`Self::prepare`] may do anything: the executor builds the preview context
+    /// only for tasks that say so.
+    fn can_prepare(&self) -> bool {
+        false
+    }
+
+    /// Work this task may start while the task before it in the same sequence still writes
+    /// `file`. `ctx` previews this task run: its expressions see the writer's `uri` output
+    /// only, and it logs nothing. The result reaches [`Self::run`] through
+    /// [`RunContext::take_prepared`] only if the writer succeeds; it must not be visible
+    /// before, and dropping it must undo it.
+    fn prepare<'a>(
+        &'a self,
+        _ctx: &'a RunContext,
+        _file: GrowingFile,
+    ) -> BoxFuture<'a, Option<Prepared>> {
+        Box::pin(async { None })
+    }
 }
 
 /// A task that runs other tasks: it resolves the branches to run; the executor runs them.

@@ -11,6 +11,7 @@ use futures_util::{TryStreamExt, pin_mut};
 use jiff::tz::TimeZone;
 use postgres_types::{Format, IsNull, ToSql, Type, to_sql_checked};
 use runner_core::log::Level;
+use runner_core::pipe::FileProgress;
 use runner_core::task::Outputs;
 use runner_core::{RunContext, TaskError};
 use serde_json::{Map, Value as Json};
@@ -313,7 +314,12 @@ pub(crate) async fn run_statement(
     if prep.fetch == FetchType::Store {
         let name = format!("{}.ion", uuid_digits());
         let u = ctx.output_file_uri(&name);
-        file = Some(ctx.storage().create(&u).await?);
+        file = Some(StoreFile {
+            file: ctx.storage().create(&u).await?,
+            written: 0,
+            shared: 0,
+            progress: ctx.share_growing_file(&u),
+        });
         uri = Some(u);
     }
     let types: Vec<Type> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
@@ -363,7 +369,7 @@ pub(crate) async fn run_statement(
                 }
                 block.push_str("}\n");
                 if block.len() >= STORE_BLOCK {
-                    write_store(f, &mut block).await?;
+                    f.write(&mut block).await?;
                 }
                 continue;
             }
@@ -387,9 +393,8 @@ pub(crate) async fn run_statement(
         }
     }
     if let Some(mut f) = file {
-        write_store(&mut f, &mut block).await?;
-        // tokio writes in the background: flush to see the last write's error.
-        f.flush().await.map_err(store_error)?;
+        f.write(&mut block).await?;
+        f.flush().await?;
     }
     if prep.fetch == FetchType::Fetch {
         out.insert("rows".into(), Json::Array(rows));
@@ -435,14 +440,43 @@ fn json_row(names: &[String], cells: &[Cell]) -> Json {
 /// The size of the blocks STORE writes: large enough that a write costs little per row.
 const STORE_BLOCK: usize = 256 * 1024;
 
-/// Appends `block` to the STORE file and empties it.
-async fn write_store(file: &mut tokio::fs::File, block: &mut String) -> Result<(), TaskError> {
-    file.write_all(block.as_bytes())
-        .await
-        .map_err(store_error)?;
-    block.clear();
-    Ok(())
+/// The STORE file, offered to the next task while it grows (an Upload sends its parts).
+struct StoreFile {
+    file: tokio::fs::File,
+    written: u64,
+    /// Bytes reported to the next task so far.
+    shared: u64,
+    progress: FileProgress,
 }
+
+impl StoreFile {
+    /// Appends `block` and empties it.
+    async fn write(&mut self, block: &mut String) -> Result<(), TaskError> {
+        self.file
+            .write_all(block.as_bytes())
+            .await
+            .map_err(store_error)?;
+        self.written += block.len() as u64;
+        block.clear();
+        if self.progress.is_followed() && self.written - self.shared >= SHARE_STEP {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the writes in flight (tokio writes in the background, so this is where the
+    /// last write's error shows) and reports what is now final.
+    async fn flush(&mut self) -> Result<(), TaskError> {
+        self.file.flush().await.map_err(store_error)?;
+        self.shared = self.written;
+        self.progress.written(self.written);
+        Ok(())
+    }
+}
+
+/// How much more of the STORE file must be written before the next task hears of it: a
+/// flush costs a wait, and an Upload sends 8 MiB parts.
+const SHARE_STEP: u64 = 4 * 1024 * 1024;
 
 fn store_error(e: std::io::Error) -> TaskError {
     TaskError::Plugin {
