@@ -595,3 +595,48 @@ async fn sleep_waits_and_logs() {
         .unwrap();
     assert!(took >= std::time::Duration::from_millis(20), "{took:?}");
 }
+
+const PIPED: &str = "  - id: w\n    type: test.Writer\n    chunks: 20\n\
+                     \x20 - id: f\n    type: test.Follower\n    from: \"{{ outputs.w.uri }}\"\n";
+
+#[tokio::test]
+async fn the_next_task_prepares_on_the_file_being_written_and_adopts_it() {
+    let _lock = support::PIPE_LOCK.lock().await;
+    let undone = support::PIPE_UNDONE.load(Ordering::SeqCst);
+    let r = run(&flow(PIPED)).await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let out = &r.runs("f")[0]["outputs"];
+    assert_eq!(out["adopted"], true, "{out}");
+    assert_eq!(out["seen"], 220, "every byte written was reported");
+    assert!(
+        out["updates"].as_u64().unwrap() > 1,
+        "it followed the writer: {out}"
+    );
+    assert!(!r.logs.contains("a preview never logs"), "{}", r.logs);
+    assert_eq!(r.task_ids(), ["w", "f"]);
+    assert_eq!(support::PIPE_UNDONE.load(Ordering::SeqCst), undone);
+}
+
+#[tokio::test]
+async fn what_was_prepared_is_undone_when_the_writer_fails() {
+    let _lock = support::PIPE_LOCK.lock().await;
+    let undone = support::PIPE_UNDONE.load(Ordering::SeqCst);
+    let r = run(&flow(
+        &PIPED.replace("chunks: 20", "chunks: 20\n    fail: true"),
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert_eq!(r.task_ids(), ["w"], "the next task never runs");
+    assert_eq!(support::PIPE_UNDONE.load(Ordering::SeqCst), undone + 1);
+}
+
+#[tokio::test]
+async fn a_task_that_does_not_read_the_file_prepares_nothing() {
+    let _lock = support::PIPE_LOCK.lock().await;
+    let r = run(&flow(
+        &PIPED.replace("{{ outputs.w.uri }}", "kestra:///elsewhere"),
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.runs("f")[0]["outputs"]["adopted"], false);
+}

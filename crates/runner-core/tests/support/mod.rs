@@ -63,7 +63,141 @@ impl RunnableTask for Gate {
     }
 }
 
+/// Writes `chunks` lines to a file it shares with the next task, reporting each; then fails
+/// when `fail` is set. Output `uri`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Writer {
+    chunks: u64,
+    #[serde(default)]
+    fail: bool,
+}
+
+impl RunnableTask for Writer {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+            let uri = ctx.output_file_uri("written.txt");
+            let mut file = ctx.storage().create(&uri).await?;
+            let progress = ctx.share_growing_file(&uri);
+            for i in 0..self.chunks {
+                file.write_all(b"0123456789\n").await.unwrap();
+                file.flush().await.unwrap();
+                progress.written((i + 1) * 11);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if self.fail {
+                return Err(TaskError::failed("the writer failed"));
+            }
+            let mut out = Outputs::new();
+            out.insert("uri".into(), uri.into());
+            Ok(out)
+        })
+    }
+}
+
+/// Prepares on the file its predecessor writes when `from` names it; its run reports whether
+/// it adopted what was prepared.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Follower {
+    from: runner_core::Property<String>,
+}
+
+/// What a Follower prepared; dropped without being adopted, it counts in `PIPE_UNDONE`.
+struct FollowerPrep {
+    from: String,
+    seen: u64,
+    updates: u64,
+    adopted: bool,
+}
+
+pub static PIPE_UNDONE: AtomicUsize = AtomicUsize::new(0);
+/// Tests that count undone preparations take this lock.
+pub static PIPE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+impl Drop for FollowerPrep {
+    fn drop(&mut self) {
+        if !self.adopted {
+            PIPE_UNDONE.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl RunnableTask for Follower {
+    fn can_prepare(&self) -> bool {
+        true
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        ctx: &'a RunContext,
+        mut file: runner_core::pipe::GrowingFile,
+    ) -> BoxFuture<'a, Option<runner_core::pipe::Prepared>> {
+        Box::pin(async move {
+            ctx.info("a preview never logs");
+            let from = ctx.render(&self.from, "from").ok()?;
+            if from != file.uri() {
+                return None;
+            }
+            // Held from the start, as an upload's abort guard is: dropping this future
+            // midway undoes the work too.
+            let mut prep = FollowerPrep {
+                from,
+                seen: 0,
+                updates: 0,
+                adopted: false,
+            };
+            while file.changed().await {
+                prep.updates += 1;
+            }
+            prep.seen = file.written();
+            Some(Box::new(prep) as runner_core::pipe::Prepared)
+        })
+    }
+
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let from = ctx.render(&self.from, "from")?;
+            let mut out = Outputs::new();
+            match ctx.take_prepared::<FollowerPrep>() {
+                Some(mut p) => {
+                    p.adopted = p.from == from;
+                    out.insert("adopted".into(), p.adopted.into());
+                    out.insert("seen".into(), p.seen.into());
+                    out.insert("updates".into(), p.updates.into());
+                }
+                None => {
+                    out.insert("adopted".into(), false.into());
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
 const TEST_TASKS: &[TaskDescriptor] = &[
+    TaskDescriptor {
+        type_name: "test.Writer",
+        aliases: &[],
+        doc: "test only",
+        properties: &[
+            PropDoc::value("chunks", "integer", "").fixed(),
+            PropDoc::value("fail", "boolean", "").fixed(),
+        ],
+        example: "",
+        flowable: false,
+        build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Writer>()?))),
+    },
+    TaskDescriptor {
+        type_name: "test.Follower",
+        aliases: &[],
+        doc: "test only",
+        properties: &[PropDoc::value("from", "string", "")],
+        example: "",
+        flowable: false,
+        build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Follower>()?))),
+    },
     TaskDescriptor {
         type_name: "test.Flaky",
         aliases: &[],
