@@ -334,13 +334,8 @@ async fn ctrl_c_during_the_upload_leaves_no_object_and_no_parts() {
     let _turn = PORT.lock().await;
     // About 25 MiB of Ion: a multipart upload.
     let h = Headline::start(350_000).await;
-    let env = [
-        ("SECRET_POSTGRES_PASSWORD", b64(&h.pg.password)),
-        ("SECRET_AWS_ACCESS_KEY", b64(&h.s3.access_key)),
-        ("SECRET_AWS_SECRET_KEY", b64(&h.s3.secret_key)),
-    ];
     let mut cmd = h.command(&["run", &flow(), "--storage", "st"]);
-    for (k, v) in &env {
+    for (k, v) in &secret_env(&h, None) {
         cmd.env(k, v);
     }
     let mut child = cmd
@@ -377,15 +372,11 @@ async fn ctrl_c_during_the_upload_leaves_no_object_and_no_parts() {
         seen.contains("write_to_s3") && seen.contains("KILLED"),
         "{seen}"
     );
-    let mut open = usize::MAX;
-    for _ in 0..50 {
-        open = h.s3.open_multipart_uploads().await;
-        if open == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(open, 0, "no multipart upload left open");
+    assert_eq!(
+        open_uploads_settled(&h).await,
+        0,
+        "no multipart upload left open"
+    );
     assert!(h.uploaded_rows().await.is_none(), "no object");
 }
 
