@@ -1,5 +1,7 @@
 //! `io.kestra.plugin.aws.s3.Upload`: one or several files of the execution to S3; files over
-//! 8 MiB go as multipart uploads, a few parts at a time, aborted on any failure.
+//! 8 MiB go as multipart uploads, a few parts at a time, aborted on any failure. A file the
+//! previous task is still writing (a Query STORE result) starts uploading early: see
+//! `Upload::prepare_upload`.
 
 use crate::connection::{Connection, S3, Settings, describe, with_connection};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
