@@ -73,12 +73,10 @@ pub(crate) fn register(env: &mut Environment<'static>, hooks: &Hooks) {
 }
 
 fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
-    env.add_function("__coalesce", |a: Value, b: Value| -> Result<Value, Error> {
-        let v = if a.is_undefined() || a.is_none() {
-            b
-        } else {
-            a
-        };
+    // `a ?? b` and `a ??? b` (see `pebble.rs`): whether `a` counts as given, and the right
+    // side, which must be defined when it is used.
+    env.add_test("__set", |v: Value| !v.is_undefined() && !v.is_none());
+    env.add_function("__defined", |v: Value| -> Result<Value, Error> {
         if v.is_undefined() {
             Err(Error::new(ErrorKind::UndefinedError, "undefined value"))
         } else {
@@ -87,17 +85,6 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
     });
     // `a ~ b` converts both sides through this (see `pebble.rs`).
     env.add_function("__s", |v: Value| Value::from(crate::java_string(&v)));
-    env.add_function(
-        "__coalesce_undefined",
-        |a: Value, b: Value| -> Result<Value, Error> {
-            let v = if a.is_undefined() { b } else { a };
-            if v.is_undefined() {
-                Err(Error::new(ErrorKind::UndefinedError, "undefined value"))
-            } else {
-                Ok(v)
-            }
-        },
-    );
 
     let secrets = hooks.secrets.clone();
     let masker = hooks.masker.clone();

@@ -1,5 +1,5 @@
 //! Pebble syntax that minijinja lacks, rewritten into minijinja syntax before compiling:
-//! `a ?? b` and `a ??? b` (to `__coalesce` calls), `c ? a : b` (to `a if c else b`),
+//! `a ?? b` and `a ??? b` (to conditionals), `c ? a : b` (to `a if c else b`),
 //! `a equals b` (to `==`) and `a contains b` (to `b in a`).
 //!
 //! The rewrite also records which variables an expression only *tests* (left of `??`, subject of
@@ -451,12 +451,15 @@ fn rewrite_level(tokens: &[Tok], acc: &mut Rewritten) -> String {
         } else {
             acc.guarded.extend(dotted_names(&toks[start..op]));
             acc.lazy.extend(dotted_names(&toks[op + 1..end]));
-            let f = if toks[op].is_op("??") {
-                "__coalesce"
+            // A conditional, not a function call: the right side is evaluated only when the
+            // left one is missing, as in Pebble (a `secret()` there is not looked up).
+            let test = if toks[op].is_op("??") {
+                "__set"
             } else {
-                "__coalesce_undefined"
+                "defined"
             };
-            format!("{f}({}, {})", left.trim(), right.trim())
+            let (left, right) = (left.trim(), right.trim());
+            format!("(({left}) if ({left}) is {test} else __defined({right}))")
         };
         toks.splice(start..end, [Tok::Done(None, replacement)]);
     }
@@ -587,7 +590,7 @@ fn dotted_names(toks: &[Tok]) -> Vec<String> {
                 names.extend(
                     dotted_names(&tokenize(inner))
                         .into_iter()
-                        .filter(|n| !n.starts_with("__coalesce")),
+                        .filter(|n| !n.starts_with("__")),
                 );
                 i += 1;
             }
@@ -607,19 +610,34 @@ mod tests {
 
     #[test]
     fn coalescing_becomes_function_calls() {
-        assert_eq!(rw("{{ a ?? b }}"), "{{ __coalesce(a, b) }}");
-        assert_eq!(rw("{{ a.b[0] ?? 'x' }}"), "{{ __coalesce(a.b[0], 'x') }}");
+        assert_eq!(
+            rw("{{ a ?? b }}"),
+            "{{ ((a) if (a) is __set else __defined(b)) }}"
+        );
+        assert_eq!(
+            rw("{{ a.b[0] ?? 'x' }}"),
+            "{{ ((a.b[0]) if (a.b[0]) is __set else __defined('x')) }}"
+        );
         assert_eq!(
             rw("{{ a ?? b ?? c }}"),
-            "{{ __coalesce(__coalesce(a, b), c) }}"
+            "{{ ((((a) if (a) is __set else __defined(b))) if (((a) if (a) is __set else __defined(b))) is __set else __defined(c)) }}"
         );
-        assert_eq!(rw("{{ a ??? b }}"), "{{ __coalesce_undefined(a, b) }}");
+        assert_eq!(
+            rw("{{ a ??? b }}"),
+            "{{ ((a) if (a) is defined else __defined(b)) }}"
+        );
         assert_eq!(
             rw("{{ x ?? now() | date('yyyy') }}"),
-            "{{ __coalesce(x, __f_now() | date('yyyy')) }}"
+            "{{ ((x) if (x) is __set else __defined(__f_now() | date('yyyy'))) }}"
         );
-        assert_eq!(rw("{{ 1 + a ?? 2 }}"), "{{ 1 + __coalesce(a, 2) }}");
-        assert_eq!(rw("{{ f(a ?? b, c) }}"), "{{ f(__coalesce(a, b), c) }}");
+        assert_eq!(
+            rw("{{ 1 + a ?? 2 }}"),
+            "{{ 1 + ((a) if (a) is __set else __defined(2)) }}"
+        );
+        assert_eq!(
+            rw("{{ f(a ?? b, c) }}"),
+            "{{ f(((a) if (a) is __set else __defined(b)), c) }}"
+        );
         assert_eq!(
             rw("{{ yaml(yaml).x | yaml }}"),
             "{{ __f_yaml(yaml).x | yaml }}"
@@ -664,8 +682,14 @@ mod tests {
             "{% raw %}{{ a ?? b }}{% endraw %}"
         );
         assert_eq!(rw("{# a ?? b #}"), "{# a ?? b #}");
-        assert_eq!(rw("{{- a ?? b -}}"), "{{- __coalesce(a, b) -}}");
-        assert_eq!(rw("{{ {'k': a ?? 1} }}"), "{{ {'k': __coalesce(a, 1)} }}");
+        assert_eq!(
+            rw("{{- a ?? b -}}"),
+            "{{- ((a) if (a) is __set else __defined(b)) -}}"
+        );
+        assert_eq!(
+            rw("{{ {'k': a ?? 1} }}"),
+            "{{ {'k': ((a) if (a) is __set else __defined(1))} }}"
+        );
         assert_eq!(rw("{{ a[1:2] }}"), "{{ a[1:2] }}");
     }
 

@@ -297,3 +297,35 @@ fn hooks_for_secrets_masking_and_files() {
             .contains("The 'secret' function expects an argument 'key'.")
     );
 }
+
+/// Pebble evaluates the right of `??` only when the left is missing: an error there (a
+/// missing secret, a failing filter) does not fail a template whose left side is set.
+#[test]
+fn the_right_of_coalescing_runs_only_when_needed() {
+    let r = Renderer::new();
+    let v = json!({"given": "yes", "nothing": null});
+    let failing = "('x' | base64decode)";
+    for (t, want) in [
+        (format!("{{{{ given ?? {failing} }}}}"), Ok("yes")),
+        (format!("{{{{ given ??? {failing} }}}}"), Ok("yes")),
+        (format!("{{{{ nothing ??? {failing} }}}}"), Ok("")),
+        (
+            format!("{{{{ missing ?? given ?? {failing} }}}}"),
+            Ok("yes"),
+        ),
+    ] {
+        assert_eq!(render(&r, &t, v.clone()).as_deref(), want, "{t}");
+    }
+    for t in [
+        format!("{{{{ nothing ?? {failing} }}}}"),
+        format!("{{{{ missing ??? {failing} }}}}"),
+    ] {
+        let e = render(&r, &t, v.clone()).unwrap_err();
+        assert!(
+            e.contains("base64decode: the input is not base64"),
+            "{t}: {e}"
+        );
+    }
+    let e = render(&r, "{{ missing ?? other }}", v.clone()).unwrap_err();
+    assert!(!e.is_empty());
+}
