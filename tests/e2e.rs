@@ -444,6 +444,26 @@ fn secret_env(h: &Headline, wrong_s3_secret: Option<&str>) -> Vec<(&'static str,
     ]
 }
 
+/// Runs runner with the headline secrets; also returns the most multipart uploads seen open on
+/// the server meanwhile.
+async fn run_watching_uploads(h: &Headline, args: &[&str]) -> (Output, usize) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let run = async {
+        let out = h.run(args, &secret_env(h, None)).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        out
+    };
+    let watch = async {
+        let mut most = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            most = most.max(h.s3.open_multipart_uploads().await);
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        most
+    };
+    tokio::join!(run, watch)
+}
+
 /// Waits for the aborts the run left to the cleanup, then counts open multipart uploads.
 async fn open_uploads_settled(h: &Headline) -> usize {
     let mut open = usize::MAX;
@@ -530,27 +550,8 @@ async fn a_query_failing_after_parts_went_leaves_no_object_and_no_parts() {
     );
     assert!(yaml.contains("1 / (350000 - id)"));
     std::fs::write(h.dir.join("failing.yaml"), yaml).unwrap();
-    let done = std::sync::atomic::AtomicBool::new(false);
-    let run = async {
-        let out = h
-            .run(
-                &["run", "failing.yaml", "--storage", "st"],
-                &secret_env(&h, None),
-            )
-            .await;
-        done.store(true, std::sync::atomic::Ordering::SeqCst);
-        out
-    };
-    // Parts really went early: an upload is open on the server while the query runs.
-    let watch = async {
-        let mut most = 0;
-        while !done.load(std::sync::atomic::Ordering::SeqCst) {
-            most = most.max(h.s3.open_multipart_uploads().await);
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        most
-    };
-    let (out, most_open) = tokio::join!(run, watch);
+    let (out, most_open) =
+        run_watching_uploads(&h, &["run", "failing.yaml", "--storage", "st"]).await;
     assert_eq!(most_open, 1, "one upload was open while the query ran");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -565,5 +566,58 @@ async fn a_query_failing_after_parts_went_leaves_no_object_and_no_parts() {
         "no multipart upload left open"
     );
     assert!(h.uploaded_rows().await.is_none(), "no object");
+    h.assert_no_secret(&out);
+}
+
+#[tokio::test]
+async fn parts_sent_for_another_key_are_aborted_and_the_run_uploads_its_own() {
+    let _turn = PORT.lock().await;
+    let h = Headline::start(350_000).await;
+    // The preview of the upload has its own task run id: its key differs from the run's.
+    let yaml = std::fs::read_to_string(flow())
+        .unwrap()
+        .replace("key: data/users.csv", "key: \"data/{{ taskrun.id }}.ion\"");
+    assert!(yaml.contains("{{ taskrun.id }}"));
+    std::fs::write(h.dir.join("keyed.yaml"), yaml).unwrap();
+    let args = [
+        "run",
+        "keyed.yaml",
+        "--storage",
+        "st",
+        "--log-level",
+        "debug",
+        "--json",
+    ];
+    let (out, most_open) = run_watching_uploads(&h, &args).await;
+    assert!(most_open >= 1, "parts went early for the preview's key");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("Continuing the multipart upload"), "{err}");
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = record["taskRunList"][1]["outputs"]["key"].as_str().unwrap();
+    let taskrun = record["taskRunList"][1]["id"].as_str().unwrap();
+    assert_eq!(key, format!("data/{taskrun}.ion"));
+    let object =
+        h.s3.get("kestra-bucket", key)
+            .await
+            .expect("the run's object");
+    let stored = record["taskRunList"][0]["outputs"]["uri"].as_str().unwrap();
+    let stored = std::fs::read(
+        h.dir
+            .join("st")
+            .join(stored.trim_start_matches("kestra:///")),
+    )
+    .expect("the query's file");
+    assert!(
+        stored.len() > 16 << 20,
+        "a multipart upload: {}",
+        stored.len()
+    );
+    assert!(object == stored, "the object is the query's file");
+    assert_eq!(
+        open_uploads_settled(&h).await,
+        0,
+        "the early upload was aborted"
+    );
     h.assert_no_secret(&out);
 }
