@@ -435,10 +435,22 @@ fn rewrite_level(tokens: &[Tok], acc: &mut Rewritten) -> String {
         }
         i += 1;
     }
-    while let Some(op) = toks
+    while let Some(mut op) = toks
         .iter()
         .position(|t| t.is_op("??") || t.is_op("???") || t.is_word("contains"))
     {
+        // `a ?? b ?? c` is taken as `a ?? (b ?? c)`, the same value: rewritten from the
+        // right, each operand appears once, where from the left the text doubles per link.
+        if !toks[op].is_word("contains") {
+            loop {
+                let end = operand_end(&toks, op + 1);
+                let next = (end..toks.len()).find(|&k| !toks[k].is_space());
+                match next {
+                    Some(k) if end > op + 1 && toks[k].is_op(op_text(&toks[op])) => op = k,
+                    _ => break,
+                }
+            }
+        }
         let start = operand_start(&toks, op);
         let end = operand_end(&toks, op + 1);
         if start == op || end == op + 1 {
@@ -464,6 +476,11 @@ fn rewrite_level(tokens: &[Tok], acc: &mut Rewritten) -> String {
         toks.splice(start..end, [Tok::Done(None, replacement)]);
     }
     text_of(&toks)
+}
+
+/// The text of an operator token (`??` or `???` here).
+fn op_text(t: &Tok) -> &str {
+    if t.is_op("???") { "???" } else { "??" }
 }
 
 /// A call or subscript group, which applies to the value right before it.
@@ -620,7 +637,15 @@ mod tests {
         );
         assert_eq!(
             rw("{{ a ?? b ?? c }}"),
-            "{{ ((((a) if (a) is __set else __defined(b))) if (((a) if (a) is __set else __defined(b))) is __set else __defined(c)) }}"
+            "{{ ((a) if (a) is __set else __defined(((b) if (b) is __set else __defined(c)))) }}"
+        );
+        let long = rw("{{ a ?? b ?? c ?? d ?? e }}");
+        assert_eq!(long.matches("(a)").count(), 2, "{long}");
+        assert_eq!(long.matches("(d)").count(), 2, "{long}");
+        // Mixed operators keep Pebble's left-to-right grouping.
+        assert_eq!(
+            rw("{{ a ??? b ?? c }}"),
+            "{{ ((((a) if (a) is defined else __defined(b))) if (((a) if (a) is defined else __defined(b))) is __set else __defined(c)) }}"
         );
         assert_eq!(
             rw("{{ a ??? b }}"),
