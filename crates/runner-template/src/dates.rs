@@ -4,6 +4,7 @@
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
+use std::fmt::Write;
 
 /// Kestra's named formats (`AbstractDate.FORMATTERS`), as Java patterns.
 fn named(format: &str) -> Option<&'static str> {
@@ -147,6 +148,11 @@ const DAYS: [&str; 7] = [
     "Sunday",
 ];
 
+/// Appends `v` zero-padded to `width` digits.
+fn pad(out: &mut String, v: i64, width: usize) {
+    let _ = write!(out, "{v:0width$}");
+}
+
 /// Java `DateTimeFormatter.ofPattern` letters: y u M L d D H h k K m s S n a E e X x Z z V,
 /// quoted text, and `[...]` optional sections (printed when they have something to print).
 fn format_pattern(z: &ZonedDateTime, pattern: &str) -> Result<String, String> {
@@ -191,48 +197,50 @@ fn format_pattern(z: &ZonedDateTime, pattern: &str) -> Result<String, String> {
             n += 1;
         }
         i += n;
-        let pad = |v: i64, width: usize| format!("{v:0width$}");
         let offset = z.offset();
         let off_secs = offset.seconds();
         match c {
             'y' | 'u' | 'Y' => {
                 let y = i64::from(z.year());
-                out.push_str(&if n == 2 {
-                    pad(y.rem_euclid(100), 2)
+                if n == 2 {
+                    pad(&mut out, y.rem_euclid(100), 2)
                 } else {
-                    pad(y, n.max(4).min(n.max(1)))
-                });
+                    pad(&mut out, y, n.max(4).min(n.max(1)))
+                }
             }
             'M' | 'L' => {
                 let m = z.month() as usize;
                 match n {
                     1 => out.push_str(&m.to_string()),
-                    2 => out.push_str(&pad(m as i64, 2)),
+                    2 => pad(&mut out, m as i64, 2),
                     3 => out.push_str(&MONTHS[m - 1][..3]),
                     _ => out.push_str(MONTHS[m - 1]),
                 }
             }
-            'd' => out.push_str(&pad(i64::from(z.day()), n)),
-            'D' => out.push_str(&pad(i64::from(z.day_of_year()), n)),
-            'H' => out.push_str(&pad(i64::from(z.hour()), n)),
-            'k' => out.push_str(&pad(
+            'd' => pad(&mut out, i64::from(z.day()), n),
+            'D' => pad(&mut out, i64::from(z.day_of_year()), n),
+            'H' => pad(&mut out, i64::from(z.hour()), n),
+            'k' => pad(
+                &mut out,
                 if z.hour() == 0 {
                     24
                 } else {
                     i64::from(z.hour())
                 },
                 n,
-            )),
-            'h' => out.push_str(&pad(((i64::from(z.hour()) + 11) % 12) + 1, n)),
-            'K' => out.push_str(&pad(i64::from(z.hour()) % 12, n)),
-            'm' => out.push_str(&pad(i64::from(z.minute()), n)),
-            's' => out.push_str(&pad(i64::from(z.second()), n)),
+            ),
+            'h' => pad(&mut out, ((i64::from(z.hour()) + 11) % 12) + 1, n),
+            'K' => pad(&mut out, i64::from(z.hour()) % 12, n),
+            'm' => pad(&mut out, i64::from(z.minute()), n),
+            's' => pad(&mut out, i64::from(z.second()), n),
             'S' => {
-                let nanos = format!("{:09}", z.subsec_nanosecond());
+                // The first n digits of the nine-digit fraction, zeros beyond nine.
+                let nanos = i64::from(z.subsec_nanosecond());
                 if n <= 9 {
-                    out.push_str(&nanos[..n]);
+                    pad(&mut out, nanos / 10i64.pow(9 - n as u32), n);
                 } else {
-                    out.push_str(&format!("{nanos:0<n$}"));
+                    pad(&mut out, nanos, 9);
+                    out.extend(std::iter::repeat_n('0', n - 9));
                 }
             }
             'n' => out.push_str(&z.subsec_nanosecond().to_string()),
@@ -241,8 +249,8 @@ fn format_pattern(z: &ZonedDateTime, pattern: &str) -> Result<String, String> {
                 let d = DAYS[z.weekday().to_monday_zero_offset() as usize];
                 out.push_str(if n >= 4 { d } else { &d[..3] });
             }
-            'e' | 'c' => out.push_str(&pad(i64::from(z.weekday().to_sunday_one_offset()), n)),
-            'w' => out.push_str(&pad(i64::from(z.date().iso_week_date().week()), n)),
+            'e' | 'c' => pad(&mut out, i64::from(z.weekday().to_sunday_one_offset()), n),
+            'w' => pad(&mut out, i64::from(z.date().iso_week_date().week()), n),
             'X' | 'x' | 'Z' => {
                 if c == 'X' && off_secs == 0 {
                     out.push('Z');
@@ -411,6 +419,17 @@ mod tests {
             )
             .unwrap(),
             "2013-09-08 16:19:12.123456Z"
+        );
+        // Fractions: the first n of nine digits, zeros past nine; padded fields.
+        let z = zoned("2024-01-02T03:04:05.012345678Z");
+        assert_eq!(
+            format(
+                &z,
+                "S|SS|SSS|SSSSSS|SSSSSSSSS|SSSSSSSSSSS|yy|yyyy|k|h|d|dd",
+                Some(&TimeZone::UTC)
+            )
+            .unwrap(),
+            "0|01|012|012345|012345678|01234567800|24|2024|3|3|2|02"
         );
         let added = add(&zoned("2013-09-08T16:19:12.123456+01:00"), -1, "DAYS").unwrap();
         assert_eq!(
