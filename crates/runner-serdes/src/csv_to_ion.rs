@@ -145,6 +145,7 @@ impl RunnableTask for CsvToIon {
                 line: String::new(),
                 pos: 0,
                 lines: 0,
+                blank: false,
             };
             let mut out = OutputFile::create(ctx, "ion").await?;
             let mut fields: Vec<String> = Vec::new();
@@ -152,7 +153,7 @@ impl RunnableTask for CsvToIon {
             let (mut skipped, mut size) = (0u64, 0u64);
             let mut text = String::with_capacity(1024);
             while let Some(line) = records.next(&mut fields).await? {
-                if skip_empty && fields.len() == 1 && fields[0].is_empty() {
+                if skip_empty && records.blank {
                     continue;
                 }
                 if skipped < skip_rows {
@@ -260,6 +261,8 @@ struct Records {
     /// Where the next record starts in `line`: a bare `\r` ends a record mid-line.
     pos: usize,
     lines: usize,
+    /// Whether the record last read was a blank line.
+    blank: bool,
 }
 
 impl Records {
@@ -320,12 +323,17 @@ impl Records {
         let mut quoted = false;
         let mut at_start = true;
         let mut after_quote = false;
+        // A blank line (nothing before its end) is what skipEmptyRows skips; `""` is a value.
+        let mut blank = true;
         loop {
             let rest = &self.line[self.pos..];
             let mut consumed = rest.len();
             let mut ended = false;
             let mut chars = rest.char_indices().peekable();
             while let Some((at, c)) = chars.next() {
+                if quoted || (c != '\n' && c != '\r') {
+                    blank = false;
+                }
                 if quoted {
                     if c == quote {
                         if chars.peek().map(|(_, n)| *n) == Some(quote) {
@@ -388,6 +396,7 @@ impl Records {
             }
         }
         fields.push(field);
+        self.blank = blank;
         Ok(Some(start))
     }
 }

@@ -114,10 +114,11 @@ async fn csv_values_are_strings_and_backslash_n_is_null() {
     );
 
     let tasks = "  - id: read\n    type: io.kestra.plugin.serdes.csv.CsvReader\n    from: \"{{ inputs.file }}\"\n    header: false\n    fieldSeparator: \";\"\n    skipRows: 1\n    skipEmptyRows: true\n";
-    let run = convert(tasks, b"skipped\n\na;b\n\nc;\n", "in.csv").await;
+    let run = convert(tasks, b"skipped\n\na;b\n\n\"\"\r\n\r\nc;\n", "in.csv").await;
     assert_eq!(run.state, State::Success, "{}", run.logs);
-    assert_eq!(read(&run, "read"), "[\"a\",\"b\"]\n[\"c\",\"\"]\n");
-    assert_eq!(run.outputs("read")["size"], 2);
+    // Blank lines go; a line holding `""` is a record with one empty value.
+    assert_eq!(read(&run, "read"), "[\"a\",\"b\"]\n[\"\"]\n[\"c\",\"\"]\n");
+    assert_eq!(run.outputs("read")["size"], 3);
 }
 
 #[tokio::test]
