@@ -399,18 +399,22 @@ impl RunnableTask for Upload {
             for chunk in targets.chunks(window) {
                 let mut running: FuturesUnordered<_> = chunk
                     .iter()
-                    .map(|(rel, object, path)| {
+                    .map(|(rel, key, path)| {
                         let (s3, options) = (&s3, &options);
                         let prepared = prepared.take();
                         async move {
                             ctx.info(&format!(
-                                "Uploading {} to s3://{}/{object}",
+                                "Uploading {} to s3://{}/{key}",
                                 path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
                                 s3.bucket
                             ));
-                            upload_file(s3, path, object, options, prepared)
-                                .await
-                                .map(|r| (rel.clone(), r))
+                            let object = Object {
+                                s3,
+                                path,
+                                key,
+                                options,
+                            };
+                            object.upload(prepared).await.map(|r| (rel.clone(), r))
                         }
                     })
                     .collect();
@@ -453,211 +457,216 @@ struct Uploaded {
     length: u64,
 }
 
-async fn upload_file(
-    s3: &S3,
-    path: &Path,
-    key: &str,
-    o: &ObjectOptions,
-    prepared: Option<Box<PreparedUpload>>,
-) -> Result<Uploaded, TaskError> {
-    let what = format!("`{key}`");
-    let length = tokio::fs::metadata(path)
-        .await
-        .map_err(|e| TaskError::Plugin {
-            message: format!("cannot read {}: {e}", path.display()),
+/// One object being uploaded: where it goes, from which file, with which options.
+struct Object<'a> {
+    s3: &'a S3,
+    path: &'a Path,
+    key: &'a str,
+    options: &'a ObjectOptions,
+}
+
+/// An open multipart upload; its guard aborts it unless the upload completes.
+struct Multipart {
+    id: String,
+    guard: AbortGuard,
+}
+
+impl Object<'_> {
+    /// The object for messages.
+    fn what(&self) -> String {
+        format!("`{}`", self.key)
+    }
+
+    fn read_error(&self, e: impl std::fmt::Display) -> TaskError {
+        TaskError::Plugin {
+            message: format!("cannot read {}: {e}", self.path.display()),
             source: None,
-        })?
-        .len();
-    if let Some(p) = prepared {
-        let p = *p;
-        return finish_multipart(s3, path, key, o, length, p.guard, p.upload_id, p.parts).await;
+        }
     }
-    if length <= PART_SIZE {
-        let body = ByteStream::from_path(path)
+
+    /// Uploads the file: one PUT up to `PART_SIZE`, else a multipart upload, continuing
+    /// `prepared` when there is one.
+    async fn upload(&self, prepared: Option<Box<PreparedUpload>>) -> Result<Uploaded, TaskError> {
+        let length = tokio::fs::metadata(self.path)
             .await
-            .map_err(|e| TaskError::Plugin {
-                message: format!("cannot read {}: {e}", path.display()),
-                source: None,
-            })?;
-        let put = apply_options!(s3.client.put_object().bucket(&s3.bucket).key(key), o);
-        let mut send = put.body(body).content_length(length as i64).customize();
-        if !s3.sign_payload {
-            send = send.disable_payload_signing();
+            .map_err(|e| self.read_error(e))?
+            .len();
+        if let Some(p) = prepared {
+            let p = *p;
+            return self.finish_multipart(length, p.multipart, p.parts).await;
         }
-        let r = send.send().await.map_err(|e| describe(&e, s3, &what))?;
-        return Ok(Uploaded {
-            e_tag: r.e_tag,
-            version_id: r.version_id,
-            length,
-        });
-    }
-    let (upload_id, guard) = create_multipart(s3, key, o).await?;
-    finish_multipart(s3, path, key, o, length, guard, upload_id, Vec::new()).await
-}
-
-/// Starts a multipart upload; the guard aborts it unless disarmed.
-async fn create_multipart(
-    s3: &S3,
-    key: &str,
-    o: &ObjectOptions,
-) -> Result<(String, AbortGuard), TaskError> {
-    let what = format!("`{key}`");
-    let create = apply_options!(
-        s3.client
-            .create_multipart_upload()
-            .bucket(&s3.bucket)
-            .key(key),
-        o
-    );
-    let created = create.send().await.map_err(|e| describe(&e, s3, &what))?;
-    let upload_id = created
-        .upload_id
-        .ok_or_else(|| TaskError::failed(format!("S3 gave no upload id for {what}")))?;
-    let guard = AbortGuard {
-        s3: Some((
-            s3.client.clone(),
-            s3.bucket.clone(),
-            key.to_string(),
-            upload_id.clone(),
-        )),
-    };
-    Ok((upload_id, guard))
-}
-
-/// Sends the parts after those in `done` (`PART_SIZE` each, in order from the start of the
-/// file), then completes the upload; aborts it on any failure.
-#[allow(clippy::too_many_arguments)]
-async fn finish_multipart(
-    s3: &S3,
-    path: &Path,
-    key: &str,
-    o: &ObjectOptions,
-    length: u64,
-    mut guard: AbortGuard,
-    upload_id: String,
-    mut done: Vec<CompletedPart>,
-) -> Result<Uploaded, TaskError> {
-    let what = format!("`{key}`");
-    let mut parts = match upload_parts(s3, path, key, &upload_id, o, done.len(), length).await {
-        Ok(p) => p,
-        Err(e) => {
-            guard.abort_now().await;
-            return Err(e);
-        }
-    };
-    done.append(&mut parts);
-    done.sort_by_key(|p| p.part_number);
-    let completed = s3
-        .client
-        .complete_multipart_upload()
-        .bucket(&s3.bucket)
-        .key(key)
-        .upload_id(&upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(done))
-                .build(),
-        )
-        .send()
-        .await;
-    match completed {
-        Ok(r) => {
-            guard.s3 = None;
-            Ok(Uploaded {
+        if length <= PART_SIZE {
+            let (s3, o) = (self.s3, self.options);
+            let body = ByteStream::from_path(self.path)
+                .await
+                .map_err(|e| self.read_error(e))?;
+            let put = apply_options!(s3.client.put_object().bucket(&s3.bucket).key(self.key), o);
+            let mut send = put.body(body).content_length(length as i64).customize();
+            if !s3.sign_payload {
+                send = send.disable_payload_signing();
+            }
+            let r = send
+                .send()
+                .await
+                .map_err(|e| describe(&e, s3, &self.what()))?;
+            return Ok(Uploaded {
                 e_tag: r.e_tag,
                 version_id: r.version_id,
                 length,
-            })
+            });
         }
-        Err(e) => {
-            guard.abort_now().await;
-            Err(describe(&e, s3, &what))
-        }
+        let multipart = self.create_multipart().await?;
+        self.finish_multipart(length, multipart, Vec::new()).await
     }
-}
 
-/// Uploads the file from part `first + 1` on, up to PARTS_IN_FLIGHT parts at once.
-async fn upload_parts(
-    s3: &S3,
-    path: &Path,
-    key: &str,
-    upload_id: &str,
-    o: &ObjectOptions,
-    first: usize,
-    length: u64,
-) -> Result<Vec<CompletedPart>, TaskError> {
-    let mut running = FuturesUnordered::new();
-    let mut parts = Vec::new();
-    let mut number = first as i32;
-    let mut offset = first as u64 * PART_SIZE;
-    loop {
-        while offset < length && running.len() < PARTS_IN_FLIGHT {
-            let size = PART_SIZE.min(length - offset);
-            number += 1;
-            running.push(send_part(s3, path, key, upload_id, o, number, offset, size));
-            offset += size;
-        }
-        match running.next().await {
-            Some(part) => parts.push(part?),
-            None => break,
-        }
-    }
-    Ok(parts)
-}
-
-/// Sends part `number`, the `size` bytes of the file at `offset`.
-#[allow(clippy::too_many_arguments)]
-async fn send_part(
-    s3: &S3,
-    path: &Path,
-    key: &str,
-    upload_id: &str,
-    o: &ObjectOptions,
-    number: i32,
-    offset: u64,
-    size: u64,
-) -> Result<CompletedPart, TaskError> {
-    // Each part streams from its region of the file: no part is ever held in memory.
-    // 256 KiB reads: each read is a hop to tokio's blocking pool, and 64 KiB reads
-    // made those hops a quarter of the part time, for 1 MiB more memory per part.
-    let body = ByteStream::read_from()
-        .path(path)
-        .offset(offset)
-        .length(aws_sdk_s3::primitives::Length::Exact(size))
-        .buffer_size(256 * 1024)
-        .build()
-        .await
-        .map_err(|e| TaskError::Plugin {
-            message: format!("cannot read {}: {e}", path.display()),
-            source: None,
+    async fn create_multipart(&self) -> Result<Multipart, TaskError> {
+        let (s3, o) = (self.s3, self.options);
+        let create = apply_options!(
+            s3.client
+                .create_multipart_upload()
+                .bucket(&s3.bucket)
+                .key(self.key),
+            o
+        );
+        let created = create
+            .send()
+            .await
+            .map_err(|e| describe(&e, s3, &self.what()))?;
+        let id = created.upload_id.ok_or_else(|| {
+            TaskError::failed(format!("S3 gave no upload id for {}", self.what()))
         })?;
-    let mut send = s3
-        .client
-        .upload_part()
-        .bucket(&s3.bucket)
-        .key(key)
-        .upload_id(upload_id)
-        .part_number(number)
-        .content_length(size as i64)
-        .set_checksum_algorithm(o.checksum.clone())
-        .body(body)
-        .customize();
-    if !s3.sign_payload {
-        send = send.disable_payload_signing();
+        let guard = AbortGuard {
+            s3: Some((
+                s3.client.clone(),
+                s3.bucket.clone(),
+                self.key.to_string(),
+                id.clone(),
+            )),
+        };
+        Ok(Multipart { id, guard })
     }
-    let r = send
-        .send()
-        .await
-        .map_err(|e| describe(&e, s3, &format!("`{key}` (part {number})")))?;
-    Ok(CompletedPart::builder()
-        .part_number(number)
-        .set_e_tag(r.e_tag)
-        .set_checksum_crc32(r.checksum_crc32)
-        .set_checksum_crc32_c(r.checksum_crc32_c)
-        .set_checksum_sha1(r.checksum_sha1)
-        .set_checksum_sha256(r.checksum_sha256)
-        .set_checksum_crc64_nvme(r.checksum_crc64_nvme)
-        .build())
+
+    /// Sends the parts after those in `done` (`PART_SIZE` each, in order from the start of
+    /// the file), then completes the upload; aborts it on any failure.
+    async fn finish_multipart(
+        &self,
+        length: u64,
+        mut multipart: Multipart,
+        mut done: Vec<CompletedPart>,
+    ) -> Result<Uploaded, TaskError> {
+        let s3 = self.s3;
+        let mut parts = match self.send_parts(&multipart.id, done.len(), length).await {
+            Ok(p) => p,
+            Err(e) => {
+                multipart.guard.abort_now().await;
+                return Err(e);
+            }
+        };
+        done.append(&mut parts);
+        done.sort_by_key(|p| p.part_number);
+        let completed = s3
+            .client
+            .complete_multipart_upload()
+            .bucket(&s3.bucket)
+            .key(self.key)
+            .upload_id(&multipart.id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done))
+                    .build(),
+            )
+            .send()
+            .await;
+        match completed {
+            Ok(r) => {
+                multipart.guard.s3 = None;
+                Ok(Uploaded {
+                    e_tag: r.e_tag,
+                    version_id: r.version_id,
+                    length,
+                })
+            }
+            Err(e) => {
+                multipart.guard.abort_now().await;
+                Err(describe(&e, s3, &self.what()))
+            }
+        }
+    }
+
+    /// Sends the file from part `first + 1` on, up to PARTS_IN_FLIGHT parts at once.
+    async fn send_parts(
+        &self,
+        upload_id: &str,
+        first: usize,
+        length: u64,
+    ) -> Result<Vec<CompletedPart>, TaskError> {
+        let mut running = FuturesUnordered::new();
+        let mut parts = Vec::new();
+        let mut number = first as i32;
+        let mut offset = first as u64 * PART_SIZE;
+        loop {
+            while offset < length && running.len() < PARTS_IN_FLIGHT {
+                let size = PART_SIZE.min(length - offset);
+                number += 1;
+                running.push(self.send_part(upload_id, number, offset, size));
+                offset += size;
+            }
+            match running.next().await {
+                Some(part) => parts.push(part?),
+                None => break,
+            }
+        }
+        Ok(parts)
+    }
+
+    /// Sends part `number`, the `size` bytes of the file at `offset`.
+    async fn send_part(
+        &self,
+        upload_id: &str,
+        number: i32,
+        offset: u64,
+        size: u64,
+    ) -> Result<CompletedPart, TaskError> {
+        let s3 = self.s3;
+        // Each part streams from its region of the file: no part is ever held in memory.
+        // 256 KiB reads: each read is a hop to tokio's blocking pool, and 64 KiB reads
+        // made those hops a quarter of the part time, for 1 MiB more memory per part.
+        let body = ByteStream::read_from()
+            .path(self.path)
+            .offset(offset)
+            .length(aws_sdk_s3::primitives::Length::Exact(size))
+            .buffer_size(256 * 1024)
+            .build()
+            .await
+            .map_err(|e| self.read_error(e))?;
+        let mut send = s3
+            .client
+            .upload_part()
+            .bucket(&s3.bucket)
+            .key(self.key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .content_length(size as i64)
+            .set_checksum_algorithm(self.options.checksum.clone())
+            .body(body)
+            .customize();
+        if !s3.sign_payload {
+            send = send.disable_payload_signing();
+        }
+        let r = send
+            .send()
+            .await
+            .map_err(|e| describe(&e, s3, &format!("{} (part {number})", self.what())))?;
+        Ok(CompletedPart::builder()
+            .part_number(number)
+            .set_e_tag(r.e_tag)
+            .set_checksum_crc32(r.checksum_crc32)
+            .set_checksum_crc32_c(r.checksum_crc32_c)
+            .set_checksum_sha1(r.checksum_sha1)
+            .set_checksum_sha256(r.checksum_sha256)
+            .set_checksum_crc64_nvme(r.checksum_crc64_nvme)
+            .build())
+    }
 }
 
 /// A multipart upload started while the previous task still wrote the file: the parts
@@ -668,10 +677,9 @@ struct PreparedUpload {
     key: String,
     path: PathBuf,
     options: ObjectOptions,
-    upload_id: String,
+    multipart: Multipart,
     /// Parts 1..=n, each `PART_SIZE` bytes from the start of the file.
     parts: Vec<CompletedPart>,
-    guard: AbortGuard,
 }
 
 impl Upload {
@@ -698,7 +706,13 @@ impl Upload {
         }
         let s3 = self.connection.connect(ctx).await.ok()?;
         let path = file.path().to_path_buf();
-        let (upload_id, guard) = create_multipart(&s3, &key, &options).await.ok()?;
+        let object = Object {
+            s3: &s3,
+            path: &path,
+            key: &key,
+            options: &options,
+        };
+        let multipart = object.create_multipart().await.ok()?;
         let mut parts = Vec::new();
         let mut running = FuturesUnordered::new();
         let mut offset = 0u64;
@@ -711,9 +725,7 @@ impl Upload {
                 && file.written() >= offset + PART_SIZE
             {
                 number += 1;
-                running.push(send_part(
-                    &s3, &path, &key, &upload_id, &options, number, offset, PART_SIZE,
-                ));
+                running.push(object.send_part(&multipart.id, number, offset, PART_SIZE));
                 offset += PART_SIZE;
             }
             if running.is_empty() && !file.writing() {
@@ -734,9 +746,8 @@ impl Upload {
             key,
             path,
             options,
-            upload_id,
+            multipart,
             parts,
-            guard,
         })
     }
 }

@@ -438,21 +438,36 @@ impl RunContext {
         prepared.downcast::<T>().ok()
     }
 
-    /// A context for expressions of the flow itself (flow outputs), outside any task.
-    pub(crate) fn for_flow(exec: Arc<ExecutionShared>) -> RunContext {
+    /// A new task run of `task_id` in `scope`, on its first attempt.
+    pub(crate) fn new(
+        exec: Arc<ExecutionShared>,
+        task_id: &str,
+        task_type: &str,
+        scope: Scope,
+    ) -> RunContext {
         RunContext {
-            task_id: String::new(),
-            task_type: String::new(),
-            taskrun_id: String::new(),
-            taskrun_start: exec.start_date,
-            scope: Scope::default(),
+            exec,
+            task_id: task_id.to_string(),
+            task_type: task_type.to_string(),
+            taskrun_id: crate::ids::friendly_id(),
+            taskrun_start: Timestamp::now(),
+            scope,
             attempt: 1,
             min_level: None,
             log_file: None,
             pipe: Mutex::new(None),
             prepared: Mutex::new(None),
             preview_outputs: None,
-            exec,
+        }
+    }
+
+    /// A context for expressions of the flow itself (flow outputs), outside any task.
+    pub(crate) fn for_flow(exec: Arc<ExecutionShared>) -> RunContext {
+        let start = exec.start_date;
+        RunContext {
+            taskrun_id: String::new(),
+            taskrun_start: start,
+            ..RunContext::new(exec, "", "", Scope::default())
         }
     }
 }

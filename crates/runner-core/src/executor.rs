@@ -4,7 +4,6 @@
 
 use crate::context::{ExecutionShared, RunContext, Scope};
 use crate::error::TaskError;
-use crate::ids::friendly_id;
 use crate::log::Level;
 use crate::pipe::{GrowingFile, Prepared};
 use crate::plan::{Plan, TaskList, TaskNode};
@@ -229,18 +228,8 @@ impl Executor {
         let mut outputs = (*self.exec.state().outputs).clone();
         ensure_object(&mut outputs).insert(writer.to_string(), json!({ "uri": uri }));
         RunContext {
-            exec: self.exec.clone(),
-            task_id: next.id.clone(),
-            task_type: next.type_name.clone(),
-            taskrun_id: friendly_id(),
-            taskrun_start: Timestamp::now(),
-            scope: scope.clone(),
-            attempt: 1,
-            min_level: None,
-            log_file: None,
-            pipe: Mutex::new(None),
-            prepared: Mutex::new(None),
             preview_outputs: Some(outputs),
+            ..RunContext::new(self.exec.clone(), &next.id, &next.type_name, scope.clone())
         }
     }
 
@@ -252,21 +241,13 @@ impl Executor {
         prepared: Option<Prepared>,
     ) -> BoxFuture<'a, State> {
         Box::pin(async move {
-            let now = Timestamp::now();
             let mut ctx = RunContext {
-                exec: self.exec.clone(),
-                task_id: task.id.clone(),
-                task_type: task.type_name.clone(),
-                taskrun_id: friendly_id(),
-                taskrun_start: now,
-                scope: scope.clone(),
-                attempt: 1,
                 min_level: task.common.log_level,
-                log_file: None,
                 pipe: Mutex::new(pipe),
                 prepared: Mutex::new(prepared),
-                preview_outputs: None,
+                ..RunContext::new(self.exec.clone(), &task.id, &task.type_name, scope.clone())
             };
+            let now = ctx.taskrun_start;
             if task.common.log_to_file
                 && let Err(e) = ctx.open_log_file()
             {

@@ -13,19 +13,8 @@ pub fn friendly_id() -> String {
     String::from_utf8(out).expect("alphabet is ASCII")
 }
 
-/// Kestra's `Slugify`: lowercase, `_` and spaces become `-`, other symbols are dropped.
-pub fn slugify(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.trim().chars() {
-        let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() {
-            out.push(c);
-        } else if (c == '-' || c == '_' || c.is_whitespace()) && !out.ends_with('-') {
-            out.push('-');
-        }
-    }
-    out.trim_matches('-').to_string()
-}
+/// Kestra's `Slugify` (storage paths use it; so does the `slugify` filter).
+pub use runner_template::slugify;
 
 /// A random number, for generated file names.
 pub fn random_u64() -> u64 {

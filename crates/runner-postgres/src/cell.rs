@@ -26,6 +26,14 @@ impl<'a> FromSql<'a> for RawCell<'a> {
     }
 }
 
+/// The types read as text.
+fn is_text(ty: &Type) -> bool {
+    matches!(
+        *ty,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::CHAR
+    )
+}
+
 /// Writes a value of the everyday scalar types (text, integers, booleans) straight from its
 /// wire bytes, as `decode` then [`Cell::write_ion`] would, without building a `Cell`: STORE
 /// spends most of its own time on these. `None`: the type needs `decode`.
@@ -39,16 +47,16 @@ pub(crate) fn write_ion_direct(
         out.push_str("null");
         return Some(Ok(()));
     };
+    if is_text(ty) {
+        return Some(match std::str::from_utf8(b) {
+            Ok(text) => {
+                runner_ion::write_string(text, out);
+                Ok(())
+            }
+            Err(_) => Err(not_utf8()),
+        });
+    }
     let int = match *ty {
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::CHAR => {
-            return Some(match std::str::from_utf8(b) {
-                Ok(text) => {
-                    runner_ion::write_string(text, out);
-                    Ok(())
-                }
-                Err(_) => Err(not_utf8()),
-            });
-        }
         Type::BOOL => {
             out.push_str(if b.first().copied().unwrap_or(0) != 0 {
                 "true"
@@ -178,9 +186,7 @@ pub(crate) fn decode(
         Type::FLOAT4 => Cell::Float4(f32::from_be_bytes(be(b, 0)?)),
         Type::FLOAT8 => Cell::Float8(f64::from_be_bytes(be(b, 0)?)),
         Type::NUMERIC => Cell::Decimal(numeric(b)?),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::CHAR => {
-            Cell::Text(utf8(b)?)
-        }
+        _ if is_text(ty) => Cell::Text(utf8(b)?),
         Type::UUID => {
             let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
             if h.len() != 32 {

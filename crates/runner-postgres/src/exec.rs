@@ -310,7 +310,6 @@ pub(crate) async fn run_statement(
     let mut size: u64 = 0;
     let mut rows: Vec<Json> = Vec::new();
     let mut file = None;
-    let mut uri = None;
     if prep.fetch == FetchType::Store {
         let name = format!("{}.ion", uuid_digits());
         let u = ctx.output_file_uri(&name);
@@ -319,8 +318,8 @@ pub(crate) async fn run_statement(
             written: 0,
             shared: 0,
             progress: ctx.share_growing_file(&u),
+            uri: u,
         });
-        uri = Some(u);
     }
     let types: Vec<Type> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
     // Field names are the same on every row: encode them once.
@@ -395,12 +394,10 @@ pub(crate) async fn run_statement(
     if let Some(mut f) = file {
         f.write(&mut block).await?;
         f.flush().await?;
+        out.insert("uri".into(), Json::String(f.uri));
     }
     if prep.fetch == FetchType::Fetch {
         out.insert("rows".into(), Json::Array(rows));
-    }
-    if let Some(u) = uri {
-        out.insert("uri".into(), Json::String(u));
     }
     out.insert("size".into(), Json::from(size));
     Ok(Some(out))
@@ -447,6 +444,7 @@ struct StoreFile {
     /// Bytes reported to the next task so far.
     shared: u64,
     progress: FileProgress,
+    uri: String,
 }
 
 impl StoreFile {
@@ -455,7 +453,7 @@ impl StoreFile {
         self.file
             .write_all(block.as_bytes())
             .await
-            .map_err(store_error)?;
+            .map_err(|e| self.error(e))?;
         self.written += block.len() as u64;
         block.clear();
         if self.progress.is_followed() && self.written - self.shared >= SHARE_STEP {
@@ -467,23 +465,27 @@ impl StoreFile {
     /// Waits for the writes in flight (tokio writes in the background, so this is where the
     /// last write's error shows) and reports what is now final.
     async fn flush(&mut self) -> Result<(), TaskError> {
-        self.file.flush().await.map_err(store_error)?;
+        let flushed = self.file.flush().await;
+        flushed.map_err(|e| self.error(e))?;
         self.shared = self.written;
         self.progress.written(self.written);
         Ok(())
+    }
+
+    fn error(&self, e: std::io::Error) -> TaskError {
+        TaskError::Plugin {
+            message: format!(
+                "cannot write the STORE file {}: {e}; check the free space and permissions of the storage directory (--storage)",
+                self.uri
+            ),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
 /// How much more of the STORE file must be written before the next task hears of it: a
 /// flush costs a wait, and an Upload sends 8 MiB parts.
 const SHARE_STEP: u64 = 4 * 1024 * 1024;
-
-fn store_error(e: std::io::Error) -> TaskError {
-    TaskError::Plugin {
-        message: format!("cannot write the STORE file: {e}"),
-        source: Some(Box::new(e)),
-    }
-}
 
 /// Kestra names STORE files with random digits.
 fn uuid_digits() -> String {

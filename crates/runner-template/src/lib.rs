@@ -485,8 +485,8 @@ pub(crate) fn value_of(j: &Json) -> Value {
     Value::from(minijinja::value::Serde(j))
 }
 
-/// Kestra's `Slugify`: lowercase ASCII words joined by `-`.
-pub(crate) fn slugify(text: &str) -> String {
+/// Kestra's `Slugify`: lowercase, `_` and spaces become `-`, other symbols are dropped.
+pub fn slugify(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.trim().chars() {
         let c = c.to_ascii_lowercase();
