@@ -24,12 +24,25 @@ pub struct Executor {
     exec: Arc<ExecutionShared>,
 }
 
-/// Whether `next` may prepare on a file `task` writes: both do work themselves, `next` says it
-/// can, and the scope has no ForEach value (the preview puts the writer's outputs at the top).
-fn follows(task: &TaskNode, next: &TaskNode, scope: &Scope) -> bool {
+/// Whether `next` may prepare on a file `task` writes: both do work themselves and `next`
+/// says it can.
+fn follows(task: &TaskNode, next: &TaskNode) -> bool {
     matches!(task.kind, TaskKind::Runnable(_))
         && matches!(&next.kind, TaskKind::Runnable(r) if r.can_prepare())
-        && scope.values.is_empty()
+}
+
+/// Puts a task run's outputs where expressions find them: `outputs.<taskId>[.<value>...]`.
+fn insert_outputs(root: &mut Json, task_id: &str, scope: &Scope, outputs: &Outputs) {
+    let mut slot = root;
+    for key in std::iter::once(task_id).chain(scope.values.iter().map(String::as_str)) {
+        slot = ensure_object(slot)
+            .entry(key.to_string())
+            .or_insert_with(|| Json::Object(Map::new()));
+    }
+    let target = ensure_object(slot);
+    for (k, v) in outputs {
+        target.insert(k.clone(), v.clone());
+    }
 }
 
 /// Kestra's falsy runIf values.
@@ -173,7 +186,7 @@ impl Executor {
             let mut states = Vec::with_capacity(tasks.len());
             let mut prepared = None;
             for (i, task) in tasks.iter().enumerate() {
-                let state = match tasks.get(i + 1).filter(|next| follows(task, next, scope)) {
+                let state = match tasks.get(i + 1).filter(|next| follows(task, next)) {
                     Some(next) => {
                         let (state, next_prepared) = self
                             .run_task_feeding(task, prepared.take(), next, scope)
@@ -226,7 +239,8 @@ impl Executor {
     /// The context `next` prepares in: `outputs.<writer>` holds only the file's `uri`.
     fn preview(&self, next: &TaskNode, scope: &Scope, writer: &str, uri: &str) -> RunContext {
         let mut outputs = (*self.exec.state().outputs).clone();
-        ensure_object(&mut outputs).insert(writer.to_string(), json!({ "uri": uri }));
+        let uri = Outputs::from_iter([("uri".to_string(), json!(uri))]);
+        insert_outputs(&mut outputs, writer, scope, &uri);
         RunContext {
             preview_outputs: Some(outputs),
             ..RunContext::new(self.exec.clone(), &next.id, &next.type_name, scope.clone())
@@ -459,16 +473,12 @@ impl Executor {
 
     fn save_outputs(&self, ctx: &RunContext, outputs: Outputs) {
         let mut st = self.exec.state();
-        let mut slot = Arc::make_mut(&mut st.outputs);
-        for key in std::iter::once(&ctx.task_id).chain(ctx.scope.values.iter()) {
-            slot = ensure_object(slot)
-                .entry(key.clone())
-                .or_insert_with(|| Json::Object(Map::new()));
-        }
-        let target = ensure_object(slot);
-        for (k, v) in &outputs {
-            target.insert(k.clone(), v.clone());
-        }
+        insert_outputs(
+            Arc::make_mut(&mut st.outputs),
+            &ctx.task_id,
+            &ctx.scope,
+            &outputs,
+        );
         if let Some(tr) = st
             .task_runs
             .iter_mut()

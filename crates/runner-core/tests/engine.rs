@@ -640,3 +640,23 @@ async fn a_task_that_does_not_read_the_file_prepares_nothing() {
     assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
     assert_eq!(r.runs("f")[0]["outputs"]["adopted"], false);
 }
+
+#[tokio::test]
+async fn inside_for_each_each_value_prepares_on_its_own_file() {
+    let _lock = support::PIPE_LOCK.lock().await;
+    let undone = support::PIPE_UNDONE.load(Ordering::SeqCst);
+    let r = run(&flow(
+        "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", \"b\"]\n    tasks:\n\
+         \x20     - id: w\n        type: test.Writer\n        chunks: 5\n\
+         \x20     - id: f\n        type: test.Follower\n        from: \"{{ outputs.w[taskrun.value].uri }}\"\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let runs = r.runs("f");
+    assert_eq!(runs.len(), 2);
+    for run in runs {
+        assert_eq!(run["outputs"]["adopted"], true, "{run}");
+        assert_eq!(run["outputs"]["seen"], 55);
+    }
+    assert_eq!(support::PIPE_UNDONE.load(Ordering::SeqCst), undone);
+}
