@@ -593,6 +593,10 @@ async fn parts_sent_for_another_key_are_aborted_and_the_run_uploads_its_own() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(!err.contains("Continuing the multipart upload"), "{err}");
+    assert!(
+        err.contains("renders differently here") && err.contains("it is aborted"),
+        "{err}"
+    );
     let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let key = record["taskRunList"][1]["outputs"]["key"].as_str().unwrap();
     let taskrun = record["taskRunList"][1]["id"].as_str().unwrap();

@@ -377,25 +377,37 @@ impl RunnableTask for Upload {
             let mut files_out = Map::new();
             // Parts sent while the previous task wrote the file, if this run renders the same
             // upload; otherwise dropping it aborts that upload.
-            let mut prepared = ctx.take_prepared::<PreparedUpload>().filter(|p| {
-                let [(_, object, path)] = targets.as_slice() else {
+            let same = |p: &PreparedUpload| {
+                let [(_, key, path)] = targets.as_slice() else {
                     return false;
                 };
                 p.settings == s3.settings
-                    && &p.key == object
+                    && &p.key == key
                     && &p.path == path
                     && p.options == options
-            });
-            if let Some(p) = &prepared {
-                ctx.log(
-                    Level::Debug,
-                    &format!(
-                        "Continuing the multipart upload started while the previous task wrote the file: {} parts ({} bytes) already sent",
-                        p.parts.len(),
-                        p.parts.len() as u64 * PART_SIZE
-                    ),
-                );
-            }
+            };
+            let mut prepared = match ctx.take_prepared::<PreparedUpload>() {
+                Some(p) if same(&p) => {
+                    ctx.log(
+                        Level::Debug,
+                        &format!(
+                            "Continuing the multipart upload started while the previous task wrote the file: {} parts ({} bytes) already sent",
+                            p.parts.len(),
+                            p.parts.len() as u64 * PART_SIZE
+                        ),
+                    );
+                    Some(p)
+                }
+                Some(_) => {
+                    // Dropping it aborts it.
+                    ctx.log(
+                        Level::Debug,
+                        "The upload started while the previous task wrote the file renders differently here (bucket, key, file, options or credentials, e.g. from taskrun.id or now()): it is aborted and the file is sent whole",
+                    );
+                    None
+                }
+                None => None,
+            };
             for chunk in targets.chunks(window) {
                 let mut running: FuturesUnordered<_> = chunk
                     .iter()
