@@ -6,56 +6,46 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use runner_core::{Property, RunContext, TaskError};
+use runner_core::plugin::{Properties, Property, RunContext, TaskError};
 use serde::Deserialize;
 
 /// Kestra's connection properties (`AbstractConnection`), plus `bucket`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Connection {
+    /// The bucket.
     pub(crate) bucket: Property<String>,
+    /// AWS region; else AWS_REGION, AWS_DEFAULT_REGION, the profile, or us-east-1.
     region: Option<Property<String>>,
+    /// Access key; else AWS_ACCESS_KEY_ID or the profile (masked).
     access_key_id: Option<Property<String>>,
+    /// Secret key; else AWS_SECRET_ACCESS_KEY or the profile (masked).
     secret_key_id: Option<Property<String>>,
+    /// Session token; else AWS_SESSION_TOKEN (masked).
     session_token: Option<Property<String>>,
+    /// An S3-compatible endpoint; else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL.
     endpoint_override: Option<Property<String>>,
+    /// Path-style addressing (automatic for IP and localhost endpoints).
     force_path_style: Option<Property<bool>>,
-    /// Accepted: the SDK client needs no special mode.
+    /// Accepted; runner's client needs no special mode.
     #[allow(dead_code)]
     compatibility_mode: Option<Property<bool>>,
+    /// AssumeRole: not supported by runner (the task fails saying so).
     sts_role_arn: Option<Property<String>>,
+    /// See stsRoleArn.
     #[allow(dead_code)]
     sts_role_external_id: Option<Property<String>>,
+    /// See stsRoleArn.
     #[allow(dead_code)]
     sts_role_session_name: Option<Property<String>>,
+    /// See stsRoleArn.
     #[allow(dead_code)]
+    #[prop(type = "duration")]
     sts_role_session_duration: Option<Property<String>>,
+    /// See stsRoleArn.
     #[allow(dead_code)]
     sts_endpoint_override: Option<Property<String>>,
 }
-
-/// The connection properties' documentation, followed by a task's own.
-macro_rules! with_connection {
-    ($($extra:expr),* $(,)?) => {
-        &[
-            runner_core::registry::PropDoc::value("bucket", "string", "The bucket.").required(),
-            runner_core::registry::PropDoc::value("region", "string", "AWS region; else AWS_REGION, AWS_DEFAULT_REGION, the profile, or us-east-1."),
-            runner_core::registry::PropDoc::value("accessKeyId", "string", "Access key; else AWS_ACCESS_KEY_ID or the profile (masked)."),
-            runner_core::registry::PropDoc::value("secretKeyId", "string", "Secret key; else AWS_SECRET_ACCESS_KEY or the profile (masked)."),
-            runner_core::registry::PropDoc::value("sessionToken", "string", "Session token; else AWS_SESSION_TOKEN (masked)."),
-            runner_core::registry::PropDoc::value("endpointOverride", "string", "An S3-compatible endpoint; else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL."),
-            runner_core::registry::PropDoc::value("forcePathStyle", "boolean", "Path-style addressing (automatic for IP and localhost endpoints)."),
-            runner_core::registry::PropDoc::value("compatibilityMode", "boolean", "Accepted; runner's client needs no special mode."),
-            runner_core::registry::PropDoc::value("stsRoleArn", "string", "AssumeRole: not supported by runner (the task fails saying so)."),
-            runner_core::registry::PropDoc::value("stsRoleExternalId", "string", "See stsRoleArn."),
-            runner_core::registry::PropDoc::value("stsRoleSessionName", "string", "See stsRoleArn."),
-            runner_core::registry::PropDoc::value("stsRoleSessionDuration", "duration", "See stsRoleArn."),
-            runner_core::registry::PropDoc::value("stsEndpointOverride", "string", "See stsRoleArn."),
-            $($extra),*
-        ]
-    };
-}
-pub(crate) use with_connection;
 
 /// A client ready for one bucket, and where it points (for messages).
 pub(crate) struct S3 {

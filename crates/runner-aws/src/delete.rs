@@ -1,9 +1,7 @@
 //! `io.kestra.plugin.aws.s3.Delete`: removes one object.
 
-use crate::connection::{Connection, describe, with_connection};
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Property, RunContext, TaskError};
+use crate::connection::{Connection, describe};
+use runner_core::plugin::*;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -11,33 +9,22 @@ pub(crate) const DELETE: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.aws.s3.Delete",
     aliases: &[],
     doc: "Delete one object. Outputs: `versionId`, `deleteMarker`.",
-    properties: with_connection![
-        PropDoc::value("key", "string", "The object to delete.").required(),
-        PropDoc::value(
-            "bypassGovernanceRetention",
-            "boolean",
-            "Bypass governance-mode object lock."
-        ),
-        PropDoc::value("mfa", "string", "MFA token for versioned buckets."),
-        PropDoc::value(
-            "requestPayer",
-            "string",
-            "requester, for requester-pays buckets."
-        ),
-    ],
     example: "id: rm\ntype: io.kestra.plugin.aws.s3.Delete\nbucket: my-bucket\nkey: data/old.csv",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Delete>()?))),
+    shape: runnable::<Delete>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Delete {
     #[serde(flatten)]
     connection: Connection,
+    /// The object to delete.
     key: Property<String>,
+    /// Bypass governance-mode object lock.
     bypass_governance_retention: Option<Property<bool>>,
+    /// MFA token for versioned buckets.
     mfa: Option<Property<String>>,
+    /// requester, for requester-pays buckets.
     request_payer: Option<Property<String>>,
 }
 

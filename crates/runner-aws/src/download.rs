@@ -1,69 +1,35 @@
 //! `io.kestra.plugin.aws.s3.Download`: one object (by `key`) or the objects a listing selects,
 //! streamed into the execution's storage.
 
-use crate::connection::{Connection, S3, describe, with_connection};
+use crate::connection::{Connection, S3, describe};
 use crate::list::{Filter, Selection};
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Property, RunContext, TaskError};
+use runner_core::plugin::*;
 use serde::Deserialize;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Map, json};
 use tokio::io::AsyncWriteExt;
 
 pub(crate) const DOWNLOAD: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.aws.s3.Download",
     aliases: &[],
-    doc: "Download one object (`key`) or every object selected by prefix/delimiter/regexp into the execution's storage.",
-    properties: with_connection![
-        PropDoc::value("key", "string", "The object to download (single mode)."),
-        PropDoc::value("versionId", "string", "A version of the object."),
-        PropDoc::value("prefix", "string", "Multi mode: keys starting with this."),
-        PropDoc::value("delimiter", "string", "Multi mode: group keys by this."),
-        PropDoc::value("marker", "string", "Multi mode: start after this key."),
-        PropDoc::value("encodingType", "string", "Accepted."),
-        PropDoc::value(
-            "maxKeys",
-            "integer",
-            "Multi mode: at most this many keys listed (default 1000)."
-        ),
-        PropDoc::value(
-            "expectedBucketOwner",
-            "string",
-            "The account expected to own the bucket."
-        ),
-        PropDoc::value(
-            "regexp",
-            "string",
-            "Multi mode: keys matching this regular expression."
-        ),
-        PropDoc::value(
-            "filter",
-            "FILES|DIRECTORY|BOTH",
-            "Accepted; multi mode downloads files."
-        ),
-        PropDoc::value(
-            "maxFiles",
-            "integer",
-            "Multi mode: at most this many files (default 25)."
-        ),
-        PropDoc::value("validateChecksum", "boolean", "Accepted."),
-    ],
+    doc: "Download one object (`key`) or every object selected by prefix/delimiter/regexp (multi mode) into the execution's storage.",
     example: "id: get\ntype: io.kestra.plugin.aws.s3.Download\nbucket: my-bucket\nkey: data/users.csv",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Download>()?))),
+    shape: runnable::<Download>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Download {
     #[serde(flatten)]
     connection: Connection,
+    /// The object to download (single mode).
     key: Option<Property<String>>,
+    /// A version of the object.
     version_id: Option<Property<String>>,
-    #[allow(dead_code)]
-    validate_checksum: Option<Property<bool>>,
     #[serde(flatten)]
     selection: Selection,
+    /// Accepted.
+    #[allow(dead_code)]
+    validate_checksum: Option<Property<bool>>,
 }
 
 /// Streams one object into a new file of this task run; returns Kestra's file info.

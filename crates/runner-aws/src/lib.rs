@@ -8,7 +8,7 @@ mod download;
 mod list;
 mod upload;
 
-use runner_core::registry::TaskDescriptor;
+use runner_core::plugin::TaskDescriptor;
 
 /// The S3 task types.
 pub const TASKS: &[TaskDescriptor] = &[

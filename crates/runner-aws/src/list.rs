@@ -1,73 +1,44 @@
 //! `io.kestra.plugin.aws.s3.List`: the objects under a prefix, filtered.
 
-use crate::connection::{Connection, S3, describe, with_connection};
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Property, RunContext, TaskError};
+use crate::connection::{Connection, S3, describe};
+use runner_core::plugin::*;
 use serde::Deserialize;
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
 pub(crate) const LIST: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.aws.s3.List",
     aliases: &[],
     doc: "List the objects of a bucket under a prefix. Output: `objects`.",
-    properties: with_connection![
-        PropDoc::value("prefix", "string", "Only keys starting with this."),
-        PropDoc::value("delimiter", "string", "Group keys by this (usually `/`)."),
-        PropDoc::value("marker", "string", "Start after this key."),
-        PropDoc::value(
-            "encodingType",
-            "string",
-            "Accepted; keys are returned decoded."
-        ),
-        PropDoc::value(
-            "maxKeys",
-            "integer",
-            "At most this many keys in total (default 1000)."
-        ),
-        PropDoc::value(
-            "expectedBucketOwner",
-            "string",
-            "The account expected to own the bucket."
-        ),
-        PropDoc::value(
-            "regexp",
-            "string",
-            "Only keys matching this regular expression (whole key)."
-        ),
-        PropDoc::value(
-            "filter",
-            "FILES|DIRECTORY|BOTH",
-            "Files, directories (keys ending in `/`) or both (default)."
-        ),
-        PropDoc::value(
-            "maxFiles",
-            "integer",
-            "Keep at most this many objects (default 25), with a warning."
-        ),
-    ],
     example: "id: list\ntype: io.kestra.plugin.aws.s3.List\nbucket: my-bucket\nprefix: data/",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<List>()?))),
+    shape: runnable::<List>(),
 };
 
 /// What to list; Download's multi-file mode uses it too.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, Properties)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Selection {
+    /// Only keys starting with this.
     prefix: Option<Property<String>>,
+    /// Group keys by this (usually `/`).
     delimiter: Option<Property<String>>,
+    /// Start after this key.
     marker: Option<Property<String>>,
+    /// Accepted; keys are returned decoded.
     #[allow(dead_code)]
     encoding_type: Option<Property<String>>,
+    /// At most this many keys listed in total (default 1000).
     max_keys: Option<Property<u32>>,
+    /// The account expected to own the bucket.
     expected_bucket_owner: Option<Property<String>>,
+    /// Only keys matching this regular expression (whole key).
     regexp: Option<Property<String>>,
+    /// Files, directories (keys ending in `/`) or both (List's default; Download takes files).
     filter: Option<Property<Filter>>,
+    /// Keep at most this many objects (default 25), with a warning.
     max_files: Option<Property<u32>>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
 #[serde(rename_all = "UPPERCASE")]
 pub(crate) enum Filter {
     Files,
@@ -156,7 +127,7 @@ impl Selection {
             .collect();
         if out.len() > max_files {
             ctx.log(
-                runner_core::log::Level::Warn,
+                Level::Warn,
                 &format!(
                     "{} objects match; keeping the first {max_files} (maxFiles)",
                     out.len()
@@ -168,7 +139,7 @@ impl Selection {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct List {
     #[serde(flatten)]

@@ -3,7 +3,7 @@
 //! previous task is still writing (a Query STORE result) starts uploading early: see
 //! `Upload::prepare_upload`.
 
-use crate::connection::{Connection, S3, Settings, describe, with_connection};
+use crate::connection::{Connection, S3, Settings, describe};
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart, ObjectCannedAcl,
@@ -11,11 +11,7 @@ use aws_sdk_s3::types::{
 };
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
-use runner_core::log::Level;
-use runner_core::pipe::{GrowingFile, Prepared};
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Property, RunContext, TaskError};
+use runner_core::plugin::*;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
@@ -30,92 +26,52 @@ pub(crate) const UPLOAD: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.aws.s3.Upload",
     aliases: &[],
     doc: "Upload files of the execution to S3: one file to `key`, or several under the `key` prefix.",
-    properties: with_connection![
-        PropDoc::value(
-            "from",
-            "URI, list, map or JSON string",
-            "kestra:/// file(s) of this execution; a map gives each file its relative key."
-        )
-        .required(),
-        PropDoc::value(
-            "key",
-            "string",
-            "The object key (one file) or the prefix (several)."
-        )
-        .required(),
-        PropDoc::value("contentType", "string", "Content-Type of the object(s)."),
-        PropDoc::value("contentEncoding", "string", "Content-Encoding."),
-        PropDoc::value("contentDisposition", "string", "Content-Disposition."),
-        PropDoc::value("contentLanguage", "string", "Content-Language."),
-        PropDoc::value(
-            "contentLength",
-            "integer",
-            "Accepted; the length is the file's."
-        ),
-        PropDoc::value("cacheControl", "string", "Cache-Control."),
-        PropDoc::value("metadata", "map", "User metadata (x-amz-meta-*)."),
-        PropDoc::value("tagging", "map", "Object tags."),
-        PropDoc::value(
-            "storageClass",
-            "string",
-            "STANDARD, STANDARD_IA, GLACIER, ..."
-        ),
-        PropDoc::value(
-            "acl",
-            "string",
-            "Canned ACL: private, public-read, bucket-owner-full-control, ..."
-        ),
-        PropDoc::value("expires", "string", "Expires, an ISO-8601 instant."),
-        PropDoc::value(
-            "serverSideEncryption",
-            "string",
-            "AES256, aws:kms or aws:kms:dsse."
-        ),
-        PropDoc::value("bucketKeyEnabled", "boolean", "S3 Bucket Key for SSE-KMS."),
-        PropDoc::value(
-            "checksumAlgorithm",
-            "string",
-            "CRC32, CRC32_C, SHA1, SHA256 or CRC64_NVME: computed and sent."
-        ),
-        PropDoc::value(
-            "expectedBucketOwner",
-            "string",
-            "The account expected to own the bucket."
-        ),
-        PropDoc::value(
-            "concurrentUploads",
-            "integer",
-            "Files uploaded at once (default 50)."
-        ),
-    ],
     example: "id: upload\ntype: io.kestra.plugin.aws.s3.Upload\nfrom: \"{{ outputs.fetch.uri }}\"\nbucket: my-bucket\nkey: data/users.ion",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Upload>()?))),
+    shape: runnable::<Upload>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Upload {
     #[serde(flatten)]
     connection: Connection,
+    /// kestra:/// file(s) of this execution; a map gives each file its relative key.
+    #[prop(type = "URI, list, map or JSON string")]
     from: Property<Json>,
+    /// The object key (one file) or the prefix (several).
     key: Property<String>,
+    /// Content-Type of the object(s).
     content_type: Option<Property<String>>,
+    /// Content-Encoding.
     content_encoding: Option<Property<String>>,
+    /// Content-Disposition.
     content_disposition: Option<Property<String>>,
+    /// Content-Language.
     content_language: Option<Property<String>>,
+    /// Accepted; the length is the file's.
     #[allow(dead_code)]
     content_length: Option<Property<i64>>,
+    /// Cache-Control.
     cache_control: Option<Property<String>>,
+    /// User metadata (x-amz-meta-*).
     metadata: Option<Property<HashMap<String, String>>>,
+    /// Object tags.
     tagging: Option<Property<Map<String, Json>>>,
+    /// STANDARD, STANDARD_IA, GLACIER, ...
     storage_class: Option<Property<String>>,
+    /// Canned ACL: private, public-read, bucket-owner-full-control, ...
     acl: Option<Property<String>>,
+    /// Expires, an ISO-8601 instant.
     expires: Option<Property<String>>,
+    /// AES256, aws:kms or aws:kms:dsse.
     server_side_encryption: Option<Property<String>>,
+    /// S3 Bucket Key for SSE-KMS.
     bucket_key_enabled: Option<Property<bool>>,
+    /// CRC32, CRC32_C, SHA1, SHA256 or CRC64_NVME: computed and sent.
     checksum_algorithm: Option<Property<String>>,
+    /// The account expected to own the bucket.
     expected_bucket_owner: Option<Property<String>>,
+    /// Files uploaded at once (default 50).
     concurrent_uploads: Option<Property<u32>>,
 }
 
@@ -425,6 +381,7 @@ impl RunnableTask for Upload {
                                 path,
                                 key,
                                 options,
+                                cleanup: ctx.cleanup(),
                             };
                             object.upload(prepared).await.map(|r| (rel.clone(), r))
                         }
@@ -475,6 +432,8 @@ struct Object<'a> {
     path: &'a Path,
     key: &'a str,
     options: &'a ObjectOptions,
+    /// Where an upload dropped midway is aborted.
+    cleanup: &'a Cleanup,
 }
 
 /// An open multipart upload; its guard aborts it unless the upload completes.
@@ -554,6 +513,7 @@ impl Object<'_> {
                 self.key.to_string(),
                 id.clone(),
             )),
+            cleanup: self.cleanup.clone(),
         };
         Ok(Multipart { id, guard })
     }
@@ -723,6 +683,7 @@ impl Upload {
             path: &path,
             key: &key,
             options: &options,
+            cleanup: ctx.cleanup(),
         };
         let multipart = object.create_multipart().await.ok()?;
         let mut parts = Vec::new();
@@ -768,6 +729,7 @@ impl Upload {
 /// timeout), so no parts are left behind.
 struct AbortGuard {
     s3: Option<(aws_sdk_s3::Client, String, String, String)>,
+    cleanup: Cleanup,
 }
 
 impl AbortGuard {
@@ -787,7 +749,7 @@ impl AbortGuard {
 impl Drop for AbortGuard {
     fn drop(&mut self) {
         if let Some((client, bucket, key, id)) = self.s3.take() {
-            runner_core::cleanup::spawn(async move {
+            self.cleanup.spawn(async move {
                 let _ = client
                     .abort_multipart_upload()
                     .bucket(bucket)

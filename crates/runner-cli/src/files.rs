@@ -1,6 +1,9 @@
-//! Reading flow files: one file may hold several flows (YAML documents).
+//! Reading flow files (one file may hold several flows, as YAML documents) and validating them.
 
+use crate::diagnostics::{Style, render};
+use runner_core::{Plan, Registry, validate};
 use runner_model::{Diagnostic, Node, Problem, load_str};
+use runner_template::Renderer;
 use std::path::{Path, PathBuf};
 
 /// A flow file as read from disk: its text (for snippets) and its documents.
@@ -55,4 +58,44 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Each flow of a file: its `namespace.id` when readable, and its plan when valid.
+pub(crate) type Checked = Vec<(Option<String>, Option<Plan>)>;
+
+/// Reads a flow file and validates each of its flows, printing every problem. `None` when the
+/// file cannot be read.
+pub(crate) fn load(
+    path: &Path,
+    registry: &Registry,
+    renderer: &Renderer,
+    style: &Style,
+) -> Option<(FlowFile, Checked)> {
+    let file = match read(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!(
+                "{}: cannot read `{}`: {e}",
+                style.error_label(),
+                path.display()
+            );
+            return None;
+        }
+    };
+    let docs = match &file.docs {
+        Ok(docs) => docs,
+        Err(d) => {
+            eprint!("{}", render(d, &file.path, &file.text, style));
+            return Some((file, vec![(None, None)]));
+        }
+    };
+    let mut results = Vec::new();
+    for doc in docs {
+        let v = validate(doc, registry, renderer);
+        for d in &v.diagnostics {
+            eprint!("{}", render(d, &file.path, &file.text, style));
+        }
+        results.push((v.name, v.plan));
+    }
+    Some((file, results))
 }

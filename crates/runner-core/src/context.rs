@@ -1,5 +1,6 @@
 //! The run context: a task's only door to the world (rendering, storage, logs).
 
+use crate::cleanup::Cleanup;
 use crate::error::TaskError;
 use crate::log::{Level, LogEvent, LogSink};
 use crate::pipe::{FileProgress, GrowingFile, Prepared};
@@ -15,62 +16,77 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{oneshot, watch};
 
 /// What one execution shares between its task runs.
-pub struct ExecutionShared {
-    pub id: String,
-    pub flow: FlowInfo,
-    pub start_date: Timestamp,
-    pub prefix: ExecutionPrefix,
-    pub renderer: Arc<Renderer>,
-    pub storage: Storage,
-    pub log: Arc<LogSink>,
-    pub labels: Json,
-    pub vars: Json,
-    /// `envs.x` for every `ENV_X` the caller passed in; tasks never read the environment.
-    pub envs: Json,
-    /// The variables of the process and of `--env-file`s, set by the caller; tasks read them
-    /// through [`RunContext::env_var`] (the AWS credential chain, endpoints...).
-    pub environment: std::collections::BTreeMap<String, String>,
+pub(crate) struct ExecutionShared {
+    pub(crate) id: String,
+    pub(crate) flow: FlowInfo,
+    pub(crate) start_date: Timestamp,
+    pub(crate) prefix: ExecutionPrefix,
+    pub(crate) renderer: Arc<Renderer>,
+    pub(crate) storage: Storage,
+    pub(crate) log: Arc<LogSink>,
+    pub(crate) labels: Json,
+    /// The variables of the process and of `--env-file`s; tasks read them through
+    /// [`RunContext::env_var`] (the AWS credential chain, endpoints...).
+    pub(crate) environment: std::collections::BTreeMap<String, String>,
     /// `flow`, `vars`, `labels`, `envs`: converted once for rendering.
     fixed_vars: Vec<(String, Vars)>,
     state: Mutex<ExecutionState>,
+    pub(crate) cleanup: Cleanup,
+}
+
+/// What an execution is made of, gathered by [`crate::ExecutionBuilder`].
+pub(crate) struct ExecutionParts {
+    pub(crate) id: String,
+    pub(crate) flow: FlowInfo,
+    pub(crate) renderer: Arc<Renderer>,
+    pub(crate) storage: Storage,
+    pub(crate) log: Arc<LogSink>,
+    pub(crate) labels: Json,
+    pub(crate) vars: Json,
+    /// `envs.x` for every `ENV_X` the caller passed in; tasks never read the environment.
+    pub(crate) envs: Json,
+    pub(crate) environment: std::collections::BTreeMap<String, String>,
+    pub(crate) inputs: Json,
 }
 
 /// The mutable part of an execution.
 /// `inputs`, `outputs` and `tasks` are shared with the expressions being rendered (see
 /// [`Vars::lazy`]); a change copies them only while a render still holds the old version.
-pub struct ExecutionState {
-    pub record: StateRecord,
-    pub inputs: Arc<Json>,
-    pub task_runs: Vec<TaskRun>,
+pub(crate) struct ExecutionState {
+    pub(crate) record: StateRecord,
+    pub(crate) inputs: Arc<Json>,
+    pub(crate) task_runs: Vec<TaskRun>,
     /// `outputs.<taskId>[.<value>...].<name>`
-    pub outputs: Arc<Json>,
+    pub(crate) outputs: Arc<Json>,
     /// `tasks.<taskId>[.<value>...].state`
-    pub tasks: Arc<Json>,
-    pub flow_outputs: Option<Json>,
+    pub(crate) tasks: Arc<Json>,
+    pub(crate) flow_outputs: Option<Json>,
 }
 
 /// How to reach a task run's place among its valued parents (ForEach values), outermost first.
 #[derive(Clone, Debug, Default)]
-pub struct Scope {
-    pub parent_taskrun_id: Option<String>,
-    pub values: Vec<String>,
+pub(crate) struct Scope {
+    pub(crate) parent_taskrun_id: Option<String>,
+    pub(crate) values: Vec<String>,
     /// `parents`, closest first: `{taskrun: {value}, outputs}`.
-    pub parents: Vec<Json>,
-    pub iteration: Option<usize>,
+    pub(crate) parents: Vec<Json>,
+    pub(crate) iteration: Option<usize>,
 }
 
 impl ExecutionShared {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id: String,
-        flow: FlowInfo,
-        renderer: Arc<Renderer>,
-        storage: Storage,
-        log: Arc<LogSink>,
-        labels: Json,
-        vars: Json,
-        envs: Json,
-    ) -> Self {
+    pub(crate) fn new(parts: ExecutionParts) -> Self {
+        let ExecutionParts {
+            id,
+            flow,
+            renderer,
+            storage,
+            log,
+            labels,
+            vars,
+            envs,
+            environment,
+            inputs,
+        } = parts;
         let now = Timestamp::now();
         let prefix = ExecutionPrefix::new(&flow.namespace, &flow.id, &id);
         let fixed_vars = vec![
@@ -85,7 +101,8 @@ impl ExecutionShared {
             ("envs".to_string(), Vars::from_json(&envs)),
         ];
         ExecutionShared {
-            environment: Default::default(),
+            environment,
+            cleanup: Cleanup::default(),
             fixed_vars,
             id,
             flow,
@@ -95,11 +112,9 @@ impl ExecutionShared {
             storage,
             log,
             labels,
-            vars,
-            envs,
             state: Mutex::new(ExecutionState {
                 record: StateRecord::new(now),
-                inputs: Arc::new(Json::Object(Map::new())),
+                inputs: Arc::new(inputs),
                 task_runs: Vec::new(),
                 outputs: Arc::new(Json::Object(Map::new())),
                 tasks: Arc::new(Json::Object(Map::new())),
@@ -108,17 +123,12 @@ impl ExecutionShared {
         }
     }
 
-    /// Sets the typed inputs (before the run starts).
-    pub fn set_inputs(&self, inputs: Json) {
-        self.state().inputs = Arc::new(inputs);
-    }
-
-    pub fn state(&self) -> MutexGuard<'_, ExecutionState> {
+    pub(crate) fn state(&self) -> MutexGuard<'_, ExecutionState> {
         self.state.lock().expect("execution state lock")
     }
 
     /// The variables every expression of this execution sees, before task-specific ones.
-    pub fn base_variables(&self) -> Vec<(String, Vars)> {
+    pub(crate) fn base_variables(&self) -> Vec<(String, Vars)> {
         let state = self.state();
         let execution = json!({
             "id": self.id,
@@ -137,7 +147,7 @@ impl ExecutionShared {
     }
 
     /// The execution as Kestra's API returns it.
-    pub fn record(&self) -> Json {
+    pub(crate) fn record(&self) -> Json {
         let state = self.state();
         let labels: Vec<Json> = self
             .labels
@@ -164,7 +174,7 @@ impl ExecutionShared {
         out
     }
 
-    pub fn log(&self, level: Level, task_id: Option<&str>, message: &str) {
+    pub(crate) fn log(&self, level: Level, task_id: Option<&str>, message: &str) {
         self.log.emit(LogEvent {
             level,
             task_id,
@@ -371,6 +381,11 @@ impl RunContext {
 
     pub fn storage(&self) -> &Storage {
         &self.exec.storage
+    }
+
+    /// Where work that must outlive a dropped task (aborting an upload) is handed.
+    pub fn cleanup(&self) -> &Cleanup {
+        &self.exec.cleanup
     }
 
     /// A new `kestra://` URI for a file this task run writes.

@@ -6,7 +6,7 @@ use crate::context::{ExecutionShared, RunContext, Scope};
 use crate::error::TaskError;
 use crate::log::Level;
 use crate::pipe::{GrowingFile, Prepared};
-use crate::plan::{Plan, TaskList, TaskNode};
+use crate::plan::{Plan, TaskNode};
 use crate::state::{Attempt, State, StateRecord, TaskRun};
 use crate::task::{BoxFuture, FlowableTask, Outputs, TaskKind};
 use futures_util::StreamExt;
@@ -20,7 +20,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Runs one execution of a plan.
-pub struct Executor {
+pub(crate) struct Executor {
     exec: Arc<ExecutionShared>,
 }
 
@@ -51,17 +51,13 @@ fn is_falsy(s: &str) -> bool {
 }
 
 impl Executor {
-    pub fn new(exec: Arc<ExecutionShared>) -> Self {
+    pub(crate) fn new(exec: Arc<ExecutionShared>) -> Self {
         Executor { exec }
-    }
-
-    pub fn execution(&self) -> &Arc<ExecutionShared> {
-        &self.exec
     }
 
     /// Runs the flow to its final state: tasks, then errors when they failed, then finally,
     /// then the flow outputs, then afterExecution.
-    pub async fn run(&self, plan: &Plan) -> State {
+    pub(crate) async fn run(&self, plan: &Plan) -> State {
         let started = Instant::now();
         self.set_execution_state(State::Running);
         if plan.trigger_count > 0 {
@@ -105,7 +101,7 @@ impl Executor {
     }
 
     /// Marks every unfinished task run and the execution KILLED (after Ctrl-C).
-    pub fn kill(&self) {
+    pub(crate) fn kill(&self) {
         let now = Timestamp::now();
         let mut st = self.exec.state();
         for tr in st
@@ -162,9 +158,9 @@ impl Executor {
 
     fn run_block<'a>(
         &'a self,
-        tasks: &'a TaskList,
-        errors: &'a TaskList,
-        finally: &'a TaskList,
+        tasks: &'a [TaskNode],
+        errors: &'a [TaskNode],
+        finally: &'a [TaskNode],
         scope: &'a Scope,
     ) -> BoxFuture<'a, State> {
         Box::pin(async move {
@@ -181,7 +177,7 @@ impl Executor {
 
     /// Runs tasks one after the other; a failed task stops the sequence. A task that can
     /// start on the file its predecessor writes (see [`crate::pipe`]) prepares meanwhile.
-    fn run_sequence<'a>(&'a self, tasks: &'a TaskList, scope: &'a Scope) -> BoxFuture<'a, State> {
+    fn run_sequence<'a>(&'a self, tasks: &'a [TaskNode], scope: &'a Scope) -> BoxFuture<'a, State> {
         Box::pin(async move {
             let mut states = Vec::with_capacity(tasks.len());
             let mut prepared = None;
@@ -428,7 +424,7 @@ impl Executor {
             s
         };
         let valued = resolution.branches.iter().any(|b| b.value.is_some());
-        let branches: Vec<(Scope, &TaskList)> = resolution
+        let branches: Vec<(Scope, &[TaskNode])> = resolution
             .branches
             .iter()
             .enumerate()
@@ -447,7 +443,7 @@ impl Executor {
     }
 
     /// Runs branches, at most `limit` at once (0 = no limit); once one fails no new one starts.
-    async fn run_branches(&self, branches: Vec<(Scope, &TaskList)>, limit: usize) -> Vec<State> {
+    async fn run_branches(&self, branches: Vec<(Scope, &[TaskNode])>, limit: usize) -> Vec<State> {
         let limit = if limit == 0 { usize::MAX } else { limit };
         let mut pending = branches.into_iter();
         let mut running = FuturesUnordered::new();

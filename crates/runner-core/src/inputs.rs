@@ -61,14 +61,14 @@ impl std::error::Error for InputError {}
 
 /// The typed values of every declared input, nested by dots (`a.b` becomes `inputs.a.b`),
 /// and the values of SECRET inputs (to mask).
-pub struct ResolvedInputs {
+pub(crate) struct ResolvedInputs {
     pub values: Json,
     pub secrets: Vec<String>,
 }
 
 /// Checks and types `given` against the flow's inputs; FILE inputs given as local paths are
 /// copied into the execution's storage.
-pub async fn resolve_inputs(
+pub(crate) async fn resolve_inputs(
     defs: &[RawInput],
     given: &Map<String, Json>,
     storage: &Storage,
@@ -170,7 +170,7 @@ fn bound(def: &RawInput, key: &str) -> Option<Json> {
 }
 
 /// Types one value as input type `def.type_name` (also used for flow outputs).
-pub fn coerce(def: &RawInput, value: &Json) -> Result<Json, String> {
+pub(crate) fn coerce(def: &RawInput, value: &Json) -> Result<Json, String> {
     coerce_as(&def.type_name, def, value)
 }
 

@@ -1,34 +1,45 @@
 //! The Kestra flow engine.
 //!
-//! - [`Registry`] maps task types (and Kestra's old aliases) to [`TaskDescriptor`]s; plugin crates
-//!   export slices of them ([`tasks::TASKS`] holds the core ones).
-//! - [`validate`] turns a YAML document into a [`Plan`] or positioned diagnostics, without I/O.
-//! - [`Executor`] runs a plan; each task reaches the world only through its [`RunContext`].
-//! - [`Storage`] backs `kestra:///` URIs with a local directory.
+//! Two faces:
+//! - for task crates, [`plugin`]: everything a task type needs, in one import;
+//! - for the binary and the tests, the engine: a [`Registry`] of task types, [`validate`]
+//!   (a YAML document to a [`Plan`], or positioned diagnostics, without I/O), and
+//!   [`ExecutionBuilder`], the one way to start an [`Execution`] of a plan.
+//!
+//! Each task reaches the world only through its [`plugin::RunContext`]: rendering, `kestra://`
+//! storage, logs (masked), its execution's cleanup.
 
-pub mod cleanup;
-pub mod context;
-pub mod error;
-pub mod executor;
+// The derives name `::runner_core::plugin`, also inside this crate.
+extern crate self as runner_core;
+
+mod cleanup;
+mod context;
+mod environment;
+mod error;
+mod execution;
+mod executor;
+mod inputs;
+mod log;
+mod pipe;
+mod plan;
+pub mod plugin;
+mod property;
+mod registry;
+mod state;
+mod storage;
+mod task;
+mod tasks;
+mod validate;
+
 pub mod ids;
-pub mod inputs;
-pub mod log;
-pub mod pipe;
-pub mod plan;
-pub mod property;
-pub mod registry;
-pub mod state;
-pub mod storage;
-pub mod task;
-pub mod tasks;
-pub mod validate;
 
-pub use context::{ExecutionShared, RunContext};
-pub use error::TaskError;
-pub use executor::Executor;
+pub use environment::{EnvFileError, Environment};
+pub use execution::{Execution, ExecutionBuilder, RecordError, StartError};
+pub use inputs::InputError;
+pub use log::{Level, LogFormat};
 pub use plan::Plan;
-pub use property::Property;
-pub use registry::{PropDoc, PropKind, Registry, TaskDescriptor};
+pub use registry::{PropDoc, PropKind, Registry, TaskDescriptor, TaskType};
+pub use runner_secrets::Masker;
 pub use state::State;
-pub use storage::Storage;
-pub use validate::{TaskBuilder, Validation, validate};
+pub use tasks::TASKS;
+pub use validate::{Validation, unset_secrets, validate};

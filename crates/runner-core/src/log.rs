@@ -5,7 +5,16 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    runner_derive::PropType,
 )]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
@@ -45,10 +54,10 @@ pub enum LogFormat {
     Json,
 }
 
-pub use runner_secrets::Masker;
+pub(crate) use runner_secrets::Masker;
 
 /// Where log events go.
-pub struct LogSink {
+pub(crate) struct LogSink {
     format: LogFormat,
     min_level: Level,
     out: Mutex<Box<dyn Write + Send>>,
@@ -56,7 +65,7 @@ pub struct LogSink {
 }
 
 /// One event.
-pub struct LogEvent<'a> {
+pub(crate) struct LogEvent<'a> {
     pub level: Level,
     pub task_id: Option<&'a str>,
     pub taskrun_id: Option<&'a str>,
@@ -64,7 +73,7 @@ pub struct LogEvent<'a> {
 }
 
 impl LogSink {
-    pub fn new(
+    pub(crate) fn new(
         format: LogFormat,
         min_level: Level,
         out: Box<dyn Write + Send>,
@@ -78,15 +87,15 @@ impl LogSink {
         }
     }
 
-    pub fn masker(&self) -> &Arc<Masker> {
+    pub(crate) fn masker(&self) -> &Arc<Masker> {
         &self.masker
     }
 
-    pub fn enabled(&self, level: Level) -> bool {
+    pub(crate) fn enabled(&self, level: Level) -> bool {
         level >= self.min_level
     }
 
-    pub fn emit(&self, event: LogEvent<'_>) {
+    pub(crate) fn emit(&self, event: LogEvent<'_>) {
         if !self.enabled(event.level) {
             return;
         }

@@ -69,7 +69,7 @@ pub(crate) fn has_template(v: &Json) -> bool {
 
 /// Turns a (rendered) value into `T`, reading strings as JSON scalars where `T` needs a number,
 /// a boolean or a list, and numbers or booleans as text where `T` needs a string.
-pub fn convert<T: DeserializeOwned>(v: Json) -> Result<T, String> {
+pub(crate) fn convert<T: DeserializeOwned>(v: Json) -> Result<T, String> {
     let first = match serde_json::from_value::<T>(v.clone()) {
         Ok(t) => return Ok(t),
         Err(e) => e.to_string(),
@@ -95,6 +95,10 @@ pub fn convert<T: DeserializeOwned>(v: Json) -> Result<T, String> {
 /// An ISO-8601 duration (`PT30S`), as Java's `Duration` reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct IsoDuration(pub std::time::Duration);
+
+impl crate::registry::PropType for IsoDuration {
+    const NAME: &'static str = "duration";
+}
 
 impl<'de> Deserialize<'de> for IsoDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -1,8 +1,15 @@
 //! The explicit task registry: each plugin crate exports a slice of [`TaskDescriptor`]s and the
 //! binary joins them. No linker magic: what `runner plugins` lists is exactly this table.
+//!
+//! A descriptor names a task type and says how to build it; its properties are not written in
+//! it but derived from the task's struct ([`Properties`]), so the struct serde reads and the
+//! documentation cannot disagree.
 
-use crate::task::TaskKind;
+use crate::plan::TaskList;
+use crate::task::{FlowableTask, RunnableTask, TaskKind};
 use crate::validate::TaskBuilder;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
 use std::collections::HashMap;
 
 /// How a property is filled in a flow.
@@ -27,50 +34,166 @@ pub struct PropDoc {
     pub doc: &'static str,
 }
 
-impl PropDoc {
-    pub const fn value(name: &'static str, type_doc: &'static str, doc: &'static str) -> Self {
-        PropDoc {
-            name,
-            kind: PropKind::Value(type_doc),
-            required: false,
-            dynamic: true,
-            doc,
+/// A task's properties, derived from its struct with `#[derive(Properties)]`.
+pub trait Properties {
+    /// Appends the documentation of each property, in the order of the struct's fields.
+    fn docs(out: &mut Vec<PropDoc>);
+
+    /// Moves the task lists the validator read (`#[prop(tasks)]` fields) into the task.
+    fn take_tasks(&mut self, _lists: &mut TaskLists) {}
+
+    /// Reads the value of property `name` alone, so that each wrong property is reported
+    /// where it is written (serde stops at the first, and loses the place inside a
+    /// `flatten`). `None` when `name` is not one of these properties.
+    fn check_property(name: &str, value: &Json) -> Option<Result<(), ValueError>>;
+}
+
+/// Why one property's value does not fit its type.
+#[derive(Debug)]
+pub struct ValueError {
+    /// Where inside the value (`[2].name`); empty for the value itself.
+    pub path: String,
+    pub message: String,
+}
+
+/// Reads `value` as a `T`, for [`Properties::check_property`].
+pub fn check_value<T: DeserializeOwned>(value: &Json) -> Result<(), ValueError> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let path = e.path().to_string();
+            Err(ValueError {
+                path: if path == "." { String::new() } else { path },
+                message: e.into_inner().to_string(),
+            })
+        }
+    }
+}
+
+/// How a value type is named in the documentation (`string`, `duration`, `STORE|FETCH`).
+pub trait PropType {
+    const NAME: &'static str;
+}
+
+macro_rules! prop_type {
+    ($name:literal: $($t:ty),+) => {
+        $(impl PropType for $t {
+            const NAME: &'static str = $name;
+        })+
+    };
+}
+
+prop_type!("string": String);
+prop_type!("boolean": bool);
+prop_type!("integer": u8, u16, u32, u64, usize, i8, i16, i32, i64);
+prop_type!("number": f32, f64);
+prop_type!("any": serde_json::Value);
+prop_type!("map": serde_json::Map<String, serde_json::Value>);
+
+impl<T> PropType for Vec<T> {
+    const NAME: &'static str = "list";
+}
+
+impl<V> PropType for std::collections::BTreeMap<String, V> {
+    const NAME: &'static str = "map";
+}
+
+impl<V> PropType for std::collections::HashMap<String, V> {
+    const NAME: &'static str = "map";
+}
+
+/// The task lists of one flowable task, read by the validator before the task is built.
+#[derive(Default)]
+pub struct TaskLists {
+    lists: Vec<(&'static str, TaskList)>,
+    maps: Vec<(&'static str, Vec<(String, TaskList)>)>,
+}
+
+impl TaskLists {
+    pub(crate) fn insert(&mut self, name: &'static str, tasks: TaskList) {
+        self.lists.push((name, tasks));
+    }
+
+    pub(crate) fn insert_map(&mut self, name: &'static str, map: Vec<(String, TaskList)>) {
+        self.maps.push((name, map));
+    }
+
+    /// The tasks of property `name` (empty when it was not given).
+    pub fn tasks(&mut self, name: &str) -> TaskList {
+        match self.lists.iter().position(|(n, _)| *n == name) {
+            Some(i) => self.lists.swap_remove(i).1,
+            None => Vec::new(),
         }
     }
 
-    pub const fn required(self) -> Self {
-        PropDoc {
-            required: true,
-            ..self
+    /// The map of task lists of property `name`, in source order.
+    pub fn task_map(&mut self, name: &str) -> Vec<(String, TaskList)> {
+        match self.maps.iter().position(|(n, _)| *n == name) {
+            Some(i) => self.maps.swap_remove(i).1,
+            None => Vec::new(),
         }
     }
+}
 
-    pub const fn fixed(self) -> Self {
-        PropDoc {
-            dynamic: false,
-            ..self
-        }
-    }
+/// What kind of task a type is and how to build it; made by [`runnable`] or [`flowable`].
+#[derive(Clone, Copy)]
+pub struct Shape {
+    pub(crate) docs: fn(&mut Vec<PropDoc>),
+    pub(crate) flowable: bool,
+    pub(crate) build: fn(&mut TaskBuilder<'_, '_>) -> Option<TaskKind>,
+}
 
-    pub const fn tasks(name: &'static str, doc: &'static str) -> Self {
-        PropDoc {
-            name,
-            kind: PropKind::Tasks,
-            required: false,
-            dynamic: false,
-            doc,
-        }
+/// A task that does work: its struct `T` is its properties.
+pub const fn runnable<T>() -> Shape
+where
+    T: RunnableTask + Properties + DeserializeOwned + 'static,
+{
+    Shape {
+        docs: T::docs,
+        flowable: false,
+        build: build_runnable::<T>,
     }
+}
 
-    pub const fn task_map(name: &'static str, doc: &'static str) -> Self {
-        PropDoc {
-            name,
-            kind: PropKind::TaskMap,
-            required: false,
-            dynamic: false,
-            doc,
-        }
+/// A task that runs other tasks: its struct `T` is its properties, task lists included.
+pub const fn flowable<T>() -> Shape
+where
+    T: FlowableTask + Properties + DeserializeOwned + 'static,
+{
+    Shape {
+        docs: T::docs,
+        flowable: true,
+        build: build_flowable::<T>,
     }
+}
+
+fn build_runnable<T>(b: &mut TaskBuilder<'_, '_>) -> Option<TaskKind>
+where
+    T: RunnableTask + Properties + DeserializeOwned + 'static,
+{
+    let task = b.properties::<T>()?;
+    if let Err(rule) = task.check() {
+        b.rule(&rule);
+        return None;
+    }
+    Some(TaskKind::Runnable(Box::new(task)))
+}
+
+fn build_flowable<T>(b: &mut TaskBuilder<'_, '_>) -> Option<TaskKind>
+where
+    T: FlowableTask + Properties + DeserializeOwned + 'static,
+{
+    // Properties first, then the children, so diagnostics come in source order; children are
+    // read even when a property is wrong, so their problems are reported too.
+    let task = b.properties::<T>();
+    let mut lists = b.task_lists();
+    let mut task = task?;
+    task.take_tasks(&mut lists);
+    if let Err(rule) = task.check() {
+        b.rule(&rule);
+        return None;
+    }
+    Some(TaskKind::Flowable(Box::new(task)))
 }
 
 /// A task type: its Kestra name and aliases, documentation, and how to build it from a flow.
@@ -78,47 +201,67 @@ pub struct TaskDescriptor {
     pub type_name: &'static str,
     pub aliases: &'static [&'static str],
     pub doc: &'static str,
-    pub properties: &'static [PropDoc],
     /// A minimal task of this type, in YAML; a test validates every one.
     pub example: &'static str,
+    pub shape: Shape,
+}
+
+/// A registered task type with its properties, derived once.
+pub struct TaskType {
+    pub descriptor: &'static TaskDescriptor,
+    pub properties: Vec<PropDoc>,
+}
+
+impl TaskType {
+    pub fn type_name(&self) -> &'static str {
+        self.descriptor.type_name
+    }
+
     /// Flowable tasks also take `errors` and `finally` lists, read by the validator.
-    pub flowable: bool,
-    /// Builds the task from its properties; `None` when problems were reported to the builder.
-    pub build: fn(&mut TaskBuilder<'_, '_>) -> Option<TaskKind>,
+    pub fn is_flowable(&self) -> bool {
+        self.descriptor.shape.flowable
+    }
+
+    pub fn property(&self, name: &str) -> Option<&PropDoc> {
+        self.properties.iter().find(|p| p.name == name)
+    }
 }
 
 /// Every task type this runner can execute.
 pub struct Registry {
-    descriptors: Vec<&'static TaskDescriptor>,
+    types: Vec<TaskType>,
     by_name: HashMap<&'static str, usize>,
 }
 
 impl Registry {
+    /// Joins the plugins' lists. A type or alias registered twice is a programming error.
     pub fn new(lists: &[&'static [TaskDescriptor]]) -> Self {
-        let mut descriptors = Vec::new();
+        let mut types = Vec::new();
         let mut by_name = HashMap::new();
         for list in lists {
             for d in list.iter() {
-                let index = descriptors.len();
-                descriptors.push(d);
+                let index = types.len();
+                let mut properties = Vec::new();
+                (d.shape.docs)(&mut properties);
+                types.push(TaskType {
+                    descriptor: d,
+                    properties,
+                });
                 for name in std::iter::once(&d.type_name).chain(d.aliases) {
                     let previous = by_name.insert(*name, index);
                     assert!(previous.is_none(), "task type `{name}` is registered twice");
                 }
             }
         }
-        Registry {
-            descriptors,
-            by_name,
-        }
+        Registry { types, by_name }
     }
 
-    pub fn get(&self, type_name: &str) -> Option<&'static TaskDescriptor> {
-        self.by_name.get(type_name).map(|i| self.descriptors[*i])
+    pub fn get(&self, type_name: &str) -> Option<&TaskType> {
+        self.by_name.get(type_name).map(|i| &self.types[*i])
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &'static TaskDescriptor> + '_ {
-        self.descriptors.iter().copied()
+    pub fn iter(&self) -> impl Iterator<Item = &TaskType> + '_ {
+        self.types.iter()
     }
 
     /// The known type closest to an unknown one: same simple name in another package first,
@@ -126,22 +269,14 @@ impl Registry {
     pub fn suggest(&self, type_name: &str) -> Option<String> {
         let simple = |n: &str| n.rsplit('.').next().unwrap_or(n).to_string();
         let wanted = simple(type_name);
-        if let Some(d) = self
-            .descriptors
-            .iter()
-            .find(|d| simple(d.type_name) == wanted)
-        {
-            return Some(d.type_name.to_string());
+        if let Some(t) = self.types.iter().find(|t| simple(t.type_name()) == wanted) {
+            return Some(t.type_name().to_string());
         }
-        let simples: Vec<String> = self
-            .descriptors
-            .iter()
-            .map(|d| simple(d.type_name))
-            .collect();
+        let simples: Vec<String> = self.types.iter().map(|t| simple(t.type_name())).collect();
         let best = runner_model::suggest(&wanted, simples.iter().map(String::as_str))?;
-        self.descriptors
+        self.types
             .iter()
-            .find(|d| simple(d.type_name) == best)
-            .map(|d| d.type_name.to_string())
+            .find(|t| simple(t.type_name()) == best)
+            .map(|t| t.type_name().to_string())
     }
 }

@@ -88,7 +88,7 @@ impl std::fmt::Display for State {
 /// A state with its history, as Kestra's API shows it.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StateRecord {
+pub(crate) struct StateRecord {
     pub current: State,
     pub histories: Vec<StateHistory>,
     pub start_date: Timestamp,
@@ -99,13 +99,13 @@ pub struct StateRecord {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct StateHistory {
+pub(crate) struct StateHistory {
     pub state: State,
     pub date: Timestamp,
 }
 
 impl StateRecord {
-    pub fn new(now: Timestamp) -> Self {
+    pub(crate) fn new(now: Timestamp) -> Self {
         StateRecord {
             current: State::Created,
             histories: vec![StateHistory {
@@ -118,7 +118,7 @@ impl StateRecord {
         }
     }
 
-    pub fn set(&mut self, state: State, now: Timestamp) {
+    pub(crate) fn set(&mut self, state: State, now: Timestamp) {
         self.current = state;
         self.histories.push(StateHistory { state, date: now });
         if state.is_terminal() {
@@ -127,22 +127,17 @@ impl StateRecord {
             self.duration = Some(runner_model::format_iso(elapsed));
         }
     }
-
-    pub fn elapsed(&self) -> std::time::Duration {
-        let end = self.end_date.unwrap_or_else(Timestamp::now);
-        end.duration_since(self.start_date).unsigned_abs()
-    }
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct Attempt {
+pub(crate) struct Attempt {
     pub state: StateRecord,
 }
 
 /// One run of one task (one per ForEach value), as in Kestra's `taskRunList`.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TaskRun {
+pub(crate) struct TaskRun {
     pub id: String,
     pub execution_id: String,
     pub namespace: String,

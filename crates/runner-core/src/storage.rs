@@ -127,10 +127,10 @@ impl Storage {
 
 /// Where one execution's files live: `/{namespace as path}/{flow slug}/executions/{id}`.
 #[derive(Clone, Debug)]
-pub struct ExecutionPrefix(String);
+pub(crate) struct ExecutionPrefix(String);
 
 impl ExecutionPrefix {
-    pub fn new(namespace: &str, flow_id: &str, execution_id: &str) -> Self {
+    pub(crate) fn new(namespace: &str, flow_id: &str, execution_id: &str) -> Self {
         ExecutionPrefix(format!(
             "/{}/{}/executions/{}",
             namespace.replace('.', "/"),
@@ -140,7 +140,7 @@ impl ExecutionPrefix {
     }
 
     /// `kestra:///ns/flow/executions/{id}/tasks/{task}/{taskrun}/{file}`
-    pub fn task_file(&self, task_id: &str, taskrun_id: &str, file_name: &str) -> String {
+    pub(crate) fn task_file(&self, task_id: &str, taskrun_id: &str, file_name: &str) -> String {
         format!(
             "kestra://{}/tasks/{}/{}/{}",
             self.0,
@@ -151,24 +151,24 @@ impl ExecutionPrefix {
     }
 
     /// `kestra:///ns/flow/executions/{id}/inputs/{input}/{file}`
-    pub fn input_file(&self, input_id: &str, file_name: &str) -> String {
+    pub(crate) fn input_file(&self, input_id: &str, file_name: &str) -> String {
         format!("kestra://{}/inputs/{}/{}", self.0, input_id, file_name)
     }
 
     /// Where the execution record is written.
-    pub fn record(&self) -> String {
+    pub(crate) fn record(&self) -> String {
         format!("kestra://{}/execution.json", self.0)
     }
 
     /// True when `uri` is a file of this execution.
-    pub fn owns(&self, uri: &str) -> bool {
+    pub(crate) fn owns(&self, uri: &str) -> bool {
         uri.strip_prefix("kestra://")
             .is_some_and(|p| p.starts_with(&format!("{}/", self.0)))
     }
 }
 
 /// `read()` for expressions: a `kestra:///` file of the execution being rendered.
-pub struct StorageFiles(pub Storage);
+pub(crate) struct StorageFiles(pub Storage);
 
 impl runner_template::FileAccess for StorageFiles {
     fn read(

@@ -5,7 +5,7 @@
 use crate::context::RunContext;
 use crate::error::TaskError;
 use crate::pipe::{GrowingFile, Prepared};
-use crate::plan::TaskList;
+use crate::plan::TaskNode;
 use crate::state::State;
 use serde_json::{Map, Value as Json};
 use std::future::Future;
@@ -19,6 +19,12 @@ pub type Outputs = Map<String, Json>;
 /// A task that does work and reports outputs.
 pub trait RunnableTask: Send + Sync {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>>;
+
+    /// A rule of this task type that its properties' types cannot say, checked while the flow
+    /// is validated (no I/O); the message uses Kestra's words.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
 
     /// Whether [`Self::prepare`] may do anything: the executor builds the preview context
     /// only for tasks that say so.
@@ -47,6 +53,12 @@ pub trait FlowableTask: Send + Sync {
         ctx: &'a RunContext,
     ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>>;
 
+    /// A rule of this task type that its properties' types cannot say, checked while the flow
+    /// is validated (no I/O); the message uses Kestra's words.
+    fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+
     /// The flowable's state from its children's merged state (AllowFailure turns FAILED to WARNING).
     fn final_state(&self, children: State) -> State {
         children
@@ -62,7 +74,7 @@ pub struct Resolution<'a> {
 
 impl<'a> Resolution<'a> {
     /// `tasks` run one after the other (no branch at all when the list is empty).
-    pub fn sequence(tasks: &'a TaskList, outputs: Outputs) -> Self {
+    pub fn sequence(tasks: &'a [TaskNode], outputs: Outputs) -> Self {
         let branches = if tasks.is_empty() {
             Vec::new()
         } else {
@@ -79,7 +91,7 @@ impl<'a> Resolution<'a> {
 /// A sequence of tasks, with the value it runs for (ForEach) when there is one.
 pub struct Branch<'a> {
     pub value: Option<String>,
-    pub tasks: &'a TaskList,
+    pub tasks: &'a [TaskNode],
 }
 
 pub enum TaskKind {

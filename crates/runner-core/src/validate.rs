@@ -4,7 +4,7 @@
 use crate::log::Level;
 use crate::plan::{Common, FlowInfo, Plan, Retry, RetryKind, TaskList, TaskNode};
 use crate::property::{IsoDuration, Property};
-use crate::registry::{PropKind, Registry, TaskDescriptor};
+use crate::registry::{PropKind, Properties, Registry, TaskLists, TaskType};
 use runner_model::{
     Diagnostic, Node, NodeValue, Problem, RawTask, Reader, Span, TASK_COMMON_FIELDS, join,
     looks_like_unquoted_expression, read_flow,
@@ -215,7 +215,8 @@ impl Validator<'_> {
                 self.ids.push(raw.id.clone());
             }
         }
-        let Some(descriptor) = self.registry.get(&raw.type_name) else {
+        let registry = self.registry;
+        let Some(task_type) = registry.get(&raw.type_name) else {
             let suggestion = self.registry.suggest(&raw.type_name);
             self.error(
                 Problem::UnknownTaskType {
@@ -228,16 +229,16 @@ impl Validator<'_> {
             return None;
         };
         let before = self.error_count();
-        self.unknown_properties(&raw, descriptor, path);
+        self.unknown_properties(&raw, task_type, path);
         let common = self.common(&raw, path);
         let mut builder = TaskBuilder {
             v: self,
             raw: &raw,
             path: path.to_string(),
-            descriptor,
+            task_type,
         };
-        let kind = (descriptor.build)(&mut builder);
-        let (errors, finally) = if descriptor.flowable {
+        let kind = (task_type.descriptor.shape.build)(&mut builder);
+        let (errors, finally) = if task_type.is_flowable() {
             (
                 builder.tasks("errors", false),
                 builder.tasks("finally", false),
@@ -254,7 +255,7 @@ impl Validator<'_> {
         }
         Some(TaskNode {
             id: raw.id.clone(),
-            type_name: descriptor.type_name.to_string(),
+            type_name: task_type.type_name().to_string(),
             common: common?,
             kind: kind?,
             errors,
@@ -266,25 +267,25 @@ impl Validator<'_> {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
-    fn unknown_properties(&mut self, raw: &RawTask, descriptor: &TaskDescriptor, path: &str) {
+    fn unknown_properties(&mut self, raw: &RawTask, task_type: &TaskType, path: &str) {
         let known = |name: &str| {
-            descriptor.properties.iter().any(|p| p.name == name)
-                || (descriptor.flowable && (name == "errors" || name == "finally"))
+            task_type.property(name).is_some()
+                || (task_type.is_flowable() && (name == "errors" || name == "finally"))
         };
         for (key, _) in &raw.properties {
             if !known(&key.name) {
-                let mut names: Vec<String> = descriptor
+                let mut names: Vec<String> = task_type
                     .properties
                     .iter()
                     .map(|p| p.name.to_string())
                     .collect();
-                if descriptor.flowable {
+                if task_type.is_flowable() {
                     names.extend(["errors".to_string(), "finally".to_string()]);
                 }
                 names.extend(TASK_COMMON_FIELDS.iter().map(|s| s.to_string()));
                 self.error(
                     Problem::UnknownProperty {
-                        owner: format!("task `{}` of type {}", raw.id, descriptor.type_name),
+                        owner: format!("task `{}` of type {}", raw.id, task_type.type_name()),
                         property: key.name.clone(),
                         known: names,
                     },
@@ -460,35 +461,40 @@ impl Validator<'_> {
                 let inner = e.inner().to_string();
                 let sub = e.path().to_string();
                 let sub = if sub == "." { String::new() } else { sub };
-                let at = node.locate(&sub);
-                let property = join(path, &sub);
-                let problem = if let Some(field) = inner
-                    .strip_prefix("missing field `")
-                    .and_then(|s| s.strip_suffix('`'))
-                {
-                    let property = join(&property, field);
-                    self.error(
-                        Problem::Missing {
-                            property: property.clone(),
-                        },
-                        at.span,
-                        property,
-                    );
-                    return None;
-                } else if looks_like_unquoted_expression(at) {
-                    Problem::UnquotedExpression {
-                        property: property.clone(),
-                    }
-                } else {
-                    Problem::InvalidValue {
-                        property: property.clone(),
-                        reason: inner,
-                    }
-                };
-                self.error(problem, at.span, property);
+                self.value_error(node, &sub, inner, path);
                 None
             }
         }
+    }
+
+    /// Reports that the value at `sub` inside `node` (the value of `path`) is wrong.
+    fn value_error(&mut self, node: &Node, sub: &str, reason: String, path: &str) {
+        let at = node.locate(sub);
+        let property = join(path, sub);
+        let problem = if let Some(field) = reason
+            .strip_prefix("missing field `")
+            .and_then(|s| s.strip_suffix('`'))
+        {
+            let property = join(&property, field);
+            self.error(
+                Problem::Missing {
+                    property: property.clone(),
+                },
+                at.span,
+                property,
+            );
+            return;
+        } else if looks_like_unquoted_expression(at) {
+            Problem::UnquotedExpression {
+                property: property.clone(),
+            }
+        } else {
+            Problem::InvalidValue {
+                property: property.clone(),
+                reason,
+            }
+        };
+        self.error(problem, at.span, property);
     }
 
     /// Parses every expression under `node`. A syntax error is a warning at the string that holds
@@ -535,40 +541,80 @@ impl Validator<'_> {
 }
 
 /// What a task type's `build` function reads its properties through.
-pub struct TaskBuilder<'v, 'r> {
+pub(crate) struct TaskBuilder<'v, 'r> {
     v: &'v mut Validator<'r>,
     raw: &'v RawTask,
     path: String,
-    descriptor: &'static TaskDescriptor,
+    task_type: &'r TaskType,
 }
 
 impl TaskBuilder<'_, '_> {
-    pub fn id(&self) -> &str {
-        &self.raw.id
-    }
-
-    /// The task's value properties (not its task lists) as the typed struct `T`.
-    pub fn properties<T: DeserializeOwned>(&mut self) -> Option<T> {
+    /// The task's value properties (not its task lists) as the typed struct `T`. Each
+    /// property is read alone first, so every wrong one is reported at its place.
+    pub(crate) fn properties<T: DeserializeOwned + Properties>(&mut self) -> Option<T> {
         let mut map = serde_json::Map::new();
         let mut props = Vec::new();
+        let mut wrong = false;
         for (key, node) in &self.raw.properties {
             let is_value = self
-                .descriptor
-                .properties
-                .iter()
-                .any(|p| p.name == key.name && matches!(p.kind, PropKind::Value(_)));
-            if is_value {
-                self.v.check_templates(node, &join(&self.path, &key.name));
-                map.insert(key.name.clone(), node.to_json());
-                props.push((key.clone(), node.clone()));
+                .task_type
+                .property(&key.name)
+                .is_some_and(|p| matches!(p.kind, PropKind::Value(_)));
+            if !is_value {
+                continue;
             }
+            let path = join(&self.path, &key.name);
+            self.v.check_templates(node, &path);
+            let json = node.to_json();
+            if let Some(Err(e)) = T::check_property(&key.name, &json) {
+                self.v.value_error(node, &e.path, e.message, &path);
+                wrong = true;
+            }
+            map.insert(key.name.clone(), json);
+            props.push((key.clone(), node.clone()));
+        }
+        // Every missing required property, in the order the task documents them (serde would
+        // name one, in the order of its fields and flattened groups).
+        let task_type = self.task_type;
+        for p in &task_type.properties {
+            if p.required
+                && matches!(p.kind, PropKind::Value(_))
+                && !self.raw.properties.iter().any(|(k, _)| k.name == p.name)
+            {
+                let property = join(&self.path, p.name);
+                self.v.error(
+                    Problem::Missing {
+                        property: property.clone(),
+                    },
+                    self.raw.node.span,
+                    property,
+                );
+                wrong = true;
+            }
+        }
+        if wrong {
+            return None;
         }
         let node = Node::new(NodeValue::Map(props), self.raw.node.span);
         self.v.deserialize(&node, &Json::Object(map), &self.path)
     }
 
+    /// Every task-list property of this type, read (and validated) in declaration order.
+    pub(crate) fn task_lists(&mut self) -> TaskLists {
+        let mut lists = TaskLists::default();
+        let task_type = self.task_type;
+        for p in &task_type.properties {
+            match p.kind {
+                PropKind::Tasks => lists.insert(p.name, self.tasks(p.name, p.required)),
+                PropKind::TaskMap => lists.insert_map(p.name, self.task_map(p.name)),
+                PropKind::Value(_) => {}
+            }
+        }
+        lists
+    }
+
     /// The task list under `key`; a missing or empty list is an error when `required`.
-    pub fn tasks(&mut self, key: &str, required: bool) -> TaskList {
+    pub(crate) fn tasks(&mut self, key: &str, required: bool) -> TaskList {
         let path = join(&self.path, key);
         match self.raw.node.get(key) {
             None => {
@@ -600,7 +646,7 @@ impl TaskBuilder<'_, '_> {
     }
 
     /// A map from a key to a task list (Switch `cases`), in source order.
-    pub fn task_map(&mut self, key: &str) -> Vec<(String, TaskList)> {
+    pub(crate) fn task_map(&mut self, key: &str) -> Vec<(String, TaskList)> {
         let path = join(&self.path, key);
         let Some(node) = self.raw.node.get(key).filter(|n| !n.is_null()) else {
             return Vec::new();
@@ -623,17 +669,47 @@ impl TaskBuilder<'_, '_> {
             .collect()
     }
 
-    /// True when the task has `key` set to something other than null.
-    pub fn has(&self, key: &str) -> bool {
-        self.raw.node.get(key).is_some_and(|n| !n.is_null())
-    }
-
     /// A rule of this task type is broken; `message` uses Kestra's words.
-    pub fn rule(&mut self, message: &str) {
+    pub(crate) fn rule(&mut self, message: &str) {
         let problem = Problem::TaskRule {
             task_id: self.raw.id.clone(),
             message: message.to_string(),
         };
         self.v.error(problem, self.raw.node.span, self.path.clone());
     }
+}
+
+/// A warning for each `secret('X')` in `docs` (the flows of one file) that `environment` does
+/// not set; each name once, at its first use.
+pub fn unset_secrets(docs: &[Node], environment: &crate::Environment) -> Vec<Diagnostic> {
+    fn walk(node: &Node, out: &mut Vec<(String, Span)>) {
+        match &node.value {
+            NodeValue::Str(s) => {
+                let mut rest = s.as_str();
+                while let Some(i) = rest.find("secret(") {
+                    rest = &rest[i + 7..];
+                    let arg = rest.trim_start();
+                    if let Some(q) = arg.chars().next().filter(|c| *c == '\'' || *c == '"')
+                        && let Some(end) = arg[1..].find(q)
+                    {
+                        out.push((arg[1..1 + end].to_string(), node.span));
+                    }
+                }
+            }
+            NodeValue::Seq(items) => items.iter().for_each(|n| walk(n, out)),
+            NodeValue::Map(entries) => entries.iter().for_each(|(_, n)| walk(n, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for doc in docs {
+        walk(doc, &mut found);
+    }
+    let mut seen = std::collections::HashSet::new();
+    found
+        .into_iter()
+        .filter(|(name, _)| !environment.secrets().contains(name))
+        .filter(|(name, _)| seen.insert(name.to_uppercase()))
+        .map(|(name, span)| Diagnostic::warning(Problem::UnsetSecret { name }, span, ""))
+        .collect()
 }

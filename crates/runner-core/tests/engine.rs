@@ -168,11 +168,14 @@ async fn warning_on_retry_turns_late_success_into_warning() {
 #[tokio::test]
 async fn parallel_runs_children_at_once_within_the_limit() {
     let _guard = support::GATE_LOCK.lock().await;
-    for (concurrent, expected) in [(0, 3), (2, 2)] {
-        support::GATE_MAX.store(0, Ordering::SeqCst);
-        let gates = "      - id: g1\n        type: test.Gate\n        millis: 60\n      - id: g2\n        type: test.Gate\n        millis: 60\n      - id: g3\n        type: test.Gate\n        millis: 60\n";
+    // With no limit all four must be inside at once; with 2, two pairs meet in turn.
+    for (concurrent, meet, expected) in [(0, 4, 4), (2, 2, 2)] {
+        support::reset_gates();
+        let gate =
+            |id: &str| format!("      - id: {id}\n        type: test.Gate\n        meet: {meet}\n");
+        let gates = [gate("g1"), gate("g2"), gate("g3"), gate("g4")].concat();
         let r = run(&flow(&format!("  - id: par\n    type: io.kestra.plugin.core.flow.Parallel\n    concurrent: {concurrent}\n    tasks:\n{gates}"))).await;
-        assert_eq!(r.state.as_str(), "SUCCESS");
+        assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
         assert_eq!(
             support::GATE_MAX.load(Ordering::SeqCst),
             expected,
@@ -243,11 +246,17 @@ async fn for_each_keys_outputs_by_value_and_drops_duplicates() {
 #[tokio::test]
 async fn for_each_from_a_json_string_and_concurrency_limit() {
     let _guard = support::GATE_LOCK.lock().await;
-    support::GATE_MAX.store(0, Ordering::SeqCst);
+    support::reset_gates();
     let r = run(&flow(
-        "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: \"{{ [1, 2, 3, 4] }}\"\n    concurrencyLimit: 2\n    tasks:\n      - id: g\n        type: test.Gate\n        millis: 40\n",
+        "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: \"{{ [1, 2, 3, 4] }}\"\n    concurrencyLimit: 2\n    tasks:\n      - id: g\n        type: test.Gate\n        meet: 2\n",
     ))
     .await;
+    assert_eq!(
+        r.state.as_str(),
+        "SUCCESS",
+        "two iterations met twice: {}",
+        r.logs
+    );
     assert_eq!(r.runs("g").len(), 4);
     assert_eq!(support::GATE_MAX.load(Ordering::SeqCst), 2);
 }
@@ -473,39 +482,33 @@ async fn file_inputs_are_copied_into_storage() {
 
 #[tokio::test]
 async fn kill_marks_unfinished_runs() {
-    use runner_core::context::ExecutionShared;
-    use runner_core::log::{Level, LogFormat, LogSink, Masker};
-    use std::sync::Arc;
-    let plan = support::plan(&flow(
-        "  - id: slow\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT30S\n",
-    ));
-    let sink = Arc::new(LogSink::new(
-        LogFormat::Text,
-        Level::Info,
-        Box::new(support::Buf::default()),
-        Arc::new(Masker::default()),
-    ));
-    let exec = Arc::new(ExecutionShared::new(
-        "x".into(),
-        plan.flow.clone(),
-        Arc::new(runner_template::Renderer::new()),
-        runner_core::Storage::new(support::temp_dir("kill")),
-        sink,
-        json!({}),
-        json!({}),
-        json!({}),
-    ));
-    let executor = runner_core::Executor::new(exec.clone());
-    let outcome =
-        tokio::time::timeout(std::time::Duration::from_millis(50), executor.run(&plan)).await;
-    assert!(outcome.is_err(), "the sleep should still be running");
-    executor.kill();
-    let record = exec.record();
+    let buf = support::Buf::default();
+    let (execution, _) = support::start(
+        &flow("  - id: slow\n    type: test.Forever\n"),
+        Default::default(),
+        &buf,
+    )
+    .await
+    .unwrap();
+    // Stop once the task says it is waiting: it is running, and will never end by itself.
+    let stop = async {
+        buf.wait_for("[slow] Waiting").await;
+        "Stopped by the test".to_string()
+    };
+    let state = execution.run_until(stop).await;
+    assert_eq!(state.as_str(), "KILLED");
+    let record = execution.record();
     assert_eq!(record["state"]["current"], "KILLED");
     assert_eq!(record["taskRunList"][0]["state"]["current"], "KILLED");
     assert_eq!(
         record["taskRunList"][0]["attempts"][0]["state"]["current"],
         "KILLED"
+    );
+    assert!(
+        buf.text()
+            .contains("Stopped by the test: the execution was killed"),
+        "{}",
+        buf.text()
     );
 }
 
@@ -596,7 +599,7 @@ async fn sleep_waits_and_logs() {
     assert!(took >= std::time::Duration::from_millis(20), "{took:?}");
 }
 
-const PIPED: &str = "  - id: w\n    type: test.Writer\n    chunks: 20\n\
+const PIPED: &str = "  - id: w\n    type: test.Writer\n    chunks: 20\n    paced: true\n\
                      \x20 - id: f\n    type: test.Follower\n    from: \"{{ outputs.w.uri }}\"\n";
 
 #[tokio::test]
@@ -608,9 +611,9 @@ async fn the_next_task_prepares_on_the_file_being_written_and_adopts_it() {
     let out = &r.runs("f")[0]["outputs"];
     assert_eq!(out["adopted"], true, "{out}");
     assert_eq!(out["seen"], 220, "every byte written was reported");
-    assert!(
-        out["updates"].as_u64().unwrap() > 1,
-        "it followed the writer: {out}"
+    assert_eq!(
+        out["updates"], 20,
+        "it saw each line as it was written: {out}"
     );
     assert!(!r.logs.contains("a preview never logs"), "{}", r.logs);
     assert_eq!(r.task_ids(), ["w", "f"]);
@@ -634,7 +637,9 @@ async fn what_was_prepared_is_undone_when_the_writer_fails() {
 async fn a_task_that_does_not_read_the_file_prepares_nothing() {
     let _lock = support::PIPE_LOCK.lock().await;
     let r = run(&flow(
-        &PIPED.replace("{{ outputs.w.uri }}", "kestra:///elsewhere"),
+        &PIPED
+            .replace("{{ outputs.w.uri }}", "kestra:///elsewhere")
+            .replace("    paced: true\n", ""),
     ))
     .await;
     assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
@@ -647,7 +652,7 @@ async fn inside_for_each_each_value_prepares_on_its_own_file() {
     let undone = support::PIPE_UNDONE.load(Ordering::SeqCst);
     let r = run(&flow(
         "  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n    values: [\"a\", \"b\"]\n    tasks:\n\
-         \x20     - id: w\n        type: test.Writer\n        chunks: 5\n\
+         \x20     - id: w\n        type: test.Writer\n        chunks: 5\n        paced: true\n\
          \x20     - id: f\n        type: test.Follower\n        from: \"{{ outputs.w[taskrun.value].uri }}\"\n",
     ))
     .await;

@@ -362,7 +362,7 @@ fn plugin_defaults_fill_and_force_properties() {
 
 #[test]
 fn every_registered_example_is_valid() {
-    for d in runner_core::tasks::TASKS {
+    for d in runner_core::TASKS {
         let yaml = format!(
             "{HEAD}tasks:\n{}\n",
             d.example

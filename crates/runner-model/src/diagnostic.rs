@@ -112,6 +112,10 @@ pub enum Problem {
         reason: String,
     },
     WorkerGroup,
+    /// `secret('name')` in a flow, while neither the environment nor an env file sets it.
+    UnsetSecret {
+        name: String,
+    },
     /// A rule of one task type, with Kestra's text (e.g. Switch without any case).
     TaskRule {
         task_id: String,
@@ -181,6 +185,11 @@ impl fmt::Display for Problem {
                 write!(f, "Worker Group is an Enterprise Edition functionality")
             }
             Problem::TaskRule { task_id, message } => write!(f, "{task_id}: {message}"),
+            Problem::UnsetSecret { name } => write!(
+                f,
+                "secret('{name}'): SECRET_{} is not set in the environment or the given --env-file(s)",
+                name.to_uppercase()
+            ),
         }
     }
 }
@@ -211,6 +220,10 @@ impl Problem {
             Problem::Duplicate { .. } => "every id must be unique in the flow, at any depth".to_string(),
             Problem::WorkerGroup => "remove `workerGroup`: runner executes every task locally".to_string(),
             Problem::SystemLabel { .. } => "rename the label: the `system.` prefix is reserved".to_string(),
+            Problem::UnsetSecret { name } => format!(
+                "the run will fail unless SECRET_{}=<base64 of the value> is exported or in an --env-file (`runner secrets encode` writes one)",
+                name.to_uppercase()
+            ),
             _ => return None,
         })
     }

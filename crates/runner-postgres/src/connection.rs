@@ -1,11 +1,11 @@
 //! Connecting: pgjdbc's URL grammar, Kestra's properties, and errors that say what to check.
 
-use runner_core::TaskError;
+use runner_core::plugin::TaskError;
 use std::time::Duration;
 use tokio_postgres::config::SslMode as PgSslMode;
 
 /// Kestra's `sslMode` values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, runner_core::plugin::PropType)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub(crate) enum SslMode {
     Disable,

@@ -3,17 +3,14 @@
 
 use crate::cell::{Cell, RawCell, decode, write_ion_direct};
 use crate::connection::{Target, describe, parse_url};
-use crate::props::{FetchType, Props};
+use crate::props::{FetchType, Login, Options};
 use crate::sql::bind_named;
 use bytes::BytesMut;
 use futures_util::future::{Either, select};
 use futures_util::{TryStreamExt, pin_mut};
 use jiff::tz::TimeZone;
 use postgres_types::{Format, IsNull, ToSql, Type, to_sql_checked};
-use runner_core::log::Level;
-use runner_core::pipe::FileProgress;
-use runner_core::task::Outputs;
-use runner_core::{RunContext, TaskError};
+use runner_core::plugin::{Cleanup, FileProgress, Level, Outputs, Property, RunContext, TaskError};
 use serde_json::{Map, Value as Json};
 use std::pin::{Pin, pin};
 use tokio::io::AsyncWriteExt;
@@ -34,9 +31,16 @@ pub(crate) struct Prepared {
     pub(crate) transaction: bool,
 }
 
-pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError> {
-    let username = ctx.render_opt(&p.username, "username")?;
-    let password = ctx.render_opt(&p.password, "password")?;
+/// Renders what a statement needs; `transaction` is Queries' property.
+pub(crate) fn prepare(
+    ctx: &RunContext,
+    login: &Login,
+    sql: &Property<String>,
+    p: &Options,
+    transaction: Option<&Property<bool>>,
+) -> Result<Prepared, TaskError> {
+    let username = ctx.render_opt(&login.username, "username")?;
+    let password = ctx.render_opt(&login.password, "password")?;
     if let Some(pw) = &password {
         ctx.mask(pw);
     }
@@ -54,9 +58,9 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
     }
     let ssl = ctx.render_opt(&p.ssl, "ssl")?.unwrap_or(false);
     let ssl_mode = ctx.render_opt(&p.ssl_mode, "sslMode")?;
-    let url = ctx.render(&p.url, "url")?;
+    let url = ctx.render(&login.url, "url")?;
     let mut target = parse_url(&url, username, password, ssl, ssl_mode)?;
-    target.password_source = p
+    target.password_source = login
         .password
         .as_ref()
         .filter(|pw| pw.is_dynamic())
@@ -75,7 +79,7 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
     Ok(Prepared {
         target,
         tls,
-        sql: ctx.render(&p.sql, "sql")?,
+        sql: ctx.render(sql, "sql")?,
         after_sql: ctx.render_opt(&p.after_sql, "afterSQL")?,
         parameters: ctx
             .render_opt(&p.parameters, "parameters")?
@@ -83,9 +87,10 @@ pub(crate) fn prepare(ctx: &RunContext, p: &Props) -> Result<Prepared, TaskError
         fetch,
         fetch_size,
         zone,
-        transaction: ctx
-            .render_opt(&p.transaction, "transaction")?
-            .unwrap_or(true),
+        transaction: match transaction {
+            Some(t) => ctx.render(t, "transaction")?,
+            None => true,
+        },
     })
 }
 
@@ -100,6 +105,7 @@ pub(crate) struct Session {
     client: Client,
     cancel: Option<(tokio_postgres::CancelToken, Option<MakeRustlsConnect>)>,
     connection: Option<Connection>,
+    cleanup: Cleanup,
 }
 
 impl Session {
@@ -146,6 +152,7 @@ impl Session {
             client,
             cancel,
             connection: Some(connection),
+            cleanup: ctx.cleanup().clone(),
         })
     }
 
@@ -178,7 +185,7 @@ impl Drop for Session {
         if let Some((token, tls)) = self.cancel.take() {
             // Dropped mid-query or failed: ask the server to stop, so it does not run on
             // without us.
-            runner_core::cleanup::spawn(async move {
+            self.cleanup.spawn(async move {
                 let _ = match tls {
                     Some(tls) => token.cancel_query(tls).await,
                     None => token.cancel_query(NoTls).await,

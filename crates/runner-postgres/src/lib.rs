@@ -16,7 +16,7 @@ mod query;
 mod sql;
 mod tls;
 
-use runner_core::registry::TaskDescriptor;
+use runner_core::plugin::TaskDescriptor;
 
 /// The PostgreSQL task types.
 pub const TASKS: &[TaskDescriptor] = &[query::QUERY, queries::QUERIES];

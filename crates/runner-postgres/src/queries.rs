@@ -2,48 +2,41 @@
 //! default; one output per statement that returns rows.
 
 use crate::exec::{Session, prepare, run_statement};
-use crate::props::{COMMON, Props};
+use crate::props::{Login, Options};
 use crate::sql::split_statements;
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{RunContext, TaskError};
-use serde_json::Value as Json;
+use runner_core::plugin::*;
+use serde::Deserialize;
 
 pub(crate) const QUERIES: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.jdbc.postgresql.Queries",
     aliases: &[],
     doc: "Run a SQL script on PostgreSQL (split on `;` outside quotes, comments and dollar quotes), in one transaction by default.",
-    properties: &{
-        let mut p = [COMMON[0]; 22];
-        let mut i = 0;
-        while i < 21 {
-            p[i] = COMMON[i];
-            i += 1;
-        }
-        p[3] =
-            PropDoc::value("sql", "string", "The SQL script: one or more statements.").required();
-        p[21] = PropDoc::value(
-            "transaction",
-            "boolean",
-            "Run all statements in one transaction, rolled back on error (default true).",
-        );
-        p
-    },
     example: "id: setup\ntype: io.kestra.plugin.jdbc.postgresql.Queries\nurl: jdbc:postgresql://127.0.0.1:5432/\nusername: app\npassword: \"{{ secret('POSTGRES_PASSWORD') }}\"\nsql: |\n  create table t (id int);\n  insert into t values (1);",
-    flowable: false,
-    build: |b| {
-        Some(TaskKind::Runnable(Box::new(Queries(
-            b.properties::<Props>()?,
-        ))))
-    },
+    shape: runnable::<Queries>(),
 };
 
-pub(crate) struct Queries(Props);
+#[derive(Deserialize, Properties)]
+pub(crate) struct Queries {
+    #[serde(flatten)]
+    login: Login,
+    /// The SQL script: one or more statements.
+    sql: Property<String>,
+    #[serde(flatten)]
+    options: Options,
+    /// Run all statements in one transaction, rolled back on error (default true).
+    transaction: Option<Property<bool>>,
+}
 
 impl RunnableTask for Queries {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
-            let prep = prepare(ctx, &self.0)?;
+            let prep = prepare(
+                ctx,
+                &self.login,
+                &self.sql,
+                &self.options,
+                self.transaction.as_ref(),
+            )?;
             let statements = split_statements(&prep.sql);
             let session = Session::open(&prep.target, prep.tls.as_ref(), ctx).await?;
             let describe =

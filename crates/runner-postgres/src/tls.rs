@@ -3,7 +3,7 @@
 //! chain, VERIFY_FULL also the host name. PREFER and ALLOW use TLS when the server offers it.
 
 use crate::connection::SslMode;
-use runner_core::TaskError;
+use runner_core::plugin::TaskError;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};

@@ -26,7 +26,7 @@ fn flow(pg: &Postgres, kind: &str, extra: &str) -> String {
 }
 
 async fn run(yaml: &str) -> Run {
-    run_flow(&[runner_core::tasks::TASKS, runner_postgres::TASKS], yaml).await
+    run_flow(&[runner_core::TASKS, runner_postgres::TASKS], yaml).await
 }
 
 /// Kestra's asserted values (its PgsqlTest.checkRow), in our output form.

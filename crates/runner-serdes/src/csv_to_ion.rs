@@ -1,11 +1,8 @@
 //! `io.kestra.plugin.serdes.csv.CsvToIon`: CSV records to Ion, streamed. Every value is a
 //! string (`\N` is null), as in Kestra; rows become structs keyed by the header, or lists.
 
-use crate::files::{FIELD_SEPARATOR, HEADER, OutputFile, TEXT_DELIMITER, one_char, utf8_only};
-use runner_core::log::Level;
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Property, RunContext, TaskError};
+use crate::files::{OutputFile, one_char, utf8_only};
+use runner_core::plugin::*;
 use serde::Deserialize;
 use serde_json::Value as Json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
@@ -14,63 +11,11 @@ pub(crate) const CSV_TO_ION: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.serdes.csv.CsvToIon",
     aliases: &["io.kestra.plugin.serdes.csv.CsvReader"],
     doc: "Convert a CSV file of the execution to Ion: a struct per row keyed by the header, or a list per row without one. Values are strings; `\\N` is null. Outputs: `uri`, `size`.",
-    properties: &[
-        PropDoc::value("from", "string", "The kestra:/// CSV file.").required(),
-        HEADER,
-        FIELD_SEPARATOR,
-        TEXT_DELIMITER,
-        PropDoc::value(
-            "skipEmptyRows",
-            "boolean",
-            "Ignore empty lines (default false).",
-        ),
-        PropDoc::value(
-            "skipRows",
-            "integer",
-            "Rows to skip before the header (default 0).",
-        ),
-        PropDoc::value(
-            "onBadLines",
-            "ERROR|WARN|SKIP",
-            "A row whose field count differs from the header (default ERROR).",
-        ),
-        PropDoc::value(
-            "onEmptyHeader",
-            "DROP|RENAME",
-            "Trailing empty header names: dropped with their column (default), or named col_<i>.",
-        ),
-        PropDoc::value(
-            "charset",
-            "string",
-            "Input encoding: UTF-8 (a byte order mark is skipped).",
-        ),
-        PropDoc::value(
-            "maxFieldSize",
-            "integer",
-            "Longest field in characters (default 16777216).",
-        ),
-        PropDoc::value(
-            "maxBufferSize",
-            "integer",
-            "Longest line read at once, in bytes (default 16777216).",
-        ),
-        PropDoc::value(
-            "allowExtraCharsAfterClosingQuote",
-            "boolean",
-            "Keep text after a closing quote instead of failing (default false).",
-        ),
-        PropDoc::value(
-            "errorOnDifferentFieldCount",
-            "boolean",
-            "Deprecated; ignored.",
-        ),
-    ],
     example: "id: to_ion\ntype: io.kestra.plugin.serdes.csv.CsvToIon\nfrom: \"{{ outputs.download.uri }}\"",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<CsvToIon>()?))),
+    shape: runnable::<CsvToIon>(),
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum OnBadLines {
     Error,
@@ -78,28 +23,43 @@ enum OnBadLines {
     Skip,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum OnEmptyHeader {
     Drop,
     Rename,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct CsvToIon {
+    /// The kestra:/// CSV file.
     from: Property<String>,
+    /// The first row holds the field names (default true).
     header: Option<Property<bool>>,
+    /// Between fields (default `,`).
+    #[prop(type = "character")]
     field_separator: Option<Property<String>>,
+    /// Around quoted fields (default `"`).
+    #[prop(type = "character")]
     text_delimiter: Option<Property<String>>,
+    /// Ignore empty lines (default false).
     skip_empty_rows: Option<Property<bool>>,
+    /// Rows to skip before the header (default 0).
     skip_rows: Option<Property<u64>>,
+    /// A row whose field count differs from the header (default ERROR).
     on_bad_lines: Option<Property<OnBadLines>>,
+    /// Trailing empty header names: dropped with their column (default), or named col_<i>.
     on_empty_header: Option<Property<OnEmptyHeader>>,
+    /// Input encoding: UTF-8 (a byte order mark is skipped).
     charset: Option<Property<String>>,
+    /// Longest field in characters (default 16777216).
     max_field_size: Option<Property<usize>>,
+    /// Longest line read at once, in bytes (default 16777216).
     max_buffer_size: Option<Property<usize>>,
+    /// Keep text after a closing quote instead of failing (default false).
     allow_extra_chars_after_closing_quote: Option<Property<bool>>,
+    /// Deprecated; ignored.
     #[allow(dead_code)]
     error_on_different_field_count: Option<Property<bool>>,
 }

@@ -1,8 +1,7 @@
 //! What every serdes task does with files: read the execution's Ion file one value at a time,
 //! and write a new output file of this task run.
 
-use runner_core::registry::PropDoc;
-use runner_core::{Property, RunContext, TaskError};
+use runner_core::plugin::*;
 use runner_ion::{BinaryReader, IonValue};
 use std::collections::VecDeque;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -214,20 +213,3 @@ pub(crate) fn utf8_only(charset: Option<String>) -> Result<(), TaskError> {
         _ => Ok(()),
     }
 }
-
-/// The CSV properties IonToCsv and CsvToIon share.
-pub(crate) const HEADER: PropDoc = PropDoc::value(
-    "header",
-    "boolean",
-    "The first row holds the field names (default true).",
-);
-pub(crate) const FIELD_SEPARATOR: PropDoc = PropDoc::value(
-    "fieldSeparator",
-    "character",
-    "Between fields (default `,`).",
-);
-pub(crate) const TEXT_DELIMITER: PropDoc = PropDoc::value(
-    "textDelimiter",
-    "character",
-    "Around quoted fields (default `\"`).",
-);

@@ -2,15 +2,11 @@
 //! renders them, except where Kestra is plainly wrong: rows are aligned to the header by field
 //! name, and blobs are written as base64 rather than a Java object address.
 
-use crate::files::{
-    FIELD_SEPARATOR, HEADER, IonRecords, OutputFile, TEXT_DELIMITER, one_char, utf8_only,
-};
+use crate::files::{IonRecords, OutputFile, one_char, utf8_only};
 use crate::java::{java_decimal, java_double};
 use base64::Engine;
 use jiff::tz::TimeZone;
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Property, RunContext, TaskError};
+use runner_core::plugin::*;
 use runner_ion::IonValue;
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -20,54 +16,11 @@ pub(crate) const ION_TO_CSV: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.serdes.csv.IonToCsv",
     aliases: &["io.kestra.plugin.serdes.csv.CsvWriter"],
     doc: "Convert an Ion file of the execution (one value per line, as Query STORE writes) to CSV. Outputs: `uri`, `size`.",
-    properties: &[
-        PropDoc::value("from", "string", "The kestra:/// Ion file.").required(),
-        HEADER,
-        FIELD_SEPARATOR,
-        TEXT_DELIMITER,
-        PropDoc::value(
-            "lineDelimiter",
-            "string",
-            "`\\n` (default), `\\r\\n` or `\\r`.",
-        ),
-        PropDoc::value(
-            "quoteMode",
-            "ALWAYS|REQUIRED|NON_NUMERIC",
-            "When to quote fields (default: when required).",
-        ),
-        PropDoc::value(
-            "alwaysDelimitText",
-            "boolean",
-            "Deprecated: quoteMode ALWAYS.",
-        ),
-        PropDoc::value("charset", "string", "Output encoding: UTF-8."),
-        PropDoc::value(
-            "dateFormat",
-            "string",
-            "Java pattern for dates (default yyyy-MM-dd).",
-        ),
-        PropDoc::value(
-            "timeFormat",
-            "string",
-            "Java pattern for times (default HH:mm:ss[XXX]).",
-        ),
-        PropDoc::value(
-            "dateTimeFormat",
-            "string",
-            "Java pattern for date-times (default yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]).",
-        ),
-        PropDoc::value(
-            "timeZoneId",
-            "string",
-            "Zone for zoned date-times (default: the machine's).",
-        ),
-    ],
     example: "id: to_csv\ntype: io.kestra.plugin.serdes.csv.IonToCsv\nfrom: \"{{ outputs.fetch.uri }}\"",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<IonToCsv>()?))),
+    shape: runnable::<IonToCsv>(),
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum QuoteMode {
     Always,
@@ -75,20 +28,34 @@ enum QuoteMode {
     NonNumeric,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct IonToCsv {
+    /// The kestra:/// Ion file.
     from: Property<String>,
+    /// The first row holds the field names (default true).
     header: Option<Property<bool>>,
+    /// Between fields (default `,`).
+    #[prop(type = "character")]
     field_separator: Option<Property<String>>,
+    /// Around quoted fields (default `"`).
+    #[prop(type = "character")]
     text_delimiter: Option<Property<String>>,
+    /// `\n` (default), `\r\n` or `\r`.
     line_delimiter: Option<Property<String>>,
+    /// When to quote fields (default: when required).
     quote_mode: Option<Property<QuoteMode>>,
+    /// Deprecated: quoteMode ALWAYS.
     always_delimit_text: Option<Property<bool>>,
+    /// Output encoding: UTF-8.
     charset: Option<Property<String>>,
+    /// Java pattern for dates (default yyyy-MM-dd).
     date_format: Option<Property<String>>,
+    /// Java pattern for times (default HH:mm:ss[XXX]).
     time_format: Option<Property<String>>,
+    /// Java pattern for date-times (default yyyy-MM-dd'T'HH:mm:ss.SSS[XXX]).
     date_time_format: Option<Property<String>>,
+    /// Zone for zoned date-times (default: the machine's).
     time_zone_id: Option<Property<String>>,
 }
 

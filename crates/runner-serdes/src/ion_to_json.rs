@@ -5,9 +5,7 @@ use crate::files::{IonRecords, OutputFile, utf8_only};
 use crate::java::{java_decimal, java_double};
 use base64::Engine;
 use jiff::tz::TimeZone;
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Property, RunContext, TaskError};
+use runner_core::plugin::*;
 use runner_ion::IonValue;
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -16,37 +14,22 @@ pub(crate) const ION_TO_JSON: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.serdes.json.IonToJson",
     aliases: &["io.kestra.plugin.serdes.json.JsonWriter"],
     doc: "Convert an Ion file of the execution to JSON Lines (`.jsonl`) or one JSON document (`.json`). Outputs: `uri`, `size`.",
-    properties: &[
-        PropDoc::value("from", "string", "The kestra:/// Ion file.").required(),
-        PropDoc::value(
-            "newLine",
-            "boolean",
-            "One JSON value per line (default true); false writes one document: the value when there is one record, else an array.",
-        ),
-        PropDoc::value("charset", "string", "Output encoding: UTF-8."),
-        PropDoc::value(
-            "timeZoneId",
-            "string",
-            "Zone for timestamps when annotations are kept (default: the machine's).",
-        ),
-        PropDoc::value(
-            "shouldKeepAnnotations",
-            "boolean",
-            "Write annotated values as {\"ion_annotations\": [...], \"value\": ...} (default false).",
-        ),
-    ],
     example: "id: to_json\ntype: io.kestra.plugin.serdes.json.IonToJson\nfrom: \"{{ outputs.fetch.uri }}\"",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<IonToJson>()?))),
+    shape: runnable::<IonToJson>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct IonToJson {
+    /// The kestra:/// Ion file.
     from: Property<String>,
+    /// One JSON value per line (default true); false writes one document: the value when there is one record, else an array.
     new_line: Option<Property<bool>>,
+    /// Output encoding: UTF-8.
     charset: Option<Property<String>>,
+    /// Zone for timestamps when annotations are kept (default: the machine's).
     time_zone_id: Option<Property<String>>,
+    /// Write annotated values as {"ion_annotations": [...], "value": ...} (default false).
     should_keep_annotations: Option<Property<bool>>,
 }
 

@@ -3,9 +3,7 @@
 //! mapper reads them as doubles; strings stay strings.
 
 use crate::files::{OutputFile, utf8_only};
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Property, RunContext, TaskError};
+use runner_core::plugin::*;
 use serde::Deserialize;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
@@ -16,25 +14,18 @@ pub(crate) const JSON_TO_ION: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.serdes.json.JsonToIon",
     aliases: &["io.kestra.plugin.serdes.json.JsonReader"],
     doc: "Convert a JSON file of the execution to Ion, one record per line. Outputs: `uri`, `size`.",
-    properties: &[
-        PropDoc::value("from", "string", "The kestra:/// JSON file.").required(),
-        PropDoc::value(
-            "newLine",
-            "boolean",
-            "JSON Lines, one record per line (default true); false reads one document, whose array elements are the records.",
-        ),
-        PropDoc::value("charset", "string", "Input encoding: UTF-8."),
-    ],
     example: "id: to_ion\ntype: io.kestra.plugin.serdes.json.JsonToIon\nfrom: \"{{ outputs.download.uri }}\"",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<JsonToIon>()?))),
+    shape: runnable::<JsonToIon>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct JsonToIon {
+    /// The kestra:/// JSON file.
     from: Property<String>,
+    /// JSON Lines, one record per line (default true); false reads one document, whose array elements are the records.
     new_line: Option<Property<bool>>,
+    /// Input encoding: UTF-8.
     charset: Option<Property<String>>,
 }
 

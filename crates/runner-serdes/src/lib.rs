@@ -7,7 +7,7 @@ mod ion_to_json;
 mod java;
 mod json_to_ion;
 
-use runner_core::registry::TaskDescriptor;
+use runner_core::plugin::TaskDescriptor;
 
 /// The serdes task types.
 pub const TASKS: &[TaskDescriptor] = &[

@@ -295,24 +295,16 @@ pub async fn run_flow(tasks: &[&'static [runner_core::TaskDescriptor]], yaml: &s
 }
 
 /// [`run_flow`] with input values (`name`, `value`; a FILE input takes a local path) and the
-/// variables the run sees as its environment (AWS_*, ...).
+/// variables the run sees as its environment (AWS_*, SECRET_*, ...).
 pub async fn run_flow_with(
     tasks: &[&'static [runner_core::TaskDescriptor]],
     yaml: &str,
     inputs: &[(&str, &str)],
     environment: &[(&str, &str)],
 ) -> Run {
-    use std::sync::Arc;
     let registry = runner_core::Registry::new(tasks);
-    let masker = Arc::new(runner_secrets::Masker::default());
-    let renderer = Arc::new(runner_template::Renderer::with_hooks(
-        runner_template::Hooks {
-            masker: Some(masker.clone()),
-            ..Default::default()
-        },
-    ));
     let doc = runner_model::load_str(yaml).expect("valid YAML").remove(0);
-    let v = runner_core::validate(&doc, &registry, &renderer);
+    let v = runner_core::validate(&doc, &registry, &runner_template::Renderer::new());
     let errors: Vec<String> = v
         .diagnostics
         .iter()
@@ -325,41 +317,32 @@ pub async fn run_flow_with(
         runner_core::ids::friendly_id()
     ));
     let buf = Buf::default();
-    let sink = Arc::new(runner_core::log::LogSink::new(
-        runner_core::log::LogFormat::Text,
-        runner_core::log::Level::Debug,
-        Box::new(buf.clone()),
-        masker,
-    ));
-    let mut shared = runner_core::ExecutionShared::new(
-        runner_core::ids::friendly_id(),
-        plan.flow.clone(),
-        renderer,
-        runner_core::Storage::new(&storage),
-        sink,
-        serde_json::json!({}),
-        plan.variables.clone(),
-        serde_json::json!({}),
-    );
-    shared.environment = environment
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let exec = Arc::new(shared);
     let given: serde_json::Map<String, serde_json::Value> = inputs
         .iter()
         .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
         .collect();
-    let resolved =
-        runner_core::inputs::resolve_inputs(&plan.inputs, &given, &exec.storage, &exec.prefix)
-            .await
-            .expect("valid inputs");
-    exec.set_inputs(resolved.values);
-    let state = runner_core::Executor::new(exec.clone()).run(&plan).await;
+    let environment = runner_core::Environment::from_variables(
+        environment
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let execution = runner_core::ExecutionBuilder::new(std::sync::Arc::new(plan))
+        .storage(&storage)
+        .environment(environment)
+        .log(
+            Box::new(buf.clone()),
+            runner_core::LogFormat::Text,
+            runner_core::Level::Debug,
+        )
+        .inputs(given)
+        .start()
+        .await
+        .expect("valid inputs");
+    let state = execution.run().await;
     let logs = String::from_utf8(buf.0.lock().expect("log buffer").clone()).expect("UTF-8 logs");
     Run {
         state,
-        record: exec.record(),
+        record: execution.record(),
         logs,
         storage,
     }

@@ -1,11 +1,6 @@
 //! `io.kestra.plugin.core.debug.Return` (renders a value as output) and the deprecated `Echo`.
 
-use crate::context::RunContext;
-use crate::error::TaskError;
-use crate::log::Level;
-use crate::property::Property;
-use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use crate::plugin::*;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -13,32 +8,22 @@ pub(crate) const RETURN: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.debug.Return",
     aliases: &["io.kestra.core.tasks.debugs.Return"],
     doc: "Render a value and return it as the output `value`.",
-    properties: &[PropDoc::value("format", "string", "The value to render.")],
     example: "id: ret\ntype: io.kestra.plugin.core.debug.Return\nformat: \"{{ execution.id }}\"",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Return>()?))),
+    shape: runnable::<Return>(),
 };
 
 pub(crate) const ECHO: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.debug.Echo",
     aliases: &["io.kestra.core.tasks.debugs.Echo"],
     doc: "Deprecated: log a rendered message (use Log).",
-    properties: &[
-        PropDoc::value("format", "string", "The message to log.").required(),
-        PropDoc::value(
-            "level",
-            "TRACE|DEBUG|INFO|WARN|ERROR",
-            "The log level, INFO by default.",
-        ),
-    ],
     example: "id: echo\ntype: io.kestra.plugin.core.debug.Echo\nformat: hello",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Echo>()?))),
+    shape: runnable::<Echo>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Return {
+    /// The value to render.
     format: Option<Property<String>>,
 }
 
@@ -56,10 +41,12 @@ impl RunnableTask for Return {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Echo {
+    /// The message to log.
     format: Property<String>,
+    /// The log level, INFO by default.
     level: Option<Property<Level>>,
 }
 

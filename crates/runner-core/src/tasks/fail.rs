@@ -1,34 +1,22 @@
 //! `io.kestra.plugin.core.execution.Fail`: fails the task, always or on a condition.
 
-use crate::context::RunContext;
-use crate::error::TaskError;
-use crate::log::Level;
-use crate::property::Property;
-use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use crate::plugin::*;
 use serde::Deserialize;
 
 pub(crate) const FAIL: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.execution.Fail",
     aliases: &["io.kestra.core.tasks.executions.Fail"],
     doc: "Fail the task run: always, or when `condition` renders to a truthy value.",
-    properties: &[
-        PropDoc::value("condition", "string", "Fail only when this renders truthy."),
-        PropDoc::value(
-            "errorMessage",
-            "string",
-            "The error message, `Task failure` by default.",
-        ),
-    ],
     example: "id: fail\ntype: io.kestra.plugin.core.execution.Fail\nerrorMessage: stop here",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Fail>()?))),
+    shape: runnable::<Fail>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Fail {
+    /// Fail only when this renders truthy.
     condition: Option<Property<String>>,
+    /// The error message, `Task failure` by default.
     error_message: Option<Property<String>>,
 }
 

@@ -1,46 +1,30 @@
 //! `io.kestra.plugin.core.log.Log`: logs one message or a list of messages.
 
-use crate::context::RunContext;
-use crate::error::TaskError;
-use crate::log::Level;
-use crate::property::Property;
-use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use crate::plugin::*;
 use serde::Deserialize;
 
 pub(crate) const LOG: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.log.Log",
     aliases: &["io.kestra.core.tasks.log.Log"],
     doc: "Log a message (or each message of a list) in the task logs.",
-    properties: &[
-        PropDoc::value(
-            "message",
-            "string or list of strings",
-            "The message(s) to log.",
-        )
-        .required(),
-        PropDoc::value(
-            "level",
-            "TRACE|DEBUG|INFO|WARN|ERROR",
-            "The log level, INFO by default.",
-        ),
-    ],
     example: "id: hello\ntype: io.kestra.plugin.core.log.Log\nmessage: Hello {{ flow.id }}",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Log>()?))),
+    shape: runnable::<Log>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, PropType)]
 #[serde(untagged)]
+#[prop(type = "string or list of strings")]
 pub(crate) enum Messages {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Log {
+    /// The message(s) to log.
     message: Property<Messages>,
+    /// The log level, INFO by default.
     level: Option<Property<Level>>,
 }
 

@@ -6,7 +6,7 @@ mod flow;
 mod log;
 mod output;
 
-use crate::registry::TaskDescriptor;
+use crate::plugin::TaskDescriptor;
 
 /// The core task types, in the order `runner plugins` lists them.
 pub const TASKS: &[TaskDescriptor] = &[

@@ -1,9 +1,6 @@
 //! `io.kestra.plugin.core.output.OutputValues`: renders a map of values as outputs.
 
-use crate::context::RunContext;
-use crate::error::TaskError;
-use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use crate::plugin::*;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
@@ -11,20 +8,16 @@ pub(crate) const OUTPUT_VALUES: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.output.OutputValues",
     aliases: &[],
     doc: "Render a map of values (recursively) and expose it as the output `values`.",
-    properties: &[PropDoc::value("values", "map", "The values to render.")],
     example: "id: out\ntype: io.kestra.plugin.core.output.OutputValues\nvalues:\n  greeting: hello",
-    flowable: false,
-    build: |b| {
-        Some(TaskKind::Runnable(Box::new(
-            b.properties::<OutputValues>()?,
-        )))
-    },
+    shape: runnable::<OutputValues>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OutputValues {
+    /// The values to render.
     #[serde(default)]
+    #[prop(dynamic)]
     values: Map<String, Json>,
 }
 

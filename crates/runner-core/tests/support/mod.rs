@@ -1,25 +1,42 @@
-//! Test harness: run a flow written inline, with the core tasks plus two test-only tasks.
+//! Test harness: run a flow written inline, with the core tasks plus a few test-only tasks.
+//! The test tasks synchronise through explicit signals (counters and notifications), never
+//! through sleeps, so a slow machine makes a test slower, not wrong.
 
 #![allow(dead_code, unreachable_pub)]
 
-use runner_core::context::ExecutionShared;
-use runner_core::inputs::resolve_inputs;
-use runner_core::log::{Level, LogFormat, LogSink, Masker};
-use runner_core::registry::{PropDoc, TaskDescriptor};
-use runner_core::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
-use runner_core::{Executor, Registry, RunContext, State, Storage, TaskError, validate};
+use runner_core::plugin::*;
+use runner_core::{ExecutionBuilder, Level, LogFormat, Registry, State, validate};
 use runner_template::Renderer;
 use serde::Deserialize;
-use serde_json::{Map, Value as Json};
+use serde_json::Map;
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a test task waits for the signal it expects before it fails.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Waits until `ready()` holds, woken by `notify`; fails after [`PATIENCE`].
+async fn wait_for(notify: &Notify, ready: impl Fn() -> bool, what: &str) -> Result<(), TaskError> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let notified = notify.notified();
+        if ready() {
+            return Ok(());
+        }
+        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            return Err(TaskError::failed(format!("gave up waiting for {what}")));
+        }
+    }
+}
 
 /// Fails its first `failures` attempts, then succeeds with output `attempt`.
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 struct Flaky {
+    /// Attempts that fail before one succeeds.
     failures: usize,
     #[serde(skip)]
     calls: AtomicUsize,
@@ -39,52 +56,93 @@ impl RunnableTask for Flaky {
     }
 }
 
-/// Counts how many gates run at the same time (the maximum is in `GATE_MAX`).
-#[derive(Deserialize)]
+/// A rendezvous: each gate waits inside until `meet` gates have arrived in its round (1-2,
+/// 3-4, ... for `meet: 2`), then leaves. The most gates ever inside at once is `GATE_MAX`:
+/// a concurrency limit that is too low makes a gate give up, one that is too high shows in
+/// `GATE_MAX`.
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 struct Gate {
-    millis: u64,
+    /// How many gates must be inside at once.
+    meet: usize,
 }
 
 pub static GATE_NOW: AtomicUsize = AtomicUsize::new(0);
 pub static GATE_MAX: AtomicUsize = AtomicUsize::new(0);
+static GATE_ARRIVED: AtomicUsize = AtomicUsize::new(0);
+static GATE_MOVED: Notify = Notify::const_new();
 /// Tests that use gates take this lock, so their counts do not mix.
 pub static GATE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Starts a new count of gates (hold [`GATE_LOCK`]).
+pub fn reset_gates() {
+    GATE_NOW.store(0, Ordering::SeqCst);
+    GATE_MAX.store(0, Ordering::SeqCst);
+    GATE_ARRIVED.store(0, Ordering::SeqCst);
+}
 
 impl RunnableTask for Gate {
     fn run<'a>(&'a self, _ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
             let now = GATE_NOW.fetch_add(1, Ordering::SeqCst) + 1;
             GATE_MAX.fetch_max(now, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(self.millis)).await;
+            let arrival = GATE_ARRIVED.fetch_add(1, Ordering::SeqCst) + 1;
+            GATE_MOVED.notify_waiters();
+            let round_full = arrival.div_ceil(self.meet) * self.meet;
+            let met = wait_for(
+                &GATE_MOVED,
+                || GATE_ARRIVED.load(Ordering::SeqCst) >= round_full,
+                "the other gates",
+            )
+            .await;
             GATE_NOW.fetch_sub(1, Ordering::SeqCst);
-            Ok(Outputs::new())
+            met.map(|()| Outputs::new())
         })
     }
 }
 
-/// Writes `chunks` lines to a file it shares with the next task, reporting each; then fails
-/// when `fail` is set. Output `uri`.
-#[derive(Deserialize)]
+/// Writes `chunks` lines to a file it shares with the next task, reporting each; with
+/// `paced`, waits after each line until the follower has seen it. Fails at the end when `fail`
+/// is set. Output `uri`.
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 struct Writer {
+    /// Lines to write.
     chunks: u64,
+    /// Fail after writing.
     #[serde(default)]
     fail: bool,
+    /// Wait for the follower after each line.
+    #[serde(default)]
+    paced: bool,
 }
+
+/// Bytes the follower has seen of the file being written, and the signal it sends.
+static FOLLOWED: AtomicU64 = AtomicU64::new(0);
+static FOLLOWER_SAW: Notify = Notify::const_new();
 
 impl RunnableTask for Writer {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
             use tokio::io::AsyncWriteExt;
+            FOLLOWED.store(0, Ordering::SeqCst);
             let uri = ctx.output_file_uri("written.txt");
             let mut file = ctx.storage().create(&uri).await?;
             let progress = ctx.share_growing_file(&uri);
             for i in 0..self.chunks {
-                file.write_all(b"0123456789\n").await.unwrap();
-                file.flush().await.unwrap();
-                progress.written((i + 1) * 11);
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                let io = |e: std::io::Error| TaskError::failed(e.to_string());
+                file.write_all(b"0123456789\n").await.map_err(io)?;
+                file.flush().await.map_err(io)?;
+                let written = (i + 1) * 11;
+                progress.written(written);
+                if self.paced {
+                    wait_for(
+                        &FOLLOWER_SAW,
+                        || FOLLOWED.load(Ordering::SeqCst) >= written,
+                        "the follower",
+                    )
+                    .await?;
+                }
             }
             if self.fail {
                 return Err(TaskError::failed("the writer failed"));
@@ -98,10 +156,11 @@ impl RunnableTask for Writer {
 
 /// Prepares on the file its predecessor writes when `from` names it; its run reports whether
 /// it adopted what was prepared.
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 struct Follower {
-    from: runner_core::Property<String>,
+    /// The file to follow.
+    from: Property<String>,
 }
 
 /// What a Follower prepared; dropped without being adopted, it counts in `PIPE_UNDONE`.
@@ -132,8 +191,8 @@ impl RunnableTask for Follower {
     fn prepare<'a>(
         &'a self,
         ctx: &'a RunContext,
-        mut file: runner_core::pipe::GrowingFile,
-    ) -> BoxFuture<'a, Option<runner_core::pipe::Prepared>> {
+        mut file: GrowingFile,
+    ) -> BoxFuture<'a, Option<Prepared>> {
         Box::pin(async move {
             ctx.info("a preview never logs");
             let from = ctx.render(&self.from, "from").ok()?;
@@ -150,9 +209,11 @@ impl RunnableTask for Follower {
             };
             while file.changed().await {
                 prep.updates += 1;
+                FOLLOWED.store(file.written(), Ordering::SeqCst);
+                FOLLOWER_SAW.notify_waiters();
             }
             prep.seen = file.written();
-            Some(Box::new(prep) as runner_core::pipe::Prepared)
+            Some(Box::new(prep) as Prepared)
         })
     }
 
@@ -176,58 +237,84 @@ impl RunnableTask for Follower {
     }
 }
 
+/// Logs `Waiting` then waits until it is cancelled.
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields)]
+struct Forever {}
+
+impl RunnableTask for Forever {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            ctx.info("Waiting");
+            std::future::pending::<()>().await;
+            Ok(Outputs::new())
+        })
+    }
+}
+
 const TEST_TASKS: &[TaskDescriptor] = &[
     TaskDescriptor {
         type_name: "test.Writer",
         aliases: &[],
         doc: "test only",
-        properties: &[
-            PropDoc::value("chunks", "integer", "").fixed(),
-            PropDoc::value("fail", "boolean", "").fixed(),
-        ],
-        example: "",
-        flowable: false,
-        build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Writer>()?))),
+        example: "id: w\ntype: test.Writer\nchunks: 1",
+        shape: runnable::<Writer>(),
     },
     TaskDescriptor {
         type_name: "test.Follower",
         aliases: &[],
         doc: "test only",
-        properties: &[PropDoc::value("from", "string", "")],
-        example: "",
-        flowable: false,
-        build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Follower>()?))),
+        example: "id: f\ntype: test.Follower\nfrom: kestra:///x",
+        shape: runnable::<Follower>(),
     },
     TaskDescriptor {
         type_name: "test.Flaky",
         aliases: &[],
         doc: "test only",
-        properties: &[PropDoc::value("failures", "integer", "").fixed()],
-        example: "",
-        flowable: false,
-        build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Flaky>()?))),
+        example: "id: f\ntype: test.Flaky\nfailures: 0",
+        shape: runnable::<Flaky>(),
     },
     TaskDescriptor {
         type_name: "test.Gate",
         aliases: &[],
         doc: "test only",
-        properties: &[PropDoc::value("millis", "integer", "").fixed()],
-        example: "",
-        flowable: false,
-        build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Gate>()?))),
+        example: "id: g\ntype: test.Gate\nmeet: 1",
+        shape: runnable::<Gate>(),
+    },
+    TaskDescriptor {
+        type_name: "test.Forever",
+        aliases: &[],
+        doc: "test only",
+        example: "id: f\ntype: test.Forever",
+        shape: runnable::<Forever>(),
     },
 ];
 
 pub fn registry() -> Registry {
-    Registry::new(&[runner_core::tasks::TASKS, TEST_TASKS])
+    Registry::new(&[runner_core::TASKS, TEST_TASKS])
 }
 
+/// A log destination a test can read, and be told about: `lines` is notified on every write.
 #[derive(Clone, Default)]
-pub struct Buf(pub Arc<Mutex<Vec<u8>>>);
+pub struct Buf(pub Arc<Mutex<Vec<u8>>>, pub Arc<Notify>);
+
+impl Buf {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// Waits until the log holds `needle`.
+    pub async fn wait_for(&self, needle: &str) {
+        wait_for(&self.1, || self.text().contains(needle), needle)
+            .await
+            .unwrap_or_else(|e| panic!("{e}: {}", self.text()));
+    }
+}
 
 impl Write for Buf {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(b);
+        self.1.notify_waiters();
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -237,14 +324,14 @@ impl Write for Buf {
 
 pub struct Run {
     pub state: State,
-    pub record: Json,
+    pub record: serde_json::Value,
     pub logs: String,
     pub storage: std::path::PathBuf,
 }
 
 impl Run {
     /// Task runs of `task_id`, in creation order.
-    pub fn runs(&self, task_id: &str) -> Vec<Json> {
+    pub fn runs(&self, task_id: &str) -> Vec<serde_json::Value> {
         self.record["taskRunList"]
             .as_array()
             .unwrap()
@@ -296,42 +383,38 @@ pub fn plan(yaml: &str) -> runner_core::Plan {
         .unwrap_or_else(|| panic!("flow is invalid: {errors:?}"))
 }
 
+/// An execution of `yaml` whose logs go to `buf`, ready to run.
+pub async fn start(
+    yaml: &str,
+    inputs: Map<String, serde_json::Value>,
+    buf: &Buf,
+) -> Result<(runner_core::Execution, std::path::PathBuf), runner_core::StartError> {
+    let dir = temp_dir("run");
+    let execution = ExecutionBuilder::new(Arc::new(plan(yaml)))
+        .storage(&dir)
+        .log(Box::new(buf.clone()), LogFormat::Text, Level::Debug)
+        .inputs(inputs)
+        .start()
+        .await?;
+    Ok((execution, dir))
+}
+
 pub async fn run(yaml: &str) -> Run {
     run_with(yaml, Map::new()).await.unwrap()
 }
 
 pub async fn run_with(
     yaml: &str,
-    inputs: Map<String, Json>,
-) -> Result<Run, runner_core::inputs::InputError> {
-    let plan = plan(yaml);
+    inputs: Map<String, serde_json::Value>,
+) -> Result<Run, runner_core::StartError> {
     let buf = Buf::default();
-    let dir = temp_dir("run");
-    let sink = Arc::new(LogSink::new(
-        LogFormat::Text,
-        Level::Debug,
-        Box::new(buf.clone()),
-        Arc::new(Masker::default()),
-    ));
-    let exec = Arc::new(ExecutionShared::new(
-        runner_core::ids::friendly_id(),
-        plan.flow.clone(),
-        Arc::new(Renderer::new()),
-        Storage::new(&dir),
-        sink,
-        Json::Object(Map::new()),
-        plan.variables.clone(),
-        Json::Object(Map::new()),
-    ));
-    let resolved = resolve_inputs(&plan.inputs, &inputs, &exec.storage, &exec.prefix).await?;
-    exec.set_inputs(resolved.values);
-    let state = Executor::new(exec.clone()).run(&plan).await;
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let (execution, storage) = start(yaml, inputs, &buf).await?;
+    let state = execution.run().await;
     Ok(Run {
         state,
-        record: exec.record(),
-        logs,
-        storage: dir,
+        record: execution.record(),
+        logs: buf.text(),
+        storage,
     })
 }
 

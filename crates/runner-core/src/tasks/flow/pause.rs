@@ -1,11 +1,6 @@
 //! `io.kestra.plugin.core.flow.Pause`: waits for `delay`, then goes on.
 
-use crate::context::RunContext;
-use crate::error::TaskError;
-use crate::plan::TaskList;
-use crate::property::{IsoDuration, Property};
-use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, FlowableTask, Outputs, Resolution, TaskKind};
+use crate::plugin::*;
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -14,58 +9,37 @@ pub(crate) const PAUSE: TaskDescriptor = TaskDescriptor {
     aliases: &["io.kestra.core.tasks.flows.Pause"],
     doc: "Pause for `delay`, then resume. Without `delay` Kestra waits for a manual resume, which \
           runner cannot receive: such a run fails (after `timeout` when set).",
-    properties: &[
-        PropDoc::value(
-            "delay",
-            "duration",
-            "Resume automatically after this duration.",
-        ),
-        PropDoc::value(
-            "timeout",
-            "duration",
-            "Without delay: fail after this duration, as Kestra does.",
-        ),
-        PropDoc::value(
-            "onResume",
-            "list of inputs",
-            "Inputs asked on resume (accepted, not asked: runner resumes by delay).",
-        ),
-        PropDoc::value(
-            "behavior",
-            "RESUME|WARN|FAIL|CANCEL",
-            "What happens when the timeout is reached.",
-        ),
-        PropDoc::tasks("tasks", "Deprecated: tasks to run after the pause."),
-    ],
     example: "id: wait\ntype: io.kestra.plugin.core.flow.Pause\ndelay: PT0.1S",
-    flowable: true,
-    build: |b| {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields, rename_all = "camelCase")]
-        struct Props {
-            delay: Option<Property<IsoDuration>>,
-            timeout: Option<Property<IsoDuration>>,
-            #[serde(default)]
-            #[allow(dead_code)]
-            on_resume: Json,
-            behavior: Option<String>,
-        }
-        let props = b.properties::<Props>();
-        let tasks = b.tasks("tasks", false);
-        let props = props?;
-        Some(TaskKind::Flowable(Box::new(Pause {
-            delay: props.delay,
-            timeout: props.timeout,
-            behavior: props.behavior,
-            tasks,
-        })))
-    },
+    shape: flowable::<Pause>(),
 };
 
+/// What a Pause does when its timeout is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
+#[serde(rename_all = "UPPERCASE")]
+pub(crate) enum Behavior {
+    Resume,
+    Warn,
+    Fail,
+    Cancel,
+}
+
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Pause {
+    /// Resume automatically after this duration.
     delay: Option<Property<IsoDuration>>,
+    /// Without delay: fail after this duration, as Kestra does.
     timeout: Option<Property<IsoDuration>>,
-    behavior: Option<String>,
+    /// Inputs asked on resume (accepted, not asked: runner resumes by delay).
+    #[serde(default)]
+    #[prop(type = "list of inputs")]
+    #[allow(dead_code)]
+    on_resume: Json,
+    /// What happens when the timeout is reached.
+    behavior: Option<Behavior>,
+    /// Deprecated: tasks to run after the pause.
+    #[serde(skip)]
+    #[prop(tasks)]
     tasks: TaskList,
 }
 
@@ -89,7 +63,7 @@ impl FlowableTask for Pause {
                         runner_model::format_iso(timeout.0)
                     ));
                     tokio::time::sleep(timeout.0).await;
-                    if self.behavior.as_deref() != Some("RESUME") {
+                    if self.behavior != Some(Behavior::Resume) {
                         return Err(TaskError::failed(format!(
                             "Pause timed out after {}",
                             runner_model::format_iso(timeout.0)

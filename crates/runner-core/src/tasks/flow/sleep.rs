@@ -1,27 +1,20 @@
 //! `io.kestra.plugin.core.flow.Sleep`: waits for a duration.
 
-use crate::context::RunContext;
-use crate::error::TaskError;
-use crate::property::{IsoDuration, Property};
-use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, Outputs, RunnableTask, TaskKind};
+use crate::plugin::*;
 use serde::Deserialize;
 
 pub(crate) const SLEEP: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.flow.Sleep",
     aliases: &[],
     doc: "Wait for `duration` (ISO-8601, e.g. PT5S).",
-    properties: &[
-        PropDoc::value("duration", "duration", "How long to wait, e.g. PT5S.").required(),
-    ],
     example: "id: wait\ntype: io.kestra.plugin.core.flow.Sleep\nduration: PT0.1S",
-    flowable: false,
-    build: |b| Some(TaskKind::Runnable(Box::new(b.properties::<Sleep>()?))),
+    shape: runnable::<Sleep>(),
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Sleep {
+    /// How long to wait, e.g. PT5S.
     duration: Property<IsoDuration>,
 }
 

@@ -1,57 +1,39 @@
 //! `io.kestra.plugin.core.flow.Switch`: runs the tasks of the case matching `value`.
 
-use crate::context::RunContext;
-use crate::error::TaskError;
-use crate::plan::TaskList;
-use crate::property::Property;
-use crate::registry::{PropDoc, TaskDescriptor};
-use crate::task::{BoxFuture, FlowableTask, Outputs, Resolution, TaskKind};
+use crate::plugin::*;
 use serde::Deserialize;
 
 pub(crate) const SWITCH: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.flow.Switch",
     aliases: &["io.kestra.core.tasks.flows.Switch"],
     doc: "Run the tasks of the case equal to `value`, or `defaults`. Outputs: `value`, `defaults`.",
-    properties: &[
-        PropDoc::value(
-            "value",
-            "string",
-            "The value to match against the case keys.",
-        )
-        .required(),
-        PropDoc::task_map("cases", "A map from a value to the tasks to run."),
-        PropDoc::tasks("defaults", "Tasks to run when no case matches."),
-    ],
     example: "id: sw\ntype: io.kestra.plugin.core.flow.Switch\nvalue: b\ncases:\n  b:\n    - id: hit\n      type: io.kestra.plugin.core.log.Log\n      message: b",
-    flowable: true,
-    build: |b| {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Props {
-            value: Property<String>,
-        }
-        let props = b.properties::<Props>();
-        let cases = b.task_map("cases");
-        let defaults = b.tasks("defaults", false);
-        if cases.iter().all(|(_, t)| t.is_empty()) && defaults.is_empty() {
-            b.rule("No task defined, neither cases or default have any tasks");
-            return None;
-        }
-        Some(TaskKind::Flowable(Box::new(Switch {
-            value: props?.value,
-            cases,
-            defaults,
-        })))
-    },
+    shape: flowable::<Switch>(),
 };
 
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Switch {
+    /// The value to match against the case keys.
     value: Property<String>,
+    /// A map from a value to the tasks to run.
+    #[serde(skip)]
+    #[prop(task_map)]
     cases: Vec<(String, TaskList)>,
+    /// Tasks to run when no case matches.
+    #[serde(skip)]
+    #[prop(tasks)]
     defaults: TaskList,
 }
 
 impl FlowableTask for Switch {
+    fn check(&self) -> Result<(), String> {
+        if self.cases.iter().all(|(_, t)| t.is_empty()) && self.defaults.is_empty() {
+            return Err("No task defined, neither cases or default have any tasks".into());
+        }
+        Ok(())
+    }
+
     fn resolve<'a>(
         &'a self,
         ctx: &'a RunContext,

@@ -2,6 +2,8 @@
 //! PostgreSQL on 127.0.0.1:56982 and an S3 server with signature checks, secrets from an env
 //! file, as a user runs it. The object is read back through the server and parsed with ion-rs.
 
+mod support;
+
 use base64::Engine;
 use runner_testkit::{Postgres, S3};
 use std::path::{Path, PathBuf};
@@ -163,7 +165,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn flow() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    support::repo_root()
         .join("flows/postgres_to_s3.yaml")
         .display()
         .to_string()
@@ -389,7 +391,7 @@ async fn the_csv_flow_matches_psql_csv_output() {
         ("SECRET_AWS_ACCESS_KEY", b64(&h.s3.access_key)),
         ("SECRET_AWS_SECRET_KEY", b64(&h.s3.secret_key)),
     ];
-    let csv_flow = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let csv_flow = support::repo_root()
         .join("flows/postgres_to_s3_csv.yaml")
         .display()
         .to_string();

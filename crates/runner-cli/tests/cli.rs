@@ -3,7 +3,6 @@
 mod support;
 
 use serde_json::Value as Json;
-use std::path::Path;
 use std::process::Command;
 use support::{Done, Sandbox, walk};
 
@@ -287,7 +286,7 @@ fn plugins_lists_types_with_aliases() {
 
 #[test]
 fn every_example_flow_is_valid() {
-    let flows = Path::new(env!("CARGO_MANIFEST_DIR")).join("flows");
+    let flows = support::repo_root().join("flows");
     let s = Sandbox::new();
     let out = s.run(&["validate", flows.to_str().unwrap()]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
@@ -336,9 +335,9 @@ fn ctrl_c_kills_the_execution() {
 
 #[test]
 fn readme_lists_every_task_type() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    for d in runner::registry().iter() {
+    let readme = std::fs::read_to_string(support::repo_root().join("README.md")).unwrap();
+    for t in runner::registry().iter() {
+        let d = t.descriptor;
         assert!(
             readme.contains(&format!("`{}`", d.type_name)),
             "README misses {}",
@@ -356,9 +355,7 @@ fn readme_lists_every_task_type() {
 #[test]
 fn docker_compose_file_names_the_services() {
     // No Docker engine here: check that the file parses and wires what README promises.
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docker-compose.yaml"))
-            .unwrap();
+    let text = std::fs::read_to_string(support::repo_root().join("docker-compose.yaml")).unwrap();
     let doc = runner_model::load_str(&text).unwrap().remove(0).to_json();
     let services = doc["services"].as_object().unwrap();
     for name in ["postgres", "minio", "minio-bucket", "runner", "kestra"] {

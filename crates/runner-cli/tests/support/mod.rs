@@ -65,6 +65,11 @@ impl Done {
     }
 }
 
+/// The repository's root: the flows, README and compose file live there.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 /// Every file under `dir`.
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();

@@ -1,0 +1,58 @@
+//! `runner plugins`: every task type of the registry with its aliases and properties.
+
+use crate::cli::Format;
+use crate::exit;
+use runner_core::{PropDoc, PropKind};
+use serde_json::{Value as Json, json};
+use std::io::Write;
+
+fn kind(p: &PropDoc) -> &'static str {
+    match p.kind {
+        PropKind::Value(t) => t,
+        PropKind::Tasks => "list of tasks",
+        PropKind::TaskMap => "map of task lists",
+    }
+}
+
+pub(crate) fn plugins(format: Format) -> u8 {
+    let registry = crate::registry();
+    let mut out = String::new();
+    match format {
+        Format::Json => {
+            let list: Vec<Json> = registry
+                .iter()
+                .map(|t| {
+                    let props: Vec<Json> = t
+                        .properties
+                        .iter()
+                        .map(|p| {
+                            json!({"name": p.name, "type": kind(p), "required": p.required, "dynamic": p.dynamic, "description": p.doc})
+                        })
+                        .collect();
+                    let d = t.descriptor;
+                    json!({"type": d.type_name, "aliases": d.aliases, "description": d.doc, "flowable": t.is_flowable(), "example": d.example, "properties": props})
+                })
+                .collect();
+            out = serde_json::to_string_pretty(&list).unwrap_or_default();
+            out.push('\n');
+        }
+        Format::Text => {
+            use std::fmt::Write;
+            for t in registry.iter() {
+                let d = t.descriptor;
+                let _ = writeln!(out, "{}", d.type_name);
+                let _ = writeln!(out, "    {}", d.doc);
+                if !d.aliases.is_empty() {
+                    let _ = writeln!(out, "    aliases: {}", d.aliases.join(", "));
+                }
+                for p in &t.properties {
+                    let req = if p.required { ", required" } else { "" };
+                    let _ = writeln!(out, "    - {} ({}{req}): {}", p.name, kind(p), p.doc);
+                }
+            }
+        }
+    }
+    // A closed pipe (`runner plugins | head`) is the reader's choice, not an error.
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    exit::SUCCESS
+}

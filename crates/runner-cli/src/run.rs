@@ -1,0 +1,107 @@
+//! `runner run FLOW.yaml`: validate, start an execution, run it until it ends or a signal
+//! kills it, write its record, print the summary.
+
+use crate::cli::{LogFormatArg, LogLevelArg, RunArgs};
+use crate::diagnostics::Style;
+use crate::exit;
+use crate::files;
+use crate::signals::Interrupts;
+use runner_core::{Environment, ExecutionBuilder, Level, LogFormat};
+use runner_template::Renderer;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+fn fail(message: impl std::fmt::Display) -> u8 {
+    crate::report(message, exit::INVALID)
+}
+
+pub(crate) fn run(args: RunArgs) -> u8 {
+    let style = Style::stderr();
+    let registry = crate::registry();
+    let environment = match Environment::load(std::env::vars(), &args.env_files) {
+        Ok(e) => e,
+        Err(e) => return fail(e),
+    };
+    let Some((file, mut results)) = files::load(&args.flow, &registry, &Renderer::new(), &style)
+    else {
+        return exit::INVALID;
+    };
+    if results.len() != 1 {
+        return fail(format!(
+            "Too many flow found, need 1, found {} in `{}`",
+            results.len(),
+            file.path.display()
+        ));
+    }
+    let Some(plan) = results.remove(0).1 else {
+        return exit::INVALID;
+    };
+    if plan.disabled {
+        return fail(format!(
+            "flow {}.{} is disabled (`disabled: true`): remove that line to run it",
+            plan.flow.namespace, plan.flow.id
+        ));
+    }
+    let given = match crate::vars::given_inputs(&args) {
+        Ok(g) => g,
+        Err(e) => return fail(e),
+    };
+    let min_level = match args.log_level {
+        LogLevelArg::Trace => Level::Trace,
+        LogLevelArg::Debug => Level::Debug,
+        LogLevelArg::Info => Level::Info,
+        LogLevelArg::Warn => Level::Warn,
+        LogLevelArg::Error => Level::Error,
+    };
+    let format = match args.log_format {
+        LogFormatArg::Text => LogFormat::Text,
+        LogFormatArg::Json => LogFormat::Json,
+    };
+    let storage = args
+        .storage
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".runner/storage"));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let execution = ExecutionBuilder::new(Arc::new(plan))
+            .storage(storage)
+            .environment(environment)
+            .log(Box::new(std::io::stderr()), format, min_level)
+            .inputs(given);
+        let execution = match execution.start().await {
+            Ok(e) => e,
+            Err(e) => return fail(e),
+        };
+        // Handlers are installed before the run starts, so an early Ctrl-C is never lost.
+        let mut interrupts = match Interrupts::install() {
+            Ok(i) => i,
+            Err(e) => return fail(format!("cannot listen for Ctrl-C: {e}")),
+        };
+        let state = execution
+            .run_until(async { format!("Interrupted ({})", interrupts.next().await) })
+            .await;
+        if let Err(e) = execution.write_record() {
+            eprintln!("{}: {e}", style.error_label());
+        }
+        let record = execution.record();
+        eprint!(
+            "{}",
+            execution.mask(&crate::summary::summary(&record, state))
+        );
+        if args.json {
+            println!("{}", execution.record_text());
+        }
+        if state.is_failed() {
+            exit::FAILED
+        } else {
+            exit::SUCCESS
+        }
+    })
+}

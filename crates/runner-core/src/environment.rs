@@ -1,0 +1,173 @@
+//! What a run sees of its environment: `SECRET_*` (secrets), `ENV_*` (`envs.x`), and every
+//! variable for tasks that follow standard ones (the AWS chain), read once from the variables
+//! the caller passes (the process's) and from env files; a later file wins.
+
+use runner_secrets::{Masker, SecretStore, env_file};
+use runner_template::{Context, Renderer};
+use serde_json::{Map, Value as Json};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The variables of one run. Tasks read them only through their run context.
+#[derive(Default)]
+pub struct Environment {
+    pub(crate) secrets: SecretStore,
+    /// Every other variable, files over the process.
+    pub(crate) variables: BTreeMap<String, String>,
+    /// `envs.x` for each `ENV_X`.
+    pub(crate) envs: Map<String, Json>,
+}
+
+/// Why an env file could not be used. Never holds a value: values may be secrets.
+#[derive(Debug)]
+pub enum EnvFileError {
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    /// A `{{ }}` value (`SECRET_X={{ "v" | base64encode }}`) could not be rendered.
+    Render {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        source: runner_template::RenderError,
+    },
+}
+
+impl fmt::Display for EnvFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvFileError::Read { path, source } => {
+                write!(f, "cannot read the env file `{}`: {source}", path.display())
+            }
+            EnvFileError::Parse {
+                path,
+                line,
+                message,
+            } => write!(f, "{}:{line}: {message}", path.display()),
+            EnvFileError::Render {
+                path,
+                line,
+                key,
+                source,
+            } => write!(
+                f,
+                "{}:{line}: cannot render the value of `{key}`: {source}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EnvFileError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EnvFileError::Read { source, .. } => Some(source),
+            EnvFileError::Render { source, .. } => Some(source),
+            EnvFileError::Parse { .. } => None,
+        }
+    }
+}
+
+impl Environment {
+    /// `variables` (the process's, for the CLI), then each env file in order. A value holding
+    /// `{{ }}` is rendered once, as Kestra's documentation shows.
+    pub fn load(
+        variables: impl IntoIterator<Item = (String, String)>,
+        files: &[PathBuf],
+    ) -> Result<Environment, EnvFileError> {
+        let mut vars: Vec<(String, String)> = variables.into_iter().collect();
+        let renderer = Renderer::new();
+        for path in files {
+            vars.extend(read_file(path, &renderer)?);
+        }
+        Ok(Environment::from_variables(vars))
+    }
+
+    /// Exactly these variables (tests, subflows).
+    pub fn from_variables(vars: impl IntoIterator<Item = (String, String)>) -> Environment {
+        let mut env = Environment::default();
+        for (k, v) in vars {
+            if k.starts_with("SECRET_") {
+                // Only in the store, whose values never print.
+                env.secrets.insert(&k, v);
+                continue;
+            }
+            if let Some(name) = k.strip_prefix("ENV_") {
+                env.envs
+                    .insert(name.to_lowercase(), Json::String(v.clone()));
+            }
+            env.variables.insert(k, v);
+        }
+        env
+    }
+
+    /// The secrets, for checks that do not read values (`validate`'s unset-secret warnings).
+    pub fn secrets(&self) -> &SecretStore {
+        &self.secrets
+    }
+
+    /// `envs.x` for each `ENV_X`, for `eval`.
+    pub fn envs(&self) -> Json {
+        Json::Object(self.envs.clone())
+    }
+
+    /// A renderer whose `secret()` reads this environment's secrets and registers every value
+    /// it returns with `masker` (for `eval`; runs get theirs from [`crate::ExecutionBuilder`]).
+    pub fn into_renderer(self, masker: Arc<Masker>) -> Renderer {
+        Renderer::with_hooks(runner_template::Hooks {
+            secrets: Some(Arc::new(self.secrets)),
+            masker: Some(masker),
+            files: None,
+        })
+    }
+
+    /// Registers every secret this run can read with the masker, so a secret that reaches
+    /// output by any path (not only `secret()`) is hidden. Returns why some variables could not
+    /// be decoded, for a warning.
+    pub(crate) fn mask_all(&self, masker: &Masker) -> Vec<String> {
+        let mut bad = Vec::new();
+        for name in self.secrets.names() {
+            match self.secrets.get(name) {
+                Ok(v) => masker.add(v.expose()),
+                Err(e) => bad.push(e.to_string()),
+            }
+        }
+        bad
+    }
+}
+
+fn read_file(path: &Path, renderer: &Renderer) -> Result<Vec<(String, String)>, EnvFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| EnvFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let entries = env_file::parse(&text).map_err(|e| EnvFileError::Parse {
+        path: path.to_path_buf(),
+        line: e.line,
+        message: e.message,
+    })?;
+    let ctx = Context::default();
+    entries
+        .into_iter()
+        .map(|e| {
+            let value =
+                renderer
+                    .render_str(&e.value, &ctx)
+                    .map_err(|source| EnvFileError::Render {
+                        path: path.to_path_buf(),
+                        line: e.line,
+                        key: e.key.clone(),
+                        source,
+                    })?;
+            Ok((e.key, value))
+        })
+        .collect()
+}

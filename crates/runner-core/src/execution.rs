@@ -1,0 +1,296 @@
+//! Starting an execution: the one path from a validated [`Plan`] to a finished, recorded run,
+//! used by `runner run`, the test kit and the engine's tests alike.
+//!
+//! ```ignore
+//! let execution = ExecutionBuilder::new(plan)
+//!     .storage(".runner/storage")
+//!     .environment(Environment::load(std::env::vars(), &env_files)?)
+//!     .log(Box::new(std::io::stderr()), LogFormat::Text, Level::Info)
+//!     .inputs(given)
+//!     .start()
+//!     .await?;                       // inputs checked, nothing run yet
+//! let state = execution.run_until(ctrl_c).await;
+//! execution.write_record()?;
+//! ```
+
+use crate::context::{ExecutionParts, ExecutionShared};
+use crate::environment::Environment;
+use crate::executor::Executor;
+use crate::inputs::{InputError, resolve_inputs};
+use crate::log::{Level, LogEvent, LogFormat, LogSink};
+use crate::plan::Plan;
+use crate::state::State;
+use crate::storage::{Storage, StorageFiles};
+use runner_secrets::Masker;
+use runner_template::{Hooks, Renderer};
+use serde_json::{Map, Value as Json};
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an ended execution waits for its cleanup (aborting uploads, cancelling queries).
+const CLEANUP_LIMIT: Duration = Duration::from_secs(15);
+
+/// Gathers what an execution needs; [`Self::start`] checks the inputs and makes it.
+pub struct ExecutionBuilder {
+    plan: Arc<Plan>,
+    id: Option<String>,
+    storage: PathBuf,
+    environment: Environment,
+    log: Option<(Box<dyn Write + Send>, LogFormat, Level)>,
+    inputs: Map<String, Json>,
+}
+
+impl ExecutionBuilder {
+    /// An execution of `plan` with no secrets, no inputs, logs dropped, and storage in
+    /// `.runner/storage`.
+    pub fn new(plan: Arc<Plan>) -> Self {
+        ExecutionBuilder {
+            plan,
+            id: None,
+            storage: PathBuf::from(".runner/storage"),
+            environment: Environment::default(),
+            log: None,
+            inputs: Map::new(),
+        }
+    }
+
+    /// Where `kestra://` files and the record are kept.
+    pub fn storage(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.storage = dir.into();
+        self
+    }
+
+    /// The secrets and variables the run can read.
+    pub fn environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// Where log lines go, in which format, from which level; every line is masked.
+    pub fn log(mut self, out: Box<dyn Write + Send>, format: LogFormat, min_level: Level) -> Self {
+        self.log = Some((out, format, min_level));
+        self
+    }
+
+    /// The input values given for this run (checked against the flow's inputs by `start`).
+    pub fn inputs(mut self, given: Map<String, Json>) -> Self {
+        self.inputs = given;
+        self
+    }
+
+    /// A fixed execution id instead of a new random one.
+    pub fn id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Checks and types the inputs (FILE inputs are copied into storage) and prepares the
+    /// execution. Nothing has run yet.
+    pub async fn start(self) -> Result<Execution, StartError> {
+        let masker = Arc::new(Masker::default());
+        let undecodable = self.environment.mask_all(&masker);
+        let (out, format, min_level) = self.log.unwrap_or_else(|| {
+            (
+                Box::new(std::io::sink()) as Box<dyn Write + Send>,
+                LogFormat::Text,
+                Level::Error,
+            )
+        });
+        let log = Arc::new(LogSink::new(format, min_level, out, masker.clone()));
+        for problem in &undecodable {
+            log.emit(LogEvent {
+                level: Level::Warn,
+                task_id: None,
+                taskrun_id: None,
+                message: problem,
+            });
+        }
+        let Environment {
+            secrets,
+            variables,
+            envs,
+        } = self.environment;
+        let renderer = Arc::new(Renderer::with_hooks(Hooks {
+            secrets: Some(Arc::new(secrets)),
+            masker: Some(masker.clone()),
+            files: Some(Arc::new(StorageFiles(Storage::new(&self.storage)))),
+        }));
+        let id = self.id.unwrap_or_else(crate::ids::friendly_id);
+        let storage = Storage::new(&self.storage);
+        let prefix = crate::storage::ExecutionPrefix::new(
+            &self.plan.flow.namespace,
+            &self.plan.flow.id,
+            &id,
+        );
+        let resolved = resolve_inputs(&self.plan.inputs, &self.inputs, &storage, &prefix)
+            .await
+            .map_err(|error| StartError {
+                text: masker.mask(&error.to_string()),
+                error,
+            })?;
+        for s in &resolved.secrets {
+            masker.add(s);
+        }
+        let labels: Map<String, Json> = self
+            .plan
+            .labels
+            .iter()
+            .map(|l| (l.key.clone(), Json::String(l.value.clone())))
+            .collect();
+        let shared = Arc::new(ExecutionShared::new(ExecutionParts {
+            id,
+            flow: self.plan.flow.clone(),
+            renderer,
+            storage,
+            log,
+            labels: Json::Object(labels),
+            vars: self.plan.variables.clone(),
+            envs: Json::Object(envs),
+            environment: variables,
+            inputs: resolved.values,
+        }));
+        Ok(Execution {
+            plan: self.plan,
+            shared,
+            masker,
+        })
+    }
+}
+
+/// An execution ready to run, then its record.
+pub struct Execution {
+    plan: Arc<Plan>,
+    shared: Arc<ExecutionShared>,
+    masker: Arc<Masker>,
+}
+
+impl Execution {
+    pub fn id(&self) -> &str {
+        &self.shared.id
+    }
+
+    /// Runs the flow to its final state, then waits for its cleanup.
+    pub async fn run(&self) -> State {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Runs the flow until it ends or `stop` resolves (a signal, a test's deadline). On stop,
+    /// running tasks are dropped (their cleanup aborts uploads, cancels queries) and every
+    /// unfinished task run and the execution are KILLED; `stop`'s reason is logged. Either
+    /// way the execution's cleanup gets to finish before this returns.
+    pub async fn run_until(&self, stop: impl Future<Output = String>) -> State {
+        let executor = Executor::new(self.shared.clone());
+        let state = tokio::select! {
+            s = executor.run(&self.plan) => s,
+            reason = stop => {
+                executor.kill();
+                self.shared.log(
+                    Level::Warn,
+                    None,
+                    &format!("{reason}: the execution was killed"),
+                );
+                State::Killed
+            }
+        };
+        if !self.shared.cleanup.wait(CLEANUP_LIMIT).await {
+            self.shared.log(
+                Level::Warn,
+                None,
+                "Some cleanup (aborting uploads, cancelling queries) did not finish within 15s",
+            );
+        }
+        state
+    }
+
+    /// The execution as Kestra's API returns it, masked.
+    pub fn record(&self) -> Json {
+        let text = self.record_text();
+        serde_json::from_str(&text).unwrap_or(Json::Null)
+    }
+
+    /// The masked record as pretty JSON, as `--json` prints it and the record file holds it.
+    pub fn record_text(&self) -> String {
+        let raw = serde_json::to_string_pretty(&self.shared.record()).unwrap_or_default();
+        self.masker.mask(&raw)
+    }
+
+    /// Writes the masked record to `.../executions/{id}/execution.json`; returns its path.
+    pub fn write_record(&self) -> Result<PathBuf, RecordError> {
+        let uri = self.shared.prefix.record();
+        let path = self
+            .shared
+            .storage
+            .path(&uri)
+            .map_err(|e| RecordError::Path(e.to_string()))?;
+        let io = |source| RecordError::Write {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        std::fs::write(&path, self.record_text()).map_err(io)?;
+        Ok(path)
+    }
+
+    /// Masks `text` with every secret this execution knows.
+    pub fn mask(&self, text: &str) -> String {
+        self.masker.mask(text)
+    }
+
+    /// The storage directory's path of a `kestra:///` URI of this execution.
+    pub fn storage_root(&self) -> &Path {
+        self.shared.storage.root()
+    }
+}
+
+/// Why an execution could not start: its inputs. Displayed masked, since a given value may
+/// hold a secret.
+#[derive(Debug)]
+pub struct StartError {
+    pub error: InputError,
+    text: String,
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Why the record could not be written.
+#[derive(Debug)]
+pub enum RecordError {
+    Path(String),
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::Path(e) => write!(f, "cannot place the execution record: {e}"),
+            RecordError::Write { path, source } => write!(
+                f,
+                "cannot write the execution record to {}: {source}",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for RecordError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RecordError::Write { source, .. } => Some(source),
+            RecordError::Path(_) => None,
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! Everything a task crate needs, in one import: `use runner_core::plugin::*;`.
+//!
+//! A task type is one struct whose fields are its properties (serde reads them, the derive
+//! documents them), one `RunnableTask` or `FlowableTask` impl, and one [`TaskDescriptor`]:
+//!
+//! ```ignore
+//! /// Log a message.
+//! #[derive(Deserialize, Properties)]
+//! struct Log {
+//!     /// The message to log.
+//!     message: Property<String>,
+//! }
+//!
+//! pub(crate) const LOG: TaskDescriptor = TaskDescriptor {
+//!     type_name: "io.kestra.plugin.core.log.Log",
+//!     aliases: &[],
+//!     doc: "Log a message.",
+//!     example: "id: hello\ntype: io.kestra.plugin.core.log.Log\nmessage: hi",
+//!     shape: runnable::<Log>(),
+//! };
+//! ```
+//!
+//! The crate exports `pub const TASKS: &[TaskDescriptor]`, and the binary's registry lists it.
+
+pub use crate::cleanup::Cleanup;
+pub use crate::context::RunContext;
+pub use crate::error::TaskError;
+pub use crate::log::Level;
+pub use crate::pipe::{FileProgress, GrowingFile, Prepared};
+pub use crate::plan::{TaskList, TaskNode};
+pub use crate::property::{IsoDuration, Property};
+pub use crate::registry::{
+    PropDoc, PropKind, PropType, Properties, Shape, TaskDescriptor, TaskLists, ValueError,
+    check_value, flowable, runnable,
+};
+pub use crate::storage::{Storage, StorageError};
+pub use crate::task::{BoxFuture, Branch, FlowableTask, Outputs, Resolution, RunnableTask};
+pub use runner_derive::{PropType, Properties};
+pub use serde_json::Value as Json;
