@@ -41,7 +41,8 @@ if [ -f "$shared/check.py" ]; then
     say "Kestra conformance suite"
     report=$(python3 "$shared/check.py" --runner target/release/runner)
     echo "$report"
-    # Gate what is done: no crash, every invalid flow rejected, every unsupported type named.
+    # Gate what is done: no crash, every valid flow accepted, every invalid flow rejected, every
+# unsupported type named.
     python3 - "$report" <<'PY'
 import re, sys
 line = next(l for l in sys.argv[1].splitlines() if l.startswith("flows:"))
@@ -49,7 +50,7 @@ def pair(label):
     a, b = re.search(label + r" (\d+)/(\d+)", line).groups()
     return int(a), int(b)
 problems = []
-for label in ("invalid rejected", "unsupported named"):
+for label in ("valid accepted", "invalid rejected", "unsupported named"):
     got, total = pair(label)
     if got != total:
         problems.append(f"{label} {got}/{total}")

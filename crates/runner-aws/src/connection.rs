@@ -6,7 +6,9 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use runner_core::plugin::{Properties, Property, RunContext, TaskError};
+use runner_core::plugin::{
+    ErrorKind, Properties, Property, RunContext, TaskError, link_local_address,
+};
 use serde::Deserialize;
 
 /// Kestra's connection properties (`AbstractConnection`), plus `bucket`.
@@ -295,20 +297,14 @@ fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then_some(host)
 }
 
-/// Kestra refuses endpoints that resolve into 169.254.0.0/16 (instance metadata services).
+/// Kestra refuses endpoints that resolve to link-local addresses (instance metadata services).
 async fn refuse_link_local(endpoint: &str, host: &str) -> Result<(), TaskError> {
-    let bare = host.trim_matches(['[', ']']);
-    let addrs: Vec<std::net::IpAddr> = match bare.parse::<std::net::IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((bare, 443))
-            .await
-            .map(|a| a.map(|s| s.ip()).collect())
-            .unwrap_or_default(),
-    };
-    if addrs.iter().any(|ip| matches!(ip, std::net::IpAddr::V4(v4) if v4.octets()[0] == 169 && v4.octets()[1] == 254)) {
+    if link_local_address(host).await.is_some() {
         return Err(TaskError::property(
             "endpointOverride",
-            format!("Endpoint override '{endpoint}' resolves to a link-local address (169.254.0.0/16), which is used by cloud instance-metadata services and is not allowed for security reasons."),
+            format!(
+                "Endpoint override '{endpoint}' resolves to a link-local address (169.254.0.0/16), which is used by cloud instance-metadata services and is not allowed for security reasons."
+            ),
         ));
     }
     Ok(())
@@ -320,60 +316,80 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    let message = match e {
+    match e {
         SdkError::ServiceError(service) => {
             let err = service.err();
             let code = err.code().unwrap_or("");
             let detail = err.message().unwrap_or("");
             match code {
-                "NoSuchBucket" => {
-                    format!("bucket `{}` does not exist on {}", s3.bucket, s3.endpoint)
-                }
-                "NoSuchKey" => format!(
-                    "no object {what} in bucket `{}` on {}",
-                    s3.bucket, s3.endpoint
+                "NoSuchBucket" => TaskError::new(
+                    ErrorKind::NotFound,
+                    format!("bucket `{}` does not exist on {}", s3.bucket, s3.endpoint),
                 ),
-                "SignatureDoesNotMatch" => format!(
-                    "{} refused the request signature (SignatureDoesNotMatch): the secret key is probably wrong; check {}",
-                    s3.endpoint, s3.secret_source
-                ),
-                "InvalidAccessKeyId" | "NotSignedUp" => {
+                "NoSuchKey" => TaskError::new(
+                    ErrorKind::NotFound,
                     format!(
-                        "{} does not know the access key ({code}): check {}",
-                        s3.endpoint, s3.access_source
-                    )
-                }
-                "AccessDenied" => format!(
-                    "access denied to {what} in bucket `{}` on {} (AccessDenied): {detail}",
-                    s3.bucket, s3.endpoint
+                        "no object {what} in bucket `{}` on {}",
+                        s3.bucket, s3.endpoint
+                    ),
                 ),
-                "" => format!(
-                    "S3 request for {what} failed on {}: {}",
-                    s3.endpoint,
-                    DisplayErrorContext(e)
+                "SignatureDoesNotMatch" => TaskError::new(
+                    ErrorKind::Denied,
+                    format!(
+                        "{} refused the request signature (SignatureDoesNotMatch)",
+                        s3.endpoint
+                    ),
+                )
+                .hint(format!(
+                    "the secret key is probably wrong; check {}",
+                    s3.secret_source
+                )),
+                "InvalidAccessKeyId" | "NotSignedUp" => TaskError::new(
+                    ErrorKind::Denied,
+                    format!("{} does not know the access key ({code})", s3.endpoint),
+                )
+                .hint(format!("check {}", s3.access_source)),
+                "AccessDenied" => TaskError::new(
+                    ErrorKind::Denied,
+                    format!(
+                        "access denied to {what} in bucket `{}` on {} (AccessDenied): {detail}",
+                        s3.bucket, s3.endpoint
+                    ),
                 ),
-                _ => format!(
-                    "S3 request for {what} failed on {} ({code}): {detail}",
-                    s3.endpoint
+                "" => TaskError::new(
+                    ErrorKind::Remote,
+                    format!(
+                        "S3 request for {what} failed on {}: {}",
+                        s3.endpoint,
+                        DisplayErrorContext(e)
+                    ),
+                ),
+                _ => TaskError::new(
+                    ErrorKind::Remote,
+                    format!(
+                        "S3 request for {what} failed on {} ({code}): {detail}",
+                        s3.endpoint
+                    ),
                 ),
             }
         }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => TaskError::new(
+            ErrorKind::Unreachable,
             format!(
-                "cannot reach the S3 endpoint {}: {}; check `endpointOverride` or AWS_ENDPOINT_URL_S3, and that the server runs",
+                "cannot reach the S3 endpoint {}: {}",
                 s3.endpoint,
                 DisplayErrorContext(e)
-            )
-        }
-        other => format!(
-            "S3 request for {what} failed on {}: {}",
-            s3.endpoint,
-            DisplayErrorContext(other)
+            ),
+        )
+        .hint("check `endpointOverride` or AWS_ENDPOINT_URL_S3, and that the server runs"),
+        other => TaskError::new(
+            ErrorKind::Remote,
+            format!(
+                "S3 request for {what} failed on {}: {}",
+                s3.endpoint,
+                DisplayErrorContext(other)
+            ),
         ),
-    };
-    TaskError::Plugin {
-        message,
-        source: None,
     }
 }
 

@@ -57,19 +57,16 @@ async fn fetch(
         .unwrap_or_default();
     let uri = ctx.output_file_uri(&format!("{}{ext}", runner_core::ids::random_u64()));
     let mut file = tokio::io::BufWriter::new(ctx.storage().create(&uri).await?);
-    let io = |e: std::io::Error| TaskError::Plugin {
-        message: format!("cannot write {uri}: {e}"),
-        source: None,
+    let io = |e: std::io::Error| {
+        TaskError::new(ErrorKind::Io, format!("cannot write {uri}")).caused_by(e)
     };
-    while let Some(chunk) = object
-        .body
-        .try_next()
-        .await
-        .map_err(|e| TaskError::Plugin {
-            message: format!("reading {what} from {} failed: {e}", s3.endpoint),
-            source: None,
-        })?
-    {
+    while let Some(chunk) = object.body.try_next().await.map_err(|e| {
+        TaskError::new(
+            ErrorKind::Unreachable,
+            format!("reading {what} from {} failed", s3.endpoint),
+        )
+        .caused_by(e)
+    })? {
         file.write_all(&chunk).await.map_err(io)?;
     }
     file.flush().await.map_err(io)?;

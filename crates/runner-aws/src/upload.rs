@@ -448,11 +448,12 @@ impl Object<'_> {
         format!("`{}`", self.key)
     }
 
-    fn read_error(&self, e: impl std::fmt::Display) -> TaskError {
-        TaskError::Plugin {
-            message: format!("cannot read {}: {e}", self.path.display()),
-            source: None,
-        }
+    fn read_error(&self, e: impl std::error::Error + Send + Sync + 'static) -> TaskError {
+        TaskError::new(
+            ErrorKind::Io,
+            format!("cannot read {}", self.path.display()),
+        )
+        .caused_by(e)
     }
 
     /// Uploads the file: one PUT up to `PART_SIZE`, else a multipart upload, continuing
@@ -504,7 +505,10 @@ impl Object<'_> {
             .await
             .map_err(|e| describe(&e, s3, &self.what()))?;
         let id = created.upload_id.ok_or_else(|| {
-            TaskError::failed(format!("S3 gave no upload id for {}", self.what()))
+            TaskError::new(
+                ErrorKind::Remote,
+                format!("S3 gave no upload id for {}", self.what()),
+            )
         })?;
         let guard = AbortGuard {
             s3: Some((

@@ -5,7 +5,6 @@ use crate::diagnostics::Style;
 use crate::exit;
 use crate::files;
 use runner_core::{Environment, Masker};
-use runner_model::Node;
 use runner_template::Context;
 use serde_json::{Map, Value as Json, json};
 use std::io::{IsTerminal, Write};
@@ -27,36 +26,35 @@ pub(crate) fn eval(
     let renderer = environment.into_renderer(masker.clone());
     let mut context = Map::new();
     if let Some(flow) = flow {
-        let file = match files::read(flow) {
-            Ok(f) => f,
-            Err(e) => {
-                return crate::report(
-                    format!("cannot read `{}`: {e}", flow.display()),
-                    exit::FAILED,
-                );
-            }
+        let style = Style::stderr();
+        let registry = crate::registry();
+        let Some((file, mut results)) =
+            files::load(flow, &registry, &runner_template::Renderer::new(), &style)
+        else {
+            return exit::INVALID;
         };
-        let Some(doc) = file.docs.ok().and_then(|d| d.into_iter().next()) else {
+        if results.len() != 1 {
             return crate::report(
-                format!("`{}` holds no readable flow", flow.display()),
-                exit::FAILED,
+                format!(
+                    "`{}` holds {} flows: give a file with one",
+                    file.path.display(),
+                    results.len()
+                ),
+                exit::INVALID,
+            );
+        }
+        let Some(plan) = results.remove(0).1 else {
+            return crate::report(
+                format!("`{}` is not a valid flow (see above)", file.path.display()),
+                exit::INVALID,
             );
         };
-        context.insert("flow".into(), json!({"id": doc.get("id").map(Node::to_json), "namespace": doc.get("namespace").map(Node::to_json)}));
         context.insert(
-            "vars".into(),
-            doc.get("variables").map_or(json!({}), Node::to_json),
+            "flow".into(),
+            json!({"id": plan.flow.id, "namespace": plan.flow.namespace, "revision": plan.flow.revision}),
         );
-        let mut inputs = Map::new();
-        for input in doc.get("inputs").and_then(Node::as_seq).unwrap_or_default() {
-            if let (Some(id), Some(d)) = (
-                input.get("id").and_then(Node::as_str),
-                input.get("defaults"),
-            ) {
-                inputs.insert(id.to_string(), d.to_json());
-            }
-        }
-        context.insert("inputs".into(), Json::Object(inputs));
+        context.insert("vars".into(), plan.variables.clone());
+        context.insert("inputs".into(), runner_core::default_inputs(&plan.inputs));
     }
     context.insert("envs".into(), envs);
     if let Some(vars) = vars {

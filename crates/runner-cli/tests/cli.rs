@@ -58,7 +58,11 @@ fn validate_points_at_each_mistake() {
         assert_eq!(out.code(), 1, "{name}: {err}");
         assert!(err.contains(&format!("--> {at}")), "{name}: {err}");
         assert!(err.contains(message), "{name}: {err}");
-        assert!(err.contains(help), "{name}: {err}");
+        if help.is_empty() {
+            assert!(!err.contains("help:"), "{name} has no help to give: {err}");
+        } else {
+            assert!(err.contains(help), "{name}: {err}");
+        }
         assert!(
             err.contains(" | ") && err.contains('^'),
             "{name} has a snippet: {err}"
@@ -139,7 +143,29 @@ fn run_logs_summarises_and_records() {
         "st/company/team/hello/executions/{id}/execution.json"
     ));
     let saved: Json = serde_json::from_str(&std::fs::read_to_string(on_disk).unwrap()).unwrap();
-    assert_eq!(saved, record);
+    assert_eq!(saved, record, "--json prints the record that was saved");
+    // The record describes this run, as the log and the summary told it.
+    assert!(
+        err.contains(&format!(
+            "Execution {id} of company.team.hello ended SUCCESS"
+        )),
+        "{err}"
+    );
+    assert_ne!(runs[0]["id"], runs[1]["id"]);
+    for run in runs {
+        assert_eq!(run["executionId"], id);
+        assert_eq!(run["state"]["current"], "SUCCESS");
+        let started: jiff::Timestamp = run["state"]["startDate"].as_str().unwrap().parse().unwrap();
+        let ended: jiff::Timestamp = run["state"]["endDate"].as_str().unwrap().parse().unwrap();
+        assert!(started <= ended);
+    }
+    let history: Vec<&str> = record["state"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, ["CREATED", "RUNNING", "SUCCESS"]);
 }
 
 #[test]
@@ -264,6 +290,26 @@ fn eval_prints_exactly_the_result() {
         "{{ flow.namespace }}/{{ inputs.name }}",
     ]);
     assert_eq!(out.stdout(), "company.team/world");
+    // Defaults are typed as their input, as in a run.
+    s.write(
+        "typed.yaml",
+        "id: typed\nnamespace: n\ninputs:\n  - id: n\n    type: INT\n    defaults: \"41\"\n  - id: when\n    type: DATE\n    defaults: 2024-01-05\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n",
+    );
+    let out = s.run(&[
+        "eval",
+        "--flow",
+        "typed.yaml",
+        "{{ inputs.n + 1 }} {{ inputs.when }}",
+    ]);
+    assert_eq!(out.stdout(), "42 2024-01-05", "{}", out.stderr());
+    s.write("broken.yaml", "id: broken\nnamespace: n\ntasks: []\n");
+    let out = s.run(&["eval", "--flow", "broken.yaml", "{{ 1 }}"]);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr().contains("tasks: must not be empty"),
+        "{}",
+        out.stderr()
+    );
 }
 
 #[test]

@@ -98,6 +98,24 @@ impl Headline {
         }
     }
 
+    /// Removes the uploaded object, so the next run must upload it again.
+    async fn delete_upload(&self) {
+        self.s3
+            .client()
+            .delete_object()
+            .bucket("kestra-bucket")
+            .key("data/users.csv")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            self.s3
+                .get("kestra-bucket", "data/users.csv")
+                .await
+                .is_none()
+        );
+    }
+
     /// The uploaded object, parsed with ion-rs, as (id, first_name, last_name, city).
     async fn uploaded_rows(&self) -> Option<Vec<(i64, String, String, String)>> {
         let bytes = self.s3.get("kestra-bucket", "data/users.csv").await?;
@@ -222,6 +240,8 @@ async fn secrets_from_the_environment_the_guide_loop_and_the_macro_form() {
     let out = h.run(&["run", &flow(), "--storage", "st"], &env).await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     h.assert_no_secret(&out);
+    assert_eq!(h.uploaded_rows().await.unwrap().len(), 20);
+    h.delete_upload().await;
     // 2. The shell loop of Kestra's guide.
     std::fs::write(h.dir.join(".env"), h.plain_env()).unwrap();
     let status = std::process::Command::new("bash")
@@ -237,6 +257,9 @@ async fn secrets_from_the_environment_the_guide_loop_and_the_macro_form() {
         )
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    h.assert_no_secret(&out);
+    assert_eq!(h.uploaded_rows().await.unwrap().len(), 20);
+    h.delete_upload().await;
     // 3. The macro form.
     let macros = format!(
         "SECRET_POSTGRES_PASSWORD={{{{ \"{}\" | base64encode }}}}\nSECRET_AWS_ACCESS_KEY={{{{ \"{}\" | base64encode }}}}\nSECRET_AWS_SECRET_KEY={{{{ \"{}\" | base64encode }}}}\n",
@@ -291,7 +314,7 @@ async fn each_failure_says_what_to_check_and_writes_nothing() {
         (
             "POSTGRES_PASSWORD",
             Some("wrong-pg-password"),
-            "password authentication failed for user \"app_user\" (SQLSTATE 28P01); check `username` and `password` ({{ secret('POSTGRES_PASSWORD') }})",
+            "password authentication failed for user \"app_user\" (SQLSTATE 28P01)\n    help: check `username` and `password` ({{ secret('POSTGRES_PASSWORD') }})",
         ),
         (
             "AWS_SECRET_KEY",
@@ -355,7 +378,16 @@ async fn ctrl_c_during_the_upload_leaves_no_object_and_no_parts() {
         }
     }
     assert!(seen.contains("Uploading"), "the upload started: {seen}");
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // Interrupt once the server holds the open multipart upload: parts are in flight.
+    let mut open = false;
+    for _ in 0..500 {
+        open = h.s3.open_multipart_uploads().await > 0;
+        if open {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(open, "the multipart upload opened on the server");
     let pid = child.id().unwrap().to_string();
     assert!(
         std::process::Command::new("kill")

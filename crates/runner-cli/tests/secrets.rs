@@ -242,19 +242,29 @@ errors:
         err.contains("raw ******") && err.contains("failed with ****** inside"),
         "{err}"
     );
+    // Each logged form is there, masked: the masking did not just drop the lines.
+    let line_of = |prefix: &str| -> String {
+        err.lines()
+            .find_map(|l| {
+                l.split_once("[forms] ")
+                    .map(|(_, m)| m)
+                    .filter(|m| m.starts_with(prefix))
+            })
+            .unwrap_or_else(|| panic!("no `{prefix}` line in:\n{err}"))
+            .to_string()
+    };
+    // Each logged form is there, masked: the masking did not just drop the lines.
+    assert_eq!(line_of("raw "), "raw ******");
+    assert_eq!(line_of("base64 "), "base64 ******");
+    assert_eq!(line_of("json "), r#"json {"k":"******"}"#);
+    assert_eq!(line_of("url "), "url https://x/?p=******");
+    assert_eq!(line_of("line "), "line ******");
+    assert_eq!(line_of("input "), "input ******");
+    let shifted = line_of("shifted ");
+    assert_eq!(shifted.matches("******").count(), 2, "{shifted}");
     let mut everything = out.stdout().into_bytes();
     everything.extend(out.stderr().into_bytes());
-    let mut logs_json = s.run(&[
-        "run",
-        "leak.yaml",
-        "--storage",
-        "st",
-        "--log-format",
-        "json",
-        "-i",
-        "token=input-secret-987",
-    ]);
-    logs_json = Done(
+    let logs_json = Done(
         s.cmd(&[
             "run",
             "leak.yaml",
@@ -268,8 +278,22 @@ errors:
         .env("SECRET_PW", b64(secret))
         .env("SECRET_MULTI", b64(multiline))
         .output()
-        .unwrap_or(logs_json.0),
+        .unwrap(),
     );
+    assert_eq!(logs_json.code(), 1, "{}", logs_json.stderr());
+    let json_lines: Vec<Json> = logs_json
+        .stderr()
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let messages: Vec<&str> = json_lines
+        .iter()
+        .filter_map(|l| l["message"].as_str())
+        .collect();
+    for expected in ["raw ******", "url https://x/?p=******", "input ******"] {
+        assert!(messages.contains(&expected), "{expected} in {messages:?}");
+    }
     everything.extend(logs_json.stderr().into_bytes());
     for file in walk(&s.dir.join("st")) {
         everything.extend(std::fs::read(file).unwrap());
@@ -315,4 +339,51 @@ fn validate_warns_about_unset_secrets() {
             .unwrap(),
     );
     assert!(!out.stderr().contains("warning"), "{}", out.stderr());
+}
+
+#[test]
+fn a_failing_expression_in_an_env_file_never_shows_its_value() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    for (text, why) in [
+        (
+            "SECRET_DB_PASSWORD={{ hunter2plain | base64encode }}\n",
+            "it uses a variable",
+        ),
+        (
+            "SECRET_DB_PASSWORD={{ \"hunter2plain\" | nosuchfilter }}\n",
+            "a filter or function failed",
+        ),
+        (
+            "SECRET_DB_PASSWORD={{ \"hunter2plain\" | }}\n",
+            "a syntax error",
+        ),
+    ] {
+        s.write(".env_bad", text);
+        for (args, code) in [
+            (
+                vec![
+                    "run",
+                    "show.yaml",
+                    "--storage",
+                    "st",
+                    "--env-file",
+                    ".env_bad",
+                ],
+                2,
+            ),
+            (vec!["validate", "show.yaml", "--env-file", ".env_bad"], 1),
+            (vec!["eval", "--env-file", ".env_bad", "{{ 1 }}"], 1),
+        ] {
+            let out = s.run(&args);
+            let all = out.stdout() + &out.stderr();
+            assert_eq!(out.code(), code, "{args:?}: {all}");
+            assert!(
+                all.contains(".env_bad:1: cannot render the value of `SECRET_DB_PASSWORD`"),
+                "{args:?}: {all}"
+            );
+            assert!(all.contains(why), "{args:?}: {all}");
+            assert!(!all.contains("hunter2plain"), "{args:?} leaked: {all}");
+        }
+    }
 }

@@ -383,6 +383,16 @@ impl RunContext {
         &self.exec.storage
     }
 
+    /// Starts a process for this task run, in its own process group: when the returned value
+    /// is dropped (the task ended, timed out or was cancelled) the group is killed and the
+    /// execution's cleanup reaps it.
+    pub fn spawn(
+        &self,
+        command: tokio::process::Command,
+    ) -> std::io::Result<crate::process::ChildProcess> {
+        crate::process::ChildProcess::spawn(command, self.exec.cleanup.clone())
+    }
+
     /// Where work that must outlive a dropped task (aborting an upload) is handed.
     pub fn cleanup(&self) -> &Cleanup {
         &self.exec.cleanup

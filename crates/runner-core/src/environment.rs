@@ -32,12 +32,13 @@ pub enum EnvFileError {
         line: usize,
         message: String,
     },
-    /// A `{{ }}` value (`SECRET_X={{ "v" | base64encode }}`) could not be rendered.
+    /// A `{{ }}` value (`SECRET_X={{ "v" | base64encode }}`) could not be rendered. Only the
+    /// kind of failure is kept: the expression may hold a secret's plain value.
     Render {
         path: PathBuf,
         line: usize,
         key: String,
-        source: runner_template::RenderError,
+        kind: runner_template::RenderErrorKind,
     },
 }
 
@@ -56,12 +57,23 @@ impl fmt::Display for EnvFileError {
                 path,
                 line,
                 key,
-                source,
-            } => write!(
-                f,
-                "{}:{line}: cannot render the value of `{key}`: {source}",
-                path.display()
-            ),
+                kind,
+            } => {
+                // Not even a name: an unquoted value (`{{ hunter2 | base64encode }}`) reads as
+                // an undefined variable named after the secret.
+                let why = match kind {
+                    runner_template::RenderErrorKind::Syntax => "a syntax error",
+                    runner_template::RenderErrorKind::Undefined => {
+                        "it uses a variable (quote a literal value: `{{ \"value\" | base64encode }}`)"
+                    }
+                    runner_template::RenderErrorKind::Other => "a filter or function failed",
+                };
+                write!(
+                    f,
+                    "{}:{line}: cannot render the value of `{key}`: {why}; the expression is not shown, as it may hold a secret",
+                    path.display()
+                )
+            }
         }
     }
 }
@@ -70,8 +82,7 @@ impl std::error::Error for EnvFileError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             EnvFileError::Read { source, .. } => Some(source),
-            EnvFileError::Render { source, .. } => Some(source),
-            EnvFileError::Parse { .. } => None,
+            EnvFileError::Render { .. } | EnvFileError::Parse { .. } => None,
         }
     }
 }
@@ -161,11 +172,11 @@ fn read_file(path: &Path, renderer: &Renderer) -> Result<Vec<(String, String)>, 
             let value =
                 renderer
                     .render_str(&e.value, &ctx)
-                    .map_err(|source| EnvFileError::Render {
+                    .map_err(|err| EnvFileError::Render {
                         path: path.to_path_buf(),
                         line: e.line,
                         key: e.key.clone(),
-                        source,
+                        kind: err.kind,
                     })?;
             Ok((e.key, value))
         })

@@ -1,9 +1,32 @@
-//! Why a task run failed, as data; the text is produced when it is logged.
+//! Why a task run failed, as data: what went wrong, of which kind, what the user can do
+//! (`hint`), and the cause. The words are put together only when the error is logged.
 
 use crate::storage::StorageError;
 use runner_template::RenderError;
 use std::fmt;
 use std::time::Duration;
+
+/// What kind of failure a task reports, for the reader and for callers that sort failures
+/// (test assertions, retries): the message says which resource, the kind says what about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The server or endpoint could not be reached (refused, unresolvable, timed out).
+    Unreachable,
+    /// Credentials were refused.
+    Denied,
+    /// What the task points at does not exist (bucket, object, database, file).
+    NotFound,
+    /// The data read is not what the task expects (a malformed file, a bad row).
+    BadData,
+    /// The other side reported an error of its own (SQL error, S3 error code).
+    Remote,
+    /// runner does not support what the flow asks for; the hint says what to do instead.
+    Unsupported,
+    /// Reading or writing a local file failed.
+    Io,
+    Other,
+}
 
 #[derive(Debug)]
 pub enum TaskError {
@@ -25,9 +48,11 @@ pub enum TaskError {
         after: Duration,
     },
     Storage(StorageError),
-    /// A failure reported by a plugin, with its cause chain.
+    /// A failure reported by a plugin, with its kind, what to do, and its cause.
     Plugin {
+        kind: ErrorKind,
         message: String,
+        hint: Option<String>,
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
 }
@@ -43,6 +68,49 @@ impl TaskError {
         TaskError::Property {
             property: property.to_string(),
             reason: reason.into(),
+        }
+    }
+
+    /// A plugin's failure of `kind`; add [`Self::hint`] and [`Self::caused_by`] as known.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        TaskError::Plugin {
+            kind,
+            message: message.into(),
+            hint: None,
+            source: None,
+        }
+    }
+
+    /// What the user can do about it (printed on its own `help:` line).
+    pub fn hint(mut self, text: impl Into<String>) -> Self {
+        if let TaskError::Plugin { hint, .. } = &mut self {
+            *hint = Some(text.into());
+        }
+        self
+    }
+
+    /// The error that caused this one, kept for its own message.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if let TaskError::Plugin { source, .. } = &mut self {
+            *source = Some(Box::new(cause));
+        }
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            TaskError::Plugin { kind, .. } => *kind,
+            TaskError::Storage(StorageError::NotFound { .. }) => ErrorKind::NotFound,
+            TaskError::Storage(StorageError::Io { .. }) => ErrorKind::Io,
+            _ => ErrorKind::Other,
+        }
+    }
+
+    /// The hint, when the task gave one.
+    pub fn help(&self) -> Option<&str> {
+        match self {
+            TaskError::Plugin { hint, .. } => hint.as_deref(),
+            _ => None,
         }
     }
 }

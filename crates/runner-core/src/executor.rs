@@ -136,16 +136,7 @@ impl Executor {
                 .map_err(|e| e.to_string())?;
             let typed = match &o.type_name {
                 Some(t) => {
-                    let def = runner_model::RawInput {
-                        id: o.id.clone(),
-                        type_name: t.clone(),
-                        required: true,
-                        defaults: None,
-                        node: runner_model::Node::new(
-                            runner_model::NodeValue::Map(Vec::new()),
-                            Default::default(),
-                        ),
-                    };
+                    let def = crate::inputs::InputSpec::of_type(&o.id, t);
                     crate::inputs::coerce(&def, &rendered)
                         .map_err(|r| format!("output `{}`: {r}", o.id))?
                 }
@@ -551,6 +542,9 @@ fn error_chain(e: &TaskError) -> String {
             text.push_str(&format!("\ncaused by: {line}"));
         }
         source = cause.source();
+    }
+    if let Some(hint) = e.help() {
+        text.push_str(&format!("\nhelp: {hint}"));
     }
     text
 }

@@ -57,7 +57,113 @@ impl fmt::Display for InputError {
     }
 }
 
-impl std::error::Error for InputError {}
+impl std::error::Error for InputError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InputError::File { source, .. } => Some(source),
+            InputError::Storage(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// An input as the flow declares it, read once while the flow is validated: `run`, `eval`
+/// and test fixtures type values through it, and its pattern is compiled once.
+#[derive(Clone, Debug)]
+pub struct InputSpec {
+    pub id: String,
+    /// Kestra's type name (`STRING`, `INT`, ...), as messages show it.
+    pub type_name: String,
+    pub required: bool,
+    pub defaults: Option<Json>,
+    /// `validator` (STRING, SECRET, EMAIL): as written, and anchored to the whole value.
+    validator: Option<(String, regex::Regex)>,
+    /// `min`/`max` (INT, FLOAT, DURATION).
+    min: Option<Json>,
+    max: Option<Json>,
+    /// `after`/`before` (DATE, TIME, DATETIME).
+    after: Option<String>,
+    before: Option<String>,
+    /// `values` (or `options`) of SELECT, ENUM, MULTISELECT.
+    values: Vec<String>,
+    allow_custom: bool,
+    /// Items of ARRAY and MULTISELECT.
+    item_type: String,
+}
+
+impl InputSpec {
+    /// Reads a declared input; the flow's structural rules were checked by the model.
+    pub(crate) fn read(raw: &RawInput) -> Result<InputSpec, String> {
+        let field = |key: &str| {
+            raw.node
+                .get(key)
+                .filter(|n| !n.is_null())
+                .map(Node::to_json)
+        };
+        let validator = match raw.node.get("validator").and_then(Node::as_str) {
+            Some(p) => Some((
+                p.to_string(),
+                regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| e.to_string())?,
+            )),
+            None => None,
+        };
+        Ok(InputSpec {
+            id: raw.id.clone(),
+            type_name: raw.type_name.clone(),
+            required: raw.required,
+            defaults: raw.defaults.as_ref().map(Node::to_json),
+            validator,
+            min: field("min"),
+            max: field("max"),
+            after: field("after").map(|v| text(&v)),
+            before: field("before").map(|v| text(&v)),
+            values: raw
+                .node
+                .get("values")
+                .or_else(|| raw.node.get("options"))
+                .and_then(Node::as_seq)
+                .map(|s| s.iter().map(|n| text(&n.to_json())).collect())
+                .unwrap_or_default(),
+            allow_custom: matches!(
+                raw.node.get("allowCustomValue").map(|n| &n.value),
+                Some(NodeValue::Bool(true))
+            ),
+            item_type: raw
+                .node
+                .get("itemType")
+                .and_then(Node::as_str)
+                .unwrap_or("STRING")
+                .to_string(),
+        })
+    }
+
+    /// A value typed as `type_name` with no other rule (a flow output's `type`).
+    pub(crate) fn of_type(id: &str, type_name: &str) -> InputSpec {
+        InputSpec {
+            id: id.to_string(),
+            type_name: type_name.to_string(),
+            required: true,
+            defaults: None,
+            validator: None,
+            min: None,
+            max: None,
+            after: None,
+            before: None,
+            values: Vec::new(),
+            allow_custom: false,
+            item_type: "STRING".into(),
+        }
+    }
+
+    /// The default typed as the input's type (FILE defaults stay URIs), for `eval --flow`.
+    pub fn typed_default(&self) -> Option<Json> {
+        let d = self.defaults.as_ref()?;
+        if self.type_name == "FILE" {
+            return Some(d.clone());
+        }
+        Some(coerce(self, d).unwrap_or_else(|_| d.clone()))
+    }
+}
 
 /// The typed values of every declared input, nested by dots (`a.b` becomes `inputs.a.b`),
 /// and the values of SECRET inputs (to mask).
@@ -69,7 +175,7 @@ pub(crate) struct ResolvedInputs {
 /// Checks and types `given` against the flow's inputs; FILE inputs given as local paths are
 /// copied into the execution's storage.
 pub(crate) async fn resolve_inputs(
-    defs: &[RawInput],
+    defs: &[InputSpec],
     given: &Map<String, Json>,
     storage: &Storage,
     prefix: &ExecutionPrefix,
@@ -86,7 +192,7 @@ pub(crate) async fn resolve_inputs(
     for def in defs {
         let value = match given.get(&def.id) {
             Some(v) if !v.is_null() => Some(v.clone()),
-            _ => def.defaults.as_ref().map(Node::to_json),
+            _ => def.defaults.clone(),
         };
         let Some(value) = value else {
             if def.required {
@@ -113,7 +219,7 @@ pub(crate) async fn resolve_inputs(
     })
 }
 
-fn invalid(def: &RawInput, reason: String, value: &Json) -> InputError {
+fn invalid(def: &InputSpec, reason: String, value: &Json) -> InputError {
     let received = match value {
         Json::Null => "null".to_string(),
         Json::String(s) if def.type_name == "SECRET" => "*".repeat(s.len().min(8)),
@@ -125,6 +231,16 @@ fn invalid(def: &RawInput, reason: String, value: &Json) -> InputError {
         reason,
         received,
     }
+}
+
+/// The typed defaults of `specs`, nested like run inputs (for `eval --flow`).
+pub fn default_inputs(specs: &[InputSpec]) -> Json {
+    nest(
+        specs
+            .iter()
+            .filter_map(|s| Some((s.id.clone(), s.typed_default()?)))
+            .collect(),
+    )
 }
 
 /// `{"a.b": 1, "c": 2}` to `{"a": {"b": 1}, "c": 2}`.
@@ -162,28 +278,19 @@ fn expected(type_name: &str, value: &Json, why: impl fmt::Display) -> String {
     )
 }
 
-fn bound(def: &RawInput, key: &str) -> Option<Json> {
-    def.node
-        .get(key)
-        .filter(|n| !n.is_null())
-        .map(Node::to_json)
-}
-
 /// Types one value as input type `def.type_name` (also used for flow outputs).
-pub(crate) fn coerce(def: &RawInput, value: &Json) -> Result<Json, String> {
+pub(crate) fn coerce(def: &InputSpec, value: &Json) -> Result<Json, String> {
     coerce_as(&def.type_name, def, value)
 }
 
-fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, String> {
+fn coerce_as(type_name: &str, def: &InputSpec, value: &Json) -> Result<Json, String> {
     Ok(match type_name {
         "STRING" | "SECRET" | "EMAIL" => {
             let s = text(value);
-            if let Some(pattern) = def.node.get("validator").and_then(Node::as_str) {
-                let re =
-                    regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| e.to_string())?;
-                if !re.is_match(&s) {
-                    return Err(format!("it must match the pattern `{pattern}`"));
-                }
+            if let Some((pattern, re)) = &def.validator
+                && !re.is_match(&s)
+            {
+                return Err(format!("it must match the pattern `{pattern}`"));
             }
             if type_name == "EMAIL" {
                 let ok = s
@@ -204,7 +311,7 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
                     .map_err(|e| expected("INT", other, e))?
                     .into(),
             };
-            check_range(def, n as f64, &n.to_string())?;
+            check_range(def, n as f64)?;
             Json::from(n)
         }
         "FLOAT" => {
@@ -215,7 +322,7 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
                     .parse::<f64>()
                     .map_err(|e| expected("FLOAT", other, e))?,
             };
-            check_range(def, f, &f.to_string())?;
+            check_range(def, f)?;
             serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
         }
         "BOOLEAN" => match value {
@@ -228,7 +335,7 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
                 .trim()
                 .parse()
                 .map_err(|e| expected("DATETIME", value, e))?;
-            check_order(def, &ts.to_string(), |b| {
+            check_order(def, |b| {
                 b.parse::<jiff::Timestamp>().ok().map(|b| ts.cmp(&b))
             })?;
             Json::String(ts.to_string())
@@ -236,7 +343,7 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
         "DATE" => {
             let s = text(value);
             let d: jiff::civil::Date = s.trim().parse().map_err(|e| expected("DATE", value, e))?;
-            check_order(def, &d.to_string(), |b| {
+            check_order(def, |b| {
                 b.parse::<jiff::civil::Date>().ok().map(|b| d.cmp(&b))
             })?;
             Json::String(d.to_string())
@@ -244,7 +351,7 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
         "TIME" => {
             let s = text(value);
             let t: jiff::civil::Time = s.trim().parse().map_err(|e| expected("TIME", value, e))?;
-            check_order(def, &t.to_string(), |b| {
+            check_order(def, |b| {
                 b.parse::<jiff::civil::Time>().ok().map(|b| t.cmp(&b))
             })?;
             Json::String(s.trim().to_string())
@@ -254,12 +361,18 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
             let d = parse_duration(&s).ok_or_else(|| {
                 expected("DURATION", value, "Text cannot be parsed to a Duration")
             })?;
-            if let Some(min) = bound(def, "min").and_then(|m| m.as_str().and_then(parse_duration))
+            if let Some(min) = def
+                .min
+                .as_ref()
+                .and_then(|m| m.as_str().and_then(parse_duration))
                 && d < min
             {
                 return Err(format!("it must be more than `{}`", format_iso(min)));
             }
-            if let Some(max) = bound(def, "max").and_then(|m| m.as_str().and_then(parse_duration))
+            if let Some(max) = def
+                .max
+                .as_ref()
+                .and_then(|m| m.as_str().and_then(parse_duration))
                 && d > max
             {
                 return Err(format!("it must be less than `{}`", format_iso(max)));
@@ -294,12 +407,8 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
         }
         "SELECT" | "ENUM" => {
             let s = text(value);
-            let values = allowed_values(def);
-            let custom = matches!(
-                def.node.get("allowCustomValue").map(|n| &n.value),
-                Some(NodeValue::Bool(true))
-            );
-            if !values.is_empty() && !custom && !values.contains(&s) {
+            let values = &def.values;
+            if !values.is_empty() && !def.allow_custom && !values.contains(&s) {
                 return Err(format!(
                     "it must match the values `[{}]`",
                     values.join(", ")
@@ -316,12 +425,8 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
                 },
                 other => return Err(expected(type_name, other, "not a list")),
             };
-            let item_type = def
-                .node
-                .get("itemType")
-                .and_then(Node::as_str)
-                .unwrap_or("STRING");
-            let values = allowed_values(def);
+            let item_type = def.item_type.as_str();
+            let values = &def.values;
             let mut out = Vec::with_capacity(items.len());
             for item in &items {
                 let typed = coerce_as(item_type, def, item)?;
@@ -342,48 +447,32 @@ fn coerce_as(type_name: &str, def: &RawInput, value: &Json) -> Result<Json, Stri
     })
 }
 
-fn allowed_values(def: &RawInput) -> Vec<String> {
-    def.node
-        .get("values")
-        .or_else(|| def.node.get("options"))
-        .and_then(Node::as_seq)
-        .map(|s| s.iter().map(|n| text(&n.to_json())).collect())
-        .unwrap_or_default()
-}
-
-fn check_range(def: &RawInput, n: f64, _shown: &str) -> Result<(), String> {
-    if let Some(min) = bound(def, "min").and_then(|m| m.as_f64())
-        && n < min
+fn check_range(def: &InputSpec, n: f64) -> Result<(), String> {
+    if let Some(min) = &def.min
+        && min.as_f64().is_some_and(|m| n < m)
     {
-        return Err(format!(
-            "it must be more than `{}`",
-            text(&bound(def, "min").unwrap_or_default())
-        ));
+        return Err(format!("it must be more than `{}`", text(min)));
     }
-    if let Some(max) = bound(def, "max").and_then(|m| m.as_f64())
-        && n > max
+    if let Some(max) = &def.max
+        && max.as_f64().is_some_and(|m| n > m)
     {
-        return Err(format!(
-            "it must be less than `{}`",
-            text(&bound(def, "max").unwrap_or_default())
-        ));
+        return Err(format!("it must be less than `{}`", text(max)));
     }
     Ok(())
 }
 
 fn check_order(
-    def: &RawInput,
-    _shown: &str,
+    def: &InputSpec,
     cmp: impl Fn(&str) -> Option<std::cmp::Ordering>,
 ) -> Result<(), String> {
     use std::cmp::Ordering;
-    if let Some(after) = bound(def, "after").map(|a| text(&a))
-        && cmp(&after) != Some(Ordering::Greater)
+    if let Some(after) = &def.after
+        && cmp(after) != Some(Ordering::Greater)
     {
         return Err(format!("it must be after `{after}`"));
     }
-    if let Some(before) = bound(def, "before").map(|b| text(&b))
-        && cmp(&before) != Some(Ordering::Less)
+    if let Some(before) = &def.before
+        && cmp(before) != Some(Ordering::Less)
     {
         return Err(format!("it must be before `{before}`"));
     }
@@ -392,7 +481,7 @@ fn check_order(
 
 /// A FILE input: a `kestra://` URI is kept; a local path is copied into the execution's storage.
 async fn file_input(
-    def: &RawInput,
+    def: &InputSpec,
     value: &Json,
     storage: &Storage,
     prefix: &ExecutionPrefix,

@@ -1,9 +1,10 @@
 //! The validated flow: every task typed, every template parsed. Only the executor acts on it.
 
+use crate::inputs::InputSpec;
 use crate::log::Level;
 use crate::property::{IsoDuration, Property};
 use crate::task::TaskKind;
-use runner_model::{Label, RawInput, RawOutput};
+use runner_model::{Label, RawOutput};
 use serde_json::Value as Json;
 use std::time::Duration;
 
@@ -100,7 +101,7 @@ pub struct FlowInfo {
 pub struct Plan {
     pub flow: FlowInfo,
     pub labels: Vec<Label>,
-    pub inputs: Vec<RawInput>,
+    pub inputs: Vec<InputSpec>,
     pub variables: Json,
     pub tasks: TaskList,
     pub errors: TaskList,

@@ -24,10 +24,12 @@
 
 pub use crate::cleanup::Cleanup;
 pub use crate::context::RunContext;
-pub use crate::error::TaskError;
+pub use crate::error::{ErrorKind, TaskError};
 pub use crate::log::Level;
+pub use crate::net::link_local_address;
 pub use crate::pipe::{FileProgress, GrowingFile, Prepared};
 pub use crate::plan::{TaskList, TaskNode};
+pub use crate::process::ChildProcess;
 pub use crate::property::{IsoDuration, Property};
 pub use crate::registry::{
     PropDoc, PropKind, PropType, Properties, Shape, TaskDescriptor, TaskLists, ValueError,

@@ -18,6 +18,14 @@ pub enum StorageError {
     NotOfThisExecution {
         uri: String,
     },
+    /// A namespace file (`read('data.csv')`): runner has no namespace storage yet.
+    NamespaceFile {
+        path: String,
+    },
+    Read {
+        uri: String,
+        source: std::io::Error,
+    },
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -44,6 +52,13 @@ impl fmt::Display for StorageError {
                     "Unable to read the file '{uri}' as it didn't belong to the current execution"
                 )
             }
+            StorageError::NamespaceFile { path } => write!(
+                f,
+                "Unable to read the file '{path}': namespace files are not available in runner, only `kestra:///` files of this execution"
+            ),
+            StorageError::Read { uri, source } => {
+                write!(f, "Unable to read the file '{uri}': {source}")
+            }
             StorageError::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
     }
@@ -52,7 +67,7 @@ impl fmt::Display for StorageError {
 impl std::error::Error for StorageError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            StorageError::Io { source, .. } => Some(source),
+            StorageError::Io { source, .. } | StorageError::Read { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -177,30 +192,25 @@ impl runner_template::FileAccess for StorageFiles {
         execution_id: Option<&str>,
         namespace: Option<&str>,
         flow_id: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
         if !path.starts_with("kestra://") {
-            return Err(format!(
-                "Unable to read the file '{path}': namespace files are not available in runner, only `kestra:///` files of this execution"
-            ));
+            return Err(Box::new(StorageError::NamespaceFile {
+                path: path.to_string(),
+            }));
         }
+        let uri = path.to_string();
         let (Some(exec), Some(ns), Some(flow)) = (execution_id, namespace, flow_id) else {
-            return Err(format!(
-                "Unable to read the file '{path}' as it didn't belong to the current execution"
-            ));
+            return Err(Box::new(StorageError::NotOfThisExecution { uri }));
         };
         if !ExecutionPrefix::new(ns, flow, exec).owns(path) {
-            return Err(StorageError::NotOfThisExecution {
-                uri: path.to_string(),
-            }
-            .to_string());
+            return Err(Box::new(StorageError::NotOfThisExecution { uri }));
         }
-        let local = self.0.path(path).map_err(|e| e.to_string())?;
-        std::fs::read_to_string(&local).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => StorageError::NotFound {
-                uri: path.to_string(),
-            }
-            .to_string(),
-            _ => format!("Unable to read the file '{path}': {e}"),
+        let local = self.0.path(path)?;
+        std::fs::read_to_string(&local).map_err(|source| {
+            Box::new(match source.kind() {
+                std::io::ErrorKind::NotFound => StorageError::NotFound { uri },
+                _ => StorageError::Read { uri, source },
+            }) as Box<dyn std::error::Error + Send + Sync>
         })
     }
 }

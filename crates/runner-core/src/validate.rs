@@ -1,6 +1,7 @@
 //! Validation: a flow as written becomes a [`Plan`], or a list of positioned diagnostics.
 //! Pure: no network, no files, no secrets, no clock.
 
+use crate::inputs::InputSpec;
 use crate::log::Level;
 use crate::plan::{Common, FlowInfo, Plan, Retry, RetryKind, TaskList, TaskNode};
 use crate::property::{IsoDuration, Property};
@@ -74,6 +75,26 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
             v.check_templates(d, &format!("inputs[{i}].defaults"));
         }
     }
+    let mut inputs = Vec::with_capacity(flow.inputs.len());
+    for input in &flow.inputs {
+        match InputSpec::read(input) {
+            Ok(spec) => inputs.push(spec),
+            Err(reason) => {
+                // The model reports a pattern that does not compile at all.
+                let path = format!("inputs.{}.validator", input.id);
+                if !v.diagnostics.iter().any(|d| d.path == path) {
+                    v.error(
+                        Problem::InvalidValue {
+                            property: path.clone(),
+                            reason,
+                        },
+                        input.node.get("validator").map(|n| n.span),
+                        path,
+                    );
+                }
+            }
+        }
+    }
     let name = Some(format!("{}.{}", flow.namespace, flow.id));
     if v.diagnostics.iter().any(Diagnostic::is_error) {
         return Validation {
@@ -90,7 +111,7 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
             description: flow.description.clone(),
         },
         labels: flow.labels.clone(),
-        inputs: flow.inputs.clone(),
+        inputs,
         variables: flow
             .variables
             .as_ref()
@@ -505,7 +526,7 @@ impl Validator<'_> {
                 if let Err(e) = self.renderer.check(s) {
                     let problem = Problem::Template {
                         property: path.to_string(),
-                        reason: e.message,
+                        reason: e.to_string(),
                     };
                     self.diagnostics
                         .push(Diagnostic::warning(problem, node.span, path));

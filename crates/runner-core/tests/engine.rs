@@ -357,9 +357,28 @@ async fn log_levels_and_lists() {
 
 #[tokio::test]
 async fn pause_with_delay_resumes() {
-    let r = run(&flow(&format!("  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT0.01S\n  - id: after\n    type: {LOG}\n    message: x\n"))).await;
+    let r = run(&flow(&format!("  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT0.05S\n  - id: after\n    type: {LOG}\n    message: x\n"))).await;
     assert_eq!(r.state_of("p"), "SUCCESS");
     assert_eq!(r.state_of("after"), "SUCCESS");
+    assert!(r.logs.contains("[p] Paused for PT0.05S"), "{}", r.logs);
+    let paused =
+        runner_model::parse_duration(r.runs("p")[0]["state"]["duration"].as_str().unwrap())
+            .unwrap();
+    assert!(
+        paused >= std::time::Duration::from_millis(50),
+        "it waited: {paused:?}"
+    );
+    let after: jiff::Timestamp = r.runs("after")[0]["state"]["startDate"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let paused_end: jiff::Timestamp = r.runs("p")[0]["state"]["endDate"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(after >= paused_end, "the next task starts after the pause");
     let r = run(&flow(
         "  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n",
     ))
@@ -664,4 +683,55 @@ async fn inside_for_each_each_value_prepares_on_its_own_file() {
         assert_eq!(run["outputs"]["seen"], 55);
     }
     assert_eq!(support::PIPE_UNDONE.load(Ordering::SeqCst), undone);
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_killed_task_leaves_no_process_behind() {
+    // Two markers: the shell's background job and its foreground command.
+    let marker = format!("1000.{}", std::process::id());
+    let script = format!("sleep {marker}1 & sleep {marker}2; echo never");
+    let buf = support::Buf::default();
+    let (execution, _) = support::start(
+        &flow(&format!(
+            "  - id: sh\n    type: test.Spawn\n    script: \"{script}\"\n"
+        )),
+        Default::default(),
+        &buf,
+    )
+    .await
+    .unwrap();
+    let wait_until = |want: fn(usize) -> bool| {
+        let marker = marker.clone();
+        async move {
+            for _ in 0..500 {
+                if want(support::processes_with(&marker).len()) {
+                    return true;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            false
+        }
+    };
+    let stop = async {
+        buf.wait_for("[sh] spawned").await;
+        // The shell and its two sleeps.
+        assert!(wait_until(|n| n == 3).await, "both sleeps run");
+        "Stopped by the test".to_string()
+    };
+    assert_eq!(execution.run_until(stop).await.as_str(), "KILLED");
+    assert!(
+        wait_until(|n| n == 0).await,
+        "left behind: {:?}",
+        support::processes_with(&marker)
+    );
+}
+
+#[tokio::test]
+async fn a_child_process_exit_code_is_reported() {
+    let r = run(&flow(
+        "  - id: sh\n    type: test.Spawn\n    script: exit 3\n",
+    ))
+    .await;
+    assert_eq!(r.runs("sh")[0]["outputs"]["code"], 3, "{}", r.logs);
 }

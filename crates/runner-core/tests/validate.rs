@@ -217,7 +217,15 @@ fn system_labels_are_refused() {
     let e = errors(&format!(
         "{HEAD}labels:\n  - key: system.x\n    value: y\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
     ));
-    assert_eq!(e.len(), 1);
+    assert_eq!(
+        e,
+        [(
+            "System labels can only be set by Kestra itself, offending label: system.x=y"
+                .to_string(),
+            4,
+            5
+        )]
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Connecting: pgjdbc's URL grammar, Kestra's properties, and errors that say what to check.
 
-use runner_core::plugin::TaskError;
+use runner_core::plugin::{ErrorKind, TaskError};
 use std::time::Duration;
 use tokio_postgres::config::SslMode as PgSslMode;
 
@@ -251,33 +251,47 @@ pub(crate) fn describe(e: &tokio_postgres::Error, target: &Target, sql: Option<&
         if let Some(hint) = db.hint() {
             message.push_str(&format!("; hint: {hint}"));
         }
-        let help = match code {
-            "28P01" | "28000" => match &target.password_source {
-                Some(src) => format!("; check `username` and `password` ({src}) for {endpoint}"),
-                None => format!("; check `username` and `password` for {endpoint}"),
-            },
-            "3D000" => {
-                format!("; the database does not exist on {endpoint}: check the database in `url`")
-            }
-            "57014" => "; the query was cancelled".to_string(),
-            _ => String::new(),
+        let (kind, help) = match code {
+            "28P01" | "28000" => (
+                ErrorKind::Denied,
+                Some(match &target.password_source {
+                    Some(src) => format!("check `username` and `password` ({src}) for {endpoint}"),
+                    None => format!("check `username` and `password` for {endpoint}"),
+                }),
+            ),
+            "3D000" => (
+                ErrorKind::NotFound,
+                Some(format!(
+                    "the database does not exist on {endpoint}: check the database in `url`"
+                )),
+            ),
+            "57014" => (
+                ErrorKind::Remote,
+                Some("the query was cancelled".to_string()),
+            ),
+            _ => (ErrorKind::Remote, None),
         };
-        message.push_str(&help);
-        return TaskError::Plugin {
-            message,
-            source: None,
+        let error = TaskError::new(kind, message);
+        return match help {
+            Some(h) => error.hint(h),
+            None => error,
         };
     }
     let text = e.to_string();
     let cause = std::error::Error::source(e)
         .map(|s| s.to_string())
         .unwrap_or_default();
-    let message = if text.contains("timeout") || cause.contains("timed out") {
-        format!(
-            "cannot connect to PostgreSQL at {endpoint}: timed out after {}s",
-            target.connect_timeout.as_secs()
+    if text.contains("timeout") || cause.contains("timed out") {
+        return TaskError::new(
+            ErrorKind::Unreachable,
+            format!(
+                "cannot connect to PostgreSQL at {endpoint}: timed out after {}s",
+                target.connect_timeout.as_secs()
+            ),
         )
-    } else if text.starts_with("error connecting")
+        .hint("is the server up, and is `connectTimeout` long enough?");
+    }
+    if text.starts_with("error connecting")
         || text.contains("connect")
         || text.contains("TLS handshake")
     {
@@ -290,24 +304,31 @@ pub(crate) fn describe(e: &tokio_postgres::Error, target: &Target, sql: Option<&
             || reason.contains("Name or service not known")
             || reason.contains("nodename")
         {
-            "; the host name does not resolve: check the host in `url`"
+            Some("the host name does not resolve: check the host in `url`")
         } else if reason.contains("refused") {
-            "; nothing listens there: is the server running, and is the port right?"
+            Some("nothing listens there: is the server running, and is the port right?")
         } else if reason.contains("TLS") || reason.contains("tls") || reason.contains("SSL") {
-            "; use `sslMode: DISABLE` or `PREFER` for a server without TLS, or turn `ssl` on in the server"
+            Some(
+                "use `sslMode: DISABLE` or `PREFER` for a server without TLS, or turn `ssl` on in the server",
+            )
         } else {
-            ""
+            None
         };
-        format!("cannot connect to PostgreSQL at {endpoint}: {reason}{hint}")
-    } else if cause.is_empty() {
+        let error = TaskError::new(
+            ErrorKind::Unreachable,
+            format!("cannot connect to PostgreSQL at {endpoint}: {reason}"),
+        );
+        return match hint {
+            Some(h) => error.hint(h),
+            None => error,
+        };
+    }
+    let message = if cause.is_empty() {
         format!("PostgreSQL error on {endpoint}: {text}")
     } else {
         format!("PostgreSQL error on {endpoint}: {text}: {cause}")
     };
-    TaskError::Plugin {
-        message,
-        source: None,
-    }
+    TaskError::new(ErrorKind::Remote, message)
 }
 
 #[cfg(test)]

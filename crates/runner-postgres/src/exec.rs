@@ -10,7 +10,9 @@ use futures_util::future::{Either, select};
 use futures_util::{TryStreamExt, pin_mut};
 use jiff::tz::TimeZone;
 use postgres_types::{Format, IsNull, ToSql, Type, to_sql_checked};
-use runner_core::plugin::{Cleanup, FileProgress, Level, Outputs, Property, RunContext, TaskError};
+use runner_core::plugin::{
+    Cleanup, ErrorKind, FileProgress, Level, Outputs, Property, RunContext, TaskError,
+};
 use serde_json::{Map, Value as Json};
 use std::pin::{Pin, pin};
 use tokio::io::AsyncWriteExt;
@@ -371,7 +373,7 @@ pub(crate) async fn run_statement(
                         None => decode(&names[i], ty, raw, &prep.zone)
                             .map(|cell| cell.write_ion(&mut block)),
                     };
-                    written.map_err(|e| TaskError::failed(e.0))?;
+                    written.map_err(|e| TaskError::new(ErrorKind::Unsupported, e.0))?;
                 }
                 block.push_str("}\n");
                 if block.len() >= STORE_BLOCK {
@@ -384,8 +386,8 @@ pub(crate) async fn run_statement(
                 let RawCell(raw) = row
                     .try_get(i)
                     .map_err(|e| describe(&e, target, Some(&bound)))?;
-                let cell =
-                    decode(&names[i], ty, raw, &prep.zone).map_err(|e| TaskError::failed(e.0))?;
+                let cell = decode(&names[i], ty, raw, &prep.zone)
+                    .map_err(|e| TaskError::new(ErrorKind::Unsupported, e.0))?;
                 cells.push(cell);
             }
             if prep.fetch == FetchType::FetchOne {
@@ -418,7 +420,8 @@ pub(crate) async fn run_after(
     prep: &Prepared,
 ) -> Result<(), TaskError> {
     if crate::sql::split_statements(after).len() > 1 {
-        return Err(TaskError::failed(
+        return Err(TaskError::property(
+            "afterSQL",
             "Query task afterSQL supports only a single SQL statement. Use the Queries task to run multiple statements.",
         ));
     }
@@ -480,13 +483,12 @@ impl StoreFile {
     }
 
     fn error(&self, e: std::io::Error) -> TaskError {
-        TaskError::Plugin {
-            message: format!(
-                "cannot write the STORE file {}: {e}; check the free space and permissions of the storage directory (--storage)",
-                self.uri
-            ),
-            source: Some(Box::new(e)),
-        }
+        TaskError::new(
+            ErrorKind::Io,
+            format!("cannot write the STORE file {}", self.uri),
+        )
+        .hint("check the free space and permissions of the storage directory (--storage)")
+        .caused_by(e)
     }
 }
 

@@ -3,7 +3,7 @@
 //! chain, VERIFY_FULL also the host name. PREFER and ALLOW use TLS when the server offers it.
 
 use crate::connection::SslMode;
-use runner_core::plugin::TaskError;
+use runner_core::plugin::{ErrorKind, TaskError};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
@@ -152,7 +152,7 @@ pub(crate) fn client_config(
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TaskError::failed(format!("TLS setup failed: {e}")))?;
+        .map_err(|e| TaskError::new(ErrorKind::Other, "TLS setup failed").caused_by(e))?;
     let verifier: Arc<dyn ServerCertVerifier> = match (mode, roots) {
         (SslMode::VerifyFull, Some(roots)) => {
             WebPkiServerVerifier::builder_with_provider(roots, provider.clone())

@@ -635,7 +635,7 @@ async fn require_against_a_server_without_tls_says_so() {
     );
     assert!(
         r.logs
-            .contains("server does not support TLS; use `sslMode: DISABLE` or `PREFER`"),
+            .contains("server does not support TLS\n    help: use `sslMode: DISABLE` or `PREFER`"),
         "{}",
         r.logs
     );

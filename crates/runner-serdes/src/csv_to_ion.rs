@@ -138,9 +138,10 @@ impl RunnableTask for CsvToIon {
                         );
                         match on_bad {
                             OnBadLines::Error => {
-                                return Err(TaskError::failed(format!(
-                                    "{from}, line {line}: {message}"
-                                )));
+                                return Err(TaskError::new(
+                                    ErrorKind::BadData,
+                                    format!("{from}, line {line}: {message}"),
+                                ));
                             }
                             OnBadLines::Warn => {
                                 ctx.log(Level::Warn, &format!("{from}, line {line}: {message}"));
@@ -227,7 +228,10 @@ struct Records {
 
 impl Records {
     fn error(&self, line: usize, what: &str) -> TaskError {
-        TaskError::failed(format!("{}, line {line}: {what}", self.from))
+        TaskError::new(
+            ErrorKind::BadData,
+            format!("{}, line {line}: {what}", self.from),
+        )
     }
 
     async fn read_line(&mut self) -> Result<bool, TaskError> {
@@ -245,10 +249,10 @@ impl Records {
                 return Err(self.error(self.lines + 1, "not UTF-8 text; runner reads UTF-8 CSV"));
             }
             Err(e) => {
-                return Err(TaskError::Plugin {
-                    message: format!("cannot read {}: {e}", self.from),
-                    source: None,
-                });
+                return Err(
+                    TaskError::new(ErrorKind::Io, format!("cannot read {}", self.from))
+                        .caused_by(e),
+                );
             }
         };
         if n == 0 {

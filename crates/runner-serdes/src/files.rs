@@ -102,13 +102,14 @@ impl IonRecords {
     async fn read_exact_at(&mut self, buf: &mut [u8], start: usize) -> Result<(), TaskError> {
         match self.reader.read_exact(&mut buf[start..]).await {
             Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                Err(TaskError::failed(format!(
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(TaskError::new(
+                ErrorKind::BadData,
+                format!(
                     "{}, value {}: the file ends inside a binary Ion value (truncated?)",
                     self.from,
                     self.number + 1
-                )))
-            }
+                ),
+            )),
             Err(e) => Err(self.io(e)),
         }
     }
@@ -131,14 +132,14 @@ impl IonRecords {
         } else {
             "line"
         };
-        TaskError::failed(format!("{}, {unit} {at}: {what}", self.from))
+        TaskError::new(
+            ErrorKind::BadData,
+            format!("{}, {unit} {at}: {what}", self.from),
+        )
     }
 
     fn io(&self, e: std::io::Error) -> TaskError {
-        TaskError::Plugin {
-            message: format!("cannot read {}: {e}", self.from),
-            source: None,
-        }
+        TaskError::new(ErrorKind::Io, format!("cannot read {}", self.from)).caused_by(e)
     }
 }
 
@@ -172,10 +173,7 @@ impl OutputFile {
     }
 
     fn io(&self, e: std::io::Error) -> TaskError {
-        TaskError::Plugin {
-            message: format!("cannot write {}: {e}", self.uri),
-            source: None,
-        }
+        TaskError::new(ErrorKind::Io, format!("cannot write {}", self.uri)).caused_by(e)
     }
 }
 

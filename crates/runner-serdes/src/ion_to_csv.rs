@@ -247,9 +247,10 @@ fn without_optional(pattern: &str) -> String {
     out
 }
 
-fn fmt(z: &jiff::ZonedDateTime, pattern: &str) -> Result<String, TaskError> {
+/// Formats with the pattern of `property`, which names the property when the pattern is bad.
+fn fmt(z: &jiff::ZonedDateTime, pattern: &str, property: &str) -> Result<String, TaskError> {
     runner_template::format_java_date(z, pattern)
-        .map_err(|e| TaskError::property("dateTimeFormat", e))
+        .map_err(|e| TaskError::property(property, e.to_string()))
 }
 
 fn local(dt: jiff::civil::DateTime) -> jiff::ZonedDateTime {
@@ -281,12 +282,13 @@ fn render_owned(v: &IonValue, s: &Style) -> Result<String, TaskError> {
                 fmt(
                     &local(d.to_datetime(jiff::civil::Time::midnight())),
                     &without_optional(&s.date),
+                    "dateFormat",
                 )?
             } else if let Ok(ts) = t.parse::<jiff::Timestamp>() {
                 // Kestra reads a UTC timestamp as an Instant (printed in UTC), others as zoned.
                 let utc = t.ends_with('Z') || t.ends_with("+00:00") || t.ends_with("-00:00");
                 let zone = if utc { TimeZone::UTC } else { s.zone.clone() };
-                fmt(&ts.to_zoned_datetime(zone), &s.date_time)?
+                fmt(&ts.to_zoned_datetime(zone), &s.date_time, "dateTimeFormat")?
             } else {
                 t.to_string()
             }
@@ -301,17 +303,23 @@ fn render_owned(v: &IonValue, s: &Style) -> Result<String, TaskError> {
                     Ok(t) => fmt(
                         &local(jiff::civil::Date::constant(1970, 1, 1).to_datetime(t)),
                         &without_optional(&s.time),
+                        "timeFormat",
                     )?,
                     Err(_) => text.to_string(),
                 },
                 Some("LocalDateTime") => match text.parse::<jiff::civil::DateTime>() {
-                    Ok(dt) => fmt(&local(dt), &without_optional(&s.date_time))?,
+                    Ok(dt) => fmt(
+                        &local(dt),
+                        &without_optional(&s.date_time),
+                        "dateTimeFormat",
+                    )?,
                     Err(_) => text.to_string(),
                 },
                 Some("LocalDate") => match text.parse::<jiff::civil::Date>() {
                     Ok(d) => fmt(
                         &local(d.to_datetime(jiff::civil::Time::midnight())),
                         &without_optional(&s.date),
+                        "dateFormat",
                     )?,
                     Err(_) => text.to_string(),
                 },
@@ -320,7 +328,11 @@ fn render_owned(v: &IonValue, s: &Style) -> Result<String, TaskError> {
                     .map(|z| z.timestamp())
                     .or_else(|_| text.parse::<jiff::Timestamp>())
                 {
-                    Ok(ts) => fmt(&ts.to_zoned_datetime(s.zone.clone()), &s.date_time)?,
+                    Ok(ts) => fmt(
+                        &ts.to_zoned_datetime(s.zone.clone()),
+                        &s.date_time,
+                        "dateTimeFormat",
+                    )?,
                     Err(_) => text.to_string(),
                 },
                 _ => text.to_string(),

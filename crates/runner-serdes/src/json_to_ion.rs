@@ -49,10 +49,10 @@ impl RunnableTask for JsonToIon {
 }
 
 fn bad_json(from: &str, line: usize, e: &serde_json::Error) -> TaskError {
-    TaskError::failed(format!(
-        "{from}, line {line}, column {}: not JSON: {e}",
-        e.column()
-    ))
+    TaskError::new(
+        ErrorKind::BadData,
+        format!("{from}, line {line}, column {}: not JSON: {e}", e.column()),
+    )
 }
 
 async fn json_lines(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskError> {
@@ -64,7 +64,11 @@ async fn json_lines(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskE
     loop {
         line.clear();
         let n = reader.read_line(&mut line).await.map_err(|e| {
-            TaskError::failed(format!("{from}, line {}: cannot read: {e}", number + 1))
+            TaskError::new(
+                ErrorKind::Io,
+                format!("{from}, line {}: cannot read", number + 1),
+            )
+            .caused_by(e)
         })?;
         if n == 0 {
             break;
@@ -92,9 +96,8 @@ async fn document(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskErr
     let target = ctx.storage().create(&uri).await?.into_std().await;
     let from = from.to_string();
     let size = tokio::task::spawn_blocking(move || -> Result<u64, TaskError> {
-        let cannot = |what: &str, e: std::io::Error| TaskError::Plugin {
-            message: format!("cannot {what}: {e}"),
-            source: None,
+        let cannot = |what: &str, e: std::io::Error| {
+            TaskError::new(ErrorKind::Io, format!("cannot {what}")).caused_by(e)
         };
         let file = std::fs::File::open(&input).map_err(|e| cannot(&format!("read {from}"), e))?;
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, target);
@@ -118,7 +121,7 @@ async fn document(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskErr
         Ok(size)
     })
     .await
-    .map_err(|e| TaskError::failed(format!("the JSON reader stopped: {e}")))??;
+    .map_err(|e| TaskError::new(ErrorKind::Other, "the JSON reader stopped").caused_by(e))??;
     Ok((uri, size))
 }
 

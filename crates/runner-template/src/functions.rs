@@ -132,7 +132,7 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
             return Err(fail(format!("Unable to read the file '{path}': no internal storage is available here")));
         };
         let (execution_id, namespace, flow_id) = execution_of(state);
-        files.read(&path, execution_id.as_deref(), namespace.as_deref(), flow_id.as_deref()).map(Value::from).map_err(fail)
+        files.read(&path, execution_id.as_deref(), namespace.as_deref(), flow_id.as_deref()).map(Value::from).map_err(|e| fail(e.to_string()))
     });
 
     env.add_function(
@@ -268,10 +268,10 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
             if upper < lower {
                 return Err(fail("In 'GenerateRandomNumber' upper is less than lower"));
             }
-            let span = (upper - lower) as u128 + 1;
-            Ok(Value::from(
-                lower + (uuid::Uuid::new_v4().as_u128() % span) as i64,
-            ))
+            // In i128, so the widest range does not overflow.
+            let span = (i128::from(upper) - i128::from(lower)) as u128 + 1;
+            let offset = (uuid::Uuid::new_v4().as_u128() % span) as i128;
+            Ok(Value::from((i128::from(lower) + offset) as i64))
         },
     );
     env.add_function("printContext", || -> Result<Value, Error> {
@@ -370,7 +370,7 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
 /// recursive; maps and lists have each string rendered; other values are returned as they are.
 fn render_value(env: &Environment<'_>, input: &Value, recursive: bool) -> Result<Value, Error> {
     let ctx = current_context();
-    let once = |s: &str| render_source(env, s, &ctx).map_err(|e| fail(e.message));
+    let once = |s: &str| render_source(env, s, &ctx).map_err(|e| fail(e.to_string()));
     match input.kind() {
         ValueKind::String => {
             let mut s = text(input);

@@ -23,25 +23,51 @@ use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
 
-/// Why an expression could not be rendered. The message follows Kestra's wording.
+/// Why an expression could not be rendered, as data; `Display` words it as Kestra does.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RenderError {
     pub kind: RenderErrorKind,
-    pub message: String,
+    /// What went wrong: the parser's or filter's message, or the name not found.
+    pub detail: String,
+    /// The expression as written.
+    pub expression: String,
     /// Line inside the template (1-based), when known.
     pub line: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RenderErrorKind {
+    /// The expression does not parse.
     Syntax,
+    /// A variable or attribute it uses does not exist (`detail` is its name).
     Undefined,
+    /// A filter, function or operation failed.
     Other,
+}
+
+impl RenderError {
+    /// Kestra's message.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
 }
 
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        let line = self.line.unwrap_or(1);
+        match self.kind {
+            RenderErrorKind::Syntax => write!(
+                f,
+                "{} in the expression `{}` at line {line}",
+                self.detail, self.expression
+            ),
+            RenderErrorKind::Undefined => write!(
+                f,
+                "Unable to find `{}` used in the expression `{}` at line {line}",
+                self.detail, self.expression
+            ),
+            RenderErrorKind::Other => f.write_str(&self.detail),
+        }
     }
 }
 
@@ -56,7 +82,7 @@ pub trait FileAccess: Send + Sync {
         execution_id: Option<&str>,
         namespace: Option<&str>,
         flow_id: Option<&str>,
-    ) -> Result<String, String>;
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// What the functions that reach outside the template use.
@@ -381,7 +407,8 @@ pub(crate) fn render_source(
         } else {
             RenderError {
                 kind: RenderErrorKind::Other,
-                message: describe(&e),
+                detail: describe(&e),
+                expression: source.to_string(),
                 line: e.line(),
             }
         }
@@ -391,9 +418,8 @@ pub(crate) fn render_source(
 fn undefined(attr: &str, source: &str, line: usize) -> RenderError {
     RenderError {
         kind: RenderErrorKind::Undefined,
-        message: format!(
-            "Unable to find `{attr}` used in the expression `{source}` at line {line}"
-        ),
+        detail: attr.to_string(),
+        expression: source.to_string(),
         line: Some(line),
     }
 }
@@ -440,12 +466,9 @@ fn first_missing(ctx: &Value, dotted: &str) -> Option<String> {
 fn syntax_error(source: &str, e: &minijinja::Error) -> RenderError {
     RenderError {
         kind: RenderErrorKind::Syntax,
-        message: format!(
-            "{} in the expression `{source}` at line {}",
-            describe(e),
-            e.line().unwrap_or(1)
-        ),
-        line: e.line(),
+        detail: describe(e),
+        expression: source.to_string(),
+        line: Some(e.line().unwrap_or(1)),
     }
 }
 
@@ -501,9 +524,30 @@ pub fn slugify(text: &str) -> String {
 
 /// Formats a date-time with a Java `DateTimeFormatter` pattern (or a Kestra named format), as
 /// the `date` filter does; serdes tasks use it for their date options.
-pub fn format_java_date(z: &jiff::ZonedDateTime, pattern: &str) -> Result<String, String> {
-    dates::format(z, pattern, None)
+pub fn format_java_date(
+    z: &jiff::ZonedDateTime,
+    pattern: &str,
+) -> Result<String, DatePatternError> {
+    dates::format(z, pattern, None).map_err(|reason| DatePatternError {
+        pattern: pattern.to_string(),
+        reason,
+    })
 }
+
+/// A Java date pattern that cannot be used.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatePatternError {
+    pub pattern: String,
+    pub reason: String,
+}
+
+impl fmt::Display for DatePatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for DatePatternError {}
 
 #[cfg(test)]
 mod tests {
@@ -537,12 +581,12 @@ mod tests {
         let err = render("{{ inputs.invalid }}", json!({})).unwrap_err();
         assert_eq!(err.kind, RenderErrorKind::Undefined);
         assert_eq!(
-            err.message,
+            err.message(),
             "Unable to find `inputs` used in the expression `{{ inputs.invalid }}` at line 1"
         );
         let err = render("a\n{{ inputs.nope | upper }}", json!({"inputs": {}})).unwrap_err();
         assert_eq!(
-            err.message,
+            err.message(),
             "Unable to find `nope` used in the expression `a\n{{ inputs.nope | upper }}` at line 2"
         );
         assert!(render("{% if nope %}x{% endif %}", json!({})).is_err());
@@ -553,7 +597,7 @@ mod tests {
         let r = Renderer::new();
         let err = r.check("{{ a + }}").unwrap_err();
         assert_eq!(err.kind, RenderErrorKind::Syntax);
-        assert!(err.message.contains("at line 1"), "{}", err.message);
+        assert!(err.message().contains("at line 1"), "{err}");
         assert!(r.check("{{ a }}").is_ok());
     }
 
@@ -592,7 +636,7 @@ mod tests {
         );
         assert_eq!(render("{{ o.t }}[{{ o.n }}]").unwrap(), "true[]");
         assert_eq!(
-            render("{{ o.a.zz }}").unwrap_err().message,
+            render("{{ o.a.zz }}").unwrap_err().message(),
             "Unable to find `zz` used in the expression `{{ o.a.zz }}` at line 1"
         );
     }

@@ -620,102 +620,124 @@ fn dotted_names(toks: &[Tok]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Context, Renderer};
+    use serde_json::{Value as Json, json};
 
     fn rw(s: &str) -> String {
         rewrite(s).source
     }
 
+    /// What the rewritten template renders to: these tests hold the dialect's meaning, not
+    /// the rewrite's text.
+    fn render(s: &str, vars: Json) -> Result<String, String> {
+        Renderer::new()
+            .render_str(s, &Context::new(vars))
+            .map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn coalescing_becomes_function_calls() {
+    fn coalescing_takes_the_first_value_that_is_set() {
+        let v = json!({"a": null, "b": "bee", "z": 0, "list": [null, "one"], "m": {"k": false}});
+        let cases = [
+            ("{{ a ?? b }}", "bee"),
+            ("{{ nothing ?? b }}", "bee"),
+            ("{{ z ?? b }}", "0"),
+            ("{{ m.k ?? b }}", "false"),
+            ("{{ list[0] ?? 'x' }}", "x"),
+            ("{{ list[1] ?? 'x' }}", "one"),
+            ("{{ nothing.deeper ?? a ?? b }}", "bee"),
+            ("{{ a ?? nothing ?? z ?? b }}", "0"),
+            // `???` only replaces what is undefined: null is a value.
+            ("[{{ a ??? b }}]", "[]"),
+            ("{{ nothing ??? b }}", "bee"),
+            // Mixed operators group left to right, as Pebble does.
+            ("[{{ a ??? b ?? 'c' }}]", "[c]"),
+            ("{{ 1 + nothing ?? 2 }}", "3"),
+            ("{{ [nothing ?? 1, b] }}", "[1,\"bee\"]"),
+            ("{{ {'k': nothing ?? 1} }}", "{\"k\":1}"),
+            ("{{- nothing ?? b -}}", "bee"),
+            ("{{ nothing ?? now() | date('yyyy') | length }}", "4"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(render(t, v.clone()).as_deref(), Ok(want), "{t}");
+        }
+        // The right side runs only when needed: a failing one is not reached.
         assert_eq!(
-            rw("{{ a ?? b }}"),
-            "{{ ((a) if (a) is __set else __defined(b)) }}"
-        );
-        assert_eq!(
-            rw("{{ a.b[0] ?? 'x' }}"),
-            "{{ ((a.b[0]) if (a.b[0]) is __set else __defined('x')) }}"
-        );
-        assert_eq!(
-            rw("{{ a ?? b ?? c }}"),
-            "{{ ((a) if (a) is __set else __defined(((b) if (b) is __set else __defined(c)))) }}"
-        );
-        let long = rw("{{ a ?? b ?? c ?? d ?? e }}");
-        assert_eq!(long.matches("(a)").count(), 2, "{long}");
-        assert_eq!(long.matches("(d)").count(), 2, "{long}");
-        // Mixed operators keep Pebble's left-to-right grouping.
-        assert_eq!(
-            rw("{{ a ??? b ?? c }}"),
-            "{{ ((((a) if (a) is defined else __defined(b))) if (((a) if (a) is defined else __defined(b))) is __set else __defined(c)) }}"
-        );
-        assert_eq!(
-            rw("{{ a ??? b }}"),
-            "{{ ((a) if (a) is defined else __defined(b)) }}"
-        );
-        assert_eq!(
-            rw("{{ x ?? now() | date('yyyy') }}"),
-            "{{ ((x) if (x) is __set else __defined(__f_now() | date('yyyy'))) }}"
-        );
-        assert_eq!(
-            rw("{{ 1 + a ?? 2 }}"),
-            "{{ 1 + ((a) if (a) is __set else __defined(2)) }}"
-        );
-        assert_eq!(
-            rw("{{ f(a ?? b, c) }}"),
-            "{{ f(((a) if (a) is __set else __defined(b)), c) }}"
-        );
-        assert_eq!(
-            rw("{{ yaml(yaml).x | yaml }}"),
-            "{{ __f_yaml(yaml).x | yaml }}"
+            render("{{ b ?? ('x' | base64decode) }}", v.clone()).as_deref(),
+            Ok("bee")
         );
     }
 
     #[test]
-    fn ternaries_become_conditional_expressions() {
-        assert_eq!(
-            rw("{{ 'a' ~ b.c ~ true }}"),
-            "{{ __s('a') ~ __s(b.c) ~ __s(true) }}"
+    fn a_chain_grows_linearly_when_rewritten() {
+        // Each operand appears once, so a long chain cannot grow the template exponentially.
+        let chain = |n: usize| {
+            let parts: Vec<String> = (0..n).map(|i| format!("v{i}")).collect();
+            format!("{{{{ {} }}}}", parts.join(" ?? "))
+        };
+        let (short, long) = (rw(&chain(10)), rw(&chain(40)));
+        assert!(
+            long.len() < 5 * short.len(),
+            "{} -> {}",
+            short.len(),
+            long.len()
         );
-        assert_eq!(rw("{{ c ? a : b }}"), "{{ ((a) if (c) else (b)) }}");
-        assert_eq!(
-            rw("{{ x is defined ? x : 'd' }}"),
-            "{{ ((x) if (x is defined) else ('d')) }}"
-        );
-        assert_eq!(
-            rw("{{ a ? b : c ? d : e }}"),
-            "{{ ((b) if (a) else (((d) if (c) else (e)))) }}"
-        );
-        assert_eq!(
-            rw("{{ [1, c ? 2 : 3] }}"),
-            "{{ [1, ((2) if (c) else (3))] }}"
-        );
+        let vars = json!({"v39": "last"});
+        assert_eq!(render(&chain(40), vars).as_deref(), Ok("last"));
+    }
+
+    #[test]
+    fn ternaries_and_concatenation() {
+        let v = json!({"yes": true, "no": false, "b": {"c": 7}});
+        let cases = [
+            ("{{ 'a' ~ b.c ~ true }}", "a7true"),
+            ("{{ yes ? 'y' : 'n' }}", "y"),
+            ("{{ no ? 'y' : 'n' }}", "n"),
+            ("{{ nothing is defined ? nothing : 'd' }}", "d"),
+            ("{{ no ? 1 : yes ? 2 : 3 }}", "2"),
+            ("{{ [1, no ? 2 : 3] }}", "[1,3]"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(render(t, v.clone()).as_deref(), Ok(want), "{t}");
+        }
     }
 
     #[test]
     fn word_operators() {
-        assert_eq!(rw("{{ a equals 'b' }}"), "{{ a == 'b' }}");
+        let v = json!({"a": "b", "list": ["x"]});
         assert_eq!(
-            rw("{% if list contains 'x' %}y{% endif %}"),
-            "{% if ('x' in list) %}y{% endif %}"
+            render("{{ a equals 'b' }}", v.clone()).as_deref(),
+            Ok("true")
+        );
+        assert_eq!(
+            render("{% if list contains 'x' %}y{% endif %}", v.clone()).as_deref(),
+            Ok("y")
+        );
+        assert_eq!(
+            render("{% if list contains 'z' %}y{% endif %}", v).as_deref(),
+            Ok("")
         );
     }
 
     #[test]
     fn text_strings_raw_and_comments_are_left_alone() {
+        let v = json!({"a": [1, 2, 3]});
         assert_eq!(rw("a ?? b {{ 'x ?? y' }}"), "a ?? b {{ 'x ?? y' }}");
         assert_eq!(
-            rw("{% raw %}{{ a ?? b }}{% endraw %}"),
-            "{% raw %}{{ a ?? b }}{% endraw %}"
-        );
-        assert_eq!(rw("{# a ?? b #}"), "{# a ?? b #}");
-        assert_eq!(
-            rw("{{- a ?? b -}}"),
-            "{{- ((a) if (a) is __set else __defined(b)) -}}"
+            render("a ?? b {{ 'x ?? y' }}", v.clone()).as_deref(),
+            Ok("a ?? b x ?? y")
         );
         assert_eq!(
-            rw("{{ {'k': a ?? 1} }}"),
-            "{{ {'k': ((a) if (a) is __set else __defined(1))} }}"
+            render("{% raw %}{{ a ?? b }}{% endraw %}", v.clone()).as_deref(),
+            Ok("{{ a ?? b }}")
         );
-        assert_eq!(rw("{{ a[1:2] }}"), "{{ a[1:2] }}");
+        assert_eq!(render("x{# a ?? b #}y", v.clone()).as_deref(), Ok("xy"));
+        assert_eq!(render("{{ a[1:2] }}", v.clone()).as_deref(), Ok("[2]"));
+        // A variable named like a function stays a variable.
+        assert_eq!(
+            render("{{ yaml(yaml).x }}", json!({"yaml": "x: 5"})).as_deref(),
+            Ok("5")
+        );
     }
 
     #[test]

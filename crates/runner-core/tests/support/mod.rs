@@ -70,6 +70,7 @@ struct Gate {
 pub static GATE_NOW: AtomicUsize = AtomicUsize::new(0);
 pub static GATE_MAX: AtomicUsize = AtomicUsize::new(0);
 static GATE_ARRIVED: AtomicUsize = AtomicUsize::new(0);
+static GATE_SEEN: AtomicUsize = AtomicUsize::new(0);
 static GATE_MOVED: Notify = Notify::const_new();
 /// Tests that use gates take this lock, so their counts do not mix.
 pub static GATE_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -79,6 +80,7 @@ pub fn reset_gates() {
     GATE_NOW.store(0, Ordering::SeqCst);
     GATE_MAX.store(0, Ordering::SeqCst);
     GATE_ARRIVED.store(0, Ordering::SeqCst);
+    GATE_SEEN.store(0, Ordering::SeqCst);
 }
 
 impl RunnableTask for Gate {
@@ -95,8 +97,18 @@ impl RunnableTask for Gate {
                 "the other gates",
             )
             .await;
+            // Leave only once every gate of the round has seen it full, so a gate the limit
+            // should have held back would find them all still inside.
+            GATE_SEEN.fetch_add(1, Ordering::SeqCst);
+            GATE_MOVED.notify_waiters();
+            let all_saw = wait_for(
+                &GATE_MOVED,
+                || GATE_SEEN.load(Ordering::SeqCst) >= round_full,
+                "the round to end",
+            )
+            .await;
             GATE_NOW.fetch_sub(1, Ordering::SeqCst);
-            met.map(|()| Outputs::new())
+            met.and(all_saw).map(|()| Outputs::new())
         })
     }
 }
@@ -252,7 +264,66 @@ impl RunnableTask for Forever {
     }
 }
 
+/// Runs `sh -c script` as a child process of the task run and waits for it.
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields)]
+struct Spawn {
+    /// The shell script.
+    script: String,
+}
+
+impl RunnableTask for Spawn {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let mut command = tokio::process::Command::new("sh");
+            command.arg("-c").arg(&self.script);
+            let mut child = ctx
+                .spawn(command)
+                .map_err(|e| TaskError::new(ErrorKind::Io, "cannot start sh").caused_by(e))?;
+            ctx.info(&format!("spawned {}", child.id().unwrap_or(0)));
+            let status = child
+                .wait()
+                .await
+                .map_err(|e| TaskError::new(ErrorKind::Io, "cannot wait").caused_by(e))?;
+            let mut out = Outputs::new();
+            out.insert("code".into(), status.code().into());
+            Ok(out)
+        })
+    }
+}
+
+/// The processes whose command line holds `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() {
+            continue;
+        }
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // A zombie is gone but for its entry.
+        let zombie = stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|s| s.trim_start().starts_with('Z'));
+        if !zombie && String::from_utf8_lossy(&cmdline).contains(marker) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
 const TEST_TASKS: &[TaskDescriptor] = &[
+    TaskDescriptor {
+        type_name: "test.Spawn",
+        aliases: &[],
+        doc: "test only",
+        example: "id: s\ntype: test.Spawn\nscript: 'true'",
+        shape: runnable::<Spawn>(),
+    },
     TaskDescriptor {
         type_name: "test.Writer",
         aliases: &[],
