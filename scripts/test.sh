@@ -16,13 +16,15 @@ fi
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ "$(id -u)" = 0 ] && ! command -v sudo >/dev/null 2>&1; then need+=(sudo); fi
+# The hostile-input tests measure each run's peak memory with GNU time.
+[ -x /usr/bin/time ] || need+=(time)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${need[*]} (Debian packages)"
         apt-get update -q >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
     else
-        echo "error: the PostgreSQL tests need: ${need[*]}; install them (Debian: apt-get install ${need[*]}) and run this again" >&2
+        echo "error: the tests need: ${need[*]}; install them (Debian: apt-get install ${need[*]}) and run this again" >&2
         exit 2
     fi
 fi

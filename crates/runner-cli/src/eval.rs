@@ -4,10 +4,10 @@
 use crate::diagnostics::Style;
 use crate::exit;
 use crate::files;
-use runner_core::{Environment, Masker};
+use runner_core::Masker;
 use runner_template::Context;
 use serde_json::{Map, Value as Json, json};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,13 +17,17 @@ pub(crate) fn eval(
     template: &str,
     env_files: &[PathBuf],
 ) -> u8 {
-    let environment = match Environment::load(std::env::vars(), env_files) {
+    let environment = match files::environment(env_files) {
         Ok(e) => e,
-        Err(e) => return crate::report(e, exit::FAILED),
+        Err(e) => return crate::report(e, exit::INVALID),
+    };
+    let limits = match crate::limits::expressions() {
+        Ok(l) => l,
+        Err(e) => return crate::report(e, exit::INVALID),
     };
     let masker = Arc::new(Masker::default());
     let envs = environment.envs();
-    let renderer = environment.into_renderer(masker.clone());
+    let renderer = environment.into_renderer(masker.clone(), limits);
     let mut context = Map::new();
     if let Some(flow) = flow {
         let style = Style::stderr();
@@ -60,26 +64,31 @@ pub(crate) fn eval(
     if let Some(vars) = vars {
         match crate::vars::read_map(vars) {
             Ok(m) => context.extend(m),
-            Err(e) => return crate::report(e, exit::FAILED),
+            Err(e) => return crate::report(e, exit::INVALID),
         }
     }
     match renderer.render_str(template, &Context::new(Json::Object(context))) {
         Ok(out) => {
-            let mut stdout = std::io::stdout().lock();
+            let stdout = std::io::stdout().lock();
             // A piped result is the value asked for; on a terminal, secrets stay hidden.
             let out = if stdout.is_terminal() {
                 masker.mask(&out)
             } else {
                 out
             };
-            let _ = stdout.write_all(out.as_bytes());
-            if stdout.is_terminal() && !out.ends_with('\n') {
-                let _ = stdout.write_all(b"\n");
+            let newline = stdout.is_terminal() && !out.ends_with('\n');
+            drop(stdout);
+            let mut bytes = out.into_bytes();
+            if newline {
+                bytes.push(b'\n');
             }
-            exit::SUCCESS
+            match crate::write_stdout(&bytes) {
+                Ok(()) => exit::SUCCESS,
+                Err(e) => crate::report(format!("cannot print the result: {e}"), exit::FAILED),
+            }
         }
         Err(e) => {
-            eprintln!(
+            crate::say!(
                 "{}: {}",
                 Style::stderr().error_label(),
                 masker.mask(&e.to_string())

@@ -1,6 +1,6 @@
 //! Reading flow files (one file may hold several flows, as YAML documents) and validating them.
 
-use crate::diagnostics::{Style, render};
+use crate::diagnostics::{Source, Style, render};
 use runner_core::{Plan, Registry, validate};
 use runner_model::{Diagnostic, Node, Problem, load_str};
 use runner_template::Renderer;
@@ -9,12 +9,51 @@ use std::path::{Path, PathBuf};
 /// A flow file as read from disk: its text (for snippets) and its documents.
 pub(crate) struct FlowFile {
     pub(crate) path: PathBuf,
-    pub(crate) text: String,
+    pub(crate) text: Source,
     pub(crate) docs: Result<Vec<Node>, Diagnostic>,
 }
 
-pub(crate) fn read(path: &Path) -> std::io::Result<FlowFile> {
-    let text = std::fs::read_to_string(path)?;
+/// The text of a file given on the command line: a regular file, of at most
+/// `RUNNER_MAX_FILE_MB`, in UTF-8. The message says which rule it broke.
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    let max = crate::limits::max_file()?;
+    let shown = path.display();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "`{shown}` is not a regular file (a folder, device or pipe): give a file"
+        ));
+    }
+    let too_big = || {
+        format!(
+            "`{shown}` is larger than {} MiB: RUNNER_MAX_FILE_MB raises the limit",
+            max / (1024 * 1024)
+        )
+    };
+    if meta.len() > max {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    // Bounded also when the file grows while it is read.
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut bytes)
+        .map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    if bytes.len() as u64 > max {
+        return Err(too_big());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "`{shown}` is not UTF-8 text (byte {} is not)",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// Reads and parses a flow file; `Err` when it cannot be read (its message is for the user).
+pub(crate) fn read(path: &Path) -> Result<FlowFile, String> {
+    let text = read_text(path)?;
     let docs = load_str(&text)
         .map_err(|e| Diagnostic::error(Problem::Yaml { message: e.message }, e.span, ""))
         .and_then(|docs| {
@@ -27,17 +66,22 @@ pub(crate) fn read(path: &Path) -> std::io::Result<FlowFile> {
         });
     Ok(FlowFile {
         path: path.to_path_buf(),
-        text,
+        text: Source::new(text),
         docs,
     })
 }
 
-/// Every .yaml/.yml file under the given paths, sorted, folders searched recursively.
-pub(crate) fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+/// Every .yaml/.yml file under the given paths, sorted; folders are searched recursively,
+/// staying inside them: symbolic links are followed only to files within the folder, and
+/// folders of another file system (`/proc`, `/sys`, mounts) are skipped. A given path that
+/// does not exist is an error.
+pub(crate) fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     for p in paths {
-        if p.is_dir() {
-            walk(p, &mut out)?;
+        let meta =
+            std::fs::metadata(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &meta, &mut out).map_err(|e| format!("cannot list `{}`: {e}", p.display()))?;
         } else {
             out.push(p.clone());
         }
@@ -45,19 +89,46 @@ pub(crate) fn collect(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()?;
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(p);
+fn walk(root: &Path, root_meta: &std::fs::Metadata, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let canonical_root = std::fs::canonicalize(root)?;
+    let mut todo = vec![root.to_path_buf()];
+    let mut found = Vec::new();
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let p = entry?.path();
+            let Ok(meta) = std::fs::symlink_metadata(&p) else {
+                continue;
+            };
+            let kind = meta.file_type();
+            if kind.is_dir() {
+                if same_device(&meta, root_meta) {
+                    todo.push(p);
+                }
+            } else if !p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                continue;
+            } else if kind.is_file()
+                || (kind.is_symlink()
+                    && std::fs::canonicalize(&p)
+                        .is_ok_and(|t| t.starts_with(&canonical_root) && t.is_file()))
+            {
+                found.push(p);
+            }
         }
     }
+    found.sort();
+    out.extend(found);
     Ok(())
+}
+
+#[cfg(unix)]
+fn same_device(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev()
+}
+
+#[cfg(not(unix))]
+fn same_device(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    true
 }
 
 /// Each flow of a file: its `namespace.id` when readable, and its plan when valid.
@@ -74,18 +145,14 @@ pub(crate) fn load(
     let file = match read(path) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!(
-                "{}: cannot read `{}`: {e}",
-                style.error_label(),
-                path.display()
-            );
+            crate::say!("{}: {e}", style.error_label());
             return None;
         }
     };
     let docs = match &file.docs {
         Ok(docs) => docs,
         Err(d) => {
-            eprint!("{}", render(d, &file.path, &file.text, style));
+            crate::say_raw!("{}", render(d, &file.path, &file.text, style));
             return Some((file, vec![(None, None)]));
         }
     };
@@ -93,9 +160,18 @@ pub(crate) fn load(
     for doc in docs {
         let v = validate(doc, registry, renderer);
         for d in &v.diagnostics {
-            eprint!("{}", render(d, &file.path, &file.text, style));
+            crate::say_raw!("{}", render(d, &file.path, &file.text, style));
         }
         results.push((v.name, v.plan));
     }
     Some((file, results))
+}
+
+/// The run's environment: the process's variables, then each `--env-file`.
+pub(crate) fn environment(env_files: &[PathBuf]) -> Result<runner_core::Environment, String> {
+    let mut texts = Vec::with_capacity(env_files.len());
+    for path in env_files {
+        texts.push((path.clone(), read_text(path)?));
+    }
+    runner_core::Environment::load(std::env::vars(), &texts).map_err(|e| e.to_string())
 }

@@ -6,10 +6,30 @@
 //! execution failed or was killed (or, for `validate` and `eval`, the input was rejected), 2
 //! the flow or the command line is invalid.
 
+/// `eprintln!` that never panics: a closed or full stderr must not crash the run (the record
+/// is still written).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics.
+macro_rules! say_raw {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+pub(crate) use {say, say_raw};
+
 mod cli;
 mod diagnostics;
 mod eval;
 mod files;
+mod limits;
 mod plugins;
 mod registry;
 mod run;
@@ -32,6 +52,22 @@ pub mod exit {
 }
 
 pub fn main() -> ExitCode {
+    // The jq sandbox is this binary started again (see runner_template's jq module).
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == runner_template::JQ_CHILD_ARG)
+    {
+        return runner_template::jq_child_main();
+    }
+    // A panic inside a task becomes that task's failure (see the executor), logged through
+    // the masker; the default hook would first print its message, unmasked, to stderr.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        crate::say!("runner: internal error{at} (a bug: please report it)");
+    }));
     let args = cli::Cli::parse();
     ExitCode::from(dispatch(args))
 }
@@ -58,6 +94,17 @@ fn dispatch(cli: cli::Cli) -> u8 {
 
 /// Prints `error: message` and returns `code`.
 fn report(message: impl std::fmt::Display, code: u8) -> u8 {
-    eprintln!("{}: {message}", diagnostics::Style::stderr().error_label());
+    crate::say!("{}: {message}", diagnostics::Style::stderr().error_label());
     code
+}
+
+/// Writes `text` to stdout. A reader that went away (`| head`) is not an error; any other
+/// failure (a full disk) is, since the output asked for was not delivered.
+fn write_stdout(text: &[u8]) -> Result<(), std::io::Error> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

@@ -4,7 +4,6 @@ use crate::cli::Format;
 use crate::exit;
 use runner_core::{PropDoc, PropKind};
 use serde_json::{Value as Json, json};
-use std::io::Write;
 
 fn kind(p: &PropDoc) -> &'static str {
     match p.kind {
@@ -52,7 +51,8 @@ pub(crate) fn plugins(format: Format) -> u8 {
             }
         }
     }
-    // A closed pipe (`runner plugins | head`) is the reader's choice, not an error.
-    let _ = std::io::stdout().lock().write_all(out.as_bytes());
-    exit::SUCCESS
+    match crate::write_stdout(out.as_bytes()) {
+        Ok(()) => exit::SUCCESS,
+        Err(e) => crate::report(format!("cannot print the list: {e}"), exit::FAILED),
+    }
 }

@@ -6,7 +6,7 @@ use crate::diagnostics::Style;
 use crate::exit;
 use crate::files;
 use crate::signals::Interrupts;
-use runner_core::{Environment, ExecutionBuilder, Level, LogFormat};
+use runner_core::{ExecutionBuilder, Level, LogFormat};
 use runner_template::Renderer;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ fn fail(message: impl std::fmt::Display) -> u8 {
 pub(crate) fn run(args: RunArgs) -> u8 {
     let style = Style::stderr();
     let registry = crate::registry();
-    let environment = match Environment::load(std::env::vars(), &args.env_files) {
+    let environment = match files::environment(&args.env_files) {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
@@ -57,6 +57,10 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         LogFormatArg::Text => LogFormat::Text,
         LogFormatArg::Json => LogFormat::Json,
     };
+    let limits = match crate::limits::expressions() {
+        Ok(l) => l,
+        Err(e) => return fail(e),
+    };
     let storage = args
         .storage
         .clone()
@@ -69,10 +73,11 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
         let execution = ExecutionBuilder::new(Arc::new(plan))
             .storage(storage)
             .environment(environment)
+            .limits(limits)
             .log(Box::new(std::io::stderr()), format, min_level)
             .inputs(given);
         let execution = match execution.start().await {
@@ -87,21 +92,34 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         let state = execution
             .run_until(async { format!("Interrupted ({})", interrupts.next().await) })
             .await;
-        if let Err(e) = execution.write_record() {
-            eprintln!("{}: {e}", style.error_label());
-        }
+        // A record that cannot be written fails the command, whatever the flow's outcome.
+        let recorded = execution.write_record();
         let record = execution.record();
-        eprint!(
+        crate::say_raw!(
             "{}",
             execution.mask(&crate::summary::summary(&record, state))
         );
-        if args.json {
-            println!("{}", execution.record_text());
-        }
-        if state.is_failed() {
+        let mut code = if state.is_failed() {
             exit::FAILED
         } else {
             exit::SUCCESS
+        };
+        if let Err(e) = recorded {
+            crate::say!("{}: {e}", style.error_label());
+            code = exit::FAILED;
         }
-    })
+        if args.json {
+            let mut text = execution.record_text();
+            text.push('\n');
+            if let Err(e) = crate::write_stdout(text.as_bytes()) {
+                crate::say!("{}: cannot print the record: {e}", style.error_label());
+                code = exit::FAILED;
+            }
+        }
+        code
+    });
+    // A render still busy after a signal (bounded by its fuel) must not hold the exit: the
+    // record is written and the cleanup waited for already.
+    runtime.shutdown_background();
+    code
 }

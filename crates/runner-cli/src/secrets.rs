@@ -6,14 +6,9 @@ use std::path::Path;
 
 /// `runner secrets encode`: plain values to SECRET_NAME=base64, one unwrapped line each.
 pub(crate) fn encode(input: &Path, output: &Path, force: bool) -> u8 {
-    let text = match std::fs::read_to_string(input) {
+    let text = match crate::files::read_text(input) {
         Ok(t) => t,
-        Err(e) => {
-            return crate::report(
-                format!("cannot read `{}`: {e}", input.display()),
-                exit::FAILED,
-            );
-        }
+        Err(e) => return crate::report(e, exit::FAILED),
     };
     let entries = match runner_secrets::env_file::parse(&text) {
         Ok(e) => e,
@@ -37,7 +32,7 @@ pub(crate) fn encode(input: &Path, output: &Path, force: bool) -> u8 {
             exit::FAILED,
         );
     }
-    eprintln!(
+    crate::say!(
         "wrote {} secret(s) to {} (mode 0600): pass it with --env-file {}",
         entries.len(),
         output.display(),

@@ -1,11 +1,16 @@
-//! The signals that end a run: SIGINT (Ctrl-C) and SIGTERM, listened for from the moment they
-//! are installed, so an early one is never lost.
+//! The signals that end a run: SIGINT (Ctrl-C), SIGTERM, SIGHUP (the terminal closed) and
+//! SIGQUIT, listened for from the moment they are installed, so an early one is never lost.
+//! Each kills the execution the same way, and the record is written.
 
 pub(crate) struct Interrupts {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    quit: tokio::signal::unix::Signal,
 }
 
 impl Interrupts {
@@ -15,6 +20,8 @@ impl Interrupts {
         Ok(Interrupts {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            quit: signal(SignalKind::quit())?,
         })
     }
 
@@ -29,6 +36,8 @@ impl Interrupts {
         tokio::select! {
             _ = self.int.recv() => "SIGINT",
             _ = self.term.recv() => "SIGTERM",
+            _ = self.hup.recv() => "SIGHUP",
+            _ = self.quit.recv() => "SIGQUIT",
         }
     }
 

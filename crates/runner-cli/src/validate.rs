@@ -3,20 +3,20 @@
 use crate::diagnostics::{Style, render};
 use crate::exit;
 use crate::files;
-use runner_core::{Environment, unset_secrets};
+use runner_core::unset_secrets;
 use runner_template::Renderer;
 use std::io::Write;
 use std::path::PathBuf;
 
 pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &[PathBuf]) -> u8 {
     let style = Style::stderr();
-    let environment = match Environment::load(std::env::vars(), env_files) {
+    let environment = match files::environment(env_files) {
         Ok(e) => e,
-        Err(e) => return crate::report(e, exit::FAILED),
+        Err(e) => return crate::report(e, exit::INVALID),
     };
     let files = match files::collect(paths) {
         Ok(f) => f,
-        Err(e) => return crate::report(format!("cannot list flow files: {e}"), exit::FAILED),
+        Err(e) => return crate::report(e, exit::INVALID),
     };
     if files.is_empty() {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
@@ -27,16 +27,16 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &[PathBuf]) -> u8 {
     }
     let registry = crate::registry();
     let renderer = Renderer::new();
-    let (mut valid, mut invalid) = (0usize, 0usize);
+    let (mut valid, mut invalid, mut unreadable) = (0usize, 0usize, 0usize);
     let mut stdout = std::io::stdout().lock();
     for path in &files {
         let Some((file, results)) = files::load(path, &registry, &renderer, &style) else {
-            invalid += 1;
+            unreadable += 1;
             continue;
         };
         if let Ok(docs) = &file.docs {
             for warning in unset_secrets(docs, &environment) {
-                eprint!("{}", render(&warning, &file.path, &file.text, &style));
+                crate::say_raw!("{}", render(&warning, &file.path, &file.text, &style));
             }
         }
         for (name, plan) in results {
@@ -53,8 +53,13 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &[PathBuf]) -> u8 {
             }
         }
     }
-    if invalid > 0 {
-        eprintln!("{invalid} invalid flow(s), {valid} valid");
+    if unreadable > 0 {
+        crate::say!(
+            "{unreadable} file(s) could not be read, {invalid} invalid flow(s), {valid} valid"
+        );
+        exit::INVALID
+    } else if invalid > 0 {
+        crate::say!("{invalid} invalid flow(s), {valid} valid");
         exit::FAILED
     } else {
         exit::SUCCESS

@@ -8,8 +8,7 @@ use std::path::Path;
 
 /// The top-level map of a JSON or YAML file.
 pub(crate) fn read_map(path: &Path) -> Result<Map<String, Json>, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+    let text = crate::files::read_text(path)?;
     let value = match serde_json::from_str::<Json>(&text) {
         Ok(v) => v,
         Err(_) => runner_model::load_str(&text)

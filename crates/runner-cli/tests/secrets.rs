@@ -372,8 +372,8 @@ fn a_failing_expression_in_an_env_file_never_shows_its_value() {
                 ],
                 2,
             ),
-            (vec!["validate", "show.yaml", "--env-file", ".env_bad"], 1),
-            (vec!["eval", "--env-file", ".env_bad", "{{ 1 }}"], 1),
+            (vec!["validate", "show.yaml", "--env-file", ".env_bad"], 2),
+            (vec!["eval", "--env-file", ".env_bad", "{{ 1 }}"], 2),
         ] {
             let out = s.run(&args);
             let all = out.stdout() + &out.stderr();

@@ -32,6 +32,8 @@ pub(crate) struct ExecutionShared {
     fixed_vars: Vec<(String, Vars)>,
     state: Mutex<ExecutionState>,
     pub(crate) cleanup: Cleanup,
+    /// Set when the execution is killed: no task starts after it.
+    pub(crate) killed: std::sync::atomic::AtomicBool,
 }
 
 /// What an execution is made of, gathered by [`crate::ExecutionBuilder`].
@@ -103,6 +105,7 @@ impl ExecutionShared {
         ExecutionShared {
             environment,
             cleanup: Cleanup::default(),
+            killed: Default::default(),
             fixed_vars,
             id,
             flow,
@@ -121,6 +124,10 @@ impl ExecutionShared {
                 flow_outputs: None,
             }),
         }
+    }
+
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, ExecutionState> {

@@ -23,10 +23,6 @@ pub struct Environment {
 /// Why an env file could not be used. Never holds a value: values may be secrets.
 #[derive(Debug)]
 pub enum EnvFileError {
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
     Parse {
         path: PathBuf,
         line: usize,
@@ -45,9 +41,6 @@ pub enum EnvFileError {
 impl fmt::Display for EnvFileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EnvFileError::Read { path, source } => {
-                write!(f, "cannot read the env file `{}`: {source}", path.display())
-            }
             EnvFileError::Parse {
                 path,
                 line,
@@ -78,26 +71,19 @@ impl fmt::Display for EnvFileError {
     }
 }
 
-impl std::error::Error for EnvFileError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            EnvFileError::Read { source, .. } => Some(source),
-            EnvFileError::Render { .. } | EnvFileError::Parse { .. } => None,
-        }
-    }
-}
+impl std::error::Error for EnvFileError {}
 
 impl Environment {
-    /// `variables` (the process's, for the CLI), then each env file in order. A value holding
-    /// `{{ }}` is rendered once, as Kestra's documentation shows.
+    /// `variables` (the process's, for the CLI), then each env file in order, given as its
+    /// path and text. A value holding `{{ }}` is rendered once, as Kestra's documentation shows.
     pub fn load(
         variables: impl IntoIterator<Item = (String, String)>,
-        files: &[PathBuf],
+        files: &[(PathBuf, String)],
     ) -> Result<Environment, EnvFileError> {
         let mut vars: Vec<(String, String)> = variables.into_iter().collect();
         let renderer = Renderer::new();
-        for path in files {
-            vars.extend(read_file(path, &renderer)?);
+        for (path, text) in files {
+            vars.extend(read_file(path, text, &renderer)?);
         }
         Ok(Environment::from_variables(vars))
     }
@@ -132,11 +118,12 @@ impl Environment {
 
     /// A renderer whose `secret()` reads this environment's secrets and registers every value
     /// it returns with `masker` (for `eval`; runs get theirs from [`crate::ExecutionBuilder`]).
-    pub fn into_renderer(self, masker: Arc<Masker>) -> Renderer {
+    pub fn into_renderer(self, masker: Arc<Masker>, limits: runner_template::Limits) -> Renderer {
         Renderer::with_hooks(runner_template::Hooks {
             secrets: Some(Arc::new(self.secrets)),
             masker: Some(masker),
             files: None,
+            limits,
         })
     }
 
@@ -144,23 +131,34 @@ impl Environment {
     /// output by any path (not only `secret()`) is hidden. Returns why some variables could not
     /// be decoded, for a warning.
     pub(crate) fn mask_all(&self, masker: &Masker) -> Vec<String> {
-        let mut bad = Vec::new();
+        let mut warnings = Vec::new();
+        for encoded in self.secrets.encoded_values() {
+            masker.add(encoded);
+        }
         for name in self.secrets.names() {
             match self.secrets.get(name) {
-                Ok(v) => masker.add(v.expose()),
-                Err(e) => bad.push(e.to_string()),
+                Ok(v) => {
+                    if masker.add(v.expose()) == runner_secrets::Added::TooShort {
+                        let variable = self.secrets.variable(name).unwrap_or(name);
+                        warnings.push(format!(
+                            "{variable} holds fewer than {} characters: it is not masked in logs and records (masking so short a value would rewrite every line)",
+                            runner_secrets::MIN_MASKED_LENGTH
+                        ));
+                    }
+                }
+                Err(e) => warnings.push(e.to_string()),
             }
         }
-        bad
+        warnings
     }
 }
 
-fn read_file(path: &Path, renderer: &Renderer) -> Result<Vec<(String, String)>, EnvFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| EnvFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let entries = env_file::parse(&text).map_err(|e| EnvFileError::Parse {
+fn read_file(
+    path: &Path,
+    text: &str,
+    renderer: &Renderer,
+) -> Result<Vec<(String, String)>, EnvFileError> {
+    let entries = env_file::parse(text).map_err(|e| EnvFileError::Parse {
         path: path.to_path_buf(),
         line: e.line,
         message: e.message,

@@ -22,13 +22,30 @@ use crate::plan::Plan;
 use crate::state::State;
 use crate::storage::{Storage, StorageFiles};
 use runner_secrets::Masker;
-use runner_template::{Hooks, Renderer};
+use runner_template::{Hooks, Limits, Renderer};
 use serde_json::{Map, Value as Json};
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Record fields that are structure, not data: ids runner made, states, dates, and names
+/// from the flow file. A secret never reaches them, and masking them would break the record.
+const RECORD_STRUCTURE: &[&str] = &[
+    "id",
+    "executionId",
+    "parentTaskRunId",
+    "taskId",
+    "namespace",
+    "flowId",
+    "flowRevision",
+    "state",
+    "iteration",
+];
+
+/// How long a killed run may take to be dropped.
+const DROP_LIMIT: Duration = Duration::from_secs(10);
 
 /// How long an ended execution waits for its cleanup (aborting uploads, cancelling queries).
 const CLEANUP_LIMIT: Duration = Duration::from_secs(15);
@@ -41,6 +58,7 @@ pub struct ExecutionBuilder {
     environment: Environment,
     log: Option<(Box<dyn Write + Send>, LogFormat, Level)>,
     inputs: Map<String, Json>,
+    limits: Limits,
 }
 
 impl ExecutionBuilder {
@@ -54,7 +72,14 @@ impl ExecutionBuilder {
             environment: Environment::default(),
             log: None,
             inputs: Map::new(),
+            limits: Limits::default(),
         }
+    }
+
+    /// How much each expression of the run may do, and where jq runs.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Where `kestra://` files and the record are kept.
@@ -90,6 +115,10 @@ impl ExecutionBuilder {
     /// Checks and types the inputs (FILE inputs are copied into storage) and prepares the
     /// execution. Nothing has run yet.
     pub async fn start(self) -> Result<Execution, StartError> {
+        check_writable(&self.storage).map_err(|source| StartError::Storage {
+            path: self.storage.clone(),
+            source,
+        })?;
         let masker = Arc::new(Masker::default());
         let undecodable = self.environment.mask_all(&masker);
         let (out, format, min_level) = self.log.unwrap_or_else(|| {
@@ -117,6 +146,7 @@ impl ExecutionBuilder {
             secrets: Some(Arc::new(secrets)),
             masker: Some(masker.clone()),
             files: Some(Arc::new(StorageFiles(Storage::new(&self.storage)))),
+            limits: self.limits,
         }));
         let id = self.id.unwrap_or_else(crate::ids::friendly_id);
         let storage = Storage::new(&self.storage);
@@ -127,12 +157,22 @@ impl ExecutionBuilder {
         );
         let resolved = resolve_inputs(&self.plan.inputs, &self.inputs, &storage, &prefix)
             .await
-            .map_err(|error| StartError {
+            .map_err(|error| StartError::Inputs {
                 text: masker.mask(&error.to_string()),
                 error,
             })?;
-        for s in &resolved.secrets {
-            masker.add(s);
+        for (id, value) in &resolved.secrets {
+            if masker.add(value) == runner_secrets::Added::TooShort {
+                log.emit(LogEvent {
+                    level: Level::Warn,
+                    task_id: None,
+                    taskrun_id: None,
+                    message: &format!(
+                        "input `{id}` holds fewer than {} characters: it is not masked in logs and records",
+                        runner_secrets::MIN_MASKED_LENGTH
+                    ),
+                });
+            }
         }
         let labels: Map<String, Json> = self
             .plan
@@ -182,11 +222,33 @@ impl Execution {
     /// unfinished task run and the execution are KILLED; `stop`'s reason is logged. Either
     /// way the execution's cleanup gets to finish before this returns.
     pub async fn run_until(&self, stop: impl Future<Output = String>) -> State {
-        let executor = Executor::new(self.shared.clone());
+        // The run is a task of its own: a render busy in synchronous code (bounded by its
+        // fuel) cannot delay the reaction to `stop`, which is polled here.
+        let (shared, plan) = (self.shared.clone(), self.plan.clone());
+        let mut run = tokio::spawn(async move { Executor::new(shared).run(&plan).await });
         let state = tokio::select! {
-            s = executor.run(&self.plan) => s,
+            s = &mut run => s.unwrap_or_else(|_| {
+                self.shared.log(
+                    Level::Error,
+                    None,
+                    "The execution stopped on an internal error (a bug in runner: please report it)",
+                );
+                State::Failed
+            }),
             reason = stop => {
-                executor.kill();
+                // Dropping the run is what hands its cleanup (aborting uploads, cancelling
+                // queries) to the execution: wait until it is dropped. A render busy in
+                // synchronous code delays that by at most its fuel.
+                self.shared.killed.store(true, std::sync::atomic::Ordering::SeqCst);
+                run.abort();
+                if tokio::time::timeout(DROP_LIMIT, &mut run).await.is_err() {
+                    self.shared.log(
+                        Level::Warn,
+                        None,
+                        "A task did not stop within 10s of being killed",
+                    );
+                }
+                Executor::new(self.shared.clone()).kill();
                 self.shared.log(
                     Level::Warn,
                     None,
@@ -205,16 +267,16 @@ impl Execution {
         state
     }
 
-    /// The execution as Kestra's API returns it, masked.
+    /// The execution as Kestra's API returns it, masked string by string (so it stays valid
+    /// JSON); its structure (ids, states, dates) is never masked.
     pub fn record(&self) -> Json {
-        let text = self.record_text();
-        serde_json::from_str(&text).unwrap_or(Json::Null)
+        self.masker
+            .mask_json(&self.shared.record(), RECORD_STRUCTURE)
     }
 
     /// The masked record as pretty JSON, as `--json` prints it and the record file holds it.
     pub fn record_text(&self) -> String {
-        let raw = serde_json::to_string_pretty(&self.shared.record()).unwrap_or_default();
-        self.masker.mask(&raw)
+        serde_json::to_string_pretty(&self.record()).unwrap_or_default()
     }
 
     /// Writes the masked record to `.../executions/{id}/execution.json`; returns its path.
@@ -247,21 +309,48 @@ impl Execution {
     }
 }
 
-/// Why an execution could not start: its inputs. Displayed masked, since a given value may
-/// hold a secret.
+/// Why an execution could not start; nothing ran.
 #[derive(Debug)]
-pub struct StartError {
-    pub error: InputError,
-    text: String,
+pub enum StartError {
+    /// An input is missing or wrong. `text` is the message masked: a given value may hold a
+    /// secret.
+    Inputs { error: InputError, text: String },
+    /// The storage directory cannot be written, so no task could keep a file or the record.
+    Storage {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for StartError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
+        match self {
+            StartError::Inputs { text, .. } => f.write_str(text),
+            StartError::Storage { path, source } => write!(
+                f,
+                "the storage directory `{}` cannot be written ({source}): give a writable one with --storage or RUNNER_STORAGE",
+                path.display()
+            ),
+        }
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Inputs { error, .. } => Some(error),
+            StartError::Storage { source, .. } => Some(source),
+        }
+    }
+}
+
+/// Creates `dir` if needed and writes and removes a probe file in it.
+fn check_writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".runner-probe-{}", crate::ids::friendly_id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
 
 /// Why the record could not be written.
 #[derive(Debug)]

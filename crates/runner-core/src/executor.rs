@@ -74,6 +74,9 @@ impl Executor {
         let mut state = self
             .run_block(&plan.tasks, &plan.errors, &plan.finally, &root)
             .await;
+        if self.exec.is_killed() {
+            return State::Killed;
+        }
         if !state.is_failed() && !plan.outputs.is_empty() {
             match self.flow_outputs(plan) {
                 Ok(outputs) => self.exec.state().flow_outputs = Some(outputs),
@@ -173,6 +176,10 @@ impl Executor {
             let mut states = Vec::with_capacity(tasks.len());
             let mut prepared = None;
             for (i, task) in tasks.iter().enumerate() {
+                if self.exec.is_killed() {
+                    states.push(State::Killed);
+                    break;
+                }
                 let state = match tasks.get(i + 1).filter(|next| follows(task, next)) {
                     Some(next) => {
                         let (state, next_prepared) = self
@@ -210,7 +217,8 @@ impl Executor {
                 return None;
             };
             let ctx = self.preview(next, scope, &task.id, file.uri());
-            runnable.prepare(&ctx, file).await
+            // A panic while preparing only means nothing was prepared.
+            caught(runnable.prepare(&ctx, file)).await.ok().flatten()
         };
         let (writer, follower) = (pin!(writer), pin!(follower));
         match select(writer, follower).await {
@@ -369,7 +377,7 @@ impl Executor {
         let work = async {
             match &task.kind {
                 TaskKind::Runnable(r) => {
-                    let outputs = r.run(ctx).await?;
+                    let outputs = caught(r.run(ctx)).await??;
                     self.save_outputs(ctx, outputs);
                     Ok(State::Success)
                 }
@@ -391,7 +399,7 @@ impl Executor {
         ctx: &RunContext,
         scope: &Scope,
     ) -> Result<State, TaskError> {
-        let resolution = flowable.resolve(ctx).await?;
+        let resolution = caught(flowable.resolve(ctx)).await??;
         let parent_outputs = Json::Object(resolution.outputs.clone());
         if !resolution.outputs.is_empty() {
             self.save_outputs(ctx, resolution.outputs);
@@ -523,6 +531,27 @@ impl Executor {
         }
         ensure_object(slot).insert("state".into(), Json::String(state.as_str().into()));
     }
+}
+
+/// Runs a task's own code so that a panic in it (a bug) fails that task run, with its message,
+/// instead of ending the process and losing the record.
+async fn caught<T>(work: impl std::future::Future<Output = T>) -> Result<T, TaskError> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .map_err(|payload| {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            TaskError::new(
+                crate::error::ErrorKind::Other,
+                format!("the task stopped on an internal error (a panic: {what})"),
+            )
+            .hint("this is a bug in runner: please report it with the flow that shows it")
+        })
 }
 
 fn ensure_object(v: &mut Json) -> &mut Map<String, Json> {

@@ -169,7 +169,7 @@ impl InputSpec {
 /// and the values of SECRET inputs (to mask).
 pub(crate) struct ResolvedInputs {
     pub values: Json,
-    pub secrets: Vec<String>,
+    pub secrets: Vec<(String, String)>,
 }
 
 /// Checks and types `given` against the flow's inputs; FILE inputs given as local paths are
@@ -209,7 +209,7 @@ pub(crate) async fn resolve_inputs(
         if def.type_name == "SECRET"
             && let Some(s) = typed.as_str()
         {
-            secrets.push(s.to_string());
+            secrets.push((def.id.clone(), s.to_string()));
         }
         flat.insert(def.id.clone(), typed);
     }
@@ -322,6 +322,11 @@ fn coerce_as(type_name: &str, def: &InputSpec, value: &Json) -> Result<Json, Str
                     .parse::<f64>()
                     .map_err(|e| expected("FLOAT", other, e))?,
             };
+            // Rust reads `NaN`, `inf` and `1e999` (infinite); none is a value a flow can use,
+            // and JSON cannot hold them.
+            if !f.is_finite() {
+                return Err(expected("FLOAT", value, "not a finite number"));
+            }
             check_range(def, f)?;
             serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
         }
@@ -492,6 +497,18 @@ async fn file_input(
         return Ok(Json::String(given));
     }
     let path = Path::new(given.strip_prefix("file://").unwrap_or(&given));
+    let file_error = |source| InputError::File {
+        id: def.id.clone(),
+        path: given.clone(),
+        source,
+    };
+    // A device or a pipe (`/dev/zero`) would be copied without end.
+    let meta = std::fs::metadata(path).map_err(file_error)?;
+    if !meta.is_file() {
+        return Err(file_error(std::io::Error::other(
+            "not a regular file (a folder, device or pipe): give a file",
+        )));
+    }
     let name = path
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
@@ -504,12 +521,13 @@ async fn file_input(
             source,
         })?;
     let mut dst = storage.create(&uri).await.map_err(InputError::Storage)?;
-    tokio::io::copy(&mut src, &mut dst)
-        .await
-        .map_err(|source| InputError::File {
-            id: def.id.clone(),
-            path: given.clone(),
-            source,
-        })?;
+    if let Err(source) = tokio::io::copy(&mut src, &mut dst).await {
+        // No half-copied input is left behind.
+        drop(dst);
+        if let Ok(partial) = storage.path(&uri) {
+            let _ = tokio::fs::remove_file(partial).await;
+        }
+        return Err(file_error(source));
+    }
     Ok(Json::String(uri))
 }

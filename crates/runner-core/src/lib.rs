@@ -42,6 +42,7 @@ pub use log::{Level, LogFormat};
 pub use plan::Plan;
 pub use registry::{PropDoc, PropKind, Registry, TaskDescriptor, TaskType};
 pub use runner_secrets::Masker;
+pub use runner_template::{JqSandbox, Limits};
 pub use state::State;
 pub use tasks::TASKS;
 pub use validate::{Validation, unset_secrets, validate};

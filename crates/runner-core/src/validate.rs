@@ -14,6 +14,7 @@ use runner_template::Renderer;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
+use std::collections::HashSet;
 
 /// What validation found: the plan when there is no error, and every diagnostic (warnings too).
 pub struct Validation {
@@ -29,8 +30,9 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
         registry,
         renderer,
         diagnostics: Vec::new(),
-        ids: Vec::new(),
+        ids: HashSet::new(),
         duplicates: Vec::new(),
+        duplicate_ids: HashSet::new(),
         defaults: Vec::new(),
     };
     let Some(flow) = read_flow(doc, &mut v.diagnostics) else {
@@ -144,8 +146,9 @@ pub(crate) struct Validator<'r> {
     registry: &'r Registry,
     renderer: &'r Renderer,
     diagnostics: Vec<Diagnostic>,
-    ids: Vec<String>,
+    ids: HashSet<String>,
     duplicates: Vec<(String, Span)>,
+    duplicate_ids: HashSet<String>,
     defaults: Vec<PluginDefault>,
 }
 
@@ -226,15 +229,12 @@ impl Validator<'_> {
             diagnostics: &mut self.diagnostics,
         }
         .task(&node, path)?;
-        if !raw.id.is_empty() {
-            if self.ids.contains(&raw.id) {
-                if !self.duplicates.iter().any(|(id, _)| *id == raw.id) {
-                    let span = raw.node.get("id").map_or(raw.node.span, |n| n.span);
-                    self.duplicates.push((raw.id.clone(), span));
-                }
-            } else {
-                self.ids.push(raw.id.clone());
-            }
+        if !raw.id.is_empty()
+            && !self.ids.insert(raw.id.clone())
+            && self.duplicate_ids.insert(raw.id.clone())
+        {
+            let span = raw.node.get("id").map_or(raw.node.span, |n| n.span);
+            self.duplicates.push((raw.id.clone(), span));
         }
         let registry = self.registry;
         let Some(task_type) = registry.get(&raw.type_name) else {

@@ -735,3 +735,30 @@ async fn a_child_process_exit_code_is_reported() {
     .await;
     assert_eq!(r.runs("sh")[0]["outputs"]["code"], 3, "{}", r.logs);
 }
+
+#[tokio::test]
+async fn a_panic_fails_only_its_task() {
+    let r = run(&flow(&format!(
+        "  - id: bug\n    type: test.Panic\n    message: index out of bounds\n    allowFailure: true\n  - id: after\n    type: {LOG}\n    message: still here\n"
+    )))
+    .await;
+    assert_eq!(r.state_of("bug"), "WARNING");
+    assert_eq!(r.state_of("after"), "SUCCESS");
+    assert_eq!(r.state.as_str(), "WARNING");
+    assert!(
+        r.logs
+            .contains("the task stopped on an internal error (a panic: index out of bounds)"),
+        "{}",
+        r.logs
+    );
+    assert!(
+        r.logs.contains("help: this is a bug in runner"),
+        "{}",
+        r.logs
+    );
+    let r = run(&flow(
+        "  - id: bug\n    type: test.Panic\n    message: boom\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED");
+}

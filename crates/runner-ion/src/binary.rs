@@ -87,6 +87,7 @@ impl BinaryReader {
             s: bytes,
             i: 0,
             base: start,
+            depth: 0,
         };
         if bytes.first().is_some_and(|td| td >> 4 == 0) && bytes[0] != 0x0F {
             return Ok(None);
@@ -140,6 +141,8 @@ struct Cursor<'a> {
     s: &'a [u8],
     i: usize,
     base: usize,
+    /// Containers and annotations around this cursor (see [`crate::MAX_DEPTH`]).
+    depth: usize,
 }
 
 impl<'a> Cursor<'a> {
@@ -209,6 +212,12 @@ impl<'a> Cursor<'a> {
     }
 
     fn value(&mut self, symbols: &[String]) -> Result<IonValue, IonError> {
+        if self.depth >= crate::MAX_DEPTH {
+            return Err(self.fail(&format!(
+                "values nest more than {} levels deep (lists, structs or annotations)",
+                crate::MAX_DEPTH
+            )));
+        }
         let td = self.byte()?;
         let (kind, low) = (td >> 4, td & 0x0F);
         if low == 15 && kind != 0x1 {
@@ -232,6 +241,7 @@ impl<'a> Cursor<'a> {
             s: body,
             i: 0,
             base,
+            depth: self.depth + 1,
         };
         inner.typed(kind, symbols)
     }

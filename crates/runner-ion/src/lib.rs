@@ -202,6 +202,7 @@ pub fn parse_values(text: &str) -> Result<Vec<IonValue>, IonError> {
     let mut p = Parser {
         s: text.as_bytes(),
         i: 0,
+        depth: 0,
     };
     let mut out = Vec::new();
     loop {
@@ -213,9 +214,14 @@ pub fn parse_values(text: &str) -> Result<Vec<IonValue>, IonError> {
     }
 }
 
+/// The deepest nesting of containers and annotations read: each level is a recursion here
+/// and wherever the value is written or converted.
+pub const MAX_DEPTH: usize = 256;
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -259,6 +265,18 @@ impl Parser<'_> {
     }
 
     fn value(&mut self) -> Result<IonValue, IonError> {
+        if self.depth >= MAX_DEPTH {
+            return self.err(format!(
+                "values nest more than {MAX_DEPTH} levels deep (lists, structs or annotations)"
+            ));
+        }
+        self.depth += 1;
+        let v = self.value_here();
+        self.depth -= 1;
+        v
+    }
+
+    fn value_here(&mut self) -> Result<IonValue, IonError> {
         self.skip_ws()?;
         let Some(c) = self.peek() else {
             return self.err("expected a value, found the end");

@@ -600,6 +600,7 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
         return Vec::new();
     };
     let mut inputs: Vec<RawInput> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut duplicates = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = format!("inputs[{i}]");
@@ -731,7 +732,7 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
                 join(&path, "values"),
             );
         }
-        if inputs.iter().any(|x| x.id == id) && !duplicates.contains(&id) {
+        if !seen.insert(id.clone()) && !duplicates.contains(&id) {
             duplicates.push(id.clone());
         }
         inputs.push(RawInput {
@@ -772,6 +773,7 @@ fn read_outputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawOutput> {
         return Vec::new();
     };
     let mut outputs: Vec<RawOutput> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut duplicates = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = format!("outputs[{i}]");
@@ -830,7 +832,7 @@ fn read_outputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawOutput> {
                 join(&path, "type"),
             );
         }
-        if outputs.iter().any(|o| o.id == id) && !duplicates.contains(&id) {
+        if !seen.insert(id.clone()) && !duplicates.contains(&id) {
             duplicates.push(id.clone());
         }
         outputs.push(RawOutput {
@@ -861,7 +863,7 @@ fn read_triggers(r: &mut Reader<'_>, node: Option<&Node>) {
         r.wrong_type(node, "triggers", "a list of triggers");
         return;
     };
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut duplicates = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let path = format!("triggers[{i}]");
@@ -871,10 +873,9 @@ fn read_triggers(r: &mut Reader<'_>, node: Option<&Node>) {
         }
         match item.get("id").and_then(|n| r.string(n, &join(&path, "id"))) {
             Some(id) => {
-                if seen.contains(&id) && !duplicates.contains(&id) {
+                if !seen.insert(id.clone()) && !duplicates.contains(&id) {
                     duplicates.push(id.clone());
                 }
-                seen.push(id);
             }
             None => r.error(
                 Problem::Missing {

@@ -18,6 +18,6 @@ pub use flow::{
     FLOW_FIELDS, INPUT_TYPES, LOG_LEVELS, Label, RawFlow, RawInput, RawOutput, RawTask, Reader,
     TASK_COMMON_FIELDS, is_task_id, join, looks_like_unquoted_expression, read_flow,
 };
-pub use loader::{LoadError, load_str};
+pub use loader::{LoadError, MAX_ALIAS_VALUES, MAX_DEPTH, load_str};
 pub use node::{Key, Node, NodeValue};
 pub use span::Span;

@@ -20,6 +20,15 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// The deepest nesting of lists and maps: each level is a recursion when the tree is read,
+/// converted or dropped, and real flows stay far below it.
+pub const MAX_DEPTH: usize = 256;
+
+/// The most values aliases may copy in one document. Each `*alias` copies its anchor's tree,
+/// so nine levels of nine aliases make a few hundred bytes expand to billions of values (the
+/// "billion laughs"); real flows use a handful of small anchors.
+pub const MAX_ALIAS_VALUES: usize = 100_000;
+
 /// Parses every document of `text`.
 pub fn load_str(text: &str) -> Result<Vec<Node>, LoadError> {
     let mut builder = Builder::default();
@@ -40,6 +49,8 @@ enum Frame {
 
 struct MapFrame {
     entries: Vec<(Key, Node)>,
+    /// The names in `entries`, so a duplicate is found without scanning them all.
+    names: std::collections::HashSet<String>,
     span: Span,
     anchor: usize,
     pending: Option<Key>,
@@ -51,7 +62,10 @@ struct MapFrame {
 struct Builder {
     docs: Vec<Node>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node, with the number of values it holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Values copied by aliases so far in this document.
+    aliased: usize,
     /// The dotted path of the keys above the current node, for duplicate-key messages.
     path: Vec<String>,
 }
@@ -75,15 +89,20 @@ impl Builder {
                 self.value(node, anchor)?;
             }
             Event::SequenceStart(anchor, _) => {
+                self.deeper(span)?;
                 self.stack.push(Frame::Seq(Vec::new(), span, anchor))
             }
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(MapFrame {
-                entries: Vec::new(),
-                span,
-                anchor,
-                pending: None,
-                merged: Vec::new(),
-            })),
+            Event::MappingStart(anchor, _) => {
+                self.deeper(span)?;
+                self.stack.push(Frame::Map(MapFrame {
+                    entries: Vec::new(),
+                    names: Default::default(),
+                    span,
+                    anchor,
+                    pending: None,
+                    merged: Vec::new(),
+                }))
+            }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, span, anchor)) = self.stack.pop() {
                     self.value(Node::new(NodeValue::Seq(items), span), anchor)?;
@@ -95,14 +114,39 @@ impl Builder {
                 }
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| LoadError {
+                let (node, size) = self.anchors.get(&id).ok_or_else(|| LoadError {
                     message: "invalid YAML: alias to an unknown anchor".into(),
                     span,
                 })?;
+                self.aliased = self.aliased.saturating_add(*size);
+                if self.aliased > MAX_ALIAS_VALUES {
+                    return Err(LoadError {
+                        message: format!(
+                            "invalid YAML: aliases copy more than {MAX_ALIAS_VALUES} values (a \"billion laughs\" document?): use fewer or smaller anchors"
+                        ),
+                        span,
+                    });
+                }
+                let node = node.clone();
                 self.value(Node { span, ..node }, 0)?;
             }
-            Event::DocumentEnd => self.anchors.clear(),
+            Event::DocumentEnd => {
+                self.anchors.clear();
+                self.aliased = 0;
+            }
             Event::StreamStart | Event::StreamEnd | Event::DocumentStart(_) | Event::Nothing => {}
+        }
+        Ok(())
+    }
+
+    fn deeper(&self, span: Span) -> Result<(), LoadError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(LoadError {
+                message: format!(
+                    "invalid YAML: lists and maps nest more than {MAX_DEPTH} levels deep"
+                ),
+                span,
+            });
         }
         Ok(())
     }
@@ -110,7 +154,8 @@ impl Builder {
     /// Places a finished node: as a document, a list item, a map key or a map value.
     fn value(&mut self, node: Node, anchor: usize) -> Result<(), LoadError> {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = count_values(&node);
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -137,7 +182,7 @@ impl Builder {
                     if let Some(i) = m.merged.iter().position(|k| *k == name) {
                         m.merged.remove(i);
                         m.entries.retain(|(k, _)| k.name != name);
-                    } else if name != "<<" && m.entries.iter().any(|(k, _)| k.name == name) {
+                    } else if name != "<<" && m.names.contains(&name) {
                         let mut path = self.path.clone();
                         path.push(name);
                         return Err(LoadError {
@@ -151,7 +196,10 @@ impl Builder {
                     });
                 }
                 Some(key) if key.name == "<<" => merge_into(m, node),
-                Some(key) => m.entries.push((key, node)),
+                Some(key) => {
+                    m.names.insert(key.name.clone());
+                    m.entries.push((key, node));
+                }
             },
         }
         // Track the key path for nested maps: a map frame whose key is pending has a child map coming.
@@ -188,12 +236,27 @@ fn merge_into(frame: &mut MapFrame, node: Node) {
     };
     for source in sources {
         for (k, v) in source {
-            if !frame.entries.iter().any(|(e, _)| e.name == k.name) {
+            if frame.names.insert(k.name.clone()) {
                 frame.merged.push(k.name.clone());
                 frame.entries.push((k, v));
             }
         }
     }
+}
+
+/// The values in a tree (itself included), iteratively: trees can be large.
+fn count_values(node: &Node) -> usize {
+    let mut count = 0;
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        count += 1;
+        match &n.value {
+            NodeValue::Seq(items) => todo.extend(items.iter()),
+            NodeValue::Map(entries) => todo.extend(entries.iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+    count
 }
 
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> NodeValue {

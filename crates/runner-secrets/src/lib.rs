@@ -12,5 +12,5 @@ pub mod env_file;
 mod masker;
 mod store;
 
-pub use masker::Masker;
+pub use masker::{Added, MIN_MASKED_LENGTH, Masker};
 pub use store::{SecretError, SecretStore, SecretValue};

@@ -5,6 +5,21 @@ use std::sync::RwLock;
 /// What a hidden value is replaced with.
 const MASK: &str = "******";
 
+/// Values shorter than this are not masked: masking a one-character secret (`S`, `1`, `"`)
+/// would rewrite every log line and record, turning `SUCCESS` into `******UCCE******` and
+/// records into invalid JSON, and would reveal the value by what it replaces. The run warns
+/// about such a secret instead.
+pub const MIN_MASKED_LENGTH: usize = 4;
+
+/// What [`Masker::add`] did with a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Added {
+    Masked,
+    /// Shorter than [`MIN_MASKED_LENGTH`] characters: not masked.
+    TooShort,
+    Empty,
+}
+
 /// Hides registered values in any text. Shared by the whole run (logs, errors, records).
 #[derive(Default)]
 pub struct Masker {
@@ -27,14 +42,19 @@ impl std::fmt::Debug for Masker {
 
 impl Masker {
     /// Registers a value to hide, with the forms it may take in output.
-    pub fn add(&self, value: &str) {
+    pub fn add(&self, value: &str) -> Added {
         let value = value.trim();
         if value.is_empty() {
-            return;
+            return Added::Empty;
         }
-        let mut state = self.state.write().expect("masker lock");
+        if value.chars().count() < MIN_MASKED_LENGTH {
+            return Added::TooShort;
+        }
+        let Ok(mut state) = self.state.write() else {
+            return Added::Masked;
+        };
         if state.values.iter().any(|v| v == value) {
-            return;
+            return Added::Masked;
         }
         state.values.push(value.to_string());
         let forms = forms(value);
@@ -47,12 +67,42 @@ impl Masker {
             .match_kind(MatchKind::Standard)
             .build(&state.patterns)
             .ok();
+        Added::Masked
+    }
+
+    /// `value` with every string in it (map keys too) masked, one at a time, so the result
+    /// stays valid JSON whatever the secret holds; strings under `keep` keys (ids, states,
+    /// dates: the record's structure, which never holds a secret) are left as they are.
+    pub fn mask_json(&self, value: &serde_json::Value, keep: &[&str]) -> serde_json::Value {
+        use serde_json::Value as Json;
+        match value {
+            Json::String(s) => Json::String(self.mask(s)),
+            Json::Array(items) => {
+                Json::Array(items.iter().map(|v| self.mask_json(v, keep)).collect())
+            }
+            Json::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(k, v)| {
+                        if keep.contains(&k.as_str()) {
+                            (k.clone(), v.clone())
+                        } else {
+                            (self.mask(k), self.mask_json(v, keep))
+                        }
+                    })
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
     }
 
     /// `text` with every registered value (in any of its forms) replaced by `******`;
     /// overlapping or touching matches become one mask, so lengths are not revealed.
     pub fn mask(&self, text: &str) -> String {
-        let state = self.state.read().expect("masker lock");
+        // A poisoned lock still holds the values: keep masking with them.
+        let state = match self.state.read() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
         let Some(ac) = &state.automaton else {
             return text.to_string();
         };
@@ -91,8 +141,9 @@ impl Masker {
     }
 }
 
-/// The forms of a value that can reach output: itself, each of its lines, its base64 at the
-/// three alignments it can take inside a longer encoded text, and its JSON and URL encodings.
+/// The forms of a value that can reach output: itself, each of its lines and words (an error
+/// message may quote the first word of a value it could not parse), its base64 at the three
+/// alignments it can take inside a longer encoded text, and its JSON and URL encodings.
 fn forms(value: &str) -> Vec<String> {
     let mut out = vec![value.to_string()];
     if value.contains('\n') {
@@ -100,7 +151,15 @@ fn forms(value: &str) -> Vec<String> {
             value
                 .lines()
                 .map(str::trim)
-                .filter(|l| l.chars().count() >= 4)
+                .filter(|l| l.chars().count() >= MIN_MASKED_LENGTH)
+                .map(str::to_string),
+        );
+    }
+    if value.contains(char::is_whitespace) {
+        out.extend(
+            value
+                .split_whitespace()
+                .filter(|w| w.chars().count() >= MIN_MASKED_LENGTH)
                 .map(str::to_string),
         );
     }
@@ -146,17 +205,59 @@ mod tests {
 
     fn masker(values: &[&str]) -> Masker {
         let m = Masker::default();
-        values.iter().for_each(|v| m.add(v));
+        values.iter().for_each(|v| {
+            m.add(v);
+        });
         m
     }
 
     #[test]
     fn exact_values_and_overlaps_merge() {
-        let m = masker(&["abc", "abcdef"]);
+        let m = masker(&["abcd", "abcdef"]);
         assert_eq!(m.mask("abcdefg"), "******g");
-        assert_eq!(m.mask("x abc y"), "x ****** y");
+        assert_eq!(m.mask("x abcd y"), "x ****** y");
         assert_eq!(m.mask("nothing here"), "nothing here");
         assert_eq!(masker(&["doe.com"]).mask("john@doe.com"), "john@******");
+    }
+
+    #[test]
+    fn short_values_are_not_masked_and_say_so() {
+        let m = Masker::default();
+        for short in ["S", "1", "{", "\"", ":", "abc"] {
+            assert_eq!(m.add(short), Added::TooShort, "{short}");
+        }
+        assert_eq!(m.add("  "), Added::Empty);
+        assert_eq!(m.mask("SUCCESS {\"a\": 1}"), "SUCCESS {\"a\": 1}");
+        assert_eq!(m.add("abcd"), Added::Masked);
+    }
+
+    #[test]
+    fn each_word_of_a_phrase_is_masked_too() {
+        let m = masker(&["correct horse battery"]);
+        assert_eq!(
+            m.mask("unknown statement correct"),
+            "unknown statement ******"
+        );
+        assert_eq!(m.mask("near `battery`"), "near `******`");
+    }
+
+    #[test]
+    fn json_is_masked_string_by_string() {
+        let m = masker(&["hunter2", "{\"a\"}"]);
+        let record = serde_json::json!({
+            "id": "hunter2-not-a-secret-id",
+            "outputs": {"pw": "x hunter2 y", "hunter2": 1, "j": "{\"a\"}"},
+            "state": {"current": "SUCCESS"}
+        });
+        let masked = m.mask_json(&record, &["id", "state"]);
+        assert_eq!(
+            masked,
+            serde_json::json!({
+                "id": "hunter2-not-a-secret-id",
+                "outputs": {"pw": "x ****** y", "******": 1, "j": "******"},
+                "state": {"current": "SUCCESS"}
+            })
+        );
     }
 
     #[test]
@@ -191,7 +292,7 @@ mod tests {
 
     #[test]
     fn unicode_text_stays_valid() {
-        let m = masker(&["clé"]);
-        assert_eq!(m.mask("é clé é"), "é ****** é");
+        let m = masker(&["clé!"]);
+        assert_eq!(m.mask("é clé! é"), "é ****** é");
     }
 }

@@ -116,6 +116,19 @@ impl SecretStore {
         self.entries.keys().map(String::as_str)
     }
 
+    /// Each variable's text as given (base64, or not), for the masker: a value that does not
+    /// decode may be a secret written in clear by mistake.
+    pub fn encoded_values(&self) -> impl Iterator<Item = &str> {
+        self.entries.values().map(|e| e.encoded.expose_secret())
+    }
+
+    /// The variable that holds secret `key` (`SECRET_KEY`), for messages.
+    pub fn variable(&self, key: &str) -> Option<&str> {
+        self.entries
+            .get(&key.to_uppercase())
+            .map(|e| e.variable.as_str())
+    }
+
     /// `secret(key)`: the decoded value.
     pub fn get(&self, key: &str) -> Result<SecretValue, SecretError> {
         let entry = self

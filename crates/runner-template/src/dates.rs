@@ -196,6 +196,13 @@ fn format_pattern(z: &ZonedDateTime, pattern: &str) -> Result<String, String> {
         while i + n < chars.len() && chars[i + n] == c {
             n += 1;
         }
+        // Java accepts at most 19 digits of a field; a longer run is a mistake, and a
+        // padding width past the formatter's range would panic.
+        if n > 19 {
+            return Err(format!(
+                "Too many pattern letters: {c} repeated {n} times (at most 19)"
+            ));
+        }
         i += n;
         let offset = z.offset();
         let off_secs = offset.seconds();
@@ -343,30 +350,32 @@ fn to_strptime(pattern: &str) -> String {
 
 /// `dateAdd(amount, unit)` with a Java `ChronoUnit` name.
 pub(crate) fn add(z: &ZonedDateTime, amount: i64, unit: &str) -> Result<ZonedDateTime, String> {
-    use jiff::{ToSpan, Unit};
+    use jiff::Span;
+    let out_of_range = || format!("dateAdd: {amount} {unit} is out of the range of dates");
+    let times = |k: i64| amount.checked_mul(k).ok_or_else(out_of_range);
     let span = match unit.to_ascii_uppercase().as_str() {
-        "NANOS" => amount.nanoseconds(),
-        "MICROS" => amount.microseconds(),
-        "MILLIS" => amount.milliseconds(),
-        "SECONDS" => amount.seconds(),
-        "MINUTES" => amount.minutes(),
-        "HOURS" => amount.hours(),
-        "HALF_DAYS" => (amount * 12).hours(),
-        "DAYS" => amount.days(),
-        "WEEKS" => amount.weeks(),
-        "MONTHS" => amount.months(),
-        "YEARS" => amount.years(),
-        "DECADES" => (amount * 10).years(),
-        "CENTURIES" => (amount * 100).years(),
-        "MILLENNIA" => (amount * 1000).years(),
+        "NANOS" => Span::new().try_nanoseconds(amount),
+        "MICROS" => Span::new().try_microseconds(amount),
+        "MILLIS" => Span::new().try_milliseconds(amount),
+        "SECONDS" => Span::new().try_seconds(amount),
+        "MINUTES" => Span::new().try_minutes(amount),
+        "HOURS" => Span::new().try_hours(amount),
+        "HALF_DAYS" => Span::new().try_hours(times(12)?),
+        "DAYS" => Span::new().try_days(amount),
+        "WEEKS" => Span::new().try_weeks(amount),
+        "MONTHS" => Span::new().try_months(amount),
+        "YEARS" => Span::new().try_years(amount),
+        "DECADES" => Span::new().try_years(times(10)?),
+        "CENTURIES" => Span::new().try_years(times(100)?),
+        "MILLENNIA" => Span::new().try_years(times(1000)?),
         other => {
             return Err(format!(
                 "Unsupported unit: {other} (use a ChronoUnit such as DAYS or HOURS)"
             ));
         }
-    };
-    let _ = Unit::Day;
-    z.checked_add(span).map_err(|e| e.to_string())
+    }
+    .map_err(|_| out_of_range())?;
+    z.checked_add(span).map_err(|_| out_of_range())
 }
 
 #[cfg(test)]

@@ -64,7 +64,6 @@ pub(crate) fn register(env: &mut Environment<'static>) {
         ("flatten", flatten),
         ("indent", |v, a| indent(v, a, false)),
         ("nindent", |v, a| indent(v, a, true)),
-        ("jq", jq),
         ("join", |v, a| {
             let sep = Args::new(a)?
                 .get(0, "separator")
@@ -292,10 +291,15 @@ fn timestamp(v: Value, a: Rest<ValueOrKwargs>, precision: u8) -> Result<Value, E
     let secs = z.timestamp().as_second();
     let nanos = i64::from(z.subsec_nanosecond());
     // Kestra's micro and nano variants add the sub-second part to seconds scaled to nanoseconds.
+    let scaled = |extra: i64| {
+        secs.checked_mul(1_000_000_000)
+            .and_then(|n| n.checked_add(extra))
+            .ok_or_else(|| fail("timestamp: the date is too far for a nanosecond count"))
+    };
     Ok(Value::from(match precision {
         0 => secs,
-        1 => secs * 1_000_000_000 + nanos / 1000,
-        _ => secs * 1_000_000_000 + nanos,
+        1 => scaled(nanos / 1000)?,
+        _ => scaled(nanos)?,
     }))
 }
 
@@ -382,8 +386,22 @@ fn indent(v: Value, a: Rest<ValueOrKwargs>, leading: bool) -> Result<Value, Erro
     } else {
         "\n"
     };
-    let pad = prefix.repeat(amount);
     let lines: Vec<&str> = s.split(sep).collect();
+    // The result is built here, outside the render's output limit: bound it first.
+    let grown = lines
+        .len()
+        .checked_mul(amount)
+        .and_then(|n| n.checked_mul(prefix.len()))
+        .and_then(|n| n.checked_add(s.len()));
+    let limit = crate::current_limits().max_output;
+    if grown.is_none_or(|n| n > limit) {
+        return Err(fail(format!(
+            "indent: {amount} characters on {} line(s) would exceed the {} MiB render limit",
+            lines.len(),
+            limit / (1024 * 1024)
+        )));
+    }
+    let pad = prefix.repeat(amount);
     let body = lines
         .iter()
         .enumerate()
@@ -403,9 +421,13 @@ fn indent(v: Value, a: Rest<ValueOrKwargs>, leading: bool) -> Result<Value, Erro
     }))
 }
 
-fn jq(v: Value, a: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+pub(crate) fn jq(
+    v: Value,
+    a: Rest<ValueOrKwargs>,
+    sandbox: Option<&crate::JqSandbox>,
+) -> Result<Value, Error> {
     let filter = text(&Args::new(a)?.req(0, "expression", "jq")?);
-    let out = crate::jq::run(&filter, &json_of(&v)).map_err(fail)?;
+    let out = crate::jq::run(&filter, &json_of(&v), sandbox).map_err(fail)?;
     Ok(value_of(&Json::Array(out)))
 }
 

@@ -366,9 +366,40 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
     );
 }
 
+/// How deep `render()` may call itself through the values it renders.
+const MAX_NESTED_RENDERS: usize = 16;
+
+thread_local! {
+    static NESTED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// One level of `render()` in progress on this thread.
+struct NestedRender;
+
+impl NestedRender {
+    fn enter() -> Result<NestedRender, Error> {
+        let depth = NESTED.with(|n| n.get());
+        if depth >= MAX_NESTED_RENDERS {
+            return Err(fail(format!(
+                "Too many rendering attempts: render() calls itself more than {MAX_NESTED_RENDERS} levels deep"
+            )));
+        }
+        NESTED.with(|n| n.set(depth + 1));
+        Ok(NestedRender)
+    }
+}
+
+impl Drop for NestedRender {
+    fn drop(&mut self) {
+        NESTED.with(|n| n.set(n.get().saturating_sub(1)));
+    }
+}
+
 /// `render(x)`: strings are rendered again with the current variables, up to 100 passes when
 /// recursive; maps and lists have each string rendered; other values are returned as they are.
 fn render_value(env: &Environment<'_>, input: &Value, recursive: bool) -> Result<Value, Error> {
+    // A value that calls render() on itself would recurse until the stack overflows.
+    let _depth = NestedRender::enter()?;
     let ctx = current_context();
     let once = |s: &str| render_source(env, s, &ctx).map_err(|e| fail(e.to_string()));
     match input.kind() {

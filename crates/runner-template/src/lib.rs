@@ -12,8 +12,12 @@ mod dates;
 mod filters;
 mod functions;
 mod jq;
+mod limits;
 mod pebble;
 mod yaml;
+
+pub use jq::{CHILD_ARG as JQ_CHILD_ARG, JqSandbox, child_main as jq_child_main};
+pub use limits::Limits;
 
 use minijinja::value::{Enumerator, Object, ObjectRepr, ValueKind};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value};
@@ -52,19 +56,31 @@ impl RenderError {
     }
 }
 
+/// The longest expression quoted whole in a message; a longer one is cut.
+const QUOTED: usize = 300;
+
+fn quoted(expression: &str) -> std::borrow::Cow<'_, str> {
+    if expression.chars().count() <= QUOTED {
+        return expression.into();
+    }
+    let head: String = expression.chars().take(QUOTED).collect();
+    format!("{head}… ({} characters)", expression.chars().count()).into()
+}
+
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let line = self.line.unwrap_or(1);
+        let expression = quoted(&self.expression);
         match self.kind {
             RenderErrorKind::Syntax => write!(
                 f,
-                "{} in the expression `{}` at line {line}",
-                self.detail, self.expression
+                "{} in the expression `{expression}` at line {line}",
+                self.detail
             ),
             RenderErrorKind::Undefined => write!(
                 f,
-                "Unable to find `{}` used in the expression `{}` at line {line}",
-                self.detail, self.expression
+                "Unable to find `{}` used in the expression `{expression}` at line {line}",
+                self.detail
             ),
             RenderErrorKind::Other => f.write_str(&self.detail),
         }
@@ -94,6 +110,8 @@ pub struct Hooks {
     pub masker: Option<Arc<Masker>>,
     /// `read()` reads here.
     pub files: Option<Arc<dyn FileAccess>>,
+    /// How much one render may do; where jq runs.
+    pub limits: Limits,
 }
 
 /// One variable's value, converted once for rendering; cloning it is cheap (shared).
@@ -220,6 +238,7 @@ impl Context {
 /// Renders Kestra expressions.
 pub struct Renderer {
     env: Environment<'static>,
+    limits: Limits,
 }
 
 impl Default for Renderer {
@@ -236,6 +255,7 @@ impl Renderer {
 
     pub fn with_hooks(hooks: Hooks) -> Self {
         let mut env = Environment::new();
+        env.set_fuel(Some(hooks.limits.fuel));
         // Chainable, so `a.b.c ?? d` and `x is defined` work on missing values; strictness is
         // ours (see `render_source`): a missing variable that is used is an error.
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
@@ -280,8 +300,18 @@ impl Renderer {
                 .is_some_and(|s| serde_json::from_str::<Json>(s).is_ok())
         });
         filters::register(&mut env);
+        let sandbox = hooks.limits.jq.clone();
+        env.add_filter(
+            "jq",
+            move |v: Value, a: minijinja::value::Rest<minijinja::value::ValueOrKwargs>| {
+                filters::jq(v, a, sandbox.as_ref())
+            },
+        );
         functions::register(&mut env, &hooks);
-        Renderer { env }
+        Renderer {
+            env,
+            limits: hooks.limits,
+        }
     }
 
     /// Parses `source` without rendering it.
@@ -289,6 +319,7 @@ impl Renderer {
         if !source.contains('{') {
             return Ok(());
         }
+        self.limits.check_shape(source)?;
         let rewritten = pebble::rewrite(source);
         self.env
             .template_from_str(&rewritten.source)
@@ -298,6 +329,7 @@ impl Renderer {
 
     /// Renders one template string.
     pub fn render_str(&self, source: &str, ctx: &Context) -> Result<String, RenderError> {
+        LIMITS.with(|l| *l.borrow_mut() = Some(self.limits.clone()));
         render_source(&self.env, source, &ctx.value)
     }
 
@@ -338,6 +370,12 @@ impl Renderer {
 thread_local! {
     /// The variables of the render in progress on this thread, for `render()` and `printContext()`.
     static CURRENT: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+    /// The limits of the renderer in use on this thread (`render()` renders again).
+    static LIMITS: RefCell<Option<Limits>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn current_limits() -> Limits {
+    LIMITS.with(|l| l.borrow().clone()).unwrap_or_default()
 }
 
 pub(crate) fn current_context() -> Value {
@@ -355,6 +393,8 @@ pub(crate) fn render_source(
     if !source.contains('{') {
         return Ok(source.to_string());
     }
+    let limits = current_limits();
+    limits.check_shape(source)?;
     let rewritten = pebble::rewrite(source);
     let template = env
         .template_from_str(&rewritten.source)
@@ -388,8 +428,19 @@ pub(crate) fn render_source(
         ));
     }
     CURRENT.with(|c| c.borrow_mut().push(ctx.clone()));
-    let result = template.render(ctx);
+    let mut out = limits::Capped::new(limits.max_output);
+    let result = template
+        .render_captured_to(ctx.clone(), &mut out)
+        .map(|_| ());
     CURRENT.with(|c| c.borrow_mut().pop());
+    if out.exceeded() {
+        return Err(limits.output_error(source));
+    }
+    let result = result.and_then(|()| {
+        String::from_utf8(out.into_bytes()).map_err(|_| {
+            minijinja::Error::new(ErrorKind::InvalidOperation, "the result is not UTF-8")
+        })
+    });
     result.map_err(|e| {
         if e.kind() == ErrorKind::UndefinedError {
             let (name, attr) = missing
@@ -404,6 +455,8 @@ pub(crate) fn render_source(
                 e.line()
                     .unwrap_or_else(|| line_of(source, first_use(source, &name))),
             )
+        } else if e.kind() == ErrorKind::OutOfFuel {
+            limits.fuel_error(source)
         } else {
             RenderError {
                 kind: RenderErrorKind::Other,

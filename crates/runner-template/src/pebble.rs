@@ -85,7 +85,7 @@ fn find_block_end(s: &str, close: &str) -> Option<usize> {
                 }
                 i += 1;
             }
-            _ if s[i..].starts_with(close) => return Some(i),
+            _ if b[i..].starts_with(close.as_bytes()) => return Some(i),
             _ => i += 1,
         }
     }

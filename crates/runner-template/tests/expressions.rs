@@ -299,6 +299,7 @@ fn hooks_for_secrets_masking_and_files() {
         secrets: Some(Arc::new(store)),
         masker: Some(masker.clone()),
         files: Some(Arc::new(Files)),
+        ..Default::default()
     });
     let v = json!({"execution": {"id": "e1"}});
     assert_eq!(
@@ -358,4 +359,35 @@ fn the_right_of_coalescing_runs_only_when_needed() {
         e,
         "Unable to find `other` used in the expression `{{ missing ?? other }}` at line 1"
     );
+}
+
+/// The deepest shapes the limits let through render on a thread with tokio's default 2 MiB
+/// stack (a worker's), in a debug build too.
+#[test]
+fn the_limits_keep_rendering_within_a_small_stack() {
+    let run = || {
+        let r = Renderer::new();
+        let limits = runner_template::Limits::default();
+        let ops = format!("{{{{ 1{} }}}}", " + 1".repeat(limits.max_operators - 1));
+        assert_eq!(
+            render(&r, &ops, json!({})).as_deref(),
+            Ok(limits.max_operators.to_string().as_str())
+        );
+        let depth = limits.max_depth - 1;
+        let parens = format!("{{{{ {}1{} }}}}", "(".repeat(depth), ")".repeat(depth));
+        let rendered = render(&r, &parens, json!({}));
+        assert!(rendered.is_ok() || rendered.unwrap_err().contains("recursion limits"));
+        let lists = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(render(&r, "{{ fromJson(s) | length }}", json!({"s": lists})).is_ok());
+        let ion = format!("{}1{}", "[".repeat(255), "]".repeat(255));
+        assert!(render(&r, "{{ fromIon(s) | toJson | length }}", json!({"s": ion})).is_ok());
+        let yaml = format!("{}1{}", "[".repeat(255), "]".repeat(255));
+        assert!(render(&r, "{{ yaml(s) | toJson | length }}", json!({"s": yaml})).is_ok());
+    };
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
 }

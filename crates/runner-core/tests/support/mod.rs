@@ -316,7 +316,28 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
     found
 }
 
+/// Panics: a bug in a task's own code.
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields)]
+struct Panic {
+    /// The panic's message.
+    message: String,
+}
+
+impl RunnableTask for Panic {
+    fn run<'a>(&'a self, _ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move { panic!("{}", self.message) })
+    }
+}
+
 const TEST_TASKS: &[TaskDescriptor] = &[
+    TaskDescriptor {
+        type_name: "test.Panic",
+        aliases: &[],
+        doc: "test only",
+        example: "id: p\ntype: test.Panic\nmessage: boom",
+        shape: runnable::<Panic>(),
+    },
     TaskDescriptor {
         type_name: "test.Spawn",
         aliases: &[],
