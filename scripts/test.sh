@@ -16,8 +16,10 @@ fi
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ "$(id -u)" = 0 ] && ! command -v sudo >/dev/null 2>&1; then need+=(sudo); fi
-# The hostile-input tests measure each run's peak memory with GNU time.
+# The hostile-input tests measure each run's peak memory with GNU time; the secrets tests
+# check that age-encrypted env files work both ways with the age tool.
 [ -x /usr/bin/time ] || need+=(time)
+command -v age >/dev/null 2>&1 || need+=(age)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${need[*]} (Debian packages)"

@@ -26,6 +26,9 @@ pub(crate) enum Command {
         /// A dotenv file whose SECRET_* variables count as set, for the unset-secret warnings
         #[arg(long = "env-file", value_name = "FILE")]
         env_files: Vec<PathBuf>,
+        /// The age identity that decrypts `.age` env files [default: $RUNNER_AGE_IDENTITY, then ~/.config/runner/age-identity.txt]
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
     },
     /// Render one expression and print the result
     Eval {
@@ -38,6 +41,9 @@ pub(crate) enum Command {
         /// A dotenv file of SECRET_* and ENV_* variables (repeatable)
         #[arg(long = "env-file", value_name = "FILE")]
         env_files: Vec<PathBuf>,
+        /// The age identity that decrypts `.age` env files [default: $RUNNER_AGE_IDENTITY, then ~/.config/runner/age-identity.txt]
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
         /// The expression, e.g. "{{ 1 + 1 }}"
         template: String,
     },
@@ -65,6 +71,25 @@ pub(crate) enum SecretsCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Like encode, then encrypt the result with age: `--env-file .env.age` decrypts it in
+    /// memory at run time
+    Encrypt {
+        /// The plain file
+        #[arg(default_value = ".env")]
+        input: PathBuf,
+        /// Where to write (armored age, mode 0600)
+        #[arg(short, long, default_value = ".env.age")]
+        output: PathBuf,
+        /// An age recipient (age1...) to encrypt to (repeatable)
+        #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT")]
+        recipients: Vec<String>,
+        /// A file of recipients, one per line (repeatable)
+        #[arg(short = 'R', long = "recipients-file", value_name = "FILE")]
+        recipient_files: Vec<PathBuf>,
+        /// Replace the output file if it exists
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -77,9 +102,13 @@ pub(crate) struct RunArgs {
     /// A JSON or YAML file of input values
     #[arg(long, value_name = "FILE")]
     pub(crate) inputs_file: Option<PathBuf>,
-    /// A dotenv file of SECRET_* (base64) and ENV_* variables (repeatable; later files win)
+    /// A dotenv file of SECRET_* (base64) and ENV_* variables (repeatable; later files win);
+    /// a `.age` file is decrypted in memory
     #[arg(long = "env-file", value_name = "FILE")]
     pub(crate) env_files: Vec<PathBuf>,
+    /// The age identity that decrypts `.age` env files [default: $RUNNER_AGE_IDENTITY, then ~/.config/runner/age-identity.txt]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) identity: Option<PathBuf>,
     /// Where `kestra://` files and execution records are kept [default: .runner/storage]
     #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
     pub(crate) storage: Option<PathBuf>,

@@ -8,14 +8,14 @@ use runner_core::Masker;
 use runner_template::Context;
 use serde_json::{Map, Value as Json, json};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 pub(crate) fn eval(
     vars: Option<&Path>,
     flow: Option<&Path>,
     template: &str,
-    env_files: &[PathBuf],
+    env_files: &files::EnvFiles,
 ) -> u8 {
     let environment = match files::environment(env_files) {
         Ok(e) => e,

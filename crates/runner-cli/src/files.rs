@@ -13,9 +13,9 @@ pub(crate) struct FlowFile {
     pub(crate) docs: Result<Vec<Node>, Diagnostic>,
 }
 
-/// The text of a file given on the command line: a regular file, of at most
-/// `RUNNER_MAX_FILE_MB`, in UTF-8. The message says which rule it broke.
-pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+/// The bytes of a file given on the command line: a regular file, of at most
+/// `RUNNER_MAX_FILE_MB`. The message says which rule it broke.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let max = crate::limits::max_file()?;
     let shown = path.display();
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
@@ -43,9 +43,15 @@ pub(crate) fn read_text(path: &Path) -> Result<String, String> {
     if bytes.len() as u64 > max {
         return Err(too_big());
     }
-    String::from_utf8(bytes).map_err(|e| {
+    Ok(bytes)
+}
+
+/// [`read_bytes`] as UTF-8 text.
+pub(crate) fn read_text(path: &Path) -> Result<String, String> {
+    String::from_utf8(read_bytes(path)?).map_err(|e| {
         format!(
-            "`{shown}` is not UTF-8 text (byte {} is not)",
+            "`{}` is not UTF-8 text (byte {} is not)",
+            path.display(),
             e.utf8_error().valid_up_to()
         )
     })
@@ -167,11 +173,103 @@ pub(crate) fn load(
     Some((file, results))
 }
 
-/// The run's environment: the process's variables, then each `--env-file`.
-pub(crate) fn environment(env_files: &[PathBuf]) -> Result<runner_core::Environment, String> {
-    let mut texts = Vec::with_capacity(env_files.len());
-    for path in env_files {
-        texts.push((path.clone(), read_text(path)?));
+/// The `--env-file`s of a command, and the identity that opens the encrypted ones.
+pub(crate) struct EnvFiles {
+    files: Vec<PathBuf>,
+    identity: Option<PathBuf>,
+}
+
+impl EnvFiles {
+    pub(crate) fn new(files: Vec<PathBuf>, identity: Option<PathBuf>) -> Self {
+        EnvFiles { files, identity }
     }
+}
+
+/// Where `runner secrets encrypt` keeps the identity it makes when given no recipient.
+pub(crate) fn default_identity() -> Option<PathBuf> {
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(config.join("runner").join("age-identity.txt"))
+}
+
+/// The identities that open `.age` env files: `--identity`, else `RUNNER_AGE_IDENTITY` (a
+/// path, or the key itself), else the default identity file.
+fn identities(given: Option<&Path>) -> Result<(PathBuf, runner_secrets::age::Identities), String> {
+    let (path, text) = match (given, std::env::var("RUNNER_AGE_IDENTITY").ok()) {
+        (Some(p), _) => (p.to_path_buf(), read_text(p)?),
+        (None, Some(v)) if v.trim_start().starts_with("AGE-SECRET-KEY-") => {
+            (PathBuf::from("$RUNNER_AGE_IDENTITY"), v)
+        }
+        (None, Some(v)) if !v.is_empty() => (PathBuf::from(&v), read_text(Path::new(&v))?),
+        _ => {
+            let path = default_identity()
+                .ok_or("no age identity: give --identity FILE or set RUNNER_AGE_IDENTITY")?;
+            if !path.exists() {
+                return Err(format!(
+                    "no age identity at `{}`: give --identity FILE or set RUNNER_AGE_IDENTITY",
+                    path.display()
+                ));
+            }
+            let text = read_text(&path)?;
+            (path, text)
+        }
+    };
+    let ids = runner_secrets::age::identities(&path, &text).map_err(|e| e.to_string())?;
+    Ok((path, ids))
+}
+
+/// The run's environment: the process's variables, then each `--env-file`, an age-encrypted
+/// one decrypted in memory (it never reaches the disk in clear).
+pub(crate) fn environment(env: &EnvFiles) -> Result<runner_core::Environment, String> {
+    let mut plains = Vec::with_capacity(env.files.len());
+    let mut ids = None;
+    for path in &env.files {
+        let bytes = read_bytes(path)?;
+        if runner_secrets::age::is_age(&bytes) || path.extension().is_some_and(|e| e == "age") {
+            if ids.is_none() {
+                ids = Some(identities(env.identity.as_deref())?);
+            }
+            let (id_path, identities) = ids.as_ref().expect("set above");
+            let plain = runner_secrets::age::decrypt(path, &bytes, identities, id_path)
+                .map_err(|e| e.to_string())?;
+            if plain.text().is_none() {
+                return Err(format!(
+                    "`{}` decrypts to text that is not UTF-8",
+                    path.display()
+                ));
+            }
+            plains.push((path.clone(), Plain::Decrypted(plain)));
+        } else {
+            let text = String::from_utf8(bytes).map_err(|e| {
+                format!(
+                    "`{}` is not UTF-8 text (byte {} is not)",
+                    path.display(),
+                    e.utf8_error().valid_up_to()
+                )
+            })?;
+            plains.push((path.clone(), Plain::Text(text)));
+        }
+    }
+    let texts: Vec<(&Path, &str)> = plains
+        .iter()
+        .map(|(p, t)| (p.as_path(), t.as_str()))
+        .collect();
     runner_core::Environment::load(std::env::vars(), &texts).map_err(|e| e.to_string())
+}
+
+/// An env file's text: as read, or decrypted (wiped when dropped).
+enum Plain {
+    Text(String),
+    Decrypted(runner_secrets::age::Plain),
+}
+
+impl Plain {
+    fn as_str(&self) -> &str {
+        match self {
+            Plain::Text(t) => t,
+            Plain::Decrypted(p) => p.text().unwrap_or_default(),
+        }
+    }
 }

@@ -76,19 +76,36 @@ fn dispatch(cli: cli::Cli) -> u8 {
     use cli::{Command, SecretsCommand};
     match cli.command {
         Command::Run(args) => run::run(args),
-        Command::Validate { paths, env_files } => validate::validate_paths(&paths, &env_files),
+        Command::Validate {
+            paths,
+            env_files,
+            identity,
+        } => validate::validate_paths(&paths, &files::EnvFiles::new(env_files, identity)),
         Command::Eval {
             vars,
             flow,
             template,
             env_files,
-        } => eval::eval(vars.as_deref(), flow.as_deref(), &template, &env_files),
+            identity,
+        } => eval::eval(
+            vars.as_deref(),
+            flow.as_deref(),
+            &template,
+            &files::EnvFiles::new(env_files, identity),
+        ),
         Command::Plugins { format } => plugins::plugins(format),
         Command::Secrets(SecretsCommand::Encode {
             input,
             output,
             force,
         }) => secrets::encode(&input, &output, force),
+        Command::Secrets(SecretsCommand::Encrypt {
+            input,
+            output,
+            recipients,
+            recipient_files,
+            force,
+        }) => secrets::encrypt(&input, &output, &recipients, &recipient_files, force),
     }
 }
 

@@ -18,7 +18,10 @@ fn fail(message: impl std::fmt::Display) -> u8 {
 pub(crate) fn run(args: RunArgs) -> u8 {
     let style = Style::stderr();
     let registry = crate::registry();
-    let environment = match files::environment(&args.env_files) {
+    let environment = match files::environment(&files::EnvFiles::new(
+        args.env_files.clone(),
+        args.identity.clone(),
+    )) {
         Ok(e) => e,
         Err(e) => return fail(e),
     };

@@ -8,7 +8,7 @@ use runner_template::Renderer;
 use std::io::Write;
 use std::path::PathBuf;
 
-pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &[PathBuf]) -> u8 {
+pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles) -> u8 {
     let style = Style::stderr();
     let environment = match files::environment(env_files) {
         Ok(e) => e,

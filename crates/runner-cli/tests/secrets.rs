@@ -387,3 +387,288 @@ fn a_failing_expression_in_an_env_file_never_shows_its_value() {
         }
     }
 }
+
+/// Runs Debian's `age` or `age-keygen` in the sandbox (scripts/test.sh installs them).
+fn age_tool(s: &Sandbox, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(args[0]);
+    cmd.args(&args[1..]).current_dir(&s.dir);
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("{} is needed (Debian: apt-get install age): {e}", args[0]));
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn public_key(s: &Sandbox, identity: &str) -> String {
+    let out = age_tool(s, &["age-keygen", "-y", identity], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn an_env_file_encrypted_with_the_age_tool_runs_without_touching_the_disk() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    assert!(
+        age_tool(&s, &["age-keygen", "-o", "key.txt"], None)
+            .status
+            .success()
+    );
+    let recipient = public_key(&s, "key.txt");
+    let plain = format!("SECRET_DB_PASSWORD={}\n", b64("age-protected-pw"));
+    let sealed = age_tool(
+        &s,
+        &["age", "-r", &recipient, "-o", "secrets.age"],
+        Some(plain.as_bytes()),
+    );
+    assert!(
+        sealed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sealed.stderr)
+    );
+    let before: Vec<_> = walk(&s.dir);
+    let out = s.run(&[
+        "run",
+        "show.yaml",
+        "--storage",
+        "st",
+        "--env-file",
+        "secrets.age",
+        "--identity",
+        "key.txt",
+        "--json",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(record["taskRunList"][0]["outputs"]["value"], "******");
+    // The secret was read (the task rendered it), and nothing but the storage was written.
+    let mut everything = out.stdout() + &out.stderr();
+    for f in walk(&s.dir) {
+        if !before.contains(&f) {
+            assert!(f.starts_with(s.dir.join("st")), "wrote {}", f.display());
+        }
+        everything.push_str(&String::from_utf8_lossy(&std::fs::read(&f).unwrap()));
+    }
+    assert!(!everything.contains("age-protected-pw"));
+    // The identity may come from RUNNER_AGE_IDENTITY, as a path or as the key itself.
+    let key = std::fs::read_to_string(s.dir.join("key.txt")).unwrap();
+    let secret_key = key
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap();
+    for value in ["key.txt", secret_key] {
+        let out = Done(
+            s.cmd(&[
+                "eval",
+                "--env-file",
+                "secrets.age",
+                "{{ secret('DB_PASSWORD') }}",
+            ])
+            .env("RUNNER_AGE_IDENTITY", value)
+            .output()
+            .unwrap(),
+        );
+        assert_eq!(out.code(), 0, "{}", out.stderr());
+        assert_eq!(out.stdout(), "age-protected-pw");
+    }
+}
+
+#[test]
+fn secrets_encrypt_writes_what_the_age_tool_decrypts() {
+    let s = Sandbox::new();
+    s.write(".env", "DB_PASSWORD=encrypted-by-runner\nAPI_KEY=k=v==\n");
+    assert!(
+        age_tool(&s, &["age-keygen", "-o", "key.txt"], None)
+            .status
+            .success()
+    );
+    let recipient = public_key(&s, "key.txt");
+    s.write("team.txt", &format!("# the team\n{recipient}\n"));
+    let out = s.run(&["secrets", "encrypt", "-R", "team.txt"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let meta = std::fs::metadata(s.dir.join(".env.age")).unwrap();
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let sealed = std::fs::read_to_string(s.dir.join(".env.age")).unwrap();
+    assert!(
+        sealed.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "armored"
+    );
+    assert!(
+        !sealed.contains("encrypted-by-runner") && !sealed.contains(&b64("encrypted-by-runner"))
+    );
+    let opened = age_tool(&s, &["age", "-d", "-i", "key.txt", ".env.age"], None);
+    assert!(
+        opened.status.success(),
+        "{}",
+        String::from_utf8_lossy(&opened.stderr)
+    );
+    let text = String::from_utf8(opened.stdout).unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "# Written by `runner secrets encode`: each value is base64, read with secret('NAME').\nSECRET_DB_PASSWORD={}\nSECRET_API_KEY={}\n",
+            b64("encrypted-by-runner"),
+            b64("k=v==")
+        )
+    );
+    let again = s.run(&["secrets", "encrypt", "-r", &recipient]);
+    assert_eq!(again.code(), 1, "refuses to overwrite");
+    assert!(again.stderr().contains("pass --force"));
+}
+
+#[test]
+fn secrets_encrypt_without_recipients_makes_a_private_identity_that_runs_decrypt_with() {
+    let s = Sandbox::new();
+    s.write(".env", "DB_PASSWORD=own-identity-pw\n");
+    s.write("show.yaml", SHOW);
+    let home = s.dir.join("home");
+    let with_home = |args: &[&str]| {
+        Done(
+            s.cmd(args)
+                .env("HOME", &home)
+                .env_remove("XDG_CONFIG_HOME")
+                .output()
+                .unwrap(),
+        )
+    };
+    let out = with_home(&["secrets", "encrypt"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let identity = home.join(".config/runner/age-identity.txt");
+    assert!(
+        out.stderr().contains(&identity.display().to_string()),
+        "{}",
+        out.stderr()
+    );
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&identity).unwrap().permissions()
+        ) & 0o777,
+        0o600
+    );
+    let out = with_home(&[
+        "run",
+        "show.yaml",
+        "--storage",
+        "st",
+        "--env-file",
+        ".env.age",
+        "--json",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(!(out.stdout() + &out.stderr()).contains("own-identity-pw"));
+    // A second encryption reuses the identity.
+    let out = with_home(&["secrets", "encrypt", "-o", "second.age"]);
+    assert_eq!(out.code(), 0);
+    assert!(
+        !out.stderr().contains("made an age identity"),
+        "{}",
+        out.stderr()
+    );
+    let decrypted = age_tool(
+        &s,
+        &["age", "-d", "-i", identity.to_str().unwrap(), "second.age"],
+        None,
+    );
+    assert!(decrypted.status.success());
+}
+
+#[test]
+fn a_wrong_identity_or_a_damaged_file_names_the_file_not_the_content() {
+    let s = Sandbox::new();
+    s.write("show.yaml", SHOW);
+    assert!(
+        age_tool(&s, &["age-keygen", "-o", "key.txt"], None)
+            .status
+            .success()
+    );
+    assert!(
+        age_tool(&s, &["age-keygen", "-o", "other.txt"], None)
+            .status
+            .success()
+    );
+    let recipient = public_key(&s, "key.txt");
+    let plain = format!("SECRET_DB_PASSWORD={}\n", b64("never-shown-pw"));
+    let sealed = age_tool(
+        &s,
+        &["age", "-a", "-r", &recipient, "-o", "secrets.age"],
+        Some(plain.as_bytes()),
+    );
+    assert!(sealed.status.success());
+    let mut all = String::new();
+    let out = s.run(&[
+        "run",
+        "show.yaml",
+        "--storage",
+        "st",
+        "--env-file",
+        "secrets.age",
+        "--identity",
+        "other.txt",
+    ]);
+    all.push_str(&out.stderr());
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("the identity in `other.txt` cannot decrypt `secrets.age`"),
+        "{}",
+        out.stderr()
+    );
+    let mut damaged = std::fs::read(s.dir.join("secrets.age")).unwrap();
+    let at = damaged.len() / 2;
+    damaged[at] = if damaged[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(s.dir.join("damaged.age"), damaged).unwrap();
+    let out = s.run(&[
+        "run",
+        "show.yaml",
+        "--storage",
+        "st",
+        "--env-file",
+        "damaged.age",
+        "--identity",
+        "key.txt",
+    ]);
+    all.push_str(&out.stderr());
+    assert_eq!(out.code(), 2, "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("`damaged.age` is not a readable age file"),
+        "{}",
+        out.stderr()
+    );
+    let out = s.run(&[
+        "run",
+        "show.yaml",
+        "--storage",
+        "st",
+        "--env-file",
+        "secrets.age",
+        "--identity",
+        "show.yaml",
+    ]);
+    all.push_str(&out.stderr());
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr().contains("`show.yaml` holds no age identity"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!all.contains("never-shown-pw") && !all.contains(&b64("never-shown-pw")));
+}

@@ -78,7 +78,7 @@ impl Environment {
     /// path and text. A value holding `{{ }}` is rendered once, as Kestra's documentation shows.
     pub fn load(
         variables: impl IntoIterator<Item = (String, String)>,
-        files: &[(PathBuf, String)],
+        files: &[(&Path, &str)],
     ) -> Result<Environment, EnvFileError> {
         let mut vars: Vec<(String, String)> = variables.into_iter().collect();
         let renderer = Renderer::new();

@@ -180,18 +180,24 @@ impl Validator<'_> {
 
     /// Kestra's pluginDefaults: values for tasks whose type starts with the default's type;
     /// forced ones win over the task's own values.
-    fn with_defaults(&self, node: &Node) -> Node {
+    fn with_defaults<'n>(&self, node: &'n Node) -> std::borrow::Cow<'n, Node> {
         let Some(type_name) = node.get("type").and_then(Node::as_str) else {
-            return node.clone();
+            return std::borrow::Cow::Borrowed(node);
         };
+        let applies = |d: &PluginDefault| {
+            type_name == d.type_name
+                || (type_name.starts_with(&d.type_name)
+                    && type_name.as_bytes().get(d.type_name.len()) == Some(&b'.'))
+        };
+        if !self.defaults.iter().any(applies) {
+            return std::borrow::Cow::Borrowed(node);
+        }
         let mut out = node.clone();
         let NodeValue::Map(entries) = &mut out.value else {
-            return out;
+            return std::borrow::Cow::Owned(out);
         };
         for d in &self.defaults {
-            let applies =
-                type_name == d.type_name || type_name.starts_with(&format!("{}.", d.type_name));
-            if !applies {
+            if !applies(d) {
                 continue;
             }
             for (k, v) in &d.values {
@@ -202,7 +208,7 @@ impl Validator<'_> {
                 }
             }
         }
-        out
+        std::borrow::Cow::Owned(out)
     }
 
     fn task_list(&mut self, node: Option<&Node>, path: &str) -> TaskList {
@@ -288,7 +294,7 @@ impl Validator<'_> {
         self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
-    fn unknown_properties(&mut self, raw: &RawTask, task_type: &TaskType, path: &str) {
+    fn unknown_properties(&mut self, raw: &RawTask<'_>, task_type: &TaskType, path: &str) {
         let known = |name: &str| {
             task_type.property(name).is_some()
                 || (task_type.is_flowable() && (name == "errors" || name == "finally"))
@@ -317,7 +323,7 @@ impl Validator<'_> {
         }
     }
 
-    fn common(&mut self, raw: &RawTask, path: &str) -> Option<Common> {
+    fn common(&mut self, raw: &RawTask<'_>, path: &str) -> Option<Common> {
         let mut common = Common {
             allow_failure: matches!(
                 raw.common("allowFailure").map(|n| &n.value),
@@ -564,7 +570,7 @@ impl Validator<'_> {
 /// What a task type's `build` function reads its properties through.
 pub(crate) struct TaskBuilder<'v, 'r> {
     v: &'v mut Validator<'r>,
-    raw: &'v RawTask,
+    raw: &'v RawTask<'v>,
     path: String,
     task_type: &'r TaskType,
 }
@@ -576,7 +582,8 @@ impl TaskBuilder<'_, '_> {
         let mut map = serde_json::Map::new();
         let mut props = Vec::new();
         let mut wrong = false;
-        for (key, node) in &self.raw.properties {
+        for key_node in &self.raw.properties {
+            let (key, node) = *key_node;
             let is_value = self
                 .task_type
                 .property(&key.name)
@@ -592,7 +599,7 @@ impl TaskBuilder<'_, '_> {
                 wrong = true;
             }
             map.insert(key.name.clone(), json);
-            props.push((key.clone(), node.clone()));
+            props.push(*key_node);
         }
         // Every missing required property, in the order the task documents them (serde would
         // name one, in the order of its fields and flattened groups).
@@ -616,8 +623,19 @@ impl TaskBuilder<'_, '_> {
         if wrong {
             return None;
         }
-        let node = Node::new(NodeValue::Map(props), self.raw.node.span);
-        self.v.deserialize(&node, &Json::Object(map), &self.path)
+        match serde_path_to_error::deserialize::<_, T>(Json::Object(map)) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                // Only now the properties become a node, to find where the error is.
+                let sub = e.path().to_string();
+                let sub = if sub == "." { String::new() } else { sub };
+                let entries = props.into_iter().cloned().collect();
+                let node = Node::new(NodeValue::Map(entries), self.raw.node.span);
+                self.v
+                    .value_error(&node, &sub, e.into_inner().to_string(), &self.path);
+                None
+            }
+        }
     }
 
     /// Every task-list property of this type, read (and validated) in declaration order.

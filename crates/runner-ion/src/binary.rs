@@ -182,6 +182,12 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// A VarUInt field of a timestamp, as a signed number (range-checked by the caller).
+    fn field(&mut self) -> Result<i64, IonError> {
+        let n = self.var_uint()?;
+        i64::try_from(n).map_err(|_| self.fail("a timestamp field overflows"))
+    }
+
     /// A VarInt; `None` is negative zero (an unknown timestamp offset).
     fn var_int(&mut self) -> Result<Option<i64>, IonError> {
         let first = self.byte()?;
@@ -293,6 +299,11 @@ impl<'a> Cursor<'a> {
                     return Ok(IonValue::Decimal("0.".into()));
                 }
                 let exponent = self.var_int()?.unwrap_or(0);
+                if exponent.unsigned_abs() > MAX_EXPONENT {
+                    return Err(self.fail(&format!(
+                        "a decimal exponent beyond ±{MAX_EXPONENT} is not supported"
+                    )));
+                }
                 let rest = &body[self.i..];
                 let (negative, m) = match rest.split_first() {
                     None => (false, 0),
@@ -372,18 +383,29 @@ impl<'a> Cursor<'a> {
 
     fn timestamp(&mut self) -> Result<String, IonError> {
         let offset = self.var_int()?;
-        let year = self.var_uint()? as i64;
+        let year = self.field()?;
+        if !(1..=9999).contains(&year) {
+            return Err(self.fail("a timestamp year outside 1-9999"));
+        }
+        if offset.is_some_and(|o| o.abs() >= 1440) {
+            return Err(self.fail("a timestamp offset of a day or more"));
+        }
         let more = |c: &Self| c.i < c.s.len();
         let month = if more(self) {
-            Some(self.var_uint()? as i64)
+            Some(self.field()?)
         } else {
             None
         };
         let day = if more(self) {
-            Some(self.var_uint()? as i64)
+            Some(self.field()?)
         } else {
             None
         };
+        if month.is_some_and(|m| !(1..=12).contains(&m))
+            || day.is_some_and(|d| !(1..=31).contains(&d))
+        {
+            return Err(self.fail("a timestamp month or day out of range"));
+        }
         let (Some(month), Some(day)) = (month, day) else {
             return Ok(match month {
                 Some(m) => format!("{year:04}-{m:02}T"),
@@ -393,16 +415,22 @@ impl<'a> Cursor<'a> {
         if !more(self) {
             return Ok(format!("{year:04}-{month:02}-{day:02}"));
         }
-        let hour = self.var_uint()? as i64;
-        let minute = self.var_uint()? as i64;
+        let hour = self.field()?;
+        let minute = self.field()?;
         let second = if more(self) {
-            Some(self.var_uint()? as i64)
+            Some(self.field()?)
         } else {
             None
         };
+        if hour > 23 || minute > 59 || second.is_some_and(|s| s > 60) {
+            return Err(self.fail("a timestamp time out of range"));
+        }
         let mut fraction = String::new();
         if more(self) {
             let exponent = self.var_int()?.unwrap_or(0);
+            if !(-MAX_FRACTION..=0).contains(&exponent) {
+                return Err(self.fail("a timestamp fraction finer than 10^-30 or positive"));
+            }
             let rest = &self.s[self.i..];
             let coefficient = match rest.split_first() {
                 None => 0,
@@ -446,6 +474,11 @@ impl<'a> Cursor<'a> {
         Ok(text)
     }
 }
+
+/// The largest decimal exponent read: a larger one would print thousands of zeros.
+const MAX_EXPONENT: u64 = 10_000;
+/// The finest timestamp fraction read (10^-30).
+const MAX_FRACTION: i64 = 30;
 
 /// A decimal as Ion text: plain digits with a point when the exponent is not positive.
 fn decimal_text(negative: bool, magnitude: u128, exponent: i64) -> String {
@@ -557,5 +590,22 @@ mod tests {
         assert!(parse_binary(&[0xE0, 0x01, 0x01, 0xEA]).is_err());
         assert_eq!(decimal_text(true, 5, -3), "-0.005");
         assert_eq!(decimal_text(false, 5, 0), "5.");
+    }
+
+    #[test]
+    fn values_found_by_fuzzing_are_errors_not_panics() {
+        let with_marker = |v: &[u8]| [&VERSION_MARKER[..], v].concat();
+        // A decimal of exponent -1048575 once padded a million zeros, then panicked.
+        let e = parse_binary(&with_marker(&[0x53, 0x7F, 0x7F, 0xFF])).unwrap_err();
+        assert!(e.message.contains("decimal exponent beyond"), "{e:?}");
+        // Timestamps: year 0, a 25-hour offset, hour 99.
+        for value in [
+            vec![0x62, 0x80, 0x80],
+            vec![0x64, 0x0B, 0xDC, 0x0F, 0xE8],
+            vec![0x67, 0x80, 0x0F, 0xE8, 0x81, 0x81, 0xE3, 0x80],
+        ] {
+            let e = parse_binary(&with_marker(&value)).unwrap_err();
+            assert!(e.message.contains("timestamp"), "{value:?}: {e:?}");
+        }
     }
 }

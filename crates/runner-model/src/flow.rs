@@ -145,18 +145,19 @@ pub struct RawOutput {
     pub value: Node,
 }
 
-/// A task as written: its id, type, common properties and the rest left as nodes.
+/// A task as written: its id, type, common properties and the rest left as nodes, borrowed
+/// from the document (a flowable's children are read where they are, never copied).
 #[derive(Clone, Debug)]
-pub struct RawTask {
+pub struct RawTask<'n> {
     pub id: String,
     pub type_name: String,
     pub type_span: Span,
-    pub node: Node,
+    pub node: &'n Node,
     /// The properties that are not common task properties, for the task type to read.
-    pub properties: Vec<(Key, Node)>,
+    pub properties: Vec<&'n (Key, Node)>,
 }
 
-impl RawTask {
+impl RawTask<'_> {
     pub fn common(&self, name: &str) -> Option<&Node> {
         self.node.get(name).filter(|n| !n.is_null())
     }
@@ -241,7 +242,7 @@ impl Reader<'_> {
     }
 
     /// Reads the common shape of a task; `None` when it lacks a usable id or type.
-    pub fn task(&mut self, node: &Node, path: &str) -> Option<RawTask> {
+    pub fn task<'n>(&mut self, node: &'n Node, path: &str) -> Option<RawTask<'n>> {
         let Some(entries) = node.as_map() else {
             self.wrong_type(node, path, "a task (a map with `id` and `type`)");
             return None;
@@ -312,13 +313,12 @@ impl Reader<'_> {
         let properties = entries
             .iter()
             .filter(|(k, _)| !TASK_COMMON_FIELDS.contains(&k.name.as_str()))
-            .cloned()
             .collect();
         Some(RawTask {
             id,
             type_name,
             type_span: type_node.map_or(node.span, |n| n.span),
-            node: node.clone(),
+            node,
             properties,
         })
     }

@@ -49,13 +49,37 @@ enum Frame {
 
 struct MapFrame {
     entries: Vec<(Key, Node)>,
-    /// The names in `entries`, so a duplicate is found without scanning them all.
+    /// The names in `entries` once there are many, so a duplicate is found without scanning
+    /// them all (small maps, most of them, are scanned).
     names: std::collections::HashSet<String>,
     span: Span,
     anchor: usize,
     pending: Option<Key>,
     /// Keys that came from a merge (`<<`): a later explicit key replaces them.
     merged: Vec<String>,
+}
+
+/// Maps up to this many entries find a key by scanning; bigger ones keep a set.
+const SCAN: usize = 16;
+
+impl MapFrame {
+    fn has(&self, name: &str) -> bool {
+        if self.entries.len() <= SCAN {
+            self.entries.iter().any(|(k, _)| k.name == name)
+        } else {
+            self.names.contains(name)
+        }
+    }
+
+    fn push(&mut self, key: Key, node: Node) {
+        if self.entries.len() == SCAN {
+            self.names = self.entries.iter().map(|(k, _)| k.name.clone()).collect();
+        }
+        if self.entries.len() >= SCAN {
+            self.names.insert(key.name.clone());
+        }
+        self.entries.push((key, node));
+    }
 }
 
 #[derive(Default)]
@@ -66,8 +90,6 @@ struct Builder {
     anchors: HashMap<usize, (Node, usize)>,
     /// Values copied by aliases so far in this document.
     aliased: usize,
-    /// The dotted path of the keys above the current node, for duplicate-key messages.
-    path: Vec<String>,
 }
 
 fn to_span(s: &YSpan) -> Span {
@@ -182,8 +204,8 @@ impl Builder {
                     if let Some(i) = m.merged.iter().position(|k| *k == name) {
                         m.merged.remove(i);
                         m.entries.retain(|(k, _)| k.name != name);
-                    } else if name != "<<" && m.names.contains(&name) {
-                        let mut path = self.path.clone();
+                    } else if name != "<<" && m.has(&name) {
+                        let mut path = key_path(&self.stack);
                         path.push(name);
                         return Err(LoadError {
                             message: format!("Duplicate field '{}'", path.join(".")),
@@ -197,28 +219,25 @@ impl Builder {
                 }
                 Some(key) if key.name == "<<" => merge_into(m, node),
                 Some(key) => {
-                    m.names.insert(key.name.clone());
-                    m.entries.push((key, node));
+                    m.push(key, node);
                 }
             },
         }
-        // Track the key path for nested maps: a map frame whose key is pending has a child map coming.
-        self.sync_path();
         Ok(())
     }
+}
 
-    fn sync_path(&mut self) {
-        self.path = self
-            .stack
-            .iter()
-            .filter_map(|f| match f {
-                Frame::Map(MapFrame {
-                    pending: Some(k), ..
-                }) => Some(k.name.clone()),
-                _ => None,
-            })
-            .collect();
-    }
+/// The keys above the node being read (a map whose key is pending holds it), for messages.
+fn key_path(stack: &[Frame]) -> Vec<String> {
+    stack
+        .iter()
+        .filter_map(|f| match f {
+            Frame::Map(MapFrame {
+                pending: Some(k), ..
+            }) => Some(k.name.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// YAML merge keys (`<<: *base`): entries already present win.
@@ -236,9 +255,9 @@ fn merge_into(frame: &mut MapFrame, node: Node) {
     };
     for source in sources {
         for (k, v) in source {
-            if frame.names.insert(k.name.clone()) {
+            if !frame.has(&k.name) {
                 frame.merged.push(k.name.clone());
-                frame.entries.push((k, v));
+                frame.push(k, v);
             }
         }
     }

@@ -198,20 +198,30 @@ fn unescape(s: &str) -> String {
 
 /// The `SECRET_`-prefixed base64 file for plain entries, as `runner secrets encode` writes it:
 /// one unwrapped line per value; a key already starting with `SECRET_` is not prefixed again.
-pub fn encode(entries: &[EnvEntry]) -> String {
+pub fn encode(entries: &[EnvEntry]) -> Result<String, EnvFileError> {
     let b64 = base64::engine::general_purpose::STANDARD;
     let mut out = String::from(
         "# Written by `runner secrets encode`: each value is base64, read with secret('NAME').\n",
     );
+    let mut seen: std::collections::HashMap<String, usize> = Default::default();
     for e in entries {
         let name = if e.key.starts_with("SECRET_") {
             e.key.clone()
         } else {
             format!("SECRET_{}", e.key)
         };
+        // `A=` and `SECRET_A=` (or `A=` twice) would both become SECRET_A: one would be lost.
+        if let Some(first) = seen.insert(name.clone(), e.line) {
+            return Err(EnvFileError {
+                line: e.line,
+                message: format!(
+                    "this value becomes {name}, as the one on line {first} does: keep one of them"
+                ),
+            });
+        }
         out.push_str(&format!("{name}={}\n", b64.encode(&e.value)));
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -283,7 +293,7 @@ mod tests {
             "API_KEY={key}\nPW='p=a\"s s'\nSECRET_ALREADY=x\nU=Zoë\n"
         ))
         .unwrap();
-        let out = encode(&entries);
+        let out = encode(&entries).unwrap();
         let back = parse(&out).unwrap();
         assert_eq!(back.len(), 4);
         assert!(out.lines().all(|l| l.len() < 300), "no wrapping");
@@ -292,5 +302,19 @@ mod tests {
         assert_eq!(store.get("PW").unwrap().expose(), "p=a\"s s");
         assert_eq!(store.get("already").unwrap().expose(), "x");
         assert_eq!(store.get("u").unwrap().expose(), "Zoë");
+    }
+}
+
+#[cfg(test)]
+mod collisions {
+    #[test]
+    fn two_values_that_would_become_one_secret_are_refused() {
+        let entries = super::parse("A=1\nB=2\nSECRET_A=3\n").unwrap();
+        let e = super::encode(&entries).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert_eq!(
+            e.message,
+            "this value becomes SECRET_A, as the one on line 1 does: keep one of them"
+        );
     }
 }

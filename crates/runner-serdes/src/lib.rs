@@ -9,6 +9,9 @@ mod json_to_ion;
 
 use runner_core::plugin::TaskDescriptor;
 
+#[doc(hidden)]
+pub use csv_to_ion::read_all as read_csv;
+
 /// The serdes task types.
 pub const TASKS: &[TaskDescriptor] = &[
     ion_to_csv::ION_TO_CSV,
