@@ -70,6 +70,9 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         .unwrap_or_else(|| PathBuf::from(".runner/storage"));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // A main thread's stack: renders run here, and the limits on nesting are set for it
+        // (runner-template's small-stack test).
+        .thread_stack_size(8 * 1024 * 1024)
         .enable_all()
         .build()
     {

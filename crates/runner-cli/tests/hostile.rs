@@ -472,6 +472,15 @@ fn deep_or_long_expressions_are_refused_before_they_are_parsed() {
             "nest more than 256 levels deep",
         ),
         ("{{ é }}".to_string(), "syntax error"),
+        (
+            // A loop cannot feed a value into itself (Pebble has no namespace()).
+            "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}".to_string(),
+            "Unable to find `namespace`",
+        ),
+        (
+            format!("{{% set x = 1 %}}{}{{{{ x }}}}", "{% set x = [x] %}".repeat(5000)),
+            "the template holds more than 1000 expressions and statements",
+        ),
     ];
     for (template, message) in cases {
         let o = hostile(&s, &["eval", &template], &[]);

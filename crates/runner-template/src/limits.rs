@@ -17,6 +17,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// The most operators and filters in one `{{ }}` or `{% %}`.
     pub max_operators: usize,
+    /// The most `{{ }}` and `{% %}` in one template: a template can nest a value one level
+    /// per statement (`{% set x = [x] %}`), and a value is dropped recursively.
+    pub max_tags: usize,
     /// Where jq programs run; in-process when `None`.
     pub jq: Option<JqSandbox>,
 }
@@ -28,6 +31,7 @@ impl Default for Limits {
             max_output: 64 * 1024 * 1024,
             max_depth: 64,
             max_operators: 1000,
+            max_tags: 1000,
             jq: None,
         }
     }
@@ -69,12 +73,23 @@ impl Limits {
     pub(crate) fn check_shape(&self, source: &str) -> Result<(), RenderError> {
         let b = source.as_bytes();
         let (mut i, mut in_tag, mut depth, mut ops) = (0usize, false, 0usize, 0usize);
+        let mut tags = 0usize;
         while i < b.len() {
             let c = b[i];
             if !in_tag {
                 if c == b'{' && matches!(b.get(i + 1), Some(b'{' | b'%')) {
                     in_tag = true;
                     (depth, ops) = (0, 0);
+                    tags += 1;
+                    if tags > self.max_tags {
+                        return Err(Self::error(
+                            source,
+                            format!(
+                                "the template holds more than {} expressions and statements: split it",
+                                self.max_tags
+                            ),
+                        ));
+                    }
                     i += 2;
                     continue;
                 }

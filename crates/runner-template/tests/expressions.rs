@@ -361,8 +361,8 @@ fn the_right_of_coalescing_runs_only_when_needed() {
     );
 }
 
-/// The deepest shapes the limits let through render on a thread with tokio's default 2 MiB
-/// stack (a worker's), in a debug build too.
+/// The deepest shapes the limits let through render on a thread with the 8 MiB stack the
+/// binary gives its workers (main threads have as much), in a debug build too.
 #[test]
 fn the_limits_keep_rendering_within_a_small_stack() {
     let run = || {
@@ -383,9 +383,21 @@ fn the_limits_keep_rendering_within_a_small_stack() {
         assert!(render(&r, "{{ fromIon(s) | toJson | length }}", json!({"s": ion})).is_ok());
         let yaml = format!("{}1{}", "[".repeat(255), "]".repeat(255));
         assert!(render(&r, "{{ yaml(s) | toJson | length }}", json!({"s": yaml})).is_ok());
+        // A value nested one level per statement, as deep as the tag limit allows, is
+        // printed and dropped.
+        let nested = format!(
+            "{{% set x = 1 %}}{}{{{{ x | toJson | length }}}}",
+            "{% set x = [x] %}".repeat(limits.max_tags - 2)
+        );
+        assert!(render(&r, &nested, json!({})).is_ok());
+        assert!(
+            render(&r, "{% set ns = namespace(x=[]) %}", json!({}))
+                .unwrap_err()
+                .contains("namespace")
+        );
     };
     std::thread::Builder::new()
-        .stack_size(2 * 1024 * 1024)
+        .stack_size(8 * 1024 * 1024)
         .spawn(run)
         .unwrap()
         .join()
