@@ -31,11 +31,21 @@ pub const MAX_ALIAS_VALUES: usize = 100_000;
 
 /// Parses every document of `text`.
 pub fn load_str(text: &str) -> Result<Vec<Node>, LoadError> {
-    let mut builder = Builder::default();
+    // YAML ends a line at `\n`, `\r\n` or a bare `\r`; the parser places what it finds at the
+    // end of the stream (an implicit null, an unexpected end) one line past the last.
+    let last_line = text.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1;
+    let mut builder = Builder {
+        last_line,
+        ..Builder::default()
+    };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| LoadError {
             message: format!("invalid YAML: {}", e.info()),
-            span: Span::new(e.marker().line() as u32, e.marker().col() as u32 + 1, 1),
+            span: Span::new(
+                e.marker().line().min(last_line) as u32,
+                e.marker().col() as u32 + 1,
+                1,
+            ),
         })?;
         builder.push(event, span)?;
     }
@@ -90,9 +100,14 @@ struct Builder {
     anchors: HashMap<usize, (Node, usize)>,
     /// Values copied by aliases so far in this document.
     aliased: usize,
+    /// The number of the text's last line: no span points below it.
+    last_line: usize,
 }
 
-fn to_span(s: &YSpan) -> Span {
+fn to_span(s: &YSpan, last_line: usize) -> Span {
+    if s.start.line() > last_line {
+        return Span::new(last_line as u32, 1, 1);
+    }
     let len = if s.end.line() == s.start.line() {
         s.end.col().saturating_sub(s.start.col())
     } else {
@@ -103,7 +118,7 @@ fn to_span(s: &YSpan) -> Span {
 
 impl Builder {
     fn push(&mut self, event: Event<'_>, yspan: YSpan) -> Result<(), LoadError> {
-        let span = to_span(&yspan);
+        let span = to_span(&yspan, self.last_line);
         match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let tag = tag.map(|t| t.suffix.clone());
@@ -428,6 +443,19 @@ mod tests {
         let err = load_str("a:\n  - b\n c: [\n").unwrap_err();
         assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
         assert!(err.span.line >= 3);
+    }
+
+    #[test]
+    fn what_the_parser_finds_at_the_end_points_at_the_last_line() {
+        // `? ` is a map whose key and value are implicit nulls the parser places on line 2.
+        let n = one("? ");
+        let NodeValue::Map(entries) = &n.value else {
+            panic!("{n:?}")
+        };
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].0.span.line, 1);
+        assert!(entries[0].1.span.line <= 1);
+        assert_eq!(load_str("a: [").unwrap_err().span.line, 1);
     }
 
     #[test]
