@@ -34,6 +34,14 @@ pub(crate) struct ExecutionShared {
     pub(crate) cleanup: Cleanup,
     /// Set when the execution is killed: no task starts after it.
     pub(crate) killed: std::sync::atomic::AtomicBool,
+    /// Where task runs' working directories are made.
+    pub(crate) work_root: std::path::PathBuf,
+    /// The folder of each namespace's files.
+    pub(crate) namespace_files: std::collections::BTreeMap<String, std::path::PathBuf>,
+    /// Where tasks keep what outlives an execution (Python environments).
+    pub(crate) cache_dir: std::path::PathBuf,
+    /// Settings of the run for task families (`task-runner`), by name.
+    pub(crate) settings: std::collections::BTreeMap<String, String>,
 }
 
 /// What an execution is made of, gathered by [`crate::ExecutionBuilder`].
@@ -49,6 +57,10 @@ pub(crate) struct ExecutionParts {
     pub(crate) envs: Json,
     pub(crate) environment: std::collections::BTreeMap<String, String>,
     pub(crate) inputs: Json,
+    pub(crate) work_root: std::path::PathBuf,
+    pub(crate) namespace_files: std::collections::BTreeMap<String, std::path::PathBuf>,
+    pub(crate) cache_dir: std::path::PathBuf,
+    pub(crate) settings: std::collections::BTreeMap<String, String>,
 }
 
 /// The mutable part of an execution.
@@ -63,6 +75,8 @@ pub(crate) struct ExecutionState {
     /// `tasks.<taskId>[.<value>...].state`
     pub(crate) tasks: Arc<Json>,
     pub(crate) flow_outputs: Option<Json>,
+    /// Kestra's metric entries, in the order tasks reported them.
+    pub(crate) metrics: Vec<Json>,
 }
 
 /// How to reach a task run's place among its valued parents (ForEach values), outermost first.
@@ -73,6 +87,8 @@ pub(crate) struct Scope {
     /// `parents`, closest first: `{taskrun: {value}, outputs}`.
     pub(crate) parents: Vec<Json>,
     pub(crate) iteration: Option<usize>,
+    /// The folder a WorkingDirectory shares with the task runs under it.
+    pub(crate) working_dir: Option<Arc<crate::workdir::WorkingDir>>,
 }
 
 impl ExecutionShared {
@@ -88,6 +104,10 @@ impl ExecutionShared {
             envs,
             environment,
             inputs,
+            work_root,
+            namespace_files,
+            cache_dir,
+            settings,
         } = parts;
         let now = Timestamp::now();
         let prefix = ExecutionPrefix::new(&flow.namespace, &flow.id, &id);
@@ -104,6 +124,10 @@ impl ExecutionShared {
         ];
         ExecutionShared {
             environment,
+            work_root,
+            namespace_files,
+            cache_dir,
+            settings,
             cleanup: Cleanup::default(),
             killed: Default::default(),
             fixed_vars,
@@ -122,6 +146,7 @@ impl ExecutionShared {
                 outputs: Arc::new(Json::Object(Map::new())),
                 tasks: Arc::new(Json::Object(Map::new())),
                 flow_outputs: None,
+                metrics: Vec::new(),
             }),
         }
     }
@@ -178,6 +203,9 @@ impl ExecutionShared {
         if let Some(o) = &state.flow_outputs {
             out["outputs"] = o.clone();
         }
+        if !state.metrics.is_empty() {
+            out["metrics"] = Json::Array(state.metrics.clone());
+        }
         out
     }
 
@@ -210,6 +238,8 @@ pub struct RunContext {
     /// Set on the preview of a task run that prepares (see [`crate::pipe`]): the `outputs`
     /// its expressions see; it logs nothing.
     pub(crate) preview_outputs: Option<Json>,
+    /// This task run's own working directory, made on first use (see [`Self::working_dir`]).
+    pub(crate) own_working_dir: std::sync::OnceLock<Arc<crate::workdir::WorkingDir>>,
 }
 
 impl RunContext {
@@ -232,6 +262,10 @@ impl RunContext {
 
     /// The variables expressions of this task run see.
     pub fn variables(&self) -> Context {
+        Context::from_vars(self.variable_list())
+    }
+
+    fn variable_list(&self) -> Vec<(String, Vars)> {
         let mut vars = self.exec.base_variables();
         if let Some(outputs) = &self.preview_outputs
             && let Some(slot) = vars.iter_mut().find(|(name, _)| name == "outputs")
@@ -262,7 +296,55 @@ impl RunContext {
                 Vars::from_json(&Json::Array(self.scope.parents.clone())),
             ));
         }
+        vars
+    }
+
+    /// [`Self::variables`] plus `extra` (a script task's `workingDir`, `outputDir`).
+    fn variables_with(&self, extra: &Map<String, Json>) -> Context {
+        let mut vars = self.variable_list();
+        vars.extend(
+            extra
+                .iter()
+                .map(|(name, value)| (name.clone(), Vars::from_json(value))),
+        );
         Context::from_vars(vars)
+    }
+
+    /// Renders `template` with this task run's variables and `extra` ones.
+    pub fn render_str_with(
+        &self,
+        template: &str,
+        property: &str,
+        extra: &Map<String, Json>,
+    ) -> Result<String, TaskError> {
+        self.exec
+            .renderer
+            .render_str(template, &self.variables_with(extra))
+            .map_err(|source| TaskError::Render {
+                property: property.to_string(),
+                source,
+            })
+    }
+
+    /// Renders a dynamic property with this task run's variables and `extra` ones.
+    pub fn render_with<T: DeserializeOwned>(
+        &self,
+        prop: &Property<T>,
+        property: &str,
+        extra: &Map<String, Json>,
+    ) -> Result<T, TaskError> {
+        let rendered = if prop.is_dynamic() {
+            self.exec
+                .renderer
+                .render_json(prop.raw(), &self.variables_with(extra))
+                .map_err(|source| TaskError::Render {
+                    property: property.to_string(),
+                    source,
+                })?
+        } else {
+            prop.raw().clone()
+        };
+        convert::<T>(rendered).map_err(|reason| TaskError::property(property, reason))
     }
 
     /// Renders one template string read from property `property`.
@@ -375,6 +457,46 @@ impl RunContext {
     /// Registers a value that must never be printed (a secret, a password).
     pub fn mask(&self, value: &str) {
         self.exec.log.masker().add(value);
+    }
+
+    /// The run's variables but the secrets (`SECRET_*` are never among them), for processes
+    /// that get the environment as Kestra's Process runner gives it.
+    pub fn environment(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.exec
+            .environment
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// A setting of the run for a task family (`task-runner` for script tasks).
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.exec.settings.get(name).map(String::as_str)
+    }
+
+    /// Where tasks keep what outlives an execution (Python environments), by purpose.
+    pub fn cache_dir(&self, purpose: &str) -> std::path::PathBuf {
+        self.exec.cache_dir.join(purpose)
+    }
+
+    /// The namespace of the flow.
+    pub fn namespace(&self) -> &str {
+        &self.exec.flow.namespace
+    }
+
+    /// The flow's id.
+    pub fn flow_id(&self) -> &str {
+        &self.exec.flow.id
+    }
+
+    /// This task run's attempt, from 1.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// Masks `text` with every secret this execution knows (outputs a task builds from text
+    /// that may hold one).
+    pub fn masked(&self, text: &str) -> String {
+        self.exec.log.masker().mask(text)
     }
 
     /// A variable of the run's environment (process and `--env-file`s).
@@ -490,6 +612,7 @@ impl RunContext {
             pipe: Mutex::new(None),
             prepared: Mutex::new(None),
             preview_outputs: None,
+            own_working_dir: Default::default(),
         }
     }
 

@@ -48,6 +48,11 @@ pub enum TaskError {
         after: Duration,
     },
     Storage(StorageError),
+    /// A failure after which the task run keeps outputs (a script's `exitCode` and `vars`).
+    WithOutputs {
+        error: Box<TaskError>,
+        outputs: serde_json::Map<String, serde_json::Value>,
+    },
     /// A failure reported by a plugin, with its kind, what to do, and its cause.
     Plugin {
         kind: ErrorKind,
@@ -81,10 +86,23 @@ impl TaskError {
         }
     }
 
+    /// The same failure, with outputs the failed task run keeps.
+    pub fn with_outputs(self, outputs: serde_json::Map<String, serde_json::Value>) -> Self {
+        TaskError::WithOutputs {
+            error: Box::new(self),
+            outputs,
+        }
+    }
+
     /// What the user can do about it (printed on its own `help:` line).
     pub fn hint(mut self, text: impl Into<String>) -> Self {
-        if let TaskError::Plugin { hint, .. } = &mut self {
-            *hint = Some(text.into());
+        match &mut self {
+            TaskError::Plugin { hint, .. } => *hint = Some(text.into()),
+            TaskError::WithOutputs { error, .. } => {
+                let inner = std::mem::replace(error.as_mut(), TaskError::failed(""));
+                **error = inner.hint(text);
+            }
+            _ => {}
         }
         self
     }
@@ -100,6 +118,7 @@ impl TaskError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             TaskError::Plugin { kind, .. } => *kind,
+            TaskError::WithOutputs { error, .. } => error.kind(),
             TaskError::Storage(StorageError::NotFound { .. }) => ErrorKind::NotFound,
             TaskError::Storage(StorageError::Io { .. }) => ErrorKind::Io,
             _ => ErrorKind::Other,
@@ -110,6 +129,7 @@ impl TaskError {
     pub fn help(&self) -> Option<&str> {
         match self {
             TaskError::Plugin { hint, .. } => hint.as_deref(),
+            TaskError::WithOutputs { error, .. } => error.help(),
             _ => None,
         }
     }
@@ -128,6 +148,7 @@ impl fmt::Display for TaskError {
             }
             TaskError::Storage(e) => write!(f, "{e}"),
             TaskError::Plugin { message, .. } => f.write_str(message),
+            TaskError::WithOutputs { error, .. } => write!(f, "{error}"),
         }
     }
 }
@@ -140,6 +161,7 @@ impl std::error::Error for TaskError {
             TaskError::Plugin {
                 source: Some(s), ..
             } => Some(s.as_ref()),
+            TaskError::WithOutputs { error, .. } => error.source(),
             _ => None,
         }
     }

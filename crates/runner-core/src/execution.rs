@@ -59,6 +59,10 @@ pub struct ExecutionBuilder {
     log: Option<(Box<dyn Write + Send>, LogFormat, Level)>,
     inputs: Map<String, Json>,
     limits: Limits,
+    work_root: PathBuf,
+    namespace_files: std::collections::BTreeMap<String, PathBuf>,
+    cache_dir: PathBuf,
+    settings: std::collections::BTreeMap<String, String>,
 }
 
 impl ExecutionBuilder {
@@ -73,7 +77,39 @@ impl ExecutionBuilder {
             log: None,
             inputs: Map::new(),
             limits: Limits::default(),
+            work_root: std::env::temp_dir(),
+            namespace_files: Default::default(),
+            cache_dir: PathBuf::from(".runner/cache"),
+            settings: Default::default(),
         }
+    }
+
+    /// Where working directories are made (default: the system's temporary folder).
+    pub fn work_root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.work_root = dir.into();
+        self
+    }
+
+    /// The folder holding the namespace files of `namespace` (`namespaceFiles`, `nsfile://`).
+    pub fn namespace_files(
+        mut self,
+        namespace: impl Into<String>,
+        dir: impl Into<PathBuf>,
+    ) -> Self {
+        self.namespace_files.insert(namespace.into(), dir.into());
+        self
+    }
+
+    /// Where tasks keep what outlives an execution (default `.runner/cache`).
+    pub fn cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = dir.into();
+        self
+    }
+
+    /// A setting for a task family (`task-runner` = `auto`, `process` or `docker`).
+    pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.settings.insert(name.into(), value.into());
+        self
     }
 
     /// How much each expression of the run may do, and where jq runs.
@@ -191,6 +227,10 @@ impl ExecutionBuilder {
             envs: Json::Object(envs),
             environment: variables,
             inputs: resolved.values,
+            work_root: self.work_root,
+            namespace_files: self.namespace_files,
+            cache_dir: self.cache_dir,
+            settings: self.settings,
         }));
         Ok(Execution {
             plan: self.plan,

@@ -376,11 +376,17 @@ impl Executor {
             .map(|d| d.0);
         let work = async {
             match &task.kind {
-                TaskKind::Runnable(r) => {
-                    let outputs = caught(r.run(ctx)).await??;
-                    self.save_outputs(ctx, outputs);
-                    Ok(State::Success)
-                }
+                TaskKind::Runnable(r) => match caught(r.run(ctx)).await? {
+                    Ok(outputs) => {
+                        self.save_outputs(ctx, outputs);
+                        Ok(State::Success)
+                    }
+                    Err(TaskError::WithOutputs { error, outputs }) => {
+                        self.save_outputs(ctx, outputs);
+                        Err(*error)
+                    }
+                    Err(e) => Err(e),
+                },
                 TaskKind::Flowable(f) => self.run_flowable(task, f.as_ref(), ctx, scope).await,
             }
         };
@@ -400,6 +406,10 @@ impl Executor {
         scope: &Scope,
     ) -> Result<State, TaskError> {
         let resolution = caught(flowable.resolve(ctx)).await??;
+        let working_dir = resolution
+            .working_dir
+            .clone()
+            .or_else(|| scope.working_dir.clone());
         let parent_outputs = Json::Object(resolution.outputs.clone());
         if !resolution.outputs.is_empty() {
             self.save_outputs(ctx, resolution.outputs);
@@ -410,6 +420,7 @@ impl Executor {
                 values: scope.values.clone(),
                 parents: scope.parents.clone(),
                 iteration,
+                working_dir: working_dir.clone(),
             };
             let current_value = value.clone().or_else(|| scope.values.last().cloned());
             let mut frame = serde_json::json!({"taskrun": {"value": current_value}});
@@ -430,7 +441,17 @@ impl Executor {
             .map(|(i, b)| (child_scope(b.value.clone(), valued.then_some(i)), b.tasks))
             .collect();
         let states = self.run_branches(branches, resolution.concurrency).await;
-        let merged = State::merge(states);
+        let mut merged = State::merge(states);
+        if !self.exec.is_killed() {
+            match caught(flowable.after(ctx, merged)).await.and_then(|r| r) {
+                Ok(outputs) if outputs.is_empty() => {}
+                Ok(outputs) => self.save_outputs(ctx, outputs),
+                Err(e) => {
+                    ctx.log(Level::Error, &error_chain(&e));
+                    merged = State::merge([merged, State::Failed]);
+                }
+            }
+        }
         let local = child_scope(None, None);
         if merged.is_failed() && !task.errors.is_empty() {
             self.run_sequence(&task.errors, &local).await;

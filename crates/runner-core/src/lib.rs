@@ -18,6 +18,7 @@ mod environment;
 mod error;
 mod execution;
 mod executor;
+mod glob;
 mod inputs;
 mod log;
 mod net;
@@ -32,6 +33,7 @@ mod storage;
 mod task;
 mod tasks;
 mod validate;
+mod workdir;
 
 pub mod ids;
 

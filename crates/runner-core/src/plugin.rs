@@ -25,6 +25,7 @@
 pub use crate::cleanup::Cleanup;
 pub use crate::context::RunContext;
 pub use crate::error::{ErrorKind, TaskError};
+pub use crate::glob::PathPattern;
 pub use crate::log::Level;
 pub use crate::net::link_local_address;
 pub use crate::pipe::{FileProgress, GrowingFile, Prepared};
@@ -33,9 +34,13 @@ pub use crate::process::ChildProcess;
 pub use crate::property::{IsoDuration, Property};
 pub use crate::registry::{
     PropDoc, PropKind, PropType, Properties, Shape, TaskDescriptor, TaskLists, ValueError,
-    check_value, flowable, runnable,
+    check_value, flowable, runnable, unavailable_type,
 };
+pub use crate::state::State;
 pub use crate::storage::{Storage, StorageError};
-pub use crate::task::{BoxFuture, Branch, FlowableTask, Outputs, Resolution, RunnableTask};
+pub use crate::task::{
+    BoxFuture, Branch, FlowableTask, Outputs, Resolution, RunnableTask, TaskKind,
+};
+pub use crate::workdir::{IfExists, Metric, MetricKind, NamespaceFiles, WorkingDir};
 pub use runner_derive::{PropType, Properties};
 pub use serde_json::Value as Json;

@@ -37,6 +37,12 @@ impl ChildProcess {
         self.group
     }
 
+    /// Kills what is left of the process's group (a script's background jobs, once the
+    /// script itself exited).
+    pub fn kill_group(&self) {
+        kill_group(self.group);
+    }
+
     /// Waits for the process to exit.
     pub async fn wait(&mut self) -> io::Result<ExitStatus> {
         self.child().wait().await

@@ -70,6 +70,19 @@ pub fn check_value<T: DeserializeOwned>(value: &Json) -> Result<(), ValueError> 
     }
 }
 
+/// The deserialization error of a polymorphic property (a `taskRunner`) whose `type` names a
+/// plugin runner does not have; the validator reports it as Kestra does, `Invalid type: X`.
+pub fn unavailable_type(type_name: &str, help: &str) -> String {
+    format!("{UNAVAILABLE}{type_name}\n{help}")
+}
+
+const UNAVAILABLE: &str = "unavailable plugin type: ";
+
+/// The type and help of an [`unavailable_type`] message.
+pub(crate) fn parse_unavailable_type(message: &str) -> Option<(&str, &str)> {
+    message.strip_prefix(UNAVAILABLE)?.split_once('\n')
+}
+
 /// How a value type is named in the documentation (`string`, `duration`, `STORE|FETCH`).
 pub trait PropType {
     const NAME: &'static str;

@@ -63,6 +63,17 @@ pub trait FlowableTask: Send + Sync {
     fn final_state(&self, children: State) -> State {
         children
     }
+
+    /// Work after the children ran (before `errors` and `finally`), with their merged state;
+    /// its outputs join the flowable's (WorkingDirectory's `outputFiles`). An error fails
+    /// the flowable.
+    fn after<'a>(
+        &'a self,
+        _ctx: &'a RunContext,
+        _children: State,
+    ) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async { Ok(Outputs::new()) })
+    }
 }
 
 /// Branches to run, how many at once (0 = all), and the flowable's own outputs.
@@ -70,6 +81,9 @@ pub struct Resolution<'a> {
     pub branches: Vec<Branch<'a>>,
     pub concurrency: usize,
     pub outputs: Outputs,
+    /// A folder the task runs under this flowable share (WorkingDirectory); `None` keeps the
+    /// one this flowable itself runs in, if any.
+    pub working_dir: Option<std::sync::Arc<crate::workdir::WorkingDir>>,
 }
 
 impl<'a> Resolution<'a> {
@@ -84,6 +98,7 @@ impl<'a> Resolution<'a> {
             branches,
             concurrency: 1,
             outputs,
+            working_dir: None,
         }
     }
 }

@@ -498,6 +498,19 @@ impl Validator<'_> {
     fn value_error(&mut self, node: &Node, sub: &str, reason: String, path: &str) {
         let at = node.locate(sub);
         let property = join(path, sub);
+        if let Some((type_name, help)) = crate::registry::parse_unavailable_type(&reason) {
+            let property = join(&property, "type");
+            let span = at.get("type").map_or(at.span, |t| t.span);
+            self.error(
+                Problem::UnavailableType {
+                    type_name: type_name.to_string(),
+                    help: help.to_string(),
+                },
+                span,
+                property,
+            );
+            return;
+        }
         let problem = if let Some(field) = reason
             .strip_prefix("missing field `")
             .and_then(|s| s.strip_suffix('`'))

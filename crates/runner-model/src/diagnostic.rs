@@ -92,6 +92,11 @@ pub enum Problem {
     UnknownInputType {
         type_name: String,
     },
+    /// A plugin type inside a property (a `taskRunner`) that runner does not have.
+    UnavailableType {
+        type_name: String,
+        help: String,
+    },
     MissingType {
         owner: &'static str,
     },
@@ -164,6 +169,7 @@ impl fmt::Display for Problem {
             }
             Problem::UnknownTaskType { type_name, .. } => write!(f, "Invalid type: {type_name}"),
             Problem::UnknownInputType { type_name } => write!(f, "Invalid type: {type_name}"),
+            Problem::UnavailableType { type_name, .. } => write!(f, "Invalid type: {type_name}"),
             Problem::MissingType { owner } => {
                 write!(
                     f,
@@ -216,6 +222,7 @@ impl Problem {
             Problem::UnknownInputType { .. } => "input types are STRING, INT, FLOAT, BOOLEAN, DATETIME, DATE, TIME, \
                  DURATION, JSON, URI, SELECT, MULTISELECT, ARRAY, FILE, SECRET, YAML, EMAIL (uppercase)"
                 .to_string(),
+            Problem::UnavailableType { help, .. } => help.clone(),
             Problem::MissingType { .. } => "add `type:`, for example `type: STRING`".to_string(),
             Problem::Duplicate { .. } => "every id must be unique in the flow, at any depth".to_string(),
             Problem::WorkerGroup => "remove `workerGroup`: runner executes every task locally".to_string(),

@@ -302,6 +302,43 @@ pub async fn run_flow_with(
     inputs: &[(&str, &str)],
     environment: &[(&str, &str)],
 ) -> Run {
+    let options = RunOptions {
+        inputs: inputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        environment: environment
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..RunOptions::default()
+    };
+    run_flow_opts(tasks, yaml, options).await
+}
+
+/// What else a run may be given: inputs, its environment, namespace files, settings.
+#[derive(Default)]
+pub struct RunOptions {
+    pub inputs: Vec<(String, String)>,
+    pub environment: Vec<(String, String)>,
+    /// `(namespace, folder)` of namespace files.
+    pub namespace_files: Vec<(String, PathBuf)>,
+    /// Run settings (`task-runner`).
+    pub settings: Vec<(String, String)>,
+    /// Where working directories are made (default: the system's temporary folder).
+    pub work_root: Option<PathBuf>,
+    /// Where caches are kept (default: a folder in the storage directory).
+    pub cache_dir: Option<PathBuf>,
+    /// Storage directory (default: a new temporary one).
+    pub storage: Option<PathBuf>,
+}
+
+/// [`run_flow`] with every option.
+pub async fn run_flow_opts(
+    tasks: &[&'static [runner_core::TaskDescriptor]],
+    yaml: &str,
+    options: RunOptions,
+) -> Run {
     let registry = runner_core::Registry::new(tasks);
     let doc = runner_model::load_str(yaml).expect("valid YAML").remove(0);
     let v = runner_core::validate(&doc, &registry, &runner_template::Renderer::new());
@@ -312,33 +349,41 @@ pub async fn run_flow_with(
         .map(|d| format!("{} ({})", d.problem, d.path))
         .collect();
     let plan = v.plan.unwrap_or_else(|| panic!("invalid flow: {errors:?}"));
-    let storage = std::env::temp_dir().join(format!(
-        "runner-testkit-{}",
-        runner_core::ids::friendly_id()
-    ));
+    let storage = options.storage.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!(
+            "runner-testkit-{}",
+            runner_core::ids::friendly_id()
+        ))
+    });
     let buf = Buf::default();
-    let given: serde_json::Map<String, serde_json::Value> = inputs
+    let given: serde_json::Map<String, serde_json::Value> = options
+        .inputs
         .iter()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
         .collect();
-    let environment = runner_core::Environment::from_variables(
-        environment
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let execution = runner_core::ExecutionBuilder::new(std::sync::Arc::new(plan))
+    let environment = runner_core::Environment::from_variables(options.environment);
+    let mut builder = runner_core::ExecutionBuilder::new(std::sync::Arc::new(plan))
         .storage(&storage)
         .environment(environment)
+        .cache_dir(options.cache_dir.unwrap_or_else(|| storage.join(".cache")))
         .log(
             Box::new(buf.clone()),
             runner_core::LogFormat::Text,
             runner_core::Level::Debug,
         )
-        .inputs(given)
-        .start()
-        .await
-        .expect("valid inputs");
+        .inputs(given);
+    if let Some(w) = options.work_root {
+        builder = builder.work_root(w);
+    }
+    for (ns, dir) in options.namespace_files {
+        builder = builder.namespace_files(ns, dir);
+    }
+    for (k, v) in options.settings {
+        builder = builder.setting(k, v);
+    }
+    let execution = builder.start().await.expect("valid inputs");
     let state = execution.run().await;
+    execution.write_record().expect("the record is written");
     let logs = String::from_utf8(buf.0.lock().expect("log buffer").clone()).expect("UTF-8 logs");
     Run {
         state,

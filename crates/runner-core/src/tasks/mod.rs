@@ -25,6 +25,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     flow::sleep::SLEEP,
     flow::allow_failure::ALLOW_FAILURE,
     flow::pause::PAUSE,
+    flow::working_directory::WORKING_DIRECTORY,
 ];
 
 /// Kestra's truthiness for conditions: anything but "false", "0", "-0" and "".

@@ -120,6 +120,7 @@ fn each<'a>(
         branches,
         concurrency,
         outputs: Outputs::new(),
+        working_dir: None,
     })
 }
 

@@ -8,3 +8,4 @@ pub(crate) mod pause;
 pub(crate) mod sequential;
 pub(crate) mod sleep;
 pub(crate) mod switch;
+pub(crate) mod working_directory;

@@ -41,6 +41,7 @@ impl FlowableTask for Parallel {
                     .collect(),
                 concurrency: self.concurrent,
                 outputs: Outputs::new(),
+                working_dir: None,
             })
         })
     }
