@@ -20,6 +20,11 @@ if [ "$(id -u)" = 0 ] && ! command -v sudo >/dev/null 2>&1; then need+=(sudo); f
 # check that age-encrypted env files work both ways with the age tool.
 [ -x /usr/bin/time ] || need+=(time)
 command -v age >/dev/null 2>&1 || need+=(age)
+# Script tasks run real interpreters on the Process runner: sh, Python (with venv, for
+# `dependencies`) and Node.
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${need[*]} (Debian packages)"
@@ -29,6 +34,20 @@ if [ ${#need[@]} -gt 0 ]; then
         echo "error: the tests need: ${need[*]}; install them (Debian: apt-get install ${need[*]}) and run this again" >&2
         exit 2
     fi
+fi
+
+# The Docker task runner tests need an engine and images built here (no registry):
+# scripts/engine.sh starts dockerd when none answers. Where that cannot work, those tests say
+# SKIPPED, unless RUNNER_REQUIRE_ENGINE is set (CI), where it is a failure.
+say "container engine for the Docker task runner tests"
+if host=$(scripts/engine.sh); then
+    export DOCKER_HOST=$host RUNNER_REQUIRE_ENGINE=1
+    echo "engine at $DOCKER_HOST"
+elif [ -n "${RUNNER_REQUIRE_ENGINE:-}" ]; then
+    echo "error: no container engine, and RUNNER_REQUIRE_ENGINE is set" >&2
+    exit 1
+else
+    echo "SKIPPED: the Docker task runner tests (no container engine could be started here)"
 fi
 
 say "unit, engine, plugin and CLI tests"

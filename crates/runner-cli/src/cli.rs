@@ -112,6 +112,21 @@ pub(crate) struct RunArgs {
     /// Where `kestra://` files and execution records are kept [default: .runner/storage]
     #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
     pub(crate) storage: Option<PathBuf>,
+    /// The folder of the flow's namespace files, or `NAMESPACE=DIR` for another namespace
+    /// (repeatable) [default: `_files` beside the flow file]
+    #[arg(long = "namespace-files", value_name = "[NAMESPACE=]DIR")]
+    pub(crate) namespace_files: Vec<String>,
+    /// Where script tasks that ask for Docker (Kestra's default) run: `auto` uses Docker
+    /// when an engine answers and this machine otherwise, with a warning
+    #[arg(long, value_enum, default_value = "auto", env = "RUNNER_TASK_RUNNER")]
+    pub(crate) task_runner: TaskRunnerArg,
+    /// Let Docker task runners mount this machine's folders (`volumes`) and run privileged
+    /// containers; without it both are ignored with a warning
+    #[arg(long)]
+    pub(crate) docker_host_access: bool,
+    /// Where Python environments of `dependencies` are kept between runs [default: .runner/cache]
+    #[arg(long, env = "RUNNER_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
     /// Print the execution (Kestra's API shape) as JSON on stdout
     #[arg(long)]
     pub(crate) json: bool,
@@ -127,6 +142,23 @@ pub(crate) struct RunArgs {
 pub(crate) enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum TaskRunnerArg {
+    Auto,
+    Process,
+    Docker,
+}
+
+impl TaskRunnerArg {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            TaskRunnerArg::Auto => "auto",
+            TaskRunnerArg::Process => "process",
+            TaskRunnerArg::Docker => "docker",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

@@ -10,5 +10,6 @@ pub fn registry() -> Registry {
         runner_postgres::TASKS,
         runner_aws::TASKS,
         runner_serdes::TASKS,
+        runner_scripts::TASKS,
     ])
 }

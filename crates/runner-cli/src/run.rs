@@ -68,6 +68,14 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         .storage
         .clone()
         .unwrap_or_else(|| PathBuf::from(".runner/storage"));
+    let namespace_files = match namespace_files(&args, &plan.flow.namespace) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    let cache = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".runner/cache"));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // A main thread's stack: renders run here, and the limits on nesting are set for it
@@ -80,8 +88,22 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         Err(e) => return fail(format!("cannot start the async runtime: {e}")),
     };
     let code = runtime.block_on(async move {
-        let execution = ExecutionBuilder::new(Arc::new(plan))
+        let mut execution = ExecutionBuilder::new(Arc::new(plan))
             .storage(storage)
+            .cache_dir(cache)
+            .setting("task-runner", args.task_runner.as_str())
+            .setting(
+                "docker-host-access",
+                if args.docker_host_access {
+                    "true"
+                } else {
+                    "false"
+                },
+            );
+        for (namespace, dir) in namespace_files {
+            execution = execution.namespace_files(namespace, dir);
+        }
+        let execution = execution
             .environment(environment)
             .limits(limits)
             .log(Box::new(std::io::stderr()), format, min_level)
@@ -128,4 +150,36 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     // record is written and the cleanup waited for already.
     runtime.shutdown_background();
     code
+}
+
+/// `--namespace-files`: `DIR` for the flow's namespace (default `_files` beside the flow
+/// file), `NAMESPACE=DIR` for others.
+fn namespace_files(args: &RunArgs, flow_namespace: &str) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut out = Vec::new();
+    let mut own = None;
+    for given in &args.namespace_files {
+        match given.split_once('=') {
+            Some((ns, dir)) if !ns.is_empty() && !ns.contains('/') => {
+                out.push((ns.to_string(), PathBuf::from(dir)))
+            }
+            _ => {
+                if own.is_some() {
+                    return Err(format!(
+                        "--namespace-files `{given}`: the flow's namespace files were given twice (use NAMESPACE=DIR for other namespaces)"
+                    ));
+                }
+                own = Some(PathBuf::from(given));
+            }
+        }
+    }
+    let own = own.unwrap_or_else(|| {
+        args.flow
+            .parent()
+            .map(|p| p.join("_files"))
+            .unwrap_or_else(|| PathBuf::from("_files"))
+    });
+    if !out.iter().any(|(ns, _)| ns == flow_namespace) {
+        out.push((flow_namespace.to_string(), own));
+    }
+    Ok(out)
 }

@@ -1,0 +1,489 @@
+//! What every script task does (Kestra's `CommandsWrapper`): prepare the working directory,
+//! render the commands with `workingDir`/`outputDir`, replace `kestra://` URIs by local
+//! copies, run the command on a task runner, relay its output, and keep its output files.
+
+use crate::props::{DockerOptions, LegacyRunner, ScriptProps, TargetOs, TaskRunnerSpec};
+use crate::runner::{self, Launch, Ran};
+use runner_core::plugin::*;
+use serde_json::Map;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+/// What differs between languages.
+pub(crate) struct Language {
+    /// The image a container runner uses when the task names none.
+    pub(crate) default_image: &'static str,
+    /// Variables the language's tasks always set.
+    pub(crate) env: &'static [(&'static str, &'static str)],
+}
+
+/// The script or commands of a task.
+pub(crate) enum Body<'a> {
+    /// Joined to the before commands and given to the interpreter.
+    Commands(&'a Property<Vec<String>>),
+    /// One command: the script text itself (shell.Script).
+    Inline(&'a Property<String>),
+    /// Written to `<workingDir>/<digits>.<ext>` and run as `<program> <path>`.
+    File {
+        script: &'a Property<String>,
+        ext: &'static str,
+        program: &'static str,
+    },
+}
+
+/// Where the flow asked the script to run.
+pub(crate) enum Requested {
+    Process,
+    Docker {
+        options: Box<DockerOptions>,
+        /// Named by the flow (`taskRunner` or `runner: DOCKER`), not only Kestra's default.
+        named: bool,
+    },
+}
+
+impl Requested {
+    /// From `taskRunner`, else the deprecated `runner`/`docker`, else `default`.
+    pub(crate) fn of(
+        ctx: &RunContext,
+        task_runner: Option<&TaskRunnerSpec>,
+        runner: Option<&Property<LegacyRunner>>,
+        docker: Option<&DockerOptions>,
+        default: LegacyRunner,
+    ) -> Result<Requested, TaskError> {
+        if let Some(spec) = task_runner {
+            return Ok(match spec {
+                TaskRunnerSpec::Process => Requested::Process,
+                TaskRunnerSpec::Docker(o) => Requested::Docker {
+                    options: o.clone(),
+                    named: true,
+                },
+            });
+        }
+        let named = runner.is_some();
+        let legacy = match runner {
+            Some(r) => ctx.render(r, "runner")?,
+            None => default,
+        };
+        Ok(match legacy {
+            LegacyRunner::Process => Requested::Process,
+            LegacyRunner::Docker => Requested::Docker {
+                options: Box::new(docker.cloned().unwrap_or_default()),
+                named,
+            },
+        })
+    }
+}
+
+/// The runner chosen for this run.
+pub(crate) enum Chosen {
+    Process,
+    Docker(Box<runner::docker::Container>),
+}
+
+/// `--task-runner`: `auto` (Docker when an engine answers, else this machine), `process`
+/// or `docker`.
+pub(crate) async fn choose(
+    ctx: &RunContext,
+    requested: Requested,
+    image: Option<String>,
+    vars: &Map<String, Json>,
+) -> Result<Chosen, TaskError> {
+    let Requested::Docker { options, named } = requested else {
+        return Ok(Chosen::Process);
+    };
+    let mode = ctx.setting("task-runner").unwrap_or("auto");
+    let host = ctx.render_opt(&options.host, "taskRunner.host")?;
+    match mode {
+        "process" => Ok(Chosen::Process),
+        "docker" => {
+            let engine = runner::docker::connect(ctx, host.as_deref()).await?;
+            let container = runner::docker::Container::new(ctx, engine, options, image, vars)?;
+            Ok(Chosen::Docker(Box::new(container)))
+        }
+        _ => {
+            if let Ok(engine) = runner::docker::connect(ctx, host.as_deref()).await {
+                let container = runner::docker::Container::new(ctx, engine, options, image, vars)?;
+                return Ok(Chosen::Docker(Box::new(container)));
+            }
+            let image = image.unwrap_or_default();
+            let why = if named {
+                "the flow asks for the Docker task runner"
+            } else {
+                "Kestra's default task runner is Docker"
+            };
+            ctx.log(
+                Level::Warn,
+                &format!(
+                    "Running on this machine, not in image `{image}`: {why} and no container engine answers (start one, or say --task-runner process to silence this)"
+                ),
+            );
+            Ok(Chosen::Process)
+        }
+    }
+}
+
+/// The working directory, made ready: namespace files, `outputDir`, and the runner
+/// variables (`workingDir`, `outputDir`) expressions of the script see.
+pub(crate) struct Prepared {
+    pub(crate) dir: Arc<WorkingDir>,
+    pub(crate) vars: Map<String, Json>,
+    pub(crate) output_dir: Option<PathBuf>,
+}
+
+pub(crate) async fn prepare(
+    ctx: &RunContext,
+    namespace_files: Option<&NamespaceFiles>,
+    output_dir: bool,
+) -> Result<Prepared, TaskError> {
+    let dir = ctx.working_dir()?;
+    if !ctx.shares_working_dir() {
+        ctx.log(
+            Level::Debug,
+            &format!("Working directory: {}", dir.path().display()),
+        );
+    }
+    if let Some(spec) = namespace_files {
+        ctx.load_namespace_files(&dir, spec).await?;
+    }
+    let mut vars = Map::new();
+    vars.insert(
+        "workingDir".into(),
+        Json::String(dir.path().display().to_string()),
+    );
+    let output_dir = if output_dir {
+        let path = dir.path().join(runner_core::ids::friendly_id());
+        std::fs::create_dir_all(&path).map_err(|e| {
+            TaskError::new(ErrorKind::Io, "cannot create the output directory").caused_by(e)
+        })?;
+        vars.insert("outputDir".into(), Json::String(path.display().to_string()));
+        Some(path)
+    } else {
+        None
+    };
+    Ok(Prepared {
+        dir,
+        vars,
+        output_dir,
+    })
+}
+
+/// Everything a script task does, for the current script tasks.
+pub(crate) async fn run(
+    ctx: &RunContext,
+    props: &ScriptProps,
+    language: &Language,
+    body: Body<'_>,
+    extra: Extra,
+) -> Result<Outputs, TaskError> {
+    let output_dir = ctx
+        .render_opt(&props.output_directory, "outputDirectory")?
+        .unwrap_or(false)
+        || props.runner.is_some();
+    let prepared = prepare(ctx, props.namespace_files.as_ref(), output_dir).await?;
+    if let Some(files) = &props.input_files {
+        let files = ctx.render_with(files, "inputFiles", &prepared.vars)?;
+        ctx.write_input_files(&prepared.dir, &files, "inputFiles")
+            .await?;
+    }
+    let requested = Requested::of(
+        ctx,
+        props.task_runner.as_ref(),
+        props.runner.as_ref(),
+        props.docker.as_ref(),
+        LegacyRunner::Docker,
+    )?;
+    let image = image_of(ctx, &requested, props, language, &prepared.vars)?;
+    let chosen = choose(ctx, requested, image, &prepared.vars).await?;
+    let on_host = matches!(chosen, Chosen::Process);
+    let mut rewrites = Rewrites::default();
+    let setup = match &extra.python {
+        Some(py) => crate::python_env::setup(ctx, py, on_host, prepared.dir.path()).await?,
+        None => crate::python_env::Setup::default(),
+    };
+
+    let mut commands = match &body {
+        Body::Commands(c) => ctx.render_with(c, "commands", &prepared.vars)?,
+        Body::Inline(s) => vec![ctx.render_with(s, "script", &prepared.vars)?],
+        Body::File {
+            script,
+            ext,
+            program,
+        } => {
+            let text = ctx.render_with(script, "script", &prepared.vars)?;
+            let text = rewrites.apply(ctx, prepared.dir.path(), &text).await?;
+            let name = format!("{}.{ext}", runner_core::ids::random_u64());
+            let path = prepared.dir.path().join(&name);
+            tokio::fs::write(&path, text.as_bytes())
+                .await
+                .map_err(|e| {
+                    TaskError::new(ErrorKind::Io, "cannot write the script file").caused_by(e)
+                })?;
+            vec![format!("{program} {}", path.display())]
+        }
+    };
+    let mut before = match &props.before_commands {
+        Some(b) => ctx.render_with(b, "beforeCommands", &prepared.vars)?,
+        None => Vec::new(),
+    };
+    before.splice(0..0, setup.before);
+    if !matches!(body, Body::File { .. }) {
+        for c in commands.iter_mut() {
+            *c = rewrites.apply(ctx, prepared.dir.path(), c).await?;
+        }
+    }
+    for c in before.iter_mut() {
+        *c = rewrites.apply(ctx, prepared.dir.path(), c).await?;
+    }
+    let interpreter = match &props.interpreter {
+        Some(i) => ctx.render_with(i, "interpreter", &prepared.vars)?,
+        None => vec!["/bin/sh".into(), "-c".into()],
+    };
+    let fail_fast = ctx
+        .render_opt(&props.fail_fast, "failFast")?
+        .unwrap_or(true);
+    let target = ctx
+        .render_opt(&props.target_os, "targetOS")?
+        .unwrap_or(TargetOs::Auto);
+    let argv = command_line(interpreter, fail_fast, target, before, commands);
+
+    let mut env = Vec::new();
+    for (k, v) in language.env {
+        env.push((k.to_string(), v.to_string()));
+    }
+    if let Some(e) = ctx.render_opt(&props.env, "env")? {
+        env.extend(e);
+    }
+    env.extend(setup.env);
+    env.push((
+        "WORKING_DIR".into(),
+        prepared.dir.path().display().to_string(),
+    ));
+    if let Some(o) = &prepared.output_dir {
+        env.push(("OUTPUT_DIR".into(), o.display().to_string()));
+    }
+    let launch = Launch {
+        argv,
+        env,
+        dir: prepared.dir.path().to_path_buf(),
+        path_prefix: setup.path_prefix,
+    };
+    let ran = execute(ctx, chosen, launch).await?;
+    let patterns = match &props.output_files {
+        Some(p) => Some(ctx.render(p, "outputFiles")?),
+        None => None,
+    };
+    finish(ctx, ran, &prepared, patterns).await
+}
+
+/// What a task type adds to the common run.
+#[derive(Default)]
+pub(crate) struct Extra {
+    /// Python's dependencies and version (python tasks).
+    pub(crate) python: Option<crate::python_env::PythonSetup>,
+}
+
+/// The image a container runner would use: the runner's, else `containerImage`, else the
+/// language's.
+fn image_of(
+    ctx: &RunContext,
+    requested: &Requested,
+    props: &ScriptProps,
+    language: &Language,
+    vars: &Map<String, Json>,
+) -> Result<Option<String>, TaskError> {
+    let Requested::Docker { options, .. } = requested else {
+        return Ok(None);
+    };
+    if let Some(i) = &options.image {
+        return ctx.render_with(i, "taskRunner.image", vars).map(Some);
+    }
+    if let Some(i) = &props.container_image {
+        return ctx.render_with(i, "containerImage", vars).map(Some);
+    }
+    Ok(Some(language.default_image.to_string()))
+}
+
+/// Kestra's argv: `interpreter + [lines joined]`, with `set -e` first when failing fast;
+/// the commands alone when there is neither interpreter nor anything before them.
+pub(crate) fn command_line(
+    interpreter: Vec<String>,
+    fail_fast: bool,
+    target: TargetOs,
+    mut before: Vec<String>,
+    commands: Vec<String>,
+) -> Vec<String> {
+    let windows = target == TargetOs::Windows;
+    if fail_fast {
+        before.insert(
+            0,
+            if windows {
+                String::new()
+            } else {
+                "set -e".into()
+            },
+        );
+    }
+    if interpreter.is_empty() && before.is_empty() {
+        return commands;
+    }
+    let sep = if windows { "\r\n" } else { "\n" };
+    let mut lines = before;
+    lines.extend(commands);
+    let mut argv = interpreter;
+    argv.push(lines.join(sep));
+    argv
+}
+
+/// Runs the launch on the chosen runner.
+pub(crate) async fn execute(
+    ctx: &RunContext,
+    chosen: Chosen,
+    launch: Launch,
+) -> Result<Ran, TaskError> {
+    match chosen {
+        Chosen::Process => runner::process::run(ctx, launch).await,
+        Chosen::Docker(container) => container.run(ctx, launch).await,
+    }
+}
+
+/// Keeps the output files and builds Kestra's outputs; a non-zero exit fails the task with
+/// `Command failed with exit code N`, keeping the outputs.
+pub(crate) async fn finish(
+    ctx: &RunContext,
+    ran: Ran,
+    prepared: &Prepared,
+    patterns: Option<Vec<String>>,
+) -> Result<Outputs, TaskError> {
+    let mut outputs = Outputs::new();
+    outputs.insert("vars".into(), Json::Object(ran.collected.vars));
+    outputs.insert("exitCode".into(), Json::from(ran.exit_code));
+    if patterns.is_some() || prepared.output_dir.is_some() {
+        let mut files = Map::new();
+        if let Some(dir) = &prepared.output_dir {
+            files.extend(
+                ctx.upload_output_files(dir, &["**".to_string()], "outputDirectory")
+                    .await?,
+            );
+        }
+        if let Some(p) = &patterns {
+            files.extend(
+                ctx.upload_output_files(prepared.dir.path(), p, "outputFiles")
+                    .await?,
+            );
+        }
+        outputs.insert("outputFiles".into(), Json::Object(files));
+    }
+    if let Some(r) = ran.runner_output {
+        outputs.insert("taskRunner".into(), r);
+    }
+    if ran.exit_code != 0 {
+        return Err(
+            TaskError::failed(format!("Command failed with exit code {}", ran.exit_code))
+                .with_outputs(outputs),
+        );
+    }
+    Ok(outputs)
+}
+
+/// `kestra://` URIs in rendered commands, each replaced by the path of a local copy made
+/// once per URI.
+#[derive(Default)]
+pub(crate) struct Rewrites {
+    done: Vec<(String, String)>,
+}
+
+static STORAGE_URI: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"kestra://[-\p{Alphabetic}\p{Nd}._+~#=/]*").expect("valid pattern")
+});
+
+impl Rewrites {
+    pub(crate) async fn apply(
+        &mut self,
+        ctx: &RunContext,
+        dir: &Path,
+        text: &str,
+    ) -> Result<String, TaskError> {
+        if !text.contains("kestra://") {
+            return Ok(text.to_string());
+        }
+        let uris: Vec<String> = STORAGE_URI
+            .find_iter(text)
+            .map(|m| m.as_str().to_string())
+            .collect();
+        for uri in uris {
+            if self.done.iter().any(|(u, _)| *u == uri) {
+                continue;
+            }
+            let local = dir.join(format!("{}.tmp", runner_core::ids::random_u64()));
+            ctx.copy_execution_file(&uri, &local).await?;
+            self.done.push((uri, local.display().to_string()));
+        }
+        Ok(STORAGE_URI
+            .replace_all(text, |c: &regex::Captures<'_>| {
+                let uri = &c[0];
+                self.done
+                    .iter()
+                    .find(|(u, _)| u == uri)
+                    .map(|(_, p)| p.clone())
+                    .unwrap_or_else(|| uri.to_string())
+            })
+            .into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn commands_join_after_set_e_and_before_commands() {
+        assert_eq!(
+            command_line(
+                s(&["/bin/sh", "-c"]),
+                true,
+                TargetOs::Auto,
+                s(&["cd x"]),
+                s(&["a", "b"])
+            ),
+            s(&["/bin/sh", "-c", "set -e\ncd x\na\nb"])
+        );
+        assert_eq!(
+            command_line(
+                s(&["bash", "-c"]),
+                false,
+                TargetOs::Linux,
+                vec![],
+                s(&["a"])
+            ),
+            s(&["bash", "-c", "a"])
+        );
+        assert_eq!(
+            command_line(
+                s(&["cmd", "/c"]),
+                true,
+                TargetOs::Windows,
+                vec![],
+                s(&["a", "b"])
+            ),
+            s(&["cmd", "/c", "\r\na\r\nb"])
+        );
+        // Neither interpreter nor before commands: the commands are the argv.
+        assert_eq!(
+            command_line(vec![], false, TargetOs::Auto, vec![], s(&["echo", "hi"])),
+            s(&["echo", "hi"])
+        );
+    }
+
+    #[test]
+    fn storage_uris_are_found_where_kestra_finds_them() {
+        let found: Vec<&str> = STORAGE_URI
+            .find_iter("cat kestra:///a/b-c_d.csv|wc; echo 'kestra:///x/y.json')")
+            .map(|m| m.as_str())
+            .collect();
+        assert_eq!(found, vec!["kestra:///a/b-c_d.csv", "kestra:///x/y.json"]);
+    }
+}

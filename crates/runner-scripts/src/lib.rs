@@ -1,0 +1,34 @@
+//! Kestra's script tasks: `io.kestra.plugin.scripts.shell`, `python` and `node` (`Script`
+//! and `Commands`) and the deprecated `io.kestra.core.tasks.scripts` ones, on the Process
+//! task runner (this machine) or the Docker one (a container engine's API).
+//!
+//! One run for all (`exec`): the working directory gets namespace files and `inputFiles`,
+//! the commands are rendered with `workingDir`, `kestra://` URIs become local copies, the
+//! runner runs the command while `runner::relay` turns its output into log lines, outputs
+//! and metrics (`protocol`), and `outputFiles` go to storage.
+
+mod exec;
+mod legacy;
+mod lines;
+mod node;
+mod props;
+mod protocol;
+mod python;
+mod python_env;
+mod runner;
+mod shell;
+
+use runner_core::plugin::TaskDescriptor;
+
+/// The script task types.
+pub const TASKS: &[TaskDescriptor] = &[
+    shell::COMMANDS,
+    shell::SCRIPT,
+    python::SCRIPT,
+    python::COMMANDS,
+    node::SCRIPT,
+    node::COMMANDS,
+    legacy::BASH,
+    legacy::PYTHON,
+    legacy::NODE,
+];

@@ -1,0 +1,536 @@
+//! Script tasks on the Process task runner, against real `/bin/sh`, `python3` and `node`.
+
+mod support;
+
+use serde_json::json;
+use support::{Options, flow, installed, run, run_script};
+
+#[tokio::test]
+async fn commands_log_stdout_at_info_and_stderr_at_error_and_run_in_the_working_directory() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    warningOnStdErr: true
+    commands:
+      - echo "out in $(pwd)"
+      - echo oops >&2
+      - echo "wd=$WORKING_DIR"
+"#,
+    ))
+    .await;
+    assert_eq!(
+        r.state(),
+        "SUCCESS",
+        "stderr does not make a WARNING: {}",
+        r.logs
+    );
+    let info = r.lines("sh", "INFO");
+    let wd = info[0].strip_prefix("out in ").expect("pwd line");
+    assert!(wd.contains("runner-wd-"), "{wd}");
+    assert_eq!(info[1], format!("wd={wd}"));
+    assert_eq!(r.lines("sh", "ERROR"), ["oops"]);
+    assert_eq!(r.outputs("sh"), json!({"vars": {}, "exitCode": 0}));
+    assert!(r.left_behind.is_empty(), "{:?}", r.left_behind);
+}
+
+#[tokio::test]
+async fn fail_fast_stops_at_the_first_failure_and_keeps_outputs() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo '::{"outputs":{"step":1}}::'
+      - sh -c 'exit 3'
+      - echo never
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "FAILED");
+    assert!(r.lines("sh", "INFO").is_empty(), "{}", r.logs);
+    assert_eq!(r.lines("sh", "ERROR"), ["Command failed with exit code 3"]);
+    assert_eq!(r.outputs("sh"), json!({"vars": {"step": 1}, "exitCode": 3}));
+
+    // Without failFast, the last command decides.
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    failFast: false
+    commands:
+      - "false"
+      - echo went on
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("sh", "INFO"), ["went on"]);
+}
+
+#[tokio::test]
+async fn the_protocol_sets_outputs_metrics_and_logs_from_stdout_and_stderr() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo '::{"outputs":{"a":1,"b":"x"}}::'
+      - echo '::{"outputs":{"b":"later","nested":{"k":[1,2]}}}::' >&2
+      - echo '::{"metrics":[{"name":"rows","type":"counter","value":42,"tags":{"table":"t"}},{"name":"took","type":"timer","value":1.5}]}::'
+      - echo '::{"logs":[{"level":"WARN","message":"careful"},{"level":"DEBUG","message":"detail"}]}::'
+      - echo '::{"outputs":{broken}::'
+      - echo plain
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(
+        r.outputs("sh")["vars"],
+        json!({"a": 1, "b": "later", "nested": {"k": [1, 2]}})
+    );
+    let metrics = r.record["metrics"]
+        .as_array()
+        .expect("metrics in the record");
+    assert_eq!(metrics.len(), 2);
+    assert_eq!(metrics[0]["name"], "rows");
+    assert_eq!(metrics[0]["type"], "counter");
+    assert_eq!(metrics[0]["value"], 42.0);
+    assert_eq!(metrics[0]["tags"], json!({"table": "t"}));
+    assert_eq!(metrics[0]["taskId"], "sh");
+    assert_eq!(metrics[1]["type"], "timer");
+    assert_eq!(metrics[1]["value"], 1.5);
+    assert_eq!(r.lines("sh", "WARN")[0], "careful");
+    assert_eq!(r.lines("sh", "DEBUG").last().unwrap(), "detail");
+    assert!(
+        r.lines("sh", "WARN")[1].starts_with("Invalid outputs 'key must be a string"),
+        "{}",
+        r.logs
+    );
+    // Protocol lines are not logged as text.
+    assert_eq!(r.lines("sh", "INFO"), ["plain"]);
+    assert!(r.lines("sh", "ERROR").is_empty(), "{}", r.logs);
+}
+
+#[tokio::test]
+async fn before_commands_interpreter_and_working_dir_render() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    interpreter: ["/bin/bash", "-c"]
+    beforeCommands:
+      - export GREETING=hi
+      - cd "{{ workingDir }}"
+    commands:
+      - echo "$GREETING from ${BASH_VERSION:+bash}"
+      - echo "{{ workingDir }}" | grep -c runner-wd-
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("sh", "INFO"), ["hi from bash", "1"]);
+
+    // An interpreter that is not a shell, and commands straight into argv.
+    let r = run(&flow(
+        r#"  - id: py
+    type: io.kestra.plugin.scripts.shell.Commands
+    interpreter: ["python3", "-c"]
+    failFast: false
+    commands:
+      - "print(6 * 7)"
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("py", "INFO"), ["42"]);
+}
+
+#[tokio::test]
+async fn env_adds_variables_and_secret_variables_of_runner_are_not_passed() {
+    let mut options = Options::default();
+    options
+        .environment
+        .push(("SECRET_TOKEN".into(), "c2VjcmV0LXZhbHVlLTEyMw==".into()));
+    options
+        .environment
+        .push(("ENV_REGION".into(), "eu-west-1".into()));
+    let r = run_script(
+        &flow(
+            r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    env:
+      FROM_FLOW: "{{ 1 + 1 }}"
+    commands:
+      - echo "flow=$FROM_FLOW region=$ENV_REGION secret=${SECRET_TOKEN:-unset}"
+"#,
+        ),
+        options,
+    )
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(
+        r.lines("sh", "INFO"),
+        ["flow=2 region=eu-west-1 secret=unset"]
+    );
+}
+
+#[tokio::test]
+async fn input_files_take_text_storage_files_and_json_strings() {
+    let r = run(&flow(
+        r#"  - id: make
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - printf 'a,b\n1,2\n' > data.csv
+    outputFiles: ["data.csv"]
+  - id: use
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles:
+      copied.csv: "{{ outputs.make.outputFiles['data.csv'] }}"
+      sub/dir/note.txt: "hello {{ 40 + 2 }}\n"
+      at.txt: "{{ workingDir }}"
+    commands:
+      - wc -l < copied.csv
+      - cat sub/dir/note.txt
+      - test "$(cat at.txt)" = "$(pwd)" && echo same
+  - id: json
+    type: io.kestra.plugin.scripts.shell.Commands
+    inputFiles: '{"from-json.txt": "json text"}'
+    commands:
+      - cat from-json.txt
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("use", "INFO"), ["2", "hello 42", "same"]);
+    assert_eq!(r.lines("json", "INFO"), ["json text"]);
+}
+
+#[tokio::test]
+async fn input_files_cannot_leave_the_working_directory_nor_read_host_files() {
+    for (name, value, why) in [
+        ("../escape.txt", "x", "not a path inside the folder"),
+        ("/tmp/abs.txt", "x", "not a path inside the folder"),
+        (
+            "host.txt",
+            "file:///etc/hostname",
+            "`file://` files of the host",
+        ),
+    ] {
+        let r = run(&flow(&format!(
+            "  - id: sh\n    type: io.kestra.plugin.scripts.shell.Commands\n    inputFiles:\n      \"{name}\": \"{value}\"\n    commands:\n      - echo ran\n"
+        )))
+        .await;
+        assert_eq!(r.state(), "FAILED", "{name}");
+        assert!(r.logs.contains(why), "{name}: {}", r.logs);
+        assert!(!r.logs.contains("INFO  [sh] ran"));
+    }
+    assert!(!std::path::Path::new("/tmp/abs.txt").exists());
+}
+
+#[tokio::test]
+async fn output_files_follow_java_glob_rules_and_are_moved_to_storage() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputFiles:
+      - "*.txt"
+      - "**/*.csv"
+      - "regex:.*/logs/.*\\.log"
+      - "nothing-*.bin"
+    commands:
+      - mkdir -p sub/deeper logs
+      - echo top > top.txt
+      - echo nested > sub/nested.txt
+      - echo csv > sub/deeper/d.csv
+      - echo topcsv > top.csv
+      - echo l > logs/a.log
+      - echo "a file" > "with space.txt"
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    let files = r.outputs("sh")["outputFiles"].clone();
+    let mut keys: Vec<&str> = files
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    // `*` stays in one folder; `**/` needs one (Java's PathMatcher), so top.csv is not kept.
+    assert_eq!(
+        keys,
+        [
+            "logs/a.log",
+            "sub/deeper/d.csv",
+            "top.txt",
+            "with space.txt"
+        ]
+    );
+    assert_eq!(r.read(&files["top.txt"]), "top\n");
+    assert_eq!(r.read(&files["sub/deeper/d.csv"]), "csv\n");
+    let uri = files["with space.txt"].as_str().unwrap();
+    assert!(uri.ends_with("-with+space.txt"), "{uri}");
+    assert!(
+        uri.starts_with("kestra:///company/team/scripts/executions/"),
+        "{uri}"
+    );
+}
+
+#[tokio::test]
+async fn output_files_are_kept_when_the_command_fails() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputFiles: ["partial.txt"]
+    commands:
+      - echo so-far > partial.txt
+      - exit 4
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "FAILED");
+    let out = r.outputs("sh");
+    assert_eq!(out["exitCode"], 4);
+    assert_eq!(r.read(&out["outputFiles"]["partial.txt"]), "so-far\n");
+}
+
+#[tokio::test]
+async fn output_directory_keeps_every_file_of_output_dir() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputDirectory: true
+    commands:
+      - echo one > "{{ outputDir }}/one.txt"
+      - mkdir -p "$OUTPUT_DIR/in" && echo two > "$OUTPUT_DIR/in/two.txt"
+  - id: without
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - echo "{{ outputDir }}"
+"#,
+    ))
+    .await;
+    assert_eq!(r.state_of("sh"), "SUCCESS", "{}", r.logs);
+    let files = &r.outputs("sh")["outputFiles"];
+    assert_eq!(r.read(&files["one.txt"]), "one\n");
+    assert_eq!(r.read(&files["in/two.txt"]), "two\n");
+    assert_eq!(r.state_of("without"), "FAILED");
+    assert!(r.logs.contains("outputDir"), "{}", r.logs);
+}
+
+#[tokio::test]
+async fn storage_uris_in_commands_become_local_copies() {
+    let r = run(&flow(
+        r#"  - id: make
+    type: io.kestra.plugin.scripts.shell.Commands
+    outputFiles: ["x.txt"]
+    commands:
+      - echo "stored line" > x.txt
+  - id: read
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - cat {{ outputs.make.outputFiles['x.txt'] }}
+      - cat '{{ outputs.make.outputFiles["x.txt"] }}' | wc -l
+      - echo {{ outputs.make.outputFiles['x.txt'] }} | grep -c '^/.*\.tmp$'
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("read", "INFO"), ["stored line", "1", "1"]);
+}
+
+#[tokio::test]
+async fn shell_script_runs_its_text_as_the_interpreters_last_argument() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Script
+    beforeCommands: ["N=3"]
+    script: |
+      for i in $(seq 1 $N); do
+        echo "line $i"
+      done
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("sh", "INFO"), ["line 1", "line 2", "line 3"]);
+}
+
+#[tokio::test]
+async fn python_script_runs_from_a_file_with_unbuffered_output() {
+    let r = run(&flow(
+        r#"  - id: py
+    type: io.kestra.plugin.scripts.python.Script
+    script: |
+      import json, os, sys
+      print("file", os.path.basename(sys.argv[0]).endswith(".py"), os.environ["PYTHONUNBUFFERED"])
+      print("err", file=sys.stderr)
+      print("::" + json.dumps({"outputs": {"sum": {{ 20 + 1 }} * 2}}) + "::")
+  - id: cmd
+    type: io.kestra.plugin.scripts.python.Commands
+    inputFiles:
+      main.py: |
+        print("main ran")
+    commands:
+      - python main.py
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("py", "INFO"), ["file True true"]);
+    assert_eq!(r.lines("py", "ERROR"), ["err"]);
+    assert_eq!(r.outputs("py")["vars"], json!({"sum": 42}));
+    assert_eq!(r.lines("cmd", "INFO"), ["main ran"]);
+}
+
+#[tokio::test]
+async fn node_script_runs_when_node_is_installed() {
+    if !installed("node") {
+        eprintln!(
+            "SKIPPED node_script_runs_when_node_is_installed: `node` is not installed (scripts/test.sh installs it)"
+        );
+        return;
+    }
+    let r = run(&flow(
+        r#"  - id: js
+    type: io.kestra.plugin.scripts.node.Script
+    script: |
+      console.log('::' + JSON.stringify({outputs: {n: 6 * 7}}) + '::');
+      console.log(process.argv[1].endsWith('.js'));
+  - id: cmd
+    type: io.kestra.plugin.scripts.node.Commands
+    commands:
+      - node -e "console.log(1 + 1)"
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.outputs("js")["vars"], json!({"n": 42}));
+    assert_eq!(r.lines("js", "INFO"), ["true"]);
+    assert_eq!(r.lines("cmd", "INFO"), ["2"]);
+}
+
+#[tokio::test]
+async fn a_timeout_kills_the_whole_process_group() {
+    let scratch = support::Scratch::new("pids");
+    let pids = scratch.path("pids");
+    let r = run(&flow(&format!(
+        "  - id: slow\n    type: io.kestra.plugin.scripts.shell.Commands\n    timeout: PT0.5S\n    commands:\n      - sleep 60 &\n      - echo $! > {p}\n      - echo $$ >> {p}\n      - sleep 60\n",
+        p = pids.display()
+    )))
+    .await;
+    assert_eq!(r.state(), "FAILED", "{}", r.logs);
+    assert!(r.logs.contains("Timeout after"), "{}", r.logs);
+    let pids = std::fs::read_to_string(&pids).unwrap();
+    // The kill is asynchronous: give the kernel a moment to reap.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for pid in pids.split_whitespace() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        assert!(
+            status.is_empty() || status.contains("State:\tZ"),
+            "process {pid} is still running"
+        );
+    }
+    assert!(r.left_behind.is_empty(), "{:?}", r.left_behind);
+}
+
+#[tokio::test]
+async fn background_jobs_do_not_outlive_the_script() {
+    let scratch = support::Scratch::new("bg");
+    let pid_file = scratch.path("pid");
+    let r = run(&flow(&format!(
+        "  - id: bg\n    type: io.kestra.plugin.scripts.shell.Commands\n    commands:\n      - sleep 60 &\n      - echo $! > {}\n      - echo done\n",
+        pid_file.display()
+    )))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+    assert!(
+        status.is_empty() || status.contains("State:\tZ"),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn a_line_without_end_is_cut_and_logged_with_a_note() {
+    let r = run(&flow(
+        r#"  - id: long
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - head -c 3000000 /dev/zero | tr '\0' x
+      - echo
+      - echo after
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert!(
+        r.logs
+            .contains("(line cut: 1951424 more bytes without a line break were not logged)"),
+        "{}",
+        &r.logs[r.logs.len().saturating_sub(500)..]
+    );
+    assert_eq!(r.lines("long", "INFO").last().unwrap(), "after");
+}
+
+#[tokio::test]
+async fn a_missing_interpreter_says_what_to_install() {
+    let r = run(&flow(
+        r#"  - id: sh
+    type: io.kestra.plugin.scripts.shell.Commands
+    interpreter: ["no-such-shell-here", "-c"]
+    commands: ["echo x"]
+"#,
+    ))
+    .await;
+    assert_eq!(r.state(), "FAILED");
+    assert!(
+        r.logs.contains("cannot start `no-such-shell-here`"),
+        "{}",
+        r.logs
+    );
+    assert!(
+        r.logs.contains("help: install `no-such-shell-here`"),
+        "{}",
+        r.logs
+    );
+}
+
+#[tokio::test]
+async fn auto_warns_once_per_task_when_no_engine_answers() {
+    let mut options = Options {
+        task_runner: "auto",
+        ..Options::default()
+    };
+    // No engine at this socket.
+    options.environment.push((
+        "DOCKER_HOST".into(),
+        "unix:///nonexistent/docker.sock".into(),
+    ));
+    let r = run_script(
+        &flow(
+            r#"  - id: a
+    type: io.kestra.plugin.scripts.python.Script
+    script: print("ran here")
+  - id: b
+    type: io.kestra.plugin.scripts.shell.Commands
+    containerImage: alpine:3
+    commands: ["echo also"]
+  - id: explicit
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    commands: ["echo quiet"]
+"#,
+        ),
+        options,
+    )
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    let a = r.lines("a", "WARN");
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert!(a[0].contains("not in image `python:3.13-slim`"), "{}", a[0]);
+    assert!(r.lines("b", "WARN")[0].contains("`alpine:3`"));
+    assert!(r.lines("explicit", "WARN").is_empty());
+    assert_eq!(r.lines("a", "INFO"), ["ran here"]);
+}
