@@ -440,7 +440,9 @@ impl Executor {
             .enumerate()
             .map(|(i, b)| (child_scope(b.value.clone(), valued.then_some(i)), b.tasks))
             .collect();
-        let states = self.run_branches(branches, resolution.concurrency).await;
+        let states = self
+            .run_branches(&ctx.taskrun_id, branches, resolution.concurrency)
+            .await;
         let mut merged = State::merge(states);
         if !self.exec.is_killed() {
             match caught(flowable.after(ctx, merged)).await.and_then(|r| r) {
@@ -462,8 +464,15 @@ impl Executor {
         Ok(flowable.final_state(merged))
     }
 
-    /// Runs branches, at most `limit` at once (0 = no limit); once one fails no new one starts.
-    async fn run_branches(&self, branches: Vec<(Scope, &[TaskNode])>, limit: usize) -> Vec<State> {
+    /// Runs branches, at most `limit` at once (0 = no limit). Once one fails no new one starts
+    /// and the running ones are cancelled (their processes and containers go with them) and
+    /// marked KILLED: a failed sibling ends the group, as a timeout does.
+    async fn run_branches(
+        &self,
+        parent: &str,
+        branches: Vec<(Scope, &[TaskNode])>,
+        limit: usize,
+    ) -> Vec<State> {
         let limit = if limit == 0 { usize::MAX } else { limit };
         let mut pending = branches.into_iter();
         let mut running = FuturesUnordered::new();
@@ -480,11 +489,44 @@ impl Executor {
                 Some(state) => {
                     stop |= state.is_failed();
                     states.push(state);
+                    if stop && !running.is_empty() {
+                        drop(running);
+                        self.kill_descendants(parent);
+                        break;
+                    }
                 }
                 None => break,
             }
         }
         states
+    }
+
+    /// Marks every unfinished task run below `parent` KILLED (their futures were dropped).
+    fn kill_descendants(&self, parent: &str) {
+        let now = Timestamp::now();
+        let mut st = self.exec.state();
+        let mut below = std::collections::HashSet::from([parent.to_string()]);
+        // A task run is recorded after its parent, so one pass finds every descendant.
+        for tr in st.task_runs.iter_mut() {
+            if !tr
+                .parent_task_run_id
+                .as_ref()
+                .is_some_and(|p| below.contains(p))
+            {
+                continue;
+            }
+            below.insert(tr.id.clone());
+            if !tr.state.current.is_terminal() {
+                tr.state.set(State::Killed, now);
+                for a in tr
+                    .attempts
+                    .iter_mut()
+                    .filter(|a| !a.state.current.is_terminal())
+                {
+                    a.state.set(State::Killed, now);
+                }
+            }
+        }
     }
 
     fn save_outputs(&self, ctx: &RunContext, outputs: Outputs) {

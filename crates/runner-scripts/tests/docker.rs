@@ -424,3 +424,83 @@ fn base64_of(s: &str) -> String {
         .unwrap();
     String::from_utf8(out.stdout).unwrap()
 }
+
+#[tokio::test]
+async fn the_entry_point_replaces_the_images_and_defaults_to_none() {
+    let Some(host) = docker_host(&[BUSYBOX]) else {
+        return;
+    };
+    let r = run_script(
+        &flow(&task_with(
+            "sh",
+            "      entryPoint: [\"/bin/echo\", \"via-entrypoint\"]\n",
+            "",
+            &["echo never run"],
+        )),
+        on_docker(&host),
+    )
+    .await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    // echo printed the command line it was given instead of running it.
+    assert_eq!(
+        r.lines("sh", "INFO"),
+        ["via-entrypoint /bin/sh -c set -e", "echo never run"]
+    );
+}
+
+#[tokio::test]
+async fn volumes_need_host_access() {
+    let Some(host) = docker_host(&[BUSYBOX]) else {
+        return;
+    };
+    let shared = Scratch::new("docker-volume");
+    std::fs::write(shared.path("host.txt"), "from this machine").unwrap();
+    let task = task_with(
+        "sh",
+        &format!("      volumes: [\"{}:/data:ro\"]\n", shared.0.display()),
+        "",
+        &["cat /data/host.txt 2>/dev/null || echo no-volume"],
+    );
+    let r = run_script(&flow(&task), on_docker(&host)).await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("sh", "INFO"), ["no-volume"]);
+    let warnings = r.lines("sh", "WARN").join("\n");
+    assert!(
+        warnings.contains("taskRunner.volumes are ignored")
+            && warnings.contains("--docker-host-access"),
+        "{warnings}"
+    );
+
+    let mut options = on_docker(&host);
+    options
+        .settings
+        .push(("docker-host-access".into(), "true".into()));
+    let r = run_script(&flow(&task), options).await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("sh", "INFO"), ["from this machine"]);
+    assert!(r.lines("sh", "WARN").is_empty(), "{}", r.logs);
+}
+
+#[tokio::test]
+async fn a_failed_sibling_in_a_parallel_kills_the_other_container() {
+    let Some(host) = docker_host(&[BUSYBOX]) else {
+        return;
+    };
+    let children = format!(
+        "{}{}",
+        busybox_task("slow", "", &["echo started", "sleep 60"]),
+        busybox_task("fails", "", &["sleep 1", "exit 4"])
+    );
+    let yaml = flow(&format!(
+        "  - id: both\n    type: io.kestra.plugin.core.flow.Parallel\n    tasks:\n{}",
+        indent(&children, 4)
+    ));
+    let started = std::time::Instant::now();
+    let r = run_script(&yaml, on_docker(&host)).await;
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert_eq!(r.state(), "FAILED", "{}", r.logs);
+    assert_eq!(r.state_of("fails"), "FAILED");
+    assert_eq!(r.state_of("slow"), "KILLED", "{}", r.logs);
+    assert_eq!(containers_of(&host, r.record["id"].as_str().unwrap()), "");
+    assert!(r.left_behind.is_empty(), "{:?}", r.left_behind);
+}

@@ -534,3 +534,36 @@ async fn auto_warns_once_per_task_when_no_engine_answers() {
     assert!(r.lines("explicit", "WARN").is_empty());
     assert_eq!(r.lines("a", "INFO"), ["ran here"]);
 }
+
+#[tokio::test]
+async fn a_failed_sibling_in_a_parallel_kills_the_other_process_group() {
+    let marker = support::Scratch::new("sibling");
+    let late = marker.path("late");
+    let started = std::time::Instant::now();
+    let r = run(&flow(&format!(
+        r#"  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: slow
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - (sleep 3; touch {late}) &
+          - sleep 60
+      - id: fails
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - sleep 0.5
+          - exit 4
+"#,
+        late = late.display()
+    )))
+    .await;
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    assert_eq!(r.state(), "FAILED", "{}", r.logs);
+    assert_eq!(r.state_of("fails"), "FAILED");
+    assert_eq!(r.state_of("slow"), "KILLED", "{}", r.logs);
+    // The background job of the killed script went with its process group.
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(!late.exists(), "a process of the killed task outlived it");
+    assert!(r.left_behind.is_empty(), "{:?}", r.left_behind);
+}

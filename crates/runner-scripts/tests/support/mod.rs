@@ -40,6 +40,8 @@ pub struct Options {
     pub task_runner: &'static str,
     pub cache_dir: Option<PathBuf>,
     pub storage: Option<PathBuf>,
+    /// Further CLI settings (`docker-host-access`...).
+    pub settings: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             task_runner: "process",
             cache_dir: None,
             storage: None,
+            settings: Vec::new(),
         }
     }
 }
@@ -117,7 +120,9 @@ pub async fn run_script(yaml: &str, options: Options) -> ScriptRun {
         RunOptions {
             environment: options.environment,
             namespace_files: options.namespace_files,
-            settings: vec![("task-runner".into(), options.task_runner.into())],
+            settings: std::iter::once(("task-runner".to_string(), options.task_runner.to_string()))
+                .chain(options.settings)
+                .collect(),
             work_root: Some(work.0.clone()),
             cache_dir: options.cache_dir,
             storage: options.storage,
