@@ -582,7 +582,8 @@ fn check_masker(bytes: &[u8]) {
     let masked = masker.mask(&text);
     assert!(!masked.contains(&secret), "{secret:?} in {masked:?}");
     let record = json!({"id": "x", "outputs": {"v": text, secret.clone(): 1}});
-    let masked = masker.mask_json(&record, &["id"]);
+    let mut masked = record;
+    masker.mask_json_in_place(&mut masked, &["id"]);
     let printed = serde_json::to_string(&masked).unwrap();
     assert!(serde_json::from_str::<serde_json::Value>(&printed).is_ok());
     assert!(!masked["outputs"].to_string().contains(&secret), "{masked}");

@@ -310,17 +310,20 @@ impl Execution {
     /// The execution as Kestra's API returns it, masked string by string (so it stays valid
     /// JSON); its structure (ids, states, dates) is never masked.
     pub fn record(&self) -> Json {
+        let mut record = self.shared.record();
         self.masker
-            .mask_json(&self.shared.record(), RECORD_STRUCTURE)
+            .mask_json_in_place(&mut record, RECORD_STRUCTURE);
+        record
     }
 
-    /// The masked record as pretty JSON, as `--json` prints it and the record file holds it.
-    pub fn record_text(&self) -> String {
-        serde_json::to_string_pretty(&self.record()).unwrap_or_default()
+    /// A record as pretty JSON, as `--json` prints it and the record file holds it.
+    pub fn record_text(record: &Json) -> String {
+        serde_json::to_string_pretty(record).unwrap_or_default()
     }
 
-    /// Writes the masked record to `.../executions/{id}/execution.json`; returns its path.
-    pub fn write_record(&self) -> Result<PathBuf, RecordError> {
+    /// Writes the masked `record` (from [`Self::record`], built once: it is the largest thing
+    /// an execution makes) to `.../executions/{id}/execution.json`; returns its path.
+    pub fn write_record(&self, record: &Json) -> Result<PathBuf, RecordError> {
         let uri = self.shared.prefix.record();
         let path = self
             .shared
@@ -334,7 +337,7 @@ impl Execution {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        std::fs::write(&path, self.record_text()).map_err(io)?;
+        std::fs::write(&path, Self::record_text(record)).map_err(io)?;
         Ok(path)
     }
 

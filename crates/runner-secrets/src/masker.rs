@@ -70,28 +70,49 @@ impl Masker {
         Added::Masked
     }
 
-    /// `value` with every string in it (map keys too) masked, one at a time, so the result
-    /// stays valid JSON whatever the secret holds; strings under `keep` keys (ids, states,
-    /// dates: the record's structure, which never holds a secret) are left as they are.
-    pub fn mask_json(&self, value: &serde_json::Value, keep: &[&str]) -> serde_json::Value {
+    /// Masks every string in `value` (map keys too) where it holds a secret, one string at a
+    /// time so the result stays valid JSON whatever the secret holds; strings under `keep`
+    /// keys (ids, states, dates: the record's structure, which never holds a secret) are left
+    /// as they are. Nothing is copied where no secret is found: the record of a long run is
+    /// large, and most of it never saw one.
+    pub fn mask_json_in_place(&self, value: &mut serde_json::Value, keep: &[&str]) {
         use serde_json::Value as Json;
+        let found = |text: &str| {
+            let state = match self.state.read() {
+                Ok(s) => s,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            state.automaton.as_ref().is_some_and(|ac| ac.is_match(text))
+        };
+        if !found_any(self) {
+            return;
+        }
         match value {
-            Json::String(s) => Json::String(self.mask(s)),
+            Json::String(s) if found(s) => *s = self.mask(s),
             Json::Array(items) => {
-                Json::Array(items.iter().map(|v| self.mask_json(v, keep)).collect())
+                for v in items {
+                    self.mask_json_in_place(v, keep);
+                }
             }
-            Json::Object(map) => Json::Object(
-                map.iter()
-                    .map(|(k, v)| {
-                        if keep.contains(&k.as_str()) {
-                            (k.clone(), v.clone())
+            Json::Object(map) => {
+                if map.keys().any(|k| !keep.contains(&k.as_str()) && found(k)) {
+                    let old = std::mem::take(map);
+                    for (k, v) in old {
+                        let k = if keep.contains(&k.as_str()) {
+                            k
                         } else {
-                            (self.mask(k), self.mask_json(v, keep))
-                        }
-                    })
-                    .collect(),
-            ),
-            other => other.clone(),
+                            self.mask(&k)
+                        };
+                        map.insert(k, v);
+                    }
+                }
+                for (k, v) in map.iter_mut() {
+                    if !keep.contains(&k.as_str()) {
+                        self.mask_json_in_place(v, keep);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -199,6 +220,15 @@ fn url_encode(s: &str, plus_for_space: bool) -> String {
     out
 }
 
+/// Whether the masker holds any value at all (most runs have no secret).
+fn found_any(m: &Masker) -> bool {
+    let state = match m.state.read() {
+        Ok(s) => s,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    state.automaton.is_some()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,7 +279,8 @@ mod tests {
             "outputs": {"pw": "x hunter2 y", "hunter2": 1, "j": "{\"a\"}"},
             "state": {"current": "SUCCESS"}
         });
-        let masked = m.mask_json(&record, &["id", "state"]);
+        let mut masked = record;
+        m.mask_json_in_place(&mut masked, &["id", "state"]);
         assert_eq!(
             masked,
             serde_json::json!({

@@ -383,11 +383,14 @@ pub async fn run_flow_opts(
     }
     let execution = builder.start().await.expect("valid inputs");
     let state = execution.run().await;
-    execution.write_record().expect("the record is written");
+    let record = execution.record();
+    execution
+        .write_record(&record)
+        .expect("the record is written");
     let logs = String::from_utf8(buf.0.lock().expect("log buffer").clone()).expect("UTF-8 logs");
     Run {
         state,
-        record: execution.record(),
+        record,
         logs,
         storage,
     }
