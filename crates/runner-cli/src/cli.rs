@@ -124,6 +124,10 @@ pub(crate) struct RunArgs {
     /// containers; without it both are ignored with a warning
     #[arg(long)]
     pub(crate) docker_host_access: bool,
+    /// Let HTTP tasks reach link-local addresses (169.254.0.0/16, fe80::/10), where cloud
+    /// instance-metadata services answer; refused without it
+    #[arg(long)]
+    pub(crate) allow_link_local: bool,
     /// Where Python environments of `dependencies` are kept between runs [default: .runner/cache]
     #[arg(long, env = "RUNNER_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,

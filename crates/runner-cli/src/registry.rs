@@ -11,5 +11,6 @@ pub fn registry() -> Registry {
         runner_aws::TASKS,
         runner_serdes::TASKS,
         runner_scripts::TASKS,
+        runner_http::TASKS,
     ])
 }

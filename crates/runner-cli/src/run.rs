@@ -121,8 +121,8 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             .run_until(async { format!("Interrupted ({})", interrupts.next().await) })
             .await;
         // A record that cannot be written fails the command, whatever the flow's outcome.
-        let recorded = execution.write_record();
         let record = execution.record();
+        let recorded = execution.write_record(&record);
         crate::say_raw!(
             "{}",
             execution.mask(&crate::summary::summary(&record, state))
@@ -137,7 +137,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             code = exit::FAILED;
         }
         if args.json {
-            let mut text = execution.record_text();
+            let mut text = runner_core::Execution::record_text(&record);
             text.push('\n');
             if let Err(e) = crate::write_stdout(text.as_bytes()) {
                 crate::say!("{}: cannot print the record: {e}", style.error_label());

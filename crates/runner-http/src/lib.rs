@@ -1,0 +1,25 @@
+//! Kestra's HTTP tasks: `io.kestra.plugin.core.http.Request` and `Download` (and their
+//! `io.kestra.plugin.fs.http` names), on one client per set of options (`client`), with the
+//! options Kestra's HttpConfiguration has (`options`); and the incoming-webhook notification
+//! tasks (`notify`), which post a JSON payload on the same client.
+
+mod client;
+mod download;
+mod notify;
+mod options;
+mod request;
+
+use runner_core::plugin::TaskDescriptor;
+
+pub use client::ALLOW_LINK_LOCAL;
+
+/// The HTTP task types.
+pub const TASKS: &[TaskDescriptor] = &[
+    request::REQUEST,
+    download::DOWNLOAD,
+    notify::SLACK,
+    notify::TEAMS,
+    notify::DISCORD,
+    notify::GOOGLE_CHAT,
+    notify::ZULIP,
+];

@@ -1,0 +1,121 @@
+//! The incoming-webhook notifications against a real HTTP server: the payload each posts, as
+//! the server received it, and that the webhook URL (a credential) never shows.
+
+mod support;
+
+use serde_json::{Value as Json, json};
+use support::{flow, run, start};
+
+#[tokio::test]
+async fn each_webhook_posts_its_json_payload() {
+    let server = start().await;
+    let r = run(&flow(&format!(
+        r#"  - id: slack_text
+    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook
+    url: "{hook}/slack"
+    messageText: "**{{{{ flow.id }}}}** done, see [the run](http://x/{{{{ execution.id }}}})"
+  - id: slack_payload
+    type: io.kestra.plugin.notifications.slack.SlackIncomingWebhook
+    url: "{hook}/slack"
+    payload: |
+      {{"blocks": [{{"type": "section", "text": {{"type": "mrkdwn", "text": "ns {{{{ flow.namespace }}}}"}}}}]}}
+  - id: teams
+    type: io.kestra.plugin.notifications.teams.TeamsIncomingWebhook
+    url: "{hook}/teams"
+    payload: '{{"text": "teams {{{{ flow.id }}}}"}}'
+  - id: discord
+    type: io.kestra.plugin.discord.DiscordIncomingWebhook
+    url: "{hook}/discord"
+    payload: '{{"content": "discord"}}'
+    options:
+      headers:
+        X-Extra: yes
+  - id: chat
+    type: io.kestra.plugin.notifications.google.GoogleChatIncomingWebhook
+    url: "{hook}/chat"
+    payload: '{{"text": "chat"}}'
+  - id: zulip
+    type: io.kestra.plugin.zulip.ZulipIncomingWebhook
+    url: "{hook}/zulip"
+    payload: '{{"text": "zulip"}}'
+"#,
+        hook = server.url("/hooks")
+    )))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let body = |path: &str, i: usize| -> Json {
+        let seen = server.at(path);
+        assert_eq!(seen[i].method, "POST", "{path}");
+        assert_eq!(
+            seen[i].header("content-type"),
+            Some("application/json"),
+            "{path}"
+        );
+        serde_json::from_slice(&seen[i].body).expect("JSON posted")
+    };
+    let id = r.record["id"].as_str().unwrap();
+    assert_eq!(
+        body("/hooks/slack", 0),
+        json!({"text": format!("*http* done, see <http://x/{id}|the run>")})
+    );
+    assert_eq!(
+        body("/hooks/slack", 1)["blocks"][0]["text"]["text"],
+        "ns company.team"
+    );
+    assert_eq!(body("/hooks/teams", 0), json!({"text": "teams http"}));
+    assert_eq!(body("/hooks/discord", 0), json!({"content": "discord"}));
+    assert_eq!(
+        server.at("/hooks/discord")[0].header("x-extra"),
+        Some("yes")
+    );
+    assert_eq!(body("/hooks/chat", 0), json!({"text": "chat"}));
+    assert_eq!(body("/hooks/zulip", 0), json!({"text": "zulip"}));
+    assert!(
+        r.logs.contains("INFO  [teams] Request succeeded"),
+        "{}",
+        r.logs
+    );
+}
+
+#[tokio::test]
+async fn a_refused_post_fails_without_showing_the_url() {
+    let server = start().await;
+    for kind in [
+        "io.kestra.plugin.slack.notifications.SlackIncomingWebhook",
+        "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",
+    ] {
+        let r = run(&flow(&format!(
+            "  - id: hook\n    type: {kind}\n    url: \"{}\"\n    payload: '{{\"text\": \"x\"}}'\n",
+            server.url("/hooks/fail/T0K3N-in-the-path")
+        )))
+        .await;
+        assert_eq!(r.state.as_str(), "FAILED", "{kind}");
+        let expected = if kind.contains("slack") {
+            "Slack webhook request failed with status 500: invalid_payload"
+        } else {
+            "Failed http request with response code '500' and body:"
+        };
+        assert!(r.logs.contains(expected), "{kind}: {}", r.logs);
+        assert!(!r.logs.contains("T0K3N"), "{kind}: {}", r.logs);
+        assert!(!r.record.to_string().contains("T0K3N"), "{kind}");
+    }
+    // Nothing listens: the error names the host, not the path.
+    let r = run(&flow(
+        "  - id: hook\n    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook\n    url: http://127.0.0.1:1/services/T0K3N\n    messageText: hi\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert!(r.logs.contains("http://127.0.0.1/******"), "{}", r.logs);
+    assert!(!r.logs.contains("T0K3N"), "{}", r.logs);
+    // Neither a payload nor a message.
+    let r = run(&flow(
+        "  - id: hook\n    type: io.kestra.plugin.slack.notifications.SlackIncomingWebhook\n    url: http://127.0.0.1:1/x\n",
+    ))
+    .await;
+    assert!(
+        r.logs
+            .contains("Either 'messageText' or 'payload' must be provided"),
+        "{}",
+        r.logs
+    );
+}
