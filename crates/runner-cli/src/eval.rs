@@ -27,7 +27,8 @@ pub(crate) fn eval(
     };
     let masker = Arc::new(Masker::default());
     let envs = environment.envs();
-    let renderer = environment.into_renderer(masker.clone(), limits);
+    let renderer =
+        environment.into_renderer(masker.clone(), limits, Some(runner_http::function(false)));
     let mut context = Map::new();
     if let Some(flow) = flow {
         let style = Style::stderr();

@@ -91,6 +91,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         let mut execution = ExecutionBuilder::new(Arc::new(plan))
             .storage(storage)
             .cache_dir(cache)
+            .http(runner_http::function(args.allow_link_local))
             .setting("task-runner", args.task_runner.as_str())
             .setting(
                 "docker-host-access",

@@ -118,11 +118,17 @@ impl Environment {
 
     /// A renderer whose `secret()` reads this environment's secrets and registers every value
     /// it returns with `masker` (for `eval`; runs get theirs from [`crate::ExecutionBuilder`]).
-    pub fn into_renderer(self, masker: Arc<Masker>, limits: runner_template::Limits) -> Renderer {
+    pub fn into_renderer(
+        self,
+        masker: Arc<Masker>,
+        limits: runner_template::Limits,
+        http: Option<Arc<dyn runner_template::HttpAccess>>,
+    ) -> Renderer {
         Renderer::with_hooks(runner_template::Hooks {
             secrets: Some(Arc::new(self.secrets)),
             masker: Some(masker),
             files: None,
+            http,
             limits,
         })
     }

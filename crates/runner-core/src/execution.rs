@@ -63,6 +63,7 @@ pub struct ExecutionBuilder {
     namespace_files: std::collections::BTreeMap<String, PathBuf>,
     cache_dir: PathBuf,
     settings: std::collections::BTreeMap<String, String>,
+    http: Option<Arc<dyn runner_template::HttpAccess>>,
 }
 
 impl ExecutionBuilder {
@@ -77,6 +78,7 @@ impl ExecutionBuilder {
             log: None,
             inputs: Map::new(),
             limits: Limits::default(),
+            http: None,
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
@@ -109,6 +111,12 @@ impl ExecutionBuilder {
     /// A setting for a task family (`task-runner` = `auto`, `process` or `docker`).
     pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.settings.insert(name.into(), value.into());
+        self
+    }
+
+    /// Where the `http()` expression function sends its requests (none: it says so).
+    pub fn http(mut self, http: Arc<dyn runner_template::HttpAccess>) -> Self {
+        self.http = Some(http);
         self
     }
 
@@ -182,6 +190,7 @@ impl ExecutionBuilder {
             secrets: Some(Arc::new(secrets)),
             masker: Some(masker.clone()),
             files: Some(Arc::new(StorageFiles(Storage::new(&self.storage)))),
+            http: self.http,
             limits: self.limits,
         }));
         let id = self.id.unwrap_or_else(crate::ids::friendly_id);

@@ -30,9 +30,14 @@ fn clients() -> &'static Mutex<HashMap<Key, reqwest::Client>> {
     CLIENTS.get_or_init(Default::default)
 }
 
-/// The client for these settings.
+/// Whether this run lets flows reach link-local addresses.
+pub(crate) fn allows_link_local(ctx: &RunContext) -> bool {
+    ctx.setting(ALLOW_LINK_LOCAL) == Some("true")
+}
+
+/// The client for these settings, shared by the run's tasks.
 pub(crate) fn client(ctx: &RunContext, s: &Settings) -> Result<reqwest::Client, TaskError> {
-    let link_local = ctx.setting(ALLOW_LINK_LOCAL) == Some("true");
+    let link_local = allows_link_local(ctx);
     let key = Key {
         connect: s.connect_timeout,
         read: s.read_idle_timeout,
@@ -44,6 +49,16 @@ pub(crate) fn client(ctx: &RunContext, s: &Settings) -> Result<reqwest::Client, 
     if let Some(c) = clients().lock().expect("client cache").get(&key) {
         return Ok(c.clone());
     }
+    let c = build(s, link_local)?;
+    clients()
+        .lock()
+        .expect("client cache")
+        .insert(key, c.clone());
+    Ok(c)
+}
+
+/// A new client for these settings (the `http()` function's, which lives on its own runtime).
+pub(crate) fn build(s: &Settings, link_local: bool) -> Result<reqwest::Client, TaskError> {
     let mut b = reqwest::Client::builder()
         .read_timeout(s.read_idle_timeout)
         .user_agent(concat!("runner/", env!("CARGO_PKG_VERSION")))
@@ -77,14 +92,8 @@ pub(crate) fn client(ctx: &RunContext, s: &Settings) -> Result<reqwest::Client, 
             _ => b.proxy(proxy(p)?),
         };
     }
-    let c = b.build().map_err(|e| {
-        TaskError::new(ErrorKind::Other, "cannot set up the HTTP client").caused_by(e)
-    })?;
-    clients()
-        .lock()
-        .expect("client cache")
-        .insert(key, c.clone());
-    Ok(c)
+    b.build()
+        .map_err(|e| TaskError::new(ErrorKind::Other, "cannot set up the HTTP client").caused_by(e))
 }
 
 fn proxy(p: &Proxy) -> Result<reqwest::Proxy, TaskError> {
@@ -106,7 +115,11 @@ fn proxy(p: &Proxy) -> Result<reqwest::Proxy, TaskError> {
 /// Checks a URL's host before a request: a link-local IP literal is refused here (names are
 /// checked when they resolve).
 pub(crate) fn check_url(ctx: &RunContext, url: &reqwest::Url) -> Result<(), TaskError> {
-    if ctx.setting(ALLOW_LINK_LOCAL) == Some("true") {
+    check_host(url, allows_link_local(ctx))
+}
+
+pub(crate) fn check_host(url: &reqwest::Url, link_local: bool) -> Result<(), TaskError> {
+    if link_local {
         return Ok(());
     }
     if let Some(host) = url.host_str()

@@ -5,6 +5,7 @@
 
 mod client;
 mod download;
+mod function;
 mod notify;
 mod options;
 mod request;
@@ -12,6 +13,7 @@ mod request;
 use runner_core::plugin::TaskDescriptor;
 
 pub use client::ALLOW_LINK_LOCAL;
+pub use function::function;
 
 /// The HTTP task types.
 pub const TASKS: &[TaskDescriptor] = &[

@@ -513,3 +513,65 @@ async fn tls_trusts_the_system_roots_unless_told_to_trust_all() {
     assert_eq!(server.at("/echo").len(), 2);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// The function blocks the rendering thread until its answer comes: the test server needs
+// other threads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_function_returns_the_decoded_body() {
+    let server = start().await;
+    let yaml = flow(&format!(
+        r#"  - id: log
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ http(uri='{echo}', method='POST', query={{'a': 'b c'}}, body={{'k': 1}}, headers={{'X-One': 'yes'}}).method }}}} {{{{ http(uri='{named}') }}}}"
+  - id: fails
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ http(uri='{missing}') }}}}"
+"#,
+        echo = server.url("/echo"),
+        named = server.url("/named"),
+        missing = server.url("/status/404"),
+    ));
+    let r = runner_testkit::run_flow_opts(
+        support::TASKS,
+        &yaml,
+        runner_testkit::RunOptions {
+            http: Some(runner_http::function(false)),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(r.outputs("log")["value"], "POST a,b\n1,2\n", "{}", r.logs);
+    let seen = &server.at("/echo")[0];
+    assert_eq!(seen.query, "a=b+c");
+    assert_eq!(seen.body, br#"{"k":1}"#);
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+    assert_eq!(seen.header("accept"), Some("application/json"));
+    assert_eq!(seen.header("x-one"), Some("yes"));
+    assert_eq!(support::state_of(&r, "fails"), "FAILED");
+    assert!(
+        r.logs
+            .contains("Failed to execute HTTP Request, server respond with status 404 : Not Found"),
+        "{}",
+        r.logs
+    );
+    // Without a client (validate, tests), it says so; without a uri, Kestra's message.
+    let r = run(&flow(
+        "  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ http(uri='http://127.0.0.1:1/') }}\"\n",
+    ))
+    .await;
+    assert!(
+        r.logs.contains("http() is not available here"),
+        "{}",
+        r.logs
+    );
+    let r = run(&flow(
+        "  - id: b\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ http() }}\"\n",
+    ))
+    .await;
+    assert!(
+        r.logs
+            .contains("The 'http' function expects an argument 'uri'."),
+        "{}",
+        r.logs
+    );
+}

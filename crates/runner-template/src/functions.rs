@@ -55,6 +55,7 @@ pub(crate) const NAMES: &[&str] = &[
     "max",
     "min",
     "kv",
+    "http",
     "encrypt",
     "decrypt",
 ];
@@ -331,6 +332,64 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
             },
         );
     }
+    let http = hooks.http.clone();
+    env.add_function(
+        "http",
+        move |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let uri = args
+                .get(0, "uri")
+                .filter(|u| !u.is_undefined() && !u.is_none())
+                .ok_or_else(|| missing("The 'http' function expects an argument 'uri'."))?;
+            let get = |i: usize, name: &str| {
+                args.get(i, name)
+                    .filter(|v| !v.is_undefined() && !v.is_none())
+            };
+            let map =
+                |v: Option<Value>, name: &str| -> Result<serde_json::Map<String, Json>, Error> {
+                    match v.map(|v| crate::json_of(&v)) {
+                        None => Ok(Default::default()),
+                        Some(Json::Object(m)) => Ok(m),
+                        Some(_) => Err(fail(format!(
+                            "The 'http' function expects '{name}' to be a map"
+                        ))),
+                    }
+                };
+            let mut headers = Vec::new();
+            for (k, v) in map(get(5, "headers"), "headers")? {
+                let values = match v {
+                    Json::Array(items) => items.iter().map(json_text).collect(),
+                    other => vec![json_text(&other)],
+                };
+                headers.push((k, values));
+            }
+            let call = crate::HttpCall {
+                uri: text(&uri),
+                method: get(1, "method")
+                    .map(|m| text(&m))
+                    .unwrap_or_else(|| "GET".into()),
+                query: map(get(2, "query"), "query")?,
+                body: get(3, "body").map(|b| crate::json_of(&b)),
+                content_type: get(4, "contentType")
+                    .map(|c| text(&c))
+                    .unwrap_or_else(|| "application/json".into()),
+                accept: get(6, "accept")
+                    .map(|c| text(&c))
+                    .unwrap_or_else(|| "application/json".into()),
+                headers,
+                options: get(7, "options").map(|o| crate::json_of(&o)),
+            };
+            args.finish()?;
+            let Some(http) = &http else {
+                return Err(fail(
+                    "http() is not available here (it runs during `runner run`)",
+                ));
+            };
+            http.call(call)
+                .map(|v| Value::from(minijinja::value::Serde(&v)))
+                .map_err(fail)
+        },
+    );
     env.add_function("kv", |_: Rest<ValueOrKwargs>| -> Result<Value, Error> {
         Err(fail(
             "the KV store is not available in runner: pass the value as an input or a variable",
@@ -443,5 +502,13 @@ fn render_value(env: &Environment<'_>, input: &Value, recursive: bool) -> Result
             Ok(value_of(&walk(&json_of(input), &f)?))
         }
         _ => Ok(input.clone()),
+    }
+}
+
+/// A JSON value as header text: strings as they are, others as JSON.
+fn json_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }

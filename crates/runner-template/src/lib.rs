@@ -101,6 +101,28 @@ pub trait FileAccess: Send + Sync {
     ) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
 }
 
+/// One `http()` call, its arguments read.
+#[derive(Clone, Debug, Default)]
+pub struct HttpCall {
+    pub uri: String,
+    pub method: String,
+    pub query: serde_json::Map<String, Json>,
+    /// The body, as the flow wrote it (a string, or a value serialised for `content_type`).
+    pub body: Option<Json>,
+    pub content_type: String,
+    pub accept: String,
+    /// Each header name with its values.
+    pub headers: Vec<(String, Vec<String>)>,
+    /// Kestra's HttpConfiguration, as a map.
+    pub options: Option<Json>,
+}
+
+/// Where `http()` sends its requests (the HTTP task crate provides it).
+pub trait HttpAccess: Send + Sync {
+    /// The response body, decoded (JSON becomes a value), or Kestra's error message.
+    fn call(&self, call: HttpCall) -> Result<Json, String>;
+}
+
 /// What the functions that reach outside the template use.
 #[derive(Clone, Default)]
 pub struct Hooks {
@@ -110,6 +132,8 @@ pub struct Hooks {
     pub masker: Option<Arc<Masker>>,
     /// `read()` reads here.
     pub files: Option<Arc<dyn FileAccess>>,
+    /// `http()` sends here; without it the function says it is not available.
+    pub http: Option<Arc<dyn HttpAccess>>,
     /// How much one render may do; where jq runs.
     pub limits: Limits,
 }

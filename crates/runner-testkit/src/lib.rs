@@ -331,6 +331,8 @@ pub struct RunOptions {
     pub cache_dir: Option<PathBuf>,
     /// Storage directory (default: a new temporary one).
     pub storage: Option<PathBuf>,
+    /// What the `http()` function calls (default: none, and it says so).
+    pub http: Option<std::sync::Arc<dyn runner_template::HttpAccess>>,
 }
 
 /// [`run_flow`] with every option.
@@ -380,6 +382,9 @@ pub async fn run_flow_opts(
     }
     for (k, v) in options.settings {
         builder = builder.setting(k, v);
+    }
+    if let Some(h) = options.http {
+        builder = builder.http(h);
     }
     let execution = builder.start().await.expect("valid inputs");
     let state = execution.run().await;

@@ -372,3 +372,13 @@ pub fn flow(tasks: &str) -> String {
 pub fn body_json(run: &runner_testkit::Run, task: &str) -> Json {
     serde_json::from_str(run.outputs(task)["body"].as_str().expect("a body")).expect("JSON body")
 }
+
+/// The state of task `task`'s run.
+pub fn state_of(run: &runner_testkit::Run, task: &str) -> String {
+    run.record["taskRunList"]
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["taskId"] == task))
+        .and_then(|t| t["state"]["current"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
