@@ -33,6 +33,7 @@ echo "Download of $mib MiB from http://127.0.0.1:$port (python3 -m http.server),
 for i in 1 2 3; do
     /usr/bin/time -f "  curl -o:          %e s, peak RSS %M KiB" curl -s -o "$work/curl.bin" "http://127.0.0.1:$port/big.bin"
     rm -f "$work/curl.bin"
-    /usr/bin/time -f "  runner Download:  %e s, peak RSS %M KiB" "$bin" run --storage "$work/st" --log-level warn "$work/dl.yaml" >/dev/null
+    /usr/bin/time -o "$work/time.txt" -f "  runner Download:  %e s, peak RSS %M KiB" "$bin" run --storage "$work/st" --log-level warn "$work/dl.yaml" >/dev/null 2>&1
+    cat "$work/time.txt"
     rm -rf "$work/st"
 done

@@ -384,7 +384,47 @@ async fn pause_with_delay_resumes() {
     ))
     .await;
     assert_eq!(r.state_of("p"), "FAILED");
-    assert!(r.logs.contains("set `delay` to resume automatically"));
+    assert!(
+        r.logs
+            .contains("set `pauseDuration` to resume automatically")
+    );
+}
+
+#[tokio::test]
+async fn pause_duration_and_its_behaviors() {
+    let pause = |behavior: &str| {
+        flow(&format!(
+            "  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n    pauseDuration: PT0.02S\n{behavior}  - id: after\n    type: {LOG}\n    message: x\n"
+        ))
+    };
+    let r = run(&pause("")).await;
+    assert_eq!(
+        (r.state_of("p"), r.state_of("after")),
+        ("SUCCESS".into(), "SUCCESS".into())
+    );
+    assert!(r.logs.contains("[p] Paused for PT0.02S"), "{}", r.logs);
+    let r = run(&pause("    behavior: WARN\n")).await;
+    assert_eq!(
+        (r.state_of("p"), r.state_of("after")),
+        ("WARNING".into(), "SUCCESS".into())
+    );
+    let r = run(&pause("    behavior: FAIL\n")).await;
+    assert_eq!(r.state_of("p"), "FAILED");
+    assert!(
+        r.logs
+            .contains("Pause ended after PT0.02S with behavior FAIL"),
+        "{}",
+        r.logs
+    );
+    assert!(r.runs("after").is_empty());
+    let r = run(&pause("    behavior: CANCEL\n")).await;
+    assert_eq!(r.state_of("p"), "FAILED");
+    assert!(
+        r.logs
+            .contains("behavior CANCEL, which cancels the execution in Kestra"),
+        "{}",
+        r.logs
+    );
 }
 
 #[tokio::test]

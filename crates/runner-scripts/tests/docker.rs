@@ -180,7 +180,7 @@ async fn runner_properties_reach_the_container() {
     let r = run_script(
         &flow(&task_with(
             "sh",
-            "      user: \"65534\"\n      delete: false\n      memory:\n        memory: 64m\n      cpu:\n        cpus: 0.5\n      extraHosts: [\"db.local:10.1.2.3\"]\n",
+            "      user: \"65534\"\n      delete: false\n      memory:\n        memory: 64m\n      cpu:\n        cpus: 0.5\n      extraHosts: [\"db.local:10.1.2.3\"]\n      shmSize: 32m\n",
             "",
             &["id -u", "echo made > f.txt && echo writable"],
         )),
@@ -206,6 +206,7 @@ async fn runner_properties_reach_the_container() {
     assert_eq!(c["Config"]["User"], "65534");
     assert_eq!(c["HostConfig"]["Memory"], 64 << 20);
     assert_eq!(c["HostConfig"]["NanoCpus"], 500_000_000);
+    assert_eq!(c["HostConfig"]["ShmSize"], 32 << 20);
     assert_eq!(c["HostConfig"]["NetworkMode"], "none");
     assert_eq!(c["HostConfig"]["ExtraHosts"], json!(["db.local:10.1.2.3"]));
     docker_cli(&host, &["rm", "-f", &id]);

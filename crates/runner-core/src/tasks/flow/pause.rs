@@ -1,4 +1,5 @@
-//! `io.kestra.plugin.core.flow.Pause`: waits for `delay`, then goes on.
+//! `io.kestra.plugin.core.flow.Pause`: waits for `pauseDuration` (formerly `delay`), then
+//! does what `behavior` says.
 
 use crate::plugin::*;
 use serde::Deserialize;
@@ -7,13 +8,14 @@ use serde_json::Value as Json;
 pub(crate) const PAUSE: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.flow.Pause",
     aliases: &["io.kestra.core.tasks.flows.Pause"],
-    doc: "Pause for `delay`, then resume. Without `delay` Kestra waits for a manual resume, which \
-          runner cannot receive: such a run fails (after `timeout` when set).",
-    example: "id: wait\ntype: io.kestra.plugin.core.flow.Pause\ndelay: PT0.1S",
+    doc: "Pause for `pauseDuration`, then go on as `behavior` says. Without a duration Kestra \
+          waits for a manual resume, which runner cannot receive: such a run fails (after \
+          `timeout` when set).",
+    example: "id: wait\ntype: io.kestra.plugin.core.flow.Pause\npauseDuration: PT0.1S",
     shape: flowable::<Pause>(),
 };
 
-/// What a Pause does when its timeout is reached.
+/// What a Pause does when its duration (or timeout) is reached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
 #[serde(rename_all = "UPPERCASE")]
 pub(crate) enum Behavior {
@@ -27,6 +29,8 @@ pub(crate) enum Behavior {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct Pause {
     /// Resume automatically after this duration.
+    pause_duration: Option<Property<IsoDuration>>,
+    /// Deprecated: `pauseDuration`.
     delay: Option<Property<IsoDuration>>,
     /// Without delay: fail after this duration, as Kestra does.
     timeout: Option<Property<IsoDuration>>,
@@ -35,7 +39,8 @@ pub(crate) struct Pause {
     #[prop(type = "list of inputs")]
     #[allow(dead_code)]
     on_resume: Json,
-    /// What happens when the timeout is reached.
+    /// What happens when the duration is reached: RESUME (default), WARN (the Pause ends in
+    /// WARNING), FAIL; CANCEL (Kestra cancels the execution) fails the task here.
     behavior: Option<Behavior>,
     /// Deprecated: tasks to run after the pause.
     #[serde(skip)]
@@ -49,13 +54,30 @@ impl FlowableTask for Pause {
         ctx: &'a RunContext,
     ) -> BoxFuture<'a, Result<Resolution<'a>, TaskError>> {
         Box::pin(async move {
-            match (
-                ctx.render_opt(&self.delay, "delay")?,
-                ctx.render_opt(&self.timeout, "timeout")?,
-            ) {
+            let duration = match ctx.render_opt(&self.pause_duration, "pauseDuration")? {
+                Some(d) => Some(d),
+                None => ctx.render_opt(&self.delay, "delay")?,
+            };
+            match (duration, ctx.render_opt(&self.timeout, "timeout")?) {
                 (Some(delay), _) => {
-                    ctx.info(&format!("Paused for {}", runner_model::format_iso(delay.0)));
+                    let shown = runner_model::format_iso(delay.0);
+                    ctx.info(&format!("Paused for {shown}"));
                     tokio::time::sleep(delay.0).await;
+                    match self.behavior {
+                        Some(Behavior::Fail) => {
+                            return Err(TaskError::failed(format!(
+                                "Pause ended after {shown} with behavior FAIL"
+                            )));
+                        }
+                        Some(Behavior::Cancel) => {
+                            return Err(TaskError::new(
+                                ErrorKind::Unsupported,
+                                format!("Pause ended after {shown} with behavior CANCEL, which cancels the execution in Kestra; runner fails the task instead"),
+                            )
+                            .hint("use behavior: FAIL to stop the flow the same way here and on Kestra"));
+                        }
+                        _ => {}
+                    }
                 }
                 (None, Some(timeout)) => {
                     ctx.info(&format!(
@@ -72,11 +94,20 @@ impl FlowableTask for Pause {
                 }
                 (None, None) => {
                     return Err(TaskError::failed(
-                        "this Pause waits for a manual resume, which runner cannot receive: set `delay` to resume automatically",
+                        "this Pause waits for a manual resume, which runner cannot receive: set `pauseDuration` to resume automatically",
                     ));
                 }
             }
             Ok(Resolution::sequence(&self.tasks, Outputs::new()))
         })
+    }
+
+    fn final_state(&self, children: State) -> State {
+        let timed = self.pause_duration.is_some() || self.delay.is_some();
+        if timed && self.behavior == Some(Behavior::Warn) && children == State::Success {
+            State::Warning
+        } else {
+            children
+        }
     }
 }
