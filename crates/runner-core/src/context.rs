@@ -512,6 +512,17 @@ impl RunContext {
         &self.exec.storage
     }
 
+    /// This execution as it stands, in the shape of Kestra's API (the notification tasks that
+    /// describe an execution read it), masked as the record is.
+    pub fn execution_record(&self) -> Json {
+        let mut record = self.exec.record();
+        self.exec
+            .log
+            .masker()
+            .mask_json_in_place(&mut record, crate::execution::RECORD_STRUCTURE);
+        record
+    }
+
     /// Starts a process for this task run, in its own process group: when the returned value
     /// is dropped (the task ended, timed out or was cancelled) the group is killed and the
     /// execution's cleanup reaps it.

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 /// Record fields that are structure, not data: ids runner made, states, dates, and names
 /// from the flow file. A secret never reaches them, and masking them would break the record.
-const RECORD_STRUCTURE: &[&str] = &[
+pub(crate) const RECORD_STRUCTURE: &[&str] = &[
     "id",
     "executionId",
     "parentTaskRunId",

@@ -22,6 +22,14 @@ pub(crate) const SLACK: TaskDescriptor = TaskDescriptor {
     shape: runnable::<Slack>(),
 };
 
+pub(crate) const SLACK_EXECUTION: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.slack.notifications.SlackExecution",
+    aliases: &["io.kestra.plugin.notifications.slack.SlackExecution"],
+    doc: "Post a summary of the current execution (flow, state, failed or last task, duration) to a Slack incoming webhook.",
+    example: "id: notify\ntype: io.kestra.plugin.slack.notifications.SlackExecution\nurl: \"{{ secret('SLACK_WEBHOOK') }}\"\ncustomMessage: \"Nightly load done\"",
+    shape: runnable::<SlackExecution>(),
+};
+
 pub(crate) const TEAMS: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.notifications.teams.TeamsIncomingWebhook",
     aliases: &["io.kestra.plugin.microsoft365.teams.TeamsIncomingWebhook"],
@@ -99,6 +107,170 @@ pub(crate) struct Slack {
     message_text: Option<Property<String>>,
     /// Timeouts, extra headers, a proxy.
     options: Option<WebhookOptions>,
+}
+
+#[derive(Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SlackExecution {
+    /// The webhook URL (a credential: never logged).
+    url: Property<String>,
+    /// The execution to describe: only the current one (the default) is known here.
+    execution_id: Option<Property<String>>,
+    /// A message shown above the summary.
+    custom_message: Option<Property<String>>,
+    /// Extra fields of the summary, name to value.
+    custom_fields: Option<Property<Map<String, Json>>>,
+    /// Legacy webhooks only: the channel to post to.
+    channel: Option<Property<String>>,
+    /// Legacy webhooks only: the author shown.
+    username: Option<Property<String>>,
+    /// Legacy webhooks only: the author's icon.
+    icon_url: Option<Property<String>>,
+    /// Legacy webhooks only: the author's emoji.
+    icon_emoji: Option<Property<String>>,
+    /// Extra variables for Kestra's message template; runner builds the message itself.
+    template_render_map: Option<Json>,
+    /// Timeouts, extra headers, a proxy.
+    options: Option<WebhookOptions>,
+}
+
+impl RunnableTask for SlackExecution {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let record = ctx.execution_record();
+            let current = ctx.execution_id().to_string();
+            let wanted = ctx
+                .render_opt(&self.execution_id, "executionId")?
+                .unwrap_or_else(|| current.clone());
+            if wanted != current {
+                return Err(TaskError::property(
+                    "executionId",
+                    format!(
+                        "runner knows only the current execution ({current}), not `{wanted}`: a local run has no execution history"
+                    ),
+                ));
+            }
+            if self.template_render_map.is_some() {
+                ctx.log(
+                    Level::Warn,
+                    "templateRenderMap is ignored: runner builds the execution summary itself",
+                );
+            }
+            ctx.log(
+                Level::Info,
+                "Loading execution data for the current execution.",
+            );
+            let custom_message = ctx.render_opt(&self.custom_message, "customMessage")?;
+            let custom_fields = ctx.render_opt(&self.custom_fields, "customFields")?;
+            let mut payload = execution_summary(&record, custom_message, custom_fields);
+            for (key, prop, name) in [
+                ("channel", &self.channel, "channel"),
+                ("username", &self.username, "username"),
+                ("icon_url", &self.icon_url, "iconUrl"),
+                ("icon_emoji", &self.icon_emoji, "iconEmoji"),
+            ] {
+                if let Some(v) = ctx.render_opt(prop, name)? {
+                    payload[key] = Json::String(v);
+                }
+            }
+            post(
+                ctx,
+                &self.url,
+                self.options.as_ref(),
+                payload.to_string(),
+                true,
+            )
+            .await
+        })
+    }
+}
+
+/// The Slack message describing an execution: a title with the flow and its state, what
+/// failed (or that it succeeded) and after how long, then fields as Kestra's message has
+/// them. There is no link: a local run has no UI to point to.
+fn execution_summary(
+    record: &Json,
+    custom_message: Option<String>,
+    custom_fields: Option<Map<String, Json>>,
+) -> Json {
+    let text = |v: &Json| v.as_str().unwrap_or_default().to_string();
+    let namespace = text(&record["namespace"]);
+    let flow = text(&record["flowId"]);
+    let state = text(&record["state"]["current"]);
+    let runs = record["taskRunList"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let failed = runs.iter().any(|t| t["state"]["current"] == "FAILED");
+    let wanted = if failed { "FAILED" } else { "SUCCESS" };
+    let last = runs.iter().rev().find(|t| t["state"]["current"] == wanted);
+    let last_id = last.map(|t| text(&t["taskId"]));
+    let start: Option<jiff::Timestamp> = record["state"]["startDate"]
+        .as_str()
+        .and_then(|s| s.parse().ok());
+    let duration = start
+        .map(|s| {
+            let took = jiff::Timestamp::now().duration_since(s);
+            human(took.as_secs_f64())
+        })
+        .unwrap_or_default();
+    let outcome = match (failed, &last_id) {
+        (true, Some(id)) => format!("Failed on task `{id}`"),
+        _ => "Succeeded".to_string(),
+    };
+    let title = format!("*[{namespace}] {flow} ➛ {state}*");
+    let headline = format!("{title}\n> {outcome} after {duration}");
+    let mut blocks = Vec::new();
+    if let Some(m) = custom_message {
+        blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": m}}));
+    }
+    blocks
+        .push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": headline}}));
+    let field = |title: &str, value: Json| serde_json::json!({"title": title, "value": value, "short": true});
+    let mut fields = vec![
+        field("Namespace", Json::String(namespace.clone())),
+        field("Flow ID", Json::String(flow.clone())),
+        field("Execution ID", record["id"].clone()),
+        field("Execution Status", Json::String(state.clone())),
+    ];
+    for (k, v) in custom_fields.unwrap_or_default() {
+        fields.push(field(&k, v));
+    }
+    fields.push(field(
+        "Final task ID",
+        last_id.map(Json::String).unwrap_or(Json::Null),
+    ));
+    let color = match state.as_str() {
+        "SUCCESS" => "good",
+        "WARNING" => "warning",
+        _ => "danger",
+    };
+    serde_json::json!({
+        "text": headline,
+        "blocks": blocks,
+        "attachments": [{
+            "color": color,
+            "fields": fields,
+            "ts": start.map(|s| s.as_second()).unwrap_or_default(),
+        }],
+    })
+}
+
+/// A duration as people read it: `850ms`, `12.3s`, `4m 5s`, `1h 2m`.
+fn human(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{}ms", (seconds * 1000.0).round() as u64)
+    } else if seconds < 60.0 {
+        format!("{:.1}s", seconds)
+    } else if seconds < 3600.0 {
+        format!("{}m {}s", (seconds / 60.0) as u64, (seconds % 60.0) as u64)
+    } else {
+        format!(
+            "{}h {}m",
+            (seconds / 3600.0) as u64,
+            ((seconds % 3600.0) / 60.0) as u64
+        )
+    }
 }
 
 impl RunnableTask for Webhook {

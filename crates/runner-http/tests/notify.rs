@@ -119,3 +119,82 @@ async fn a_refused_post_fails_without_showing_the_url() {
         r.logs
     );
 }
+
+#[tokio::test]
+async fn slack_execution_describes_the_current_execution() {
+    let server = start().await;
+    let r = run(&format!(
+        r##"id: nightly
+namespace: company.team
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+  - id: breaks
+    type: io.kestra.plugin.core.execution.Fail
+errors:
+  - id: alert
+    type: io.kestra.plugin.notifications.slack.SlackExecution
+    url: "{hook}"
+    channel: "#alerts"
+    customMessage: "Nightly load of {{{{ flow.id }}}}"
+    customFields:
+      Env: local
+"##,
+        hook = server.url("/hooks/slack")
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
+    assert_eq!(support::state_of(&r, "alert"), "SUCCESS", "{}", r.logs);
+    assert!(
+        r.logs
+            .contains("Loading execution data for the current execution."),
+        "{}",
+        r.logs
+    );
+    let posted: Json = serde_json::from_slice(&server.at("/hooks/slack")[0].body).unwrap();
+    let id = r.record["id"].as_str().unwrap();
+    let text = posted["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("*[company.team] nightly ➛ RUNNING*\n> Failed on task `breaks` after "),
+        "{text}"
+    );
+    assert_eq!(posted["channel"], "#alerts");
+    assert_eq!(
+        posted["blocks"][0]["text"]["text"],
+        "Nightly load of nightly"
+    );
+    assert_eq!(posted["blocks"][1]["text"]["text"], posted["text"]);
+    let fields: Vec<(String, Json)> = posted["attachments"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["title"].as_str().unwrap().to_string(), f["value"].clone()))
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            ("Namespace".to_string(), json!("company.team")),
+            ("Flow ID".to_string(), json!("nightly")),
+            ("Execution ID".to_string(), json!(id)),
+            ("Execution Status".to_string(), json!("RUNNING")),
+            ("Env".to_string(), json!("local")),
+            ("Final task ID".to_string(), json!("breaks")),
+        ]
+    );
+    assert_eq!(posted["attachments"][0]["color"], "danger");
+    assert!(posted["attachments"][0]["ts"].as_i64().unwrap() > 1_700_000_000);
+
+    // Another execution is not known here.
+    let r = run(&flow(&format!(
+        "  - id: alert\n    type: io.kestra.plugin.slack.notifications.SlackExecution\n    url: \"{}\"\n    executionId: other-id\n",
+        server.url("/hooks/slack")
+    )))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED");
+    assert!(
+        r.logs.contains("runner knows only the current execution"),
+        "{}",
+        r.logs
+    );
+}
