@@ -802,3 +802,58 @@ async fn a_panic_fails_only_its_task() {
     .await;
     assert_eq!(r.state.as_str(), "FAILED");
 }
+
+#[tokio::test]
+async fn write_keeps_a_rendered_file_and_assert_checks_conditions() {
+    let r = run(&flow(
+        "  - id: w\n    type: io.kestra.plugin.core.storage.Write\n    content: \"a,b\\n{{ flow.id }},2\\n\"\n    extension: .csv\n  - id: ok\n    type: io.kestra.plugin.core.execution.Assert\n    conditions:\n      - \"{{ outputs.w.uri is defined }}\"\n      - \"{{ 1 + 1 == 2 }}\"\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let uri = r.runs("w")[0]["outputs"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        uri.starts_with("kestra:///") && uri.ends_with(".csv"),
+        "{uri}"
+    );
+    let path = r.storage.join(uri.trim_start_matches("kestra:///"));
+    assert_eq!(std::fs::read_to_string(path).unwrap(), "a,b\ntest,2\n");
+    let metrics = r.record["metrics"].as_array().unwrap();
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["name"] == "success" && m["value"] == 2.0),
+        "{metrics:?}"
+    );
+
+    let r = run(&flow(
+        "  - id: bad\n    type: io.kestra.plugin.core.execution.Assert\n    conditions:\n      - \"{{ 1 == 2 }}\"\n      - \"{{ true }}\"\n      - \"{{ 'x' == 'y' }}\"\n    errorMessage: \"numbers in {{ flow.id }}\"\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("bad"), "FAILED");
+    assert!(
+        r.logs
+            .contains("ERROR [bad] Assertion `{{ 1 == 2 }}` failed!"),
+        "{}",
+        r.logs
+    );
+    let at = r
+        .logs
+        .find("2 assertion(s) failed!")
+        .expect("the count of failed assertions");
+    assert!(
+        r.logs[at..]
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.trim() == "numbers in test"),
+        "{}",
+        r.logs
+    );
+    assert!(
+        !r.logs.contains("Assertion `{{ true }}` failed"),
+        "{}",
+        r.logs
+    );
+}

@@ -1,10 +1,12 @@
 //! Kestra's core tasks, one module per type.
 
+mod assert;
 mod debug;
 mod fail;
 mod flow;
 mod log;
 mod output;
+mod storage;
 
 use crate::plugin::TaskDescriptor;
 
@@ -15,6 +17,8 @@ pub const TASKS: &[TaskDescriptor] = &[
     debug::ECHO,
     output::OUTPUT_VALUES,
     fail::FAIL,
+    assert::ASSERT,
+    storage::WRITE,
     flow::sequential::SEQUENTIAL,
     flow::parallel::PARALLEL,
     flow::if_::IF,
