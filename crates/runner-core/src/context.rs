@@ -77,6 +77,8 @@ pub(crate) struct ExecutionState {
     pub(crate) flow_outputs: Option<Json>,
     /// Kestra's metric entries, in the order tasks reported them.
     pub(crate) metrics: Vec<Json>,
+    /// The execution's labels: the flow's, then what Labels tasks set.
+    pub(crate) labels: Map<String, Json>,
 }
 
 /// How to reach a task run's place among its valued parents (ForEach values), outermost first.
@@ -110,6 +112,7 @@ impl ExecutionShared {
             settings,
         } = parts;
         let now = Timestamp::now();
+        let initial_labels = labels.as_object().cloned().unwrap_or_default();
         let prefix = ExecutionPrefix::new(&flow.namespace, &flow.id, &id);
         let fixed_vars = vec![
             (
@@ -147,6 +150,7 @@ impl ExecutionShared {
                 tasks: Arc::new(Json::Object(Map::new())),
                 flow_outputs: None,
                 metrics: Vec::new(),
+                labels: initial_labels,
             }),
         }
     }
@@ -169,6 +173,14 @@ impl ExecutionShared {
             "state": state.record.current,
         });
         let mut vars = self.fixed_vars.clone();
+        if Some(&state.labels) != self.labels.as_object() {
+            // A Labels task changed them: later expressions see the execution's.
+            vars.retain(|(name, _)| name != "labels");
+            vars.push((
+                "labels".to_string(),
+                Vars::from_json(&Json::Object(state.labels.clone())),
+            ));
+        }
         vars.extend([
             ("execution".to_string(), Vars::from_json(&execution)),
             ("inputs".to_string(), Vars::lazy(state.inputs.clone())),
@@ -181,15 +193,11 @@ impl ExecutionShared {
     /// The execution as Kestra's API returns it.
     pub(crate) fn record(&self) -> Json {
         let state = self.state();
-        let labels: Vec<Json> = self
+        let labels: Vec<Json> = state
             .labels
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| json!({"key": k, "value": v}))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .iter()
+            .map(|(k, v)| json!({"key": k, "value": v}))
+            .collect();
         let mut out = json!({
             "id": self.id,
             "namespace": self.flow.namespace,
@@ -510,6 +518,11 @@ impl RunContext {
 
     pub fn storage(&self) -> &Storage {
         &self.exec.storage
+    }
+
+    /// Adds `labels` to the execution's (a Labels task), replacing values of the same key.
+    pub fn add_labels(&self, labels: Map<String, Json>) {
+        self.exec.state().labels.extend(labels);
     }
 
     /// This execution as it stands, in the shape of Kestra's API (the notification tasks that

@@ -857,3 +857,34 @@ async fn write_keeps_a_rendered_file_and_assert_checks_conditions() {
         r.logs
     );
 }
+
+#[tokio::test]
+async fn labels_join_the_execution_and_later_expressions_see_them() {
+    let r = run(&format!(
+        "id: lab\nnamespace: test\nlabels:\n  team: data\ntasks:\n  - id: map\n    type: io.kestra.plugin.core.execution.Labels\n    labels:\n      stage: \"{{{{ flow.id }}}}\"\n  - id: list\n    type: io.kestra.core.tasks.executions.Labels\n    labels:\n      - key: team\n        value: ops\n  - id: seen\n    type: {LOG}\n    message: \"{{{{ labels.team }}}}/{{{{ labels.stage }}}}\"\n"
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    assert!(r.logs.contains("[seen] ops/lab"), "{}", r.logs);
+    assert_eq!(
+        r.record["labels"],
+        serde_json::json!([{"key": "team", "value": "ops"}, {"key": "stage", "value": "lab"}])
+    );
+    for (labels, message) in [
+        (
+            "{\"system.correlationId\": \"x\"}",
+            "System labels can only be set by Kestra itself, offending label: system.correlationId=x",
+        ),
+        (
+            "{\"k\": \"\"}",
+            "Label values cannot be empty, offending label: k",
+        ),
+    ] {
+        let r = run(&flow(&format!(
+            "  - id: bad\n    type: io.kestra.plugin.core.execution.Labels\n    labels: '{labels}'\n"
+        )))
+        .await;
+        assert_eq!(r.state_of("bad"), "FAILED");
+        assert!(r.logs.contains(message), "{}", r.logs);
+    }
+}

@@ -4,6 +4,7 @@ mod assert;
 mod debug;
 mod fail;
 mod flow;
+mod labels;
 mod log;
 mod output;
 mod storage;
@@ -18,6 +19,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     output::OUTPUT_VALUES,
     fail::FAIL,
     assert::ASSERT,
+    labels::LABELS,
     storage::WRITE,
     flow::sequential::SEQUENTIAL,
     flow::parallel::PARALLEL,
