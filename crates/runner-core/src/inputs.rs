@@ -330,7 +330,7 @@ fn coerce_as(type_name: &str, def: &InputSpec, value: &Json) -> Result<Json, Str
             check_range(def, f)?;
             serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
         }
-        "BOOLEAN" => match value {
+        "BOOLEAN" | "BOOL" => match value {
             Json::Bool(b) => Json::Bool(*b),
             other => Json::Bool(text(other).trim().eq_ignore_ascii_case("true")),
         },

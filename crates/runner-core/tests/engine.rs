@@ -888,3 +888,13 @@ async fn labels_join_the_execution_and_later_expressions_see_them() {
         assert!(r.logs.contains(message), "{}", r.logs);
     }
 }
+
+#[tokio::test]
+async fn bool_inputs_and_task_assets_are_read_as_kestra_reads_them() {
+    let yaml = format!(
+        "id: b\nnamespace: test\ninputs:\n  - id: flag\n    type: BOOL\n    defaults: true\ntasks:\n  - id: show\n    type: {LOG}\n    message: \"flag={{{{ inputs.flag }}}}\"\n    assets:\n      inputs:\n        - id: orders\n"
+    );
+    let r = run(&yaml).await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    assert!(r.logs.contains("[show] flag=true"), "{}", r.logs);
+}

@@ -219,7 +219,7 @@ impl Problem {
             Problem::UnknownTaskType { suggestion: None, .. } => {
                 "`runner plugins` lists the task types this runner supports".to_string()
             }
-            Problem::UnknownInputType { .. } => "input types are STRING, INT, FLOAT, BOOLEAN, DATETIME, DATE, TIME, \
+            Problem::UnknownInputType { .. } => "input types are STRING, INT, FLOAT, BOOL (or BOOLEAN), DATETIME, DATE, TIME, \
                  DURATION, JSON, URI, SELECT, MULTISELECT, ARRAY, FILE, SECRET, YAML, EMAIL (uppercase)"
                 .to_string(),
             Problem::UnavailableType { help, .. } => help.clone(),

@@ -46,6 +46,8 @@ pub const TASK_COMMON_FIELDS: &[&str] = &[
     "logToFile",
     "workerGroup",
     "version",
+    // Kestra 1.x lineage metadata (inputs and outputs a task declares); runner keeps none.
+    "assets",
 ];
 
 /// The input types Kestra knows (uppercase, case-sensitive).
@@ -56,6 +58,8 @@ pub const INPUT_TYPES: &[&str] = &[
     "INT",
     "FLOAT",
     "BOOLEAN",
+    // Kestra 0.24's name; BOOLEAN is the deprecated one.
+    "BOOL",
     "DATETIME",
     "DATE",
     "TIME",
