@@ -520,6 +520,54 @@ impl RunContext {
         &self.exec.storage
     }
 
+    /// Deletes every file this execution has stored so far (its record is written at the
+    /// end); returns their URIs, sorted.
+    pub async fn purge_execution_files(&self) -> Result<Vec<String>, TaskError> {
+        let root_uri = self.exec.prefix.root();
+        let root = self.exec.storage.path(&root_uri).map_err(|e| {
+            TaskError::new(
+                crate::error::ErrorKind::Io,
+                "cannot find this execution's files",
+            )
+            .caused_by(e)
+        })?;
+        tokio::task::spawn_blocking(move || {
+            let mut deleted = Vec::new();
+            let mut stack = vec![root.clone()];
+            while let Some(dir) = stack.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    let Ok(kind) = entry.file_type() else {
+                        continue;
+                    };
+                    if kind.is_dir() {
+                        stack.push(path);
+                        continue;
+                    }
+                    std::fs::remove_file(&path).map_err(|e| {
+                        TaskError::new(
+                            crate::error::ErrorKind::Io,
+                            format!("cannot delete {}", path.display()),
+                        )
+                        .caused_by(e)
+                    })?;
+                    if let Ok(rel) = path.strip_prefix(&root) {
+                        deleted.push(format!("{root_uri}/{}", rel.display()));
+                    }
+                }
+            }
+            deleted.sort();
+            Ok(deleted)
+        })
+        .await
+        .map_err(|e| {
+            TaskError::new(crate::error::ErrorKind::Other, "the purge stopped").caused_by(e)
+        })?
+    }
+
     /// Adds `labels` to the execution's (a Labels task), replacing values of the same key.
     pub fn add_labels(&self, labels: Map<String, Json>) {
         self.exec.state().labels.extend(labels);

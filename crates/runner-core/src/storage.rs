@@ -175,6 +175,11 @@ impl ExecutionPrefix {
         format!("kestra://{}/execution.json", self.0)
     }
 
+    /// `kestra:///ns/flow/executions/{id}`: the folder of every file of this execution.
+    pub(crate) fn root(&self) -> String {
+        format!("kestra://{}", self.0)
+    }
+
     /// True when `uri` is a file of this execution.
     pub(crate) fn owns(&self, uri: &str) -> bool {
         uri.strip_prefix("kestra://")

@@ -898,3 +898,30 @@ async fn bool_inputs_and_task_assets_are_read_as_kestra_reads_them() {
     assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
     assert!(r.logs.contains("[show] flag=true"), "{}", r.logs);
 }
+
+#[tokio::test]
+async fn storage_size_delete_and_purge_work_on_this_executions_files() {
+    let r = run(&flow(
+        "  - id: a\n    type: io.kestra.plugin.core.storage.Write\n    content: \"12345\"\n  - id: size\n    type: io.kestra.plugin.core.storage.Size\n    uri: \"{{ outputs.a.uri }}\"\n  - id: del\n    type: io.kestra.plugin.core.storage.Delete\n    uri: \"{{ outputs.a.uri }}\"\n  - id: again\n    type: io.kestra.core.tasks.storages.Delete\n    uri: \"{{ outputs.a.uri }}\"\n  - id: b\n    type: io.kestra.plugin.core.storage.Write\n    content: kept until the purge\n  - id: purge\n    type: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let out = |t: &str| r.runs(t)[0]["outputs"].clone();
+    assert_eq!(out("size")["size"], 5);
+    assert_eq!(out("del")["deleted"], true);
+    assert_eq!(out("again")["deleted"], false);
+    let b = out("b")["uri"].as_str().unwrap().to_string();
+    assert_eq!(out("purge")["uris"], serde_json::json!([b]));
+    assert!(!r.storage.join(b.trim_start_matches("kestra:///")).exists());
+    let r = run(&flow(
+        "  - id: strict\n    type: io.kestra.plugin.core.storage.Delete\n    uri: kestra:///test/flow/executions/nope/x.txt\n    errorOnMissing: true\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("strict"), "FAILED");
+    assert!(
+        r.logs
+            .contains("cannot delete kestra:///test/flow/executions/nope/x.txt"),
+        "{}",
+        r.logs
+    );
+}

@@ -1,4 +1,5 @@
-//! `io.kestra.plugin.core.storage.Write`: a rendered text kept as a file in storage.
+//! Storage tasks: `Write` (a rendered text kept as a file), `PurgeCurrentExecutionFiles`
+//! (this execution's files deleted), `Size` and `Delete` (one file of this execution).
 
 use crate::plugin::*;
 use serde::Deserialize;
@@ -12,6 +13,116 @@ pub(crate) const WRITE: TaskDescriptor = TaskDescriptor {
     example: "id: write\ntype: io.kestra.plugin.core.storage.Write\ncontent: \"id,name\\n1,{{ flow.id }}\\n\"\nextension: .csv",
     shape: runnable::<Write>(),
 };
+
+pub(crate) const PURGE: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+    aliases: &["io.kestra.core.tasks.storages.PurgeExecution"],
+    doc: "Delete every file this execution has stored so far; `uris` lists them.",
+    example: "id: purge\ntype: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles",
+    shape: runnable::<Purge>(),
+};
+
+pub(crate) const SIZE: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.core.storage.Size",
+    aliases: &["io.kestra.core.tasks.storages.Size"],
+    doc: "The size in bytes of a file of this execution.",
+    example: "id: size\ntype: io.kestra.plugin.core.storage.Size\nuri: \"{{ outputs.write.uri }}\"",
+    shape: runnable::<Size>(),
+};
+
+pub(crate) const DELETE: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.core.storage.Delete",
+    aliases: &["io.kestra.core.tasks.storages.Delete"],
+    doc: "Delete a file of this execution; `errorOnMissing` fails when there is none.",
+    example: "id: delete\ntype: io.kestra.plugin.core.storage.Delete\nuri: \"{{ outputs.write.uri }}\"",
+    shape: runnable::<Delete>(),
+};
+
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Purge {}
+
+impl RunnableTask for Purge {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let uris = ctx.purge_execution_files().await?;
+            ctx.info(&format!("Purged {} file(s) of this execution", uris.len()));
+            let mut out = Outputs::new();
+            out.insert(
+                "uris".into(),
+                Json::Array(uris.into_iter().map(Json::String).collect()),
+            );
+            Ok(out)
+        })
+    }
+}
+
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Size {
+    /// The `kestra://` file.
+    uri: Property<String>,
+}
+
+impl RunnableTask for Size {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let uri = ctx.render(&self.uri, "uri")?;
+            let path = ctx.execution_file_path(&uri).map_err(|e| {
+                TaskError::new(ErrorKind::NotFound, format!("cannot read {uri}")).caused_by(e)
+            })?;
+            let size = tokio::fs::metadata(&path)
+                .await
+                .map_err(|e| {
+                    TaskError::new(ErrorKind::Io, format!("cannot read {uri}")).caused_by(e)
+                })?
+                .len();
+            let mut out = Outputs::new();
+            out.insert("size".into(), Json::from(size));
+            Ok(out)
+        })
+    }
+}
+
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Delete {
+    /// The `kestra://` file.
+    uri: Property<String>,
+    /// Fail when the file does not exist (default false).
+    error_on_missing: Option<Property<bool>>,
+}
+
+impl RunnableTask for Delete {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let uri = ctx.render(&self.uri, "uri")?;
+            let strict = ctx
+                .render_opt(&self.error_on_missing, "errorOnMissing")?
+                .unwrap_or(false);
+            let deleted = match ctx.execution_file_path(&uri) {
+                Ok(path) => {
+                    tokio::fs::remove_file(&path).await.map_err(|e| {
+                        TaskError::new(ErrorKind::Io, format!("cannot delete {uri}")).caused_by(e)
+                    })?;
+                    true
+                }
+                Err(StorageError::NotFound { .. }) if !strict => false,
+                Err(e) => {
+                    return Err(TaskError::new(
+                        ErrorKind::NotFound,
+                        format!("cannot delete {uri}"),
+                    )
+                    .caused_by(e));
+                }
+            };
+            let mut out = Outputs::new();
+            out.insert("uri".into(), Json::String(uri));
+            out.insert("deleted".into(), Json::Bool(deleted));
+            Ok(out)
+        })
+    }
+}
 
 #[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
