@@ -925,3 +925,19 @@ async fn storage_size_delete_and_purge_work_on_this_executions_files() {
         r.logs
     );
 }
+
+#[tokio::test]
+async fn local_files_share_a_working_directory() {
+    let r = run(&flow(
+        "  - id: wd\n    type: io.kestra.plugin.core.flow.WorkingDirectory\n    tasks:\n      - id: put\n        type: io.kestra.core.tasks.storages.LocalFiles\n        inputs:\n          data/a.txt: \"hello {{ flow.id }}\"\n          b.csv: \"x\"\n      - id: keep\n        type: io.kestra.plugin.core.storage.LocalFiles\n        outputs:\n          - \"**.txt\"\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let uris = r.runs("keep")[0]["outputs"]["uris"].clone();
+    let map = uris.as_object().expect("uris");
+    assert_eq!(map.keys().collect::<Vec<_>>(), ["data/a.txt"], "{uris}");
+    let uri = map["data/a.txt"].as_str().unwrap();
+    let text =
+        std::fs::read_to_string(r.storage.join(uri.trim_start_matches("kestra:///"))).unwrap();
+    assert_eq!(text, "hello test");
+}

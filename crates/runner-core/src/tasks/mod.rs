@@ -24,6 +24,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     storage::PURGE,
     storage::SIZE,
     storage::DELETE,
+    storage::LOCAL_FILES,
     flow::sequential::SEQUENTIAL,
     flow::parallel::PARALLEL,
     flow::if_::IF,

@@ -1,5 +1,6 @@
 //! Storage tasks: `Write` (a rendered text kept as a file), `PurgeCurrentExecutionFiles`
-//! (this execution's files deleted), `Size` and `Delete` (one file of this execution).
+//! (this execution's files deleted), `Size` and `Delete` (one file of this execution), and
+//! the deprecated `LocalFiles` (files into and out of the working directory).
 
 use crate::plugin::*;
 use serde::Deserialize;
@@ -37,6 +38,44 @@ pub(crate) const DELETE: TaskDescriptor = TaskDescriptor {
     example: "id: delete\ntype: io.kestra.plugin.core.storage.Delete\nuri: \"{{ outputs.write.uri }}\"",
     shape: runnable::<Delete>(),
 };
+
+pub(crate) const LOCAL_FILES: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.core.storage.LocalFiles",
+    aliases: &["io.kestra.core.tasks.storages.LocalFiles"],
+    doc: "Deprecated (use a script's inputFiles/outputFiles): write `inputs` into the working directory, keep `outputs` files in storage.",
+    example: "id: files\ntype: io.kestra.plugin.core.storage.LocalFiles\ninputs:\n  query.sql: select 1\n",
+    shape: runnable::<LocalFiles>(),
+};
+
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LocalFiles {
+    /// Files to create: name to text, or to a `kestra://` file.
+    inputs: Option<Property<Json>>,
+    /// Globs of working-directory files to keep in storage (`uris`).
+    outputs: Option<Property<Vec<String>>>,
+}
+
+impl RunnableTask for LocalFiles {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            // Inside a WorkingDirectory this is its folder, which the next tasks share.
+            let dir = ctx.working_dir()?;
+            if let Some(inputs) = &self.inputs {
+                let files = ctx.render(inputs, "inputs")?;
+                ctx.write_input_files(&dir, &files, "inputs").await?;
+            }
+            let mut out = Outputs::new();
+            if let Some(patterns) = ctx.render_opt(&self.outputs, "outputs")? {
+                let uris = ctx
+                    .upload_output_files(dir.path(), &patterns, "outputs")
+                    .await?;
+                out.insert("uris".into(), Json::Object(uris));
+            }
+            Ok(out)
+        })
+    }
+}
 
 #[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields)]
