@@ -21,10 +21,11 @@ if [ "$(id -u)" = 0 ] && ! command -v sudo >/dev/null 2>&1; then need+=(sudo); f
 [ -x /usr/bin/time ] || need+=(time)
 command -v age >/dev/null 2>&1 || need+=(age)
 # Script tasks run real interpreters on the Process runner: sh, Python (with venv, for
-# `dependencies`) and Node.
+# `dependencies`), Node and Ruby.
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v ruby >/dev/null 2>&1 || need+=(ruby)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         say "installing ${need[*]} (Debian packages)"

@@ -1,4 +1,5 @@
-//! Kestra's script tasks: `io.kestra.plugin.scripts.shell`, `python` and `node` (`Script`
+//! Kestra's script tasks: `io.kestra.plugin.scripts.shell`, `python`, `node`, `r`, `julia`
+//! and `ruby` (`Script`
 //! and `Commands`) and the deprecated `io.kestra.core.tasks.scripts` ones, on the Process
 //! task runner (this machine) or the Docker one (a container engine's API).
 //!
@@ -8,6 +9,7 @@
 //! and metrics (`protocol`), and `outputFiles` go to storage.
 
 mod exec;
+mod languages;
 mod legacy;
 mod lines;
 mod node;
@@ -28,6 +30,12 @@ pub const TASKS: &[TaskDescriptor] = &[
     python::COMMANDS,
     node::SCRIPT,
     node::COMMANDS,
+    languages::r::SCRIPT,
+    languages::r::COMMANDS,
+    languages::julia::SCRIPT,
+    languages::julia::COMMANDS,
+    languages::ruby::SCRIPT,
+    languages::ruby::COMMANDS,
     legacy::BASH,
     legacy::PYTHON,
     legacy::NODE,

@@ -567,3 +567,54 @@ async fn a_failed_sibling_in_a_parallel_kills_the_other_process_group() {
     assert!(!late.exists(), "a process of the killed task outlived it");
     assert!(r.left_behind.is_empty(), "{:?}", r.left_behind);
 }
+
+#[tokio::test]
+async fn ruby_r_and_julia_scripts_run_their_program_on_a_file() {
+    // Ruby for real; R and Julia are not packaged for this machine's Debian (Julia) or too
+    // large to install for a test (R): a stand-in `Rscript` and `julia` on PATH show the
+    // command line the tasks build and read the file they are given.
+    let bin = support::Scratch::new("lang-bin");
+    for program in ["Rscript", "julia"] {
+        let path = bin.path(program);
+        std::fs::write(
+            &path,
+            "#!/bin/sh\necho \"$(basename \"$0\") ${1##*.}\"\ncat \"$1\"\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let options = Options {
+        environment: vec![(
+            "PATH".into(),
+            format!(
+                "{}:{}",
+                bin.0.display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )],
+        ..Options::default()
+    };
+    let ruby = installed("ruby");
+    if !ruby {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED the Ruby part: ruby is not installed (scripts/test.sh installs it)"
+        );
+    }
+    let mut tasks = String::from(
+        "  - id: r\n    type: io.kestra.plugin.scripts.r.Script\n    script: print('{{ flow.id }}')\n  - id: jl\n    type: io.kestra.plugin.scripts.julia.Commands\n    commands:\n      - julia --version || true\n",
+    );
+    if ruby {
+        tasks.push_str("  - id: rb\n    type: io.kestra.plugin.scripts.ruby.Script\n    script: |\n      puts \"::{\\\"outputs\\\":{\\\"sum\\\":#{1 + 2}}}::\"\n      puts RUBY_VERSION.split('.').first.to_i >= 2\n");
+    }
+    let r = run_script(&flow(&tasks), options).await;
+    assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
+    assert_eq!(r.lines("r", "INFO"), ["Rscript R", "print('scripts')"]);
+    assert!(r.lines("jl", "INFO")[0].starts_with("julia "), "{}", r.logs);
+    if ruby {
+        assert_eq!(r.lines("rb", "INFO"), ["true"]);
+        assert_eq!(r.outputs("rb")["vars"], json!({"sum": 3}));
+    }
+}
