@@ -536,7 +536,7 @@ async fn pull(
     }
     let failed = |why: String| {
         TaskError::new(ErrorKind::Unreachable, format!("cannot pull image `{image}`: {why}"))
-            .hint("check the image name and that its registry can be reached from the engine; or build the image locally and set pullPolicy: NEVER")
+            .hint("check the image name and that its registry can be reached from the engine; or build the image locally and set pullPolicy: NEVER; or run the task on this machine with --task-runner process")
     };
     let response = engine
         .send_with_auth(Method::POST, &path, auth)
