@@ -63,7 +63,14 @@ fn every_example_of_every_task_type_is_valid() {
 fn every_property_is_documented_once() {
     for t in runner::registry().iter() {
         let mut names: Vec<&str> = t.properties.iter().map(|p| p.name).collect();
-        assert!(!names.is_empty(), "{} has no properties", t.type_name());
+        // A task without properties must be one Kestra defines without any.
+        const NONE_IN_KESTRA: &[&str] =
+            &["io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles"];
+        assert!(
+            !names.is_empty() || NONE_IN_KESTRA.contains(&t.type_name()),
+            "{} has no properties",
+            t.type_name()
+        );
         for p in &t.properties {
             assert!(!p.doc.is_empty(), "{}.{} has no doc", t.type_name(), p.name);
             if let PropKind::Value(ty) = p.kind {

@@ -422,12 +422,7 @@ impl Container {
             });
         }
         let collected = Mutex::new(Collected::default());
-        let (status, logs) = tokio::join!(
-            wait(&engine, &id),
-            follow_logs(ctx, &engine, &id, &collected)
-        );
-        let status = status?;
-        logs?;
+        let status = stream_output(ctx, &engine, &id, &collected).await?;
         if settings.strategy == FileHandling::Volume {
             copy_out(ctx, &engine, &id, &launch.dir).await?;
         }
@@ -771,67 +766,103 @@ async fn wait(engine: &Engine, id: &str) -> Result<i32, TaskError> {
 }
 
 /// Relays the container's stdout and stderr as they come, through the same relay as the
-/// Process runner.
-async fn follow_logs(
+/// Process runner, and returns the exit code. A followed log can end before the engine has
+/// written the last lines of a container that just stopped, so once the container has
+/// stopped the complete log is read again and what the follow did not give is relayed too.
+async fn stream_output(
     ctx: &RunContext,
     engine: &Engine,
     id: &str,
     collected: &Mutex<Collected>,
-) -> Result<(), TaskError> {
+) -> Result<i32, TaskError> {
     let what = "cannot read the container's output";
-    let response = engine
-        .send(
-            Method::GET,
-            &format!("/containers/{id}/logs?follow=true&stdout=true&stderr=true"),
-            None,
-            Body::Empty,
-        )
-        .await
-        .map_err(|e| engine_error(engine, what, e))?;
-    if !response.status().is_success() {
-        let status = response.status();
-        let bytes = engine::read_limited(response.into_body(), 1 << 20)
+    let logs = |follow: bool| async move {
+        let response = engine
+            .send(
+                Method::GET,
+                &format!("/containers/{id}/logs?follow={follow}&stdout=true&stderr=true"),
+                None,
+                Body::Empty,
+            )
             .await
-            .unwrap_or_default();
-        return Err(engine_error(
-            engine,
-            what,
-            CallError::Status(status, engine::message_of(&bytes)),
-        ));
-    }
+            .map_err(|e| engine_error(engine, what, e))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let bytes = engine::read_limited(response.into_body(), 1 << 20)
+                .await
+                .unwrap_or_default();
+            return Err(engine_error(
+                engine,
+                what,
+                CallError::Status(status, engine::message_of(&bytes)),
+            ));
+        }
+        Ok(response.into_body())
+    };
+    let followed = logs(true).await?;
     let (mut out_w, out_r) = tokio::io::duplex(CHUNK);
     let (mut err_w, err_r) = tokio::io::duplex(CHUNK);
     let pump = async move {
-        let mut body = response.into_body();
+        let io = |e: std::io::Error| TaskError::new(ErrorKind::Io, what).caused_by(e);
+        // Bytes relayed so far on stdout and stderr.
+        let mut seen = [0u64; 2];
+        let mut body = followed;
         let mut demux = Demux::default();
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| std::io::Error::other(e.to_string()))?;
+            let frame = frame.map_err(|e| io(std::io::Error::other(e.to_string())))?;
             let Ok(data) = frame.into_data() else {
                 continue;
             };
             let mut pieces = Vec::new();
             demux.feed(&data, &mut pieces);
             for (stream, bytes) in &pieces {
-                if *stream == 2 {
-                    err_w.write_all(bytes).await?;
+                let (w, i) = if *stream == 2 {
+                    (&mut err_w, 1)
                 } else {
-                    out_w.write_all(bytes).await?;
+                    (&mut out_w, 0)
+                };
+                w.write_all(bytes).await.map_err(io)?;
+                seen[i] += bytes.len() as u64;
+            }
+        }
+        let status = wait(engine, id).await?;
+        // The complete log: skip what the follow gave, relay the rest.
+        let mut body = logs(false).await?;
+        let mut demux = Demux::default();
+        let mut skip = seen;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| io(std::io::Error::other(e.to_string())))?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let mut pieces = Vec::new();
+            demux.feed(&data, &mut pieces);
+            for (stream, bytes) in &pieces {
+                let (w, i) = if *stream == 2 {
+                    (&mut err_w, 1)
+                } else {
+                    (&mut out_w, 0)
+                };
+                let drop = skip[i].min(bytes.len() as u64) as usize;
+                skip[i] -= drop as u64;
+                if drop < bytes.len() {
+                    w.write_all(&bytes[drop..]).await.map_err(io)?;
                 }
             }
         }
-        out_w.shutdown().await?;
-        err_w.shutdown().await?;
-        Ok::<(), std::io::Error>(())
+        out_w.shutdown().await.map_err(io)?;
+        err_w.shutdown().await.map_err(io)?;
+        Ok::<i32, TaskError>(status)
     };
     let (pumped, out, err) = tokio::join!(
         pump,
         relay(ctx, out_r, false, collected),
         relay(ctx, err_r, true, collected)
     );
-    for r in [pumped, out, err] {
+    for r in [out, err] {
         r.map_err(|e| TaskError::new(ErrorKind::Io, what).caused_by(e))?;
     }
-    Ok(())
+    pumped
 }
 
 const CHUNK: usize = 64 << 10;
