@@ -941,3 +941,55 @@ async fn local_files_share_a_working_directory() {
         std::fs::read_to_string(r.storage.join(uri.trim_start_matches("kestra:///"))).unwrap();
     assert_eq!(text, "hello test");
 }
+
+#[tokio::test]
+async fn concat_joins_files_and_leaves_nothing_when_one_is_missing() {
+    let r = run(&flow(
+        "  - id: a\n    type: io.kestra.plugin.core.storage.Write\n    content: one\n  - id: b\n    type: io.kestra.plugin.core.storage.Write\n    content: two\n  - id: c\n    type: io.kestra.core.tasks.storages.Concat\n    files:\n      - \"{{ outputs.a.uri }}\"\n      - \"{{ outputs.b.uri }}\"\n    separator: \"|\"\n    extension: .txt\n  - id: d\n    type: io.kestra.plugin.core.storage.Concat\n    files: '[\"{{ outputs.a.uri }}\"]'\n",
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let read = |t: &str| {
+        let uri = r.runs(t)[0]["outputs"]["uri"].as_str().unwrap().to_string();
+        (
+            uri.clone(),
+            std::fs::read_to_string(r.storage.join(uri.trim_start_matches("kestra:///"))).unwrap(),
+        )
+    };
+    let (uri, text) = read("c");
+    assert!(uri.ends_with(".txt"), "{uri}");
+    assert_eq!(text, "one|two");
+    assert_eq!(read("d").1, "one");
+
+    let r = run(&flow(
+        "  - id: a\n    type: io.kestra.plugin.core.storage.Write\n    content: one\n  - id: c\n    type: io.kestra.plugin.core.storage.Concat\n    files:\n      - \"{{ outputs.a.uri }}\"\n      - kestra:///test/flow/executions/other/x.txt\n",
+    ))
+    .await;
+    assert_eq!(r.state_of("c"), "FAILED");
+    assert!(
+        r.logs
+            .contains("cannot read kestra:///test/flow/executions/other/x.txt"),
+        "{}",
+        r.logs
+    );
+    let leftovers: Vec<_> = walk_files(&r.storage)
+        .into_iter()
+        .filter(|p| p.contains("/tasks/c/"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+fn walk_files(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                stack.push(e.path());
+            } else {
+                out.push(e.path().display().to_string());
+            }
+        }
+    }
+    out
+}

@@ -25,6 +25,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     storage::SIZE,
     storage::DELETE,
     storage::LOCAL_FILES,
+    storage::CONCAT,
     flow::sequential::SEQUENTIAL,
     flow::parallel::PARALLEL,
     flow::if_::IF,

@@ -39,6 +39,104 @@ pub(crate) const DELETE: TaskDescriptor = TaskDescriptor {
     shape: runnable::<Delete>(),
 };
 
+pub(crate) const CONCAT: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.core.storage.Concat",
+    aliases: &["io.kestra.core.tasks.storages.Concat"],
+    doc: "Join files of this execution into one (streamed), with an optional `separator` between them.",
+    example: "id: concat\ntype: io.kestra.plugin.core.storage.Concat\nfiles:\n  - \"{{ outputs.a.uri }}\"\n  - \"{{ outputs.b.uri }}\"\nseparator: \"\\n\"",
+    shape: runnable::<Concat>(),
+};
+
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Concat {
+    /// The files: a list of `kestra://` URIs, or a JSON string of one.
+    files: Property<Json>,
+    /// Written between two files.
+    separator: Option<Property<String>>,
+    /// The result's extension (default `.tmp`).
+    extension: Option<Property<String>>,
+}
+
+impl RunnableTask for Concat {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let mut files: Json = ctx.render(&self.files, "files")?;
+            if let Json::String(s) = &files {
+                files = serde_json::from_str(s).map_err(|e| {
+                    TaskError::property(
+                        "files",
+                        format!("a string of files must be a JSON list: {e}"),
+                    )
+                })?;
+            }
+            let Json::Array(items) = files else {
+                return Err(TaskError::property("files", "a list of kestra:// URIs"));
+            };
+            let uris: Vec<String> = items
+                .into_iter()
+                .map(|v| match v {
+                    Json::String(s) => Ok(s),
+                    other => Err(TaskError::property(
+                        "files",
+                        format!("`{other}` is not a kestra:// URI"),
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            let separator = ctx.render_opt(&self.separator, "separator")?;
+            let extension = ctx
+                .render_opt(&self.extension, "extension")?
+                .unwrap_or_else(|| ".tmp".into());
+            if extension.contains(['/', '\\']) {
+                return Err(TaskError::property(
+                    "extension",
+                    format!("`{extension}` is not a file extension"),
+                ));
+            }
+            let uri = ctx.output_file_uri(&format!("{}{extension}", crate::ids::random_u64()));
+            let path = ctx.storage().path(&uri).map_err(|e| {
+                TaskError::new(ErrorKind::Io, format!("cannot place {uri}")).caused_by(e)
+            })?;
+            let mut out = ctx.storage().create(&uri).await.map_err(|e| {
+                TaskError::new(ErrorKind::Io, format!("cannot create {uri}")).caused_by(e)
+            })?;
+            let written: Result<(), TaskError> = async {
+                for (i, source) in uris.iter().enumerate() {
+                    if i > 0
+                        && let Some(sep) = &separator
+                    {
+                        out.write_all(sep.as_bytes()).await.map_err(|e| {
+                            TaskError::new(ErrorKind::Io, format!("cannot write {uri}"))
+                                .caused_by(e)
+                        })?;
+                    }
+                    let mut file = ctx.open_execution_file(source).await.map_err(|e| {
+                        TaskError::new(ErrorKind::NotFound, format!("cannot read {source}"))
+                            .caused_by(e)
+                    })?;
+                    tokio::io::copy(&mut file, &mut out).await.map_err(|e| {
+                        TaskError::new(ErrorKind::Io, format!("cannot copy {source} into {uri}"))
+                            .caused_by(e)
+                    })?;
+                }
+                out.flush().await.map_err(|e| {
+                    TaskError::new(ErrorKind::Io, format!("cannot write {uri}")).caused_by(e)
+                })
+            }
+            .await;
+            if let Err(e) = written {
+                // No half-joined file is left behind.
+                drop(out);
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(e);
+            }
+            let mut outputs = Outputs::new();
+            outputs.insert("uri".into(), Json::String(uri));
+            Ok(outputs)
+        })
+    }
+}
+
 pub(crate) const LOCAL_FILES: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.storage.LocalFiles",
     aliases: &["io.kestra.core.tasks.storages.LocalFiles"],
