@@ -580,7 +580,13 @@ fn check_masker(bytes: &[u8]) {
     }
     let text = format!("{s} [{secret}] {s}");
     let masked = masker.mask(&text);
-    assert!(!masked.contains(&secret), "{secret:?} in {masked:?}");
+    // A mask's stars may spell the start of a secret that starts with `*` with the text after
+    // it: what counts is the text outside the masks.
+    let outside = |t: &str| t.replace("******", "\u{0}");
+    assert!(
+        !outside(&masked).contains(&secret),
+        "{secret:?} in {masked:?}"
+    );
     let record = json!({"id": "x", "outputs": {"v": text, secret.clone(): 1}});
     let mut masked = record;
     masker.mask_json_in_place(&mut masked, &["id"]);
@@ -591,7 +597,10 @@ fn check_masker(bytes: &[u8]) {
     let mut strings = Vec::new();
     collect_strings(&masked["outputs"], &mut strings);
     for s in strings {
-        assert!(!s.contains(&secret), "{secret:?} in {s:?} of {masked}");
+        assert!(
+            !outside(&s).contains(&secret),
+            "{secret:?} in {s:?} of {masked}"
+        );
     }
 }
 
