@@ -55,6 +55,43 @@ pub(crate) enum Command {
     /// Work with secret files
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Read and change the KV store that runs keep in the state directory
+    Kv(KvArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct KvArgs {
+    /// The state directory [default: $RUNNER_STATE, then .runner/state]
+    #[arg(long, env = "RUNNER_STATE", value_name = "DIR", global = true)]
+    pub(crate) state: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: KvCommand,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KvCommand {
+    /// List keys (of one namespace, or all), with type, version, expiry
+    List {
+        namespace: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Print one value as JSON (exit 1 when the key is missing or expired)
+    Get { namespace: String, key: String },
+    /// Write one value, typed as `kvType` types it
+    Set {
+        namespace: String,
+        key: String,
+        value: String,
+        /// STRING, NUMBER, BOOLEAN, DATETIME, DATE, DURATION or JSON
+        #[arg(long = "type", default_value = "STRING")]
+        kv_type: String,
+        /// How long the value lives (ISO-8601, e.g. PT1H, P7D)
+        #[arg(long)]
+        ttl: Option<String>,
+    },
+    /// Remove one key (exit 1 when there was none)
+    Delete { namespace: String, key: String },
 }
 
 #[derive(Subcommand)]
@@ -128,6 +165,10 @@ pub(crate) struct RunArgs {
     /// instance-metadata services answer; refused without it
     #[arg(long)]
     pub(crate) allow_link_local: bool,
+    /// Where the KV store is kept between runs [default: `state` beside the storage folder,
+    /// .runner/state]
+    #[arg(long, env = "RUNNER_STATE", value_name = "DIR")]
+    pub(crate) state: Option<PathBuf>,
     /// Where Python environments of `dependencies` are kept between runs [default: .runner/cache]
     #[arg(long, env = "RUNNER_CACHE_DIR", value_name = "DIR")]
     pub(crate) cache_dir: Option<PathBuf>,

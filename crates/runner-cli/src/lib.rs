@@ -29,6 +29,7 @@ mod cli;
 mod diagnostics;
 mod eval;
 mod files;
+mod kv;
 mod limits;
 mod plugins;
 mod registry;
@@ -94,6 +95,7 @@ fn dispatch(cli: cli::Cli) -> u8 {
             &files::EnvFiles::new(env_files, identity),
         ),
         Command::Plugins { format } => plugins::plugins(format),
+        Command::Kv(args) => kv::kv(args),
         Command::Secrets(SecretsCommand::Encode {
             input,
             output,

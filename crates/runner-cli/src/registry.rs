@@ -12,5 +12,6 @@ pub fn registry() -> Registry {
         runner_serdes::TASKS,
         runner_scripts::TASKS,
         runner_http::TASKS,
+        runner_kv::TASKS,
     ])
 }

@@ -72,6 +72,13 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         Ok(n) => n,
         Err(e) => return fail(e),
     };
+    // Beside the storage folder, so that one `--storage` keeps a project's runs apart.
+    let state = args.state.clone().unwrap_or_else(|| {
+        storage
+            .parent()
+            .map_or_else(|| PathBuf::from("state"), |p| p.join("state"))
+    });
+    let kv = runner_kv::LazyKv::new(state, vec![plan.flow.namespace.clone()]);
     let cache = args
         .cache_dir
         .clone()
@@ -92,6 +99,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             .storage(storage)
             .cache_dir(cache)
             .http(runner_http::function(args.allow_link_local))
+            .kv(Arc::new(kv))
             .setting("task-runner", args.task_runner.as_str())
             .setting(
                 "docker-host-access",

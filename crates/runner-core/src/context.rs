@@ -42,6 +42,8 @@ pub(crate) struct ExecutionShared {
     pub(crate) cache_dir: std::path::PathBuf,
     /// Settings of the run for task families (`task-runner`), by name.
     pub(crate) settings: std::collections::BTreeMap<String, String>,
+    /// The KV store, when the run has one.
+    pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
 }
 
 /// What an execution is made of, gathered by [`crate::ExecutionBuilder`].
@@ -61,6 +63,7 @@ pub(crate) struct ExecutionParts {
     pub(crate) namespace_files: std::collections::BTreeMap<String, std::path::PathBuf>,
     pub(crate) cache_dir: std::path::PathBuf,
     pub(crate) settings: std::collections::BTreeMap<String, String>,
+    pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
 }
 
 /// The mutable part of an execution.
@@ -110,6 +113,7 @@ impl ExecutionShared {
             namespace_files,
             cache_dir,
             settings,
+            kv,
         } = parts;
         let now = Timestamp::now();
         let initial_labels = labels.as_object().cloned().unwrap_or_default();
@@ -131,6 +135,7 @@ impl ExecutionShared {
             namespace_files,
             cache_dir,
             settings,
+            kv,
             cleanup: Cleanup::default(),
             killed: Default::default(),
             fixed_vars,
@@ -375,6 +380,29 @@ impl RunContext {
                 property: property.to_string(),
                 source,
             })
+    }
+
+    /// Renders a string keeping the type of a lone expression (Kestra's `renderTyped`):
+    /// `"{{ outputs.q.rows }}"` stays a list, `"n={{ x }}"` is a string.
+    pub fn render_typed(&self, source: &str, property: &str) -> Result<Json, TaskError> {
+        self.exec
+            .renderer
+            .render_typed(source, &self.variables())
+            .map_err(|source| TaskError::Render {
+                property: property.to_string(),
+                source,
+            })
+    }
+
+    /// The run's KV store (`--state`); a run without one fails the task saying so.
+    pub fn kv(&self) -> Result<&dyn crate::kv::KvStore, TaskError> {
+        self.exec.kv.as_deref().ok_or_else(|| {
+            TaskError::new(
+                crate::error::ErrorKind::Unsupported,
+                "the KV store is not open in this run",
+            )
+            .hint("`runner run` opens it in its state directory (--state)")
+        })
     }
 
     /// Renders a dynamic property and converts it to its type.

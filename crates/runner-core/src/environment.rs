@@ -129,6 +129,7 @@ impl Environment {
             masker: Some(masker),
             files: None,
             http,
+            kv: None,
             limits,
         })
     }

@@ -64,6 +64,7 @@ pub struct ExecutionBuilder {
     cache_dir: PathBuf,
     settings: std::collections::BTreeMap<String, String>,
     http: Option<Arc<dyn runner_template::HttpAccess>>,
+    kv: Option<Arc<dyn crate::kv::KvStore>>,
 }
 
 impl ExecutionBuilder {
@@ -79,6 +80,7 @@ impl ExecutionBuilder {
             inputs: Map::new(),
             limits: Limits::default(),
             http: None,
+            kv: None,
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
@@ -117,6 +119,12 @@ impl ExecutionBuilder {
     /// Where the `http()` expression function sends its requests (none: it says so).
     pub fn http(mut self, http: Arc<dyn runner_template::HttpAccess>) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// The KV store the kv tasks and `kv()` use (none: they say it is not open).
+    pub fn kv(mut self, store: Arc<dyn crate::kv::KvStore>) -> Self {
+        self.kv = Some(store);
         self
     }
 
@@ -191,6 +199,10 @@ impl ExecutionBuilder {
             masker: Some(masker.clone()),
             files: Some(Arc::new(StorageFiles(Storage::new(&self.storage)))),
             http: self.http,
+            kv: self
+                .kv
+                .clone()
+                .map(|s| s as Arc<dyn runner_template::KvRead>),
             limits: self.limits,
         }));
         let id = self.id.unwrap_or_else(crate::ids::friendly_id);
@@ -240,6 +252,7 @@ impl ExecutionBuilder {
             namespace_files: self.namespace_files,
             cache_dir: self.cache_dir,
             settings: self.settings,
+            kv: self.kv,
         }));
         Ok(Execution {
             plan: self.plan,

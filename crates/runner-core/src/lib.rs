@@ -20,6 +20,7 @@ mod execution;
 mod executor;
 mod glob;
 mod inputs;
+pub mod kv;
 mod log;
 mod net;
 mod pipe;

@@ -390,11 +390,46 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
                 .map_err(fail)
         },
     );
-    env.add_function("kv", |_: Rest<ValueOrKwargs>| -> Result<Value, Error> {
-        Err(fail(
-            "the KV store is not available in runner: pass the value as an input or a variable",
-        ))
-    });
+    let kv = hooks.kv.clone();
+    env.add_function(
+        "kv",
+        move |state: &State, a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let key = args
+                .get(0, "key")
+                .filter(|k| !k.is_undefined() && !k.is_none())
+                .ok_or_else(|| missing("The 'kv' function expects an argument 'key'."))?;
+            let key = text(&key);
+            let asked = args
+                .get(1, "namespace")
+                .filter(|n| !n.is_undefined() && !n.is_none())
+                .map(|n| text(&n));
+            // Kestra's default since 0.22: a missing key is an error unless told otherwise.
+            let error_on_missing = args.get(2, "errorOnMissing").is_none_or(|v| v.is_true());
+            args.finish()?;
+            let Some(kv) = &kv else {
+                return Err(fail(
+                    "kv() is not available here: the KV store is opened by `runner run`",
+                ));
+            };
+            let (_, flow_namespace, _) = execution_of(state);
+            // The flow's own namespace, named or not, is searched with its parents.
+            let inherit = asked.is_none() || asked == flow_namespace;
+            let Some(namespace) = asked.or(flow_namespace) else {
+                return Err(fail("kv() needs a namespace: pass `namespace`"));
+            };
+            match kv.lookup(&namespace, &key, inherit).map_err(fail)? {
+                crate::KvLookup::Found(v) => Ok(Value::from(minijinja::value::Serde(&v))),
+                crate::KvLookup::Expired if error_on_missing => {
+                    Err(fail("The requested value has expired"))
+                }
+                crate::KvLookup::Missing if error_on_missing => Err(fail(format!(
+                    "The key '{key}' does not exist in the namespace '{namespace}'."
+                ))),
+                _ => Ok(Value::from(())),
+            }
+        },
+    );
     env.add_function(
         "encrypt",
         |a: Rest<ValueOrKwargs>| -> Result<Value, Error> {

@@ -123,6 +123,22 @@ pub trait HttpAccess: Send + Sync {
     fn call(&self, call: HttpCall) -> Result<Json, String>;
 }
 
+/// What a KV lookup found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum KvLookup {
+    Found(Json),
+    Missing,
+    /// The key existed but its `ttl` has passed (the store has deleted it).
+    Expired,
+}
+
+/// Where `kv()` reads (the KV store gives it; the engine's tasks write there).
+pub trait KvRead: Send + Sync {
+    /// The value of `key` in `namespace` or, with `inherit`, in the nearest parent namespace
+    /// that has it (`a.b.c`, then `a.b`, then `a`). An error is a sentence for the user.
+    fn lookup(&self, namespace: &str, key: &str, inherit: bool) -> Result<KvLookup, String>;
+}
+
 /// What the functions that reach outside the template use.
 #[derive(Clone, Default)]
 pub struct Hooks {
@@ -134,6 +150,8 @@ pub struct Hooks {
     pub files: Option<Arc<dyn FileAccess>>,
     /// `http()` sends here; without it the function says it is not available.
     pub http: Option<Arc<dyn HttpAccess>>,
+    /// `kv()` reads here; without it the function says the store is not available.
+    pub kv: Option<Arc<dyn KvRead>>,
     /// How much one render may do; where jq runs.
     pub limits: Limits,
 }
@@ -271,6 +289,12 @@ impl Default for Renderer {
     }
 }
 
+/// The expression of a template that is `{{ expression }}` and nothing else.
+fn single_expression(source: &str) -> Option<&str> {
+    let inner = source.trim().strip_prefix("{{")?.strip_suffix("}}")?;
+    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then_some(inner)
+}
+
 impl Renderer {
     /// A renderer without secrets or storage (`secret()` and `read()` report that).
     pub fn new() -> Self {
@@ -328,6 +352,17 @@ impl Renderer {
                 .is_some_and(|s| serde_json::from_str::<Json>(s).is_ok())
         });
         filters::register(&mut env);
+        // `render_typed`'s carrier: the value as JSON, read back on the other side.
+        env.add_filter("__typed", |v: Value| -> Result<String, minijinja::Error> {
+            if v.is_undefined() {
+                return Err(minijinja::Error::new(
+                    ErrorKind::UndefinedError,
+                    "undefined value",
+                ));
+            }
+            serde_json::to_string(&v)
+                .map_err(|e| minijinja::Error::new(ErrorKind::BadSerialization, e.to_string()))
+        });
         let sandbox = hooks.limits.jq.clone();
         env.add_filter(
             "jq",
@@ -359,6 +394,23 @@ impl Renderer {
     pub fn render_str(&self, source: &str, ctx: &Context) -> Result<String, RenderError> {
         LIMITS.with(|l| *l.borrow_mut() = Some(self.limits.clone()));
         render_source(&self.env, source, &ctx.value)
+    }
+
+    /// Renders `source` keeping the type of its value when it is one expression and nothing
+    /// else (`"{{ outputs.t.rows }}"` stays a list), as Kestra's `renderTyped`; any other text
+    /// renders to a string.
+    pub fn render_typed(&self, source: &str, ctx: &Context) -> Result<Json, RenderError> {
+        let Some(inner) = single_expression(source) else {
+            return self.render_str(source, ctx).map(Json::String);
+        };
+        let wrapped = format!("{{{{ ({inner}) | __typed }}}}");
+        let printed = self.render_str(&wrapped, ctx).map_err(|mut e| {
+            // The error is about what the user wrote, not the wrapper.
+            e.detail = e.detail.replace(&wrapped, source);
+            e.expression = source.to_string();
+            e
+        })?;
+        Ok(serde_json::from_str(&printed).unwrap_or(Json::String(printed)))
     }
 
     /// Renders every string inside `value`, map keys included; other scalars pass through.

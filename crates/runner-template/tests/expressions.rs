@@ -266,7 +266,7 @@ fn functions() {
     assert!(
         render(&r, "{{ kv('x') }}", json!({}))
             .unwrap_err()
-            .contains("KV store is not available")
+            .contains("kv() is not available here")
     );
 }
 
@@ -402,4 +402,84 @@ fn the_limits_keep_rendering_within_a_small_stack() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn render_typed_keeps_the_type_of_one_expression() {
+    let r = Renderer::new();
+    let ctx = Context::new(json!({"rows": [1, 2], "n": 3, "s": "x"}));
+    assert_eq!(r.render_typed("{{ rows }}", &ctx).unwrap(), json!([1, 2]));
+    assert_eq!(r.render_typed(" {{ n + 1 }} ", &ctx).unwrap(), json!(4));
+    assert_eq!(r.render_typed("{{ s }}", &ctx).unwrap(), json!("x"));
+    assert_eq!(r.render_typed("n={{ n }}", &ctx).unwrap(), json!("n=3"));
+    assert_eq!(r.render_typed("plain", &ctx).unwrap(), json!("plain"));
+    let err = r.render_typed("{{ nope }}", &ctx).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unable to find `nope` used in the expression `{{ nope }}` at line 1"
+    );
+}
+
+/// A KV store in memory: the template crate only reads through the trait.
+struct Kv(std::collections::BTreeMap<(String, String), Json>);
+
+impl runner_template::KvRead for Kv {
+    fn lookup(
+        &self,
+        namespace: &str,
+        key: &str,
+        inherit: bool,
+    ) -> Result<runner_template::KvLookup, String> {
+        let mut ns = namespace.to_string();
+        loop {
+            if let Some(v) = self.0.get(&(ns.clone(), key.to_string())) {
+                return Ok(if v == &json!("EXPIRED") {
+                    runner_template::KvLookup::Expired
+                } else {
+                    runner_template::KvLookup::Found(v.clone())
+                });
+            }
+            match ns.rfind('.') {
+                Some(i) if inherit => ns.truncate(i),
+                _ => return Ok(runner_template::KvLookup::Missing),
+            }
+        }
+    }
+}
+
+#[test]
+fn kv_reads_the_store_with_kestras_arguments_and_messages() {
+    let store = Kv([
+        (("company".into(), "top".into()), json!({"a": 1})),
+        (("company.team".into(), "n".into()), json!(7)),
+        (("other".into(), "old".into()), json!("EXPIRED")),
+    ]
+    .into_iter()
+    .collect());
+    let r = Renderer::with_hooks(Hooks {
+        kv: Some(Arc::new(store)),
+        ..Hooks::default()
+    });
+    let vars = json!({"flow": {"namespace": "company.team", "id": "f"}});
+    let ok = |t: &str| render(&r, t, vars.clone()).unwrap();
+    let err = |t: &str| render(&r, t, vars.clone()).unwrap_err();
+    assert_eq!(ok("{{ kv('n') + 1 }}"), "8");
+    // Inherited from the parent namespace, typed.
+    assert_eq!(ok("{{ kv('top').a }}"), "1");
+    assert_eq!(ok("{{ kv(key='top', namespace='company.team').a }}"), "1");
+    // Another namespace is searched alone.
+    assert_eq!(ok("{{ kv('n', 'company', false) ?? 'none' }}"), "none");
+    assert!(
+        err("{{ kv('missing') }}")
+            .contains("The key 'missing' does not exist in the namespace 'company.team'."),
+        "{}",
+        err("{{ kv('missing') }}")
+    );
+    assert_eq!(
+        ok("{{ kv('missing', errorOnMissing=false) is null }}"),
+        "true"
+    );
+    assert!(err("{{ kv('old', 'other') }}").contains("The requested value has expired"));
+    assert_eq!(ok("{{ kv('old', 'other', false) is null }}"), "true");
+    assert!(err("{{ kv() }}").contains("The 'kv' function expects an argument 'key'."));
 }

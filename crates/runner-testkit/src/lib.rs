@@ -333,6 +333,8 @@ pub struct RunOptions {
     pub storage: Option<PathBuf>,
     /// What the `http()` function calls (default: none, and it says so).
     pub http: Option<std::sync::Arc<dyn runner_template::HttpAccess>>,
+    /// The KV store (default: none, and the kv tasks say so).
+    pub kv: Option<std::sync::Arc<dyn runner_core::kv::KvStore>>,
 }
 
 /// [`run_flow`] with every option.
@@ -385,6 +387,9 @@ pub async fn run_flow_opts(
     }
     if let Some(h) = options.http {
         builder = builder.http(h);
+    }
+    if let Some(kv) = options.kv {
+        builder = builder.kv(kv);
     }
     let execution = builder.start().await.expect("valid inputs");
     let state = execution.run().await;
