@@ -165,6 +165,10 @@ pub(crate) struct RunArgs {
     /// instance-metadata services answer; refused without it
     #[arg(long)]
     pub(crate) allow_link_local: bool,
+    /// A folder of flows that Subflow tasks may call (repeatable) [default: the flow file's
+    /// folder and below]
+    #[arg(long = "flows", value_name = "DIR")]
+    pub(crate) flows: Vec<PathBuf>,
     /// Where the KV store is kept between runs [default: `state` beside the storage folder,
     /// .runner/state]
     #[arg(long, env = "RUNNER_STATE", value_name = "DIR")]

@@ -29,6 +29,7 @@ mod cli;
 mod diagnostics;
 mod eval;
 mod files;
+mod flows;
 mod kv;
 mod limits;
 mod plugins;

@@ -79,6 +79,12 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             .map_or_else(|| PathBuf::from("state"), |p| p.join("state"))
     });
     let kv = runner_kv::LazyKv::new(state, vec![plan.flow.namespace.clone()]);
+    let flow_folders = if args.flows.is_empty() {
+        let dir = args.flow.parent().filter(|p| !p.as_os_str().is_empty());
+        vec![dir.map_or_else(|| PathBuf::from("."), PathBuf::from)]
+    } else {
+        args.flows.clone()
+    };
     let cache = args
         .cache_dir
         .clone()
@@ -100,6 +106,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             .cache_dir(cache)
             .http(runner_http::function(args.allow_link_local))
             .kv(Arc::new(kv))
+            .flows(Arc::new(crate::flows::FlowFolder::new(flow_folders)))
             .setting("task-runner", args.task_runner.as_str())
             .setting(
                 "docker-host-access",

@@ -36,10 +36,15 @@ pub(crate) fn summary(record: &Json, state: State) -> String {
     let mut out = format!("\n{:<width$}  {:<9}  DURATION\n", "TASK", "STATE");
     for r in &runs {
         let duration = human(r["state"]["duration"].as_str());
+        // A Subflow's child execution, so the reader can find its record.
+        let child = r["outputs"]["executionId"]
+            .as_str()
+            .map(|id| format!("  subflow execution {id}"))
+            .unwrap_or_default();
         let _ = std::fmt::Write::write_fmt(
             &mut out,
             format_args!(
-                "{:<width$}  {:<9}  {duration}\n",
+                "{:<width$}  {:<9}  {duration}{child}\n",
                 label(r),
                 r["state"]["current"].as_str().unwrap_or_default()
             ),

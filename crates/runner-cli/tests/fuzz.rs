@@ -567,26 +567,32 @@ fn check_csv(bytes: &[u8]) {
 }
 
 fn check_masker(bytes: &[u8]) {
-    let s = text(bytes);
-    let secret: String = s.chars().take(12).collect();
+    let mut s = text(bytes);
+    let mut secret: String = s.chars().take(12).collect();
+    // A secret written with the mask's own `*` can be spelled by a mask and the genuine text
+    // beside it (`******` + `*.1.5` holds `*****.1.5`): that shows nothing of the secret. Such
+    // secrets are checked with the `*` swapped for a character the text does not hold, so
+    // that only the input's own bytes can spell it.
+    if secret.contains('*')
+        && let Some(other) = ['#', '~', '\u{1}', '\u{2}']
+            .into_iter()
+            .find(|c| !s.contains(*c))
+    {
+        s = s.replace('*', &other.to_string());
+        secret = secret.replace('*', &other.to_string());
+    }
     let masker = runner_secrets::Masker::default();
     if masker.add(&secret) != runner_secrets::Added::Masked {
         return;
     }
     let secret = secret.trim().to_string();
-    if "******".contains(&secret) {
-        // The mask itself holds such a value: nothing to prove.
+    if secret.contains('*') {
+        // The text held every substitute: nothing can be told apart.
         return;
     }
     let text = format!("{s} [{secret}] {s}");
     let masked = masker.mask(&text);
-    // A mask's stars may spell the start of a secret that starts with `*` with the text after
-    // it: what counts is the text outside the masks.
-    let outside = |t: &str| t.replace("******", "\u{0}");
-    assert!(
-        !outside(&masked).contains(&secret),
-        "{secret:?} in {masked:?}"
-    );
+    assert!(!masked.contains(&secret), "{secret:?} in {masked:?}");
     let record = json!({"id": "x", "outputs": {"v": text, secret.clone(): 1}});
     let mut masked = record;
     masker.mask_json_in_place(&mut masked, &["id"]);
@@ -597,10 +603,7 @@ fn check_masker(bytes: &[u8]) {
     let mut strings = Vec::new();
     collect_strings(&masked["outputs"], &mut strings);
     for s in strings {
-        assert!(
-            !outside(&s).contains(&secret),
-            "{secret:?} in {s:?} of {masked}"
-        );
+        assert!(!s.contains(&secret), "{secret:?} in {s:?} of {masked}");
     }
 }
 

@@ -44,6 +44,12 @@ pub(crate) struct ExecutionShared {
     pub(crate) settings: std::collections::BTreeMap<String, String>,
     /// The KV store, when the run has one.
     pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
+    /// How this execution was started, to start its subflows the same way.
+    pub(crate) launch: Arc<crate::execution::Launch>,
+    /// `trigger` of an execution a Subflow started (shown in its record).
+    pub(crate) trigger: Option<Json>,
+    /// Subflow executions still running; the execution ends only after them.
+    pub(crate) children: Mutex<Vec<crate::subflow::ChildRun>>,
 }
 
 /// What an execution is made of, gathered by [`crate::ExecutionBuilder`].
@@ -64,6 +70,9 @@ pub(crate) struct ExecutionParts {
     pub(crate) cache_dir: std::path::PathBuf,
     pub(crate) settings: std::collections::BTreeMap<String, String>,
     pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
+    /// `trigger`, for an execution a Subflow task started.
+    pub(crate) trigger: Option<Json>,
+    pub(crate) launch: Arc<crate::execution::Launch>,
 }
 
 /// The mutable part of an execution.
@@ -114,6 +123,8 @@ impl ExecutionShared {
             cache_dir,
             settings,
             kv,
+            trigger,
+            launch,
         } = parts;
         let now = Timestamp::now();
         let initial_labels = labels.as_object().cloned().unwrap_or_default();
@@ -129,6 +140,10 @@ impl ExecutionShared {
             ("labels".to_string(), Vars::from_json(&labels)),
             ("envs".to_string(), Vars::from_json(&envs)),
         ];
+        let mut fixed_vars = fixed_vars;
+        if let Some(t) = &trigger {
+            fixed_vars.push(("trigger".to_string(), Vars::from_json(t)));
+        }
         ExecutionShared {
             environment,
             work_root,
@@ -136,6 +151,9 @@ impl ExecutionShared {
             cache_dir,
             settings,
             kv,
+            launch,
+            trigger,
+            children: Mutex::new(Vec::new()),
             cleanup: Cleanup::default(),
             killed: Default::default(),
             fixed_vars,
@@ -218,6 +236,9 @@ impl ExecutionShared {
         }
         if !state.metrics.is_empty() {
             out["metrics"] = Json::Array(state.metrics.clone());
+        }
+        if let Some(t) = &self.trigger {
+            out["trigger"] = t.clone();
         }
         out
     }

@@ -53,6 +53,12 @@ pub enum TaskError {
         error: Box<TaskError>,
         outputs: serde_json::Map<String, serde_json::Value>,
     },
+    /// The task run ends in `state` (not SUCCESS) with these outputs, having logged why: a
+    /// Subflow passing on its child's WARNING or KILLED.
+    Ended {
+        state: crate::state::State,
+        outputs: serde_json::Map<String, serde_json::Value>,
+    },
     /// A failure reported by a plugin, with its kind, what to do, and its cause.
     Plugin {
         kind: ErrorKind,
@@ -149,6 +155,7 @@ impl fmt::Display for TaskError {
             TaskError::Storage(e) => write!(f, "{e}"),
             TaskError::Plugin { message, .. } => f.write_str(message),
             TaskError::WithOutputs { error, .. } => write!(f, "{error}"),
+            TaskError::Ended { state, .. } => write!(f, "ended in {}", state.as_str()),
         }
     }
 }

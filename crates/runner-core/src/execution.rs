@@ -65,6 +65,7 @@ pub struct ExecutionBuilder {
     settings: std::collections::BTreeMap<String, String>,
     http: Option<Arc<dyn runner_template::HttpAccess>>,
     kv: Option<Arc<dyn crate::kv::KvStore>>,
+    flows: Option<Arc<dyn FlowSource>>,
 }
 
 impl ExecutionBuilder {
@@ -81,6 +82,7 @@ impl ExecutionBuilder {
             limits: Limits::default(),
             http: None,
             kv: None,
+            flows: None,
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
@@ -125,6 +127,12 @@ impl ExecutionBuilder {
     /// The KV store the kv tasks and `kv()` use (none: they say it is not open).
     pub fn kv(mut self, store: Arc<dyn crate::kv::KvStore>) -> Self {
         self.kv = Some(store);
+        self
+    }
+
+    /// Where Subflow tasks find the flows they call (none: they say so).
+    pub fn flows(mut self, flows: Arc<dyn FlowSource>) -> Self {
+        self.flows = Some(flows);
         self
     }
 
@@ -194,25 +202,85 @@ impl ExecutionBuilder {
             variables,
             envs,
         } = self.environment;
+        let launch = Launch {
+            storage: self.storage,
+            secrets: Arc::new(secrets),
+            variables,
+            envs,
+            masker,
+            log,
+            limits: self.limits,
+            work_root: self.work_root,
+            namespace_files: self.namespace_files,
+            cache_dir: self.cache_dir,
+            settings: self.settings,
+            http: self.http,
+            kv: self.kv,
+            flows: self.flows,
+            depth: 0,
+        };
+        launch
+            .start(self.plan, self.id, &self.inputs, Map::new(), None)
+            .await
+    }
+}
+
+/// Where flows called as subflows are found (the flows folder).
+pub trait FlowSource: Send + Sync {
+    /// The validated flow `namespace.flow_id`, or Kestra's message: `Unable to find flow
+    /// 'ns'.'id' with revision '0'`, `Cannot execute an invalid flow: ...`.
+    fn find(&self, namespace: &str, flow_id: &str) -> Result<Arc<Plan>, String>;
+}
+
+/// What every execution of a run is started with, the parent's and its subflows' alike:
+/// they share the storage, the secrets and masker, the log and the stores.
+#[derive(Clone)]
+pub(crate) struct Launch {
+    pub(crate) storage: PathBuf,
+    pub(crate) secrets: Arc<runner_secrets::SecretStore>,
+    pub(crate) variables: std::collections::BTreeMap<String, String>,
+    pub(crate) envs: Map<String, Json>,
+    pub(crate) masker: Arc<Masker>,
+    pub(crate) log: Arc<LogSink>,
+    pub(crate) limits: Limits,
+    pub(crate) work_root: PathBuf,
+    pub(crate) namespace_files: std::collections::BTreeMap<String, PathBuf>,
+    pub(crate) cache_dir: PathBuf,
+    pub(crate) settings: std::collections::BTreeMap<String, String>,
+    pub(crate) http: Option<Arc<dyn runner_template::HttpAccess>>,
+    pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
+    pub(crate) flows: Option<Arc<dyn FlowSource>>,
+    /// How many subflow calls lead to this execution (0 for the one the user started).
+    pub(crate) depth: usize,
+}
+
+impl Launch {
+    /// Checks and types the inputs and prepares an execution of `plan`.
+    pub(crate) async fn start(
+        self,
+        plan: Arc<Plan>,
+        id: Option<String>,
+        inputs: &Map<String, Json>,
+        extra_labels: Map<String, Json>,
+        trigger: Option<Json>,
+    ) -> Result<Execution, StartError> {
+        let masker = self.masker.clone();
+        let log = self.log.clone();
         let renderer = Arc::new(Renderer::with_hooks(Hooks {
-            secrets: Some(Arc::new(secrets)),
+            secrets: Some(self.secrets.clone()),
             masker: Some(masker.clone()),
             files: Some(Arc::new(StorageFiles(Storage::new(&self.storage)))),
-            http: self.http,
+            http: self.http.clone(),
             kv: self
                 .kv
                 .clone()
                 .map(|s| s as Arc<dyn runner_template::KvRead>),
-            limits: self.limits,
+            limits: self.limits.clone(),
         }));
-        let id = self.id.unwrap_or_else(crate::ids::friendly_id);
+        let id = id.unwrap_or_else(crate::ids::friendly_id);
         let storage = Storage::new(&self.storage);
-        let prefix = crate::storage::ExecutionPrefix::new(
-            &self.plan.flow.namespace,
-            &self.plan.flow.id,
-            &id,
-        );
-        let resolved = resolve_inputs(&self.plan.inputs, &self.inputs, &storage, &prefix)
+        let prefix = crate::storage::ExecutionPrefix::new(&plan.flow.namespace, &plan.flow.id, &id);
+        let resolved = resolve_inputs(&plan.inputs, inputs, &storage, &prefix)
             .await
             .map_err(|error| StartError::Inputs {
                 text: masker.mask(&error.to_string()),
@@ -231,31 +299,33 @@ impl ExecutionBuilder {
                 });
             }
         }
-        let labels: Map<String, Json> = self
-            .plan
-            .labels
-            .iter()
-            .map(|l| (l.key.clone(), Json::String(l.value.clone())))
-            .collect();
+        let mut labels: Map<String, Json> = extra_labels;
+        for l in &plan.labels {
+            labels
+                .entry(l.key.clone())
+                .or_insert_with(|| Json::String(l.value.clone()));
+        }
         let shared = Arc::new(ExecutionShared::new(ExecutionParts {
             id,
-            flow: self.plan.flow.clone(),
+            flow: plan.flow.clone(),
             renderer,
             storage,
             log,
             labels: Json::Object(labels),
-            vars: self.plan.variables.clone(),
-            envs: Json::Object(envs),
-            environment: variables,
+            vars: plan.variables.clone(),
+            envs: Json::Object(self.envs.clone()),
+            environment: self.variables.clone(),
             inputs: resolved.values,
-            work_root: self.work_root,
-            namespace_files: self.namespace_files,
-            cache_dir: self.cache_dir,
-            settings: self.settings,
-            kv: self.kv,
+            work_root: self.work_root.clone(),
+            namespace_files: self.namespace_files.clone(),
+            cache_dir: self.cache_dir.clone(),
+            settings: self.settings.clone(),
+            kv: self.kv.clone(),
+            trigger,
+            launch: Arc::new(self),
         }));
         Ok(Execution {
-            plan: self.plan,
+            plan,
             shared,
             masker,
         })
@@ -265,7 +335,7 @@ impl ExecutionBuilder {
 /// An execution ready to run, then its record.
 pub struct Execution {
     plan: Arc<Plan>,
-    shared: Arc<ExecutionShared>,
+    pub(crate) shared: Arc<ExecutionShared>,
     masker: Arc<Masker>,
 }
 
@@ -288,6 +358,7 @@ impl Execution {
         // fuel) cannot delay the reaction to `stop`, which is polled here.
         let (shared, plan) = (self.shared.clone(), self.plan.clone());
         let mut run = tokio::spawn(async move { Executor::new(shared).run(&plan).await });
+        let mut stopped: Option<String> = None;
         let state = tokio::select! {
             s = &mut run => s.unwrap_or_else(|_| {
                 self.shared.log(
@@ -316,9 +387,13 @@ impl Execution {
                     None,
                     &format!("{reason}: the execution was killed"),
                 );
+                stopped = Some(reason);
                 State::Killed
             }
         };
+        // Subflows started without `wait` run on; the execution (and the process) waits for
+        // them, and a killed parent takes them with it.
+        crate::subflow::wait_for_children(&self.shared, stopped.as_deref()).await;
         if !self.shared.cleanup.wait(CLEANUP_LIMIT).await {
             self.shared.log(
                 Level::Warn,

@@ -381,6 +381,10 @@ impl Executor {
                         self.save_outputs(ctx, outputs);
                         Ok(State::Success)
                     }
+                    Err(TaskError::Ended { state, outputs }) => {
+                        self.save_outputs(ctx, outputs);
+                        Ok(state)
+                    }
                     Err(TaskError::WithOutputs { error, outputs }) => {
                         self.save_outputs(ctx, outputs);
                         Err(*error)

@@ -31,6 +31,7 @@ mod property;
 mod registry;
 mod state;
 mod storage;
+mod subflow;
 mod task;
 mod tasks;
 mod validate;
@@ -39,7 +40,7 @@ mod workdir;
 pub mod ids;
 
 pub use environment::{EnvFileError, Environment};
-pub use execution::{Execution, ExecutionBuilder, RecordError, StartError};
+pub use execution::{Execution, ExecutionBuilder, FlowSource, RecordError, StartError};
 pub use inputs::{InputError, InputSpec, default_inputs};
 pub use log::{Level, LogFormat};
 pub use plan::Plan;

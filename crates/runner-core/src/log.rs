@@ -60,8 +60,10 @@ pub(crate) use runner_secrets::Masker;
 pub(crate) struct LogSink {
     format: LogFormat,
     min_level: Level,
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Arc<Mutex<Box<dyn Write + Send>>>,
     masker: Arc<Masker>,
+    /// For a subflow's lines: `namespace.flowId`, so a reader tells parent from child.
+    flow: Option<String>,
 }
 
 /// One event.
@@ -82,8 +84,20 @@ impl LogSink {
         LogSink {
             format,
             min_level,
-            out: Mutex::new(out),
+            out: Arc::new(Mutex::new(out)),
             masker,
+            flow: None,
+        }
+    }
+
+    /// The same output for a subflow's execution, its lines marked with its flow.
+    pub(crate) fn for_subflow(&self, namespace: &str, flow_id: &str) -> Self {
+        LogSink {
+            format: self.format,
+            min_level: self.min_level,
+            out: self.out.clone(),
+            masker: self.masker.clone(),
+            flow: Some(format!("{namespace}.{flow_id}")),
         }
     }
 
@@ -103,7 +117,12 @@ impl LogSink {
         let message = self.masker.mask(event.message);
         let line = match self.format {
             LogFormat::Text => {
-                let task = event.task_id.map(|t| format!("[{t}] ")).unwrap_or_default();
+                let task = match (&self.flow, event.task_id) {
+                    (Some(flow), Some(t)) => format!("[{flow} > {t}] "),
+                    (Some(flow), None) => format!("[{flow}] "),
+                    (None, Some(t)) => format!("[{t}] "),
+                    (None, None) => String::new(),
+                };
                 let body = message.replace('\n', "\n    ");
                 format!(
                     "{} {:<5} {task}{body}\n",
@@ -115,6 +134,9 @@ impl LogSink {
                 let mut obj = serde_json::Map::new();
                 obj.insert("timestamp".into(), now.to_string().into());
                 obj.insert("level".into(), event.level.as_str().into());
+                if let Some(flow) = &self.flow {
+                    obj.insert("subflow".into(), flow.as_str().into());
+                }
                 if let Some(t) = event.task_id {
                     obj.insert("taskId".into(), t.into());
                 }

@@ -39,6 +39,7 @@ pub use crate::registry::{
 };
 pub use crate::state::State;
 pub use crate::storage::{Storage, StorageError};
+pub use crate::subflow::{SubflowCall, SubflowRun};
 pub use crate::task::{
     BoxFuture, Branch, FlowableTask, Outputs, Resolution, RunnableTask, TaskKind,
 };

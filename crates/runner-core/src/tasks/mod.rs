@@ -37,6 +37,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     flow::allow_failure::ALLOW_FAILURE,
     flow::pause::PAUSE,
     flow::working_directory::WORKING_DIRECTORY,
+    flow::subflow::SUBFLOW,
 ];
 
 /// Kestra's truthiness for conditions: anything but "false", "0", "-0" and "".

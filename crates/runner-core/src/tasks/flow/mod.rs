@@ -7,5 +7,6 @@ pub(crate) mod parallel;
 pub(crate) mod pause;
 pub(crate) mod sequential;
 pub(crate) mod sleep;
+pub(crate) mod subflow;
 pub(crate) mod switch;
 pub(crate) mod working_directory;

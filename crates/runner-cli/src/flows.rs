@@ -1,0 +1,137 @@
+//! The flows folder: where Subflow tasks find the flows they call, by namespace and id. It is
+//! read when a subflow is first called, and each flow is validated when it is first used.
+
+use crate::files;
+use runner_core::{FlowSource, Plan, Registry};
+use runner_template::Renderer;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// `namespace.id` to where the flow is.
+type Index = BTreeMap<(String, String), Located>;
+
+/// Where each flow of the folders is, and the plans made so far.
+pub(crate) struct FlowFolder {
+    roots: Vec<PathBuf>,
+    registry: Registry,
+    /// `namespace.id` to the file and document index, or why the folders cannot be read.
+    index: OnceLock<Result<Index, String>>,
+    plans: Mutex<BTreeMap<(String, String), Arc<Plan>>>,
+}
+
+#[derive(Clone)]
+struct Located {
+    path: PathBuf,
+    doc: usize,
+    /// Another file that defines the same flow: an error when the flow is called.
+    duplicate: Option<PathBuf>,
+}
+
+impl FlowFolder {
+    pub(crate) fn new(roots: Vec<PathBuf>) -> Self {
+        FlowFolder {
+            roots,
+            registry: crate::registry(),
+            index: OnceLock::new(),
+            plans: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn index(&self) -> Result<&Index, String> {
+        self.index
+            .get_or_init(|| {
+                let mut index = Index::new();
+                for path in files::collect(&self.roots)? {
+                    // A file that cannot be read or parsed is not a flow anyone can call;
+                    // it is reported if its id is asked for (as not found).
+                    let Ok(file) = files::read(&path) else {
+                        continue;
+                    };
+                    let Ok(docs) = &file.docs else { continue };
+                    for (doc, node) in docs.iter().enumerate() {
+                        let (Some(ns), Some(id)) = (
+                            node.get("namespace").and_then(|n| n.as_str()),
+                            node.get("id").and_then(|n| n.as_str()),
+                        ) else {
+                            continue;
+                        };
+                        let key = (ns.to_string(), id.to_string());
+                        match index.get_mut(&key) {
+                            Some(first) if first.path != path => {
+                                first.duplicate.get_or_insert(path.clone());
+                            }
+                            Some(_) => {}
+                            None => {
+                                index.insert(
+                                    key,
+                                    Located {
+                                        path: path.clone(),
+                                        doc,
+                                        duplicate: None,
+                                    },
+                                );
+                            }
+                        }
+                    }
+                }
+                Ok(index)
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+impl FlowSource for FlowFolder {
+    fn find(&self, namespace: &str, flow_id: &str) -> Result<Arc<Plan>, String> {
+        let key = (namespace.to_string(), flow_id.to_string());
+        if let Some(plan) = self.plans.lock().expect("plans lock").get(&key) {
+            return Ok(plan.clone());
+        }
+        let index = self.index()?;
+        let Some(at) = index.get(&key) else {
+            return Err(format!(
+                "Unable to find flow '{namespace}'.'{flow_id}' with revision '0' (looked in {})",
+                self.roots
+                    .iter()
+                    .map(|r| format!("`{}`", r.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        };
+        if let Some(other) = &at.duplicate {
+            return Err(format!(
+                "flow {namespace}.{flow_id} is defined twice, in `{}` and `{}`: keep one",
+                at.path.display(),
+                other.display()
+            ));
+        }
+        let file = files::read(&at.path)?;
+        let docs = file
+            .docs
+            .as_ref()
+            .map_err(|d| format!("Cannot execute an invalid flow: {}", d.problem))?;
+        let v = runner_core::validate(&docs[at.doc], &self.registry, &Renderer::new());
+        let Some(plan) = v.plan else {
+            let first = v
+                .diagnostics
+                .iter()
+                .find(|d| d.is_error())
+                .map(|d| {
+                    let at_line = d
+                        .span
+                        .map(|s| format!(":{}:{}", s.line, s.col))
+                        .unwrap_or_default();
+                    format!("{}{at_line}: {}", at.path.display(), d.problem)
+                })
+                .unwrap_or_default();
+            return Err(format!("Cannot execute an invalid flow: {first}"));
+        };
+        let plan = Arc::new(plan);
+        self.plans
+            .lock()
+            .expect("plans lock")
+            .insert(key, plan.clone());
+        Ok(plan)
+    }
+}

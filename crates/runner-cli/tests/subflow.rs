@@ -1,0 +1,288 @@
+//! Subflows through the binary: flows found in the flows folder, real child executions with
+//! their own records, Kestra's state mapping, outputs and messages.
+
+mod support;
+
+use serde_json::{Value as Json, json};
+use support::{Sandbox, walk};
+
+const CHILD: &str = r#"id: child
+namespace: demo.sub
+inputs:
+  - id: n
+    type: INT
+  - id: outcome
+    type: STRING
+    defaults: ok
+tasks:
+  - id: calc
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ inputs.n * 2 }}"
+  - id: caller
+    type: io.kestra.plugin.core.log.Log
+    message: "called by {{ trigger.variables.flowId }} task {{ trigger.id }} labels {{ labels }}"
+  - id: maybe_fail
+    type: io.kestra.plugin.core.execution.Fail
+    runIf: "{{ inputs.outcome == 'fail' }}"
+    errorMessage: the child failed on purpose
+  - id: maybe_warn
+    type: io.kestra.plugin.core.execution.Fail
+    runIf: "{{ inputs.outcome == 'warn' }}"
+    allowFailure: true
+outputs:
+  - id: doubled
+    type: INT
+    value: "{{ outputs.calc.value }}"
+"#;
+
+fn parent(tasks: &str) -> String {
+    format!("id: parent\nnamespace: demo\nlabels:\n  team: data\ntasks:\n{tasks}")
+}
+
+fn records(s: &Sandbox) -> Vec<Json> {
+    walk(&s.dir.join(".runner/storage"))
+        .into_iter()
+        .filter(|p| p.ends_with("execution.json"))
+        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_subflow_is_a_real_execution_with_outputs_and_a_record() {
+    let s = Sandbox::new();
+    s.write("flows/sub/child.yaml", CHILD);
+    s.write(
+        "flows/parent.yaml",
+        &parent(
+            r#"  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: demo.sub
+    flowId: child
+    inheritLabels: true
+    labels:
+      stage: test
+    inputs:
+      n: "{{ 20 + 1 }}"
+      undeclared: x
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.call.state }} {{ outputs.call.outputs.doubled }}"
+"#,
+        ),
+    );
+    let out = s.run(&["run", "flows/parent.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let call = &record["taskRunList"][0]["outputs"];
+    assert_eq!(call["state"], "SUCCESS");
+    assert_eq!(call["outputs"], json!({"doubled": 42}));
+    assert_eq!(record["taskRunList"][1]["outputs"]["value"], "SUCCESS 42");
+    let child_id = call["executionId"].as_str().unwrap();
+    assert_ne!(child_id, record["id"].as_str().unwrap());
+    // The child's own record, in its own storage folder, says who started it.
+    let all = records(&s);
+    assert_eq!(all.len(), 2);
+    let child = all
+        .iter()
+        .find(|r| r["id"] == child_id)
+        .expect("child record");
+    assert_eq!(child["flowId"], "child");
+    assert_eq!(child["state"]["current"], "SUCCESS");
+    assert_eq!(child["outputs"], json!({"doubled": 42}));
+    assert_eq!(child["trigger"]["id"], "call");
+    assert_eq!(
+        child["trigger"]["type"],
+        "io.kestra.plugin.core.flow.Subflow"
+    );
+    assert_eq!(child["trigger"]["variables"]["executionId"], record["id"]);
+    assert_eq!(child["trigger"]["variables"]["flowId"], "parent");
+    assert_eq!(
+        child["labels"],
+        json!([{"key": "team", "value": "data"}, {"key": "stage", "value": "test"}])
+    );
+    // Logs tell parent from child; the undeclared input is dropped with Kestra's warning.
+    let err = out.stderr();
+    assert!(err.contains("[demo.sub.child > caller] called by parent task call labels {\"team\":\"data\",\"stage\":\"test\"}"), "{err}");
+    assert!(err.contains(&format!("Input undeclared was provided by parent execution {} for subflow demo.sub.child but isn't declared at the subflow inputs", record["id"].as_str().unwrap())), "{err}");
+    assert!(
+        err.contains(&format!(
+            "Subflow execution [[link execution=\"{child_id}\" flowId=\"child\" namespace=\"demo.sub\"]] started"
+        )),
+        "{err}"
+    );
+    // The summary names the child execution.
+    assert!(
+        err.contains(&format!("  subflow execution {child_id}\n")),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_childs_state_is_passed_on_as_kestra_does() {
+    let s = Sandbox::new();
+    s.write("child.yaml", CHILD);
+    let case = |outcome: &str, extra: &str| {
+        s.write(
+            "parent.yaml",
+            &parent(&format!(
+                "  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo.sub\n    flowId: child\n    inputs:\n      n: 1\n      outcome: {outcome}\n{extra}"
+            )),
+        );
+        let out = s.run(&["run", "parent.yaml", "--json"]);
+        let record: Json = serde_json::from_str(&out.stdout()).unwrap_or(Json::Null);
+        (
+            out.code(),
+            record["state"]["current"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            record["taskRunList"][0]["outputs"]["state"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+            out.stderr(),
+        )
+    };
+    let (code, state, child, err) = case("fail", "");
+    assert_eq!(
+        (code, state.as_str(), child.as_str()),
+        (1, "FAILED", "FAILED"),
+        "{err}"
+    );
+    assert!(err.contains("ends in FAILED state"), "{err}");
+    assert!(err.contains("the child failed on purpose"), "{err}");
+    let (code, state, _, err) = case("fail", "    allowFailure: true\n");
+    assert_eq!((code, state.as_str()), (0, "WARNING"), "{err}");
+    let (code, state, _, err) = case("fail", "    transmitFailed: false\n");
+    assert_eq!((code, state.as_str()), (0, "SUCCESS"), "{err}");
+    let (code, state, child, err) = case("warn", "");
+    assert_eq!(
+        (code, state.as_str(), child.as_str()),
+        (0, "WARNING", "WARNING"),
+        "{err}"
+    );
+    assert!(err.contains("ends in WARNING state"), "{err}");
+    let (code, state, _, err) = case("warn", "    allowWarning: true\n");
+    assert_eq!((code, state.as_str()), (0, "SUCCESS"), "{err}");
+}
+
+#[test]
+fn a_subflow_that_does_not_wait_ends_before_the_process_does() {
+    let s = Sandbox::new();
+    s.write(
+        "slow.yaml",
+        "id: slow\nnamespace: demo\ntasks:\n  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT0.5S\n  - id: done\n    type: io.kestra.plugin.core.log.Log\n    message: slow child done\n",
+    );
+    s.write(
+        "parent.yaml",
+        &parent("  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: slow\n    wait: false\n  - id: next\n    type: io.kestra.plugin.core.log.Log\n    message: parent goes on\n"),
+    );
+    let out = s.run(&["run", "parent.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let err = out.stderr();
+    // The parent did not wait at the task, but the process waited for the child.
+    let goes_on = err.find("parent goes on").expect("parent log");
+    let child_done = err.find("slow child done").expect("child log");
+    assert!(goes_on < child_done, "{err}");
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let outputs = &record["taskRunList"][0]["outputs"];
+    assert!(outputs["executionId"].is_string());
+    assert!(outputs.get("state").is_none(), "{outputs}");
+    let child = records(&s)
+        .into_iter()
+        .find(|r| r["flowId"] == "slow")
+        .expect("child record");
+    assert_eq!(child["state"]["current"], "SUCCESS");
+}
+
+#[test]
+fn subflow_errors_say_what_is_wrong() {
+    let s = Sandbox::new();
+    s.write("flows/a.yaml", "id: twice\nnamespace: demo\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: a\n");
+    s.write("flows/b.yaml", "id: twice\nnamespace: demo\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: b\n");
+    s.write("flows/broken.yaml", "id: broken\nnamespace: demo\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    mesage: b\n");
+    s.write("flows/self.yaml", "id: self\nnamespace: demo\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: self\n");
+    s.write("flows/needs.yaml", "id: needs\nnamespace: demo\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ inputs.n }}\"\n");
+    let cases = [
+        (
+            "nowhere",
+            "Unable to find flow 'demo'.'nowhere' with revision '0'",
+        ),
+        ("twice", "flow demo.twice is defined twice, in `"),
+        ("broken", "Cannot execute an invalid flow: "),
+        (
+            "self",
+            "Subflows are nested more than 10 deep (demo.self calls demo.self): does a flow call itself?",
+        ),
+        (
+            "needs",
+            "Invalid input for `n`, missing required input, but received `null`",
+        ),
+    ];
+    for (flow_id, message) in cases {
+        s.write(
+            "parent.yaml",
+            &parent(&format!(
+                "  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: {flow_id}\n"
+            )),
+        );
+        let out = s.run(&["run", "parent.yaml", "--flows", "flows"]);
+        assert_eq!(out.code(), 1, "{flow_id}: {}", out.stderr());
+        assert!(
+            out.stderr().contains(message),
+            "{flow_id}: {}",
+            out.stderr()
+        );
+    }
+    // The invalid flow's message points at the file and line.
+    s.write(
+        "parent.yaml",
+        &parent("  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: broken\n"),
+    );
+    let out = s.run(&["run", "parent.yaml", "--flows", "flows"]);
+    assert!(
+        out.stderr()
+            .contains("broken.yaml:6:5: Unrecognized field \"mesage\""),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
+fn a_secret_in_a_subflow_is_masked_in_its_logs_and_record() {
+    let s = Sandbox::new();
+    let secret = "subflow-secret-9931";
+    s.write(
+        "child.yaml",
+        "id: child\nnamespace: demo\ntasks:\n  - id: leak\n    type: io.kestra.plugin.core.log.Log\n    message: \"token {{ secret('TOKEN') }}\"\n  - id: out\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ secret('TOKEN') }}\"\n",
+    );
+    s.write(
+        "parent.yaml",
+        &parent("  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: child\n"),
+    );
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+    let out = support::Done(
+        s.cmd(&["run", "parent.yaml", "--json"])
+            .env("SECRET_TOKEN", encoded)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(
+        out.stderr().contains("[demo.child > leak] token ******"),
+        "{}",
+        out.stderr()
+    );
+    for bytes in [out.stdout(), out.stderr()] {
+        assert!(!bytes.contains(secret));
+    }
+    for path in walk(&s.dir) {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{} holds the secret",
+            path.display()
+        );
+    }
+}

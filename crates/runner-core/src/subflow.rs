@@ -1,0 +1,197 @@
+//! Subflow executions: a task starts another flow as an execution of its own (own id, storage
+//! folder, record), sharing the run's storage, secrets, masker, log and stores. The parent
+//! execution ends only after every child it started.
+
+use crate::context::RunContext;
+use crate::error::{ErrorKind, TaskError};
+use crate::log::Level;
+use crate::state::State;
+use serde_json::{Map, Value as Json, json};
+use std::sync::Arc;
+use tokio::sync::oneshot;
+
+/// How deep subflows may call subflows: past it, a flow is most likely calling itself.
+pub(crate) const MAX_DEPTH: usize = 10;
+
+/// What a Subflow task asks for.
+#[derive(Clone, Debug, Default)]
+pub struct SubflowCall {
+    pub namespace: String,
+    pub flow_id: String,
+    pub inputs: Map<String, Json>,
+    /// Labels of the child, beyond its flow's own.
+    pub labels: Map<String, Json>,
+    /// Wait for the child to end (its state and outputs come back).
+    pub wait: bool,
+}
+
+/// A started child: its id, and when waited for, how it ended and its flow outputs.
+#[derive(Clone, Debug)]
+pub struct SubflowRun {
+    pub execution_id: String,
+    pub state: Option<State>,
+    pub outputs: Option<Json>,
+}
+
+/// A child execution still running, as its parent keeps it.
+pub(crate) struct ChildRun {
+    /// Ends the child (KILLED, record written); none when a waiting task run holds it.
+    pub(crate) stop: Option<oneshot::Sender<String>>,
+    pub(crate) done: tokio::task::JoinHandle<()>,
+}
+
+/// Sends the stop when dropped: a Subflow task run that is killed or times out takes its
+/// child with it.
+struct StopOnDrop(Option<oneshot::Sender<String>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(stop) = self.0.take() {
+            let _ = stop.send("The Subflow task that started it ended".into());
+        }
+    }
+}
+
+impl RunContext {
+    /// Starts flow `call.namespace`.`call.flow_id` from the flows folder as a child execution.
+    pub async fn run_subflow(&self, call: SubflowCall) -> Result<SubflowRun, TaskError> {
+        let exec = &self.exec;
+        let launch = &exec.launch;
+        let Some(flows) = &launch.flows else {
+            return Err(TaskError::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "Unable to find flow '{}'.'{}': this run has no flows folder",
+                    call.namespace, call.flow_id
+                ),
+            )
+            .hint(
+                "`runner run` finds subflows beside the flow file and below (or in --flows DIR)",
+            ));
+        };
+        if launch.depth >= MAX_DEPTH {
+            return Err(TaskError::failed(format!(
+                "Subflows are nested more than {MAX_DEPTH} deep ({}.{} calls {}.{}): does a flow call itself?",
+                exec.flow.namespace, exec.flow.id, call.namespace, call.flow_id
+            )));
+        }
+        let plan = flows
+            .find(&call.namespace, &call.flow_id)
+            .map_err(TaskError::failed)?;
+        if plan.disabled {
+            return Err(TaskError::failed("Cannot execute a flow which is disabled"));
+        }
+        let mut inputs = Map::new();
+        for (k, v) in call.inputs {
+            if plan.inputs.iter().any(|i| i.id == k) {
+                inputs.insert(k, v);
+            } else {
+                self.log(
+                    Level::Warn,
+                    &format!(
+                        "Input {k} was provided by parent execution {} for subflow {}.{} but isn't declared at the subflow inputs",
+                        exec.id, call.namespace, call.flow_id
+                    ),
+                );
+            }
+        }
+        let mut child = (**launch).clone();
+        child.depth += 1;
+        child.log = Arc::new(launch.log.for_subflow(&call.namespace, &call.flow_id));
+        let trigger = json!({
+            "id": self.task_id,
+            "type": self.task_type,
+            "variables": {
+                "executionId": exec.id,
+                "namespace": exec.flow.namespace,
+                "flowId": exec.flow.id,
+                "flowRevision": exec.flow.revision,
+                "taskRunId": self.taskrun_id,
+                "taskId": self.task_id,
+            },
+        });
+        let execution = child
+            .start(plan, None, &inputs, call.labels, Some(trigger))
+            .await
+            .map_err(|e| TaskError::failed(e.to_string()))?;
+        let execution_id = execution.id().to_string();
+        let link = format!(
+            "[[link execution=\"{execution_id}\" flowId=\"{}\" namespace=\"{}\"]]",
+            call.flow_id, call.namespace
+        );
+        self.info(&format!("Subflow execution {link} started"));
+        let (stop_tx, stop_rx) = oneshot::channel::<String>();
+        let (done_tx, done_rx) = oneshot::channel::<(State, Option<Json>)>();
+        let done = tokio::spawn(async move {
+            let stop = async {
+                match stop_rx.await {
+                    Ok(reason) => reason,
+                    // Nobody can stop it any more: it runs to its end.
+                    Err(_) => std::future::pending().await,
+                }
+            };
+            let state = execution.run_until(stop).await;
+            let record = execution.record();
+            if let Err(e) = execution.write_record(&record) {
+                execution.shared.log(Level::Error, None, &e.to_string());
+            }
+            let _ = done_tx.send((state, record.get("outputs").cloned()));
+        });
+        if !call.wait {
+            exec.children.lock().expect("children lock").push(ChildRun {
+                stop: Some(stop_tx),
+                done,
+            });
+            return Ok(SubflowRun {
+                execution_id,
+                state: None,
+                outputs: None,
+            });
+        }
+        let guard = StopOnDrop(Some(stop_tx));
+        exec.children
+            .lock()
+            .expect("children lock")
+            .push(ChildRun { stop: None, done });
+        let (state, outputs) = done_rx.await.map_err(|_| {
+            TaskError::failed(format!(
+                "Subflow execution {link} stopped on an internal error"
+            ))
+        })?;
+        drop(guard);
+        match state {
+            State::Failed | State::Killed => self.log(
+                Level::Error,
+                &format!("Subflow execution {link} ends in {} state", state.as_str()),
+            ),
+            State::Warning => self.log(
+                Level::Warn,
+                &format!("Subflow execution {link} ends in WARNING state"),
+            ),
+            _ => {}
+        }
+        Ok(SubflowRun {
+            execution_id,
+            state: Some(state),
+            outputs,
+        })
+    }
+}
+
+/// Waits for every child of `exec`, stopping them first when `stop` says why (the parent
+/// was killed). Children may start children meanwhile: it waits until none is left.
+pub(crate) async fn wait_for_children(exec: &crate::context::ExecutionShared, stop: Option<&str>) {
+    loop {
+        let children: Vec<ChildRun> =
+            std::mem::take(&mut *exec.children.lock().expect("children lock"));
+        if children.is_empty() {
+            return;
+        }
+        for ChildRun { stop: tx, done } in children {
+            if let (Some(reason), Some(tx)) = (stop, tx) {
+                let _ = tx.send(reason.to_string());
+            }
+            let _ = done.await;
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `io.kestra.plugin.core.flow.Subflow`: another flow of the flows folder, run as an execution
+//! of its own; with `wait`, its state and flow outputs come back.
+
+use crate::plugin::*;
+use serde::Deserialize;
+use serde_json::{Map, Value as Json};
+
+pub(crate) const SUBFLOW: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.core.flow.Subflow",
+    aliases: &[
+        "io.kestra.core.tasks.flows.Subflow",
+        "io.kestra.core.tasks.flows.Flow",
+    ],
+    doc: "Run another flow (found by `namespace` and `flowId` in the flows folder) as a child execution; `outputs` are its `executionId`, `state` and flow `outputs`.",
+    example: "id: child\ntype: io.kestra.plugin.core.flow.Subflow\nnamespace: company.team\nflowId: transform\ninputs:\n  day: \"{{ trigger.date ?? execution.startDate }}\"",
+    shape: runnable::<Subflow>(),
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum RestartBehavior {
+    RetryFailed,
+    NewExecution,
+}
+
+#[derive(Deserialize, Properties)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(crate) struct Subflow {
+    /// The namespace of the flow to run.
+    namespace: Property<String>,
+    /// The id of the flow to run.
+    flow_id: Property<String>,
+    /// The flow's revision: local flows have one, which any revision names.
+    revision: Option<i64>,
+    /// The child's inputs (rendered recursively).
+    inputs: Option<Property<Json>>,
+    /// Labels of the child: a map or a list of `{key, value}`.
+    #[prop(type = "map or list of {key, value}")]
+    labels: Option<Property<Json>>,
+    /// Wait for the child to end (default true).
+    wait: Option<bool>,
+    /// With `wait`, end in the child's FAILED, WARNING or KILLED (default true).
+    transmit_failed: Option<bool>,
+    /// Give the child this execution's labels (default false).
+    inherit_labels: Option<Property<bool>>,
+    /// Accepted; runner starts the child at once (see README).
+    schedule_date: Option<Property<String>>,
+    /// Accepted; runner does not restart executions.
+    #[allow(dead_code)] // checked when read, never used
+    restart_behavior: Option<RestartBehavior>,
+    /// Deprecated since Kestra 0.15 (the child's `outputs:` replace it); not supported.
+    outputs: Option<Json>,
+}
+
+impl RunnableTask for Subflow {
+    fn check(&self) -> Result<(), String> {
+        if self.outputs.is_some() {
+            return Err("the task-level `outputs` of Subflow (deprecated since Kestra 0.15) is not supported: declare `outputs:` in the subflow and read `outputs.<task>.outputs.<id>`".into());
+        }
+        if self.schedule_date.is_some() {
+            return Err("`scheduleDate` is not supported: runner starts a subflow at once; remove it, or run the subflow later yourself".into());
+        }
+        if self.revision.is_some_and(|r| r < 1) {
+            return Err("`revision` must be 1 or more".into());
+        }
+        Ok(())
+    }
+
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let wait = self.wait.unwrap_or(true);
+            let inputs = match ctx.render_opt(&self.inputs, "inputs")? {
+                None | Some(Json::Null) => Map::new(),
+                Some(Json::Object(m)) => m,
+                Some(other) => {
+                    return Err(TaskError::property(
+                        "inputs",
+                        format!("a map of input values, not `{other}`"),
+                    ));
+                }
+            };
+            let mut labels = Map::new();
+            let inherit = ctx
+                .render_opt(&self.inherit_labels, "inheritLabels")?
+                .unwrap_or(false);
+            if inherit && let Some(Json::Array(items)) = ctx.execution_record().get("labels") {
+                for l in items {
+                    if let (Some(Json::String(k)), Some(v)) = (l.get("key"), l.get("value")) {
+                        labels.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            if let Some(given) = ctx.render_opt(&self.labels, "labels")? {
+                labels.extend(label_pairs(given)?);
+            }
+            let call = SubflowCall {
+                namespace: ctx.render(&self.namespace, "namespace")?,
+                flow_id: ctx.render(&self.flow_id, "flowId")?,
+                inputs,
+                labels,
+                wait,
+            };
+            let run = ctx.run_subflow(call).await?;
+            let mut outputs = Outputs::new();
+            outputs.insert("executionId".into(), Json::String(run.execution_id));
+            let Some(state) = run.state else {
+                return Ok(outputs);
+            };
+            outputs.insert("state".into(), Json::String(state.as_str().into()));
+            if let Some(o) = run.outputs {
+                outputs.insert("outputs".into(), o);
+            }
+            let transmit = self.transmit_failed.unwrap_or(true);
+            match state {
+                State::Failed | State::Killed | State::Warning | State::Paused if transmit => {
+                    Err(TaskError::Ended { state, outputs })
+                }
+                _ => Ok(outputs),
+            }
+        })
+    }
+}
+
+/// A map, or a list of `{key, value}`, as label pairs with string values.
+fn label_pairs(value: Json) -> Result<Map<String, Json>, TaskError> {
+    let text = |v: &Json| match v {
+        Json::String(s) => Json::String(s.clone()),
+        other => Json::String(other.to_string()),
+    };
+    match value {
+        Json::Object(m) => Ok(m.iter().map(|(k, v)| (k.clone(), text(v))).collect()),
+        Json::Array(items) => items
+            .iter()
+            .map(|item| match (item.get("key"), item.get("value")) {
+                (Some(Json::String(k)), Some(v)) => Ok((k.clone(), text(v))),
+                _ => Err(TaskError::property(
+                    "labels",
+                    format!("`{item}` is not a {{key, value}} pair"),
+                )),
+            })
+            .collect(),
+        other => Err(TaskError::property(
+            "labels",
+            format!("labels are a map or a list of {{key, value}}, not `{other}`"),
+        )),
+    }
+}
