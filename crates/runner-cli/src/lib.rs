@@ -37,6 +37,7 @@ mod registry;
 mod run;
 mod secrets;
 mod signals;
+mod subflows;
 mod summary;
 mod validate;
 mod vars;

@@ -3,8 +3,10 @@
 use crate::diagnostics::{Style, render};
 use crate::exit;
 use crate::files;
+use crate::subflows;
 use runner_core::unset_secrets;
 use runner_template::Renderer;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -29,6 +31,11 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles) -> 
     let renderer = Renderer::new();
     let (mut valid, mut invalid, mut unreadable) = (0usize, 0usize, 0usize);
     let mut stdout = std::io::stdout().lock();
+    // Each flow read: its file, its name, whether it is valid so far.
+    let mut flows: Vec<(usize, Option<String>, bool)> = Vec::new();
+    let mut loaded = Vec::new();
+    let mut calls: BTreeMap<String, Vec<subflows::Call>> = BTreeMap::new();
+    let mut known: BTreeMap<String, subflows::Declared> = BTreeMap::new();
     for path in &files {
         let Some((file, results)) = files::load(path, &registry, &renderer, &style) else {
             unreadable += 1;
@@ -38,18 +45,81 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles) -> 
             for warning in unset_secrets(docs, &environment) {
                 crate::say_raw!("{}", render(&warning, &file.path, &file.text, &style));
             }
+            for (doc, (name, _)) in docs.iter().zip(&results) {
+                if let Some(name) = name {
+                    known.insert(name.clone(), subflows::declared(doc));
+                    let found = subflows::calls(doc);
+                    if !found.is_empty() {
+                        calls.insert(name.clone(), found);
+                    }
+                }
+            }
         }
         for (name, plan) in results {
-            match (plan, name) {
-                (Some(_), Some(name)) => {
-                    valid += 1;
-                    let _ = writeln!(stdout, "✓ {name}");
+            flows.push((loaded.len(), name, plan.is_some()));
+        }
+        loaded.push(file);
+    }
+    // A file given alone may call flows beside it: look there too (as `runner run` does),
+    // only when a target is not among the files given.
+    let missing = calls
+        .values()
+        .flatten()
+        .any(|c| !known.contains_key(&c.target()));
+    if missing {
+        let mut folders: Vec<PathBuf> = paths
+            .iter()
+            .filter(|p| p.is_file())
+            .map(|p| {
+                p.parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map_or_else(|| PathBuf::from("."), PathBuf::from)
+            })
+            .collect();
+        folders.sort();
+        folders.dedup();
+        for path in files::collect(&folders).unwrap_or_default() {
+            let Ok(file) = files::read(&path) else {
+                continue;
+            };
+            for doc in file.docs.iter().flatten() {
+                let name = doc
+                    .get("namespace")
+                    .and_then(|n| n.as_str())
+                    .zip(doc.get("id").and_then(|n| n.as_str()));
+                if let Some((ns, id)) = name {
+                    known
+                        .entry(format!("{ns}.{id}"))
+                        .or_insert_with(|| subflows::declared(doc));
                 }
-                (_, name) => {
-                    invalid += 1;
-                    let what = name.unwrap_or_else(|| file.path.display().to_string());
-                    let _ = writeln!(stdout, "✘ {what} ({})", file.path.display());
-                }
+            }
+        }
+    }
+    // Across files: the flows each Subflow calls, their inputs, cycles.
+    let problems = subflows::check(&calls, &known);
+    for (file_index, name, ok) in &mut flows {
+        let Some(found) = name.as_ref().and_then(|n| problems.get(n)) else {
+            continue;
+        };
+        let file = &loaded[*file_index];
+        for d in found {
+            crate::say_raw!("{}", render(d, &file.path, &file.text, &style));
+            if d.is_error() {
+                *ok = false;
+            }
+        }
+    }
+    for (file_index, name, ok) in flows {
+        let file = &loaded[file_index];
+        match (ok, name) {
+            (true, Some(name)) => {
+                valid += 1;
+                let _ = writeln!(stdout, "✓ {name}");
+            }
+            (_, name) => {
+                invalid += 1;
+                let what = name.unwrap_or_else(|| file.path.display().to_string());
+                let _ = writeln!(stdout, "✘ {what} ({})", file.path.display());
             }
         }
     }

@@ -286,3 +286,68 @@ fn a_secret_in_a_subflow_is_masked_in_its_logs_and_record() {
         );
     }
 }
+
+#[test]
+fn validate_checks_subflow_targets_inputs_and_cycles_across_files() {
+    let s = Sandbox::new();
+    s.write("flows/sub/child.yaml", CHILD);
+    s.write(
+        "flows/a.yaml",
+        "id: a\nnamespace: loop\ntasks:\n  - id: call_b\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: loop\n    flowId: b\n",
+    );
+    s.write(
+        "flows/b.yaml",
+        "id: b\nnamespace: loop\ntasks:\n  - id: call_a\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: loop\n    flowId: a\n",
+    );
+    s.write(
+        "flows/caller.yaml",
+        r#"id: caller
+namespace: demo
+tasks:
+  - id: good
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: demo.sub
+    flowId: child
+    inputs:
+      n: 1
+      extra: 2
+  - id: dynamic
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: "{{ flow.namespace }}.sub"
+    flowId: anything
+  - id: missing_input
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: demo.sub
+    flowId: child
+  - id: missing_flow
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: demo
+    flowId: nowhere
+"#,
+    );
+    let out = s.run(&["validate", "flows"]);
+    let err = out.stderr();
+    assert_eq!(out.code(), 1, "{err}");
+    assert!(out.stdout().contains("✘ demo.caller"), "{}", out.stdout());
+    assert!(
+        out.stdout().contains("✓ demo.sub.child"),
+        "{}",
+        out.stdout()
+    );
+    assert!(out.stdout().contains("✓ loop.a"), "{}", out.stdout());
+    for expected in [
+        "warning: good: input extra isn't declared at the subflow inputs of demo.sub.child: it will be ignored",
+        "--> flows/caller.yaml:10:7",
+        "error: missing_input: subflow demo.sub.child requires input `n`, which is not given",
+        "warning: missing_flow: The subflow 'nowhere' not found in namespace 'demo'.",
+        "--> flows/caller.yaml:22:13",
+        "warning: subflows call each other in a cycle: loop.a -> loop.b -> loop.a",
+    ] {
+        assert!(err.contains(expected), "{expected}\n{err}");
+    }
+    // A dynamic target is checked only when it runs.
+    assert!(!err.contains("anything"), "{err}");
+    // A file given alone finds the flows beside it.
+    let out = s.run(&["validate", "flows/a.yaml"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+}

@@ -126,6 +126,29 @@ pub enum Problem {
         task_id: String,
         message: String,
     },
+    /// A Subflow (or ForEachItem) calls a flow that none of the files checked defines (a
+    /// warning, as in Kestra: the flow may be deployed separately).
+    SubflowMissing {
+        task_id: String,
+        namespace: String,
+        flow_id: String,
+    },
+    /// A Subflow passes an input its flow does not declare (Kestra drops it).
+    SubflowUndeclaredInput {
+        task_id: String,
+        input: String,
+        flow: String,
+    },
+    /// A Subflow does not pass an input its flow requires (and has no default for).
+    SubflowMissingInput {
+        task_id: String,
+        input: String,
+        flow: String,
+    },
+    /// Flows that call each other in a circle, as `a -> b -> a`.
+    SubflowCycle {
+        chain: Vec<String>,
+    },
 }
 
 impl fmt::Display for Problem {
@@ -191,6 +214,35 @@ impl fmt::Display for Problem {
                 write!(f, "Worker Group is an Enterprise Edition functionality")
             }
             Problem::TaskRule { task_id, message } => write!(f, "{task_id}: {message}"),
+            Problem::SubflowMissing {
+                task_id,
+                namespace,
+                flow_id,
+            } => write!(
+                f,
+                "{task_id}: The subflow '{flow_id}' not found in namespace '{namespace}'."
+            ),
+            Problem::SubflowUndeclaredInput {
+                task_id,
+                input,
+                flow,
+            } => write!(
+                f,
+                "{task_id}: input {input} isn't declared at the subflow inputs of {flow}: it will be ignored"
+            ),
+            Problem::SubflowMissingInput {
+                task_id,
+                input,
+                flow,
+            } => write!(
+                f,
+                "{task_id}: subflow {flow} requires input `{input}`, which is not given"
+            ),
+            Problem::SubflowCycle { chain } => write!(
+                f,
+                "subflows call each other in a cycle: {} (it ends only if a condition stops it)",
+                chain.join(" -> ")
+            ),
             Problem::UnsetSecret { name } => write!(
                 f,
                 "secret('{name}'): SECRET_{} is not set in the environment or the given --env-file(s)",
