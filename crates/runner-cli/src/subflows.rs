@@ -116,7 +116,6 @@ pub(crate) fn check(
                     .or_default()
                     .push(Diagnostic::warning(
                         Problem::SubflowMissing {
-                            task_id: call.task_id.clone(),
                             namespace: call.namespace.clone(),
                             flow_id: call.flow_id.clone(),
                         },
@@ -132,7 +131,6 @@ pub(crate) fn check(
                         .or_default()
                         .push(Diagnostic::warning(
                             Problem::SubflowUndeclaredInput {
-                                task_id: call.task_id.clone(),
                                 input: name.clone(),
                                 flow: target.clone(),
                             },
@@ -147,7 +145,6 @@ pub(crate) fn check(
                         .or_default()
                         .push(Diagnostic::error(
                             Problem::SubflowMissingInput {
-                                task_id: call.task_id.clone(),
                                 input: id.clone(),
                                 flow: target.clone(),
                             },

@@ -336,10 +336,10 @@ tasks:
     );
     assert!(out.stdout().contains("✓ loop.a"), "{}", out.stdout());
     for expected in [
-        "warning: good: input extra isn't declared at the subflow inputs of demo.sub.child: it will be ignored",
+        "warning: input extra isn't declared at the subflow inputs of demo.sub.child: it will be ignored",
         "--> flows/caller.yaml:10:7",
-        "error: missing_input: subflow demo.sub.child requires input `n`, which is not given",
-        "warning: missing_flow: The subflow 'nowhere' not found in namespace 'demo'.",
+        "error: subflow demo.sub.child requires input `n`, which is not given",
+        "warning: The subflow 'nowhere' not found in namespace 'demo'.",
         "--> flows/caller.yaml:22:13",
         "warning: subflows call each other in a cycle: loop.a -> loop.b -> loop.a",
     ] {

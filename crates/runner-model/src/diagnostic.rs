@@ -129,19 +129,16 @@ pub enum Problem {
     /// A Subflow (or ForEachItem) calls a flow that none of the files checked defines (a
     /// warning, as in Kestra: the flow may be deployed separately).
     SubflowMissing {
-        task_id: String,
         namespace: String,
         flow_id: String,
     },
     /// A Subflow passes an input its flow does not declare (Kestra drops it).
     SubflowUndeclaredInput {
-        task_id: String,
         input: String,
         flow: String,
     },
     /// A Subflow does not pass an input its flow requires (and has no default for).
     SubflowMissingInput {
-        task_id: String,
         input: String,
         flow: String,
     },
@@ -214,29 +211,17 @@ impl fmt::Display for Problem {
                 write!(f, "Worker Group is an Enterprise Edition functionality")
             }
             Problem::TaskRule { task_id, message } => write!(f, "{task_id}: {message}"),
-            Problem::SubflowMissing {
-                task_id,
-                namespace,
-                flow_id,
-            } => write!(
+            Problem::SubflowMissing { namespace, flow_id } => write!(
                 f,
-                "{task_id}: The subflow '{flow_id}' not found in namespace '{namespace}'."
+                "The subflow '{flow_id}' not found in namespace '{namespace}'."
             ),
-            Problem::SubflowUndeclaredInput {
-                task_id,
-                input,
-                flow,
-            } => write!(
+            Problem::SubflowUndeclaredInput { input, flow } => write!(
                 f,
-                "{task_id}: input {input} isn't declared at the subflow inputs of {flow}: it will be ignored"
+                "input {input} isn't declared at the subflow inputs of {flow}: it will be ignored"
             ),
-            Problem::SubflowMissingInput {
-                task_id,
-                input,
-                flow,
-            } => write!(
+            Problem::SubflowMissingInput { input, flow } => write!(
                 f,
-                "{task_id}: subflow {flow} requires input `{input}`, which is not given"
+                "subflow {flow} requires input `{input}`, which is not given"
             ),
             Problem::SubflowCycle { chain } => write!(
                 f,
