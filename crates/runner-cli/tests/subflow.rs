@@ -351,3 +351,171 @@ tasks:
     let out = s.run(&["validate", "flows/a.yaml"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
 }
+
+const BATCH: &str = r#"id: batch
+namespace: demo
+inputs:
+  - id: file
+    type: FILE
+  - id: n
+    type: INT
+tasks:
+  - id: count
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(inputs.file) | trim | split('\n') | length }}"
+  - id: fail_on_bad
+    type: io.kestra.plugin.core.execution.Fail
+    runIf: "{{ read(inputs.file) contains 'bad' }}"
+outputs:
+  - id: lines
+    type: INT
+    value: "{{ outputs.count.value }}"
+  - id: n
+    type: INT
+    value: "{{ inputs.n }}"
+"#;
+
+/// The storage file a `kestra://` URI of the sandbox names.
+fn stored(s: &Sandbox, uri: &str) -> String {
+    let rel = uri.strip_prefix("kestra:///").unwrap();
+    std::fs::read_to_string(s.dir.join(".runner/storage").join(rel)).unwrap()
+}
+
+#[test]
+fn for_each_item_runs_one_subflow_per_batch() {
+    let s = Sandbox::new();
+    s.write("batch.yaml", BATCH);
+    let flow = |content: &str| {
+        format!(
+            r#"id: fei
+namespace: demo
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: "{content}"
+    extension: .csv
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{{{ outputs.write.uri }}}}"
+    batch:
+      rows: 3
+    namespace: demo
+    flowId: batch
+    inputs:
+      file: "{{{{ taskrun.items }}}}"
+      n: "{{{{ taskrun.iteration }}}}"
+"#
+        )
+    };
+    s.write("fei.yaml", &flow("a\\nb\\nc\\nd\\ne\\nf\\ng\\n"));
+    let out = s.run(&["run", "fei.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let each = &record["taskRunList"][1]["outputs"];
+    assert_eq!(each["numberOfBatches"], 3);
+    assert_eq!(each["iterations"], json!({"SUCCESS": 3}));
+    // One line of outputs per subflow; the batches were cut 3, 3, 1 lines.
+    let mut lines: Vec<Json> = stored(&s, each["uri"].as_str().unwrap())
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines.sort_by_key(|l| l["n"].as_i64());
+    assert_eq!(
+        lines,
+        vec![
+            json!({"lines": 3, "n": 1}),
+            json!({"lines": 3, "n": 2}),
+            json!({"lines": 1, "n": 3})
+        ]
+    );
+    // Each subflow is an execution with its own record.
+    let children = records(&s)
+        .into_iter()
+        .filter(|r| r["flowId"] == "batch")
+        .count();
+    assert_eq!(children, 3);
+
+    // A failing batch fails the task, and the counts say how many.
+    s.write("fei.yaml", &flow("a\\nb\\nc\\nbad\\ne\\n"));
+    let out = s.run(&["run", "fei.yaml", "--json"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let each = &record["taskRunList"][1];
+    assert_eq!(each["state"]["current"], "FAILED");
+    assert_eq!(
+        each["outputs"]["iterations"],
+        json!({"FAILED": 1, "SUCCESS": 1})
+    );
+}
+
+#[test]
+fn split_cuts_a_file_by_rows_bytes_partitions_and_regex() {
+    let s = Sandbox::new();
+    s.write(
+        "split.yaml",
+        r#"id: split
+namespace: demo
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: "a,1\nb,2\nc,1\nd,2\ne,1\n"
+    extension: .csv
+  - id: rows
+    type: io.kestra.plugin.core.storage.Split
+    from: "{{ outputs.write.uri }}"
+    rows: 2
+  - id: bytes
+    type: io.kestra.plugin.core.storage.Split
+    from: "{{ outputs.write.uri }}"
+    bytes: "8"
+  - id: partitions
+    type: io.kestra.plugin.core.storage.Split
+    from: "{{ outputs.write.uri }}"
+    partitions: 2
+    separator: ";"
+  - id: regex
+    type: io.kestra.plugin.core.storage.Split
+    from: "{{ outputs.write.uri }}"
+    regexPattern: ",(\\d)$"
+"#,
+    );
+    let out = s.run(&["run", "split.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let files = |i: usize| -> Vec<String> {
+        record["taskRunList"][i]["outputs"]["uris"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| {
+                let uri = u.as_str().unwrap();
+                assert!(uri.ends_with(".csv"), "{uri}");
+                stored(&s, uri)
+            })
+            .collect()
+    };
+    assert_eq!(files(1), vec!["a,1\nb,2\n", "c,1\nd,2\n", "e,1\n"]);
+    assert_eq!(files(2), vec!["a,1\nb,2\n", "c,1\nd,2\n", "e,1\n"]);
+    assert_eq!(files(3), vec!["a,1;c,1;e,1;", "b,2;d,2;"]);
+    assert_eq!(files(4), vec!["a,1\nc,1\ne,1\n", "b,2\nd,2\n"]);
+
+    // Two ways at once, or none, is refused before anything runs.
+    s.write(
+        "bad.yaml",
+        "id: bad\nnamespace: demo\ntasks:\n  - id: s\n    type: io.kestra.plugin.core.storage.Split\n    from: x\n    rows: 1\n    bytes: 1KB\n  - id: t\n    type: io.kestra.plugin.core.storage.Split\n    from: x\n",
+    );
+    let out = s.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code(), 1);
+    assert!(
+        out.stderr()
+            .contains("give one of `rows`, `bytes`, `partitions` and `regexPattern`"),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        out.stderr()
+            .contains("Invalid configuration with no size, count, rows, nor regexPattern"),
+        "{}",
+        out.stderr()
+    );
+}

@@ -243,6 +243,12 @@ impl ExecutionShared {
         out
     }
 
+    /// Whether a task of this execution may read `uri`: its own files and those of the
+    /// executions that started it.
+    pub(crate) fn can_read(&self, uri: &str) -> bool {
+        self.prefix.owns(uri) || self.launch.ancestors.iter().any(|p| p.owns(uri))
+    }
+
     pub(crate) fn log(&self, level: Level, task_id: Option<&str>, message: &str) {
         self.log.emit(LogEvent {
             level,
@@ -310,6 +316,19 @@ impl RunContext {
             "task".into(),
             Vars::from_json(&json!({"id": self.task_id, "type": self.task_type})),
         ));
+        vars.push(("taskrun".into(), Vars::from_json(&self.taskrun_variable())));
+        if !self.scope.parents.is_empty() {
+            vars.push(("parent".into(), Vars::from_json(&self.scope.parents[0])));
+            vars.push((
+                "parents".into(),
+                Vars::from_json(&Json::Array(self.scope.parents.clone())),
+            ));
+        }
+        vars
+    }
+
+    /// `taskrun` as expressions of this task run see it.
+    pub fn taskrun_variable(&self) -> Json {
         let mut taskrun = json!({
             "id": self.taskrun_id,
             "startDate": self.taskrun_start.to_string(),
@@ -322,15 +341,24 @@ impl RunContext {
         if let Some(i) = self.scope.iteration {
             taskrun["iteration"] = json!(i);
         }
-        vars.push(("taskrun".into(), Vars::from_json(&taskrun)));
-        if !self.scope.parents.is_empty() {
-            vars.push(("parent".into(), Vars::from_json(&self.scope.parents[0])));
-            vars.push((
-                "parents".into(),
-                Vars::from_json(&Json::Array(self.scope.parents.clone())),
-            ));
-        }
-        vars
+        taskrun
+    }
+
+    /// Renders every string inside `value` with this task run's variables and `extra` ones
+    /// (which replace variables of the same name).
+    pub fn render_json_with(
+        &self,
+        value: &Json,
+        property: &str,
+        extra: &Map<String, Json>,
+    ) -> Result<Json, TaskError> {
+        self.exec
+            .renderer
+            .render_json(value, &self.variables_with(extra))
+            .map_err(|source| TaskError::Render {
+                property: property.to_string(),
+                source,
+            })
     }
 
     /// [`Self::variables`] plus `extra` (a script task's `workingDir`, `outputDir`).
@@ -658,7 +686,7 @@ impl RunContext {
     /// The local path of a file of this execution; files of other executions are refused.
     pub fn execution_file_path(&self, uri: &str) -> Result<std::path::PathBuf, StorageError> {
         let path = self.exec.storage.path(uri)?;
-        if !self.exec.prefix.owns(uri) {
+        if !self.exec.can_read(uri) {
             return Err(StorageError::NotOfThisExecution {
                 uri: uri.to_string(),
             });
@@ -673,7 +701,7 @@ impl RunContext {
 
     /// Opens a file of this execution for reading; files of other executions are refused.
     pub async fn open_execution_file(&self, uri: &str) -> Result<tokio::fs::File, StorageError> {
-        if !self.exec.prefix.owns(uri) {
+        if !self.exec.can_read(uri) {
             self.exec.storage.path(uri)?;
             return Err(StorageError::NotOfThisExecution {
                 uri: uri.to_string(),

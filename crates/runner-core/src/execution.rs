@@ -218,6 +218,7 @@ impl ExecutionBuilder {
             kv: self.kv,
             flows: self.flows,
             depth: 0,
+            ancestors: Vec::new(),
         };
         launch
             .start(self.plan, self.id, &self.inputs, Map::new(), None)
@@ -252,6 +253,8 @@ pub(crate) struct Launch {
     pub(crate) flows: Option<Arc<dyn FlowSource>>,
     /// How many subflow calls lead to this execution (0 for the one the user started).
     pub(crate) depth: usize,
+    /// The executions that led to this one: their files are readable here.
+    pub(crate) ancestors: Vec<crate::storage::ExecutionPrefix>,
 }
 
 impl Launch {
@@ -269,7 +272,10 @@ impl Launch {
         let renderer = Arc::new(Renderer::with_hooks(Hooks {
             secrets: Some(self.secrets.clone()),
             masker: Some(masker.clone()),
-            files: Some(Arc::new(StorageFiles(Storage::new(&self.storage)))),
+            files: Some(Arc::new(StorageFiles(
+                Storage::new(&self.storage),
+                self.ancestors.clone(),
+            ))),
             http: self.http.clone(),
             kv: self
                 .kv

@@ -29,6 +29,7 @@ pub mod plugin;
 mod process;
 mod property;
 mod registry;
+mod split;
 mod state;
 mod storage;
 mod subflow;

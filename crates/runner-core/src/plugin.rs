@@ -37,6 +37,7 @@ pub use crate::registry::{
     PropDoc, PropKind, PropType, Properties, Shape, TaskDescriptor, TaskLists, ValueError,
     check_value, flowable, runnable, unavailable_type,
 };
+pub use crate::split::{SplitBy, parse_bytes};
 pub use crate::state::State;
 pub use crate::storage::{Storage, StorageError};
 pub use crate::subflow::{SubflowCall, SubflowRun};

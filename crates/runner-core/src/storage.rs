@@ -188,7 +188,9 @@ impl ExecutionPrefix {
 }
 
 /// `read()` for expressions: a `kestra:///` file of the execution being rendered.
-pub(crate) struct StorageFiles(pub Storage);
+/// Files of the executions that started this one (a subflow reads what its parent passed)
+/// are readable too.
+pub(crate) struct StorageFiles(pub Storage, pub Vec<ExecutionPrefix>);
 
 impl runner_template::FileAccess for StorageFiles {
     fn read(
@@ -207,7 +209,8 @@ impl runner_template::FileAccess for StorageFiles {
         let (Some(exec), Some(ns), Some(flow)) = (execution_id, namespace, flow_id) else {
             return Err(Box::new(StorageError::NotOfThisExecution { uri }));
         };
-        if !ExecutionPrefix::new(ns, flow, exec).owns(path) {
+        if !ExecutionPrefix::new(ns, flow, exec).owns(path) && !self.1.iter().any(|p| p.owns(path))
+        {
             return Err(Box::new(StorageError::NotOfThisExecution { uri }));
         }
         let local = self.0.path(path)?;

@@ -97,6 +97,7 @@ impl RunContext {
         }
         let mut child = (**launch).clone();
         child.depth += 1;
+        child.ancestors.push(exec.prefix.clone());
         child.log = Arc::new(launch.log.for_subflow(&call.namespace, &call.flow_id));
         let trigger = json!({
             "id": self.task_id,

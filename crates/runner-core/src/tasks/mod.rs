@@ -26,6 +26,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     storage::DELETE,
     storage::LOCAL_FILES,
     storage::CONCAT,
+    storage::SPLIT,
     flow::sequential::SEQUENTIAL,
     flow::parallel::PARALLEL,
     flow::if_::IF,
@@ -38,6 +39,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     flow::pause::PAUSE,
     flow::working_directory::WORKING_DIRECTORY,
     flow::subflow::SUBFLOW,
+    flow::for_each_item::FOR_EACH_ITEM,
 ];
 
 /// Kestra's truthiness for conditions: anything but "false", "0", "-0" and "".

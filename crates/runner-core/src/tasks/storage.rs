@@ -299,3 +299,113 @@ impl RunnableTask for Write {
         })
     }
 }
+
+pub(crate) const SPLIT: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.core.storage.Split",
+    aliases: &["io.kestra.core.tasks.storages.Split"],
+    doc: "Cut a file of this execution into smaller files (`uris`) by `rows`, `bytes` (`10MB`), `partitions` or `regexPattern` (one file per value of its first group), streamed line by line.",
+    example: "id: split\ntype: io.kestra.plugin.core.storage.Split\nfrom: \"{{ outputs.write.uri }}\"\nrows: 1000",
+    shape: runnable::<Split>(),
+};
+
+/// How Split and ForEachItem cut a file; exactly one way, `rows: 1` when none is given by
+/// ForEachItem.
+#[derive(Clone, Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Batch {
+    /// Lines per file.
+    pub(crate) rows: Option<Property<u64>>,
+    /// Bytes per file, as `10MB`.
+    pub(crate) bytes: Option<Property<String>>,
+    /// How many files, lines dealt round-robin.
+    pub(crate) partitions: Option<Property<u64>>,
+    /// One file per value of this pattern's first group; other lines are dropped.
+    pub(crate) regex_pattern: Option<Property<String>>,
+    /// Written after each line (default a newline).
+    pub(crate) separator: Option<Property<String>>,
+}
+
+impl PropType for Batch {
+    const NAME: &'static str = "{rows, bytes, partitions, regexPattern, separator}";
+}
+
+impl Batch {
+    /// Kestra's order: regexPattern, then bytes, partitions, rows.
+    pub(crate) fn check(&self, default_rows: bool) -> Result<(), String> {
+        let given = [
+            self.rows.is_some(),
+            self.bytes.is_some(),
+            self.partitions.is_some(),
+            self.regex_pattern.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err("give one of `rows`, `bytes`, `partitions` and `regexPattern`".into());
+        }
+        if !default_rows && !given.contains(&true) {
+            return Err("Invalid configuration with no size, count, rows, nor regexPattern".into());
+        }
+        Ok(())
+    }
+
+    pub(crate) fn render(&self, ctx: &RunContext) -> Result<(SplitBy, String), TaskError> {
+        let separator = ctx
+            .render_opt(&self.separator, "separator")?
+            .unwrap_or_else(|| "\n".into());
+        let by = if let Some(p) = ctx.render_opt(&self.regex_pattern, "regexPattern")? {
+            SplitBy::Regex(regex::Regex::new(&p).map_err(|e| {
+                TaskError::property(
+                    "regexPattern",
+                    format!("`{p}` is not a regular expression: {e}"),
+                )
+            })?)
+        } else if let Some(b) = ctx.render_opt(&self.bytes, "bytes")? {
+            SplitBy::Bytes(parse_bytes(&b).ok_or_else(|| {
+                TaskError::property("bytes", format!("Invalid size with value '{b}'"))
+            })?)
+        } else if let Some(n) = ctx.render_opt(&self.partitions, "partitions")? {
+            if n == 0 || n > crate::split::MAX_OPEN as u64 {
+                return Err(TaskError::property(
+                    "partitions",
+                    format!("between 1 and {}", crate::split::MAX_OPEN),
+                ));
+            }
+            SplitBy::Partitions(n as usize)
+        } else {
+            let rows = ctx.render_opt(&self.rows, "rows")?.unwrap_or(1);
+            if rows == 0 {
+                return Err(TaskError::property("rows", "at least 1"));
+            }
+            SplitBy::Rows(rows)
+        };
+        Ok((by, separator))
+    }
+}
+
+#[derive(Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Split {
+    /// The `kestra://` file to cut.
+    from: Property<String>,
+    #[serde(flatten)]
+    batch: Batch,
+}
+
+impl RunnableTask for Split {
+    fn check(&self) -> Result<(), String> {
+        self.batch.check(false)
+    }
+
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let from = ctx.render(&self.from, "from")?;
+            let (by, separator) = self.batch.render(ctx)?;
+            let uris = ctx.split_file(&from, &by, &separator).await?;
+            let mut out = Outputs::new();
+            out.insert(
+                "uris".into(),
+                Json::Array(uris.into_iter().map(Json::String).collect()),
+            );
+            Ok(out)
+        })
+    }
+}

@@ -2,6 +2,7 @@
 
 pub(crate) mod allow_failure;
 pub(crate) mod for_each;
+pub(crate) mod for_each_item;
 pub(crate) mod if_;
 pub(crate) mod parallel;
 pub(crate) mod pause;

@@ -122,7 +122,7 @@ impl RunnableTask for Subflow {
 }
 
 /// A map, or a list of `{key, value}`, as label pairs with string values.
-fn label_pairs(value: Json) -> Result<Map<String, Json>, TaskError> {
+pub(crate) fn label_pairs(value: Json) -> Result<Map<String, Json>, TaskError> {
     let text = |v: &Json| match v {
         Json::String(s) => Json::String(s.clone()),
         other => Json::String(other.to_string()),
