@@ -29,6 +29,10 @@ pub(crate) enum Command {
         /// The age identity that decrypts `.age` env files [default: $RUNNER_AGE_IDENTITY, then ~/.config/runner/age-identity.txt]
         #[arg(long, value_name = "FILE")]
         identity: Option<PathBuf>,
+        /// Refuse what a Kestra server with only core plugins refuses: trigger types runner
+        /// does not know are errors, not warnings
+        #[arg(long)]
+        strict: bool,
     },
     /// Render one expression and print the result
     Eval {
@@ -165,6 +169,17 @@ pub(crate) struct RunArgs {
     /// instance-metadata services answer; refused without it
     #[arg(long)]
     pub(crate) allow_link_local: bool,
+    /// Run as trigger ID would start it: for a Schedule, `trigger.date` (the last time its
+    /// cron fired, or --trigger-date), `trigger.next` and `trigger.previous`
+    #[arg(long = "trigger", value_name = "ID")]
+    pub(crate) trigger: Option<String>,
+    /// The schedule date of --trigger (ISO 8601, e.g. 2026-05-01T06:00:00Z)
+    #[arg(long = "trigger-date", value_name = "DATE", requires = "trigger")]
+    pub(crate) trigger_date: Option<String>,
+    /// A JSON or YAML map that becomes `trigger` (a Webhook's `body`, an S3 trigger's `uri`);
+    /// with --trigger, it is added to what that trigger gives
+    #[arg(long = "trigger-vars", value_name = "FILE")]
+    pub(crate) trigger_vars: Option<PathBuf>,
     /// A folder of flows that Subflow tasks may call (repeatable) [default: the flow file's
     /// folder and below]
     #[arg(long = "flows", value_name = "DIR")]

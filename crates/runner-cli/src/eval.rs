@@ -33,9 +33,13 @@ pub(crate) fn eval(
     if let Some(flow) = flow {
         let style = Style::stderr();
         let registry = crate::registry();
-        let Some((file, mut results)) =
-            files::load(flow, &registry, &runner_template::Renderer::new(), &style)
-        else {
+        let Some((file, mut results)) = files::load(
+            flow,
+            &registry,
+            &runner_template::Renderer::new(),
+            &style,
+            false,
+        ) else {
             return exit::INVALID;
         };
         if results.len() != 1 {

@@ -147,6 +147,7 @@ pub(crate) fn load(
     registry: &Registry,
     renderer: &Renderer,
     style: &Style,
+    strict: bool,
 ) -> Option<(FlowFile, Checked)> {
     let file = match read(path) {
         Ok(f) => f,
@@ -164,7 +165,16 @@ pub(crate) fn load(
     };
     let mut results = Vec::new();
     for doc in docs {
-        let v = validate(doc, registry, renderer);
+        let mut v = validate(doc, registry, renderer);
+        if strict {
+            // What a Kestra server with only core plugins refuses.
+            for d in &mut v.diagnostics {
+                if matches!(d.problem, Problem::UnknownTriggerType { .. }) {
+                    d.severity = runner_model::Severity::Error;
+                    v.plan = None;
+                }
+            }
+        }
         for d in &v.diagnostics {
             crate::say_raw!("{}", render(d, &file.path, &file.text, style));
         }

@@ -83,7 +83,8 @@ fn dispatch(cli: cli::Cli) -> u8 {
             paths,
             env_files,
             identity,
-        } => validate::validate_paths(&paths, &files::EnvFiles::new(env_files, identity)),
+            strict,
+        } => validate::validate_paths(&paths, &files::EnvFiles::new(env_files, identity), strict),
         Command::Eval {
             vars,
             flow,

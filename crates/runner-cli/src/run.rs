@@ -25,7 +25,8 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         Ok(e) => e,
         Err(e) => return fail(e),
     };
-    let Some((file, mut results)) = files::load(&args.flow, &registry, &Renderer::new(), &style)
+    let Some((file, mut results)) =
+        files::load(&args.flow, &registry, &Renderer::new(), &style, false)
     else {
         return exit::INVALID;
     };
@@ -45,6 +46,10 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             plan.flow.namespace, plan.flow.id
         ));
     }
+    let trigger = match trigger_variable(&args, &plan) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
     let given = match crate::vars::given_inputs(&args) {
         Ok(g) => g,
         Err(e) => return fail(e),
@@ -118,6 +123,9 @@ pub(crate) fn run(args: RunArgs) -> u8 {
             );
         for (namespace, dir) in namespace_files {
             execution = execution.namespace_files(namespace, dir);
+        }
+        if let Some(t) = trigger {
+            execution = execution.trigger(t);
         }
         let execution = execution
             .environment(environment)
@@ -198,4 +206,49 @@ fn namespace_files(args: &RunArgs, flow_namespace: &str) -> Result<Vec<(String, 
         out.push((flow_namespace.to_string(), own));
     }
     Ok(out)
+}
+
+/// `trigger` for `--trigger ID` (a Schedule's dates from its cron) and `--trigger-vars FILE`.
+fn trigger_variable(
+    args: &RunArgs,
+    plan: &runner_core::Plan,
+) -> Result<Option<serde_json::Value>, String> {
+    let mut trigger = match &args.trigger {
+        None => None,
+        Some(id) => {
+            let Some(spec) = plan.triggers.iter().find(|t| &t.id == id) else {
+                let ids: Vec<&str> = plan.triggers.iter().map(|t| t.id.as_str()).collect();
+                return Err(if ids.is_empty() {
+                    format!("--trigger {id}: the flow has no triggers")
+                } else {
+                    format!("--trigger {id}: the flow's triggers are {}", ids.join(", "))
+                });
+            };
+            let date = args
+                .trigger_date
+                .as_deref()
+                .map(|d| {
+                    d.parse::<jiff::Timestamp>()
+                        .map(|t| t.to_zoned_datetime(jiff::tz::TimeZone::UTC))
+                        .map_err(|e| {
+                            format!("--trigger-date {d}: {e} (write it like 2026-05-01T06:00:00Z)")
+                        })
+                })
+                .transpose()?;
+            Some(match &spec.schedule {
+                Some(s) => s
+                    .variables(&spec.id, &spec.type_name, date)
+                    .map_err(|e| format!("--trigger {id}: {e}"))?,
+                None => serde_json::json!({"id": spec.id, "type": spec.type_name}),
+            })
+        }
+    };
+    if let Some(path) = &args.trigger_vars {
+        let vars = crate::vars::read_map(path)?;
+        let t = trigger.get_or_insert_with(|| serde_json::json!({}));
+        if let Some(m) = t.as_object_mut() {
+            m.extend(vars);
+        }
+    }
+    Ok(trigger)
 }

@@ -155,7 +155,8 @@ pub(crate) fn check(
             }
         }
     }
-    for chain in cycles(calls) {
+    // A flow calling itself is refused by validation already.
+    for chain in cycles(calls).into_iter().filter(|c| c.len() > 2) {
         out.entry(chain[0].clone())
             .or_default()
             .push(Diagnostic::warning(

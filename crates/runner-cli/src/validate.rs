@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles) -> u8 {
+pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, strict: bool) -> u8 {
     let style = Style::stderr();
     let environment = match files::environment(env_files) {
         Ok(e) => e,
@@ -37,7 +37,7 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles) -> 
     let mut calls: BTreeMap<String, Vec<subflows::Call>> = BTreeMap::new();
     let mut known: BTreeMap<String, subflows::Declared> = BTreeMap::new();
     for path in &files {
-        let Some((file, results)) = files::load(path, &registry, &renderer, &style) else {
+        let Some((file, results)) = files::load(path, &registry, &renderer, &style, strict) else {
             unreadable += 1;
             continue;
         };

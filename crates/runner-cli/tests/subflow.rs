@@ -202,6 +202,8 @@ fn subflow_errors_say_what_is_wrong() {
     s.write("flows/b.yaml", "id: twice\nnamespace: demo\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: b\n");
     s.write("flows/broken.yaml", "id: broken\nnamespace: demo\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    mesage: b\n");
     s.write("flows/self.yaml", "id: self\nnamespace: demo\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: self\n");
+    s.write("flows/ping.yaml", "id: ping\nnamespace: demo\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: pong\n");
+    s.write("flows/pong.yaml", "id: pong\nnamespace: demo\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: ping\n");
     s.write("flows/needs.yaml", "id: needs\nnamespace: demo\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ inputs.n }}\"\n");
     let cases = [
         (
@@ -212,7 +214,11 @@ fn subflow_errors_say_what_is_wrong() {
         ("broken", "Cannot execute an invalid flow: "),
         (
             "self",
-            "Subflows are nested more than 10 deep (demo.self calls demo.self): does a flow call itself?",
+            "Cannot execute an invalid flow: flows/self.yaml:7:13: Invalid Flow: Recursive call to flow [demo.self]",
+        ),
+        (
+            "ping",
+            "Subflows are nested more than 10 deep (demo.pong calls demo.ping): does a flow call itself?",
         ),
         (
             "needs",
@@ -350,6 +356,19 @@ tasks:
     // A file given alone finds the flows beside it.
     let out = s.run(&["validate", "flows/a.yaml"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());
+    // A flow calling itself is refused, with Kestra's message.
+    s.write(
+        "flows/self.yaml",
+        "id: self\nnamespace: loop\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: loop\n    flowId: self\n",
+    );
+    let out = s.run(&["validate", "flows/self.yaml"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("error: Invalid Flow: Recursive call to flow [loop.self]"),
+        "{}",
+        out.stderr()
+    );
 }
 
 const BATCH: &str = r#"id: batch
@@ -517,5 +536,25 @@ tasks:
             .contains("Invalid configuration with no size, count, rows, nor regexPattern"),
         "{}",
         out.stderr()
+    );
+}
+
+#[test]
+fn the_deprecated_task_outputs_read_the_childs_task_outputs() {
+    let s = Sandbox::new();
+    s.write(
+        "child.yaml",
+        "id: plain\nnamespace: demo\ntasks:\n  - id: calc\n    type: io.kestra.plugin.core.debug.Return\n    format: \"{{ 6 * 7 }}\"\n",
+    );
+    s.write(
+        "parent.yaml",
+        &parent("  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: plain\n    outputs:\n      answer: \"{{ outputs.calc.value }}\"\n"),
+    );
+    let out = s.run(&["run", "parent.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(
+        record["taskRunList"][0]["outputs"]["outputs"],
+        json!({"answer": "42"})
     );
 }

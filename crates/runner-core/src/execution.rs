@@ -66,6 +66,7 @@ pub struct ExecutionBuilder {
     http: Option<Arc<dyn runner_template::HttpAccess>>,
     kv: Option<Arc<dyn crate::kv::KvStore>>,
     flows: Option<Arc<dyn FlowSource>>,
+    trigger: Option<Json>,
 }
 
 impl ExecutionBuilder {
@@ -83,6 +84,7 @@ impl ExecutionBuilder {
             http: None,
             kv: None,
             flows: None,
+            trigger: None,
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
@@ -127,6 +129,12 @@ impl ExecutionBuilder {
     /// The KV store the kv tasks and `kv()` use (none: they say it is not open).
     pub fn kv(mut self, store: Arc<dyn crate::kv::KvStore>) -> Self {
         self.kv = Some(store);
+        self
+    }
+
+    /// The `trigger` variable, as the flow's trigger would give it (a manual run has none).
+    pub fn trigger(mut self, trigger: Json) -> Self {
+        self.trigger = Some(trigger);
         self
     }
 
@@ -221,7 +229,7 @@ impl ExecutionBuilder {
             ancestors: Vec::new(),
         };
         launch
-            .start(self.plan, self.id, &self.inputs, Map::new(), None)
+            .start(self.plan, self.id, &self.inputs, Map::new(), self.trigger)
             .await
     }
 }

@@ -35,6 +35,7 @@ mod storage;
 mod subflow;
 mod task;
 mod tasks;
+pub mod trigger;
 mod validate;
 mod workdir;
 

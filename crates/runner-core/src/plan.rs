@@ -109,6 +109,7 @@ pub struct Plan {
     pub after_execution: TaskList,
     pub outputs: Vec<RawOutput>,
     pub trigger_count: usize,
+    pub triggers: Vec<crate::trigger::TriggerSpec>,
     pub disabled: bool,
 }
 

@@ -31,6 +31,9 @@ pub struct SubflowRun {
     pub execution_id: String,
     pub state: Option<State>,
     pub outputs: Option<Json>,
+    /// The child's task outputs as its expressions saw them (`outputs.<task>...`), for the
+    /// deprecated task-level `outputs` of Subflow.
+    pub task_outputs: Option<Json>,
 }
 
 /// A child execution still running, as its parent keeps it.
@@ -122,7 +125,7 @@ impl RunContext {
         );
         self.info(&format!("Subflow execution {link} started"));
         let (stop_tx, stop_rx) = oneshot::channel::<String>();
-        let (done_tx, done_rx) = oneshot::channel::<(State, Option<Json>)>();
+        let (done_tx, done_rx) = oneshot::channel::<(State, Option<Json>, Json)>();
         let done = tokio::spawn(async move {
             let stop = async {
                 match stop_rx.await {
@@ -136,7 +139,8 @@ impl RunContext {
             if let Err(e) = execution.write_record(&record) {
                 execution.shared.log(Level::Error, None, &e.to_string());
             }
-            let _ = done_tx.send((state, record.get("outputs").cloned()));
+            let task_outputs = task_outputs(&record);
+            let _ = done_tx.send((state, record.get("outputs").cloned(), task_outputs));
         });
         if !call.wait {
             exec.children.lock().expect("children lock").push(ChildRun {
@@ -147,6 +151,7 @@ impl RunContext {
                 execution_id,
                 state: None,
                 outputs: None,
+                task_outputs: None,
             });
         }
         let guard = StopOnDrop(Some(stop_tx));
@@ -154,7 +159,7 @@ impl RunContext {
             .lock()
             .expect("children lock")
             .push(ChildRun { stop: None, done });
-        let (state, outputs) = done_rx.await.map_err(|_| {
+        let (state, outputs, task_outputs) = done_rx.await.map_err(|_| {
             TaskError::failed(format!(
                 "Subflow execution {link} stopped on an internal error"
             ))
@@ -175,8 +180,33 @@ impl RunContext {
             execution_id,
             state: Some(state),
             outputs,
+            task_outputs: Some(task_outputs),
         })
     }
+}
+
+/// `outputs.<task>[.<value>]` of an ended execution, from its record.
+fn task_outputs(record: &Json) -> Json {
+    let mut out = Map::new();
+    for run in record["taskRunList"].as_array().into_iter().flatten() {
+        let (Some(task), Some(o)) = (run["taskId"].as_str(), run.get("outputs")) else {
+            continue;
+        };
+        match run["value"].as_str() {
+            Some(v) => {
+                let slot = out
+                    .entry(task.to_string())
+                    .or_insert_with(|| Json::Object(Map::new()));
+                if let Some(m) = slot.as_object_mut() {
+                    m.insert(v.to_string(), o.clone());
+                }
+            }
+            None => {
+                out.insert(task.to_string(), o.clone());
+            }
+        }
+    }
+    Json::Object(out)
 }
 
 /// Waits for every child of `exec`, stopping them first when `stop` says why (the parent

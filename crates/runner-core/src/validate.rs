@@ -97,6 +97,17 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
             }
         }
     }
+    for span in recursive_calls(doc, &flow.namespace, &flow.id) {
+        v.error(
+            Problem::RecursiveFlow {
+                flow: format!("{}.{}", flow.namespace, flow.id),
+            },
+            span,
+            "tasks",
+        );
+    }
+    let (triggers, trigger_problems) = crate::trigger::read(doc);
+    v.diagnostics.extend(trigger_problems);
     let name = Some(format!("{}.{}", flow.namespace, flow.id));
     if v.diagnostics.iter().any(Diagnostic::is_error) {
         return Validation {
@@ -127,6 +138,7 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
             .get("triggers")
             .and_then(Node::as_seq)
             .map_or(0, <[Node]>::len),
+        triggers,
         disabled: flow.disabled,
     };
     Validation {
@@ -134,6 +146,36 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
         diagnostics: v.diagnostics,
         name,
     }
+}
+
+/// Where a Subflow or ForEachItem of the flow calls the flow itself (Kestra refuses it).
+fn recursive_calls(doc: &Node, namespace: &str, id: &str) -> Vec<Span> {
+    const CALLERS: &[&str] = &[
+        "io.kestra.plugin.core.flow.Subflow",
+        "io.kestra.core.tasks.flows.Subflow",
+        "io.kestra.core.tasks.flows.Flow",
+        "io.kestra.plugin.core.flow.ForEachItem",
+        "io.kestra.core.tasks.flows.ForEachItem",
+    ];
+    let mut found = Vec::new();
+    let mut todo = vec![doc];
+    while let Some(node) = todo.pop() {
+        match &node.value {
+            NodeValue::Seq(items) => todo.extend(items),
+            NodeValue::Map(entries) => {
+                let text = |k: &str| node.get(k).and_then(Node::as_str);
+                if text("type").is_some_and(|t| CALLERS.contains(&t))
+                    && text("namespace") == Some(namespace)
+                    && text("flowId") == Some(id)
+                {
+                    found.push(node.get("flowId").map_or(node.span, |n| n.span));
+                }
+                todo.extend(entries.iter().map(|(_, v)| v));
+            }
+            _ => {}
+        }
+    }
+    found
 }
 
 struct PluginDefault {

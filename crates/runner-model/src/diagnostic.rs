@@ -142,6 +142,15 @@ pub enum Problem {
         input: String,
         flow: String,
     },
+    /// A trigger type that is neither core nor known (a plugin's): a warning, since runner
+    /// never fires triggers; an error under `validate --strict`.
+    UnknownTriggerType {
+        type_name: String,
+    },
+    /// A Subflow or ForEachItem that calls its own flow.
+    RecursiveFlow {
+        flow: String,
+    },
     /// Flows that call each other in a circle, as `a -> b -> a`.
     SubflowCycle {
         chain: Vec<String>,
@@ -223,6 +232,10 @@ impl fmt::Display for Problem {
                 f,
                 "subflow {flow} requires input `{input}`, which is not given"
             ),
+            Problem::UnknownTriggerType { type_name } => write!(f, "Invalid type: {type_name}"),
+            Problem::RecursiveFlow { flow } => {
+                write!(f, "Invalid Flow: Recursive call to flow [{flow}]")
+            }
             Problem::SubflowCycle { chain } => write!(
                 f,
                 "subflows call each other in a cycle: {} (it ends only if a condition stops it)",
@@ -260,6 +273,7 @@ impl Problem {
                  DURATION, JSON, URI, SELECT, MULTISELECT, ARRAY, FILE, SECRET, YAML, EMAIL (uppercase)"
                 .to_string(),
             Problem::UnavailableType { help, .. } => help.clone(),
+            Problem::UnknownTriggerType { .. } => "a plugin trigger: runner never fires triggers, so the flow still runs (`runner run --trigger-vars FILE` gives it a `trigger`); `validate --strict` refuses it, as a Kestra server without the plugin does".to_string(),
             Problem::MissingType { .. } => "add `type:`, for example `type: STRING`".to_string(),
             Problem::Duplicate { .. } => "every id must be unique in the flow, at any depth".to_string(),
             Problem::WorkerGroup => "remove `workerGroup`: runner executes every task locally".to_string(),

@@ -48,14 +48,15 @@ pub(crate) struct Subflow {
     /// Accepted; runner does not restart executions.
     #[allow(dead_code)] // checked when read, never used
     restart_behavior: Option<RestartBehavior>,
-    /// Deprecated since Kestra 0.15 (the child's `outputs:` replace it); not supported.
+    /// Deprecated since Kestra 0.15: values rendered against the child's task outputs, used
+    /// when the child declares no `outputs:`.
     outputs: Option<Json>,
 }
 
 impl RunnableTask for Subflow {
     fn check(&self) -> Result<(), String> {
-        if self.outputs.is_some() {
-            return Err("the task-level `outputs` of Subflow (deprecated since Kestra 0.15) is not supported: declare `outputs:` in the subflow and read `outputs.<task>.outputs.<id>`".into());
+        if self.outputs.as_ref().is_some_and(|o| !o.is_object()) {
+            return Err("`outputs` must be a map of names to values".into());
         }
         if self.schedule_date.is_some() {
             return Err("`scheduleDate` is not supported: runner starts a subflow at once; remove it, or run the subflow later yourself".into());
@@ -107,8 +108,27 @@ impl RunnableTask for Subflow {
                 return Ok(outputs);
             };
             outputs.insert("state".into(), Json::String(state.as_str().into()));
-            if let Some(o) = run.outputs {
-                outputs.insert("outputs".into(), o);
+            let declared = run
+                .outputs
+                .filter(|o| o.as_object().is_some_and(|m| !m.is_empty()));
+            match (declared, &self.outputs, run.task_outputs) {
+                (Some(o), _, _) => {
+                    outputs.insert("outputs".into(), o);
+                }
+                (None, Some(legacy), Some(child)) => {
+                    // Kestra renders them with the child's task outputs as `outputs`.
+                    let extra: Map<String, Json> =
+                        [("outputs".to_string(), child)].into_iter().collect();
+                    let rendered =
+                        ctx.render_json_with(legacy, "outputs", &extra)
+                            .map_err(|e| {
+                                TaskError::failed(format!(
+                                    "Failed to extract outputs with the error: '{e}'"
+                                ))
+                            })?;
+                    outputs.insert("outputs".into(), rendered);
+                }
+                _ => {}
             }
             let transmit = self.transmit_failed.unwrap_or(true);
             match state {

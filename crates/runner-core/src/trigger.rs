@@ -1,0 +1,499 @@
+//! Triggers: runner never fires them, but checks the core ones as Kestra does (a Schedule's
+//! cron and time zone, a Webhook's key), names the plugin ones it does not know, and gives a
+//! run the `trigger` variables its trigger would (`--trigger`, for a Schedule from its cron).
+
+use jiff::{Timestamp, ToSpan, ZonedDateTime as Zoned, civil::DateTime, tz::TimeZone};
+use runner_model::{Diagnostic, Node, NodeValue, Problem, suggest};
+use serde_json::{Value as Json, json};
+
+/// The core trigger types (and their old names).
+pub const CORE_TRIGGERS: &[&str] = &[
+    "io.kestra.plugin.core.trigger.Schedule",
+    "io.kestra.core.models.triggers.types.Schedule",
+    "io.kestra.plugin.core.trigger.ScheduleOnDates",
+    "io.kestra.plugin.core.trigger.Flow",
+    "io.kestra.core.models.triggers.types.Flow",
+    "io.kestra.plugin.core.trigger.Webhook",
+    "io.kestra.core.models.triggers.types.Webhook",
+    "io.kestra.plugin.core.http.Trigger",
+    "io.kestra.plugin.fs.http.Trigger",
+];
+
+fn is_schedule(type_name: &str) -> bool {
+    type_name.ends_with(".Schedule")
+}
+
+/// One trigger of a flow, as the run needs it.
+#[derive(Clone, Debug)]
+pub struct TriggerSpec {
+    pub id: String,
+    pub type_name: String,
+    /// A Schedule's cron, read.
+    pub schedule: Option<Schedule>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    cron: Cron,
+    zone: TimeZone,
+}
+
+/// Reads and checks the `triggers` of a flow document: problems (errors and warnings) and
+/// the triggers read.
+pub(crate) fn read(doc: &Node) -> (Vec<TriggerSpec>, Vec<Diagnostic>) {
+    let mut specs = Vec::new();
+    let mut problems = Vec::new();
+    let Some(list) = doc.get("triggers").and_then(Node::as_seq) else {
+        return (specs, problems);
+    };
+    for (i, t) in list.iter().enumerate() {
+        let (Some(id), Some(type_node)) = (t.get("id").and_then(Node::as_str), t.get("type"))
+        else {
+            continue; // the model reports a trigger without id or type
+        };
+        let Some(type_name) = type_node.as_str() else {
+            continue;
+        };
+        let path = format!("triggers[{i}]");
+        if !CORE_TRIGGERS.contains(&type_name) {
+            let core = type_name.starts_with("io.kestra.plugin.core.trigger.")
+                || type_name.starts_with("io.kestra.core.models.triggers.");
+            match suggest(type_name, CORE_TRIGGERS.iter().copied()).filter(|_| core) {
+                Some(s) => problems.push(Diagnostic::error(
+                    Problem::UnknownTaskType {
+                        type_name: type_name.to_string(),
+                        suggestion: Some(s),
+                    },
+                    type_node.span,
+                    format!("{path}.type"),
+                )),
+                None if core => problems.push(Diagnostic::error(
+                    Problem::UnknownTaskType {
+                        type_name: type_name.to_string(),
+                        suggestion: None,
+                    },
+                    type_node.span,
+                    format!("{path}.type"),
+                )),
+                None => problems.push(Diagnostic::warning(
+                    Problem::UnknownTriggerType {
+                        type_name: type_name.to_string(),
+                    },
+                    type_node.span,
+                    format!("{path}.type"),
+                )),
+            }
+            specs.push(TriggerSpec {
+                id: id.to_string(),
+                type_name: type_name.to_string(),
+                schedule: None,
+            });
+            continue;
+        }
+        let mut schedule = None;
+        if is_schedule(type_name) {
+            schedule = read_schedule(t, &path, &mut problems);
+        }
+        if type_name.ends_with(".Webhook") {
+            match t.get("key") {
+                Some(k) if k.as_str().is_some_and(|s| !s.trim().is_empty()) => {}
+                Some(k) => problems.push(Diagnostic::error(
+                    Problem::Empty {
+                        property: format!("{path}.key"),
+                    },
+                    k.span,
+                    format!("{path}.key"),
+                )),
+                None => problems.push(Diagnostic::error(
+                    Problem::Missing {
+                        property: format!("{path}.key"),
+                    },
+                    t.span,
+                    format!("{path}.key"),
+                )),
+            }
+        }
+        specs.push(TriggerSpec {
+            id: id.to_string(),
+            type_name: type_name.to_string(),
+            schedule,
+        });
+    }
+    (specs, problems)
+}
+
+fn read_schedule(t: &Node, path: &str, problems: &mut Vec<Diagnostic>) -> Option<Schedule> {
+    let with_seconds = matches!(
+        t.get("withSeconds").map(|n| &n.value),
+        Some(NodeValue::Bool(true))
+    );
+    let zone = match t.get("timezone") {
+        None => TimeZone::system(),
+        Some(z) => match z.as_str().map(TimeZone::get) {
+            Some(Ok(zone)) => zone,
+            _ => {
+                problems.push(Diagnostic::error(
+                    Problem::InvalidValue {
+                        property: format!("{path}.timezone"),
+                        reason: "not a time zone (for example Europe/Paris or UTC)".into(),
+                    },
+                    z.span,
+                    format!("{path}.timezone"),
+                ));
+                return None;
+            }
+        },
+    };
+    if let Some(r) = t.get("recoverMissedSchedules")
+        && !r
+            .as_str()
+            .is_some_and(|s| matches!(s, "LAST" | "NONE" | "ALL"))
+    {
+        problems.push(Diagnostic::error(
+            Problem::InvalidValue {
+                property: format!("{path}.recoverMissedSchedules"),
+                reason: "one of LAST, NONE, ALL".into(),
+            },
+            r.span,
+            format!("{path}.recoverMissedSchedules"),
+        ));
+    }
+    let Some(cron_node) = t.get("cron") else {
+        problems.push(Diagnostic::error(
+            Problem::Missing {
+                property: format!("{path}.cron"),
+            },
+            t.span,
+            format!("{path}.cron"),
+        ));
+        return None;
+    };
+    let text = cron_node.as_str().unwrap_or_default();
+    match Cron::parse(text, with_seconds) {
+        Ok(cron) => Some(Schedule { cron, zone }),
+        Err(reason) => {
+            problems.push(Diagnostic::error(
+                Problem::InvalidValue {
+                    property: format!("{path}.cron"),
+                    reason: format!("invalid cron expression '{text}': {reason}"),
+                },
+                cron_node.span,
+                format!("{path}.cron"),
+            ));
+            None
+        }
+    }
+}
+
+/// A cron expression: the set of allowed values of each field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cron {
+    seconds: Vec<bool>,
+    minutes: Vec<bool>,
+    hours: Vec<bool>,
+    days: Vec<bool>,
+    months: Vec<bool>,
+    weekdays: Vec<bool>,
+    /// Either day field restricted: cron's rule is then "day-of-month OR day-of-week".
+    day_restricted: bool,
+    weekday_restricted: bool,
+    /// `L`, `W` or `#` somewhere: runner checks the syntax but cannot compute such dates.
+    special: bool,
+}
+
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+impl Cron {
+    /// Five fields (six `withSeconds`), or a nickname (`@daily`...).
+    pub fn parse(text: &str, with_seconds: bool) -> Result<Cron, String> {
+        let expanded = match text.trim() {
+            "@yearly" | "@annually" => "0 0 1 1 *",
+            "@monthly" => "0 0 1 * *",
+            "@weekly" => "0 0 * * 0",
+            "@daily" | "@midnight" => "0 0 * * *",
+            "@hourly" => "0 * * * *",
+            other => other,
+        };
+        let mut fields: Vec<&str> = expanded.split_whitespace().collect();
+        let want = if with_seconds && !text.trim().starts_with('@') {
+            6
+        } else {
+            5
+        };
+        if fields.len() != want {
+            return Err(format!(
+                "Cron expression contains {} parts but we expect one of [{want}]",
+                fields.len()
+            ));
+        }
+        if want == 5 {
+            fields.insert(0, "0");
+        }
+        let mut special = false;
+        let seconds = field(fields[0], 0, 59, &[], &mut special)?;
+        let minutes = field(fields[1], 0, 59, &[], &mut special)?;
+        let hours = field(fields[2], 0, 23, &[], &mut special)?;
+        let days = field(fields[3], 1, 31, &[], &mut special)?;
+        let months = field(fields[4], 1, 12, &MONTHS, &mut special)?;
+        let mut weekdays = field(fields[5], 0, 7, &DAYS, &mut special)?;
+        // 7 is Sunday too.
+        if weekdays[7] {
+            weekdays[0] = true;
+        }
+        let restricted = |f: &str| !matches!(f, "*" | "?");
+        Ok(Cron {
+            seconds,
+            minutes,
+            hours,
+            days,
+            months,
+            weekdays,
+            day_restricted: restricted(fields[3]),
+            weekday_restricted: restricted(fields[5]),
+            special,
+        })
+    }
+
+    fn matches(&self, t: &DateTime) -> bool {
+        let day_ok = self.days[t.day() as usize];
+        let weekday_ok = self.weekdays[t.weekday().to_sunday_zero_offset() as usize];
+        let date_ok = match (self.day_restricted, self.weekday_restricted) {
+            (true, true) => day_ok || weekday_ok,
+            (true, false) => day_ok,
+            (false, true) => weekday_ok,
+            (false, false) => true,
+        };
+        date_ok
+            && self.months[t.month() as usize]
+            && self.hours[t.hour() as usize]
+            && self.minutes[t.minute() as usize]
+            && self.seconds[t.second() as usize]
+    }
+}
+
+/// One field's allowed values, `min..=max`, as flags indexed by value.
+fn field(
+    text: &str,
+    min: u32,
+    max: u32,
+    names: &[&str],
+    special: &mut bool,
+) -> Result<Vec<bool>, String> {
+    let mut allowed = vec![false; max as usize + 1];
+    let value = |s: &str| -> Result<u32, String> {
+        let upper = s.to_ascii_uppercase();
+        if let Some(i) = names.iter().position(|n| *n == upper) {
+            // Months are 1-based, days 0-based.
+            return Ok(if names.len() == 12 {
+                i as u32 + 1
+            } else {
+                i as u32
+            });
+        }
+        let n: u32 = s
+            .parse()
+            .map_err(|_| format!("Invalid chars in expression! Expression: {s}"))?;
+        if n < min || n > max {
+            return Err(format!("Value {n} not in range [{min}, {max}]"));
+        }
+        Ok(n)
+    };
+    for part in text.split(',') {
+        if part.is_empty() {
+            return Err("Empty value in a list".into());
+        }
+        if matches!(part, "?") || part.contains(['L', 'W', '#']) {
+            // Kestra's cron accepts `L`, `W` and `#` in the day fields.
+            *special = true;
+            allowed.iter_mut().for_each(|a| *a = true);
+            continue;
+        }
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => {
+                let step: u32 = s
+                    .parse()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("Invalid step in expression! Expression: {part}"))?;
+                (r, step)
+            }
+            None => (part, 1),
+        };
+        let (from, to) = if range == "*" {
+            (min, max)
+        } else if let Some((a, b)) = range.split_once('-') {
+            let (a, b) = (value(a)?, value(b)?);
+            if a > b {
+                return Err(format!("Invalid range! [{a},{b}]"));
+            }
+            (a, b)
+        } else {
+            let a = value(range)?;
+            (a, if part.contains('/') { max } else { a })
+        };
+        let mut v = from;
+        while v <= to {
+            allowed[v as usize] = true;
+            v += step;
+        }
+    }
+    Ok(allowed)
+}
+
+impl Schedule {
+    /// `trigger.date`, `next` and `previous` for a run at `date` (default: the last time the
+    /// cron fired), as Kestra gives them: ISO date-times in the schedule's zone.
+    pub fn variables(
+        &self,
+        id: &str,
+        type_name: &str,
+        date: Option<Zoned>,
+    ) -> Result<Json, String> {
+        if self.cron.special {
+            return Err(
+                "runner cannot compute dates for a cron with `L`, `W` or `#`: give --trigger-date"
+                    .into(),
+            );
+        }
+        let now = Timestamp::now().to_zoned_datetime(self.zone.clone());
+        let date = match date {
+            Some(d) => d.with_time_zone(self.zone.clone()),
+            None => self.step(&now, false, true)?,
+        };
+        let next = self.step(&date, true, false)?;
+        let previous = self.step(&date, false, false)?;
+        let iso = |z: &Zoned| z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+        Ok(json!({
+            "id": id,
+            "type": type_name,
+            "date": iso(&date),
+            "next": iso(&next),
+            "previous": iso(&previous),
+        }))
+    }
+
+    /// The first time the cron fires after `from` (or before it), `from` itself counting when
+    /// `inclusive`. Looks at most about five years away.
+    fn step(&self, from: &Zoned, forward: bool, inclusive: bool) -> Result<Zoned, String> {
+        let mut t = from
+            .datetime()
+            .round(jiff::Unit::Second)
+            .map_err(|e| e.to_string())?;
+        if !inclusive {
+            t = if forward {
+                t.checked_add(1.second())
+            } else {
+                t.checked_sub(1.second())
+            }
+            .map_err(|e| e.to_string())?;
+        }
+        for _ in 0..(5 * 366 * 24 * 60) {
+            // Whole minutes that cannot match are skipped at once.
+            let minute_ok = self.cron.minutes[t.minute() as usize]
+                && self.cron.hours[t.hour() as usize]
+                && self.cron.months[t.month() as usize];
+            if minute_ok {
+                let seconds: Vec<u32> = (0..60u32)
+                    .filter(|s| self.cron.seconds[*s as usize])
+                    .collect();
+                let ordered: Box<dyn Iterator<Item = &u32>> = if forward {
+                    Box::new(seconds.iter())
+                } else {
+                    Box::new(seconds.iter().rev())
+                };
+                for &s in ordered {
+                    let candidate = t
+                        .with()
+                        .second(s as i8)
+                        .build()
+                        .map_err(|e| e.to_string())?;
+                    let in_order = if forward {
+                        candidate >= t
+                    } else {
+                        candidate <= t
+                    };
+                    if in_order && self.cron.matches(&candidate) {
+                        return candidate
+                            .to_zoned_datetime(self.zone.clone())
+                            .map_err(|e| e.to_string());
+                    }
+                }
+            }
+            t = if forward {
+                t.with()
+                    .second(0)
+                    .build()
+                    .and_then(|m| m.checked_add(1.minute()))
+            } else {
+                t.with()
+                    .second(59)
+                    .build()
+                    .and_then(|m| m.checked_sub(1.minute()))
+            }
+            .map_err(|e| e.to_string())?;
+        }
+        Err("the cron fires in none of the next five years".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crons_are_read_as_kestra_reads_them() {
+        assert!(Cron::parse("*/15 9-17 * * MON-FRI", false).is_ok());
+        assert!(Cron::parse("@daily", false).is_ok());
+        assert!(Cron::parse("0 0 1,15 JAN,jul ?", false).is_ok());
+        assert!(Cron::parse("0 0 L * *", false).is_ok());
+        assert!(Cron::parse("*/5 * * * * *", true).is_ok());
+        assert_eq!(
+            Cron::parse("not a cron", false).unwrap_err(),
+            "Cron expression contains 3 parts but we expect one of [5]"
+        );
+        assert_eq!(
+            Cron::parse("61 * * * *", false).unwrap_err(),
+            "Value 61 not in range [0, 59]"
+        );
+        assert_eq!(
+            Cron::parse("0 0 32 * *", false).unwrap_err(),
+            "Value 32 not in range [1, 31]"
+        );
+        assert!(Cron::parse("0 0 * * 8", false).is_err());
+        assert!(Cron::parse("*/0 * * * *", false).is_err());
+        assert!(Cron::parse("5-1 * * * *", false).is_err());
+        assert!(Cron::parse("* * * * * *", false).is_err());
+    }
+
+    #[test]
+    fn a_schedule_gives_date_next_and_previous() {
+        let s = Schedule {
+            cron: Cron::parse("30 6 * * MON", false).unwrap(),
+            zone: TimeZone::get("Europe/Paris").unwrap(),
+        };
+        let at: Zoned = "2026-12-02T10:00:00+01:00[Europe/Paris]".parse().unwrap();
+        let v = s.variables("t", "x", Some(at)).unwrap();
+        assert_eq!(v["date"], "2026-12-02T10:00:00+01:00");
+        assert_eq!(v["next"], "2026-12-07T06:30:00+01:00");
+        assert_eq!(v["previous"], "2026-11-30T06:30:00+01:00");
+        let daily = Schedule {
+            cron: Cron::parse("@daily", false).unwrap(),
+            zone: TimeZone::UTC,
+        };
+        let v = daily.variables("t", "x", None).unwrap();
+        let date: jiff::Timestamp = v["date"].as_str().unwrap().parse().unwrap();
+        assert!(date <= Timestamp::now());
+        assert!(v["date"].as_str().unwrap().ends_with("T00:00:00+00:00"));
+        let secs = Schedule {
+            cron: Cron::parse("*/20 * * * * *", true).unwrap(),
+            zone: TimeZone::UTC,
+        };
+        let at: Zoned = "2026-01-01T00:00:05+00:00[UTC]".parse().unwrap();
+        let v = secs.variables("t", "x", Some(at)).unwrap();
+        assert_eq!(v["next"], "2026-01-01T00:00:20+00:00");
+        assert_eq!(v["previous"], "2026-01-01T00:00:00+00:00");
+    }
+}
