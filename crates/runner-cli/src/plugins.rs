@@ -10,6 +10,7 @@ fn kind(p: &PropDoc) -> &'static str {
         PropKind::Value(t) => t,
         PropKind::Tasks => "list of tasks",
         PropKind::TaskMap => "map of task lists",
+        PropKind::Dag => "list of {task, dependsOn}",
     }
 }
 

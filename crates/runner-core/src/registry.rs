@@ -21,6 +21,9 @@ pub enum PropKind {
     Tasks,
     /// A map from a key to a list of tasks (Switch `cases`).
     TaskMap,
+    /// A list of `{task, dependsOn}` (Dag `tasks`), read in an order that honours every
+    /// dependency.
+    Dag,
 }
 
 /// One property of a task type, with its user documentation.

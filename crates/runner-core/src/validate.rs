@@ -701,6 +701,7 @@ impl TaskBuilder<'_, '_> {
             match p.kind {
                 PropKind::Tasks => lists.insert(p.name, self.tasks(p.name, p.required)),
                 PropKind::TaskMap => lists.insert_map(p.name, self.task_map(p.name)),
+                PropKind::Dag => lists.insert(p.name, self.dag(p.name)),
                 PropKind::Value(_) => {}
             }
         }
@@ -737,6 +738,140 @@ impl TaskBuilder<'_, '_> {
             }
             Some(n) => self.v.task_list(Some(n), &path),
         }
+    }
+
+    /// A Dag's `[{task, dependsOn}]`: the tasks in an order where each comes after what it
+    /// depends on (the source order otherwise), or Kestra's error for a dependency on no task
+    /// or a cycle.
+    pub(crate) fn dag(&mut self, key: &str) -> TaskList {
+        let path = join(&self.path, key);
+        let Some(node) = self.raw.node.get(key).filter(|n| !n.is_null()) else {
+            self.v.error(
+                Problem::TaskRule {
+                    task_id: self.raw.id.clone(),
+                    message: "No task defined".into(),
+                },
+                self.raw.node.span,
+                path,
+            );
+            return Vec::new();
+        };
+        let Some(items) = node.as_seq() else {
+            Reader {
+                diagnostics: &mut self.v.diagnostics,
+            }
+            .wrong_type(node, &path, "a list of {task, dependsOn}");
+            return Vec::new();
+        };
+        let mut tasks = Vec::new();
+        let mut depends: Vec<Vec<String>> = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let item_path = format!("{path}[{i}]");
+            let Some(task) = item.get("task") else {
+                self.v.error(
+                    Problem::Missing {
+                        property: format!("{item_path}.task"),
+                    },
+                    item.span,
+                    format!("{item_path}.task"),
+                );
+                continue;
+            };
+            let one = Node::new(NodeValue::Seq(vec![task.clone()]), task.span);
+            let built = self.v.task_list(Some(&one), &format!("{item_path}.task"));
+            let deps: Vec<String> = item
+                .get("dependsOn")
+                .and_then(Node::as_seq)
+                .map(|d| {
+                    d.iter()
+                        .filter_map(|n| n.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for t in built {
+                tasks.push(t);
+                depends.push(deps.clone());
+            }
+        }
+        let index: std::collections::HashMap<&str, usize> = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.id.as_str(), i))
+            .collect();
+        let missing: Vec<String> = depends
+            .iter()
+            .flatten()
+            .filter(|d| !index.contains_key(d.as_str()))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            self.v.error(
+                Problem::TaskRule {
+                    task_id: self.raw.id.clone(),
+                    message: format!("Not existing task id in dependency: {}", missing.join(", ")),
+                },
+                node.span,
+                path,
+            );
+            return Vec::new();
+        }
+        // Kahn's order, the first ready task in source order each time: linear in the size.
+        let mut waiting: Vec<usize> = depends.iter().map(Vec::len).collect();
+        let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); tasks.len()];
+        for (i, deps) in depends.iter().enumerate() {
+            for d in deps {
+                dependents[index[d.as_str()]].push(i);
+            }
+        }
+        let mut ready: std::collections::BTreeSet<usize> =
+            (0..tasks.len()).filter(|&i| waiting[i] == 0).collect();
+        let mut order = Vec::with_capacity(tasks.len());
+        while let Some(i) = ready.pop_first() {
+            order.push(i);
+            for &j in &dependents[i] {
+                waiting[j] -= 1;
+                if waiting[j] == 0 {
+                    ready.insert(j);
+                }
+            }
+        }
+        if order.len() < tasks.len() {
+            // Left: the cycles and what hangs below them; peel off what no one left needs.
+            let mut left: Vec<bool> = waiting.iter().map(|w| *w > 0).collect();
+            let mut needed: Vec<usize> = (0..tasks.len())
+                .map(|i| dependents[i].iter().filter(|&&j| left[j]).count())
+                .collect();
+            let mut peel: Vec<usize> = (0..tasks.len())
+                .filter(|&i| left[i] && needed[i] == 0)
+                .collect();
+            while let Some(i) = peel.pop() {
+                left[i] = false;
+                for d in &depends[i] {
+                    let j = index[d.as_str()];
+                    if left[j] {
+                        needed[j] -= 1;
+                        if needed[j] == 0 {
+                            peel.push(j);
+                        }
+                    }
+                }
+            }
+            let cyclic: Vec<String> = (0..tasks.len())
+                .filter(|&i| left[i])
+                .map(|i| tasks[i].id.clone())
+                .collect();
+            self.v.error(
+                Problem::TaskRule {
+                    task_id: self.raw.id.clone(),
+                    message: format!("Cyclic dependency detected: {}", cyclic.join(", ")),
+                },
+                node.span,
+                path,
+            );
+            return Vec::new();
+        }
+        let mut slots: Vec<Option<TaskNode>> = tasks.into_iter().map(Some).collect();
+        order.into_iter().filter_map(|i| slots[i].take()).collect()
     }
 
     /// A map from a key to a task list (Switch `cases`), in source order.

@@ -106,6 +106,7 @@ struct Prop {
     dynamic: bool,
     tasks: bool,
     task_map: bool,
+    dag: bool,
     required: bool,
 }
 
@@ -119,10 +120,11 @@ fn prop_attrs(attrs: &[Attribute]) -> syn::Result<Prop> {
                 Some("dynamic") => out.dynamic = true,
                 Some("tasks") => out.tasks = true,
                 Some("task_map") => out.task_map = true,
+                Some("dag") => out.dag = true,
                 Some("required") => out.required = true,
                 _ => {
                     return Err(meta.error(
-                        "expected `type = \"...\"`, `dynamic`, `tasks`, `task_map` or `required`",
+                        "expected `type = \"...\"`, `dynamic`, `tasks`, `task_map`, `dag` or `required`",
                     ));
                 }
             }
@@ -221,7 +223,7 @@ fn properties(input: &DeriveInput) -> syn::Result<Tokens> {
             Some(n) => n.clone(),
             None => rename_field(raw, container.rename_all.as_deref(), field.span())?,
         };
-        let is_list = prop.tasks || prop.task_map;
+        let is_list = prop.tasks || prop.task_map || prop.dag;
         if serde.skip && !is_list {
             continue;
         }
@@ -242,6 +244,11 @@ fn properties(input: &DeriveInput) -> syn::Result<Tokens> {
             let (kind, take) = if prop.tasks {
                 (
                     quote!(::runner_core::plugin::PropKind::Tasks),
+                    quote!(lists.tasks(#name)),
+                )
+            } else if prop.dag {
+                (
+                    quote!(::runner_core::plugin::PropKind::Dag),
                     quote!(lists.tasks(#name)),
                 )
             } else {

@@ -38,6 +38,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     flow::allow_failure::ALLOW_FAILURE,
     flow::pause::PAUSE,
     flow::working_directory::WORKING_DIRECTORY,
+    flow::dag::DAG,
     flow::subflow::SUBFLOW,
     flow::for_each_item::FOR_EACH_ITEM,
 ];

@@ -1,6 +1,7 @@
 //! Flowable core tasks: they choose which child tasks run; the executor runs them.
 
 pub(crate) mod allow_failure;
+pub(crate) mod dag;
 pub(crate) mod for_each;
 pub(crate) mod for_each_item;
 pub(crate) mod if_;
