@@ -202,9 +202,15 @@ where
     // Properties first, then the children, so diagnostics come in source order; children are
     // read even when a property is wrong, so their problems are reported too.
     let task = b.properties::<T>();
+    let before = b.errors_so_far();
     let mut lists = b.task_lists();
+    let children_failed = b.errors_so_far() > before;
     let mut task = task?;
     task.take_tasks(&mut lists);
+    // A rule about the children (Switch's "No task defined") would only echo their errors.
+    if children_failed {
+        return None;
+    }
     if let Err(rule) = task.check() {
         b.rule(&rule);
         return None;

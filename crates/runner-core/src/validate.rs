@@ -226,11 +226,9 @@ impl Validator<'_> {
         let Some(type_name) = node.get("type").and_then(Node::as_str) else {
             return std::borrow::Cow::Borrowed(node);
         };
-        let applies = |d: &PluginDefault| {
-            type_name == d.type_name
-                || (type_name.starts_with(&d.type_name)
-                    && type_name.as_bytes().get(d.type_name.len()) == Some(&b'.'))
-        };
+        // Kestra's test is a plain prefix: a default for `...postgresql.Query` also reaches
+        // `...postgresql.Queries`.
+        let applies = |d: &PluginDefault| type_name.starts_with(&d.type_name);
         if !self.defaults.iter().any(applies) {
             return std::borrow::Cow::Borrowed(node);
         }
@@ -899,6 +897,11 @@ impl TaskBuilder<'_, '_> {
     }
 
     /// A rule of this task type is broken; `message` uses Kestra's words.
+    /// How many errors the flow has so far.
+    pub(crate) fn errors_so_far(&self) -> usize {
+        self.v.error_count()
+    }
+
     pub(crate) fn rule(&mut self, message: &str) {
         let problem = Problem::TaskRule {
             task_id: self.raw.id.clone(),

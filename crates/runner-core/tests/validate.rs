@@ -143,7 +143,7 @@ fn duplicate_task_ids_at_any_depth() {
 #[test]
 fn duplicate_inputs_outputs_and_triggers() {
     let yaml = format!(
-        "{HEAD}inputs:\n  - id: x\n    type: STRING\n  - id: x\n    type: INT\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\noutputs:\n  - id: o\n    value: 1\n  - id: o\n    value: 2\ntriggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * *\"\n  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+        "{HEAD}inputs:\n  - id: x\n    type: STRING\n  - id: x\n    type: INT\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\noutputs:\n  - id: o\n    value: 1\n  - id: o\n    value: 2\ntriggers:\n  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"* * * * *\"\n  - id: t\n    type: io.kestra.plugin.core.trigger.Schedule\n    cron: \"@daily\"\n"
     );
     let msgs: Vec<String> = errors(&yaml).into_iter().map(|e| e.0).collect();
     assert_eq!(
@@ -366,6 +366,12 @@ fn plugin_defaults_fill_and_force_properties() {
     let (msg, line, _) = one_error(&yaml);
     assert!(msg.starts_with("tasks[0].level"), "{msg}");
     assert_eq!(line, 7, "the error points at the default that was applied");
+    // A plain prefix, as in Kestra: a default for `...debug.Ret` reaches `...debug.Return`.
+    let yaml = format!(
+        "{HEAD}pluginDefaults:\n  - type: io.kestra.plugin.core.debug.Ret\n    forced: true\n    values:\n      format: 1\n      nope: 2\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.Return\n    format: x\n"
+    );
+    let (msg, _, _) = one_error(&yaml);
+    assert!(msg.contains("nope"), "{msg}");
 }
 
 #[test]
@@ -391,4 +397,14 @@ fn every_registered_example_is_valid() {
             errors(&yaml)
         );
     }
+}
+
+#[test]
+fn an_invalid_child_is_not_echoed_by_its_parents_rule() {
+    let yaml = format!(
+        "{HEAD}tasks:\n  - id: sw\n    type: io.kestra.plugin.core.flow.Switch\n    value: a\n    cases:\n      a:\n        - id: bad\n          type: io.kestra.plugin.core.log.Logg\n          message: x\n"
+    );
+    let (msg, line, _) = one_error(&yaml);
+    assert_eq!(msg, "Invalid type: io.kestra.plugin.core.log.Logg");
+    assert_eq!(line, 10);
 }
