@@ -80,3 +80,72 @@ tasks:
         assert!(out.stderr().contains(message), "{}", out.stderr());
     }
 }
+
+#[test]
+fn flow_outputs_are_rendered_at_the_end_whatever_the_state() {
+    let s = Sandbox::new();
+    s.write(
+        "outs.yaml",
+        r#"id: outs
+namespace: demo
+tasks:
+  - id: calc
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ 2 * 21 }}"
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    runIf: "{{ inputs.fail ?? false }}"
+inputs:
+  - id: fail
+    type: BOOL
+    defaults: false
+outputs:
+  - id: answer
+    type: INT
+    value: "{{ outputs.calc.value }}"
+  - id: optional
+    type: STRING
+    required: false
+    value: "{{ outputs.nope.value }}"
+afterExecution:
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "after: {{ execution.outputs.answer }} {{ execution.state }}"
+"#,
+    );
+    let out = s.run(&["run", "outs.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(
+        record["outputs"],
+        serde_json::json!({"answer": 42, "optional": null})
+    );
+    assert!(
+        out.stderr()
+            .contains("Failed to render optional flow output 'optional'. Output is ignored."),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        out.stderr().contains("after: 42 SUCCESS"),
+        "{}",
+        out.stderr()
+    );
+    // A failed execution still renders them.
+    let out = s.run(&["run", "outs.yaml", "--json", "-i", "fail=true"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(record["outputs"]["answer"], 42);
+    // A required output that cannot render fails the execution, with Kestra's message.
+    s.write(
+        "bad.yaml",
+        "id: bad\nnamespace: demo\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\noutputs:\n  - id: o\n    type: STRING\n    value: \"{{ outputs.missing.value }}\"\n",
+    );
+    let out = s.run(&["run", "bad.yaml"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(
+        out.stderr().contains("Failed to render output values: "),
+        "{}",
+        out.stderr()
+    );
+}

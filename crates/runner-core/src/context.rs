@@ -189,12 +189,16 @@ impl ExecutionShared {
     /// The variables every expression of this execution sees, before task-specific ones.
     pub(crate) fn base_variables(&self) -> Vec<(String, Vars)> {
         let state = self.state();
-        let execution = json!({
+        let mut execution = json!({
             "id": self.id,
             "startDate": self.start_date.to_string(),
             "originalId": self.id,
             "state": state.record.current,
         });
+        // Set once the flow's `outputs:` are rendered (for `afterExecution` tasks).
+        if let Some(o) = &state.flow_outputs {
+            execution["outputs"] = o.clone();
+        }
         let mut vars = self.fixed_vars.clone();
         if Some(&state.labels) != self.labels.as_object() {
             // A Labels task changed them: later expressions see the execution's.

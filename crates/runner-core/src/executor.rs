@@ -77,7 +77,8 @@ impl Executor {
         if self.exec.is_killed() {
             return State::Killed;
         }
-        if !state.is_failed() && !plan.outputs.is_empty() {
+        // Kestra renders them once at the end, whatever the state.
+        if !plan.outputs.is_empty() {
             match self.flow_outputs(plan) {
                 Ok(outputs) => self.exec.state().flow_outputs = Some(outputs),
                 Err(e) => {
@@ -133,17 +134,34 @@ impl Executor {
     fn flow_outputs(&self, plan: &Plan) -> Result<Json, String> {
         let ctx = RunContext::for_flow(self.exec.clone());
         let mut out = Map::new();
-        for o in &plan.outputs {
+        let one = |o: &runner_model::RawOutput| -> Result<Json, String> {
             let rendered = ctx
                 .render_json(&o.value.to_json(), &format!("outputs.{}", o.id))
                 .map_err(|e| e.to_string())?;
-            let typed = match &o.type_name {
+            match &o.type_name {
                 Some(t) => {
                     let def = crate::inputs::InputSpec::of_type(&o.id, t);
                     crate::inputs::coerce(&def, &rendered)
-                        .map_err(|r| format!("output `{}`: {r}", o.id))?
+                        .map_err(|r| format!("output `{}`: {r}", o.id))
                 }
-                None => rendered,
+                None => Ok(rendered),
+            }
+        };
+        for o in &plan.outputs {
+            let typed = match one(o) {
+                Ok(v) => v,
+                Err(e) if o.required => return Err(e),
+                Err(e) => {
+                    self.exec.log(
+                        Level::Warn,
+                        None,
+                        &format!(
+                            "Failed to render optional flow output '{}'. Output is ignored. ({e})",
+                            o.id
+                        ),
+                    );
+                    Json::Null
+                }
             };
             out.insert(o.id.clone(), typed);
         }

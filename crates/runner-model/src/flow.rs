@@ -147,6 +147,8 @@ pub struct RawOutput {
     pub id: String,
     pub type_name: Option<String>,
     pub value: Node,
+    /// Kestra's default is true; an optional output that fails to render is null.
+    pub required: bool,
 }
 
 /// A task as written: its id, type, common properties and the rest left as nodes, borrowed
@@ -839,10 +841,12 @@ fn read_outputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawOutput> {
         if !seen.insert(id.clone()) && !duplicates.contains(&id) {
             duplicates.push(id.clone());
         }
+        let required = r.bool(item.get("required"), &join(&path, "required"), true);
         outputs.push(RawOutput {
             id,
             type_name,
             value: value.clone(),
+            required,
         });
     }
     if !duplicates.is_empty() {
