@@ -136,7 +136,12 @@ pub(crate) enum SecretsCommand {
 #[derive(clap::Args)]
 pub(crate) struct RunArgs {
     /// The flow file
-    pub(crate) flow: PathBuf,
+    #[arg(required_unless_present = "flow_id")]
+    pub(crate) flow: Option<PathBuf>,
+    /// Run the flow NAMESPACE.ID of the flows folder (--flows, default the current folder)
+    /// instead of a file
+    #[arg(long = "flow-id", value_name = "NAMESPACE.ID", conflicts_with = "flow")]
+    pub(crate) flow_id: Option<String>,
     /// An input value, `-i name=value` (repeatable); a FILE input takes a local path
     #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
     pub(crate) inputs: Vec<String>,

@@ -82,6 +82,40 @@ impl FlowFolder {
     }
 }
 
+impl FlowFolder {
+    /// The file of flow `namespace.id` (for `run --flow-id`).
+    pub(crate) fn locate(&self, full_id: &str) -> Result<PathBuf, String> {
+        let index = self.index()?;
+        let found: Vec<&Located> = index
+            .iter()
+            .filter(|((ns, id), _)| format!("{ns}.{id}") == full_id)
+            .map(|(_, at)| at)
+            .collect();
+        match found.as_slice() {
+            [at] if at.duplicate.is_none() => Ok(at.path.clone()),
+            [at] => Err(format!(
+                "flow {full_id} is defined twice, in `{}` and `{}`: keep one",
+                at.path.display(),
+                at.duplicate
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )),
+            [] => Err(format!(
+                "--flow-id {full_id}: no flow with that namespace and id in {}",
+                self.roots
+                    .iter()
+                    .map(|r| format!("`{}`", r.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            _ => Err(format!(
+                "--flow-id {full_id}: more than one flow has that name (a namespace or id with dots): give the file"
+            )),
+        }
+    }
+}
+
 impl FlowSource for FlowFolder {
     fn find(&self, namespace: &str, flow_id: &str) -> Result<Arc<Plan>, String> {
         let key = (namespace.to_string(), flow_id.to_string());

@@ -15,8 +15,22 @@ fn fail(message: impl std::fmt::Display) -> u8 {
     crate::report(message, exit::INVALID)
 }
 
-pub(crate) fn run(args: RunArgs) -> u8 {
+pub(crate) fn run(mut args: RunArgs) -> u8 {
     let style = Style::stderr();
+    if let (None, Some(id)) = (&args.flow, &args.flow_id) {
+        let roots = if args.flows.is_empty() {
+            vec![PathBuf::from(".")]
+        } else {
+            args.flows.clone()
+        };
+        match crate::flows::FlowFolder::new(roots).locate(id) {
+            Ok(path) => args.flow = Some(path),
+            Err(e) => return fail(e),
+        }
+    }
+    let Some(flow_file) = args.flow.clone() else {
+        return fail("give a flow file or --flow-id NAMESPACE.ID");
+    };
     let registry = crate::registry();
     let environment = match files::environment(&files::EnvFiles::new(
         args.env_files.clone(),
@@ -26,7 +40,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
         Err(e) => return fail(e),
     };
     let Some((file, mut results)) =
-        files::load(&args.flow, &registry, &Renderer::new(), &style, false)
+        files::load(&flow_file, &registry, &Renderer::new(), &style, false)
     else {
         return exit::INVALID;
     };
@@ -85,7 +99,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     });
     let kv = runner_kv::LazyKv::new(state, vec![plan.flow.namespace.clone()]);
     let flow_folders = if args.flows.is_empty() {
-        let dir = args.flow.parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = flow_file.parent().filter(|p| !p.as_os_str().is_empty());
         vec![dir.map_or_else(|| PathBuf::from("."), PathBuf::from)]
     } else {
         args.flows.clone()
@@ -198,7 +212,8 @@ fn namespace_files(args: &RunArgs, flow_namespace: &str) -> Result<Vec<(String, 
     }
     let own = own.unwrap_or_else(|| {
         args.flow
-            .parent()
+            .as_deref()
+            .and_then(std::path::Path::parent)
             .map(|p| p.join("_files"))
             .unwrap_or_else(|| PathBuf::from("_files"))
     });

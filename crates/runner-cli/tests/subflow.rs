@@ -558,3 +558,36 @@ fn the_deprecated_task_outputs_read_the_childs_task_outputs() {
         json!({"answer": "42"})
     );
 }
+
+#[test]
+fn run_flow_id_runs_a_flow_of_the_folder_by_its_name() {
+    let s = Sandbox::new();
+    s.write("flows/sub/child.yaml", CHILD);
+    let out = s.run(&[
+        "run",
+        "--flow-id",
+        "demo.sub.child",
+        "--flows",
+        "flows",
+        "-i",
+        "n=5",
+        "--json",
+    ]);
+    assert_eq!(
+        out.code(),
+        1,
+        "the child reads `trigger`, which a manual run lacks: {}",
+        out.stderr()
+    );
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(record["flowId"], "child");
+    assert_eq!(record["taskRunList"][0]["outputs"]["value"], "10");
+    let out = s.run(&["run", "--flow-id", "demo.nope", "--flows", "flows"]);
+    assert_eq!(out.code(), 2);
+    assert!(
+        out.stderr()
+            .contains("--flow-id demo.nope: no flow with that namespace and id in `flows`"),
+        "{}",
+        out.stderr()
+    );
+}
