@@ -149,3 +149,50 @@ afterExecution:
         out.stderr()
     );
 }
+
+#[test]
+fn download_files_copies_namespace_files_into_storage() {
+    let s = Sandbox::new();
+    s.write("_files/scripts/a.py", "print('a')\n");
+    s.write("_files/scripts/lib/b.py", "print('b')\n");
+    s.write("_files/data.csv", "x\n");
+    s.write(
+        "dl.yaml",
+        r#"id: dl
+namespace: demo
+tasks:
+  - id: get
+    type: io.kestra.plugin.core.namespace.DownloadFiles
+    namespace: "{{ flow.namespace }}"
+    files:
+      - "/scripts/**"
+    destination: copies
+  - id: one
+    type: io.kestra.plugin.core.namespace.DownloadFiles
+    namespace: demo
+    files: data.csv
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.get.files['/scripts/lib/b.py']) }}"
+"#,
+    );
+    let out = s.run(&["run", "dl.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let files = record["taskRunList"][0]["outputs"]["files"]
+        .as_object()
+        .unwrap();
+    let keys: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["/scripts/a.py", "/scripts/lib/b.py"]);
+    assert!(
+        files["/scripts/a.py"]
+            .as_str()
+            .unwrap()
+            .ends_with("/copies/scripts/a.py")
+    );
+    let one = record["taskRunList"][1]["outputs"]["files"]
+        .as_object()
+        .unwrap();
+    assert_eq!(one.keys().collect::<Vec<_>>(), ["/data.csv"]);
+    assert_eq!(record["taskRunList"][2]["outputs"]["value"], "print('b')\n");
+}

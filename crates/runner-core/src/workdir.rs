@@ -321,6 +321,52 @@ impl RunContext {
             })
     }
 
+    /// The namespace files of `namespace` whose `/path` matches one of `patterns` (Kestra's
+    /// rule: a pattern starting with a letter or digit matches at any depth), with their local
+    /// paths, sorted. A namespace without a folder has none.
+    pub async fn namespace_files_matching(
+        &self,
+        namespace: &str,
+        patterns: &[String],
+        property: &str,
+    ) -> Result<Vec<(String, PathBuf)>, TaskError> {
+        let compiled = patterns
+            .iter()
+            .map(|p| {
+                let p = if !PathPattern::has_syntax(p)
+                    && p.chars()
+                        .next()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
+                {
+                    format!("**/{p}")
+                } else {
+                    p.clone()
+                };
+                PathPattern::new(&p).map_err(|why| TaskError::property(property, why))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let root = self.namespace_files_root(namespace)?;
+        if !root.is_dir() {
+            return Ok(Vec::new());
+        }
+        let mut files = list_files(&root).await.map_err(|e| {
+            TaskError::new(
+                ErrorKind::Io,
+                format!("cannot list the namespace files in `{}`", root.display()),
+            )
+            .caused_by(e)
+        })?;
+        files.sort();
+        Ok(files
+            .into_iter()
+            .filter(|rel| compiled.iter().any(|p| p.matches(&format!("/{rel}"))))
+            .map(|rel| {
+                let local = root.join(&rel);
+                (format!("/{rel}"), local)
+            })
+            .collect())
+    }
+
     /// Copies the namespace files `spec` selects into `dir`; returns how many. Logs and
     /// measures it as Kestra does.
     pub async fn load_namespace_files(

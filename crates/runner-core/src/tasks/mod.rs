@@ -6,6 +6,7 @@ mod fail;
 mod flow;
 mod labels;
 mod log;
+mod namespace;
 mod output;
 mod storage;
 
@@ -27,6 +28,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     storage::LOCAL_FILES,
     storage::CONCAT,
     storage::SPLIT,
+    namespace::DOWNLOAD_FILES,
     flow::sequential::SEQUENTIAL,
     flow::parallel::PARALLEL,
     flow::if_::IF,
