@@ -5,13 +5,7 @@
 use runner_model::{Diagnostic, Node, Problem, Span};
 use std::collections::{BTreeMap, BTreeSet};
 
-const CALLERS: &[&str] = &[
-    "io.kestra.plugin.core.flow.Subflow",
-    "io.kestra.core.tasks.flows.Subflow",
-    "io.kestra.core.tasks.flows.Flow",
-    "io.kestra.plugin.core.flow.ForEachItem",
-    "io.kestra.core.tasks.flows.ForEachItem",
-];
+use runner_core::CALLER_TYPES as CALLERS;
 
 /// One call of a flow, as written.
 pub(crate) struct Call {

@@ -50,5 +50,6 @@ pub use registry::{PropDoc, PropKind, Registry, TaskDescriptor, TaskType};
 pub use runner_secrets::Masker;
 pub use runner_template::{JqSandbox, Limits};
 pub use state::State;
+pub use subflow::CALLER_TYPES;
 pub use tasks::TASKS;
 pub use validate::{Validation, unset_secrets, validate};

@@ -10,6 +10,15 @@ use serde_json::{Map, Value as Json, json};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// The task types that start a flow by `namespace` and `flowId` (and their old names).
+pub const CALLER_TYPES: &[&str] = &[
+    "io.kestra.plugin.core.flow.Subflow",
+    "io.kestra.core.tasks.flows.Subflow",
+    "io.kestra.core.tasks.flows.Flow",
+    "io.kestra.plugin.core.flow.ForEachItem",
+    "io.kestra.core.tasks.flows.ForEachItem",
+];
+
 /// How deep subflows may call subflows: past it, a flow is most likely calling itself.
 pub(crate) const MAX_DEPTH: usize = 10;
 

@@ -150,13 +150,6 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
 
 /// Where a Subflow or ForEachItem of the flow calls the flow itself (Kestra refuses it).
 fn recursive_calls(doc: &Node, namespace: &str, id: &str) -> Vec<Span> {
-    const CALLERS: &[&str] = &[
-        "io.kestra.plugin.core.flow.Subflow",
-        "io.kestra.core.tasks.flows.Subflow",
-        "io.kestra.core.tasks.flows.Flow",
-        "io.kestra.plugin.core.flow.ForEachItem",
-        "io.kestra.core.tasks.flows.ForEachItem",
-    ];
     let mut found = Vec::new();
     let mut todo = vec![doc];
     while let Some(node) = todo.pop() {
@@ -164,7 +157,7 @@ fn recursive_calls(doc: &Node, namespace: &str, id: &str) -> Vec<Span> {
             NodeValue::Seq(items) => todo.extend(items),
             NodeValue::Map(entries) => {
                 let text = |k: &str| node.get(k).and_then(Node::as_str);
-                if text("type").is_some_and(|t| CALLERS.contains(&t))
+                if text("type").is_some_and(|t| crate::subflow::CALLER_TYPES.contains(&t))
                     && text("namespace") == Some(namespace)
                     && text("flowId") == Some(id)
                 {

@@ -330,21 +330,7 @@ impl RunContext {
         patterns: &[String],
         property: &str,
     ) -> Result<Vec<(String, PathBuf)>, TaskError> {
-        let compiled = patterns
-            .iter()
-            .map(|p| {
-                let p = if !PathPattern::has_syntax(p)
-                    && p.chars()
-                        .next()
-                        .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                {
-                    format!("**/{p}")
-                } else {
-                    p.clone()
-                };
-                PathPattern::new(&p).map_err(|why| TaskError::property(property, why))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let compiled = namespace_globs(patterns, property)?;
         let root = self.namespace_files_root(namespace)?;
         if !root.is_dir() {
             return Ok(Vec::new());
@@ -399,24 +385,8 @@ impl RunContext {
                 "namespaceFiles.folderPerNamespace",
             )?
             .unwrap_or(false);
-        let compile = |list: &[String], property: &str| {
-            list.iter()
-                .map(|p| {
-                    let p = if !PathPattern::has_syntax(p)
-                        && p.chars()
-                            .next()
-                            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-                    {
-                        format!("**/{p}")
-                    } else {
-                        p.clone()
-                    };
-                    PathPattern::new(&p).map_err(|why| TaskError::property(property, why))
-                })
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let include_p = compile(&include, "namespaceFiles.include")?;
-        let exclude_p = compile(&exclude, "namespaceFiles.exclude")?;
+        let include_p = namespace_globs(&include, "namespaceFiles.include")?;
+        let exclude_p = namespace_globs(&exclude, "namespaceFiles.exclude")?;
         let mut total = 0;
         for namespace in &namespaces {
             let started = Instant::now();
@@ -591,6 +561,25 @@ fn remove_symlink(path: &Path) {
 
 /// Every regular file under `root` (symlinks not followed), as sorted `/`-separated paths
 /// relative to it.
+/// Globs of namespace files, Kestra's way: one starting with a letter or digit matches at any
+/// depth.
+fn namespace_globs(list: &[String], property: &str) -> Result<Vec<PathPattern>, TaskError> {
+    list.iter()
+        .map(|p| {
+            let p = if !PathPattern::has_syntax(p)
+                && p.chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            {
+                format!("**/{p}")
+            } else {
+                p.clone()
+            };
+            PathPattern::new(&p).map_err(|why| TaskError::property(property, why))
+        })
+        .collect()
+}
+
 async fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
     let root = root.to_path_buf();
     tokio::task::spawn_blocking(move || {

@@ -2,7 +2,7 @@
 //! per batch, a few at a time; memory stays flat with the file's size.
 
 use crate::plugin::*;
-use crate::tasks::flow::subflow::label_pairs;
+use crate::tasks::flow::subflow::Target;
 use crate::tasks::storage::Batch;
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -22,47 +22,20 @@ pub(crate) const FOR_EACH_ITEM: TaskDescriptor = TaskDescriptor {
 const CONCURRENCY: usize = 4;
 
 #[derive(Deserialize, Properties)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct ForEachItem {
     /// The `kestra://` file to cut into batches.
     items: Property<String>,
     /// How to cut it (default one line per batch).
     batch: Option<Batch>,
-    /// The namespace of the flow to run.
-    namespace: Property<String>,
-    /// The id of the flow to run.
-    flow_id: Property<String>,
-    /// Accepted; local flows have one revision.
-    revision: Option<i64>,
-    /// Each subflow's inputs; `{{ taskrun.items }}` is its batch.
-    inputs: Option<Property<Json>>,
-    /// Labels of each subflow.
-    #[prop(type = "map or list of {key, value}")]
-    labels: Option<Property<Json>>,
-    /// Wait for the subflows (default true).
-    wait: Option<bool>,
-    /// With `wait`, fail when a subflow fails (default true).
-    transmit_failed: Option<bool>,
-    /// Give each subflow this execution's labels (default false).
-    inherit_labels: Option<Property<bool>>,
-    /// Not supported: runner starts subflows at once.
-    schedule_date: Option<Property<String>>,
-    /// Accepted; runner does not restart executions.
-    #[allow(dead_code)] // checked when read, never used
-    restart_behavior: Option<crate::tasks::flow::subflow::RestartBehavior>,
+    /// The flow run per batch; `{{ taskrun.items }}` in `inputs` is the batch.
+    #[serde(flatten)]
+    target: Target,
 }
 
 impl RunnableTask for ForEachItem {
     fn check(&self) -> Result<(), String> {
-        if self.schedule_date.is_some() {
-            return Err(
-                "`scheduleDate` is not supported: runner starts a subflow at once; remove it"
-                    .into(),
-            );
-        }
-        if self.revision.is_some_and(|r| r < 1) {
-            return Err("`revision` must be 1 or more".into());
-        }
+        self.target.check()?;
         self.batch.as_ref().map_or(Ok(()), |b| b.check(true))
     }
 
@@ -74,23 +47,11 @@ impl RunnableTask for ForEachItem {
                 None => (SplitBy::Rows(1), "\n".into()),
             };
             let batches = ctx.split_file(&items, &by, &separator).await?;
-            let namespace = ctx.render(&self.namespace, "namespace")?;
-            let flow_id = ctx.render(&self.flow_id, "flowId")?;
-            let wait = self.wait.unwrap_or(true);
-            let mut labels = Map::new();
-            let inherit = ctx
-                .render_opt(&self.inherit_labels, "inheritLabels")?
-                .unwrap_or(false);
-            if inherit && let Some(Json::Array(items)) = ctx.execution_record().get("labels") {
-                for l in items {
-                    if let (Some(Json::String(k)), Some(v)) = (l.get("key"), l.get("value")) {
-                        labels.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-            if let Some(given) = ctx.render_opt(&self.labels, "labels")? {
-                labels.extend(label_pairs(given)?);
-            }
+            let t = &self.target;
+            let namespace = ctx.render(&t.namespace, "namespace")?;
+            let flow_id = ctx.render(&t.flow_id, "flowId")?;
+            let wait = t.wait.unwrap_or(true);
+            let labels = t.labels(ctx)?;
             ctx.info(&format!(
                 "{} batches of {items} for {namespace}.{flow_id}",
                 batches.len()
@@ -105,7 +66,7 @@ impl RunnableTask for ForEachItem {
                     taskrun["iteration"] = json!(i + 1);
                     let extra: Map<String, Json> =
                         [("taskrun".to_string(), taskrun)].into_iter().collect();
-                    let inputs = match &self.inputs {
+                    let inputs = match &t.inputs {
                         None => Ok(Map::new()),
                         Some(p) => match ctx.render_json_with(p.raw(), "inputs", &extra) {
                             Ok(Json::Object(m)) => Ok(m),
@@ -164,7 +125,7 @@ impl RunnableTask for ForEachItem {
                 // A batch that could not start (bad inputs, missing flow) fails the task.
                 return Err(e.with_outputs(outputs));
             }
-            let transmit = self.transmit_failed.unwrap_or(true);
+            let transmit = t.transmit_failed.unwrap_or(true);
             let worst = ["FAILED", "KILLED", "WARNING"]
                 .into_iter()
                 .find(|s| counts.contains_key(*s));

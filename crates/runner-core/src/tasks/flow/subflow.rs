@@ -23,31 +23,70 @@ pub(crate) enum RestartBehavior {
     NewExecution,
 }
 
+/// What Subflow and ForEachItem share: which flow to start, and how.
 #[derive(Deserialize, Properties)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub(crate) struct Subflow {
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Target {
     /// The namespace of the flow to run.
-    namespace: Property<String>,
+    pub(crate) namespace: Property<String>,
     /// The id of the flow to run.
-    flow_id: Property<String>,
+    pub(crate) flow_id: Property<String>,
     /// The flow's revision: local flows have one, which any revision names.
     revision: Option<i64>,
     /// The child's inputs (rendered recursively).
-    inputs: Option<Property<Json>>,
+    pub(crate) inputs: Option<Property<Json>>,
     /// Labels of the child: a map or a list of `{key, value}`.
     #[prop(type = "map or list of {key, value}")]
     labels: Option<Property<Json>>,
     /// Wait for the child to end (default true).
-    wait: Option<bool>,
+    pub(crate) wait: Option<bool>,
     /// With `wait`, end in the child's FAILED, WARNING or KILLED (default true).
-    transmit_failed: Option<bool>,
+    pub(crate) transmit_failed: Option<bool>,
     /// Give the child this execution's labels (default false).
     inherit_labels: Option<Property<bool>>,
-    /// Accepted; runner starts the child at once (see README).
+    /// Not supported: runner starts the child at once (see README).
     schedule_date: Option<Property<String>>,
     /// Accepted; runner does not restart executions.
     #[allow(dead_code)] // checked when read, never used
     restart_behavior: Option<RestartBehavior>,
+}
+
+impl Target {
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.schedule_date.is_some() {
+            return Err("`scheduleDate` is not supported: runner starts a subflow at once; remove it, or run the subflow later yourself".into());
+        }
+        if self.revision.is_some_and(|r| r < 1) {
+            return Err("`revision` must be 1 or more".into());
+        }
+        Ok(())
+    }
+
+    /// The child's labels: this execution's with `inheritLabels`, then `labels`.
+    pub(crate) fn labels(&self, ctx: &RunContext) -> Result<Map<String, Json>, TaskError> {
+        let mut labels = Map::new();
+        let inherit = ctx
+            .render_opt(&self.inherit_labels, "inheritLabels")?
+            .unwrap_or(false);
+        if inherit && let Some(Json::Array(items)) = ctx.execution_record().get("labels") {
+            for l in items {
+                if let (Some(Json::String(k)), Some(v)) = (l.get("key"), l.get("value")) {
+                    labels.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        if let Some(given) = ctx.render_opt(&self.labels, "labels")? {
+            labels.extend(label_pairs(given)?);
+        }
+        Ok(labels)
+    }
+}
+
+#[derive(Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Subflow {
+    #[serde(flatten)]
+    target: Target,
     /// Deprecated since Kestra 0.15: values rendered against the child's task outputs, used
     /// when the child declares no `outputs:`.
     outputs: Option<Json>,
@@ -58,19 +97,13 @@ impl RunnableTask for Subflow {
         if self.outputs.as_ref().is_some_and(|o| !o.is_object()) {
             return Err("`outputs` must be a map of names to values".into());
         }
-        if self.schedule_date.is_some() {
-            return Err("`scheduleDate` is not supported: runner starts a subflow at once; remove it, or run the subflow later yourself".into());
-        }
-        if self.revision.is_some_and(|r| r < 1) {
-            return Err("`revision` must be 1 or more".into());
-        }
-        Ok(())
+        self.target.check()
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
-            let wait = self.wait.unwrap_or(true);
-            let inputs = match ctx.render_opt(&self.inputs, "inputs")? {
+            let t = &self.target;
+            let inputs = match ctx.render_opt(&t.inputs, "inputs")? {
                 None | Some(Json::Null) => Map::new(),
                 Some(Json::Object(m)) => m,
                 Some(other) => {
@@ -80,26 +113,12 @@ impl RunnableTask for Subflow {
                     ));
                 }
             };
-            let mut labels = Map::new();
-            let inherit = ctx
-                .render_opt(&self.inherit_labels, "inheritLabels")?
-                .unwrap_or(false);
-            if inherit && let Some(Json::Array(items)) = ctx.execution_record().get("labels") {
-                for l in items {
-                    if let (Some(Json::String(k)), Some(v)) = (l.get("key"), l.get("value")) {
-                        labels.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-            if let Some(given) = ctx.render_opt(&self.labels, "labels")? {
-                labels.extend(label_pairs(given)?);
-            }
             let call = SubflowCall {
-                namespace: ctx.render(&self.namespace, "namespace")?,
-                flow_id: ctx.render(&self.flow_id, "flowId")?,
+                namespace: ctx.render(&t.namespace, "namespace")?,
+                flow_id: ctx.render(&t.flow_id, "flowId")?,
                 inputs,
-                labels,
-                wait,
+                labels: t.labels(ctx)?,
+                wait: t.wait.unwrap_or(true),
             };
             let run = ctx.run_subflow(call).await?;
             let mut outputs = Outputs::new();
@@ -130,7 +149,7 @@ impl RunnableTask for Subflow {
                 }
                 _ => {}
             }
-            let transmit = self.transmit_failed.unwrap_or(true);
+            let transmit = t.transmit_failed.unwrap_or(true);
             match state {
                 State::Failed | State::Killed | State::Warning | State::Paused if transmit => {
                     Err(TaskError::Ended { state, outputs })
@@ -142,7 +161,7 @@ impl RunnableTask for Subflow {
 }
 
 /// A map, or a list of `{key, value}`, as label pairs with string values.
-pub(crate) fn label_pairs(value: Json) -> Result<Map<String, Json>, TaskError> {
+fn label_pairs(value: Json) -> Result<Map<String, Json>, TaskError> {
     let text = |v: &Json| match v {
         Json::String(s) => Json::String(s.clone()),
         other => Json::String(other.to_string()),
