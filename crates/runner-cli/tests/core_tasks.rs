@@ -196,3 +196,124 @@ tasks:
     assert_eq!(one.keys().collect::<Vec<_>>(), ["/data.csv"]);
     assert_eq!(record["taskRunList"][2]["outputs"]["value"], "print('b')\n");
 }
+
+#[test]
+fn item_tasks_filter_deduplicate_and_reverse() {
+    let s = Sandbox::new();
+    s.write(
+        "items.yaml",
+        r#"id: items
+namespace: demo
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: |
+      {id:1,name:"a",amount:50}
+      {id:2,name:"b",amount:150}
+      {id:1,name:"c",amount:500}
+      {id:3,name:"d",amount:5}
+    extension: .ion
+  - id: big
+    type: io.kestra.plugin.core.storage.FilterItems
+    from: "{{ outputs.write.uri }}"
+    filterCondition: "{{ amount > 100 }}"
+  - id: small
+    type: io.kestra.plugin.core.storage.FilterItems
+    from: "{{ outputs.write.uri }}"
+    filterCondition: "{{ amount > 100 }}"
+    filterType: EXCLUDE
+  - id: latest
+    type: io.kestra.plugin.core.storage.DeduplicateItems
+    from: "{{ outputs.write.uri }}"
+    expr: "{{ id }}"
+  - id: reversed
+    type: io.kestra.plugin.core.storage.Reverse
+    from: "{{ outputs.write.uri }}"
+  - id: broken
+    type: io.kestra.plugin.core.storage.FilterItems
+    from: "{{ outputs.write.uri }}"
+    filterCondition: "{{ nope.deeper }}"
+    allowFailure: true
+  - id: lenient
+    type: io.kestra.plugin.core.storage.FilterItems
+    from: "{{ outputs.write.uri }}"
+    filterCondition: "{{ nope.deeper }}"
+    errorOrNullBehavior: INCLUDE
+"#,
+    );
+    let out = s.run(&["run", "items.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let task = |id: &str| {
+        record["taskRunList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["taskId"] == id)
+            .unwrap()
+            .clone()
+    };
+    let file = |id: &str| {
+        let uri = task(id)["outputs"]["uri"].as_str().unwrap().to_string();
+        std::fs::read_to_string(
+            s.dir
+                .join(".runner/storage")
+                .join(uri.trim_start_matches("kestra:///")),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        file("big"),
+        "{id:2,name:\"b\",amount:150}\n{id:1,name:\"c\",amount:500}\n"
+    );
+    assert_eq!(task("big")["outputs"]["processedItemsTotal"], 4);
+    assert_eq!(task("big")["outputs"]["droppedItemsTotal"], 2);
+    assert_eq!(
+        file("small"),
+        "{id:1,name:\"a\",amount:50}\n{id:3,name:\"d\",amount:5}\n"
+    );
+    // The last item of each key, in file order.
+    assert_eq!(
+        file("latest"),
+        "{id:2,name:\"b\",amount:150}\n{id:1,name:\"c\",amount:500}\n{id:3,name:\"d\",amount:5}\n"
+    );
+    assert_eq!(task("latest")["outputs"]["numKeys"], 3);
+    assert_eq!(task("latest")["outputs"]["droppedItemsTotal"], 1);
+    assert_eq!(
+        file("reversed"),
+        "{id:3,name:\"d\",amount:5}\n{id:1,name:\"c\",amount:500}\n{id:2,name:\"b\",amount:150}\n{id:1,name:\"a\",amount:50}\n"
+    );
+    assert_eq!(task("broken")["state"]["current"], "WARNING");
+    assert!(
+        out.stderr()
+            .contains("Unable to find `nope` used in the expression `{{ nope.deeper }}`"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(task("lenient")["outputs"]["droppedItemsTotal"], 0);
+}
+
+#[test]
+fn reverse_streams_a_file_larger_than_its_block() {
+    let s = Sandbox::new();
+    // 20,000 lines (about 300 KB): several 64 KiB blocks, lines cut across their edges.
+    s.write(
+        "rev.yaml",
+        "id: rev\nnamespace: demo\ntasks:\n  - id: write\n    type: io.kestra.plugin.core.storage.Write\n    content: \"{% for i in range(0, 20000) %}line-{{ i }}\\n{% endfor %}\"\n  - id: reversed\n    type: io.kestra.plugin.core.storage.Reverse\n    from: \"{{ outputs.write.uri }}\"\n    separator: \";\"\n",
+    );
+    let out = s.run(&["run", "rev.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let uri = record["taskRunList"][1]["outputs"]["uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = std::fs::read_to_string(
+        s.dir
+            .join(".runner/storage")
+            .join(uri.trim_start_matches("kestra:///")),
+    )
+    .unwrap();
+    let expected: String = (0..20000).rev().map(|i| format!("line-{i};")).collect();
+    assert_eq!(text, expected);
+}

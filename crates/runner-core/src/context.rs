@@ -331,6 +331,23 @@ impl RunContext {
         vars
     }
 
+    /// Renders `template` with `vars` as the only variables (an item's fields, as FilterItems
+    /// and DeduplicateItems render their expression per item).
+    pub fn render_str_in(
+        &self,
+        template: &str,
+        property: &str,
+        vars: Json,
+    ) -> Result<String, TaskError> {
+        self.exec
+            .renderer
+            .render_str(template, &Context::new(vars))
+            .map_err(|source| TaskError::Render {
+                property: property.to_string(),
+                source,
+            })
+    }
+
     /// `taskrun` as expressions of this task run see it.
     pub fn taskrun_variable(&self) -> Json {
         let mut taskrun = json!({

@@ -4,6 +4,7 @@ mod assert;
 mod debug;
 mod fail;
 mod flow;
+mod items;
 mod labels;
 mod log;
 mod namespace;
@@ -28,6 +29,9 @@ pub const TASKS: &[TaskDescriptor] = &[
     storage::LOCAL_FILES,
     storage::CONCAT,
     storage::SPLIT,
+    items::FILTER_ITEMS,
+    items::DEDUPLICATE_ITEMS,
+    items::REVERSE,
     namespace::DOWNLOAD_FILES,
     flow::sequential::SEQUENTIAL,
     flow::parallel::PARALLEL,
