@@ -317,3 +317,29 @@ fn reverse_streams_a_file_larger_than_its_block() {
     let expected: String = (0..20000).rev().map(|i| format!("line-{i};")).collect();
     assert_eq!(text, expected);
 }
+
+#[test]
+fn metric_publish_keeps_counters_and_timers_in_the_record() {
+    let s = Sandbox::new();
+    s.write(
+        "m.yaml",
+        "id: m\nnamespace: demo\ntasks:\n  - id: publish\n    type: io.kestra.plugin.core.metric.Publish\n    metrics:\n      - type: counter\n        name: rows\n        value: \"{{ 40 + 2 }}\"\n        tags:\n          table: users\n      - type: timer\n        name: load\n        value: PT1.5S\n  - id: bad\n    type: io.kestra.plugin.core.metric.Publish\n    allowFailure: true\n    metrics:\n      - type: gauge\n        name: x\n        value: 1\n",
+    );
+    let out = s.run(&["run", "m.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let metrics = record["metrics"].as_array().unwrap();
+    assert_eq!(metrics.len(), 2);
+    assert_eq!(metrics[0]["type"], "counter");
+    assert_eq!(metrics[0]["name"], "rows");
+    assert_eq!(metrics[0]["value"], 42.0);
+    assert_eq!(metrics[0]["tags"], serde_json::json!({"table": "users"}));
+    assert_eq!(metrics[1]["type"], "timer");
+    assert_eq!(metrics[1]["value"], 1.5);
+    assert!(
+        out.stderr()
+            .contains("`type` is counter or timer, not `gauge`"),
+        "{}",
+        out.stderr()
+    );
+}

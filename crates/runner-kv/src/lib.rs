@@ -7,6 +7,7 @@ mod get_keys;
 mod purge;
 mod put;
 mod set;
+mod state;
 mod store;
 
 pub use store::{FILE_NAME, LazyKv, SqliteKv};
@@ -20,6 +21,9 @@ pub const TASKS: &[TaskDescriptor] = &[
     get_keys::GET_KEYS,
     put::PUT,
     purge::PURGE,
+    state::SET,
+    state::GET,
+    state::DELETE,
 ];
 
 /// `value` converted as `kvType: kv_type` converts it (for `runner kv set`).

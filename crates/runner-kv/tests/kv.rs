@@ -434,3 +434,77 @@ async fn without_a_store_the_tasks_say_where_it_comes_from() {
         r.logs
     );
 }
+
+#[tokio::test]
+async fn the_legacy_state_tasks_keep_a_map_between_runs() {
+    let state = state_dir("legacy");
+    let first = run_in(
+        &state,
+        "company",
+        r#"  - id: set
+    type: io.kestra.core.tasks.states.Set
+    data:
+      a: 1
+  - id: more
+    type: io.kestra.plugin.core.state.Set
+    data:
+      b: "{{ 1 + 1 }}"
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["x", "y"]
+    tasks:
+      - id: per_value
+        type: io.kestra.plugin.core.state.Set
+        name: seen
+        data:
+          v: "{{ taskrun.value }}"
+"#,
+        &[],
+    )
+    .await;
+    assert_eq!(first.state.as_str(), "SUCCESS", "{}", first.logs);
+    assert_eq!(first.outputs("more")["count"], json!(2));
+    assert_eq!(first.outputs("more")["key"], json!("state.kv.default"));
+    let second = run_in(
+        &state,
+        "company",
+        r#"  - id: get
+    type: io.kestra.plugin.core.state.Get
+  - id: other
+    type: io.kestra.plugin.core.state.Get
+    name: nothing
+  - id: delete
+    type: io.kestra.plugin.core.state.Delete
+  - id: gone
+    type: io.kestra.plugin.core.state.Get
+    errorOnMissing: true
+    allowFailure: true
+"#,
+        &[],
+    )
+    .await;
+    assert_eq!(second.state.as_str(), "WARNING", "{}", second.logs);
+    assert_eq!(second.outputs("get")["data"], json!({"a": 1, "b": "2"}));
+    assert_eq!(second.outputs("get")["count"], json!(2));
+    assert_eq!(second.outputs("other")["data"], json!({}));
+    assert_eq!(second.outputs("delete")["deleted"], json!(true));
+    assert!(
+        second
+            .logs
+            .contains("Unable to find the state file 'state.kv.default'"),
+        "{}",
+        second.logs
+    );
+    // One state per ForEach value.
+    let keys: Vec<String> = SqliteKv::open(&state)
+        .unwrap()
+        .all_keys()
+        .unwrap()
+        .into_iter()
+        .map(|k| k.key)
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["state.kv.seen.x".to_string(), "state.kv.seen.y".to_string()]
+    );
+}

@@ -7,6 +7,7 @@ mod flow;
 mod items;
 mod labels;
 mod log;
+mod metric;
 mod namespace;
 mod output;
 mod storage;
@@ -22,6 +23,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     fail::FAIL,
     assert::ASSERT,
     labels::LABELS,
+    metric::PUBLISH,
     storage::WRITE,
     storage::PURGE,
     storage::SIZE,
