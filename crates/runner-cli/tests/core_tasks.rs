@@ -343,3 +343,84 @@ fn metric_publish_keeps_counters_and_timers_in_the_record() {
         out.stderr()
     );
 }
+
+#[test]
+fn exit_ends_the_execution_and_set_variables_changes_vars() {
+    let s = Sandbox::new();
+    s.write(
+        "x.yaml",
+        r#"id: x
+namespace: demo
+variables:
+  env: dev
+  db:
+    host: localhost
+    port: 5432
+tasks:
+  - id: set
+    type: io.kestra.plugin.core.execution.SetVariables
+    variables:
+      env: test
+      db:
+        port: 6543
+  - id: unset
+    type: io.kestra.plugin.core.execution.UnsetVariables
+    variables: [db.host]
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ vars.env }} {{ vars.db }}"
+  - id: keep
+    type: io.kestra.plugin.core.execution.SetVariables
+    overwrite: false
+    variables:
+      env: again
+    allowFailure: true
+  - id: missing
+    type: io.kestra.plugin.core.execution.UnsetVariables
+    variables: [nope.deeper]
+    allowFailure: true
+  - id: stop
+    type: io.kestra.plugin.core.execution.Exit
+    state: "{{ 'WARNING' }}"
+  - id: never
+    type: io.kestra.plugin.core.log.Log
+    message: not reached
+"#,
+    );
+    let out = s.run(&["run", "x.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(record["state"]["current"], "WARNING");
+    let ids: Vec<&str> = record["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["taskId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["set", "unset", "show", "keep", "missing", "stop"]);
+    assert_eq!(
+        record["taskRunList"][2]["outputs"]["value"],
+        "test {\"port\":6543}"
+    );
+    let err = out.stderr();
+    assert!(
+        err.contains("`env` already exists and `overwrite` is set to `false`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Unable to unset variable 'nope.deeper' as it doesn't exist"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Exiting the execution with state WARNING"),
+        "{err}"
+    );
+    // FAILED makes the run's exit code 1.
+    s.write(
+        "f.yaml",
+        "id: f\nnamespace: demo\ntasks:\n  - id: stop\n    type: io.kestra.plugin.core.execution.Exit\n    state: FAILED\n  - id: never\n    type: io.kestra.plugin.core.log.Log\n    message: no\n",
+    );
+    let out = s.run(&["run", "f.yaml"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(!out.stderr().contains("[never]"), "{}", out.stderr());
+}

@@ -30,6 +30,8 @@ pub(crate) struct ExecutionShared {
     pub(crate) environment: std::collections::BTreeMap<String, String>,
     /// `flow`, `vars`, `labels`, `envs`: converted once for rendering.
     fixed_vars: Vec<(String, Vars)>,
+    /// The flow's `variables`, as written.
+    pub(crate) initial_vars: Json,
     state: Mutex<ExecutionState>,
     pub(crate) cleanup: Cleanup,
     /// Set when the execution is killed: no task starts after it.
@@ -91,6 +93,10 @@ pub(crate) struct ExecutionState {
     pub(crate) metrics: Vec<Json>,
     /// The execution's labels: the flow's, then what Labels tasks set.
     pub(crate) labels: Map<String, Json>,
+    /// `vars` once a SetVariables or UnsetVariables task changed them.
+    pub(crate) vars: Option<Json>,
+    /// The state an Exit task ended the execution with: no task starts after it.
+    pub(crate) exited: Option<crate::state::State>,
 }
 
 /// How to reach a task run's place among its valued parents (ForEach values), outermost first.
@@ -153,6 +159,7 @@ impl ExecutionShared {
             kv,
             launch,
             trigger,
+            initial_vars: vars.clone(),
             children: Mutex::new(Vec::new()),
             cleanup: Cleanup::default(),
             killed: Default::default(),
@@ -174,12 +181,19 @@ impl ExecutionShared {
                 flow_outputs: None,
                 metrics: Vec::new(),
                 labels: initial_labels,
+                vars: None,
+                exited: None,
             }),
         }
     }
 
     pub(crate) fn is_killed(&self) -> bool {
         self.killed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The state an Exit task chose, once one ran.
+    pub(crate) fn exited(&self) -> Option<crate::state::State> {
+        self.state().exited
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, ExecutionState> {
@@ -200,6 +214,10 @@ impl ExecutionShared {
             execution["outputs"] = o.clone();
         }
         let mut vars = self.fixed_vars.clone();
+        if let Some(v) = &state.vars {
+            vars.retain(|(name, _)| name != "vars");
+            vars.push(("vars".to_string(), Vars::from_json(v)));
+        }
         if Some(&state.labels) != self.labels.as_object() {
             // A Labels task changed them: later expressions see the execution's.
             vars.retain(|(name, _)| name != "labels");
@@ -664,6 +682,24 @@ impl RunContext {
         .map_err(|e| {
             TaskError::new(crate::error::ErrorKind::Other, "the purge stopped").caused_by(e)
         })?
+    }
+
+    /// Ends the execution in `state` once running tasks end: no other task starts (Exit).
+    pub fn exit_execution(&self, state: crate::state::State) {
+        self.exec.state().exited = Some(state);
+    }
+
+    /// The execution's `vars` as they stand (the flow's, changed by SetVariables tasks).
+    pub fn execution_vars(&self) -> Json {
+        let st = self.exec.state();
+        st.vars
+            .clone()
+            .unwrap_or_else(|| self.exec.initial_vars.clone())
+    }
+
+    /// Replaces the execution's `vars` (SetVariables, UnsetVariables).
+    pub fn set_execution_vars(&self, vars: Json) {
+        self.exec.state().vars = Some(vars);
     }
 
     /// Adds `labels` to the execution's (a Labels task), replacing values of the same key.

@@ -77,6 +77,9 @@ impl Executor {
         if self.exec.is_killed() {
             return State::Killed;
         }
+        if let Some(exit) = self.exec.exited() {
+            state = exit;
+        }
         // Kestra renders them once at the end, whatever the state.
         if !plan.outputs.is_empty() {
             match self.flow_outputs(plan) {
@@ -196,6 +199,10 @@ impl Executor {
             for (i, task) in tasks.iter().enumerate() {
                 if self.exec.is_killed() {
                     states.push(State::Killed);
+                    break;
+                }
+                // An Exit task ended the execution: nothing else starts.
+                if self.exec.exited().is_some() {
                     break;
                 }
                 let state = match tasks.get(i + 1).filter(|next| follows(task, next)) {

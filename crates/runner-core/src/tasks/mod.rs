@@ -2,6 +2,7 @@
 
 mod assert;
 mod debug;
+mod execution;
 mod fail;
 mod flow;
 mod items;
@@ -23,6 +24,9 @@ pub const TASKS: &[TaskDescriptor] = &[
     fail::FAIL,
     assert::ASSERT,
     labels::LABELS,
+    execution::EXIT,
+    execution::SET_VARIABLES,
+    execution::UNSET_VARIABLES,
     metric::PUBLISH,
     storage::WRITE,
     storage::PURGE,
