@@ -424,3 +424,46 @@ tasks:
     assert_eq!(out.code(), 1, "{}", out.stderr());
     assert!(!out.stderr().contains("[never]"), "{}", out.stderr());
 }
+
+#[test]
+fn loop_until_repeats_its_tasks_until_the_condition_holds() {
+    let s = Sandbox::new();
+    let flow = |condition: &str, extra: &str| {
+        format!(
+            "id: loop\nnamespace: demo\ntasks:\n  - id: poll\n    type: io.kestra.plugin.core.flow.LoopUntil\n    condition: \"{condition}\"\n    checkFrequency:\n      interval: PT0.01S\n{extra}    tasks:\n      - id: check\n        type: io.kestra.plugin.core.debug.Return\n        format: \"{{{{ outputs.poll.iterationCount }}}}\"\n"
+        )
+    };
+    s.write("loop.yaml", &flow("{{ outputs.check.value == '3' }}", ""));
+    let out = s.run(&["run", "loop.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let runs = record["taskRunList"].as_array().unwrap();
+    let checks: Vec<&str> = runs
+        .iter()
+        .filter(|t| t["taskId"] == "check")
+        .map(|t| t["outputs"]["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["1", "2", "3"]);
+    assert_eq!(runs[0]["outputs"]["iterationCount"], 3);
+    // A maximum ends the loop: with a warning, or a failure when asked.
+    s.write("max.yaml", &flow("{{ false }}", "      maxIterations: 2\n"));
+    let out = s.run(&["run", "max.yaml"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(
+        out.stderr().contains("WARN  [poll] Max iterations reached"),
+        "{}",
+        out.stderr()
+    );
+    s.write(
+        "fail.yaml",
+        &flow("{{ false }}", "      maxIterations: 2\n")
+            .replace("    tasks:\n", "    failOnMaxReached: true\n    tasks:\n"),
+    );
+    let out = s.run(&["run", "fail.yaml"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(
+        out.stderr().contains("ERROR [poll] Max iterations reached"),
+        "{}",
+        out.stderr()
+    );
+}

@@ -309,6 +309,11 @@ impl RunContext {
         &self.task_id
     }
 
+    /// When this task run started.
+    pub fn started(&self) -> jiff::Timestamp {
+        self.taskrun_start
+    }
+
     pub fn taskrun_id(&self) -> &str {
         &self.taskrun_id
     }

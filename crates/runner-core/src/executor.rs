@@ -463,16 +463,34 @@ impl Executor {
             s
         };
         let valued = resolution.branches.iter().any(|b| b.value.is_some());
-        let branches: Vec<(Scope, &[TaskNode])> = resolution
-            .branches
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (child_scope(b.value.clone(), valued.then_some(i)), b.tasks))
-            .collect();
-        let states = self
-            .run_branches(&ctx.taskrun_id, branches, resolution.concurrency)
-            .await;
-        let mut merged = State::merge(states);
+        let mut rounds = 1;
+        let mut merged = loop {
+            let branches: Vec<(Scope, &[TaskNode])> = resolution
+                .branches
+                .iter()
+                .enumerate()
+                .map(|(i, b)| (child_scope(b.value.clone(), valued.then_some(i)), b.tasks))
+                .collect();
+            let states = self
+                .run_branches(&ctx.taskrun_id, branches, resolution.concurrency)
+                .await;
+            let merged = State::merge(states);
+            if merged.is_failed() || self.exec.is_killed() || self.exec.exited().is_some() {
+                break merged;
+            }
+            // A loop (LoopUntil) decides whether its tasks run once more.
+            match caught(flowable.again(ctx, rounds)).await.and_then(|r| r) {
+                Ok(Some(outputs)) => {
+                    self.save_outputs(ctx, outputs);
+                    rounds += 1;
+                }
+                Ok(None) => break merged,
+                Err(e) => {
+                    ctx.log(Level::Error, &error_chain(&e));
+                    break State::merge([merged, State::Failed]);
+                }
+            }
+        };
         if !self.exec.is_killed() {
             match caught(flowable.after(ctx, merged)).await.and_then(|r| r) {
                 Ok(outputs) if outputs.is_empty() => {}

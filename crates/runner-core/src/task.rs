@@ -59,6 +59,16 @@ pub trait FlowableTask: Send + Sync {
         Ok(())
     }
 
+    /// After its branches ran without failing: outputs to run them once more with (LoopUntil's
+    /// next `iterationCount`), or `None` to stop. `iteration` counts the rounds run so far.
+    fn again<'a>(
+        &'a self,
+        _ctx: &'a RunContext,
+        _iteration: u32,
+    ) -> BoxFuture<'a, Result<Option<Outputs>, TaskError>> {
+        Box::pin(async { Ok(None) })
+    }
+
     /// The flowable's state from its children's merged state (AllowFailure turns FAILED to WARNING).
     fn final_state(&self, children: State) -> State {
         children

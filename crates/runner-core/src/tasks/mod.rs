@@ -51,6 +51,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     flow::pause::PAUSE,
     flow::working_directory::WORKING_DIRECTORY,
     flow::dag::DAG,
+    flow::loop_until::LOOP_UNTIL,
     flow::subflow::SUBFLOW,
     flow::for_each_item::FOR_EACH_ITEM,
 ];

@@ -5,6 +5,7 @@ pub(crate) mod dag;
 pub(crate) mod for_each;
 pub(crate) mod for_each_item;
 pub(crate) mod if_;
+pub(crate) mod loop_until;
 pub(crate) mod parallel;
 pub(crate) mod pause;
 pub(crate) mod sequential;
