@@ -125,6 +125,7 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
             .cache_dir(cache)
             .http(runner_http::function(args.allow_link_local))
             .kv(Arc::new(kv))
+            .registry(Arc::new(registry))
             .flows(Arc::new(crate::flows::FlowFolder::new(flow_folders)))
             .setting("task-runner", args.task_runner.as_str())
             .setting(

@@ -467,3 +467,52 @@ fn loop_until_repeats_its_tasks_until_the_condition_holds() {
         out.stderr()
     );
 }
+
+#[test]
+fn a_templated_task_is_rendered_validated_and_run() {
+    let s = Sandbox::new();
+    s.write(
+        "t.yaml",
+        r#"id: t
+namespace: demo
+variables:
+  property: format
+tasks:
+  - id: dynamic
+    type: io.kestra.plugin.core.templating.TemplatedTask
+    spec: |
+      type: io.kestra.plugin.core.debug.Return
+      {{ vars.property }}: "{{ '{{' }} flow.id {{ '}}' }}-{{ 6 * 7 }}"
+  - id: show
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.dynamic.value }}"
+  - id: bad
+    type: io.kestra.plugin.core.templating.TemplatedTask
+    allowFailure: true
+    spec: |
+      type: io.kestra.plugin.core.debug.Return
+      formt: x
+  - id: nested
+    type: io.kestra.plugin.core.templating.TemplatedTask
+    allowFailure: true
+    spec: |
+      type: io.kestra.plugin.core.templating.TemplatedTask
+      spec: x
+"#,
+    );
+    let out = s.run(&["run", "t.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(record["taskRunList"][1]["outputs"]["value"], "t-42");
+    let err = out.stderr();
+    assert!(
+        err.contains("The templated task is invalid: Unrecognized field \"formt\""),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "The templated task cannot be of type 'io.kestra.plugin.core.templating.TemplatedTask'"
+        ),
+        "{err}"
+    );
+}

@@ -309,6 +309,11 @@ impl RunContext {
         &self.task_id
     }
 
+    /// The task types of this run (TemplatedTask builds one at run time).
+    pub fn task_types(&self) -> Option<&crate::Registry> {
+        self.exec.launch.registry.as_deref()
+    }
+
     /// When this task run started.
     pub fn started(&self) -> jiff::Timestamp {
         self.taskrun_start

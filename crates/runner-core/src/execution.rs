@@ -67,6 +67,7 @@ pub struct ExecutionBuilder {
     kv: Option<Arc<dyn crate::kv::KvStore>>,
     flows: Option<Arc<dyn FlowSource>>,
     trigger: Option<Json>,
+    registry: Option<Arc<crate::Registry>>,
 }
 
 impl ExecutionBuilder {
@@ -85,6 +86,7 @@ impl ExecutionBuilder {
             kv: None,
             flows: None,
             trigger: None,
+            registry: None,
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
@@ -129,6 +131,12 @@ impl ExecutionBuilder {
     /// The KV store the kv tasks and `kv()` use (none: they say it is not open).
     pub fn kv(mut self, store: Arc<dyn crate::kv::KvStore>) -> Self {
         self.kv = Some(store);
+        self
+    }
+
+    /// The task types a TemplatedTask may build at run time (none: it says so).
+    pub fn registry(mut self, registry: Arc<crate::Registry>) -> Self {
+        self.registry = Some(registry);
         self
     }
 
@@ -225,6 +233,7 @@ impl ExecutionBuilder {
             http: self.http,
             kv: self.kv,
             flows: self.flows,
+            registry: self.registry,
             depth: 0,
             ancestors: Vec::new(),
         };
@@ -259,6 +268,8 @@ pub(crate) struct Launch {
     pub(crate) http: Option<Arc<dyn runner_template::HttpAccess>>,
     pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
     pub(crate) flows: Option<Arc<dyn FlowSource>>,
+    /// The task types of the run, for tasks built at run time (TemplatedTask).
+    pub(crate) registry: Option<Arc<crate::Registry>>,
     /// How many subflow calls lead to this execution (0 for the one the user started).
     pub(crate) depth: usize,
     /// The executions that led to this one: their files are readable here.

@@ -367,6 +367,7 @@ pub async fn run_flow_opts(
         .collect();
     let environment = runner_core::Environment::from_variables(options.environment);
     let mut builder = runner_core::ExecutionBuilder::new(std::sync::Arc::new(plan))
+        .registry(std::sync::Arc::new(runner_core::Registry::new(tasks)))
         .storage(&storage)
         .environment(environment)
         .cache_dir(options.cache_dir.unwrap_or_else(|| storage.join(".cache")))

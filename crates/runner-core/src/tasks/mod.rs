@@ -12,6 +12,7 @@ mod metric;
 mod namespace;
 mod output;
 mod storage;
+mod templated;
 
 use crate::plugin::TaskDescriptor;
 
@@ -28,6 +29,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     execution::SET_VARIABLES,
     execution::UNSET_VARIABLES,
     metric::PUBLISH,
+    templated::TEMPLATED_TASK,
     storage::WRITE,
     storage::PURGE,
     storage::SIZE,
