@@ -13,5 +13,6 @@ pub fn registry() -> Registry {
         runner_scripts::TASKS,
         runner_http::TASKS,
         runner_kv::TASKS,
+        runner_git::TASKS,
     ])
 }
