@@ -5,6 +5,7 @@
 
 mod client;
 mod download;
+mod execution_notify;
 mod function;
 mod notify;
 mod options;
@@ -25,4 +26,8 @@ pub const TASKS: &[TaskDescriptor] = &[
     notify::DISCORD,
     notify::GOOGLE_CHAT,
     notify::ZULIP,
+    execution_notify::DISCORD_EXECUTION,
+    execution_notify::GOOGLE_CHAT_EXECUTION,
+    execution_notify::TEAMS_EXECUTION,
+    execution_notify::ZULIP_EXECUTION,
 ];

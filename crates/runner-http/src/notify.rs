@@ -185,14 +185,20 @@ impl RunnableTask for SlackExecution {
     }
 }
 
-/// The Slack message describing an execution: a title with the flow and its state, what
-/// failed (or that it succeeded) and after how long, then fields as Kestra's message has
-/// them. There is no link: a local run has no UI to point to.
-fn execution_summary(
-    record: &Json,
-    custom_message: Option<String>,
-    custom_fields: Option<Map<String, Json>>,
-) -> Json {
+/// What an execution summary says, whatever service shows it: a title with the flow and its
+/// state, what failed (or that it succeeded) and after how long, then fields as Kestra's
+/// messages have them. There is no link: a local run has no UI to point to.
+pub(crate) struct Summary {
+    pub(crate) title: String,
+    /// `Failed on task `x` after 2.0s` or `Succeeded after 850ms`.
+    pub(crate) outcome: String,
+    pub(crate) state: String,
+    /// Name and value, in Kestra's order (custom fields before the final task).
+    pub(crate) fields: Vec<(String, Json)>,
+    pub(crate) start: Option<jiff::Timestamp>,
+}
+
+pub(crate) fn summarize(record: &Json, custom_fields: Option<Map<String, Json>>) -> Summary {
     let text = |v: &Json| v.as_str().unwrap_or_default().to_string();
     let namespace = text(&record["namespace"]);
     let flow = text(&record["flowId"]);
@@ -215,32 +221,49 @@ fn execution_summary(
         })
         .unwrap_or_default();
     let outcome = match (failed, &last_id) {
-        (true, Some(id)) => format!("Failed on task `{id}`"),
-        _ => "Succeeded".to_string(),
+        (true, Some(id)) => format!("Failed on task `{id}` after {duration}"),
+        _ => format!("Succeeded after {duration}"),
     };
-    let title = format!("*[{namespace}] {flow} ➛ {state}*");
-    let headline = format!("{title}\n> {outcome} after {duration}");
+    let mut fields = vec![
+        ("Namespace".to_string(), Json::String(namespace.clone())),
+        ("Flow ID".to_string(), Json::String(flow.clone())),
+        ("Execution ID".to_string(), record["id"].clone()),
+        ("Execution Status".to_string(), Json::String(state.clone())),
+    ];
+    fields.extend(custom_fields.unwrap_or_default());
+    fields.push((
+        "Final task ID".to_string(),
+        last_id.map(Json::String).unwrap_or(Json::Null),
+    ));
+    Summary {
+        title: format!("[{namespace}] {flow} ➛ {state}"),
+        outcome,
+        state,
+        fields,
+        start,
+    }
+}
+
+/// The Slack message describing an execution.
+fn execution_summary(
+    record: &Json,
+    custom_message: Option<String>,
+    custom_fields: Option<Map<String, Json>>,
+) -> Json {
+    let s = summarize(record, custom_fields);
+    let headline = format!("*{}*\n> {}", s.title, s.outcome);
     let mut blocks = Vec::new();
     if let Some(m) = custom_message {
         blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": m}}));
     }
     blocks
         .push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": headline}}));
-    let field = |title: &str, value: Json| serde_json::json!({"title": title, "value": value, "short": true});
-    let mut fields = vec![
-        field("Namespace", Json::String(namespace.clone())),
-        field("Flow ID", Json::String(flow.clone())),
-        field("Execution ID", record["id"].clone()),
-        field("Execution Status", Json::String(state.clone())),
-    ];
-    for (k, v) in custom_fields.unwrap_or_default() {
-        fields.push(field(&k, v));
-    }
-    fields.push(field(
-        "Final task ID",
-        last_id.map(Json::String).unwrap_or(Json::Null),
-    ));
-    let color = match state.as_str() {
+    let fields: Vec<Json> = s
+        .fields
+        .into_iter()
+        .map(|(title, value)| serde_json::json!({"title": title, "value": value, "short": true}))
+        .collect();
+    let color = match s.state.as_str() {
         "SUCCESS" => "good",
         "WARNING" => "warning",
         _ => "danger",
@@ -251,7 +274,7 @@ fn execution_summary(
         "attachments": [{
             "color": color,
             "fields": fields,
-            "ts": start.map(|s| s.as_second()).unwrap_or_default(),
+            "ts": s.start.map(|s| s.as_second()).unwrap_or_default(),
         }],
     })
 }
@@ -332,7 +355,7 @@ fn shown(url: &reqwest::Url) -> String {
     format!("{}://{}/******", url.scheme(), url.host_str().unwrap_or(""))
 }
 
-async fn post(
+pub(crate) async fn post(
     ctx: &RunContext,
     url: &Property<String>,
     options: Option<&WebhookOptions>,

@@ -198,3 +198,78 @@ errors:
         r.logs
     );
 }
+
+#[tokio::test]
+async fn the_other_execution_notifications_post_the_summary_in_each_shape() {
+    let server = start().await;
+    let r = run(&format!(
+        r##"id: nightly
+namespace: company.team
+tasks:
+  - id: breaks
+    type: io.kestra.plugin.core.execution.Fail
+errors:
+  - id: discord
+    type: io.kestra.plugin.discord.DiscordExecution
+    url: "{hook}/discord"
+    username: kestra
+    embedList:
+      - title: "Flow {{{{ flow.id }}}}"
+        color: [255, 0, 0]
+  - id: chat
+    type: io.kestra.plugin.notifications.google.GoogleChatExecution
+    url: "{hook}/chat"
+    customMessage: "Nightly"
+  - id: teams
+    type: io.kestra.plugin.notifications.teams.TeamsExecution
+    url: "{hook}/teams"
+  - id: zulip
+    type: io.kestra.plugin.zulip.ZulipExecution
+    url: "{hook}/zulip"
+    channel: alerts
+"##,
+        hook = server.url("/hooks")
+    ))
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
+    let body = |path: &str| -> Json { serde_json::from_slice(&server.at(path)[0].body).unwrap() };
+    let id = r.record["id"].as_str().unwrap();
+    let discord = body("/hooks/discord");
+    assert_eq!(discord["username"], "kestra");
+    let embed = &discord["embeds"][0];
+    assert_eq!(embed["title"], "Flow nightly");
+    assert_eq!(embed["color"], 0xFF0000);
+    assert!(
+        embed["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Failed on task `breaks` after "),
+        "{embed}"
+    );
+    assert_eq!(
+        embed["fields"][2],
+        json!({"name": "Execution ID", "value": id, "inline": true})
+    );
+    let chat = body("/hooks/chat")["text"].as_str().unwrap().to_string();
+    assert!(
+        chat.starts_with("Nightly\n*[company.team] nightly ➛ RUNNING*\nFailed on task `breaks`"),
+        "{chat}"
+    );
+    assert!(chat.contains(&format!("\nExecution ID: {id}")), "{chat}");
+    let teams = body("/hooks/teams");
+    assert_eq!(teams["@type"], "MessageCard");
+    assert_eq!(teams["title"], "[company.team] nightly ➛ RUNNING");
+    assert_eq!(
+        teams["sections"][0]["facts"][0],
+        json!({"name": "Namespace", "value": "company.team"})
+    );
+    let zulip = body("/hooks/zulip");
+    assert_eq!(zulip["channel"], "alerts");
+    assert!(
+        zulip["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("**[company.team] nightly ➛ RUNNING**"),
+        "{zulip}"
+    );
+}
