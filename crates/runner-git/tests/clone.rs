@@ -69,9 +69,12 @@ fn serve() -> (Daemon, String) {
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new("git")
+    // The daemon itself, not `git daemon` (a parent that would leave it orphaned when
+    // killed), with no stdout or stderr held: an orphan holding the test's output pipe would
+    // keep `cargo test | tee` waiting.
+    let exec_path = git(&root, &["--exec-path"]);
+    let child = Command::new(Path::new(&exec_path).join("git-daemon"))
         .args([
-            "daemon",
             "--reuseaddr",
             "--export-all",
             "--listen=127.0.0.1",
@@ -79,6 +82,9 @@ fn serve() -> (Daemon, String) {
             &format!("--base-path={}", served.display()),
             served.to_str().unwrap(),
         ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .expect("git daemon starts");
     for _ in 0..100 {
