@@ -131,15 +131,19 @@ fn as_text(d: &Described, bold: &str) -> String {
 pub(crate) struct ChatExecution {
     #[serde(flatten)]
     common: Common,
+    /// A text shown above the summary.
+    text: Option<Property<String>>,
 }
 
 impl RunnableTask for ChatExecution {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
             let d = self.common.describe(ctx).await?;
-            self.common
-                .send(ctx, json!({"text": as_text(&d, "*")}))
-                .await
+            let mut text = as_text(&d, "*");
+            if let Some(t) = ctx.render_opt(&self.text, "text")? {
+                text = format!("{t}\n{text}");
+            }
+            self.common.send(ctx, json!({"text": text})).await
         })
     }
 }
@@ -184,6 +188,10 @@ impl RunnableTask for ZulipExecution {
 pub(crate) struct TeamsExecution {
     #[serde(flatten)]
     common: Common,
+    /// The card's title (default: the flow and its state).
+    activity_title: Option<Property<String>>,
+    /// A line under the title.
+    activity_subtitle: Option<Property<String>>,
 }
 
 impl RunnableTask for TeamsExecution {
@@ -212,6 +220,12 @@ impl RunnableTask for TeamsExecution {
             });
             if let Some(m) = &d.message {
                 card["text"] = Json::String(format!("{m}\n\n{}", d.summary.outcome));
+            }
+            if let Some(t) = ctx.render_opt(&self.activity_title, "activityTitle")? {
+                card["title"] = Json::String(t);
+            }
+            if let Some(t) = ctx.render_opt(&self.activity_subtitle, "activitySubtitle")? {
+                card["sections"][0]["activitySubtitle"] = Json::String(t);
             }
             self.common.send(ctx, card).await
         })

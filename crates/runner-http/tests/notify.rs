@@ -220,9 +220,11 @@ errors:
     type: io.kestra.plugin.notifications.google.GoogleChatExecution
     url: "{hook}/chat"
     customMessage: "Nightly"
+    text: "Heads up"
   - id: teams
     type: io.kestra.plugin.notifications.teams.TeamsExecution
     url: "{hook}/teams"
+    activityTitle: "Kestra alert"
   - id: zulip
     type: io.kestra.plugin.zulip.ZulipExecution
     url: "{hook}/zulip"
@@ -252,13 +254,16 @@ errors:
     );
     let chat = body("/hooks/chat")["text"].as_str().unwrap().to_string();
     assert!(
-        chat.starts_with("Nightly\n*[company.team] nightly ➛ RUNNING*\nFailed on task `breaks`"),
+        chat.starts_with(
+            "Heads up\nNightly\n*[company.team] nightly ➛ RUNNING*\nFailed on task `breaks`"
+        ),
         "{chat}"
     );
     assert!(chat.contains(&format!("\nExecution ID: {id}")), "{chat}");
     let teams = body("/hooks/teams");
     assert_eq!(teams["@type"], "MessageCard");
-    assert_eq!(teams["title"], "[company.team] nightly ➛ RUNNING");
+    assert_eq!(teams["title"], "Kestra alert");
+    assert_eq!(teams["summary"], "[company.team] nightly ➛ RUNNING");
     assert_eq!(
         teams["sections"][0]["facts"][0],
         json!({"name": "Namespace", "value": "company.team"})
