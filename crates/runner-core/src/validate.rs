@@ -148,6 +148,18 @@ pub fn validate(doc: &Node, registry: &Registry, renderer: &Renderer) -> Validat
     }
 }
 
+/// Core task types that Kestra removed, with what to use instead.
+const REMOVED_TYPES: &[(&str, &str)] = &[
+    (
+        "io.kestra.plugin.core.flow.Template",
+        "templates were removed from Kestra (and runner has no template store): move the template's tasks into a flow and call it with io.kestra.plugin.core.flow.Subflow",
+    ),
+    (
+        "io.kestra.core.tasks.flows.Template",
+        "templates were removed from Kestra (and runner has no template store): move the template's tasks into a flow and call it with io.kestra.plugin.core.flow.Subflow",
+    ),
+];
+
 /// Where a Subflow or ForEachItem of the flow calls the flow itself (Kestra refuses it).
 fn recursive_calls(doc: &Node, namespace: &str, id: &str) -> Vec<Span> {
     let mut found = Vec::new();
@@ -277,6 +289,18 @@ impl Validator<'_> {
         }
         let registry = self.registry;
         let Some(task_type) = registry.get(&raw.type_name) else {
+            // Core types Kestra itself dropped: say what replaces them.
+            if let Some((_, help)) = REMOVED_TYPES.iter().find(|(t, _)| *t == raw.type_name) {
+                self.error(
+                    Problem::UnavailableType {
+                        type_name: raw.type_name.clone(),
+                        help: (*help).to_string(),
+                    },
+                    raw.type_span,
+                    join(path, "type"),
+                );
+                return None;
+            }
             let suggestion = self.registry.suggest(&raw.type_name);
             self.error(
                 Problem::UnknownTaskType {

@@ -408,3 +408,24 @@ fn an_invalid_child_is_not_echoed_by_its_parents_rule() {
     assert_eq!(msg, "Invalid type: io.kestra.plugin.core.log.Logg");
     assert_eq!(line, 10);
 }
+
+#[test]
+fn a_removed_template_task_says_what_replaces_it() {
+    let yaml = format!(
+        "{HEAD}tasks:\n  - id: t\n    type: io.kestra.core.tasks.flows.Template\n    namespace: n\n    templateId: x\n"
+    );
+    let all = diagnostics(&yaml);
+    let d = all.iter().find(|d| d.is_error()).expect("an error");
+    assert_eq!(
+        d.problem.to_string(),
+        "Invalid type: io.kestra.core.tasks.flows.Template"
+    );
+    assert!(
+        d.problem
+            .help()
+            .unwrap()
+            .contains("call it with io.kestra.plugin.core.flow.Subflow"),
+        "{:?}",
+        d.problem.help()
+    );
+}
