@@ -575,3 +575,120 @@ async fn the_http_function_returns_the_decoded_body() {
         r.logs
     );
 }
+
+/// What the SOCKS5 proxy of the test saw: the credentials offered and the target asked for.
+#[derive(Clone, Debug, Default)]
+struct SocksSeen {
+    user: String,
+    password: String,
+    target: String,
+}
+
+/// A SOCKS5 proxy (RFC 1928, username/password of RFC 1929) on loopback that records each
+/// connection and relays it to the target.
+async fn socks5() -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<SocksSeen>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut s = SocksSeen::default();
+                let mut head = [0u8; 2];
+                client.read_exact(&mut head).await?;
+                let mut methods = vec![0u8; head[1] as usize];
+                client.read_exact(&mut methods).await?;
+                // Username/password when offered, else none.
+                if methods.contains(&2) {
+                    client.write_all(&[5, 2]).await?;
+                    let mut v = [0u8; 2];
+                    client.read_exact(&mut v).await?;
+                    let mut user = vec![0u8; v[1] as usize];
+                    client.read_exact(&mut user).await?;
+                    let mut plen = [0u8; 1];
+                    client.read_exact(&mut plen).await?;
+                    let mut password = vec![0u8; plen[0] as usize];
+                    client.read_exact(&mut password).await?;
+                    s.user = String::from_utf8_lossy(&user).into_owned();
+                    s.password = String::from_utf8_lossy(&password).into_owned();
+                    client.write_all(&[1, 0]).await?;
+                } else {
+                    client.write_all(&[5, 0]).await?;
+                }
+                let mut req = [0u8; 4];
+                client.read_exact(&mut req).await?;
+                let host = match req[3] {
+                    1 => {
+                        let mut ip = [0u8; 4];
+                        client.read_exact(&mut ip).await?;
+                        std::net::Ipv4Addr::from(ip).to_string()
+                    }
+                    3 => {
+                        let mut len = [0u8; 1];
+                        client.read_exact(&mut len).await?;
+                        let mut name = vec![0u8; len[0] as usize];
+                        client.read_exact(&mut name).await?;
+                        String::from_utf8_lossy(&name).into_owned()
+                    }
+                    _ => return Ok::<(), std::io::Error>(()),
+                };
+                let mut port = [0u8; 2];
+                client.read_exact(&mut port).await?;
+                let port = u16::from_be_bytes(port);
+                s.target = format!("{host}:{port}");
+                record.lock().unwrap().push(s);
+                // Every name leads to loopback: the test's server is the only upstream.
+                let mut upstream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+                client.write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 0]).await?;
+                tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+                Ok(())
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn a_socks_proxy_resolves_the_name_and_gets_the_credentials() {
+    let server = start().await;
+    let (proxy, seen) = socks5().await;
+    let r = run(&flow(&format!(
+        r#"  - id: via
+    type: io.kestra.plugin.core.http.Request
+    uri: http://upstream.example:{port}/echo
+    options:
+      proxy:
+        type: SOCKS
+        address: 127.0.0.1
+        port: {proxy_port}
+        username: sockuser
+        password: sockpass
+"#,
+        port = server.addr.port(),
+        proxy_port = proxy.port()
+    )))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    // The proxy resolved the name (socks5h), as Java's SOCKS proxies do.
+    assert_eq!(
+        seen[0].target,
+        format!("upstream.example:{}", server.addr.port())
+    );
+    assert_eq!(
+        (seen[0].user.as_str(), seen[0].password.as_str()),
+        ("sockuser", "sockpass")
+    );
+    assert_eq!(server.at("/echo").len(), 1);
+    assert!(!r.logs.contains("sockpass"), "{}", r.logs);
+}
