@@ -168,6 +168,11 @@ impl RunnableTask for Clone {
             if let Some(p) = &password {
                 ctx.mask(p);
             }
+            // A token written in the URL (`https://user:token@host`) is a credential too:
+            // git's own messages may repeat the URL.
+            if let Some(token) = url_password(&url) {
+                ctx.mask(token);
+            }
             let shown = shown_url(&url);
             ctx.info(&format!("Cloning {shown} into {}", target.display()));
             self.git(
@@ -208,6 +213,19 @@ impl RunnableTask for Clone {
             Ok(out)
         })
     }
+}
+
+/// The password of `scheme://user:password@host...`, when the URL holds one.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let userinfo = &rest[..rest.find('@')?];
+    if userinfo.contains('/') {
+        return None;
+    }
+    userinfo
+        .split_once(':')
+        .map(|(_, p)| p)
+        .filter(|p| !p.is_empty())
 }
 
 /// The URL without credentials written in it (`https://user:token@host`).
@@ -339,5 +357,24 @@ impl Askpass {
 impl Drop for Askpass {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_a_url_are_found_and_hidden() {
+        assert_eq!(url_password("https://me:tok3n@host/r.git"), Some("tok3n"));
+        assert_eq!(url_password("https://me@host/r.git"), None);
+        assert_eq!(url_password("https://host/a@b"), None);
+        assert_eq!(
+            shown_url("https://me:tok3n@host/r.git"),
+            "https://host/r.git"
+        );
+        assert!(check_url("file:///etc").is_err());
+        assert!(check_url("/home/me/repo").is_err());
+        assert!(check_url("git@github.com:org/repo.git").is_ok());
     }
 }

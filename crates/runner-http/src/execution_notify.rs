@@ -1,11 +1,18 @@
-//! The `*Execution` notifications other than Slack's: Discord, Google Chat, Microsoft Teams
-//! and Zulip post a summary of the current execution (see [`crate::notify::summarize`]) in
-//! each service's message shape.
+//! The `*Execution` notifications: Slack, Discord, Google Chat, Microsoft Teams and Zulip post
+//! a summary of the current execution ([`summarize`]) in each service's message shape.
 
-use crate::notify::{WebhookOptions, post, summarize};
+use crate::notify::{WebhookOptions, post};
 use runner_core::plugin::*;
 use serde::Deserialize;
 use serde_json::{Map, json};
+
+pub(crate) const SLACK_EXECUTION: TaskDescriptor = TaskDescriptor {
+    type_name: "io.kestra.plugin.slack.notifications.SlackExecution",
+    aliases: &["io.kestra.plugin.notifications.slack.SlackExecution"],
+    doc: "Post a summary of the current execution (flow, state, failed or last task, duration) to a Slack incoming webhook.",
+    example: "id: notify\ntype: io.kestra.plugin.slack.notifications.SlackExecution\nurl: \"{{ secret('SLACK_WEBHOOK') }}\"\ncustomMessage: \"Nightly load done\"",
+    shape: runnable::<SlackExecution>(),
+};
 
 pub(crate) const DISCORD_EXECUTION: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.notifications.discord.DiscordExecution",
@@ -62,7 +69,7 @@ pub(crate) struct Common {
 /// The summary's parts, once the execution is checked to be the current one.
 struct Described {
     message: Option<String>,
-    summary: crate::notify::Summary,
+    summary: Summary,
 }
 
 impl Common {
@@ -85,6 +92,10 @@ impl Common {
                 "templateRenderMap is ignored: runner builds the execution summary itself",
             );
         }
+        ctx.log(
+            Level::Info,
+            "Loading execution data for the current execution.",
+        );
         let record = ctx.execution_record();
         Ok(Described {
             message: ctx.render_opt(&self.custom_message, "customMessage")?,
@@ -95,13 +106,19 @@ impl Common {
         })
     }
 
-    /// Posts `payload` (or the flow's own `payload`, when given).
-    async fn send(&self, ctx: &RunContext, payload: Json) -> Result<Outputs, TaskError> {
+    /// Posts `payload` (or the flow's own `payload`, when given); `slack` picks Slack's error
+    /// wording.
+    async fn send(
+        &self,
+        ctx: &RunContext,
+        payload: Json,
+        slack: bool,
+    ) -> Result<Outputs, TaskError> {
         let body = match ctx.render_opt(&self.payload, "payload")? {
             Some(p) => p,
             None => payload.to_string(),
         };
-        post(ctx, &self.url, self.options.as_ref(), body, false).await
+        post(ctx, &self.url, self.options.as_ref(), body, slack).await
     }
 }
 
@@ -143,7 +160,7 @@ impl RunnableTask for ChatExecution {
             if let Some(t) = ctx.render_opt(&self.text, "text")? {
                 text = format!("{t}\n{text}");
             }
-            self.common.send(ctx, json!({"text": text})).await
+            self.common.send(ctx, json!({"text": text}), false).await
         })
     }
 }
@@ -153,7 +170,15 @@ impl RunnableTask for ChatExecution {
 pub(crate) struct ZulipExecution {
     #[serde(flatten)]
     common: Common,
-    /// The stream or channel to post to.
+    #[serde(flatten)]
+    author: Author,
+}
+
+/// Where Slack and Zulip post and as whom (legacy Slack webhooks only honour them).
+#[derive(Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Author {
+    /// The channel or stream to post to.
     channel: Option<Property<String>>,
     /// The author shown.
     username: Option<Property<String>>,
@@ -163,22 +188,30 @@ pub(crate) struct ZulipExecution {
     icon_emoji: Option<Property<String>>,
 }
 
+impl Author {
+    /// Adds the fields given to `payload`, under the services' snake-case names.
+    fn apply(&self, ctx: &RunContext, payload: &mut Json) -> Result<(), TaskError> {
+        for (key, prop, name) in [
+            ("channel", &self.channel, "channel"),
+            ("username", &self.username, "username"),
+            ("icon_url", &self.icon_url, "iconUrl"),
+            ("icon_emoji", &self.icon_emoji, "iconEmoji"),
+        ] {
+            if let Some(v) = ctx.render_opt(prop, name)? {
+                payload[key] = Json::String(v);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl RunnableTask for ZulipExecution {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
             let d = self.common.describe(ctx).await?;
             let mut payload = json!({"text": as_text(&d, "**")});
-            for (key, prop, name) in [
-                ("channel", &self.channel, "channel"),
-                ("username", &self.username, "username"),
-                ("icon_url", &self.icon_url, "iconUrl"),
-                ("icon_emoji", &self.icon_emoji, "iconEmoji"),
-            ] {
-                if let Some(v) = ctx.render_opt(prop, name)? {
-                    payload[key] = Json::String(v);
-                }
-            }
-            self.common.send(ctx, payload).await
+            self.author.apply(ctx, &mut payload)?;
+            self.common.send(ctx, payload, false).await
         })
     }
 }
@@ -227,7 +260,7 @@ impl RunnableTask for TeamsExecution {
             if let Some(t) = ctx.render_opt(&self.activity_subtitle, "activitySubtitle")? {
                 card["sections"][0]["activitySubtitle"] = Json::String(t);
             }
-            self.common.send(ctx, card).await
+            self.common.send(ctx, card, false).await
         })
     }
 }
@@ -336,7 +369,134 @@ impl RunnableTask for DiscordExecution {
             if let Some(c) = ctx.render_opt(&self.content, "content")? {
                 payload["content"] = Json::String(c);
             }
-            self.common.send(ctx, payload).await
+            self.common.send(ctx, payload, false).await
         })
+    }
+}
+
+#[derive(Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SlackExecution {
+    #[serde(flatten)]
+    common: Common,
+    #[serde(flatten)]
+    author: Author,
+}
+
+impl RunnableTask for SlackExecution {
+    fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
+        Box::pin(async move {
+            let d = self.common.describe(ctx).await?;
+            let mut payload = slack_summary(d);
+            self.author.apply(ctx, &mut payload)?;
+            self.common.send(ctx, payload, true).await
+        })
+    }
+}
+
+/// What an execution summary says, whatever service shows it: a title with the flow and its
+/// state, what failed (or that it succeeded) and after how long, then fields as Kestra's
+/// messages have them. There is no link: a local run has no UI to point to.
+pub(crate) struct Summary {
+    pub(crate) title: String,
+    /// `Failed on task `x` after 2.0s` or `Succeeded after 850ms`.
+    pub(crate) outcome: String,
+    pub(crate) state: String,
+    /// Name and value, in Kestra's order (custom fields before the final task).
+    pub(crate) fields: Vec<(String, Json)>,
+    pub(crate) start: Option<jiff::Timestamp>,
+}
+
+pub(crate) fn summarize(record: &Json, custom_fields: Option<Map<String, Json>>) -> Summary {
+    let text = |v: &Json| v.as_str().unwrap_or_default().to_string();
+    let namespace = text(&record["namespace"]);
+    let flow = text(&record["flowId"]);
+    let state = text(&record["state"]["current"]);
+    let runs = record["taskRunList"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let failed = runs.iter().any(|t| t["state"]["current"] == "FAILED");
+    let wanted = if failed { "FAILED" } else { "SUCCESS" };
+    let last = runs.iter().rev().find(|t| t["state"]["current"] == wanted);
+    let last_id = last.map(|t| text(&t["taskId"]));
+    let start: Option<jiff::Timestamp> = record["state"]["startDate"]
+        .as_str()
+        .and_then(|s| s.parse().ok());
+    let duration = start
+        .map(|s| {
+            let took = jiff::Timestamp::now().duration_since(s);
+            human(took.as_secs_f64())
+        })
+        .unwrap_or_default();
+    let outcome = match (failed, &last_id) {
+        (true, Some(id)) => format!("Failed on task `{id}` after {duration}"),
+        _ => format!("Succeeded after {duration}"),
+    };
+    let mut fields = vec![
+        ("Namespace".to_string(), Json::String(namespace.clone())),
+        ("Flow ID".to_string(), Json::String(flow.clone())),
+        ("Execution ID".to_string(), record["id"].clone()),
+        ("Execution Status".to_string(), Json::String(state.clone())),
+    ];
+    fields.extend(custom_fields.unwrap_or_default());
+    fields.push((
+        "Final task ID".to_string(),
+        last_id.map(Json::String).unwrap_or(Json::Null),
+    ));
+    Summary {
+        title: format!("[{namespace}] {flow} ➛ {state}"),
+        outcome,
+        state,
+        fields,
+        start,
+    }
+}
+
+/// The Slack message describing an execution: blocks and an attachment of fields.
+fn slack_summary(d: Described) -> Json {
+    let (s, custom_message) = (d.summary, d.message);
+    let headline = format!("*{}*\n> {}", s.title, s.outcome);
+    let mut blocks = Vec::new();
+    if let Some(m) = custom_message {
+        blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": m}}));
+    }
+    blocks
+        .push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": headline}}));
+    let fields: Vec<Json> = s
+        .fields
+        .into_iter()
+        .map(|(title, value)| serde_json::json!({"title": title, "value": value, "short": true}))
+        .collect();
+    let color = match s.state.as_str() {
+        "SUCCESS" => "good",
+        "WARNING" => "warning",
+        _ => "danger",
+    };
+    serde_json::json!({
+        "text": headline,
+        "blocks": blocks,
+        "attachments": [{
+            "color": color,
+            "fields": fields,
+            "ts": s.start.map(|s| s.as_second()).unwrap_or_default(),
+        }],
+    })
+}
+
+/// A duration as people read it: `850ms`, `12.3s`, `4m 5s`, `1h 2m`.
+fn human(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{}ms", (seconds * 1000.0).round() as u64)
+    } else if seconds < 60.0 {
+        format!("{:.1}s", seconds)
+    } else if seconds < 3600.0 {
+        format!("{}m {}s", (seconds / 60.0) as u64, (seconds % 60.0) as u64)
+    } else {
+        format!(
+            "{}h {}m",
+            (seconds / 3600.0) as u64,
+            ((seconds % 3600.0) / 60.0) as u64
+        )
     }
 }

@@ -21,7 +21,7 @@ pub const TASKS: &[TaskDescriptor] = &[
     request::REQUEST,
     download::DOWNLOAD,
     notify::SLACK,
-    notify::SLACK_EXECUTION,
+    execution_notify::SLACK_EXECUTION,
     notify::TEAMS,
     notify::DISCORD,
     notify::GOOGLE_CHAT,
