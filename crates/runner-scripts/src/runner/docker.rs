@@ -805,51 +805,14 @@ async fn stream_output(
     let pump = async move {
         let io = |e: std::io::Error| TaskError::new(ErrorKind::Io, what).caused_by(e);
         // Bytes relayed so far on stdout and stderr.
-        let mut seen = [0u64; 2];
-        let mut body = followed;
-        let mut demux = Demux::default();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| io(std::io::Error::other(e.to_string())))?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            let mut pieces = Vec::new();
-            demux.feed(&data, &mut pieces);
-            for (stream, bytes) in &pieces {
-                let (w, i) = if *stream == 2 {
-                    (&mut err_w, 1)
-                } else {
-                    (&mut out_w, 0)
-                };
-                w.write_all(bytes).await.map_err(io)?;
-                seen[i] += bytes.len() as u64;
-            }
-        }
+        let seen = demux_into(followed, &mut out_w, &mut err_w, [0, 0])
+            .await
+            .map_err(io)?;
         let status = wait(engine, id).await?;
         // The complete log: skip what the follow gave, relay the rest.
-        let mut body = logs(false).await?;
-        let mut demux = Demux::default();
-        let mut skip = seen;
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| io(std::io::Error::other(e.to_string())))?;
-            let Ok(data) = frame.into_data() else {
-                continue;
-            };
-            let mut pieces = Vec::new();
-            demux.feed(&data, &mut pieces);
-            for (stream, bytes) in &pieces {
-                let (w, i) = if *stream == 2 {
-                    (&mut err_w, 1)
-                } else {
-                    (&mut out_w, 0)
-                };
-                let drop = skip[i].min(bytes.len() as u64) as usize;
-                skip[i] -= drop as u64;
-                if drop < bytes.len() {
-                    w.write_all(&bytes[drop..]).await.map_err(io)?;
-                }
-            }
-        }
+        demux_into(logs(false).await?, &mut out_w, &mut err_w, seen)
+            .await
+            .map_err(io)?;
         out_w.shutdown().await.map_err(io)?;
         err_w.shutdown().await.map_err(io)?;
         Ok::<i32, TaskError>(status)
@@ -1083,6 +1046,41 @@ fn slug(text: &str) -> String {
         .take(40)
         .collect();
     if s.is_empty() { "task".into() } else { s }
+}
+
+/// Relays a Docker log stream (multiplexed frames) to `out` and `err`, leaving out the first
+/// `skip[0]` bytes of stdout and `skip[1]` of stderr (already relayed by an earlier read);
+/// returns how many bytes of each the stream held.
+async fn demux_into(
+    mut body: hyper::body::Incoming,
+    out: &mut tokio::io::DuplexStream,
+    err: &mut tokio::io::DuplexStream,
+    mut skip: [u64; 2],
+) -> std::io::Result<[u64; 2]> {
+    let mut total = [0u64; 2];
+    let mut demux = Demux::default();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| std::io::Error::other(e.to_string()))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let mut pieces = Vec::new();
+        demux.feed(&data, &mut pieces);
+        for (stream, bytes) in &pieces {
+            let (w, i) = if *stream == 2 {
+                (&mut *err, 1)
+            } else {
+                (&mut *out, 0)
+            };
+            total[i] += bytes.len() as u64;
+            let drop = skip[i].min(bytes.len() as u64) as usize;
+            skip[i] -= drop as u64;
+            if drop < bytes.len() {
+                w.write_all(&bytes[drop..]).await?;
+            }
+        }
+    }
+    Ok(total)
 }
 
 #[cfg(test)]
