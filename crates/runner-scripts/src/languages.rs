@@ -1,5 +1,5 @@
-//! The other languages' `Script` and `Commands` (R, Julia, Ruby): the same tasks as Node's,
-//! with their own program, file extension and default image.
+//! The `Script` and `Commands` of Node, R, Julia and Ruby: the same tasks, each with its own
+//! program, file extension, default image and environment.
 
 use crate::exec::{self, Body, Extra, Language};
 use crate::props::ScriptProps;
@@ -8,13 +8,15 @@ use serde::Deserialize;
 
 /// One language's pair of task types.
 macro_rules! language {
-    ($module:ident, $name:literal, $image:literal, $program:literal, $ext:literal, $label:literal, $hello:literal, $version:literal) => {
+    (@env) => { &[] };
+    (@env $env:expr) => { $env };
+    ($module:ident, $name:literal, $image:literal, $program:literal, $ext:literal, $label:literal, $hello:literal, $version:literal $(, $env:expr)?) => {
         pub(crate) mod $module {
             use super::*;
 
             const LANGUAGE: Language = Language {
                 default_image: $image,
-                env: &[],
+                env: language!(@env $($env)?),
             };
 
             pub(crate) const SCRIPT: TaskDescriptor = TaskDescriptor {
@@ -72,6 +74,21 @@ macro_rules! language {
     };
 }
 
+// Kestra's Node task sets these for the Python tooling some Node images carry.
+language!(
+    node,
+    "node",
+    "node",
+    "node",
+    "js",
+    "Node.js",
+    "console.log('hello')",
+    "node --version",
+    &[
+        ("PYTHONUNBUFFERED", "true"),
+        ("PIP_ROOT_USER_ACTION", "ignore"),
+    ]
+);
 language!(
     r,
     "r",

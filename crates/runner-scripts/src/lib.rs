@@ -12,7 +12,6 @@ mod exec;
 mod languages;
 mod legacy;
 mod lines;
-mod node;
 mod props;
 mod protocol;
 mod python;
@@ -28,8 +27,8 @@ pub const TASKS: &[TaskDescriptor] = &[
     shell::SCRIPT,
     python::SCRIPT,
     python::COMMANDS,
-    node::SCRIPT,
-    node::COMMANDS,
+    languages::node::SCRIPT,
+    languages::node::COMMANDS,
     languages::r::SCRIPT,
     languages::r::COMMANDS,
     languages::julia::SCRIPT,
