@@ -132,7 +132,7 @@ fn settings(options: Option<&Json>) -> Result<Settings, String> {
             get(&["timeout", "readIdleTimeout"]),
             "timeout.readIdleTimeout",
         )?
-        .unwrap_or(Duration::from_secs(300)),
+        .unwrap_or(crate::options::READ_IDLE),
         proxy,
         auth,
         insecure: flag(&["ssl", "insecureTrustAllCertificates"], false),

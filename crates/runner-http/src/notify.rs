@@ -215,7 +215,7 @@ pub(crate) async fn post(
         connect_timeout: dur(&o.connect_timeout, "connectTimeout")?,
         read_idle_timeout: dur(&o.read_timeout, "readTimeout")?
             .or(dur(&o.read_idle_timeout, "readIdleTimeout")?)
-            .unwrap_or(std::time::Duration::from_secs(300)),
+            .unwrap_or(crate::options::READ_IDLE),
         proxy,
         auth: None,
         insecure: false,

@@ -135,7 +135,7 @@ pub(crate) struct Settings {
 }
 
 /// Kestra's default read-idle timeout.
-const READ_IDLE: Duration = Duration::from_secs(300);
+pub(crate) const READ_IDLE: Duration = Duration::from_secs(300);
 
 impl Settings {
     /// Renders `options`; `allow_failed` and `insecure` are the deprecated top-level keys.
