@@ -9,7 +9,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// `namespace.id` to where the flow is.
-type Index = BTreeMap<(String, String), Located>;
+#[derive(Default)]
+struct Index {
+    flows: BTreeMap<(String, String), Located>,
+    /// Files that could not be read or parsed: named when a flow is not found.
+    unreadable: Vec<PathBuf>,
+}
 
 /// Where each flow of the folders is, and the plans made so far.
 pub(crate) struct FlowFolder {
@@ -41,14 +46,18 @@ impl FlowFolder {
     fn index(&self) -> Result<&Index, String> {
         self.index
             .get_or_init(|| {
-                let mut index = Index::new();
+                let mut index = Index::default();
                 for path in files::collect(&self.roots)? {
                     // A file that cannot be read or parsed is not a flow anyone can call;
-                    // it is reported if its id is asked for (as not found).
+                    // it is named if a flow is not found, since it may be that flow.
                     let Ok(file) = files::read(&path) else {
+                        index.unreadable.push(path);
                         continue;
                     };
-                    let Ok(docs) = &file.docs else { continue };
+                    let Ok(docs) = &file.docs else {
+                        index.unreadable.push(path);
+                        continue;
+                    };
                     for (doc, node) in docs.iter().enumerate() {
                         let (Some(ns), Some(id)) = (
                             node.get("namespace").and_then(|n| n.as_str()),
@@ -57,13 +66,13 @@ impl FlowFolder {
                             continue;
                         };
                         let key = (ns.to_string(), id.to_string());
-                        match index.get_mut(&key) {
+                        match index.flows.get_mut(&key) {
                             Some(first) if first.path != path => {
                                 first.duplicate.get_or_insert(path.clone());
                             }
                             Some(_) => {}
                             None => {
-                                index.insert(
+                                index.flows.insert(
                                     key,
                                     Located {
                                         path: path.clone(),
@@ -87,6 +96,7 @@ impl FlowFolder {
     pub(crate) fn locate(&self, full_id: &str) -> Result<PathBuf, String> {
         let index = self.index()?;
         let found: Vec<&Located> = index
+            .flows
             .iter()
             .filter(|((ns, id), _)| format!("{ns}.{id}") == full_id)
             .map(|(_, at)| at)
@@ -102,12 +112,13 @@ impl FlowFolder {
                     .unwrap_or_default()
             )),
             [] => Err(format!(
-                "--flow-id {full_id}: no flow with that namespace and id in {}",
+                "--flow-id {full_id}: no flow with that namespace and id in {}{}",
                 self.roots
                     .iter()
                     .map(|r| format!("`{}`", r.display()))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                unreadable_note(&index.unreadable)
             )),
             _ => Err(format!(
                 "--flow-id {full_id}: more than one flow has that name (a namespace or id with dots): give the file"
@@ -123,14 +134,15 @@ impl FlowSource for FlowFolder {
             return Ok(plan.clone());
         }
         let index = self.index()?;
-        let Some(at) = index.get(&key) else {
+        let Some(at) = index.flows.get(&key) else {
             return Err(format!(
-                "Unable to find flow '{namespace}'.'{flow_id}' with revision '0' (looked in {})",
+                "Unable to find flow '{namespace}'.'{flow_id}' with revision '0' (looked in {}){}",
                 self.roots
                     .iter()
                     .map(|r| format!("`{}`", r.display()))
                     .collect::<Vec<_>>()
-                    .join(", ")
+                    .join(", "),
+                unreadable_note(&index.unreadable)
             ));
         };
         if let Some(other) = &at.duplicate {
@@ -168,4 +180,27 @@ impl FlowSource for FlowFolder {
             .insert(key, plan.clone());
         Ok(plan)
     }
+}
+
+/// `; these files could not be read: ...`, when some could not (at most five named).
+fn unreadable_note(files: &[PathBuf]) -> String {
+    if files.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = files
+        .iter()
+        .take(5)
+        .map(|p| format!("`{}`", p.display()))
+        .collect();
+    let more = files.len().saturating_sub(5);
+    format!(
+        "; {} file(s) there could not be read as flows ({}{}): `runner validate` says why",
+        files.len(),
+        named.join(", "),
+        if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        }
+    )
 }

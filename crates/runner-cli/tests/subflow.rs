@@ -202,6 +202,7 @@ fn subflow_errors_say_what_is_wrong() {
     s.write("flows/b.yaml", "id: twice\nnamespace: demo\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: b\n");
     s.write("flows/broken.yaml", "id: broken\nnamespace: demo\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    mesage: b\n");
     s.write("flows/self.yaml", "id: self\nnamespace: demo\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: self\n");
+    s.write("flows/garbled.yaml", "id: [unclosed\n");
     s.write("flows/ping.yaml", "id: ping\nnamespace: demo\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: pong\n");
     s.write("flows/pong.yaml", "id: pong\nnamespace: demo\ntasks:\n  - id: again\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: ping\n");
     s.write("flows/needs.yaml", "id: needs\nnamespace: demo\ninputs:\n  - id: n\n    type: INT\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ inputs.n }}\"\n");
@@ -240,6 +241,18 @@ fn subflow_errors_say_what_is_wrong() {
             out.stderr()
         );
     }
+    // A file that is not even YAML is named when a flow is not found: it may be that flow.
+    s.write(
+        "parent.yaml",
+        &parent("  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: demo\n    flowId: nowhere\n"),
+    );
+    let out = s.run(&["run", "parent.yaml", "--flows", "flows"]);
+    assert!(
+        out.stderr()
+            .contains("1 file(s) there could not be read as flows (`flows/garbled.yaml`)"),
+        "{}",
+        out.stderr()
+    );
     // The invalid flow's message points at the file and line.
     s.write(
         "parent.yaml",
