@@ -514,6 +514,34 @@ async fn tls_trusts_the_system_roots_unless_told_to_trust_all() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[tokio::test]
+async fn http2_is_spoken_when_the_server_offers_it() {
+    let dir = std::env::temp_dir().join(format!("runner-http-h2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = support::start_h2(&dir).await;
+    let base = format!("https://localhost:{}", server.addr.port());
+    let r = run(&flow(&format!(
+        "  - id: post\n    type: io.kestra.plugin.core.http.Request\n    uri: \"{base}/echo?via=h2\"\n    method: POST\n    contentType: text/plain\n    body: over two\n    options:\n      ssl:\n        insecureTrustAllCertificates: true\n  - id: fetch\n    type: io.kestra.plugin.core.http.Download\n    uri: \"{base}/sized?size=300000\"\n    options:\n      ssl:\n        insecureTrustAllCertificates: true\n"
+    )))
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let seen = server.at("/echo");
+    assert_eq!(seen[0].version, "HTTP/2.0");
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].query, "via=h2");
+    assert_eq!(seen[0].body, b"over two");
+    assert_eq!(r.outputs("post")["code"], 200);
+    assert_eq!(body_json(&r, "post")["body"], "over two");
+    assert_eq!(server.at("/sized")[0].version, "HTTP/2.0");
+    assert_eq!(r.outputs("fetch")["length"], 300000);
+    // HTTP/2 has no reason phrase and lower-case names: the headers output is still a map of lists.
+    assert_eq!(
+        r.outputs("fetch")["headers"]["content-length"],
+        json!(["300000"])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // The function blocks the rendering thread until its answer comes: the test server needs
 // other threads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

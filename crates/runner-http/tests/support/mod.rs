@@ -27,6 +27,8 @@ pub struct Seen {
     pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
 }
 
 impl Seen {
@@ -83,6 +85,15 @@ pub async fn start() -> Server {
 /// The same server over TLS, with a certificate for `localhost` from a test CA no system
 /// trusts. Returns the server and the CA certificate's path.
 pub async fn start_tls(dir: &std::path::Path) -> Server {
+    serve(Some(tls_acceptor(dir, false))).await
+}
+
+/// The TLS server offering HTTP/2 by ALPN (and HTTP/1.1 to clients that do not ask for it).
+pub async fn start_h2(dir: &std::path::Path) -> Server {
+    serve(Some(tls_acceptor(dir, true))).await
+}
+
+fn tls_acceptor(dir: &std::path::Path, h2: bool) -> tokio_rustls::TlsAcceptor {
     use rustls_pki_types::pem::PemObject;
     let ca = runner_testkit::certificate_authority(dir, "http");
     let (cert, key) = runner_testkit::server_certificate(dir, &ca, "localhost");
@@ -91,7 +102,7 @@ pub async fn start_tls(dir: &std::path::Path) -> Server {
         .collect::<Result<Vec<_>, _>>()
         .unwrap();
     let key = rustls_pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
@@ -99,7 +110,10 @@ pub async fn start_tls(dir: &std::path::Path) -> Server {
     .with_no_client_auth()
     .with_single_cert(certs, key)
     .unwrap();
-    serve(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await
+    if h2 {
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    }
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
 }
 
 async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
@@ -119,10 +133,17 @@ async fn serve(tls: Option<tokio_rustls::TlsAcceptor>) -> Server {
                 let http = hyper::server::conn::http1::Builder::new();
                 match tls {
                     Some(acceptor) => {
-                        if let Ok(stream) = acceptor.accept(stream).await {
-                            let _ = http
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
+                        let Ok(stream) = acceptor.accept(stream).await else {
+                            return;
+                        };
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        if io.inner().get_ref().1.alpn_protocol() == Some(b"h2") {
+                            let h2 = hyper::server::conn::http2::Builder::new(
+                                hyper_util::rt::TokioExecutor::new(),
+                            );
+                            let _ = h2.serve_connection(io, service).await;
+                        } else {
+                            let _ = http.serve_connection(io, service).await;
                         }
                     }
                     None => {
@@ -167,10 +188,12 @@ async fn handle(
             })
             .collect(),
         body,
+        version: format!("{:?}", parts.version),
     };
     log.lock().unwrap().push(seen.clone());
-    // Absolute-form: this server is being used as a forward proxy.
-    if parts.uri.scheme().is_some() {
+    // Absolute-form over HTTP/1: this server is being used as a forward proxy (HTTP/2
+    // requests always carry the scheme and authority).
+    if parts.version != hyper::Version::HTTP_2 && parts.uri.scheme().is_some() {
         let auth = seen.header("proxy-authorization").unwrap_or("").to_string();
         return Ok(full(
             200,
