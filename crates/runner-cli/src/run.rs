@@ -97,6 +97,7 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
             .parent()
             .map_or_else(|| PathBuf::from("state"), |p| p.join("state"))
     });
+    let namespace_uploads = state.join("namespace-files");
     let kv = runner_kv::LazyKv::new(state, vec![plan.flow.namespace.clone()]);
     let flow_folders = if args.flows.is_empty() {
         let dir = flow_file.parent().filter(|p| !p.as_os_str().is_empty());
@@ -125,6 +126,7 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
             .cache_dir(cache)
             .http(runner_http::function(args.allow_link_local))
             .kv(Arc::new(kv))
+            .namespace_uploads(namespace_uploads)
             .registry(Arc::new(registry))
             .flows(Arc::new(crate::flows::FlowFolder::new(flow_folders)))
             .setting("task-runner", args.task_runner.as_str())

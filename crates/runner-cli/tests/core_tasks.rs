@@ -198,6 +198,221 @@ tasks:
 }
 
 #[test]
+fn uploaded_namespace_files_outlive_the_run_and_never_touch_the_project() {
+    let s = Sandbox::new();
+    s.write("_files/scripts/keep.py", "print('project')\n");
+    s.write(
+        "up.yaml",
+        r#"id: up
+namespace: demo
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: "print('uploaded')"
+    extension: .py
+  - id: upload
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: demo
+    files:
+      /scripts/main.py: "{{ outputs.write.uri }}"
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: files
+        type: io.kestra.plugin.scripts.shell.Commands
+        taskRunner:
+          type: io.kestra.plugin.core.runner.Process
+        commands:
+          - mkdir -p out/deep && echo one > out/a.upl && echo two > out/deep/b.upl && echo no > out/c.txt
+      - id: globs
+        type: io.kestra.plugin.core.namespace.UploadFiles
+        namespace: demo
+        destination: /uploads
+        files:
+          - "**.upl"
+  - id: again
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: demo
+    conflict: SKIP
+    files:
+      /scripts/keep.py: "{{ outputs.write.uri }}"
+"#,
+    );
+    let out = s.run(&["run", "up.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let outputs = |id: &str| {
+        record["taskRunList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["taskId"] == id)
+            .unwrap()["outputs"]
+            .clone()
+    };
+    assert_eq!(
+        outputs("upload")["files"],
+        serde_json::json!({"/scripts/main.py": "nsfile://demo/scripts/main.py"})
+    );
+    let globbed = outputs("globs")["files"].as_object().unwrap().clone();
+    assert_eq!(
+        globbed.keys().collect::<Vec<_>>(),
+        ["/uploads/out/a.upl", "/uploads/out/deep/b.upl"]
+    );
+    // SKIP: the project's file exists, nothing is written over it (here or in the project).
+    assert_eq!(outputs("again")["files"], serde_json::json!({}));
+    assert_eq!(
+        std::fs::read_to_string(s.dir.join("_files/scripts/keep.py")).unwrap(),
+        "print('project')\n"
+    );
+    // Uploads live in the state directory, beside the storage.
+    let kept = s.dir.join(".runner/state/namespace-files/demo");
+    assert_eq!(
+        std::fs::read_to_string(kept.join("scripts/main.py")).unwrap(),
+        "print('uploaded')"
+    );
+    assert!(!s.dir.join("_files/scripts/main.py").exists());
+
+    // A second run sees the uploads beside the project's files, then deletes what it may.
+    s.write(
+        "use.yaml",
+        r#"id: use
+namespace: demo
+tasks:
+  - id: get
+    type: io.kestra.plugin.core.namespace.DownloadFiles
+    namespace: demo
+    files: "/scripts/*"
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.get.files['/scripts/main.py']) }}"
+  - id: script
+    type: io.kestra.plugin.scripts.shell.Commands
+    taskRunner:
+      type: io.kestra.plugin.core.runner.Process
+    inputFiles:
+      run.py: nsfile:///scripts/main.py
+    commands:
+      - cat run.py
+  - id: delete
+    type: io.kestra.plugin.core.namespace.DeleteFiles
+    namespace: demo
+    deleteParentFolder: true
+    files:
+      - "**.upl"
+      - "/scripts/**"
+  - id: conflict
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: demo
+    conflict: ERROR
+    files:
+      /scripts/keep.py: "{{ outputs.get.files['/scripts/keep.py'] }}"
+"#,
+    );
+    let out = s.run(&["run", "use.yaml", "--json"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let runs = record["taskRunList"].as_array().unwrap();
+    let keys: Vec<&str> = runs[0]["outputs"]["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["/scripts/keep.py", "/scripts/main.py"]);
+    assert_eq!(runs[1]["outputs"]["value"], "print('uploaded')");
+    assert!(
+        out.stderr().contains("print('uploaded')"),
+        "{}",
+        out.stderr()
+    );
+    let deleted: Vec<&str> = runs[3]["outputs"]["files"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        deleted,
+        [
+            "/scripts/main.py",
+            "/uploads/out/a.upl",
+            "/uploads/out/deep/b.upl"
+        ]
+    );
+    assert!(
+        out.stderr().contains(
+            "1 namespace file(s) of demo are files of the project folder and were kept (runner never changes the project; delete them there): /scripts/keep.py"
+        ),
+        "{}",
+        out.stderr()
+    );
+    assert!(s.dir.join("_files/scripts/keep.py").exists());
+    // deleteParentFolder: the emptied folders went with their files.
+    assert!(!kept.join("uploads").exists());
+    assert!(!kept.join("scripts").exists());
+    assert!(
+        out.stderr().contains(
+            "File '/scripts/keep.py' already exists in namespace 'demo' and conflict is set to ERROR"
+        ),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
+fn namespace_uploads_stay_inside_the_namespace() {
+    let s = Sandbox::new();
+    s.write(
+        "escape.yaml",
+        r#"id: escape
+namespace: demo
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: x
+  - id: up
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: demo
+    files:
+      /../../outside.txt: "{{ outputs.write.uri }}"
+  - id: ns
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    namespace: "../demo"
+    files:
+      /a.txt: "{{ outputs.write.uri }}"
+"#,
+    );
+    let out = s.run(&["run", "escape.yaml"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("`/../../outside.txt` leaves the namespace (`..` is not allowed)"),
+        "{}",
+        out.stderr()
+    );
+    assert!(!s.dir.join(".runner/outside.txt").exists());
+    assert!(!s.dir.join("outside.txt").exists());
+    let yaml = std::fs::read_to_string(s.dir.join("escape.yaml"))
+        .unwrap()
+        .replace("/../../outside.txt", "/inside.txt");
+    s.write("escape.yaml", &yaml);
+    let out = s.run(&["run", "escape.yaml"]);
+    assert!(
+        out.stderr()
+            .contains("`../demo` is not a namespace (letters, digits, `.`, `_` and `-`)"),
+        "{}",
+        out.stderr()
+    );
+    assert!(
+        s.dir
+            .join(".runner/state/namespace-files/demo/inside.txt")
+            .exists()
+    );
+    assert!(!s.dir.join(".runner/state/demo").exists());
+}
+
+#[test]
 fn item_tasks_filter_deduplicate_and_reverse() {
     let s = Sandbox::new();
     s.write(

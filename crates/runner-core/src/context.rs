@@ -39,7 +39,7 @@ pub(crate) struct ExecutionShared {
     /// Where task runs' working directories are made.
     pub(crate) work_root: std::path::PathBuf,
     /// The folder of each namespace's files.
-    pub(crate) namespace_files: std::collections::BTreeMap<String, std::path::PathBuf>,
+    pub(crate) namespace_files: crate::namespace_files::NamespaceFolders,
     /// Where tasks keep what outlives an execution (Python environments).
     pub(crate) cache_dir: std::path::PathBuf,
     /// Settings of the run for task families (`task-runner`), by name.
@@ -68,7 +68,7 @@ pub(crate) struct ExecutionParts {
     pub(crate) environment: std::collections::BTreeMap<String, String>,
     pub(crate) inputs: Json,
     pub(crate) work_root: std::path::PathBuf,
-    pub(crate) namespace_files: std::collections::BTreeMap<String, std::path::PathBuf>,
+    pub(crate) namespace_files: crate::namespace_files::NamespaceFolders,
     pub(crate) cache_dir: std::path::PathBuf,
     pub(crate) settings: std::collections::BTreeMap<String, String>,
     pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,

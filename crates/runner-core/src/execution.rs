@@ -60,7 +60,7 @@ pub struct ExecutionBuilder {
     inputs: Map<String, Json>,
     limits: Limits,
     work_root: PathBuf,
-    namespace_files: std::collections::BTreeMap<String, PathBuf>,
+    namespace_files: crate::namespace_files::NamespaceFolders,
     cache_dir: PathBuf,
     settings: std::collections::BTreeMap<String, String>,
     http: Option<Arc<dyn runner_template::HttpAccess>>,
@@ -106,7 +106,16 @@ impl ExecutionBuilder {
         namespace: impl Into<String>,
         dir: impl Into<PathBuf>,
     ) -> Self {
-        self.namespace_files.insert(namespace.into(), dir.into());
+        self.namespace_files
+            .folders
+            .insert(namespace.into(), dir.into());
+        self
+    }
+
+    /// Where files flows upload as namespace files are kept (`namespace.UploadFiles`), one
+    /// folder per namespace; none: uploads are refused.
+    pub fn namespace_uploads(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.namespace_files.uploads = Some(dir.into());
         self
     }
 
@@ -262,7 +271,7 @@ pub(crate) struct Launch {
     pub(crate) log: Arc<LogSink>,
     pub(crate) limits: Limits,
     pub(crate) work_root: PathBuf,
-    pub(crate) namespace_files: std::collections::BTreeMap<String, PathBuf>,
+    pub(crate) namespace_files: crate::namespace_files::NamespaceFolders,
     pub(crate) cache_dir: PathBuf,
     pub(crate) settings: std::collections::BTreeMap<String, String>,
     pub(crate) http: Option<Arc<dyn runner_template::HttpAccess>>,

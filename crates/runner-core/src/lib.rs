@@ -22,6 +22,7 @@ mod glob;
 mod inputs;
 pub mod kv;
 mod log;
+mod namespace_files;
 mod net;
 mod pipe;
 mod plan;

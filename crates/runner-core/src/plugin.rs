@@ -28,6 +28,7 @@ pub use crate::error::{ErrorKind, TaskError};
 pub use crate::glob::PathPattern;
 pub use crate::kv::{KvError, KvKey, KvLookup, KvPurge, KvStore, KvWrite, check_key};
 pub use crate::log::Level;
+pub use crate::namespace_files::{Conflict, NamespaceFile};
 pub use crate::net::link_local_address;
 pub use crate::pipe::{FileProgress, GrowingFile, Prepared};
 pub use crate::plan::{TaskList, TaskNode};

@@ -8,6 +8,7 @@ use crate::context::RunContext;
 use crate::error::{ErrorKind, TaskError};
 use crate::glob::PathPattern;
 use crate::log::Level;
+use crate::namespace_files::namespace_globs;
 use crate::property::Property;
 use crate::registry::PropType;
 use serde::Deserialize;
@@ -285,74 +286,6 @@ impl RunContext {
         Ok(written)
     }
 
-    /// The local file behind `nsfile://[namespace]/path` (the flow's namespace when empty).
-    fn namespace_file_path(&self, rest: &str) -> Result<PathBuf, TaskError> {
-        let (namespace, path) = match rest.split_once('/') {
-            Some(("", path)) => (self.exec.flow.namespace.as_str(), path),
-            Some((ns, path)) => (ns, path),
-            None => (self.exec.flow.namespace.as_str(), rest),
-        };
-        let shown = format!("nsfile://{rest}");
-        let root = self.namespace_files_root(namespace)?;
-        let local = join_inside(&root, path)
-            .map_err(|why| TaskError::new(ErrorKind::NotFound, format!("`{shown}`: {why}")))?;
-        if !local.is_file() {
-            return Err(TaskError::new(
-                ErrorKind::NotFound,
-                format!("no namespace file `{path}` in `{}`", root.display()),
-            )
-            .hint("namespace files are read from the folder given with --namespace-files"));
-        }
-        Ok(local)
-    }
-
-    /// The folder holding the namespace files of `namespace`.
-    fn namespace_files_root(&self, namespace: &str) -> Result<PathBuf, TaskError> {
-        self.exec
-            .namespace_files
-            .get(namespace)
-            .cloned()
-            .ok_or_else(|| {
-                TaskError::new(
-                    ErrorKind::NotFound,
-                    format!("no folder holds the namespace files of `{namespace}`"),
-                )
-                .hint(format!("give one with --namespace-files {namespace}=DIR"))
-            })
-    }
-
-    /// The namespace files of `namespace` whose `/path` matches one of `patterns` (Kestra's
-    /// rule: a pattern starting with a letter or digit matches at any depth), with their local
-    /// paths, sorted. A namespace without a folder has none.
-    pub async fn namespace_files_matching(
-        &self,
-        namespace: &str,
-        patterns: &[String],
-        property: &str,
-    ) -> Result<Vec<(String, PathBuf)>, TaskError> {
-        let compiled = namespace_globs(patterns, property)?;
-        let root = self.namespace_files_root(namespace)?;
-        if !root.is_dir() {
-            return Ok(Vec::new());
-        }
-        let mut files = list_files(&root).await.map_err(|e| {
-            TaskError::new(
-                ErrorKind::Io,
-                format!("cannot list the namespace files in `{}`", root.display()),
-            )
-            .caused_by(e)
-        })?;
-        files.sort();
-        Ok(files
-            .into_iter()
-            .filter(|rel| compiled.iter().any(|p| p.matches(&format!("/{rel}"))))
-            .map(|rel| {
-                let local = root.join(&rel);
-                (format!("/{rel}"), local)
-            })
-            .collect())
-    }
-
     /// Copies the namespace files `spec` selects into `dir`; returns how many. Logs and
     /// measures it as Kestra does.
     pub async fn load_namespace_files(
@@ -390,37 +323,33 @@ impl RunContext {
         let mut total = 0;
         for namespace in &namespaces {
             let started = Instant::now();
-            let root = self.namespace_files_root(namespace)?;
-            if !root.is_dir() {
+            let files = self.namespace_listing(namespace).await?;
+            if files.is_empty()
+                && let Some(folder) = self.missing_namespace_folder(namespace)
+            {
                 self.log(
                     Level::Warn,
                     &format!(
                         "namespace files of `{namespace}` are read from `{}`, which is not a folder: no file was loaded (give one with --namespace-files)",
-                        root.display()
+                        folder.display()
                     ),
                 );
                 continue;
             }
-            let files = list_files(&root).await.map_err(|e| {
-                TaskError::new(
-                    ErrorKind::Io,
-                    format!("cannot list the namespace files in `{}`", root.display()),
-                )
-                .caused_by(e)
-            })?;
             let mut loaded = 0;
-            for rel in files {
-                let slashed = format!("/{rel}");
+            for file in files {
+                let slashed = &file.path;
+                let rel = &slashed[1..];
                 let selected = (include_p.is_empty()
-                    || include_p.iter().any(|p| p.matches(&slashed)))
-                    && !exclude_p.iter().any(|p| p.matches(&slashed));
+                    || include_p.iter().any(|p| p.matches(slashed)))
+                    && !exclude_p.iter().any(|p| p.matches(slashed));
                 if !selected {
                     continue;
                 }
                 let target_rel = if per_namespace {
                     format!("{namespace}/{rel}")
                 } else {
-                    rel.clone()
+                    rel.to_string()
                 };
                 let target = dir.join(&target_rel).map_err(TaskError::failed)?;
                 if target.exists() {
@@ -443,7 +372,7 @@ impl RunContext {
                 }
                 dir.prepare_parent(&target, &target_rel)?;
                 remove_symlink(&target);
-                tokio::fs::copy(root.join(&rel), &target)
+                tokio::fs::copy(&file.local, &target)
                     .await
                     .map_err(|e| io_error(&target_rel, e))?;
                 loaded += 1;
@@ -563,24 +492,7 @@ fn remove_symlink(path: &Path) {
 /// relative to it.
 /// Globs of namespace files, Kestra's way: one starting with a letter or digit matches at any
 /// depth.
-fn namespace_globs(list: &[String], property: &str) -> Result<Vec<PathPattern>, TaskError> {
-    list.iter()
-        .map(|p| {
-            let p = if !PathPattern::has_syntax(p)
-                && p.chars()
-                    .next()
-                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
-            {
-                format!("**/{p}")
-            } else {
-                p.clone()
-            };
-            PathPattern::new(&p).map_err(|why| TaskError::property(property, why))
-        })
-        .collect()
-}
-
-async fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
+pub(crate) async fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
     let root = root.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();

@@ -306,7 +306,8 @@ async fn nsfile_uris_in_input_files_read_namespace_files() {
     assert_eq!(r.lines("sh", "INFO"), ["name=x"]);
     assert_eq!(r.state_of("missing"), "FAILED");
     assert!(
-        r.logs.contains("no namespace file `conf/none.ini`"),
+        r.logs
+            .contains("File '/conf/none.ini' was not found in namespace 'company.team'."),
         "{}",
         r.logs
     );

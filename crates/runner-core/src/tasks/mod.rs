@@ -41,6 +41,8 @@ pub const TASKS: &[TaskDescriptor] = &[
     items::DEDUPLICATE_ITEMS,
     items::REVERSE,
     namespace::DOWNLOAD_FILES,
+    namespace::UPLOAD_FILES,
+    namespace::DELETE_FILES,
     flow::sequential::SEQUENTIAL,
     flow::parallel::PARALLEL,
     flow::if_::IF,

@@ -29,25 +29,7 @@ impl RunnableTask for DownloadFiles {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
             let namespace = ctx.render(&self.namespace, "namespace")?;
-            let patterns: Vec<String> = match ctx.render(&self.files, "files")? {
-                Json::String(s) => vec![s],
-                Json::Array(items) => items
-                    .into_iter()
-                    .map(|i| match i {
-                        Json::String(s) => Ok(s),
-                        other => Err(TaskError::property(
-                            "files",
-                            format!("`{other}` is not a glob"),
-                        )),
-                    })
-                    .collect::<Result<_, _>>()?,
-                other => {
-                    return Err(TaskError::property(
-                        "files",
-                        format!("a glob or a list of globs, not `{other}`"),
-                    ));
-                }
-            };
+            let patterns = super::globs(ctx, &self.files)?;
             let destination = ctx
                 .render_opt(&self.destination, "destination")?
                 .unwrap_or_default();
@@ -59,7 +41,7 @@ impl RunnableTask for DownloadFiles {
                 .namespace_files_matching(&namespace, &patterns, "files")
                 .await?;
             let mut files = Map::new();
-            for (path, local) in found {
+            for NamespaceFile { path, local, .. } in found {
                 let name = if destination.is_empty() {
                     path.trim_start_matches('/').to_string()
                 } else {
