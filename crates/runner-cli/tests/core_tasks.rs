@@ -641,6 +641,70 @@ tasks:
 }
 
 #[test]
+fn exit_killed_stops_the_tasks_still_running() {
+    let s = Sandbox::new();
+    s.write(
+        "k.yaml",
+        r#"id: k
+namespace: demo
+tasks:
+  - id: both
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: long
+        type: io.kestra.plugin.scripts.shell.Commands
+        taskRunner:
+          type: io.kestra.plugin.core.runner.Process
+        commands:
+          - echo started
+          - sleep 60
+          - echo never printed
+      # AllowFailure turns the branch's end into a WARNING: only the kill stops `long`.
+      - id: stop
+        type: io.kestra.plugin.core.flow.AllowFailure
+        tasks:
+          - id: wait
+            type: io.kestra.plugin.core.flow.Sleep
+            duration: PT0.3S
+          - id: exit
+            type: io.kestra.plugin.core.execution.Exit
+            state: KILLED
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: not reached
+"#,
+    );
+    let started = std::time::Instant::now();
+    let out = s.run(&["run", "k.yaml", "--json"]);
+    // Without the kill the shell's sleep holds the run for a minute.
+    assert!(started.elapsed() < std::time::Duration::from_secs(45));
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(record["state"]["current"], "KILLED", "{}", out.stderr());
+    let state = |id: &str| {
+        record["taskRunList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["taskId"] == id)
+            .map(|t| t["state"]["current"].as_str().unwrap().to_string())
+    };
+    assert_eq!(state("long").as_deref(), Some("KILLED"));
+    assert_eq!(state("after"), None);
+    let err = out.stderr();
+    assert!(
+        err.contains(
+            "An Exit task ended the execution with state KILLED: the execution was killed"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("started") && !err.contains("never printed"),
+        "{err}"
+    );
+    assert_ne!(out.code(), 0);
+}
+
+#[test]
 fn loop_until_repeats_its_tasks_until_the_condition_holds() {
     let s = Sandbox::new();
     let flow = |condition: &str, extra: &str| {

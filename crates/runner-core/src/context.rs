@@ -36,6 +36,8 @@ pub(crate) struct ExecutionShared {
     pub(crate) cleanup: Cleanup,
     /// Set when the execution is killed: no task starts after it.
     pub(crate) killed: std::sync::atomic::AtomicBool,
+    /// Woken by an Exit task with state KILLED: the run stops as on Ctrl-C.
+    pub(crate) kill_request: tokio::sync::Notify,
     /// Where task runs' working directories are made.
     pub(crate) work_root: std::path::PathBuf,
     /// The folder of each namespace's files.
@@ -163,6 +165,7 @@ impl ExecutionShared {
             children: Mutex::new(Vec::new()),
             cleanup: Cleanup::default(),
             killed: Default::default(),
+            kill_request: tokio::sync::Notify::new(),
             fixed_vars,
             id,
             flow,
@@ -697,6 +700,10 @@ impl RunContext {
     /// Ends the execution in `state` once running tasks end: no other task starts (Exit).
     pub fn exit_execution(&self, state: crate::state::State) {
         self.exec.state().exited = Some(state);
+        if state == crate::state::State::Killed {
+            // Only KILLED stops the tasks still running (Kestra's rule).
+            self.exec.kill_request.notify_one();
+        }
     }
 
     /// The execution's `vars` as they stand (the flow's, changed by SetVariables tasks).

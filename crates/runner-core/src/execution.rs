@@ -393,6 +393,14 @@ impl Execution {
         let (shared, plan) = (self.shared.clone(), self.plan.clone());
         let mut run = tokio::spawn(async move { Executor::new(shared).run(&plan).await });
         let mut stopped: Option<String> = None;
+        let stop = async {
+            tokio::select! {
+                reason = stop => reason,
+                () = self.shared.kill_request.notified() => {
+                    "An Exit task ended the execution with state KILLED".to_string()
+                }
+            }
+        };
         let state = tokio::select! {
             s = &mut run => s.unwrap_or_else(|_| {
                 self.shared.log(
