@@ -169,7 +169,10 @@ pub(crate) fn load(
         if strict {
             // What a Kestra server with only core plugins refuses.
             for d in &mut v.diagnostics {
-                if matches!(d.problem, Problem::UnknownTriggerType { .. }) {
+                if matches!(
+                    d.problem,
+                    Problem::UnknownTriggerType { .. } | Problem::UnknownConditionType { .. }
+                ) {
                     d.severity = runner_model::Severity::Error;
                     v.plan = None;
                 }

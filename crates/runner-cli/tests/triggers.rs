@@ -86,6 +86,125 @@ fn core_triggers_are_checked_and_plugin_ones_named() {
 }
 
 #[test]
+fn flow_trigger_conditions_and_preconditions_are_checked() {
+    let s = Sandbox::new();
+    let flow_trigger = |body: &str| {
+        flow(&format!(
+            "  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n{body}"
+        ))
+    };
+    let cases = [
+        (
+            "    states: [SUCCES]\n",
+            "triggers[0].states[0]: `SUCCES` is not a state; did you mean `SUCCESS`?",
+            "bad.yaml:10:14",
+        ),
+        (
+            "    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionStatus\n        in: [FAILED, BROKEN]\n",
+            "triggers[0].conditions[0].in[1]: `BROKEN` is not a state",
+            "bad.yaml:12:22",
+        ),
+        (
+            "    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionStatos\n",
+            "help: did you mean `io.kestra.plugin.core.condition.ExecutionStatus`?",
+            "bad.yaml:11:15",
+        ),
+        (
+            "    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n        namespace: demo\n",
+            "triggers[0].conditions[0].flowId: must not be null",
+            "bad.yaml:11:9",
+        ),
+        (
+            "    conditions:\n      - namespace: demo\n",
+            "triggers[0].conditions[0].type: must not be null",
+            "bad.yaml:11:9",
+        ),
+        (
+            "    conditions:\n      - type: io.kestra.plugin.core.condition.Not\n        conditions:\n          - type: io.kestra.plugin.core.condition.Expression\n",
+            "triggers[0].conditions[0].conditions[0].expression: must not be null",
+            "bad.yaml:13:13",
+        ),
+        (
+            "    preconditions:\n      id: upstream\n      flows:\n        - flowId: extract\n          states: [SUCCESS]\n",
+            "triggers[0].preconditions.flows[0].namespace: must not be null",
+            "bad.yaml:13:11",
+        ),
+        (
+            "    preconditions:\n      id: upstream\n      flows:\n        - namespace: demo\n      timeWindow:\n        type: HOURLY\n",
+            "`HOURLY` is not one of DURATION_WINDOW, SLIDING_WINDOW, DAILY_TIME_DEADLINE, DAILY_TIME_WINDOW",
+            "bad.yaml:15:15",
+        ),
+    ];
+    for (body, message, at) in cases {
+        s.write("bad.yaml", &flow_trigger(body));
+        let out = s.run(&["validate", "bad.yaml"]);
+        assert_eq!(out.code(), 1, "{body}: {}", out.stderr());
+        assert!(out.stderr().contains(message), "{body}: {}", out.stderr());
+        assert!(
+            out.stderr().contains(&format!("--> {at}")),
+            "{body}: {}",
+            out.stderr()
+        );
+    }
+    // What real flows write: old and new names, nested conditions, preconditions; a plugin
+    // condition is a warning, an error only with --strict.
+    s.write(
+        "ok.yaml",
+        &flow_trigger(
+            r#"    states: [SUCCESS, WARNING]
+    conditions:
+      - type: io.kestra.core.models.conditions.types.ExecutionStatusCondition
+        in: [SUCCESS]
+      - type: io.kestra.plugin.core.condition.ExecutionNamespaceCondition
+        namespace: demo
+        prefix: true
+      - type: io.kestra.plugin.core.condition.MultipleCondition
+        window: P1D
+        conditions:
+          first:
+            type: io.kestra.plugin.core.condition.ExecutionFlow
+            namespace: demo
+            flowId: a
+      - type: io.kestra.plugin.core.condition.Weekend
+      - type: com.example.condition.Custom
+    preconditions:
+      id: both
+      flows:
+        - namespace: demo
+          flowId: a
+          states: [SUCCESS]
+      where:
+        - id: prod
+          operand: OR
+          filters: []
+"#,
+        ),
+    );
+    let out = s.run(&["validate", "ok.yaml"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("warning: Invalid type: com.example.condition.Custom"),
+        "{}",
+        out.stderr()
+    );
+    assert_eq!(
+        out.stderr().matches("warning:").count(),
+        1,
+        "{}",
+        out.stderr()
+    );
+    let out = s.run(&["validate", "--strict", "ok.yaml"]);
+    assert_eq!(out.code(), 1, "{}", out.stderr());
+    assert!(
+        out.stderr()
+            .contains("error: Invalid type: com.example.condition.Custom"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
 fn a_run_gets_the_trigger_variables_it_asks_for() {
     let s = Sandbox::new();
     s.write(

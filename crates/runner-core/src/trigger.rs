@@ -55,6 +55,9 @@ pub(crate) fn read(doc: &Node) -> (Vec<TriggerSpec>, Vec<Diagnostic>) {
             continue;
         };
         let path = format!("triggers[{i}]");
+        if let Some(c) = t.get("conditions") {
+            check_conditions(c, &format!("{path}.conditions"), &mut problems);
+        }
         if !CORE_TRIGGERS.contains(&type_name) {
             let core = type_name.starts_with("io.kestra.plugin.core.trigger.")
                 || type_name.starts_with("io.kestra.core.models.triggers.");
@@ -94,6 +97,14 @@ pub(crate) fn read(doc: &Node) -> (Vec<TriggerSpec>, Vec<Diagnostic>) {
         if is_schedule(type_name) {
             schedule = read_schedule(t, &path, &mut problems);
         }
+        if type_name.ends_with(".Flow") {
+            if let Some(states) = t.get("states") {
+                check_states(states, &format!("{path}.states"), &mut problems);
+            }
+            if let Some(p) = t.get("preconditions") {
+                check_preconditions(p, &format!("{path}.preconditions"), &mut problems);
+            }
+        }
         if type_name.ends_with(".Webhook") {
             match t.get("key") {
                 Some(k) if k.as_str().is_some_and(|s| !s.trim().is_empty()) => {}
@@ -120,6 +131,273 @@ pub(crate) fn read(doc: &Node) -> (Vec<TriggerSpec>, Vec<Diagnostic>) {
         });
     }
     (specs, problems)
+}
+
+/// Kestra's core trigger conditions; each is also known by its old names
+/// (`io.kestra.core.models.conditions.types.<Name>Condition`, `...condition.<Name>Condition`).
+const CORE_CONDITIONS: &[&str] = &[
+    "DateTimeBetween",
+    "DayWeek",
+    "DayWeekInMonth",
+    "ExecutionFlow",
+    "ExecutionLabels",
+    "ExecutionNamespace",
+    "ExecutionOutputs",
+    "ExecutionStatus",
+    "Expression",
+    "HasRetryAttempt",
+    "MultipleCondition",
+    "Not",
+    "Or",
+    "PublicHoliday",
+    "TimeBetween",
+    "Weekend",
+    // Deprecated names that never had a short form.
+    "FlowCondition",
+    "FlowNamespaceCondition",
+    "VariableCondition",
+];
+
+const NEW_CONDITION_PREFIX: &str = "io.kestra.plugin.core.condition.";
+const OLD_CONDITION_PREFIX: &str = "io.kestra.core.models.conditions.types.";
+
+/// The short name of a core condition type, for any of its names.
+fn core_condition(type_name: &str) -> Option<&'static str> {
+    let rest = type_name
+        .strip_prefix(NEW_CONDITION_PREFIX)
+        .or_else(|| type_name.strip_prefix(OLD_CONDITION_PREFIX))?;
+    CORE_CONDITIONS
+        .iter()
+        .copied()
+        .find(|name| rest == *name || rest.strip_suffix("Condition") == Some(name))
+}
+
+/// Every name a core condition is known by, for suggestions.
+fn condition_names() -> Vec<String> {
+    CORE_CONDITIONS
+        .iter()
+        .flat_map(|n| {
+            [
+                format!("{NEW_CONDITION_PREFIX}{n}"),
+                format!("{OLD_CONDITION_PREFIX}{n}Condition"),
+            ]
+        })
+        .collect()
+}
+
+/// `conditions`: a list of conditions (a map of them in MultipleCondition); each needs a
+/// known type, and the core ones the properties Kestra requires.
+fn check_conditions(node: &Node, path: &str, problems: &mut Vec<Diagnostic>) {
+    let items: Vec<(String, &Node)> = match &node.value {
+        NodeValue::Seq(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("{path}[{i}]"), c))
+            .collect(),
+        NodeValue::Map(entries) => entries
+            .iter()
+            .map(|(k, c)| (format!("{path}.{}", k.name), c))
+            .collect(),
+        NodeValue::Null => return,
+        _ => {
+            problems.push(Diagnostic::error(
+                Problem::InvalidValue {
+                    property: path.to_string(),
+                    reason: "a list of conditions".into(),
+                },
+                node.span,
+                path.to_string(),
+            ));
+            return;
+        }
+    };
+    for (at, c) in items {
+        let Some(type_node) = c.get("type") else {
+            problems.push(Diagnostic::error(
+                Problem::Missing {
+                    property: format!("{at}.type"),
+                },
+                c.span,
+                format!("{at}.type"),
+            ));
+            continue;
+        };
+        let Some(type_name) = type_node.as_str() else {
+            continue;
+        };
+        let Some(name) = core_condition(type_name) else {
+            let core = type_name.starts_with(NEW_CONDITION_PREFIX)
+                || type_name.starts_with(OLD_CONDITION_PREFIX);
+            let problem = if core {
+                let names = condition_names();
+                Diagnostic::error(
+                    Problem::UnknownTaskType {
+                        type_name: type_name.to_string(),
+                        suggestion: suggest(type_name, names.iter().map(String::as_str)),
+                    },
+                    type_node.span,
+                    format!("{at}.type"),
+                )
+            } else {
+                Diagnostic::warning(
+                    Problem::UnknownConditionType {
+                        type_name: type_name.to_string(),
+                    },
+                    type_node.span,
+                    format!("{at}.type"),
+                )
+            };
+            problems.push(problem);
+            continue;
+        };
+        let required: &[&str] = match name {
+            "ExecutionFlow" => &["namespace", "flowId"],
+            "ExecutionNamespace" | "FlowNamespaceCondition" => &["namespace"],
+            "Expression" | "VariableCondition" | "ExecutionOutputs" => &["expression"],
+            "ExecutionLabels" => &["labels"],
+            "DayWeek" => &["dayOfWeek"],
+            "DayWeekInMonth" => &["dayOfWeek", "dayInMonth"],
+            "FlowCondition" => &["namespace", "flowId"],
+            "MultipleCondition" | "Not" | "Or" => &["conditions"],
+            _ => &[],
+        };
+        for key in required {
+            if c.get(key).is_none() {
+                problems.push(Diagnostic::error(
+                    Problem::Missing {
+                        property: format!("{at}.{key}"),
+                    },
+                    c.span,
+                    format!("{at}.{key}"),
+                ));
+            }
+        }
+        if name == "ExecutionStatus" {
+            for key in ["in", "notIn"] {
+                if let Some(states) = c.get(key) {
+                    check_states(states, &format!("{at}.{key}"), problems);
+                }
+            }
+        }
+        if matches!(name, "MultipleCondition" | "Not" | "Or")
+            && let Some(inner) = c.get("conditions")
+        {
+            check_conditions(inner, &format!("{at}.conditions"), problems);
+        }
+    }
+}
+
+/// Kestra's execution and task run states (`State.Type`).
+const STATES: &[&str] = &[
+    "CREATED",
+    "SUBMITTED",
+    "RUNNING",
+    "PAUSED",
+    "RESTARTED",
+    "KILLING",
+    "SUCCESS",
+    "WARNING",
+    "FAILED",
+    "KILLED",
+    "CANCELLED",
+    "QUEUED",
+    "RETRYING",
+    "RETRIED",
+    "SKIPPED",
+    "BREAKPOINT",
+    "RESUBMITTED",
+];
+
+/// A list of state names.
+fn check_states(node: &Node, path: &str, problems: &mut Vec<Diagnostic>) {
+    let Some(list) = node.as_seq() else {
+        if !matches!(node.value, NodeValue::Null) {
+            problems.push(Diagnostic::error(
+                Problem::InvalidValue {
+                    property: path.to_string(),
+                    reason: "a list of states (SUCCESS, FAILED, ...)".into(),
+                },
+                node.span,
+                path.to_string(),
+            ));
+        }
+        return;
+    };
+    for (i, s) in list.iter().enumerate() {
+        let text = s.as_str().unwrap_or_default();
+        if STATES.contains(&text) {
+            continue;
+        }
+        let reason = match suggest(text, STATES.iter().copied()) {
+            Some(near) => format!("`{text}` is not a state; did you mean `{near}`?"),
+            None => format!("`{text}` is not a state (one of {})", STATES.join(", ")),
+        };
+        problems.push(Diagnostic::error(
+            Problem::InvalidValue {
+                property: format!("{path}[{i}]"),
+                reason,
+            },
+            s.span,
+            format!("{path}[{i}]"),
+        ));
+    }
+}
+
+/// A Flow trigger's `preconditions`: upstream flows need a namespace, their states must be
+/// states, and the time window one of Kestra's types.
+fn check_preconditions(node: &Node, path: &str, problems: &mut Vec<Diagnostic>) {
+    if let Some(flows) = node.get("flows").and_then(Node::as_seq) {
+        for (i, f) in flows.iter().enumerate() {
+            let at = format!("{path}.flows[{i}]");
+            if f.get("namespace").is_none() {
+                problems.push(Diagnostic::error(
+                    Problem::Missing {
+                        property: format!("{at}.namespace"),
+                    },
+                    f.span,
+                    format!("{at}.namespace"),
+                ));
+            }
+            if let Some(states) = f.get("states") {
+                check_states(states, &format!("{at}.states"), problems);
+            }
+        }
+    }
+    if let Some(w) = node.get("timeWindow").and_then(|w| w.get("type")) {
+        const WINDOWS: &[&str] = &[
+            "DURATION_WINDOW",
+            "SLIDING_WINDOW",
+            "DAILY_TIME_DEADLINE",
+            "DAILY_TIME_WINDOW",
+        ];
+        let text = w.as_str().unwrap_or_default();
+        if !WINDOWS.contains(&text) {
+            problems.push(Diagnostic::error(
+                Problem::InvalidValue {
+                    property: format!("{path}.timeWindow.type"),
+                    reason: format!("`{text}` is not one of {}", WINDOWS.join(", ")),
+                },
+                w.span,
+                format!("{path}.timeWindow.type"),
+            ));
+        }
+    }
+    if let Some(wh) = node.get("where").and_then(Node::as_seq) {
+        for (i, w) in wh.iter().enumerate() {
+            if let Some(op) = w.get("operand")
+                && !op.as_str().is_some_and(|o| matches!(o, "AND" | "OR"))
+            {
+                problems.push(Diagnostic::error(
+                    Problem::InvalidValue {
+                        property: format!("{path}.where[{i}].operand"),
+                        reason: "AND or OR".into(),
+                    },
+                    op.span,
+                    format!("{path}.where[{i}].operand"),
+                ));
+            }
+        }
+    }
 }
 
 fn read_schedule(t: &Node, path: &str, problems: &mut Vec<Diagnostic>) -> Option<Schedule> {

@@ -147,6 +147,10 @@ pub enum Problem {
     UnknownTriggerType {
         type_name: String,
     },
+    /// A trigger condition type that is not one of Kestra's core conditions (a plugin's).
+    UnknownConditionType {
+        type_name: String,
+    },
     /// A Subflow or ForEachItem that calls its own flow.
     RecursiveFlow {
         flow: String,
@@ -232,7 +236,10 @@ impl fmt::Display for Problem {
                 f,
                 "subflow {flow} requires input `{input}`, which is not given"
             ),
-            Problem::UnknownTriggerType { type_name } => write!(f, "Invalid type: {type_name}"),
+            Problem::UnknownTriggerType { type_name }
+            | Problem::UnknownConditionType { type_name } => {
+                write!(f, "Invalid type: {type_name}")
+            }
             Problem::RecursiveFlow { flow } => {
                 write!(f, "Invalid Flow: Recursive call to flow [{flow}]")
             }
@@ -274,6 +281,7 @@ impl Problem {
                 .to_string(),
             Problem::UnavailableType { help, .. } => help.clone(),
             Problem::UnknownTriggerType { .. } => "a plugin trigger: runner never fires triggers, so the flow still runs (`runner run --trigger-vars FILE` gives it a `trigger`); `validate --strict` refuses it, as a Kestra server without the plugin does".to_string(),
+            Problem::UnknownConditionType { .. } => "a plugin condition: runner never fires triggers nor evaluates their conditions, so the flow still runs; `validate --strict` refuses it, as a Kestra server without the plugin does".to_string(),
             Problem::MissingType { .. } => "add `type:`, for example `type: STRING`".to_string(),
             Problem::Duplicate { .. } => "every id must be unique in the flow, at any depth".to_string(),
             Problem::WorkerGroup => "remove `workerGroup`: runner executes every task locally".to_string(),
