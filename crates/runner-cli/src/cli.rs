@@ -61,6 +61,47 @@ pub(crate) enum Command {
     Secrets(SecretsCommand),
     /// Read and change the KV store that runs keep in the state directory
     Kv(KvArgs),
+    /// Run Kestra test suites (flow unit tests): exit 0 when every case passed, 1 when one
+    /// failed or errored, 2 when a suite is invalid
+    Test(TestArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct TestArgs {
+    /// Test suite files or folders (searched recursively for YAML files with `testCases`)
+    /// [default: the current folder]
+    pub(crate) paths: Vec<PathBuf>,
+    /// Run only this test case (repeatable)
+    #[arg(long = "test-case", value_name = "ID")]
+    pub(crate) test_cases: Vec<String>,
+    /// A folder of flows the suites test and their subflows call (repeatable) [default: the
+    /// current folder]
+    #[arg(long = "flows", value_name = "DIR")]
+    pub(crate) flows: Vec<PathBuf>,
+    /// A dotenv file of SECRET_* (base64) and ENV_* variables (repeatable)
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub(crate) env_files: Vec<PathBuf>,
+    /// The age identity that decrypts `.age` env files
+    #[arg(long, value_name = "FILE")]
+    pub(crate) identity: Option<PathBuf>,
+    /// Where the cases' files and execution records are kept [default: .runner/storage]
+    #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
+    pub(crate) storage: Option<PathBuf>,
+    /// How many cases run at once [default: the number of cores]
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub(crate) jobs: Option<usize>,
+    /// Start no case after the first that fails or errors
+    #[arg(long)]
+    pub(crate) fail_fast: bool,
+    /// Write a JUnit XML report (for GitHub Actions, GitLab, Jenkins)
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
+    /// Print the results as Kestra's TestSuiteRunResult JSON on stdout
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Where script tasks that ask for Docker run (as for `runner run`)
+    #[arg(long, value_enum, default_value = "auto", env = "RUNNER_TASK_RUNNER")]
+    pub(crate) task_runner: TaskRunnerArg,
 }
 
 #[derive(clap::Args)]

@@ -17,7 +17,12 @@ impl Style {
         }
     }
 
-    fn paint(&self, code: &str, text: &str) -> String {
+    /// No colours (text kept for reports).
+    pub(crate) fn plain() -> Self {
+        Style { color: false }
+    }
+
+    pub(crate) fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {

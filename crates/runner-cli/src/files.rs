@@ -165,6 +165,16 @@ pub(crate) fn load(
     };
     let mut results = Vec::new();
     for doc in docs {
+        // A test suite is checked as one (`runner test` runs it); it is not a flow.
+        if runner_testsuite::is_test_suite(doc) {
+            if let Err(problems) = runner_testsuite::read(doc) {
+                for d in &problems {
+                    crate::say_raw!("{}", render(d, &file.path, &file.text, style));
+                }
+            }
+            results.push((None, None));
+            continue;
+        }
         let mut v = validate(doc, registry, renderer);
         if strict {
             // What a Kestra server with only core plugins refuses.

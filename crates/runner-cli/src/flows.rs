@@ -59,6 +59,9 @@ impl FlowFolder {
                         continue;
                     };
                     for (doc, node) in docs.iter().enumerate() {
+                        if runner_testsuite::is_test_suite(node) {
+                            continue;
+                        }
                         let (Some(ns), Some(id)) = (
                             node.get("namespace").and_then(|n| n.as_str()),
                             node.get("id").and_then(|n| n.as_str()),

@@ -39,6 +39,7 @@ mod secrets;
 mod signals;
 mod subflows;
 mod summary;
+mod test;
 mod validate;
 mod vars;
 
@@ -99,6 +100,7 @@ fn dispatch(cli: cli::Cli) -> u8 {
         ),
         Command::Plugins { format } => plugins::plugins(format),
         Command::Kv(args) => kv::kv(args),
+        Command::Test(args) => test::test(args),
         Command::Secrets(SecretsCommand::Encode {
             input,
             output,

@@ -52,6 +52,17 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
         ));
     }
     let Some(plan) = results.remove(0).1 else {
+        if file
+            .docs
+            .as_ref()
+            .is_ok_and(|d| d.iter().any(runner_testsuite::is_test_suite))
+        {
+            return fail(format!(
+                "`{}` is a test suite, not a flow: run it with `runner test {}`",
+                file.path.display(),
+                file.path.display()
+            ));
+        }
         return exit::INVALID;
     };
     if plan.disabled {

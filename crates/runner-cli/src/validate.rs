@@ -55,8 +55,28 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, str
                 }
             }
         }
-        for (name, plan) in results {
-            flows.push((loaded.len(), name, plan.is_some()));
+        let docs = file.docs.as_ref().map(Vec::as_slice).unwrap_or_default();
+        for (i, (name, plan)) in results.into_iter().enumerate() {
+            match docs.get(i).filter(|d| runner_testsuite::is_test_suite(d)) {
+                Some(doc) => match runner_testsuite::read(doc) {
+                    Ok(suite) => {
+                        valid += 1;
+                        let _ = writeln!(
+                            stdout,
+                            "✓ test suite {}.{} ({} case(s) of flow {})",
+                            suite.namespace,
+                            suite.id,
+                            suite.cases.len(),
+                            suite.flow_id
+                        );
+                    }
+                    Err(_) => {
+                        invalid += 1;
+                        let _ = writeln!(stdout, "✘ test suite ({})", file.path.display());
+                    }
+                },
+                None => flows.push((loaded.len(), name, plan.is_some())),
+            }
         }
         loaded.push(file);
     }

@@ -36,6 +36,8 @@ pub(crate) struct ExecutionShared {
     pub(crate) cleanup: Cleanup,
     /// Set when the execution is killed: no task starts after it.
     pub(crate) killed: std::sync::atomic::AtomicBool,
+    /// A test case's task fixtures (`runner test`).
+    pub(crate) fixtures: Vec<crate::fixture::TaskFixture>,
     /// Woken by an Exit task with state KILLED: the run stops as on Ctrl-C.
     pub(crate) kill_request: tokio::sync::Notify,
     /// Where task runs' working directories are made.
@@ -74,6 +76,9 @@ pub(crate) struct ExecutionParts {
     pub(crate) cache_dir: std::path::PathBuf,
     pub(crate) settings: std::collections::BTreeMap<String, String>,
     pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
+    pub(crate) fixtures: Vec<crate::fixture::TaskFixture>,
+    /// The `files` variable of a test case (fixture files by name).
+    pub(crate) files: Option<Json>,
     /// `trigger`, for an execution a Subflow task started.
     pub(crate) trigger: Option<Json>,
     pub(crate) launch: Arc<crate::execution::Launch>,
@@ -132,6 +137,8 @@ impl ExecutionShared {
             settings,
             kv,
             trigger,
+            fixtures,
+            files,
             launch,
         } = parts;
         let now = Timestamp::now();
@@ -152,7 +159,11 @@ impl ExecutionShared {
         if let Some(t) = &trigger {
             fixed_vars.push(("trigger".to_string(), Vars::from_json(t)));
         }
+        if let Some(f) = &files {
+            fixed_vars.push(("files".to_string(), Vars::from_json(f)));
+        }
         ExecutionShared {
+            fixtures,
             environment,
             work_root,
             namespace_files,

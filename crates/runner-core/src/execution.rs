@@ -16,6 +16,7 @@
 use crate::context::{ExecutionParts, ExecutionShared};
 use crate::environment::Environment;
 use crate::executor::Executor;
+use crate::fixture::TaskFixture;
 use crate::inputs::{InputError, resolve_inputs};
 use crate::log::{Level, LogEvent, LogFormat, LogSink};
 use crate::plan::Plan;
@@ -68,6 +69,7 @@ pub struct ExecutionBuilder {
     flows: Option<Arc<dyn FlowSource>>,
     trigger: Option<Json>,
     registry: Option<Arc<crate::Registry>>,
+    test: Option<crate::fixture::TestSetup>,
 }
 
 impl ExecutionBuilder {
@@ -87,6 +89,7 @@ impl ExecutionBuilder {
             flows: None,
             trigger: None,
             registry: None,
+            test: None,
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
@@ -191,6 +194,18 @@ impl ExecutionBuilder {
         self
     }
 
+    /// A test case's fixtures (`runner test`): task runs with a fixture do not run, `files`
+    /// are written into the execution's storage (the `files` variable names their URIs), and
+    /// the given input values are rendered first (they may use `files` and `secret()`).
+    pub fn test_fixtures(mut self, tasks: Vec<TaskFixture>, files: Vec<(String, String)>) -> Self {
+        self.test = Some(crate::fixture::TestSetup {
+            tasks,
+            files,
+            render_inputs: true,
+        });
+        self
+    }
+
     /// A fixed execution id instead of a new random one.
     pub fn id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
@@ -247,7 +262,14 @@ impl ExecutionBuilder {
             ancestors: Vec::new(),
         };
         launch
-            .start(self.plan, self.id, &self.inputs, Map::new(), self.trigger)
+            .start(
+                self.plan,
+                self.id,
+                &self.inputs,
+                Map::new(),
+                self.trigger,
+                self.test.unwrap_or_default(),
+            )
             .await
     }
 }
@@ -294,6 +316,7 @@ impl Launch {
         inputs: &Map<String, Json>,
         extra_labels: Map<String, Json>,
         trigger: Option<Json>,
+        test: crate::fixture::TestSetup,
     ) -> Result<Execution, StartError> {
         let masker = self.masker.clone();
         let log = self.log.clone();
@@ -314,6 +337,30 @@ impl Launch {
         let id = id.unwrap_or_else(crate::ids::friendly_id);
         let storage = Storage::new(&self.storage);
         let prefix = crate::storage::ExecutionPrefix::new(&plan.flow.namespace, &plan.flow.id, &id);
+        let mut files = None;
+        let rendered_inputs;
+        let mut inputs = inputs;
+        if test.render_inputs {
+            let written = write_fixture_files(&storage, &prefix, &test.files)
+                .await
+                .map_err(StartError::Fixture)?;
+            let context = runner_template::Context::from_vars([(
+                "files".to_string(),
+                runner_template::Vars::from_json(&written),
+            )]);
+            let mut given = Map::new();
+            for (name, value) in inputs {
+                let value = renderer.render_json(value, &context).map_err(|e| {
+                    StartError::Fixture(
+                        masker.mask(&format!("fixtures.inputs.{name}: {}", e.message())),
+                    )
+                })?;
+                given.insert(name.clone(), value);
+            }
+            rendered_inputs = given;
+            inputs = &rendered_inputs;
+            files = Some(written);
+        }
         let resolved = resolve_inputs(&plan.inputs, inputs, &storage, &prefix)
             .await
             .map_err(|error| StartError::Inputs {
@@ -356,6 +403,8 @@ impl Launch {
             settings: self.settings.clone(),
             kv: self.kv.clone(),
             trigger,
+            fixtures: test.tasks,
+            files,
             launch: Arc::new(self),
         }));
         Ok(Execution {
@@ -480,6 +529,17 @@ impl Execution {
         Ok(path)
     }
 
+    /// Renders `value` with the variables the execution ended with (a test case's
+    /// assertions): a string that is one expression keeps its type. Errors are masked.
+    pub fn render_final(&self, value: &Json) -> Result<Json, String> {
+        let ctx = runner_template::Context::from_vars(self.shared.base_variables());
+        let rendered = match value {
+            Json::String(s) => self.shared.renderer.render_typed(s, &ctx),
+            other => self.shared.renderer.render_json(other, &ctx),
+        };
+        rendered.map_err(|e| self.masker.mask(&e.message()))
+    }
+
     /// Masks `text` with every secret this execution knows.
     pub fn mask(&self, text: &str) -> String {
         self.masker.mask(text)
@@ -502,6 +562,8 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A test fixture (a file or an input) could not be prepared; the text is masked.
+    Fixture(String),
 }
 
 impl std::fmt::Display for StartError {
@@ -513,6 +575,7 @@ impl std::fmt::Display for StartError {
                 "the storage directory `{}` cannot be written ({source}): give a writable one with --storage or RUNNER_STORAGE",
                 path.display()
             ),
+            StartError::Fixture(text) => f.write_str(text),
         }
     }
 }
@@ -522,8 +585,32 @@ impl std::error::Error for StartError {
         match self {
             StartError::Inputs { error, .. } => Some(error),
             StartError::Storage { source, .. } => Some(source),
+            StartError::Fixture(_) => None,
         }
     }
+}
+
+/// Writes a test case's fixture files under the execution's `files/` folder; the `files`
+/// variable: each name to its `kestra://` URI.
+async fn write_fixture_files(
+    storage: &Storage,
+    prefix: &crate::storage::ExecutionPrefix,
+    files: &[(String, String)],
+) -> Result<Json, String> {
+    use tokio::io::AsyncWriteExt;
+    let mut out = Map::new();
+    for (name, content) in files {
+        crate::fixture::check_file_name(name)?;
+        let uri = format!("{}/files/{name}", prefix.root());
+        let fail = |e: &dyn std::fmt::Display| format!("fixture file `{name}`: {e}");
+        let mut f = storage.create(&uri).await.map_err(|e| fail(&e))?;
+        f.write_all(content.as_bytes())
+            .await
+            .map_err(|e| fail(&e))?;
+        f.flush().await.map_err(|e| fail(&e))?;
+        out.insert(name.clone(), Json::String(uri));
+    }
+    Ok(Json::Object(out))
 }
 
 /// Creates `dir` if needed and writes and removes a probe file in it.

@@ -5,6 +5,23 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
 /// Kestra's `State.Type`.
+const ALL: [State; 14] = [
+    State::Created,
+    State::Running,
+    State::Paused,
+    State::Restarted,
+    State::Killing,
+    State::Success,
+    State::Warning,
+    State::Failed,
+    State::Killed,
+    State::Cancelled,
+    State::Queued,
+    State::Retrying,
+    State::Retried,
+    State::Skipped,
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum State {
@@ -40,6 +57,11 @@ impl State {
 
     pub fn is_failed(self) -> bool {
         matches!(self, State::Failed | State::Killed)
+    }
+
+    /// The state named `name` (Kestra's upper-case name).
+    pub fn parse(name: &str) -> Option<State> {
+        ALL.iter().copied().find(|s| s.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {

@@ -124,7 +124,14 @@ impl RunContext {
             },
         });
         let execution = child
-            .start(plan, None, &inputs, call.labels, Some(trigger))
+            .start(
+                plan,
+                None,
+                &inputs,
+                call.labels,
+                Some(trigger),
+                Default::default(),
+            )
             .await
             .map_err(|e| TaskError::failed(e.to_string()))?;
         let execution_id = execution.id().to_string();

@@ -151,6 +151,10 @@ pub enum Problem {
     UnknownConditionType {
         type_name: String,
     },
+    /// A test suite rule, in Kestra's words where Kestra has them.
+    TestSuite {
+        message: String,
+    },
     /// A Subflow or ForEachItem that calls its own flow.
     RecursiveFlow {
         flow: String,
@@ -240,6 +244,7 @@ impl fmt::Display for Problem {
             | Problem::UnknownConditionType { type_name } => {
                 write!(f, "Invalid type: {type_name}")
             }
+            Problem::TestSuite { message } => f.write_str(message),
             Problem::RecursiveFlow { flow } => {
                 write!(f, "Invalid Flow: Recursive call to flow [{flow}]")
             }
