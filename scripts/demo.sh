@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The headline flow on this machine, with no Docker: builds runner, starts a throwaway
 # PostgreSQL on 127.0.0.1:56982 (seeded with `users`) and an S3 server with signature checks
-# (s3s-fs) on loopback, writes the three secrets to .env, encodes them with
+# (runner-s3: s3s-fs, built with the workspace) on loopback, writes the three secrets to .env, encodes them with
 # `runner secrets encode`, runs flows/postgres_to_s3.yaml with --env-file .env_encoded, shows
 # the uploaded object, and stops everything (also on Ctrl-C or failure).
 # Usage: scripts/demo.sh
@@ -24,7 +24,7 @@ insert into users values (1, 'Ada', 'Lovelace', 'London'), (2, 'Grace', 'Hopper'
   (3, 'Alan', 'Turing', 'Manchester'), (4, 'Katherine', 'Johnson', 'Hampton');
 SQL
 
-say "starting an S3 server (s3s-fs, SigV4 checked) on loopback"
+say "starting an S3 server (runner-s3: s3s-fs, SigV4 checked) on loopback"
 start_s3 kestra-bucket
 
 say "writing .env and encoding it with runner secrets encode"

@@ -1,5 +1,6 @@
-# Shared by scripts/demo.sh and bench/headline.sh (sourced, not run): a throwaway PostgreSQL on
-# 127.0.0.1:56982 with role app_user, and an s3s-fs S3 server on loopback with SigV4 checks.
+# Shared by scripts/demo.sh, scripts/test.sh and the benchmarks (sourced, not run): a throwaway
+# PostgreSQL on 127.0.0.1:56982 with role app_user, and an S3 server on loopback with SigV4
+# checks (runner-s3: s3s-fs, built with the workspace by `cargo build --release`).
 # Call `services_setup` first; `services_stop` is installed as the EXIT/INT/TERM trap.
 
 die() { echo "error: $*" >&2; exit 2; }
@@ -17,11 +18,7 @@ services_setup() {
             die "PostgreSQL server binaries are missing: install the Debian package postgresql"
         fi
     fi
-    if ! command -v s3s-fs >/dev/null && [ ! -x "$HOME/.cargo/bin/s3s-fs" ]; then
-        echo "installing the s3s-fs S3 server (cargo install, a few minutes the first time)..." >&2
-        cargo install s3s-fs --version 0.14.1 --features binary --locked
-    fi
-    s3s=$(command -v s3s-fs || echo "$HOME/.cargo/bin/s3s-fs")
+    s3s=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/release/runner-s3
     work=$(mktemp -d /tmp/runner-services.XXXXXX)
     chmod 755 "$work"
     s3_pid=""
@@ -59,11 +56,14 @@ pg_sql() {
     PGPASSWORD="$pg_password" psql -q -h 127.0.0.1 -p 56982 -U app_user "$@" >/dev/null
 }
 
-# start_s3 BUCKET: s3s-fs on a free loopback port; sets s3_port and s3_endpoint.
+# start_s3 BUCKET: runner-s3 on a free loopback port; sets s3_port and s3_endpoint. Needs the
+# release build (`cargo build --release`, which builds runner-s3 beside runner).
 start_s3() {
+    [ -x "$s3s" ] || die "$s3s is missing: run cargo build --release first"
     s3_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     mkdir -p "$work/s3/$1"
-    "$s3s" --host 127.0.0.1 --port "$s3_port" --access-key "$s3_access" --secret-key "$s3_secret" "$work/s3" >"$work/s3.log" 2>&1 &
+    RUNNER_S3_ACCESS_KEY="$s3_access" RUNNER_S3_SECRET_KEY="$s3_secret" \
+        "$s3s" --host 127.0.0.1 --port "$s3_port" "$work/s3" >"$work/s3.log" 2>&1 &
     s3_pid=$!
     s3_endpoint="http://127.0.0.1:$s3_port"
     for _ in $(seq 1 100); do curl -s -o /dev/null "$s3_endpoint/" && return 0; sleep 0.1; done

@@ -60,6 +60,25 @@ totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d f
 say "release build"
 cargo build --release --locked
 
+# The example test suites (flows/tests), run by `runner test` as a user runs them, against a
+# throwaway PostgreSQL and S3 server (scripts/services.sh); the JUnit report is kept in target/.
+say "runner test flows (Kestra test suites)"
+(
+    . scripts/services.sh
+    services_setup
+    start_postgres
+    pg_sql -d app_user <<'SQL'
+create table users (id int primary key, first_name text, last_name text, city text);
+insert into users values (1, 'Ada', 'Lovelace', 'London'), (2, 'Grace', 'Hopper', 'Arlington'),
+  (3, 'Alan', 'Turing', 'Manchester'), (4, 'Katherine', 'Johnson', 'Hampton');
+SQL
+    start_s3 kestra-bucket
+    write_env "$work/.env"
+    target/release/runner secrets encode "$work/.env" -o "$work/.env_encoded" 2>/dev/null
+    AWS_ENDPOINT_URL_S3="$s3_endpoint" target/release/runner test flows --flows flows \
+        --env-file "$work/.env_encoded" --storage "$work/storage" --junit target/runner-test-junit.xml
+)
+
 shared=../shared/conformance
 if [ -f "$shared/check.py" ]; then
     say "Kestra conformance suite"

@@ -442,32 +442,17 @@ impl S3 {
         std::fs::create_dir_all(&root).expect("S3 root directory");
         let access_key = "AKIARUNNERTEST".to_string();
         let secret_key = format!("secret-{}", runner_core::ids::friendly_id());
-        let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs over the root directory");
-        let mut builder = s3s::service::S3ServiceBuilder::new(BucketsMustExist {
-            inner: fs,
-            root: root.clone(),
-        });
-        builder.set_auth(s3s::auth::SimpleAuth::from_single(
-            access_key.clone(),
-            secret_key.clone(),
-        ));
-        let service = builder.build();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
         let endpoint = format!("http://{}", listener.local_addr().expect("local address"));
-        let server = tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let service = service.clone();
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                    .await;
-                });
-            }
-        });
+        let server = serve_s3(
+            listener,
+            root.clone(),
+            access_key.clone(),
+            secret_key.clone(),
+        )
+        .expect("s3s-fs over the root directory");
         S3 {
             endpoint,
             access_key,
@@ -599,6 +584,32 @@ impl Drop for S3 {
             let _ = std::fs::remove_dir_all(root);
         }
     }
+}
+
+/// An S3 server over the folders of `root` (one per bucket) on `listener`, checking SigV4
+/// signatures against one key pair; the test kit's and the `runner-s3` binary's.
+pub fn serve_s3(
+    listener: tokio::net::TcpListener,
+    root: PathBuf,
+    access_key: String,
+    secret_key: String,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let fs = s3s_fs::FileSystem::new(&root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    let mut builder = s3s::service::S3ServiceBuilder::new(BucketsMustExist { inner: fs, root });
+    builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
+    let service = builder.build();
+    Ok(tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let service = service.clone();
+            tokio::spawn(async move {
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
+                .await;
+            });
+        }
+    }))
 }
 
 /// s3s-fs creates a missing bucket when an object is written to it; S3 answers NoSuchBucket.
