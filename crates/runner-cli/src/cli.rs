@@ -102,6 +102,10 @@ pub(crate) struct TestArgs {
     /// Where script tasks that ask for Docker run (as for `runner run`)
     #[arg(long, value_enum, default_value = "auto", env = "RUNNER_TASK_RUNNER")]
     pub(crate) task_runner: TaskRunnerArg,
+    /// Run again whenever a suite, a flow or a namespace file changes, showing what changed
+    /// since the last run (Ctrl-C ends)
+    #[arg(long)]
+    pub(crate) watch: bool,
 }
 
 #[derive(clap::Args)]
@@ -174,7 +178,7 @@ pub(crate) enum SecretsCommand {
     },
 }
 
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub(crate) struct RunArgs {
     /// The flow file
     #[arg(required_unless_present = "flow_id")]
@@ -240,6 +244,10 @@ pub(crate) struct RunArgs {
     /// Print the execution (Kestra's API shape) as JSON on stdout
     #[arg(long)]
     pub(crate) json: bool,
+    /// Run again whenever the flow, a flow of the flows folder or a namespace file changes
+    /// (Ctrl-C ends)
+    #[arg(long)]
+    pub(crate) watch: bool,
     /// Log line format on stderr
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) log_format: LogFormatArg,

@@ -42,6 +42,7 @@ mod summary;
 mod test;
 mod validate;
 mod vars;
+mod watch;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -15,7 +15,47 @@ fn fail(message: impl std::fmt::Display) -> u8 {
     crate::report(message, exit::INVALID)
 }
 
-pub(crate) fn run(mut args: RunArgs) -> u8 {
+pub(crate) fn run(args: RunArgs) -> u8 {
+    if !args.watch {
+        return run_once(args).0;
+    }
+    // The flow file, the flows folder its subflows come from, and its namespace files.
+    // (Its folder holds the first and the last unless --flows says otherwise.)
+    let folder = args
+        .flow
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let mut roots: Vec<PathBuf> = args.flows.clone();
+    if roots.is_empty() {
+        roots.push(folder);
+    } else {
+        roots.extend(args.flow.iter().cloned());
+    }
+    let mut last: Option<serde_json::Value> = None;
+    crate::watch::watch(&roots, |_| {
+        let (code, record) = run_once(args.clone());
+        if let (Some(before), Some(now)) = (&last, &record) {
+            let changes = crate::summary::changes(before, now);
+            crate::say!(
+                "since the last run: {}",
+                if changes.is_empty() {
+                    "every task run ended as before".to_string()
+                } else {
+                    changes.join(", ")
+                }
+            );
+        }
+        if record.is_some() {
+            last = record;
+        }
+        code
+    })
+}
+
+/// One run; the execution's record when it ran.
+fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
     let style = Style::stderr();
     if let (None, Some(id)) = (&args.flow, &args.flow_id) {
         let roots = if args.flows.is_empty() {
@@ -25,11 +65,11 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
         };
         match crate::flows::FlowFolder::new(roots).locate(id) {
             Ok(path) => args.flow = Some(path),
-            Err(e) => return fail(e),
+            Err(e) => return no_run(e),
         }
     }
     let Some(flow_file) = args.flow.clone() else {
-        return fail("give a flow file or --flow-id NAMESPACE.ID");
+        return no_run("give a flow file or --flow-id NAMESPACE.ID");
     };
     let registry = crate::registry();
     let environment = match files::environment(&files::EnvFiles::new(
@@ -37,15 +77,15 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
         args.identity.clone(),
     )) {
         Ok(e) => e,
-        Err(e) => return fail(e),
+        Err(e) => return no_run(e),
     };
     let Some((file, mut results)) =
         files::load(&flow_file, &registry, &Renderer::new(), &style, false)
     else {
-        return exit::INVALID;
+        return (exit::INVALID, None);
     };
     if results.len() != 1 {
-        return fail(format!(
+        return no_run(format!(
             "Too many flow found, need 1, found {} in `{}`",
             results.len(),
             file.path.display()
@@ -57,27 +97,27 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
             .as_ref()
             .is_ok_and(|d| d.iter().any(runner_testsuite::is_test_suite))
         {
-            return fail(format!(
+            return no_run(format!(
                 "`{}` is a test suite, not a flow: run it with `runner test {}`",
                 file.path.display(),
                 file.path.display()
             ));
         }
-        return exit::INVALID;
+        return (exit::INVALID, None);
     };
     if plan.disabled {
-        return fail(format!(
+        return no_run(format!(
             "flow {}.{} is disabled (`disabled: true`): remove that line to run it",
             plan.flow.namespace, plan.flow.id
         ));
     }
     let trigger = match trigger_variable(&args, &plan) {
         Ok(t) => t,
-        Err(e) => return fail(e),
+        Err(e) => return no_run(e),
     };
     let given = match crate::vars::given_inputs(&args) {
         Ok(g) => g,
-        Err(e) => return fail(e),
+        Err(e) => return no_run(e),
     };
     let min_level = match args.log_level {
         LogLevelArg::Trace => Level::Trace,
@@ -92,7 +132,7 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
     };
     let limits = match crate::limits::expressions() {
         Ok(l) => l,
-        Err(e) => return fail(e),
+        Err(e) => return no_run(e),
     };
     let storage = args
         .storage
@@ -100,7 +140,7 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
         .unwrap_or_else(|| PathBuf::from(".runner/storage"));
     let namespace_files = match namespace_files(&args, &plan.flow.namespace) {
         Ok(n) => n,
-        Err(e) => return fail(e),
+        Err(e) => return no_run(e),
     };
     // Beside the storage folder, so that one `--storage` keeps a project's runs apart.
     let state = args.state.clone().unwrap_or_else(|| {
@@ -129,8 +169,10 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+        Err(e) => return no_run(format!("cannot start the async runtime: {e}")),
     };
+    let mut ran = None;
+    let ran_ref = &mut ran;
     let code = runtime.block_on(async move {
         let mut execution = ExecutionBuilder::new(Arc::new(plan))
             .storage(storage)
@@ -175,6 +217,7 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
         // A record that cannot be written fails the command, whatever the flow's outcome.
         let record = execution.record();
         let recorded = execution.write_record(&record);
+        *ran_ref = Some(record.clone());
         crate::say_raw!(
             "{}",
             execution.mask(&crate::summary::summary(&record, state))
@@ -201,7 +244,11 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
     // A render still busy after a signal (bounded by its fuel) must not hold the exit: the
     // record is written and the cleanup waited for already.
     runtime.shutdown_background();
-    code
+    (code, ran)
+}
+
+fn no_run(message: impl std::fmt::Display) -> (u8, Option<serde_json::Value>) {
+    (fail(message), None)
 }
 
 /// `--namespace-files`: `DIR` for the flow's namespace (default `_files` beside the flow

@@ -60,6 +60,54 @@ pub(crate) fn summary(record: &Json, state: State) -> String {
     out
 }
 
+/// What ended differently between two runs of a flow (`run --watch`): each task run whose
+/// state changed, appeared or went, and the execution's state.
+pub(crate) fn changes(before: &Json, now: &Json) -> Vec<String> {
+    let states = |record: &Json| -> Vec<(String, String)> {
+        record["taskRunList"]
+            .as_array()
+            .map(|runs| {
+                runs.iter()
+                    .map(|r| {
+                        let task = r["taskId"].as_str().unwrap_or_default();
+                        let label = match r["value"].as_str() {
+                            Some(v) => format!("{task} [{v}]"),
+                            None => task.to_string(),
+                        };
+                        (
+                            label,
+                            r["state"]["current"].as_str().unwrap_or("?").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (old, new) = (states(before), states(now));
+    let mut out = Vec::new();
+    let execution = |r: &Json| r["state"]["current"].as_str().unwrap_or("?").to_string();
+    if execution(before) != execution(now) {
+        out.push(format!(
+            "the execution {} -> {}",
+            execution(before),
+            execution(now)
+        ));
+    }
+    for (label, state) in &new {
+        match old.iter().find(|(l, _)| l == label) {
+            Some((_, was)) if was != state => out.push(format!("{label} {was} -> {state}")),
+            Some(_) => {}
+            None => out.push(format!("{label} new ({state})")),
+        }
+    }
+    for (label, _) in &old {
+        if !new.iter().any(|(l, _)| l == label) {
+            out.push(format!("{label} did not run"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::human;

@@ -26,6 +26,38 @@ struct Loaded {
 }
 
 pub(crate) fn test(args: TestArgs) -> u8 {
+    if !args.watch {
+        return run_once(&args, None).0;
+    }
+    let mut roots = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    roots.extend(args.flows.iter().cloned());
+    let mut last: Option<Vec<SuiteResult>> = None;
+    crate::watch::watch(&roots, |_| {
+        let (code, suites) = run_once(&args, last.as_deref());
+        last = Some(suites);
+        code
+    })
+}
+
+/// Each case's state of a run, by suite and case id.
+fn states(suites: &[SuiteResult]) -> std::collections::BTreeMap<(String, String), CaseState> {
+    suites
+        .iter()
+        .flat_map(|s| {
+            s.cases
+                .iter()
+                .map(|c| ((format!("{}.{}", s.namespace, s.id), c.id.clone()), c.state))
+        })
+        .collect()
+}
+
+/// One run of the suites; with `previous` (watch mode), only the cases whose state changed
+/// since it are shown, and the rest counted.
+fn run_once(args: &TestArgs, previous: Option<&[SuiteResult]>) -> (u8, Vec<SuiteResult>) {
     let style = Style::stderr();
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -34,7 +66,7 @@ pub(crate) fn test(args: TestArgs) -> u8 {
     };
     let found = match files::collect(&paths) {
         Ok(f) => f,
-        Err(e) => return crate::report(e, exit::INVALID),
+        Err(e) => return (crate::report(e, exit::INVALID), Vec::new()),
     };
     let flow_roots = if args.flows.is_empty() {
         vec![PathBuf::from(".")]
@@ -75,16 +107,19 @@ pub(crate) fn test(args: TestArgs) -> u8 {
         }
     }
     if loaded.is_empty() && !invalid {
-        return crate::report(
-            format!(
-                "no test suite in {}: a test suite is a YAML file with `testCases` (and `namespace`, `flowId`)",
-                paths
-                    .iter()
-                    .map(|p| format!("`{}`", p.display()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+        return (
+            crate::report(
+                format!(
+                    "no test suite in {}: a test suite is a YAML file with `testCases` (and `namespace`, `flowId`)",
+                    paths
+                        .iter()
+                        .map(|p| format!("`{}`", p.display()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                exit::INVALID,
             ),
-            exit::INVALID,
+            Vec::new(),
         );
     }
     if !args.test_cases.is_empty() {
@@ -94,9 +129,12 @@ pub(crate) fn test(args: TestArgs) -> u8 {
             .collect();
         for wanted in &args.test_cases {
             if !known.contains(wanted.as_str()) {
-                return crate::report(
-                    format!("--test-case {wanted}: no test case has that id"),
-                    exit::INVALID,
+                return (
+                    crate::report(
+                        format!("--test-case {wanted}: no test case has that id"),
+                        exit::INVALID,
+                    ),
+                    Vec::new(),
                 );
             }
         }
@@ -107,7 +145,7 @@ pub(crate) fn test(args: TestArgs) -> u8 {
         .max(1);
     let limits = match crate::limits::expressions() {
         Ok(l) => l,
-        Err(e) => return crate::report(e, exit::INVALID),
+        Err(e) => return (crate::report(e, exit::INVALID), Vec::new()),
     };
     let settings = Arc::new(Settings {
         env_files: files::EnvFiles::new(args.env_files.clone(), args.identity.clone()),
@@ -123,7 +161,7 @@ pub(crate) fn test(args: TestArgs) -> u8 {
     });
     // The environment is read once up front so a broken env file is one clear error.
     if let Err(e) = files::environment(&settings.env_files) {
-        return crate::report(e, exit::INVALID);
+        return (crate::report(e, exit::INVALID), Vec::new());
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(jobs.clamp(2, 16))
@@ -133,16 +171,23 @@ pub(crate) fn test(args: TestArgs) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            return crate::report(
-                format!("cannot start the async runtime: {e}"),
-                exit::INVALID,
+            return (
+                crate::report(
+                    format!("cannot start the async runtime: {e}"),
+                    exit::INVALID,
+                ),
+                Vec::new(),
             );
         }
     };
     let started = Instant::now();
     let wanted: Arc<Vec<String>> = Arc::new(args.test_cases.clone());
-    let suites = runtime.block_on(run_all(loaded, settings.clone(), wanted, jobs));
+    let stream = previous.is_none();
+    let suites = runtime.block_on(run_all(loaded, settings.clone(), wanted, jobs, stream));
     runtime.shutdown_background();
+    if let Some(previous) = previous {
+        print_changes(&suites, previous);
+    }
     let mut code = summary(&suites, started.elapsed());
     if invalid {
         code = exit::INVALID;
@@ -166,7 +211,7 @@ pub(crate) fn test(args: TestArgs) -> u8 {
             code = code.max(exit::FAILED);
         }
     }
-    code
+    (code, suites)
 }
 
 /// The flow a suite tests, from the flows folder; Kestra's message when there is none.
@@ -222,6 +267,7 @@ async fn run_all(
     settings: Arc<Settings>,
     wanted: Arc<Vec<String>>,
     jobs: usize,
+    stream: bool,
 ) -> Vec<SuiteResult> {
     let mut suites = Vec::new();
     // Every case to run, in file order: workers take them in that order, so `-j 1` runs
@@ -262,7 +308,9 @@ async fn run_all(
                         return;
                     };
                     let result = run_case(loaded, case, &settings).await;
-                    print_case(loaded, &result);
+                    if stream {
+                        print_case(&loaded.suite, &loaded.file, &result);
+                    }
                     if settings.fail_fast
                         && matches!(result.state, CaseState::Failed | CaseState::Error)
                     {
@@ -501,9 +549,36 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-fn print_case(loaded: &Loaded, r: &CaseResult) {
+/// Watch mode: the cases whose state changed since the last run (new ones included), then a
+/// count of the others.
+fn print_changes(suites: &[SuiteResult], previous: &[SuiteResult]) {
+    let before = states(previous);
+    let mut unchanged = 0;
+    for s in suites {
+        for c in &s.cases {
+            let key = (format!("{}.{}", s.namespace, s.id), c.id.clone());
+            match before.get(&key) {
+                Some(state) if *state == c.state => unchanged += 1,
+                was => {
+                    let note = was.map_or("new".to_string(), |w| format!("was {}", w.as_str()));
+                    crate::say!("{} ({note}):", c.state.as_str());
+                    print_result(&s.namespace, &s.id, &s.file, c);
+                }
+            }
+        }
+    }
+    if unchanged > 0 {
+        crate::say!("{unchanged} case(s) unchanged since the last run");
+    }
+}
+
+fn print_case(suite: &TestSuite, file: &str, r: &CaseResult) {
+    print_result(&suite.namespace, &suite.id, file, r);
+}
+
+fn print_result(namespace: &str, suite_id: &str, file: &str, r: &CaseResult) {
     let style = Style::stderr();
-    let name = format!("{}.{} › {}", loaded.suite.namespace, loaded.suite.id, r.id);
+    let name = format!("{namespace}.{suite_id} › {}", r.id);
     let took = format!("{:.2}s", r.duration.as_secs_f64());
     let mut text = match r.state {
         CaseState::Success => format!("{} {name} ({took})\n", style.paint("32", "✓")),
@@ -511,7 +586,7 @@ fn print_case(loaded: &Loaded, r: &CaseResult) {
         CaseState::Error => format!("{} {name} ({took})\n", style.paint("31", "!")),
         CaseState::Skipped => format!("{} {name} (skipped: {})\n", style.paint("33", "-"), r.logs),
     };
-    for line in runner_testsuite::failure_lines(&loaded.file, r) {
+    for line in runner_testsuite::failure_lines(file, r) {
         text.push_str(&format!("    {line}\n"));
     }
     if matches!(r.state, CaseState::Error) && !r.logs.is_empty() {

@@ -624,3 +624,141 @@ fn secrets_stay_out_of_every_report() {
     assert!(!text.contains(secret), "the secret leaked");
     assert!(!text.contains(&b64), "the secret's base64 leaked");
 }
+
+/// Reads a child's stderr on a thread, so a test can wait for a line with a deadline.
+struct Lines {
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: String,
+}
+
+impl Lines {
+    fn of(child: &mut std::process::Child) -> Lines {
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: String::new(),
+        }
+    }
+
+    /// Everything read until a line containing `what` (30 s at most).
+    fn until(&mut self, what: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let start = self.seen.len();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push_str(&line);
+                    self.seen.push('\n');
+                    if line.contains(what) {
+                        return self.seen[start..].to_string();
+                    }
+                }
+                Err(_) => panic!("no line with `{what}` in:\n{}", self.seen),
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn watch_runs_again_on_a_change_and_shows_what_changed() {
+    let s = Sandbox::new();
+    s.write("flows/hello.yaml", "id: hello\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: one\n");
+    let suite = |expected: &str| {
+        format!(
+            "id: w\nnamespace: company.team\nflowId: hello\ntestCases:\n  - id: a\n    type: io.kestra.core.tests.flow.UnitTest\n    assertions:\n      - value: \"{{{{ outputs.t.value }}}}\"\n        equalTo: {expected}\n  - id: b\n    type: io.kestra.core.tests.flow.UnitTest\n    assertions:\n      - value: x\n        equalTo: x\n"
+        )
+    };
+    s.write("tests/w.yaml", &suite("one"));
+    let mut child = s
+        .cmd(&["test", "tests", "--flows", "flows", "--watch"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::of(&mut child);
+    let first = lines.until("watching");
+    assert!(first.contains("2 passed"), "{first}");
+    // The flow changes: case a now fails; only it is shown, b is counted as unchanged.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    s.write("flows/hello.yaml", "id: hello\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.debug.Return\n    format: two\n");
+    let second = lines.until("watching");
+    assert!(second.contains("changed: flows/hello.yaml"), "{second}");
+    assert!(second.contains("FAILED (was SUCCESS):"), "{second}");
+    assert!(
+        second.contains("expected '{{ outputs.t.value }}' to equal 'one' but was 'two'"),
+        "{second}"
+    );
+    assert!(
+        second.contains("1 case(s) unchanged since the last run"),
+        "{second}"
+    );
+    assert!(!second.contains("› b"), "{second}");
+    // Runs write into .runner/: that is not a change.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    assert!(
+        lines.rx.try_recv().is_err(),
+        "ran again with no change: {}",
+        lines.seen
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "the last run had a failure");
+}
+
+#[cfg(unix)]
+#[test]
+fn run_watch_reruns_the_flow_and_names_changed_task_states() {
+    let s = Sandbox::new();
+    let flow = |fail: bool| {
+        format!(
+            "id: w\nnamespace: company.team\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n  - id: second\n    type: io.kestra.plugin.core.{}\n",
+            if fail {
+                "execution.Fail\n    errorMessage: boom"
+            } else {
+                "log.Log\n    message: ok"
+            }
+        )
+    };
+    s.write("w.yaml", &flow(false));
+    let mut child = s
+        .cmd(&["run", "w.yaml", "--watch"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = Lines::of(&mut child);
+    let first = lines.until("watching");
+    assert!(first.contains("ended SUCCESS"), "{first}");
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    s.write("w.yaml", &flow(true));
+    let second = lines.until("watching");
+    assert!(second.contains("changed: w.yaml"), "{second}");
+    assert!(
+        second.contains(
+            "since the last run: the execution SUCCESS -> FAILED, second SUCCESS -> FAILED"
+        ),
+        "{second}"
+    );
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
