@@ -3,22 +3,42 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+/// `runner --version`: the version and the commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RUNNER_COMMIT"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "runner",
-    version,
-    about = "Run Kestra flow files locally, from one small binary"
+    version = VERSION,
+    about = "Run Kestra flow files locally, from one small binary",
+    after_help = "Start with `runner init` (a project with one flow and its test), then `runner run flows/hello.yaml`.\nEvery command has examples in its --help; the manual is README.md."
 )]
 pub(crate) struct Cli {
+    /// Colours on stderr: `auto` on a terminal unless NO_COLOR is set
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    pub(crate) color: ColorArg,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run a flow file and print a summary (exit 0 on SUCCESS or WARNING, 1 on FAILED or KILLED)
+    #[command(
+        after_help = "Examples:\n  runner run flows/hello.yaml -i name=you\n  runner run flows/postgres_to_s3.yaml --env-file .env_encoded\n  runner run --flow-id company.team.hello --flows flows --json\n  runner run flows/hello.yaml --watch"
+    )]
     Run(RunArgs),
     /// Check flow files (or folders of them) without running anything
+    #[command(
+        after_help = "Examples:\n  runner validate flows\n  runner validate --strict flows/postgres_to_s3.yaml --env-file .env_encoded"
+    )]
     Validate {
         /// Flow files or folders (searched recursively for .yaml and .yml files)
         #[arg(required = true)]
@@ -35,6 +55,9 @@ pub(crate) enum Command {
         strict: bool,
     },
     /// Render one expression and print the result
+    #[command(
+        after_help = "Examples:\n  runner eval \"{{ 1 + 1 }}\"\n  runner eval --flow flows/hello.yaml \"{{ inputs.name | upper }}\"\n  runner eval --env-file .env_encoded \"{{ secret('TOKEN') | length }}\""
+    )]
     Eval {
         /// A JSON or YAML file whose top-level keys become variables
         #[arg(long)]
@@ -51,19 +74,55 @@ pub(crate) enum Command {
         /// The expression, e.g. "{{ 1 + 1 }}"
         template: String,
     },
-    /// List the task types this runner supports
+    /// List the task types this runner supports, or show one with its properties and example
+    #[command(
+        after_help = "Examples:\n  runner plugins\n  runner plugins io.kestra.plugin.core.http.Request\n  runner plugins --format json"
+    )]
     Plugins {
+        /// One task type (or an alias of it)
+        #[arg(value_name = "TYPE")]
+        type_name: Option<String>,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Create a project: a flows folder with one flow and its test, .env.example, .gitignore
+    #[command(after_help = "Examples:\n  runner init\n  runner init my-project")]
+    Init {
+        /// Where [default: the current folder]
+        dir: Option<PathBuf>,
+    },
+    /// Print a shell completion script
+    #[command(
+        after_help = "Examples:\n  runner completions bash > ~/.local/share/bash-completion/completions/runner\n  runner completions zsh > ~/.zfunc/_runner\n  runner completions fish > ~/.config/fish/completions/runner.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: Shell,
+    },
     /// Work with secret files
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  runner secrets encode .env -o .env_encoded\n  runner secrets encrypt .env -r age1..."
+    )]
     Secrets(SecretsCommand),
     /// Read and change the KV store that runs keep in the state directory
+    #[command(
+        after_help = "Examples:\n  runner kv list\n  runner kv set company.team last_run 2026-01-01 --type DATE\n  runner kv get company.team last_run"
+    )]
     Kv(KvArgs),
     /// Run Kestra test suites (flow unit tests): exit 0 when every case passed, 1 when one
     /// failed or errored, 2 when a suite is invalid
+    #[command(
+        after_help = "Examples:\n  runner test flows --flows flows\n  runner test flows/tests/hello_test.yaml --test-case given_name\n  runner test --junit target/runner-test.xml -j 4\n  runner test --watch"
+    )]
     Test(TestArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(clap::Args)]

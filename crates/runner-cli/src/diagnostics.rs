@@ -10,11 +10,29 @@ pub(crate) struct Style {
     color: bool,
 }
 
+/// `--color`, set once before a command runs.
+static COLOR: std::sync::OnceLock<crate::cli::ColorArg> = std::sync::OnceLock::new();
+
+pub(crate) fn set_color(choice: crate::cli::ColorArg) {
+    let _ = COLOR.set(choice);
+}
+
+/// Whether stderr gets colours: `--color always|never`, else a terminal without NO_COLOR
+/// (set and not empty, as no-color.org says).
+pub(crate) fn colors() -> bool {
+    match COLOR.get().copied().unwrap_or(crate::cli::ColorArg::Auto) {
+        crate::cli::ColorArg::Always => true,
+        crate::cli::ColorArg::Never => false,
+        crate::cli::ColorArg::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
 impl Style {
     pub(crate) fn stderr() -> Self {
-        Style {
-            color: std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-        }
+        Style { color: colors() }
     }
 
     /// No colours (text kept for reports).

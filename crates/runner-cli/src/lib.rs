@@ -26,10 +26,12 @@ macro_rules! say_raw {
 pub(crate) use {say, say_raw};
 
 mod cli;
+mod completions;
 mod diagnostics;
 mod eval;
 mod files;
 mod flows;
+mod init;
 mod kv;
 mod limits;
 mod plugins;
@@ -79,6 +81,7 @@ pub fn main() -> ExitCode {
 
 fn dispatch(cli: cli::Cli) -> u8 {
     use cli::{Command, SecretsCommand};
+    diagnostics::set_color(cli.color);
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Validate {
@@ -99,7 +102,12 @@ fn dispatch(cli: cli::Cli) -> u8 {
             &template,
             &files::EnvFiles::new(env_files, identity),
         ),
-        Command::Plugins { format } => plugins::plugins(format),
+        Command::Plugins { type_name, format } => match type_name {
+            Some(t) => plugins::one(&t, format),
+            None => plugins::plugins(format),
+        },
+        Command::Init { dir } => init::init(dir.as_deref()),
+        Command::Completions { shell } => completions::completions(shell),
         Command::Kv(args) => kv::kv(args),
         Command::Test(args) => test::test(args),
         Command::Secrets(SecretsCommand::Encode {

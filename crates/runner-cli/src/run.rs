@@ -227,9 +227,19 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
         } else {
             exit::SUCCESS
         };
-        if let Err(e) = recorded {
-            crate::say!("{}: {e}", style.error_label());
-            code = exit::FAILED;
+        match recorded {
+            Ok(path) => {
+                // Where to look next: the record, and the folder of the task runs' files.
+                crate::say!("record: {}", path.display());
+                let tasks = path.with_file_name("tasks");
+                if tasks.is_dir() {
+                    crate::say!("files:  {}/", tasks.display());
+                }
+            }
+            Err(e) => {
+                crate::say!("{}: {e}", style.error_label());
+                code = exit::FAILED;
+            }
         }
         if args.json {
             let mut text = runner_core::Execution::record_text(&record);

@@ -412,3 +412,177 @@ fn docker_compose_file_names_the_services() {
     assert_eq!(services["kestra"]["profiles"][0], "kestra");
     assert_eq!(services["postgres"]["ports"][0], "127.0.0.1:56982:5432");
 }
+
+/// Runs `args` under a pseudo-terminal (util-linux `script`), as a user's shell would; returns
+/// everything the terminal received (stdout and stderr together).
+#[cfg(unix)]
+fn on_a_terminal(s: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> String {
+    let bin = env!("CARGO_BIN_EXE_runner");
+    let line = std::iter::once(bin)
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qefc", &line, "/dev/null"])
+        .current_dir(&s.dir)
+        .env_remove("NO_COLOR")
+        .env("TERM", "xterm-256color");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("util-linux script runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn init_scaffolds_a_project_that_validates_runs_and_tests() {
+    let s = Sandbox::new();
+    let out = s.run(&["init", "proj"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    for f in [
+        "flows/hello.yaml",
+        "flows/tests/hello_test.yaml",
+        ".env.example",
+        ".gitignore",
+    ] {
+        assert!(s.dir.join("proj").join(f).is_file(), "{f}");
+    }
+    let ignore = std::fs::read_to_string(s.dir.join("proj/.gitignore")).unwrap();
+    for line in [".env", ".env_encoded", ".runner/"] {
+        assert!(ignore.lines().any(|l| l == line), "{ignore}");
+    }
+    assert!(
+        out.stderr().contains(
+            "Next:\n  cd proj && runner run flows/hello.yaml -i name=you\n  runner test flows\n"
+        ),
+        "{}",
+        out.stderr()
+    );
+    let p = s.dir.join("proj");
+    let run = |args: &[&str]| {
+        let mut cmd = s.cmd(args);
+        cmd.current_dir(&p);
+        support::Done(cmd.output().unwrap())
+    };
+    assert_eq!(run(&["validate", "flows"]).code(), 0);
+    let r = run(&["run", "flows/hello.yaml", "-i", "name=you", "--json"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let record: serde_json::Value = serde_json::from_str(&r.stdout()).unwrap();
+    assert_eq!(record["outputs"]["shouted"], "YOU");
+    assert!(
+        r.stderr()
+            .contains("record: .runner/storage/company/team/hello/executions/")
+    );
+    let t = run(&["test", "flows"]);
+    assert_eq!(t.code(), 0, "{}", t.stderr());
+    assert!(t.stderr().contains("1 passed"), "{}", t.stderr());
+    // A second init never overwrites.
+    let again = s.run(&["init", "proj"]);
+    assert_eq!(again.code(), 2);
+    assert!(
+        again.stderr().contains("already exist(s)"),
+        "{}",
+        again.stderr()
+    );
+}
+
+#[test]
+fn version_completions_and_help_that_teaches() {
+    let s = Sandbox::new();
+    let v = s.run(&["--version"]).stdout();
+    let (name, rest) = v.trim().split_once(' ').unwrap();
+    assert_eq!(name, "runner");
+    let commit = rest.split_once('(').unwrap().1.trim_end_matches(')');
+    let hash = commit.trim_end_matches("+dirty");
+    assert!(
+        hash == "unknown" || (hash.len() == 12 && hash.chars().all(|c| c.is_ascii_hexdigit())),
+        "{v}"
+    );
+    for (shell, marker) in [
+        ("bash", "complete -F _runner"),
+        ("zsh", "#compdef runner"),
+        ("fish", "complete -c runner"),
+    ] {
+        let out = s.run(&["completions", shell]);
+        assert_eq!(out.code(), 0);
+        let script = out.stdout();
+        assert!(script.contains(marker), "{shell}: {script}");
+        for sub in ["run", "validate", "test", "init", "kv"] {
+            assert!(script.contains(sub), "{shell} misses {sub}");
+        }
+    }
+    // Every subcommand's help has an example.
+    for sub in [
+        "run",
+        "validate",
+        "eval",
+        "plugins",
+        "init",
+        "completions",
+        "secrets",
+        "kv",
+        "test",
+    ] {
+        let help = s.run(&[sub, "--help"]).stdout();
+        assert!(help.contains("Examples:\n  runner "), "{sub}: {help}");
+    }
+    let typo = s.run(&["valdate", "x"]);
+    assert_eq!(typo.code(), 2);
+    assert!(
+        typo.stderr().contains("'validate'") && typo.stderr().contains("tip: "),
+        "{}",
+        typo.stderr()
+    );
+    let typo = s.run(&["run", "--jsno", "x.yaml"]);
+    assert!(
+        typo.stderr()
+            .contains("a similar argument exists: '--json'"),
+        "{}",
+        typo.stderr()
+    );
+    // One task type, by an alias too.
+    let one = s.run(&["plugins", "io.kestra.core.tasks.log.Log"]);
+    assert_eq!(one.code(), 0);
+    assert!(
+        one.stdout().starts_with("io.kestra.plugin.core.log.Log\n"),
+        "{}",
+        one.stdout()
+    );
+    assert!(
+        one.stdout().contains("Example:\n  id: "),
+        "{}",
+        one.stdout()
+    );
+    let bad = s.run(&["plugins", "io.kestra.plugin.core.log.Lgo"]);
+    assert_eq!(bad.code(), 2);
+    assert!(
+        bad.stderr()
+            .contains("did you mean `io.kestra.plugin.core.log.Log`?")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn colours_on_a_terminal_unless_no_color_or_never() {
+    let s = Sandbox::new();
+    s.write("bad.yaml", "id: bad\nnamespace: n\ntasks: []\n");
+    let coloured = on_a_terminal(&s, &["validate", "bad.yaml"], &[]);
+    assert!(coloured.contains("\x1b[1;31merror\x1b[0m"), "{coloured:?}");
+    let plain = on_a_terminal(&s, &["validate", "bad.yaml"], &[("NO_COLOR", "1")]);
+    assert!(
+        plain.contains("error:") && !plain.contains("\x1b["),
+        "{plain:?}"
+    );
+    let never = on_a_terminal(&s, &["--color", "never", "validate", "bad.yaml"], &[]);
+    assert!(!never.contains("\x1b["), "{never:?}");
+    // Piped, colours only when asked for.
+    let piped = s.run(&["validate", "bad.yaml"]);
+    assert!(!piped.stderr().contains("\x1b["));
+    let forced = s.run(&["--color", "always", "validate", "bad.yaml"]);
+    assert!(
+        forced.stderr().contains("\x1b[1;31merror"),
+        "{}",
+        forced.stderr()
+    );
+}
