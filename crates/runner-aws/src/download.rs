@@ -60,6 +60,8 @@ async fn fetch(
     let io = |e: std::io::Error| {
         TaskError::new(ErrorKind::Io, format!("cannot write {uri}")).caused_by(e)
     };
+    let total = object.content_length.and_then(|l| u64::try_from(l).ok());
+    let progress = ctx.progress("downloading", ProgressUnit::Bytes, total);
     while let Some(chunk) = object.body.try_next().await.map_err(|e| {
         TaskError::new(
             ErrorKind::Unreachable,
@@ -68,7 +70,9 @@ async fn fetch(
         .caused_by(e)
     })? {
         file.write_all(&chunk).await.map_err(io)?;
+        progress.add(chunk.len() as u64);
     }
+    drop(progress);
     file.flush().await.map_err(io)?;
     let mut info = Map::new();
     info.insert("uri".into(), Json::String(uri.clone()));

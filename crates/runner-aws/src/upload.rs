@@ -376,12 +376,14 @@ impl RunnableTask for Upload {
                                 path.file_name().and_then(|n| n.to_str()).unwrap_or(""),
                                 s3.bucket
                             ));
+                            let progress = ctx.progress("uploading", ProgressUnit::Bytes, None);
                             let object = Object {
                                 s3,
                                 path,
                                 key,
                                 options,
                                 cleanup: ctx.cleanup(),
+                                progress: Some(&progress),
                             };
                             object.upload(prepared).await.map(|r| (rel.clone(), r))
                         }
@@ -434,6 +436,8 @@ struct Object<'a> {
     options: &'a ObjectOptions,
     /// Where an upload dropped midway is aborted.
     cleanup: &'a Cleanup,
+    /// Bytes sent, for a terminal (none in a preview, which shows nothing).
+    progress: Option<&'a Progress>,
 }
 
 /// An open multipart upload; its guard aborts it unless the upload completes.
@@ -446,6 +450,12 @@ impl Object<'_> {
     /// The object for messages.
     fn what(&self) -> String {
         format!("`{}`", self.key)
+    }
+
+    fn sent(&self, bytes: u64) {
+        if let Some(p) = self.progress {
+            p.add(bytes);
+        }
     }
 
     fn read_error(&self, e: impl std::error::Error + Send + Sync + 'static) -> TaskError {
@@ -463,8 +473,12 @@ impl Object<'_> {
             .await
             .map_err(|e| self.read_error(e))?
             .len();
+        if let Some(p) = self.progress {
+            p.set_total(length);
+        }
         if let Some(p) = prepared {
             let p = *p;
+            self.sent(p.parts.len() as u64 * PART_SIZE);
             return self.finish_multipart(length, p.multipart, p.parts).await;
         }
         if length <= PART_SIZE {
@@ -481,6 +495,7 @@ impl Object<'_> {
                 .send()
                 .await
                 .map_err(|e| describe(&e, s3, &self.what()))?;
+            self.sent(length);
             return Ok(Uploaded {
                 e_tag: r.e_tag,
                 version_id: r.version_id,
@@ -584,11 +599,16 @@ impl Object<'_> {
             while offset < length && running.len() < PARTS_IN_FLIGHT {
                 let size = PART_SIZE.min(length - offset);
                 number += 1;
-                running.push(self.send_part(upload_id, number, offset, size));
+                let part = self.send_part(upload_id, number, offset, size);
+                running.push(async move { part.await.map(|p| (p, size)) });
                 offset += size;
             }
             match running.next().await {
-                Some(part) => parts.push(part?),
+                Some(part) => {
+                    let (part, size) = part?;
+                    self.sent(size);
+                    parts.push(part);
+                }
                 None => break,
             }
         }
@@ -688,6 +708,7 @@ impl Upload {
             key: &key,
             options: &options,
             cleanup: ctx.cleanup(),
+            progress: None,
         };
         let multipart = object.create_multipart().await.ok()?;
         let mut parts = Vec::new();

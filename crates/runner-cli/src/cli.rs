@@ -307,6 +307,10 @@ pub(crate) struct RunArgs {
     /// (Ctrl-C ends)
     #[arg(long)]
     pub(crate) watch: bool,
+    /// Live progress lines for long work (uploads, downloads, queries, conversions, scripts)
+    /// on a terminal: `auto` unless CI is set or logs are JSON; never in a pipe
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) progress: crate::progress::ProgressArg,
     /// Log line format on stderr
     #[arg(long, value_enum, default_value = "text")]
     pub(crate) log_format: LogFormatArg,

@@ -35,6 +35,7 @@ mod init;
 mod kv;
 mod limits;
 mod plugins;
+mod progress;
 mod registry;
 mod run;
 mod secrets;

@@ -197,10 +197,19 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
         if let Some(t) = trigger {
             execution = execution.trigger(t);
         }
+        let terminal =
+            crate::progress::view(args.progress, matches!(args.log_format, LogFormatArg::Json));
+        let log_out = match &terminal {
+            Some(t) => {
+                execution = execution.progress(Arc::new(t.clone()));
+                t.log_writer()
+            }
+            None => Box::new(std::io::stderr()),
+        };
         let execution = execution
             .environment(environment)
             .limits(limits)
-            .log(Box::new(std::io::stderr()), format, min_level)
+            .log(log_out, format, min_level)
             .inputs(given);
         let execution = match execution.start().await {
             Ok(e) => e,

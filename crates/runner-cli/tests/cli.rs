@@ -427,6 +427,7 @@ fn on_a_terminal(s: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> String {
     cmd.args(["-qefc", &line, "/dev/null"])
         .current_dir(&s.dir)
         .env_remove("NO_COLOR")
+        .env_remove("CI")
         .env("TERM", "xterm-256color");
     for (k, v) in env {
         cmd.env(k, v);
@@ -585,4 +586,39 @@ fn colours_on_a_terminal_unless_no_color_or_never() {
         "{}",
         forced.stderr()
     );
+}
+
+#[cfg(unix)]
+#[test]
+fn progress_shows_on_a_terminal_only() {
+    let s = Sandbox::new();
+    s.write(
+        "slow.yaml",
+        "id: slow\nnamespace: n\ntasks:\n  - id: nap\n    type: io.kestra.plugin.scripts.shell.Commands\n    taskRunner:\n      type: io.kestra.plugin.core.runner.Process\n    commands:\n      - sleep 1.5\n",
+    );
+    let live = on_a_terminal(&s, &["run", "slow.yaml"], &[]);
+    assert!(live.contains("nap running"), "{live:?}");
+    // The line is cleared when the task ends: the summary follows on a clean line.
+    assert!(live.contains("ended SUCCESS"), "{live:?}");
+    let forced = on_a_terminal(
+        &s,
+        &["run", "slow.yaml", "--progress", "always"],
+        &[("CI", "true")],
+    );
+    assert!(forced.contains("nap running"), "{forced:?}");
+    for (args, env) in [
+        (vec!["run", "slow.yaml", "--progress", "never"], vec![]),
+        (vec!["run", "slow.yaml"], vec![("CI", "true")]),
+        (vec!["run", "slow.yaml", "--log-format", "json"], vec![]),
+    ] {
+        let quiet = on_a_terminal(&s, &args, &env);
+        assert!(quiet.contains("SUCCESS"), "{args:?}: {quiet:?}");
+        assert!(!quiet.contains("nap running"), "{args:?}: {quiet:?}");
+    }
+    // In a pipe, even when asked for: not in the logs, not in --json.
+    let piped = s.run(&["run", "slow.yaml", "--json", "--progress", "always"]);
+    assert_eq!(piped.code(), 0);
+    assert!(!piped.stderr().contains("running"), "{}", piped.stderr());
+    let record: serde_json::Value = serde_json::from_str(&piped.stdout()).unwrap();
+    assert_eq!(record["state"]["current"], "SUCCESS");
 }

@@ -761,6 +761,27 @@ impl RunContext {
         &self.exec.cleanup
     }
 
+    /// A progress line for this task run's long work (`what`: a fixed verb, as "uploading"):
+    /// drawn on the terminal of the run, if it has one; gone when the handle is dropped.
+    pub fn progress(
+        &self,
+        what: &str,
+        unit: crate::progress::Unit,
+        total: Option<u64>,
+    ) -> crate::progress::Progress {
+        let label = match self.value() {
+            Some(v) => format!("{} [{v}] {what}", self.task_id),
+            None => format!("{} {what}", self.task_id),
+        };
+        // A loop value could come from a secret: the terminal sees it masked too.
+        crate::progress::Progress::new(
+            self.exec.launch.progress.as_ref(),
+            &self.masked(&label),
+            unit,
+            total,
+        )
+    }
+
     /// A new `kestra://` URI for a file this task run writes.
     pub fn output_file_uri(&self, file_name: &str) -> String {
         self.exec

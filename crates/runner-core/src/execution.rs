@@ -70,6 +70,7 @@ pub struct ExecutionBuilder {
     trigger: Option<Json>,
     registry: Option<Arc<crate::Registry>>,
     test: Option<crate::fixture::TestSetup>,
+    progress: Option<Arc<dyn crate::progress::ProgressSink>>,
 }
 
 impl ExecutionBuilder {
@@ -90,6 +91,7 @@ impl ExecutionBuilder {
             trigger: None,
             registry: None,
             test: None,
+            progress: None,
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
@@ -206,6 +208,12 @@ impl ExecutionBuilder {
         self
     }
 
+    /// Where tasks' progress is drawn (a terminal view); none: tasks report nothing.
+    pub fn progress(mut self, sink: Arc<dyn crate::progress::ProgressSink>) -> Self {
+        self.progress = Some(sink);
+        self
+    }
+
     /// A fixed execution id instead of a new random one.
     pub fn id(mut self, id: impl Into<String>) -> Self {
         self.id = Some(id.into());
@@ -258,6 +266,7 @@ impl ExecutionBuilder {
             kv: self.kv,
             flows: self.flows,
             registry: self.registry,
+            progress: self.progress,
             depth: 0,
             ancestors: Vec::new(),
         };
@@ -285,6 +294,8 @@ pub trait FlowSource: Send + Sync {
 /// they share the storage, the secrets and masker, the log and the stores.
 #[derive(Clone)]
 pub(crate) struct Launch {
+    /// Where tasks' progress is drawn, for this execution and its subflows.
+    pub(crate) progress: Option<Arc<dyn crate::progress::ProgressSink>>,
     pub(crate) storage: PathBuf,
     pub(crate) secrets: Arc<runner_secrets::SecretStore>,
     pub(crate) variables: std::collections::BTreeMap<String, String>,

@@ -33,6 +33,7 @@ pub use crate::net::link_local_address;
 pub use crate::pipe::{FileProgress, GrowingFile, Prepared};
 pub use crate::plan::{TaskList, TaskNode};
 pub use crate::process::ChildProcess;
+pub use crate::progress::{Progress, Unit as ProgressUnit};
 pub use crate::property::{IsoDuration, Property};
 pub use crate::registry::{
     PropDoc, PropKind, PropType, Properties, Shape, TaskDescriptor, TaskLists, ValueError,

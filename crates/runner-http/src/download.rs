@@ -93,6 +93,7 @@ impl RunnableTask for Download {
                 TaskError::new(ErrorKind::Io, "cannot create the downloaded file").caused_by(e)
             })?;
             let mut received: u64 = 0;
+            let progress = ctx.progress("downloading", ProgressUnit::Bytes, expected);
             let mut stream = response.bytes_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| {
@@ -106,7 +107,9 @@ impl RunnableTask for Download {
                     TaskError::new(ErrorKind::Io, "cannot write the downloaded file").caused_by(e)
                 })?;
                 received += chunk.len() as u64;
+                progress.set(received);
             }
+            drop(progress);
             file.flush().await.map_err(|e| {
                 TaskError::new(ErrorKind::Io, "cannot write the downloaded file").caused_by(e)
             })?;

@@ -11,7 +11,8 @@ use futures_util::{TryStreamExt, pin_mut};
 use jiff::tz::TimeZone;
 use postgres_types::{Format, IsNull, ToSql, Type, to_sql_checked};
 use runner_core::plugin::{
-    Cleanup, ErrorKind, FileProgress, Level, Outputs, Property, RunContext, TaskError,
+    Cleanup, ErrorKind, FileProgress, Level, Outputs, Progress, ProgressUnit, Property, RunContext,
+    TaskError,
 };
 use serde_json::{Map, Value as Json};
 use std::pin::{Pin, pin};
@@ -343,6 +344,12 @@ pub(crate) async fn run_statement(
         .collect();
     // STORE rows are appended here and written out in blocks of about STORE_BLOCK bytes.
     let mut block = String::new();
+    // Rows so far, for a terminal; updated once per block written.
+    let stored = if file.is_some() {
+        ctx.progress("storing", ProgressUnit::Rows, None)
+    } else {
+        Progress::none()
+    };
     let mut cells = Vec::with_capacity(names.len());
     'batches: loop {
         let stream = tx
@@ -378,6 +385,7 @@ pub(crate) async fn run_statement(
                 block.push_str("}\n");
                 if block.len() >= STORE_BLOCK {
                     f.write(&mut block).await?;
+                    stored.set(size);
                 }
                 continue;
             }
@@ -400,6 +408,7 @@ pub(crate) async fn run_statement(
             break;
         }
     }
+    drop(stored);
     if let Some(mut f) = file {
         f.write(&mut block).await?;
         f.flush().await?;

@@ -267,7 +267,10 @@ pub(crate) async fn run(
         dir: prepared.dir.path().to_path_buf(),
         path_prefix: setup.path_prefix,
     };
-    let ran = execute(ctx, chosen, launch).await?;
+    let running = ctx.progress("running", ProgressUnit::Elapsed, None);
+    let ran = execute(ctx, chosen, launch).await;
+    drop(running);
+    let ran = ran?;
     let patterns = match &props.output_files {
         Some(p) => Some(ctx.render(p, "outputFiles")?),
         None => None,

@@ -111,6 +111,7 @@ impl RunnableTask for CsvToIon {
             let mut fields: Vec<String> = Vec::new();
             let mut names: Option<(Vec<String>, usize)> = None;
             let (mut skipped, mut size) = (0u64, 0u64);
+            let progress = ctx.progress("converting", ProgressUnit::Rows, None);
             let mut text = String::with_capacity(1024);
             while let Some(line) = records.next(&mut fields).await? {
                 if skip_empty && records.blank {
@@ -166,6 +167,9 @@ impl RunnableTask for CsvToIon {
                 }
                 text.push('\n');
                 size += 1;
+                if size.is_multiple_of(crate::PROGRESS_EVERY) {
+                    progress.set(size);
+                }
                 out.write(&text).await?;
             }
             let uri = out.finish().await?;

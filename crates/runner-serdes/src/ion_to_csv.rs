@@ -119,8 +119,12 @@ impl RunnableTask for IonToCsv {
             let mut columns: Option<Vec<String>> = None;
             let mut size: u64 = 0;
             let mut text = String::with_capacity(1024);
+            let progress = ctx.progress("converting", ProgressUnit::Rows, None);
             while let Some((number, value)) = rows.next().await? {
                 size += 1;
+                if size.is_multiple_of(crate::PROGRESS_EVERY) {
+                    progress.set(size);
+                }
                 let fields: Vec<(String, IonValue)> = match value {
                     IonValue::Struct(f) => f,
                     IonValue::Annotated(_, v) if matches!(*v, IonValue::Struct(_)) => match *v {

@@ -54,8 +54,12 @@ impl RunnableTask for IonToJson {
             let mut text = String::with_capacity(1024);
             // One document: the first value waits until a second one says an array is needed.
             let mut first: Option<String> = None;
+            let progress = ctx.progress("converting", ProgressUnit::Rows, None);
             while let Some((_, value)) = values.next().await? {
                 size += 1;
+                if size.is_multiple_of(crate::PROGRESS_EVERY) {
+                    progress.set(size);
+                }
                 text.clear();
                 write_value(&value, &annotations, &mut text);
                 if new_line {

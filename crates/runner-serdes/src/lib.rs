@@ -9,6 +9,10 @@ mod json_to_ion;
 
 use runner_core::plugin::TaskDescriptor;
 
+/// Conversions report their row count to a terminal once per this many rows (a check per row
+/// costs nothing measurable; a draw request per row would).
+const PROGRESS_EVERY: u64 = 4096;
+
 #[doc(hidden)]
 pub use csv_to_ion::read_all as read_csv;
 
