@@ -18,7 +18,8 @@ services_setup() {
             die "PostgreSQL server binaries are missing: install the Debian package postgresql"
         fi
     fi
-    s3s=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/release/runner-s3
+    # The release build's by default (the benchmarks); the demo uses its debug build.
+    s3s=${RUNNER_S3_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/target/release/runner-s3}
     work=$(mktemp -d /tmp/runner-services.XXXXXX)
     chmod 755 "$work"
     s3_pid=""
@@ -59,7 +60,7 @@ pg_sql() {
 # start_s3 BUCKET: runner-s3 on a free loopback port; sets s3_port and s3_endpoint. Needs the
 # release build (`cargo build --release`, which builds runner-s3 beside runner).
 start_s3() {
-    [ -x "$s3s" ] || die "$s3s is missing: run cargo build --release first"
+    [ -x "$s3s" ] || die "$s3s is missing: build it first (cargo build --release)"
     s3_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     mkdir -p "$work/s3/$1"
     RUNNER_S3_ACCESS_KEY="$s3_access" RUNNER_S3_SECRET_KEY="$s3_secret" \

@@ -60,6 +60,17 @@ totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d f
 say "release build"
 cargo build --release --locked
 
+# The demo, as a new user runs it: one build, its own S3 server (runner-s3), the headline
+# flow, the object read back.
+say "the demo (scripts/demo.sh)"
+demo_out=$(scripts/demo.sh 2>&1) || { echo "$demo_out"; echo "error: scripts/demo.sh failed" >&2; exit 1; }
+echo "$demo_out" | tail -n 5
+if ! grep -q "key: s3://kestra-bucket/data/users.csv  size: [1-9]" <<<"$demo_out"; then
+    echo "$demo_out"
+    echo "error: the demo did not upload data/users.csv" >&2
+    exit 1
+fi
+
 # The example test suites (flows/tests), run by `runner test` as a user runs them, against a
 # throwaway PostgreSQL and S3 server (scripts/services.sh); the JUnit report is kept in target/.
 say "runner test flows (Kestra test suites)"

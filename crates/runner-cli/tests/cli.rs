@@ -622,3 +622,23 @@ fn progress_shows_on_a_terminal_only() {
     let record: serde_json::Value = serde_json::from_str(&piped.stdout()).unwrap();
     assert_eq!(record["state"]["current"], "SUCCESS");
 }
+
+#[test]
+fn no_script_builds_a_second_dependency_tree() {
+    // The demo, the benchmarks, CI and the tests use the S3 server this workspace builds
+    // (runner-s3): nothing is compiled again with `cargo install`.
+    let root = support::repo_root();
+    let mut checked = 0;
+    for dir in ["scripts", "bench", ".ci"] {
+        for f in support::walk(&root.join(dir)) {
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue;
+            };
+            checked += 1;
+            assert!(!text.contains("cargo install"), "{} runs cargo install", f.display());
+        }
+    }
+    assert!(checked >= 5, "{checked} files");
+    let services = std::fs::read_to_string(root.join("scripts/services.sh")).unwrap();
+    assert!(services.contains("target/release/runner-s3"));
+}
