@@ -57,6 +57,38 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace --locked 2>&1 | tee "$log"
 totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$log")
 
+# The same PostgreSQL, S3 and end-to-end suites a second time, on containers of images built
+# here (scripts/test-images.sh), through testcontainers. Their containers are removed when
+# the tests end, fail or are interrupted; one left behind fails the run.
+containers_totals="skipped (no container engine)"
+if [ -n "${DOCKER_HOST:-}" ]; then
+    say "PostgreSQL, S3 and end-to-end suites on containers (TESTENV=containers)"
+    remove_test_containers() {
+        docker ps -aq --filter label=org.testcontainers.managed-by=testcontainers | xargs -r docker rm -f >/dev/null 2>&1 || true
+    }
+    trap 'remove_test_containers; rm -f "$log"' EXIT
+    cargo build --locked -q -p runner-testkit --bin runner-s3
+    started=$(date +%s)
+    scripts/test-images.sh target/debug/runner-s3
+    echo "service images ready in $(( $(date +%s) - started ))s"
+    clog=$(mktemp)
+    TESTENV=containers cargo test --locked --features runner-testkit/containers \
+        -p runner-postgres -p runner-aws 2>&1 | tee "$clog"
+    TESTENV=containers cargo test --locked --features runner-testkit/containers \
+        -p runner --test e2e 2>&1 | tee -a "$clog"
+    containers_totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$clog")
+    rm -f "$clog"
+    leftover=$(docker ps -aq --filter label=org.testcontainers.managed-by=testcontainers)
+    if [ -n "$leftover" ]; then
+        echo "error: test containers were left behind: $leftover" >&2
+        remove_test_containers
+        exit 1
+    fi
+    echo "containers backend: $containers_totals; no container left (docker ps -a)"
+else
+    echo "SKIPPED: the containers backend (no container engine could be started here)"
+fi
+
 say "release build"
 cargo build --release --locked
 
@@ -118,4 +150,4 @@ else
 fi
 
 echo
-echo "tests: $totals"
+echo "tests: $totals (local backend); containers backend: $containers_totals"

@@ -635,7 +635,11 @@ fn no_script_builds_a_second_dependency_tree() {
                 continue;
             };
             checked += 1;
-            assert!(!text.contains("cargo install"), "{} runs cargo install", f.display());
+            assert!(
+                !text.contains("cargo install"),
+                "{} runs cargo install",
+                f.display()
+            );
         }
     }
     assert!(checked >= 5, "{checked} files");

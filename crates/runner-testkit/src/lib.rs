@@ -155,7 +155,7 @@ impl Postgres {
     async fn start_with(user: &str, port: Option<u16>, params: &[(&str, &str)]) -> Postgres {
         if containers_requested() {
             #[cfg(feature = "containers")]
-            return containers::postgres(user, port).await;
+            return containers::postgres(user, port, params).await;
         }
         let bin = bin_dir().unwrap_or_else(|| {
             panic!("PostgreSQL server binaries (initdb, postgres) were not found: install the Debian package `postgresql` (scripts/test.sh does)")
@@ -595,7 +595,11 @@ pub fn serve_s3(
     secret_key: String,
 ) -> std::io::Result<tokio::task::JoinHandle<()>> {
     let fs = s3s_fs::FileSystem::new(&root).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-    let mut builder = s3s::service::S3ServiceBuilder::new(BucketsMustExist { inner: fs, root });
+    let mut builder = s3s::service::S3ServiceBuilder::new(BucketsMustExist {
+        inner: fs,
+        root,
+        uploads: Default::default(),
+    });
     builder.set_auth(s3s::auth::SimpleAuth::from_single(access_key, secret_key));
     let service = builder.build();
     Ok(tokio::spawn(async move {
@@ -617,6 +621,9 @@ pub fn serve_s3(
 struct BucketsMustExist {
     inner: s3s_fs::FileSystem,
     root: PathBuf,
+    /// Multipart uploads created through this server (bucket, key, id): s3s-fs keeps no
+    /// bucket with an upload, so ListMultipartUploads answers from this list.
+    uploads: std::sync::Mutex<Vec<(String, String, String)>>,
 }
 
 impl BucketsMustExist {
@@ -644,7 +651,49 @@ impl s3s::S3 for BucketsMustExist {
         req: s3s::S3Request<s3s::dto::CreateMultipartUploadInput>,
     ) -> s3s::S3Result<s3s::S3Response<s3s::dto::CreateMultipartUploadOutput>> {
         self.check(&req.input.bucket)?;
-        self.inner.create_multipart_upload(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let created = self.inner.create_multipart_upload(req).await?;
+        if let Some(id) = &created.output.upload_id {
+            self.uploads
+                .lock()
+                .expect("uploads")
+                .push((bucket, key, id.clone()));
+        }
+        Ok(created)
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: s3s::S3Request<s3s::dto::ListMultipartUploadsInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::ListMultipartUploadsOutput>> {
+        self.check(&req.input.bucket)?;
+        // Open: created here and neither completed nor aborted (s3s-fs then removes its file).
+        let open: Vec<s3s::dto::MultipartUpload> = self
+            .uploads
+            .lock()
+            .expect("uploads")
+            .iter()
+            .filter(|(b, _, id)| {
+                *b == req.input.bucket && self.root.join(format!(".upload-{id}.json")).exists()
+            })
+            .map(|(_, key, id)| s3s::dto::MultipartUpload {
+                key: Some(key.clone()),
+                upload_id: Some(id.clone()),
+                ..Default::default()
+            })
+            .collect();
+        Ok(s3s::S3Response::new(s3s::dto::ListMultipartUploadsOutput {
+            bucket: Some(req.input.bucket.clone()),
+            uploads: Some(open),
+            ..Default::default()
+        }))
+    }
+
+    async fn delete_bucket(
+        &self,
+        req: s3s::S3Request<s3s::dto::DeleteBucketInput>,
+    ) -> s3s::S3Result<s3s::S3Response<s3s::dto::DeleteBucketOutput>> {
+        self.inner.delete_bucket(req).await
     }
 
     async fn get_object(

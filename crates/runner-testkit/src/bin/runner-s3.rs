@@ -51,7 +51,8 @@ fn run() -> Result<(), String> {
             .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
         let server = runner_testkit::serve_s3(listener, root, access, secret)
             .map_err(|e| format!("cannot serve the root folder: {e}"))?;
-        eprintln!("runner-s3: listening on http://{host}:{port}");
+        // The line minio/minio prints when it listens, which container clients wait for.
+        eprintln!("API: http://{host}:{port}");
         tokio::select! {
             _ = server => Ok(()),
             _ = tokio::signal::ctrl_c() => Ok(()),
