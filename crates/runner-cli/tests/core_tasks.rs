@@ -361,6 +361,52 @@ tasks:
 }
 
 #[test]
+fn upload_files_takes_files_map_as_kestra_1_does() {
+    let s = Sandbox::new();
+    s.write(
+        "fm.yaml",
+        r#"id: fm
+namespace: demo
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: "echo hi"
+  - id: map
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    destination: /bin
+    filesMap:
+      hello.sh: "{{ outputs.write.uri }}"
+  - id: json
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    filesMap: '{"copy.sh": "{{ outputs.write.uri }}"}'
+  - id: none
+    type: io.kestra.plugin.core.namespace.UploadFiles
+    allowFailure: true
+"#,
+    );
+    let out = s.run(&["run", "fm.yaml", "--json"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let record: Json = serde_json::from_str(&out.stdout()).unwrap();
+    let runs = record["taskRunList"].as_array().unwrap();
+    // The namespace defaults to the flow's; the map's paths go under `destination`.
+    assert_eq!(
+        runs[1]["outputs"]["files"],
+        serde_json::json!({"/bin/hello.sh": "nsfile://demo/bin/hello.sh"})
+    );
+    assert_eq!(
+        runs[2]["outputs"]["files"],
+        serde_json::json!({"/copy.sh": "nsfile://demo/copy.sh"})
+    );
+    let kept = s.dir.join(".runner/state/namespace-files/demo");
+    assert_eq!(std::fs::read_to_string(kept.join("bin/hello.sh")).unwrap(), "echo hi");
+    assert!(
+        out.stderr().contains("files or filesMap is required"),
+        "{}",
+        out.stderr()
+    );
+}
+
+#[test]
 fn namespace_uploads_stay_inside_the_namespace() {
     let s = Sandbox::new();
     s.write(

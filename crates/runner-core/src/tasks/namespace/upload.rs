@@ -10,20 +10,24 @@ use std::path::PathBuf;
 pub(crate) const UPLOAD_FILES: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.core.namespace.UploadFiles",
     aliases: &[],
-    doc: "Upload files as namespace files: a map of namespace path to kestra:// URI, or a list of kestra:// URIs and globs of the working directory put under `destination`.",
-    example: "id: upload\ntype: io.kestra.plugin.core.namespace.UploadFiles\nnamespace: company.team\nfiles:\n  /scripts/main.py: \"{{ outputs.write.uri }}\"",
+    doc: "Upload files as namespace files: `filesMap` (namespace path to kestra:// URI) and `files` (globs of the working directory), under `destination`.",
+    example: "id: upload\ntype: io.kestra.plugin.core.namespace.UploadFiles\nnamespace: company.team\nfilesMap:\n  scripts/main.py: \"{{ outputs.write.uri }}\"",
     shape: runnable::<UploadFiles>(),
 };
 
 #[derive(Deserialize, Properties)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct UploadFiles {
-    /// The namespace the files are uploaded to.
-    namespace: Property<String>,
-    /// A map of namespace path to kestra:// URI, or a list of kestra:// URIs and globs of
-    /// the working directory.
-    #[prop(type = "map or list")]
-    files: Property<Json>,
+    /// The namespace the files are uploaded to (default the flow's).
+    namespace: Option<Property<String>>,
+    /// Globs of the working directory's files (and, as older Kestra versions took them,
+    /// kestra:// URIs, or a map of namespace path to kestra:// URI).
+    #[prop(type = "list or map")]
+    files: Option<Property<Json>>,
+    /// A map (or a JSON string of one) of namespace path, under `destination`, to the
+    /// kestra:// URI of the file to upload.
+    #[prop(type = "map or JSON string")]
+    files_map: Option<Property<Json>>,
     /// The folder a list's files go to (default `/`).
     destination: Option<Property<String>>,
     /// What to do with a file that exists: OVERWRITE (default), ERROR or SKIP.
@@ -33,7 +37,15 @@ pub(crate) struct UploadFiles {
 impl RunnableTask for UploadFiles {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
-            let namespace = ctx.render(&self.namespace, "namespace")?;
+            let namespace = ctx
+                .render_opt(&self.namespace, "namespace")?
+                .unwrap_or_else(|| ctx.namespace().to_string());
+            if self.files.is_none() && self.files_map.is_none() {
+                return Err(TaskError::property(
+                    "files",
+                    "files or filesMap is required",
+                ));
+            }
             let conflict = ctx
                 .render_opt(&self.conflict, "conflict")?
                 .unwrap_or(Conflict::Overwrite);
@@ -43,7 +55,36 @@ impl RunnableTask for UploadFiles {
             let destination = destination.trim_matches('/');
             // (namespace path, local source) pairs, in the order given.
             let mut sources: Vec<(String, PathBuf)> = Vec::new();
-            match ctx.render(&self.files, "files")? {
+            if let Some(map) = ctx.render_opt(&self.files_map, "filesMap")? {
+                let map = match map {
+                    Json::String(text) => serde_json::from_str(&text).map_err(|_| {
+                        TaskError::property("filesMap", "filesMap must be a Map<String, String>")
+                    })?,
+                    other => other,
+                };
+                let Json::Object(map) = map else {
+                    return Err(TaskError::property(
+                        "filesMap",
+                        "filesMap must be a Map<String, String>",
+                    ));
+                };
+                for (target, value) in map {
+                    let Json::String(uri) = value else {
+                        return Err(TaskError::property(
+                            "filesMap",
+                            "filesMap must be a Map<String, String>",
+                        ));
+                    };
+                    if let Some(local) = storage_source(ctx, &uri, "filesMap")? {
+                        sources.push((format!("{destination}/{target}"), local));
+                    }
+                }
+            }
+            let files = match &self.files {
+                Some(f) => ctx.render(f, "files")?,
+                None => Json::Array(Vec::new()),
+            };
+            match files {
                 Json::Object(map) => {
                     for (target, value) in map {
                         let Json::String(uri) = value else {
@@ -52,7 +93,7 @@ impl RunnableTask for UploadFiles {
                                 "files must be a List<String> or a Map<String, String>",
                             ));
                         };
-                        if let Some(local) = storage_source(ctx, &uri)? {
+                        if let Some(local) = storage_source(ctx, &uri, "files")? {
                             sources.push((target, local));
                         }
                     }
@@ -67,7 +108,7 @@ impl RunnableTask for UploadFiles {
                             ));
                         };
                         if s.starts_with("kestra://") {
-                            if let Some(local) = storage_source(ctx, &s)? {
+                            if let Some(local) = storage_source(ctx, &s, "files")? {
                                 let name = s.rsplit('/').next().unwrap_or(&s);
                                 sources.push((format!("{destination}/{name}"), local));
                             }
@@ -136,10 +177,14 @@ impl RunnableTask for UploadFiles {
 
 /// The local file of `uri`, a file of this execution; `None` (with a warning, where Kestra
 /// skips it silently) when it does not exist.
-fn storage_source(ctx: &RunContext, uri: &str) -> Result<Option<PathBuf>, TaskError> {
+fn storage_source(
+    ctx: &RunContext,
+    uri: &str,
+    property: &str,
+) -> Result<Option<PathBuf>, TaskError> {
     if !uri.starts_with("kestra://") {
         return Err(TaskError::property(
-            "files",
+            property,
             format!("`{uri}` is not a kestra:// URI (a map's values name files of storage)"),
         ));
     }
