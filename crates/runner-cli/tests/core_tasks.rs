@@ -398,7 +398,10 @@ tasks:
         serde_json::json!({"/copy.sh": "nsfile://demo/copy.sh"})
     );
     let kept = s.dir.join(".runner/state/namespace-files/demo");
-    assert_eq!(std::fs::read_to_string(kept.join("bin/hello.sh")).unwrap(), "echo hi");
+    assert_eq!(
+        std::fs::read_to_string(kept.join("bin/hello.sh")).unwrap(),
+        "echo hi"
+    );
     assert!(
         out.stderr().contains("files or filesMap is required"),
         "{}",
