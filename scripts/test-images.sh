@@ -56,6 +56,12 @@ if [ ! -s "$data/PG_VERSION" ]; then
 CREATE DATABASE "$db" OWNER "$user";
 SQL
     fi
+    # As the official image: the .sql files of /docker-entrypoint-initdb.d, in order, as the user.
+    for f in /docker-entrypoint-initdb.d/*.sql; do
+        [ -f "$f" ] || continue
+        { echo "SET ROLE \"$user\";"; cat "$f"; } |
+            su postgres -s /bin/sh -c "$bin/postgres --single -j -D $data -c listen_addresses='' '$db'" >/dev/null
+    done
 fi
 # Files given in /certs (a TLS certificate and key) go to the server's user, mode 0600.
 if [ -d /certs ]; then

@@ -122,6 +122,21 @@ SQL
         --env-file "$work/.env_encoded" --storage "$work/storage" --junit target/runner-test-junit.xml
 )
 
+# docker-compose.yaml for real, with the local images (docker/compose.local.yaml).
+if [ -n "${DOCKER_HOST:-}" ]; then
+    say "docker compose (scripts/compose-test.sh)"
+    scripts/compose-test.sh
+    # Nothing this suite started may be left: test containers, task-runner containers, compose.
+    ours=$( { docker ps -aq --filter label=org.testcontainers.managed-by=testcontainers
+              docker ps -aq --filter label=kestra.io/execution-id
+              docker ps -aq --filter label=com.docker.compose.project=runnercompose; } | sort -u)
+    if [ -n "$ours" ]; then
+        echo "error: containers left behind after the suite: $ours" >&2
+        exit 1
+    fi
+    echo "no container left behind (docker ps -a)"
+fi
+
 shared=../shared/conformance
 if [ -f "$shared/check.py" ]; then
     say "Kestra conformance suite"

@@ -400,7 +400,7 @@ fn readme_lists_every_task_type() {
 
 #[test]
 fn docker_compose_file_names_the_services() {
-    // No Docker engine here: check that the file parses and wires what README promises.
+    // What README promises of the file; scripts/compose-test.sh runs it for real.
     let text = std::fs::read_to_string(support::repo_root().join("docker-compose.yaml")).unwrap();
     let doc = runner_model::load_str(&text).unwrap().remove(0).to_json();
     let services = doc["services"].as_object().unwrap();
