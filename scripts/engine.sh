@@ -5,11 +5,24 @@
 #   localhost/runner-python:test   from debootstrap --variant=minbase with python3
 #                                  (about a minute the first time; the rootfs tar is cached)
 # Usage: scripts/engine.sh            prints the engine's address (DOCKER_HOST) on success
+#        scripts/engine.sh --stop     stops dockerd if (and only if) this script started it
 # Environment: RUNNER_IMAGE_CACHE (default /var/cache/runner-images) keeps the Python rootfs.
 set -euo pipefail
 
 log() { printf '%s\n' "$*" >&2; }
 die() { log "error: $*"; exit 2; }
+
+# Set when this script started dockerd, so that --stop never stops an engine it found running.
+started_here=/run/runner-engine-started.pid
+
+if [ "${1:-}" = --stop ]; then
+    if [ -s "$started_here" ]; then
+        pid=$(cat "$started_here")
+        kill "$pid" 2>/dev/null && log "stopped the dockerd this script started (pid $pid)"
+        rm -f "$started_here"
+    fi
+    exit 0
+fi
 
 host=${DOCKER_HOST:-unix:///var/run/docker.sock}
 sock=${host#unix://}
@@ -39,6 +52,7 @@ if ! answers; then
     log "starting dockerd (log: /var/log/runner-dockerd.log)"
     # No init system runs services here, so dockerd is started by hand, detached.
     setsid /usr/sbin/dockerd --host "unix://$sock" >/var/log/runner-dockerd.log 2>&1 < /dev/null &
+    echo $! > "$started_here"
     for _ in $(seq 1 100); do
         answers && break
         sleep 0.1

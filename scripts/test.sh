@@ -164,5 +164,8 @@ else
     say "conformance suite skipped: $shared not found"
 fi
 
+# The engine goes if this run started it (an engine that was already running stays).
+scripts/engine.sh --stop
+
 echo
 echo "tests: $totals (local backend); containers backend: $containers_totals"
