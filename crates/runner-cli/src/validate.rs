@@ -36,6 +36,11 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, str
     let mut loaded = Vec::new();
     let mut calls: BTreeMap<String, Vec<subflows::Call>> = BTreeMap::new();
     let mut known: BTreeMap<String, subflows::Declared> = BTreeMap::new();
+    let mut suites: Vec<(
+        usize,
+        runner_testsuite::TestSuite,
+        Option<runner_model::Span>,
+    )> = Vec::new();
     for path in &files {
         let Some((file, results)) = files::load(path, &registry, &renderer, &style, strict) else {
             unreadable += 1;
@@ -59,16 +64,9 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, str
         for (i, (name, plan)) in results.into_iter().enumerate() {
             match docs.get(i).filter(|d| runner_testsuite::is_test_suite(d)) {
                 Some(doc) => match runner_testsuite::read(doc) {
+                    // Judged once every flow is known: the flow it tests must be one of them.
                     Ok(suite) => {
-                        valid += 1;
-                        let _ = writeln!(
-                            stdout,
-                            "✓ test suite {}.{} ({} case(s) of flow {})",
-                            suite.namespace,
-                            suite.id,
-                            suite.cases.len(),
-                            suite.flow_id
-                        );
+                        suites.push((loaded.len(), suite, doc.get("flowId").map(|n| n.span)))
                     }
                     Err(_) => {
                         invalid += 1;
@@ -85,7 +83,10 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, str
     let missing = calls
         .values()
         .flatten()
-        .any(|c| !known.contains_key(&c.target()));
+        .any(|c| !known.contains_key(&c.target()))
+        || suites
+            .iter()
+            .any(|(_, s, _)| !known.contains_key(&format!("{}.{}", s.namespace, s.flow_id)));
     if missing {
         let mut folders: Vec<PathBuf> = paths
             .iter()
@@ -127,6 +128,40 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, str
             if d.is_error() {
                 *ok = false;
             }
+        }
+    }
+    for (file_index, suite, span) in suites {
+        let file = &loaded[file_index];
+        if known.contains_key(&format!("{}.{}", suite.namespace, suite.flow_id)) {
+            valid += 1;
+            let _ = writeln!(
+                stdout,
+                "✓ test suite {}.{} ({} case(s) of flow {})",
+                suite.namespace,
+                suite.id,
+                suite.cases.len(),
+                suite.flow_id
+            );
+        } else {
+            invalid += 1;
+            let d = runner_model::Diagnostic::error(
+                runner_model::Problem::TestSuite {
+                    message: format!(
+                        "Invalid TestSuite: Flow with id: '{}' does not exist on Namespace: '{}'.",
+                        suite.flow_id, suite.namespace
+                    ),
+                },
+                span,
+                "flowId",
+            );
+            crate::say_raw!("{}", render(&d, &file.path, &file.text, &style));
+            let _ = writeln!(
+                stdout,
+                "✘ test suite {}.{} ({})",
+                suite.namespace,
+                suite.id,
+                file.path.display()
+            );
         }
     }
     for (file_index, name, ok) in flows {
