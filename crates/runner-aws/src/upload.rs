@@ -383,7 +383,7 @@ impl RunnableTask for Upload {
                                 key,
                                 options,
                                 cleanup: ctx.cleanup(),
-                                progress: Some(&progress),
+                                progress: &progress,
                             };
                             object.upload(prepared).await.map(|r| (rel.clone(), r))
                         }
@@ -436,8 +436,8 @@ struct Object<'a> {
     options: &'a ObjectOptions,
     /// Where an upload dropped midway is aborted.
     cleanup: &'a Cleanup,
-    /// Bytes sent, for a terminal (none in a preview, which shows nothing).
-    progress: Option<&'a Progress>,
+    /// Bytes sent, for a terminal (a preview's draws nothing).
+    progress: &'a Progress,
 }
 
 /// An open multipart upload; its guard aborts it unless the upload completes.
@@ -450,12 +450,6 @@ impl Object<'_> {
     /// The object for messages.
     fn what(&self) -> String {
         format!("`{}`", self.key)
-    }
-
-    fn sent(&self, bytes: u64) {
-        if let Some(p) = self.progress {
-            p.add(bytes);
-        }
     }
 
     fn read_error(&self, e: impl std::error::Error + Send + Sync + 'static) -> TaskError {
@@ -473,12 +467,10 @@ impl Object<'_> {
             .await
             .map_err(|e| self.read_error(e))?
             .len();
-        if let Some(p) = self.progress {
-            p.set_total(length);
-        }
+        self.progress.set_total(length);
         if let Some(p) = prepared {
             let p = *p;
-            self.sent(p.parts.len() as u64 * PART_SIZE);
+            self.progress.add(p.parts.len() as u64 * PART_SIZE);
             return self.finish_multipart(length, p.multipart, p.parts).await;
         }
         if length <= PART_SIZE {
@@ -495,7 +487,7 @@ impl Object<'_> {
                 .send()
                 .await
                 .map_err(|e| describe(&e, s3, &self.what()))?;
-            self.sent(length);
+            self.progress.add(length);
             return Ok(Uploaded {
                 e_tag: r.e_tag,
                 version_id: r.version_id,
@@ -606,7 +598,7 @@ impl Object<'_> {
             match running.next().await {
                 Some(part) => {
                     let (part, size) = part?;
-                    self.sent(size);
+                    self.progress.add(size);
                     parts.push(part);
                 }
                 None => break,
@@ -702,13 +694,14 @@ impl Upload {
         }
         let s3 = self.connection.connect(ctx).await.ok()?;
         let path = file.path().to_path_buf();
+        let silent = Progress::none();
         let object = Object {
             s3: &s3,
             path: &path,
             key: &key,
             options: &options,
             cleanup: ctx.cleanup(),
-            progress: None,
+            progress: &silent,
         };
         let multipart = object.create_multipart().await.ok()?;
         let mut parts = Vec::new();

@@ -97,6 +97,25 @@ impl FlowFolder {
 impl FlowFolder {
     /// The file of flow `namespace.id` (for `run --flow-id`).
     pub(crate) fn locate(&self, full_id: &str) -> Result<PathBuf, String> {
+        self.file_of(full_id)?.ok_or_else(|| {
+            let unreadable = self
+                .index()
+                .map(|i| unreadable_note(&i.unreadable))
+                .unwrap_or_default();
+            format!(
+                "--flow-id {full_id}: no flow with that namespace and id in {}{unreadable}",
+                self.roots
+                    .iter()
+                    .map(|r| format!("`{}`", r.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    }
+
+    /// The file of flow `namespace.id`, `None` when no file defines it; an error when the
+    /// folders cannot be read or two files define it.
+    pub(crate) fn file_of(&self, full_id: &str) -> Result<Option<PathBuf>, String> {
         let index = self.index()?;
         let found: Vec<&Located> = index
             .flows
@@ -105,7 +124,7 @@ impl FlowFolder {
             .map(|(_, at)| at)
             .collect();
         match found.as_slice() {
-            [at] if at.duplicate.is_none() => Ok(at.path.clone()),
+            [at] if at.duplicate.is_none() => Ok(Some(at.path.clone())),
             [at] => Err(format!(
                 "flow {full_id} is defined twice, in `{}` and `{}`: keep one",
                 at.path.display(),
@@ -114,17 +133,9 @@ impl FlowFolder {
                     .map(|p| p.display().to_string())
                     .unwrap_or_default()
             )),
-            [] => Err(format!(
-                "--flow-id {full_id}: no flow with that namespace and id in {}{}",
-                self.roots
-                    .iter()
-                    .map(|r| format!("`{}`", r.display()))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                unreadable_note(&index.unreadable)
-            )),
+            [] => Ok(None),
             _ => Err(format!(
-                "--flow-id {full_id}: more than one flow has that name (a namespace or id with dots): give the file"
+                "{full_id}: more than one flow has that name (a namespace or id with dots): give the file"
             )),
         }
     }

@@ -232,10 +232,22 @@ fn locate_flow(
             "flowId",
         )
     };
+    // Only a flow no file defines gets Kestra's message; a folder that cannot be read or a
+    // flow defined twice is said as it is.
+    let other = |why: String| {
+        Diagnostic::error(
+            Problem::TestSuite {
+                message: format!("the flow this suite tests cannot be loaded: {why}"),
+            },
+            doc.get("flowId").map(|n| n.span),
+            "flowId",
+        )
+    };
     let path = folder
-        .locate(&format!("{}.{}", suite.namespace, suite.flow_id))
-        .map_err(|_| missing())?;
-    let file = files::read(&path).map_err(|_| missing())?;
+        .file_of(&format!("{}.{}", suite.namespace, suite.flow_id))
+        .map_err(other)?
+        .ok_or_else(missing)?;
+    let file = files::read(&path).map_err(other)?;
     let index = file
         .docs
         .as_ref()

@@ -554,6 +554,18 @@ fn invalid_suites_say_what_and_where() {
         r.stderr()
             .contains("is a test suite, not a flow: run it with `runner test t.yaml`")
     );
+    // A flow two files define: said as it is, not as a missing flow.
+    s.write("flows/again/orders.yaml", FLOW);
+    let twice = s.run(&["test", "t.yaml", "--flows", "flows"]);
+    assert_eq!(twice.code(), 2);
+    assert!(
+        twice.stderr().contains(
+            "the flow this suite tests cannot be loaded: flow company.team.orders is defined twice"
+        ),
+        "{}",
+        twice.stderr()
+    );
+    std::fs::remove_dir_all(s.dir.join("flows/again")).unwrap();
     let none = s.run(&["test", "flows"]);
     assert_eq!(none.code(), 2);
     assert!(

@@ -200,11 +200,7 @@ impl ExecutionBuilder {
     /// are written into the execution's storage (the `files` variable names their URIs), and
     /// the given input values are rendered first (they may use `files` and `secret()`).
     pub fn test_fixtures(mut self, tasks: Vec<TaskFixture>, files: Vec<(String, String)>) -> Self {
-        self.test = Some(crate::fixture::TestSetup {
-            tasks,
-            files,
-            render_inputs: true,
-        });
+        self.test = Some(crate::fixture::TestSetup { tasks, files });
         self
     }
 
@@ -277,7 +273,7 @@ impl ExecutionBuilder {
                 &self.inputs,
                 Map::new(),
                 self.trigger,
-                self.test.unwrap_or_default(),
+                self.test,
             )
             .await
     }
@@ -327,7 +323,7 @@ impl Launch {
         inputs: &Map<String, Json>,
         extra_labels: Map<String, Json>,
         trigger: Option<Json>,
-        test: crate::fixture::TestSetup,
+        test: Option<crate::fixture::TestSetup>,
     ) -> Result<Execution, StartError> {
         let masker = self.masker.clone();
         let log = self.log.clone();
@@ -351,7 +347,8 @@ impl Launch {
         let mut files = None;
         let rendered_inputs;
         let mut inputs = inputs;
-        if test.render_inputs {
+        // A test case's files are written first; its inputs may name them, and secrets.
+        if let Some(test) = &test {
             let written = write_fixture_files(&storage, &prefix, &test.files)
                 .await
                 .map_err(StartError::Fixture)?;
@@ -414,7 +411,7 @@ impl Launch {
             settings: self.settings.clone(),
             kv: self.kv.clone(),
             trigger,
-            fixtures: test.tasks,
+            fixtures: test.map(|t| t.tasks).unwrap_or_default(),
             files,
             launch: Arc::new(self),
         }));

@@ -15,14 +15,13 @@ pub struct TaskFixture {
     pub outputs: Option<Map<String, Json>>,
 }
 
-/// What a test case gives its execution.
-#[derive(Clone, Debug, Default)]
+/// What a test case gives its execution; with one, the given input values are rendered
+/// (with `files` and `secret()`) before they are typed.
+#[derive(Clone, Debug)]
 pub(crate) struct TestSetup {
     pub(crate) tasks: Vec<TaskFixture>,
     /// File name to content, written under the execution's `files/` folder.
     pub(crate) files: Vec<(String, String)>,
-    /// Render the given input values (with `files` and `secret()`) before typing them.
-    pub(crate) render_inputs: bool,
 }
 
 /// The fixture for a run of `task_id` at loop value `value`: one for that value first, then

@@ -124,14 +124,7 @@ impl RunContext {
             },
         });
         let execution = child
-            .start(
-                plan,
-                None,
-                &inputs,
-                call.labels,
-                Some(trigger),
-                Default::default(),
-            )
+            .start(plan, None, &inputs, call.labels, Some(trigger), None)
             .await
             .map_err(|e| TaskError::failed(e.to_string()))?;
         let execution_id = execution.id().to_string();
