@@ -12,6 +12,19 @@ fn flow(triggers: &str) -> String {
     )
 }
 
+/// `yaml`, written as bad.yaml, fails `runner validate` with `message` at `at` (file:line:col).
+fn refused(s: &Sandbox, yaml: &str, message: &str, at: &str) {
+    s.write("bad.yaml", yaml);
+    let out = s.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code(), 1, "{yaml}: {}", out.stderr());
+    assert!(out.stderr().contains(message), "{yaml}: {}", out.stderr());
+    assert!(
+        out.stderr().contains(&format!("--> {at}")),
+        "{yaml}: {}",
+        out.stderr()
+    );
+}
+
 #[test]
 fn core_triggers_are_checked_and_plugin_ones_named() {
     let s = Sandbox::new();
@@ -48,19 +61,7 @@ fn core_triggers_are_checked_and_plugin_ones_named() {
         ),
     ];
     for (triggers, message, at) in cases {
-        s.write("bad.yaml", &flow(triggers));
-        let out = s.run(&["validate", "bad.yaml"]);
-        assert_eq!(out.code(), 1, "{triggers}: {}", out.stderr());
-        assert!(
-            out.stderr().contains(message),
-            "{triggers}: {}",
-            out.stderr()
-        );
-        assert!(
-            out.stderr().contains(&format!("--> {at}")),
-            "{triggers}: {}",
-            out.stderr()
-        );
+        refused(&s, &flow(triggers), message, at);
     }
     s.write(
         "ok.yaml",
@@ -136,15 +137,7 @@ fn flow_trigger_conditions_and_preconditions_are_checked() {
         ),
     ];
     for (body, message, at) in cases {
-        s.write("bad.yaml", &flow_trigger(body));
-        let out = s.run(&["validate", "bad.yaml"]);
-        assert_eq!(out.code(), 1, "{body}: {}", out.stderr());
-        assert!(out.stderr().contains(message), "{body}: {}", out.stderr());
-        assert!(
-            out.stderr().contains(&format!("--> {at}")),
-            "{body}: {}",
-            out.stderr()
-        );
+        refused(&s, &flow_trigger(body), message, at);
     }
     // What real flows write: old and new names, nested conditions, preconditions; a plugin
     // condition is a warning, an error only with --strict.
