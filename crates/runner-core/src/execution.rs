@@ -450,23 +450,35 @@ impl Execution {
         let (shared, plan) = (self.shared.clone(), self.plan.clone());
         let mut run = tokio::spawn(async move { Executor::new(shared).run(&plan).await });
         let mut stopped: Option<String> = None;
+        const EXIT_KILLED: &str = "An Exit task ended the execution with state KILLED";
         let stop = async {
             tokio::select! {
                 reason = stop => reason,
-                () = self.shared.kill_request.notified() => {
-                    "An Exit task ended the execution with state KILLED".to_string()
-                }
+                () = self.shared.kill_request.notified() => EXIT_KILLED.to_string(),
             }
         };
         let state = tokio::select! {
-            s = &mut run => s.unwrap_or_else(|_| {
-                self.shared.log(
-                    Level::Error,
-                    None,
-                    "The execution stopped on an internal error (a bug in runner: please report it)",
-                );
-                State::Failed
-            }),
+            s = &mut run => {
+                let state = s.unwrap_or_else(|_| {
+                    self.shared.log(
+                        Level::Error,
+                        None,
+                        "The execution stopped on an internal error (a bug in runner: please report it)",
+                    );
+                    State::Failed
+                });
+                // An Exit KILLED whose run ended before the kill was seen (its siblings already
+                // stopped): the same outcome either way, subflows still running included.
+                if self.shared.exited() == Some(State::Killed) {
+                    self.shared.log(
+                        Level::Warn,
+                        None,
+                        &format!("{EXIT_KILLED}: the execution was killed"),
+                    );
+                    stopped = Some(EXIT_KILLED.to_string());
+                }
+                state
+            }
             reason = stop => {
                 // Dropping the run is what hands its cleanup (aborting uploads, cancelling
                 // queries) to the execution: wait until it is dropped. A render busy in
