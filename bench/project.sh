@@ -19,7 +19,7 @@ namespace: bench
 tasks:
   - id: rows
     type: io.kestra.plugin.core.storage.Write
-    content: "{% for i in range(0, $rows) %}row-{{ i }},value-{{ i }}\n{% endfor %}"
+    content: "{% for i in range(1, $rows) %}row-{{ i }},value-{{ i }}\n{% endfor %}"
     extension: .csv
   - id: each
     type: io.kestra.plugin.core.flow.ForEachItem
@@ -61,7 +61,7 @@ tasks:
     value: "{{ 41 }}"
   - id: read
     type: io.kestra.plugin.core.debug.Return
-    format: "{% for i in range(0, $reads) %}{{ $1 }}{% endfor %}"
+    format: "{% for i in range(1, $reads) %}{{ $1 }}{% endfor %}"
 YAML
 }
 echo "kv() read cost ($reads reads in one render, minus $reads constants; best of 5):"

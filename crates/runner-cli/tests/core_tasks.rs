@@ -563,7 +563,7 @@ fn reverse_streams_a_file_larger_than_its_block() {
     // 20,000 lines (about 300 KB): several 64 KiB blocks, lines cut across their edges.
     s.write(
         "rev.yaml",
-        "id: rev\nnamespace: demo\ntasks:\n  - id: write\n    type: io.kestra.plugin.core.storage.Write\n    content: \"{% for i in range(0, 20000) %}line-{{ i }}\\n{% endfor %}\"\n  - id: reversed\n    type: io.kestra.plugin.core.storage.Reverse\n    from: \"{{ outputs.write.uri }}\"\n    separator: \";\"\n",
+        "id: rev\nnamespace: demo\ntasks:\n  - id: write\n    type: io.kestra.plugin.core.storage.Write\n    content: \"{% for i in range(0, 19999) %}line-{{ i }}\\n{% endfor %}\"\n  - id: reversed\n    type: io.kestra.plugin.core.storage.Reverse\n    from: \"{{ outputs.write.uri }}\"\n    separator: \";\"\n",
     );
     let out = s.run(&["run", "rev.yaml", "--json"]);
     assert_eq!(out.code(), 0, "{}", out.stderr());

@@ -205,7 +205,7 @@ fn busy_expressions_run_out_of_fuel_and_output_is_capped() {
     let s = Sandbox::new();
     s.write(
         "loop.yaml",
-        &log("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
+        &log("{% for i in range(1, 100000) %}{% for j in range(1, 100000) %}{% endfor %}{% endfor %}"),
     );
     let o = hostile(
         &s,
@@ -223,7 +223,9 @@ fn busy_expressions_run_out_of_fuel_and_output_is_capped() {
     );
     s.write(
         "big.yaml",
-        &log("{% for i in range(20000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}"),
+        &log(
+            "{% for i in range(1, 20000) %}{% for j in range(1, 10000) %}x{% endfor %}{% endfor %}",
+        ),
     );
     let o = hostile(
         &s,
@@ -257,7 +259,7 @@ fn a_task_timeout_ends_a_busy_render() {
     s.write(
         "slow.yaml",
         &one_task(
-            "    type: io.kestra.plugin.core.log.Log\n    timeout: PT0.5S\n    message: \"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\"\n",
+            "    type: io.kestra.plugin.core.log.Log\n    timeout: PT0.5S\n    message: \"{% for i in range(1, 100000) %}{% for j in range(1, 100000) %}{% endfor %}{% endfor %}\"\n",
         ),
     );
     // One render is not interrupted: its fuel bounds how late the timeout is noticed.
@@ -275,7 +277,7 @@ fn a_task_timeout_ends_a_busy_render() {
 #[test]
 fn every_ending_signal_kills_the_execution_and_writes_the_record() {
     use std::io::BufRead;
-    let slow_render = "    type: io.kestra.plugin.core.log.Log\n    message: \"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}\"\n";
+    let slow_render = "    type: io.kestra.plugin.core.log.Log\n    message: \"{% for i in range(1, 100000) %}{% for j in range(1, 100000) %}{% endfor %}{% endfor %}\"\n";
     let sleep = "    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT60S\n";
     for (signal, task) in [
         ("TERM", slow_render),
@@ -474,7 +476,7 @@ fn deep_or_long_expressions_are_refused_before_they_are_parsed() {
         ("{{ é }}".to_string(), "syntax error"),
         (
             // A loop cannot feed a value into itself (Pebble has no namespace()).
-            "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}".to_string(),
+            "{% set ns = namespace(x=[]) %}{% for i in range(1, 100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x }}".to_string(),
             "Unable to find `namespace`",
         ),
         (

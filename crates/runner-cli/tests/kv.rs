@@ -77,7 +77,7 @@ inputs:
 tasks:
   - id: each
     type: io.kestra.plugin.core.flow.ForEach
-    values: "{{ range(0, 40) }}"
+    values: "{{ range(0, 39) }}"
     concurrencyLimit: 4
     tasks:
       - id: own

@@ -58,7 +58,79 @@ pub(crate) const NAMES: &[&str] = &[
     "http",
     "encrypt",
     "decrypt",
+    "range",
 ];
+
+/// The most items `range()` makes: a list that long already takes a flow minutes to loop over.
+const RANGE_MAX: i64 = 10_000_000;
+
+/// Pebble's `range(start, end, increment)`: both ends included, counted down with a negative
+/// increment. Lazy: each item is computed when it is read.
+#[derive(Debug)]
+struct PebbleRange {
+    start: i64,
+    step: i64,
+    len: usize,
+}
+
+impl minijinja::value::Object for PebbleRange {
+    fn repr(self: &std::sync::Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Seq
+    }
+
+    fn get_value(self: &std::sync::Arc<Self>, key: &Value) -> Option<Value> {
+        let i = usize::try_from(key.as_i64()?)
+            .ok()
+            .filter(|i| *i < self.len)?;
+        Some(Value::from(self.start + self.step * i as i64))
+    }
+
+    fn enumerate(self: &std::sync::Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Seq(self.len)
+    }
+}
+
+fn range(a: Rest<ValueOrKwargs>) -> Result<Value, Error> {
+    let args = Args::new(a)?;
+    let int = |v: Option<Value>, name: &str| -> Result<Option<i64>, Error> {
+        match v.filter(|v| !v.is_undefined() && !v.is_none()) {
+            None => Ok(None),
+            Some(v) => i64::try_from(v.clone()).map(Some).map_err(|_| {
+                fail(format!(
+                    "The 'range' function's '{name}' must be an integer, not {v}"
+                ))
+            }),
+        }
+    };
+    let start = int(args.get(0, "start"), "start")?;
+    let end = int(args.get(1, "end"), "end")?;
+    let step = int(args.get(2, "increment"), "increment")?.unwrap_or(1);
+    args.finish()?;
+    let (Some(start), Some(end)) = (start, end) else {
+        return Err(missing(
+            "The 'range' function expects the arguments 'start' and 'end' (both included)",
+        ));
+    };
+    if step == 0 {
+        return Err(fail("The 'range' function's 'increment' must not be 0"));
+    }
+    let span = i128::from(end) - i128::from(start);
+    let count = if (span >= 0) == (step > 0) || span == 0 {
+        span / i128::from(step) + 1
+    } else {
+        0
+    };
+    if count > i128::from(RANGE_MAX) {
+        return Err(fail(format!(
+            "range({start}, {end}, {step}) would make {count} items; runner makes at most {RANGE_MAX}"
+        )));
+    }
+    Ok(Value::from_object(PebbleRange {
+        start,
+        step,
+        len: count as usize,
+    }))
+}
 
 pub(crate) fn register(env: &mut Environment<'static>, hooks: &Hooks) {
     register_named(env, hooks);
@@ -232,6 +304,7 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
             })
         },
     );
+    env.add_function("range", range);
     env.add_function("uuid", || Value::from(uuid::Uuid::new_v4().to_string()));
     env.add_function("id", || {
         let mut n = uuid::Uuid::new_v4().as_u128();

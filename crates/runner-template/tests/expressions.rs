@@ -218,9 +218,28 @@ fn functions() {
         ),
         ("{{ max(1, 9, 3) }} {{ min(4, 2) }}", "9 2"),
         ("{{ uuid() | length }}", "36"),
+        // Pebble's range includes its end, and counts down with a negative increment.
+        ("{{ range(1, 3) }}", "[1,2,3]"),
+        ("{{ range(3, 1, -1) | join(',') }}", "3,2,1"),
+        ("{{ range(0, 10, 4) | join(',') }}", "0,4,8"),
+        ("{{ range(2, 1) | length }}", "0"),
+        ("{% for i in range(1, 3) %}{{ i }}{% endfor %}", "123"),
+        ("{{ range(1, 3)[2] }}", "3"),
     ];
     for (t, want) in cases {
         assert_eq!(render(&r, t, v.clone()).as_deref(), Ok(*want), "{t}");
+    }
+    for (t, error) in [
+        ("{{ range(5) }}", "expects the arguments 'start' and 'end'"),
+        ("{{ range(1, 5, 0) }}", "'increment' must not be 0"),
+        (
+            "{{ range(0, 100000000000) }}",
+            "runner makes at most 10000000",
+        ),
+        ("{{ range('a', 5) }}", "'start' must be an integer"),
+    ] {
+        let e = render(&r, t, v.clone()).unwrap_err();
+        assert!(e.contains(error), "{t}: {e}");
     }
     // Both bounds are reachable and nothing falls outside them.
     let mut seen = std::collections::BTreeSet::new();
