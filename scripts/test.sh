@@ -92,6 +92,13 @@ fi
 say "release build"
 cargo build --release --locked
 
+# `runner ui` in Debian's chromium over WebDriver, against the release binary.
+say "runner ui in a browser (scripts/browser-test.sh)"
+browser_out=$(mktemp)
+scripts/browser-test.sh target/release/runner 2>&1 | tee "$browser_out"
+browser_totals=$(grep -E '^(browser:|SKIPPED)' "$browser_out" | tail -n 1)
+rm -f "$browser_out"
+
 # The demo, as a new user runs it: one build, its own S3 server (runner-s3), the headline
 # flow, the object read back.
 say "the demo (scripts/demo.sh)"
@@ -168,4 +175,4 @@ fi
 scripts/engine.sh --stop
 
 echo
-echo "tests: $totals (local backend); containers backend: $containers_totals"
+echo "tests: $totals (local backend); containers backend: $containers_totals; $browser_totals"

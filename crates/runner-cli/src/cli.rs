@@ -116,6 +116,40 @@ pub(crate) enum Command {
         after_help = "Examples:\n  runner test flows --flows flows\n  runner test flows/tests/hello_test.yaml --test-case given_name\n  runner test --junit target/runner-test.xml -j 4\n  runner test --watch"
     )]
     Test(TestArgs),
+    /// A local web view of executions (from storage) and flows, with a Run form
+    #[command(
+        after_help = "Examples:\n  runner ui\n  runner ui --flows flows --storage .runner/storage --port 8080 --open\n  runner ui --host 0.0.0.0   (prints an address with a token; every request needs it)"
+    )]
+    Ui(UiArgs),
+}
+
+#[derive(clap::Args)]
+pub(crate) struct UiArgs {
+    /// The flows folder (repeatable) [default: `flows` when it exists, else the current folder]
+    #[arg(long = "flows", value_name = "DIR")]
+    pub(crate) flows: Vec<PathBuf>,
+    /// The storage `runner run` wrote to [default: .runner/storage]
+    #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
+    pub(crate) storage: Option<PathBuf>,
+    /// The state directory runs from the Run form use [default: `state` beside the storage]
+    #[arg(long, env = "RUNNER_STATE", value_name = "DIR")]
+    pub(crate) state: Option<PathBuf>,
+    /// A dotenv file of SECRET_* and ENV_* variables (repeatable): its secrets are masked on
+    /// every page, and runs from the Run form get them
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub(crate) env_files: Vec<PathBuf>,
+    /// The age identity that decrypts `.age` env files
+    #[arg(long, value_name = "FILE")]
+    pub(crate) identity: Option<PathBuf>,
+    /// The port (0: any free one)
+    #[arg(long, default_value_t = 8080)]
+    pub(crate) port: u16,
+    /// The address to listen on; any but a loopback one requires the token printed at start
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: std::net::IpAddr,
+    /// Open the UI in the default browser
+    #[arg(long)]
+    pub(crate) open: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -249,7 +283,7 @@ pub(crate) struct RunArgs {
     /// An input value, `-i name=value` (repeatable); a FILE input takes a local path
     #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
     pub(crate) inputs: Vec<String>,
-    /// A JSON or YAML file of input values
+    /// A JSON or YAML file of input values (`-`: read them from stdin)
     #[arg(long, value_name = "FILE")]
     pub(crate) inputs_file: Option<PathBuf>,
     /// A dotenv file of SECRET_* (base64) and ENV_* variables (repeatable; later files win);
@@ -317,6 +351,22 @@ pub(crate) struct RunArgs {
     /// Lowest log level shown
     #[arg(long, value_enum, default_value = "info")]
     pub(crate) log_level: LogLevelArg,
+    /// The new execution's id (how `runner ui` knows which page to open)
+    #[arg(long, hide = true, value_parser = execution_id)]
+    pub(crate) execution_id: Option<String>,
+}
+
+/// An id that is one path component of storage: letters, digits, `-` and `_`.
+fn execution_id(s: &str) -> Result<String, String> {
+    if !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        Ok(s.to_string())
+    } else {
+        Err("an execution id is 1 to 64 letters, digits, `-` or `_`".to_string())
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]

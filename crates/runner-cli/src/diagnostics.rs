@@ -67,6 +67,11 @@ impl Source {
         Source { text, starts }
     }
 
+    /// The whole text.
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Line `n` (1-based), without its line break.
     fn line(&self, n: u32) -> Option<&str> {
         let i = usize::try_from(n).ok()?.checked_sub(1)?;

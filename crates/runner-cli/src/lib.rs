@@ -43,6 +43,7 @@ mod signals;
 mod subflows;
 mod summary;
 mod test;
+mod ui;
 mod validate;
 mod vars;
 mod watch;
@@ -111,6 +112,7 @@ fn dispatch(cli: cli::Cli) -> u8 {
         Command::Completions { shell } => completions::completions(shell),
         Command::Kv(args) => kv::kv(args),
         Command::Test(args) => test::test(args),
+        Command::Ui(args) => ui::ui(args),
         Command::Secrets(SecretsCommand::Encode {
             input,
             output,

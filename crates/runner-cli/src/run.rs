@@ -194,6 +194,9 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
         for (namespace, dir) in namespace_files {
             execution = execution.namespace_files(namespace, dir);
         }
+        if let Some(id) = &args.execution_id {
+            execution = execution.id(id);
+        }
         if let Some(t) = trigger {
             execution = execution.trigger(t);
         }

@@ -687,6 +687,16 @@ impl RunContext {
                         stack.push(path);
                         continue;
                     }
+                    // The execution's record and log are not its files (Kestra keeps both
+                    // in its database).
+                    if dir == root
+                        && entry
+                            .file_name()
+                            .to_str()
+                            .is_some_and(|n| crate::storage::EXECUTION_BOOKKEEPING.contains(&n))
+                    {
+                        continue;
+                    }
                     std::fs::remove_file(&path).map_err(|e| {
                         TaskError::new(
                             crate::error::ErrorKind::Io,

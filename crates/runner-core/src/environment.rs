@@ -137,7 +137,7 @@ impl Environment {
     /// Registers every secret this run can read with the masker, so a secret that reaches
     /// output by any path (not only `secret()`) is hidden. Returns why some variables could not
     /// be decoded, for a warning.
-    pub(crate) fn mask_all(&self, masker: &Masker) -> Vec<String> {
+    pub fn mask_all(&self, masker: &Masker) -> Vec<String> {
         let mut warnings = Vec::new();
         for encoded in self.secrets.encoded_values() {
             masker.add(encoded);

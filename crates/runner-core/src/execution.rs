@@ -375,6 +375,12 @@ impl Launch {
                 text: masker.mask(&error.to_string()),
                 error,
             })?;
+        let log = Arc::new(
+            log.with_file(
+                open_log(&storage, &prefix)
+                    .map_err(|(path, source)| StartError::Storage { path, source })?,
+            ),
+        );
         for (id, value) in &resolved.secrets {
             if masker.add(value) == runner_secrets::Added::TooShort {
                 log.emit(LogEvent {
@@ -448,6 +454,7 @@ impl Execution {
         // The run is a task of its own: a render busy in synchronous code (bounded by its
         // fuel) cannot delay the reaction to `stop`, which is polled here.
         let (shared, plan) = (self.shared.clone(), self.plan.clone());
+        let live = tokio::spawn(live_record(self.shared.clone(), self.masker.clone()));
         let mut run = tokio::spawn(async move { Executor::new(shared).run(&plan).await });
         let mut stopped: Option<String> = None;
         const EXIT_KILLED: &str = "An Exit task ended the execution with state KILLED";
@@ -505,6 +512,9 @@ impl Execution {
         // Subflows started without `wait` run on; the execution (and the process) waits for
         // them, and a killed parent takes them with it.
         crate::subflow::wait_for_children(&self.shared, stopped.as_deref()).await;
+        // Awaited after the abort, so no write of a running state lands after the final one.
+        live.abort();
+        let _ = live.await;
         if !self.shared.cleanup.wait(CLEANUP_LIMIT).await {
             self.shared.log(
                 Level::Warn,
@@ -542,10 +552,7 @@ impl Execution {
             path: path.clone(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        std::fs::write(&path, Self::record_text(record)).map_err(io)?;
+        write_atomically(&path, &Self::record_text(record)).map_err(io)?;
         Ok(path)
     }
 
@@ -634,6 +641,63 @@ async fn write_fixture_files(
 }
 
 /// Creates `dir` if needed and writes and removes a probe file in it.
+/// How often a running execution's record is rewritten, at least: `runner ui` shows it live.
+const LIVE_RECORD_EVERY: Duration = Duration::from_millis(250);
+
+/// Rewrites the record while the execution runs, when it changed. A large record takes
+/// longer to build and write; the pause grows with it so the run never spends more than a
+/// fifth of a core on it.
+async fn live_record(shared: Arc<ExecutionShared>, masker: Arc<Masker>) {
+    let Ok(path) = shared.storage.path(&shared.prefix.record()) else {
+        return;
+    };
+    let mut last = String::new();
+    loop {
+        let began = std::time::Instant::now();
+        let mut record = shared.record();
+        masker.mask_json_in_place(&mut record, RECORD_STRUCTURE);
+        let text = Execution::record_text(&record);
+        if text != last {
+            // Not written is not fatal: the final record says how the run ended.
+            let _ = write_atomically(&path, &text);
+            last = text;
+        }
+        tokio::time::sleep(LIVE_RECORD_EVERY.max(began.elapsed() * 4)).await;
+    }
+}
+
+/// Writes `text` to a file beside `path`, then renames it: a reader sees the old record or
+/// the new one, never half of one.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let temporary = path.with_extension("json.writing");
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path)
+}
+
+/// The execution's log file in storage, made with its folder.
+fn open_log(
+    storage: &Storage,
+    prefix: &crate::storage::ExecutionPrefix,
+) -> Result<std::fs::File, (PathBuf, std::io::Error)> {
+    let path = storage.path(&prefix.log()).map_err(|e| {
+        (
+            PathBuf::from(prefix.log()),
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| (dir.to_path_buf(), e))?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| (path, e))
+}
+
 fn check_writable(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let probe = dir.join(format!(".runner-probe-{}", crate::ids::friendly_id()));

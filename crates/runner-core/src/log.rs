@@ -64,6 +64,9 @@ pub(crate) struct LogSink {
     masker: Arc<Masker>,
     /// For a subflow's lines: `namespace.flowId`, so a reader tells parent from child.
     flow: Option<String>,
+    /// The execution's own log in storage (`logs.jsonl`, JSON lines, masked), which `runner
+    /// ui` reads; each execution has its own, a subflow's included.
+    file: Option<Arc<Mutex<std::fs::File>>>,
 }
 
 /// One event.
@@ -87,6 +90,7 @@ impl LogSink {
             out: Arc::new(Mutex::new(out)),
             masker,
             flow: None,
+            file: None,
         }
     }
 
@@ -98,6 +102,19 @@ impl LogSink {
             out: self.out.clone(),
             masker: self.masker.clone(),
             flow: Some(format!("{namespace}.{flow_id}")),
+            file: None,
+        }
+    }
+
+    /// The same output, each line also written to `file` as JSON.
+    pub(crate) fn with_file(&self, file: std::fs::File) -> Self {
+        LogSink {
+            format: self.format,
+            min_level: self.min_level,
+            out: self.out.clone(),
+            masker: self.masker.clone(),
+            flow: self.flow.clone(),
+            file: Some(Arc::new(Mutex::new(file))),
         }
     }
 
@@ -115,6 +132,32 @@ impl LogSink {
         }
         let now = Timestamp::now();
         let message = self.masker.mask(event.message);
+        let json = |flow: Option<&str>| {
+            let mut obj = serde_json::Map::new();
+            obj.insert("timestamp".into(), now.to_string().into());
+            obj.insert("level".into(), event.level.as_str().into());
+            if let Some(flow) = flow {
+                obj.insert("subflow".into(), flow.into());
+            }
+            if let Some(t) = event.task_id {
+                obj.insert("taskId".into(), t.into());
+            }
+            if let Some(t) = event.taskrun_id {
+                obj.insert("taskRunId".into(), t.into());
+            }
+            obj.insert("message".into(), message.as_str().into());
+            obj
+        };
+        if let Some(file) = &self.file {
+            let mut line = serde_json::Value::Object(json(None)).to_string();
+            line.push('\n');
+            // One write per line, so a reader never sees half of one; a full disk must not
+            // fail the run (the record says how it ended).
+            let _ = file
+                .lock()
+                .expect("log file lock")
+                .write_all(line.as_bytes());
+        }
         let line = match self.format {
             LogFormat::Text => {
                 let task = match (&self.flow, event.task_id) {
@@ -131,20 +174,10 @@ impl LogSink {
                 )
             }
             LogFormat::Json => {
-                let mut obj = serde_json::Map::new();
-                obj.insert("timestamp".into(), now.to_string().into());
-                obj.insert("level".into(), event.level.as_str().into());
-                if let Some(flow) = &self.flow {
-                    obj.insert("subflow".into(), flow.as_str().into());
-                }
-                if let Some(t) = event.task_id {
-                    obj.insert("taskId".into(), t.into());
-                }
-                if let Some(t) = event.taskrun_id {
-                    obj.insert("taskRunId".into(), t.into());
-                }
-                obj.insert("message".into(), message.into());
-                format!("{}\n", serde_json::Value::Object(obj))
+                format!(
+                    "{}\n",
+                    serde_json::Value::Object(json(self.flow.as_deref()))
+                )
             }
         };
         let mut out = self.out.lock().expect("log lock");

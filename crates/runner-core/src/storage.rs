@@ -140,6 +140,11 @@ impl Storage {
     }
 }
 
+/// What runner keeps in an execution's folder beside its files: the record (and the record
+/// being replaced) and the log.
+pub(crate) const EXECUTION_BOOKKEEPING: &[&str] =
+    &["execution.json", "execution.json.writing", "logs.jsonl"];
+
 /// Where one execution's files live: `/{namespace as path}/{flow slug}/executions/{id}`.
 #[derive(Clone, Debug)]
 pub(crate) struct ExecutionPrefix(String);
@@ -173,6 +178,11 @@ impl ExecutionPrefix {
     /// Where the execution record is written.
     pub(crate) fn record(&self) -> String {
         format!("kestra://{}/execution.json", self.0)
+    }
+
+    /// Where the execution's log lines are written (JSON lines, masked).
+    pub(crate) fn log(&self) -> String {
+        format!("kestra://{}/logs.jsonl", self.0)
     }
 
     /// `kestra:///ns/flow/executions/{id}`: the folder of every file of this execution.

@@ -154,6 +154,47 @@ impl Masker {
         out
     }
 
+    /// [`Self::mask`] for bytes that may not be UTF-8 (a downloaded file).
+    pub fn mask_bytes(&self, bytes: &[u8]) -> Vec<u8> {
+        let state = match self.state.read() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(ac) = &state.automaton else {
+            return bytes.to_vec();
+        };
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut at = 0;
+        for (s, e) in merged_matches(ac, bytes) {
+            out.extend_from_slice(&bytes[at..s]);
+            out.extend_from_slice(MASK.as_bytes());
+            at = e;
+        }
+        out.extend_from_slice(&bytes[at..]);
+        out
+    }
+
+    /// How much of `buffered` can be masked and sent now when more bytes may follow: all but
+    /// the end a secret could still be starting in, unless a match that is already whole
+    /// reaches past it.
+    fn safe_cut(&self, buffered: &[u8]) -> usize {
+        let state = match self.state.read() {
+            Ok(s) => s,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let Some(ac) = &state.automaton else {
+            return buffered.len();
+        };
+        let longest = state.patterns.iter().map(String::len).max().unwrap_or(1);
+        let mut cut = buffered.len().saturating_sub(longest - 1);
+        for (s, e) in merged_matches(ac, buffered) {
+            if s < cut && e > cut {
+                cut = e;
+            }
+        }
+        cut
+    }
+
     pub fn is_empty(&self) -> bool {
         self.state
             .read()
@@ -165,6 +206,81 @@ impl Masker {
 /// The forms of a value that can reach output: itself, each of its lines and words (an error
 /// message may quote the first word of a value it could not parse), its base64 at the three
 /// alignments it can take inside a longer encoded text, and its JSON and URL encodings.
+/// Every match in `haystack`, overlapping or touching ones joined.
+fn merged_matches(ac: &AhoCorasick, haystack: &[u8]) -> Vec<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize)> = ac
+        .find_overlapping_iter(haystack)
+        .map(|m| (m.start(), m.end()))
+        .collect();
+    ranges.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(ranges.len());
+    for (s, e) in ranges {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// Masks what passes through it on its way to `inner`, a secret split across two writes
+/// included; [`MaskingWriter::finish`] sends the rest.
+pub struct MaskingWriter<'m, W: std::io::Write> {
+    masker: &'m Masker,
+    inner: W,
+    pending: Vec<u8>,
+}
+
+impl<'m, W: std::io::Write> MaskingWriter<'m, W> {
+    pub fn new(masker: &'m Masker, inner: W) -> Self {
+        MaskingWriter {
+            masker,
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Masks and writes what is still held back; returns the inner writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        let rest = self.masker.mask_bytes(&self.pending);
+        self.inner.write_all(&rest)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for MaskingWriter<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        let cut = self.masker.safe_cut(&self.pending);
+        if cut > 0 {
+            let masked = self.masker.mask_bytes(&self.pending[..cut]);
+            self.inner.write_all(&masked)?;
+            self.pending.drain(..cut);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn html_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn forms(value: &str) -> Vec<String> {
     let mut out = vec![value.to_string()];
     if value.contains('\n') {
@@ -201,6 +317,8 @@ fn forms(value: &str) -> Vec<String> {
     out.push(json[1..json.len() - 1].to_string());
     out.push(url_encode(value, false));
     out.push(url_encode(value, true));
+    // As a web page shows it (`runner ui`).
+    out.push(html_escape(value));
     out.sort();
     out.dedup();
     out
@@ -239,6 +357,31 @@ mod tests {
             m.add(v);
         });
         m
+    }
+
+    #[test]
+    fn a_stream_is_masked_whatever_its_writes_split() {
+        use std::io::Write;
+        let m = masker(&["hunter2-secret"]);
+        let text = "a hunter2-secret b aHVudGVyMi1zZWNyZXQ= c hunter2-secret";
+        for step in [1, 2, 3, 5, 7, 13, 64] {
+            let mut w = MaskingWriter::new(&m, Vec::new());
+            for chunk in text.as_bytes().chunks(step) {
+                w.write_all(chunk).unwrap();
+            }
+            let out = String::from_utf8(w.finish().unwrap()).unwrap();
+            assert_eq!(out, "a ****** b ****** c ******", "writes of {step} bytes");
+        }
+        // Bytes that are not UTF-8 around a secret.
+        let mut w = MaskingWriter::new(&m, Vec::new());
+        w.write_all(b"\xff\xfehunter2-secret\x00").unwrap();
+        assert_eq!(w.finish().unwrap(), b"\xff\xfe******\x00");
+    }
+
+    #[test]
+    fn a_page_shows_a_secret_escaped_and_that_is_masked_too() {
+        let m = masker(&["p<a>ss&word"]);
+        assert_eq!(m.mask("value: p&lt;a&gt;ss&amp;word"), "value: ******");
     }
 
     #[test]

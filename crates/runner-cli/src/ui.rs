@@ -1,0 +1,350 @@
+//! `runner ui`: serves runner-ui over the storage folder and the flows folder. This module
+//! gives it what only the binary has: validation (the registry) and a way to start a run
+//! (this same binary's `run`, as a child process, so a flow can never take the UI down).
+
+use crate::cli::UiArgs;
+use crate::exit;
+use runner_ui::{Catalog, FlowEntry, Launched, Launcher, Note, Ui};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How much of a launched run's output is kept to show when it fails before its record.
+const OUTPUT_TAIL: usize = 16 * 1024;
+
+pub(crate) fn ui(args: UiArgs) -> u8 {
+    let flows = if args.flows.is_empty() {
+        vec![if Path::new("flows").is_dir() {
+            PathBuf::from("flows")
+        } else {
+            PathBuf::from(".")
+        }]
+    } else {
+        args.flows.clone()
+    };
+    for f in &flows {
+        if !f.is_dir() {
+            return crate::report(
+                format!("--flows `{}` is not a folder", f.display()),
+                exit::INVALID,
+            );
+        }
+    }
+    let storage = args
+        .storage
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(".runner/storage"));
+    let state = args.state.clone().unwrap_or_else(|| {
+        storage
+            .parent()
+            .map_or_else(|| PathBuf::from("state"), |p| p.join("state"))
+    });
+    let env_files = crate::files::EnvFiles::new(args.env_files.clone(), args.identity.clone());
+    let environment = match crate::files::environment(&env_files) {
+        Ok(e) => e,
+        Err(e) => return crate::report(e, exit::INVALID),
+    };
+    let masker = Arc::new(runner_core::Masker::default());
+    for problem in environment.mask_all(&masker) {
+        crate::say!("warning: {problem}");
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            return crate::report(
+                format!("cannot find this program's path: {e}"),
+                exit::FAILED,
+            );
+        }
+    };
+    let loopback = args.host.is_loopback();
+    let token = (!loopback).then(new_token);
+    let listener = match std::net::TcpListener::bind((args.host, args.port)) {
+        Ok(l) => l,
+        Err(e) => {
+            return crate::report(
+                format!(
+                    "cannot listen on {}:{}: {e} (another program has the port? give --port N, or 0 for any free one)",
+                    args.host, args.port
+                ),
+                exit::INVALID,
+            );
+        }
+    };
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(args.port);
+    let ui = Ui {
+        storage: storage.clone(),
+        uploads: state.join("ui-uploads"),
+        catalog: Arc::new(FolderCatalog {
+            roots: flows.clone(),
+        }),
+        launcher: Arc::new(ChildLauncher {
+            exe,
+            storage: storage.clone(),
+            state,
+            flows: flows.clone(),
+            env_files: args.env_files.clone(),
+            identity: args.identity.clone(),
+            runs: Mutex::new(HashMap::new()),
+        }),
+        masker,
+        token: token.clone(),
+        port,
+    };
+    // 0.0.0.0 is no address to open (browsers refuse it): the loopback one is, and other
+    // machines use this one's name in its place.
+    let host = if loopback || args.host.is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if args.host.is_ipv6() {
+        format!("[{}]", args.host)
+    } else {
+        args.host.to_string()
+    };
+    let address = match &token {
+        Some(t) => format!("http://{host}:{port}/?token={t}"),
+        None => format!("http://{host}:{port}/"),
+    };
+    // On stdout, alone on its line: scripts and tests read the address from here.
+    let _ = crate::write_stdout(format!("runner ui: {address}\n").as_bytes());
+    crate::say!(
+        "storage: {}, flows: {} (Ctrl-C stops)",
+        storage.display(),
+        flows
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if args.host.is_unspecified() {
+        crate::say!(
+            "listening on every address of this machine: from another one, put its name or address in place of 127.0.0.1"
+        );
+    }
+    if args.open {
+        open_browser(&address);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return crate::report(format!("cannot start the async runtime: {e}"), exit::FAILED);
+        }
+    };
+    let served = runtime.block_on(async move {
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tokio::select! {
+            r = runner_ui::serve(listener, Arc::new(ui)) => r,
+            _ = tokio::signal::ctrl_c() => Ok(()),
+        }
+    });
+    match served {
+        Ok(()) => exit::SUCCESS,
+        Err(e) => crate::report(format!("the UI stopped: {e}"), exit::FAILED),
+    }
+}
+
+fn new_token() -> String {
+    // Two ids: 128 random bits is plenty, and the friendly form is easy to copy.
+    format!(
+        "{}{}",
+        runner_core::ids::friendly_id(),
+        runner_core::ids::friendly_id()
+    )
+}
+
+fn open_browser(address: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    match std::process::Command::new(opener)
+        .arg(address)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    {
+        Ok(_) => {}
+        Err(e) => crate::say!("cannot open a browser ({opener}: {e}): open {address}"),
+    }
+}
+
+/// The flows folders, read and validated again for each page.
+struct FolderCatalog {
+    roots: Vec<PathBuf>,
+}
+
+impl Catalog for FolderCatalog {
+    fn flows(&self) -> Vec<FlowEntry> {
+        let registry = crate::registry();
+        let renderer = runner_template::Renderer::new();
+        let Ok(paths) = crate::files::collect(&self.roots) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for path in paths {
+            let Ok(file) = crate::files::read(&path) else {
+                continue;
+            };
+            let source = file.text.text().to_string();
+            let docs = match &file.docs {
+                Ok(d) => d,
+                Err(d) => {
+                    out.push(FlowEntry {
+                        namespace: None,
+                        id: None,
+                        file: path.clone(),
+                        source,
+                        document: 0,
+                        notes: vec![note(d)],
+                        valid: false,
+                    });
+                    continue;
+                }
+            };
+            for (i, doc) in docs.iter().enumerate() {
+                if runner_testsuite::is_test_suite(doc) {
+                    continue;
+                }
+                let v = runner_core::validate(doc, &registry, &renderer);
+                let text = |k: &str| {
+                    doc.get(k)
+                        .and_then(runner_model::Node::as_str)
+                        .map(str::to_string)
+                };
+                out.push(FlowEntry {
+                    namespace: text("namespace"),
+                    id: text("id"),
+                    file: path.clone(),
+                    source: source.clone(),
+                    document: i,
+                    notes: v.diagnostics.iter().map(note).collect(),
+                    valid: v.plan.is_some(),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn note(d: &runner_model::Diagnostic) -> Note {
+    Note {
+        line: d.span.map_or(0, |s| s.line),
+        col: d.span.map_or(0, |s| s.col),
+        error: d.severity == runner_model::Severity::Error,
+        message: d.problem.to_string(),
+    }
+}
+
+/// Starts runs as `runner run` child processes, with the UI's storage, state, flows and env
+/// files; the inputs go on stdin, so a SECRET input never reaches a file or the process list.
+struct ChildLauncher {
+    exe: PathBuf,
+    storage: PathBuf,
+    state: PathBuf,
+    flows: Vec<PathBuf>,
+    env_files: Vec<PathBuf>,
+    identity: Option<PathBuf>,
+    runs: Mutex<HashMap<String, Arc<Mutex<Launched>>>>,
+}
+
+impl Launcher for ChildLauncher {
+    fn launch(
+        &self,
+        flow: &FlowEntry,
+        inputs: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, String> {
+        use std::process::{Command, Stdio};
+        let id = runner_core::ids::friendly_id();
+        let mut command = Command::new(&self.exe);
+        command
+            .arg("run")
+            .arg(&flow.file)
+            .arg("--storage")
+            .arg(&self.storage)
+            .arg("--state")
+            .arg(&self.state)
+            .args([
+                "--execution-id",
+                &id,
+                "--inputs-file",
+                "-",
+                "--progress",
+                "never",
+            ]);
+        for f in &self.flows {
+            command.arg("--flows").arg(f);
+        }
+        for f in &self.env_files {
+            command.arg("--env-file").arg(f);
+        }
+        if let Some(i) = &self.identity {
+            command.arg("--identity").arg(i);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start `{} run`: {e}", self.exe.display()))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let text = serde_json::Value::Object(inputs).to_string();
+            stdin
+                .write_all(text.as_bytes())
+                .map_err(|e| format!("cannot pass the inputs to the run: {e}"))?;
+        }
+        let launched = Arc::new(Mutex::new(Launched {
+            exit_code: None,
+            output: String::new(),
+        }));
+        self.runs
+            .lock()
+            .expect("runs lock")
+            .insert(id.clone(), launched.clone());
+        let mut stderr = child.stderr.take();
+        let keep = launched.clone();
+        std::thread::spawn(move || {
+            // The run's stderr (masked by the run) is read to its end, its tail kept.
+            let mut tail: Vec<u8> = Vec::new();
+            if let Some(err) = stderr.as_mut() {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    tail.extend_from_slice(&buf[..n]);
+                    if tail.len() > OUTPUT_TAIL {
+                        tail.drain(..tail.len() - OUTPUT_TAIL);
+                    }
+                    keep.lock().expect("launch lock").output =
+                        String::from_utf8_lossy(&tail).into_owned();
+                }
+            }
+            let code = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
+            keep.lock().expect("launch lock").exit_code = Some(code);
+        });
+        // Answer once the run has its folder (the page then shows it), or has ended.
+        let began = Instant::now();
+        while began.elapsed() < Duration::from_secs(10) {
+            if runner_ui::has_execution(&self.storage, &id)
+                || launched.lock().expect("launch lock").exit_code.is_some()
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Ok(id)
+    }
+
+    fn status(&self, execution_id: &str) -> Option<Launched> {
+        let runs = self.runs.lock().expect("runs lock");
+        runs.get(execution_id)
+            .map(|l| l.lock().expect("launch lock").clone())
+    }
+}
