@@ -182,6 +182,18 @@ struct FolderCatalog {
 
 impl Catalog for FolderCatalog {
     fn flows(&self) -> Vec<FlowEntry> {
+        self.read(None)
+    }
+
+    fn find(&self, namespace: &str, id: &str) -> Option<FlowEntry> {
+        self.read(Some((namespace, id))).into_iter().next()
+    }
+}
+
+impl FolderCatalog {
+    /// Every flow of the folders, or only `namespace.id` (the others are parsed, not
+    /// validated).
+    fn read(&self, only: Option<(&str, &str)>) -> Vec<FlowEntry> {
         let registry = crate::registry();
         let renderer = runner_template::Renderer::new();
         let Ok(paths) = crate::files::collect(&self.roots) else {
@@ -195,6 +207,7 @@ impl Catalog for FolderCatalog {
             let source = file.text.text().to_string();
             let docs = match &file.docs {
                 Ok(d) => d,
+                Err(_) if only.is_some() => continue,
                 Err(d) => {
                     out.push(FlowEntry {
                         namespace: None,
@@ -212,12 +225,17 @@ impl Catalog for FolderCatalog {
                 if runner_testsuite::is_test_suite(doc) {
                     continue;
                 }
-                let v = runner_core::validate(doc, &registry, &renderer);
                 let text = |k: &str| {
                     doc.get(k)
                         .and_then(runner_model::Node::as_str)
                         .map(str::to_string)
                 };
+                if only.is_some_and(|(ns, id)| {
+                    text("namespace").as_deref() != Some(ns) || text("id").as_deref() != Some(id)
+                }) {
+                    continue;
+                }
+                let v = runner_core::validate(doc, &registry, &renderer);
                 out.push(FlowEntry {
                     namespace: text("namespace"),
                     id: text("id"),

@@ -652,7 +652,11 @@ async fn live_record(shared: Arc<ExecutionShared>, masker: Arc<Masker>) {
         return;
     };
     let mut last = String::new();
+    let mut pause = LIVE_RECORD_EVERY;
     loop {
+        // A run shorter than the first pause writes only its final record: a cold start
+        // pays for no record it does not need.
+        tokio::time::sleep(pause).await;
         let began = std::time::Instant::now();
         let mut record = shared.record();
         masker.mask_json_in_place(&mut record, RECORD_STRUCTURE);
@@ -662,7 +666,7 @@ async fn live_record(shared: Arc<ExecutionShared>, masker: Arc<Masker>) {
             let _ = write_atomically(&path, &text);
             last = text;
         }
-        tokio::time::sleep(LIVE_RECORD_EVERY.max(began.elapsed() * 4)).await;
+        pause = LIVE_RECORD_EVERY.max(began.elapsed() * 4);
     }
 }
 

@@ -125,9 +125,7 @@ impl Parts {
         let by_task = crate::topology::runs_by_task(runs);
         let namespace = record.get("namespace").and_then(Json::as_str).unwrap_or("");
         let flow_id = record.get("flowId").and_then(Json::as_str).unwrap_or("");
-        let flow = ui.catalog.flows().into_iter().find(|f| {
-            f.namespace.as_deref() == Some(namespace) && f.id.as_deref() == Some(flow_id)
-        });
+        let flow = ui.catalog.find(namespace, flow_id);
         let roots = flow
             .as_ref()
             .and_then(|f| crate::topology::from_source(&f.source, f.document))

@@ -70,10 +70,7 @@ fn plural(n: usize) -> &'static str {
 }
 
 fn find(ui: &Ui, namespace: &str, id: &str) -> Option<FlowEntry> {
-    ui.catalog
-        .flows()
-        .into_iter()
-        .find(|f| f.namespace.as_deref() == Some(namespace) && f.id.as_deref() == Some(id))
+    ui.catalog.find(namespace, id)
 }
 
 pub(crate) fn page(ui: &Ui, namespace: &str, id: &str) -> Reply {

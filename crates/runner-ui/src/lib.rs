@@ -58,6 +58,14 @@ pub struct Note {
 /// The flows folder, read again for every page (a user edits while the UI runs).
 pub trait Catalog: Send + Sync {
     fn flows(&self) -> Vec<FlowEntry>;
+
+    /// The flow `namespace.id`; a running execution's page asks twice a second, so a catalog
+    /// may find it without validating every flow.
+    fn find(&self, namespace: &str, id: &str) -> Option<FlowEntry> {
+        self.flows()
+            .into_iter()
+            .find(|f| f.namespace.as_deref() == Some(namespace) && f.id.as_deref() == Some(id))
+    }
 }
 
 /// Starts executions for the Run form.

@@ -13,6 +13,8 @@ pub(crate) struct TaskNode {
     pub(crate) id: String,
     pub(crate) type_name: String,
     pub(crate) branches: Vec<Branch>,
+    /// A Dag's `dependsOn`: the tasks this one waits for.
+    pub(crate) after: Vec<String>,
 }
 
 pub(crate) struct Branch {
@@ -41,12 +43,35 @@ fn is_task(node: &Node) -> bool {
         && node.get("type").and_then(Node::as_str).is_some()
 }
 
+/// A Dag's item: `{task: {...}, dependsOn: [...]}`.
+fn dag_item(node: &Node) -> Option<&Node> {
+    node.get("task").filter(|t| is_task(t))
+}
+
 fn task_list(node: &Node) -> Option<Vec<TaskNode>> {
     let items = node.as_seq()?;
-    if items.is_empty() || !items.iter().all(is_task) {
+    if items.is_empty() || !items.iter().all(|i| is_task(i) || dag_item(i).is_some()) {
         return None;
     }
-    Some(items.iter().map(task_node).collect())
+    Some(
+        items
+            .iter()
+            .map(|i| match dag_item(i) {
+                Some(task) => {
+                    let mut n = task_node(task);
+                    n.after = i
+                        .get("dependsOn")
+                        .and_then(Node::as_seq)
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|d| d.as_str().map(str::to_string))
+                        .collect();
+                    n
+                }
+                None => task_node(i),
+            })
+            .collect(),
+    )
 }
 
 /// A task and, for a flowable, each property holding tasks as a branch.
@@ -87,6 +112,7 @@ fn task_node(node: &Node) -> TaskNode {
             .unwrap_or("")
             .to_string(),
         branches,
+        after: Vec::new(),
     }
 }
 
@@ -132,6 +158,7 @@ pub(crate) fn from_task_runs(runs: &[Json]) -> Vec<Branch> {
                 TaskNode {
                     id: t.clone(),
                     type_name: String::new(),
+                    after: Vec::new(),
                     branches: if tasks.is_empty() {
                         Vec::new()
                     } else {
@@ -240,6 +267,13 @@ fn node(t: &TaskNode, runs: &HashMap<String, Runs>, out: &mut String, depth: usi
         esc(short_type),
         id = esc(&t.id),
     );
+    if !t.after.is_empty() {
+        let _ = write!(
+            out,
+            "<div class=\"node-after\">after {}</div>",
+            esc(&t.after.join(", "))
+        );
+    }
     if let Some(r) = r {
         let total: usize = r.states.values().sum();
         out.push_str("<div class=\"node-runs\">");
@@ -297,6 +331,12 @@ mod tests {
         assert!(html.contains("data-task=\"greet\" data-state=\"FAILED\""));
         assert!(html.contains("2 runs"));
         assert!(html.contains("data-task=\"alert\" data-state=\"NOT RUN\""));
+        let dag = "id: d\nnamespace: n\ntasks:\n  - id: dag\n    type: io.kestra.plugin.core.flow.Dag\n    tasks:\n      - task:\n          id: a\n          type: io.kestra.plugin.core.log.Log\n          message: a\n      - task:\n          id: b\n          type: io.kestra.plugin.core.log.Log\n          message: b\n        dependsOn: [a]\n";
+        let roots = from_source(dag, 0).unwrap();
+        let tasks = &roots[0].tasks[0].branches[0].tasks;
+        assert_eq!(tasks[1].id, "b");
+        assert_eq!(tasks[1].after, ["a"]);
+        assert!(render(&roots, &HashMap::new()).contains("after a"));
         let tree = from_task_runs(&runs);
         assert_eq!(tree[0].tasks[0].id, "each");
         assert_eq!(tree[0].tasks[0].branches[0].tasks[0].id, "greet");
