@@ -471,7 +471,8 @@ fn runner_testkit_files(root: &std::path::Path) -> Vec<String> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-            } else if !p.ends_with("execution.json") {
+            } else if !p.ends_with("execution.json") && !p.ends_with("logs.jsonl") {
+                // The record and the log are the execution's, not files a task left.
                 out.push(p.display().to_string());
             }
         }
