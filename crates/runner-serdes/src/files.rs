@@ -35,8 +35,8 @@ impl IonRecords {
         })
     }
 
-    /// The next top-level value and where it is (line of text Ion, value number of binary).
-    pub(crate) async fn next(&mut self) -> Result<Option<(usize, IonValue)>, TaskError> {
+    /// Which encoding this is, from the first bytes.
+    async fn detect(&mut self) -> Result<(), TaskError> {
         if self.binary.is_none() {
             let binary = match self.reader.fill_buf().await {
                 Ok(head) => head.starts_with(&runner_ion::VERSION_MARKER),
@@ -44,6 +44,45 @@ impl IonRecords {
             };
             self.binary = Some(binary.then(BinaryReader::default));
         }
+        Ok(())
+    }
+
+    /// Text Ion: reads the next line that holds something, for [`Self::line`], and returns
+    /// true. False at the end, for binary Ion, or while values of the last line wait: then
+    /// [`Self::next`] gives what there is.
+    pub(crate) async fn next_line(&mut self) -> Result<bool, TaskError> {
+        self.detect().await?;
+        if matches!(self.binary, Some(Some(_))) || !self.pending.is_empty() {
+            return Ok(false);
+        }
+        loop {
+            self.line.clear();
+            if self.read_line().await? == 0 {
+                return Ok(false);
+            }
+            self.number += 1;
+            if !self.line.trim().is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// The line [`Self::next_line`] read.
+    pub(crate) fn line(&self) -> &str {
+        &self.line
+    }
+
+    /// Parses the line [`Self::next_line`] read: [`Self::next`] then gives its values.
+    pub(crate) fn parse_line(&mut self) -> Result<(), TaskError> {
+        self.pending = runner_ion::parse_values(&self.line)
+            .map_err(|e| self.error(self.number, &e.to_string()))?
+            .into();
+        Ok(())
+    }
+
+    /// The next top-level value and where it is (line of text Ion, value number of binary).
+    pub(crate) async fn next(&mut self) -> Result<Option<(usize, IonValue)>, TaskError> {
+        self.detect().await?;
         if matches!(self.binary, Some(Some(_))) {
             return self.next_binary().await;
         }

@@ -22,7 +22,7 @@ pub(crate) const ION_TO_CSV: TaskDescriptor = TaskDescriptor {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum QuoteMode {
+pub(crate) enum QuoteMode {
     Always,
     Required,
     NonNumeric,
@@ -60,15 +60,18 @@ pub(crate) struct IonToCsv {
 }
 
 /// Everything that decides how one value is written.
-struct Style {
-    separator: char,
-    delimiter: char,
-    quote: QuoteMode,
-    date: String,
-    time: String,
-    date_time: String,
-    zone: TimeZone,
+pub(crate) struct Style {
+    pub(crate) separator: char,
+    pub(crate) delimiter: char,
+    pub(crate) quote: QuoteMode,
+    pub(crate) date: String,
+    pub(crate) time: String,
+    pub(crate) date_time: String,
+    pub(crate) zone: TimeZone,
 }
+
+/// CSV gathered before it is written: one write per block, not per row.
+const WRITE_AT: usize = 256 * 1024;
 
 impl RunnableTask for IonToCsv {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
@@ -118,9 +121,42 @@ impl RunnableTask for IonToCsv {
             let mut out = OutputFile::create(ctx, "csv").await?;
             let mut columns: Option<Vec<String>> = None;
             let mut size: u64 = 0;
-            let mut text = String::with_capacity(1024);
+            let mut text = String::with_capacity(WRITE_AT + 4096);
+            let mut scratch = String::new();
             let progress = ctx.progress("converting", ProgressUnit::Rows, None);
-            while let Some((number, value)) = rows.next().await? {
+            loop {
+                // Once the header is known, most lines convert without building their values.
+                let fast = columns.is_some() && rows.next_line().await?;
+                let next = match &columns {
+                    Some(cols) if fast => {
+                        let start = text.len();
+                        if crate::ion_to_csv_fast::row(
+                            rows.line(),
+                            cols,
+                            &style,
+                            &mut scratch,
+                            &mut text,
+                        ) {
+                            text.push_str(line_end);
+                            size += 1;
+                            if size.is_multiple_of(crate::PROGRESS_EVERY) {
+                                progress.set(size);
+                            }
+                            if text.len() >= WRITE_AT {
+                                out.write(&text).await?;
+                                text.clear();
+                            }
+                            continue;
+                        }
+                        text.truncate(start);
+                        rows.parse_line()?;
+                        rows.next().await?
+                    }
+                    _ => rows.next().await?,
+                };
+                let Some((number, value)) = next else {
+                    break;
+                };
                 size += 1;
                 if size.is_multiple_of(crate::PROGRESS_EVERY) {
                     progress.set(size);
@@ -147,7 +183,6 @@ impl RunnableTask for IonToCsv {
                     None => {
                         let c: Vec<String> = fields.iter().map(|(k, _)| k.clone()).collect();
                         if header {
-                            text.clear();
                             for (i, name) in c.iter().enumerate() {
                                 if i > 0 {
                                     text.push(style.separator);
@@ -155,7 +190,6 @@ impl RunnableTask for IonToCsv {
                                 push_field(&mut text, name, &style);
                             }
                             text.push_str(line_end);
-                            out.write(&text).await?;
                         }
                         columns = Some(c);
                         columns.as_ref().expect("just set")
@@ -174,7 +208,6 @@ impl RunnableTask for IonToCsv {
                         ),
                     ));
                 }
-                text.clear();
                 for (i, name) in cols.iter().enumerate() {
                     if i > 0 {
                         text.push(style.separator);
@@ -191,8 +224,12 @@ impl RunnableTask for IonToCsv {
                     push_field(&mut text, &value, &style);
                 }
                 text.push_str(line_end);
-                out.write(&text).await?;
+                if text.len() >= WRITE_AT {
+                    out.write(&text).await?;
+                    text.clear();
+                }
             }
+            out.write(&text).await?;
             let out_uri = out.finish().await?;
             Ok(Outputs::from_iter([
                 ("uri".to_string(), Json::String(out_uri)),
@@ -209,24 +246,34 @@ fn is_numeric(s: &str) -> bool {
         && body.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
-fn push_field(out: &mut String, value: &str, style: &Style) {
+pub(crate) fn push_field(out: &mut String, value: &str, style: &Style) {
+    let (sep, delim) = (style.separator, style.delimiter);
     let quote = match style.quote {
         QuoteMode::Always => true,
         QuoteMode::NonNumeric => !is_numeric(value),
-        QuoteMode::Required => value.contains([style.separator, style.delimiter, '\n', '\r']),
-    };
-    if quote {
-        out.push(style.delimiter);
-        for c in value.chars() {
-            if c == style.delimiter {
-                out.push(c);
-            }
-            out.push(c);
+        // Bytes, not chars, when both are ASCII (always, in practice): this runs per field.
+        QuoteMode::Required if sep.is_ascii() && delim.is_ascii() => {
+            let (s, d) = (sep as u8, delim as u8);
+            value
+                .bytes()
+                .any(|b| b == s || b == d || b == b'\n' || b == b'\r')
         }
-        out.push(style.delimiter);
-    } else {
+        QuoteMode::Required => value.contains([sep, delim, '\n', '\r']),
+    };
+    if !quote {
         out.push_str(value);
+        return;
     }
+    out.push(delim);
+    let mut rest = value;
+    while let Some(at) = rest.find(delim) {
+        let end = at + delim.len_utf8();
+        out.push_str(&rest[..end]);
+        out.push(delim);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out.push(delim);
 }
 
 /// A pattern without its optional `[...]` sections, for values with no offset.
@@ -264,7 +311,7 @@ fn local(dt: jiff::civil::DateTime) -> jiff::ZonedDateTime {
 
 /// One value as Kestra writes it in CSV (Java's `toString`, dates in the task's formats);
 /// text, the common case, is borrowed rather than copied.
-fn render<'v>(v: &'v IonValue, s: &Style) -> Result<Cow<'v, str>, TaskError> {
+pub(crate) fn render<'v>(v: &'v IonValue, s: &Style) -> Result<Cow<'v, str>, TaskError> {
     match v {
         IonValue::String(t) | IonValue::Symbol(t) | IonValue::Clob(t) => Ok(Cow::Borrowed(t)),
         other => render_owned(other, s).map(Cow::Owned),
@@ -282,7 +329,14 @@ fn render_owned(v: &IonValue, s: &Style) -> Result<String, TaskError> {
         IonValue::Blob(b) => base64::engine::general_purpose::STANDARD.encode(b),
         IonValue::Timestamp(t) => {
             let t = t.trim_end_matches('T');
-            if let Ok(d) = t.parse::<jiff::civil::Date>() {
+            // Only a timestamp of day precision is a date: jiff would also read the date of
+            // `2024-06-01T10:00:00+02:00` and drop its time.
+            let date = if t.contains('T') {
+                None
+            } else {
+                t.parse::<jiff::civil::Date>().ok()
+            };
+            if let Some(d) = date {
                 fmt(
                     &local(d.to_datetime(jiff::civil::Time::midnight())),
                     &without_optional(&s.date),
@@ -404,6 +458,21 @@ mod tests {
                 "5",
             ]
         );
+    }
+
+    #[test]
+    fn a_timestamp_with_an_offset_keeps_its_time() {
+        let s = style("Europe/Lisbon");
+        let v = runner_ion::parse_values("2024-06-01T10:00:00+02:00")
+            .unwrap()
+            .remove(0);
+        assert_eq!(render(&v, &s).unwrap(), "2024-06-01T09:00:00.000+01:00");
+        let v = runner_ion::parse_values("2024-06-01T10:00:00-00:00")
+            .unwrap()
+            .remove(0);
+        assert_eq!(render(&v, &s).unwrap(), "2024-06-01T10:00:00.000Z");
+        let v = runner_ion::parse_values("2024-06-01").unwrap().remove(0);
+        assert_eq!(render(&v, &s).unwrap(), "2024-06-01");
     }
 
     #[test]

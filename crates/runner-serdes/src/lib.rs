@@ -3,6 +3,7 @@
 mod csv_to_ion;
 mod files;
 mod ion_to_csv;
+mod ion_to_csv_fast;
 mod ion_to_json;
 mod java;
 mod json_to_ion;
