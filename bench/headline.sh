@@ -4,6 +4,8 @@
 #   (a) runner run flows/postgres_to_s3.yaml
 #   (b) the floor: psql \copy (select ...) to FILE csv, then curl --aws-sigv4 -T FILE
 #   (c) runner run flows/postgres_to_s3_csv.yaml
+#   (d) the script a Python user writes instead: psycopg (a server-side cursor) to a CSV file
+#       with the csv module, then boto3's upload_file (its default multipart settings)
 # Reports median wall time, CPU time and peak RSS, and the ratios to (b); then the cold start
 # of a one-task flow and `runner validate` of 100 flows. Table on stdout, JSON in
 # bench/headline-results.json.
@@ -52,13 +54,41 @@ floor() {
     s3_curl -T "$work/users.csv" "$s3_endpoint/kestra-bucket/floor/users.csv"
 }
 export -f floor s3_curl
+
+# (d)'s tools, from PyPI into a venv of the benchmark's own.
+venv=$repo/target/bench-venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/python" -c 'import psycopg, boto3' 2>/dev/null ||
+    "$venv/bin/pip" install -q "psycopg[binary]>=3.1,<4" "boto3>=1.34,<2"
+cat > peer.py <<'PY'
+import csv, os
+import boto3, psycopg
+from botocore.config import Config
+
+path = os.path.join(os.environ["work"], "peer.csv")
+with psycopg.connect(host="127.0.0.1", port=56982, user="app_user", dbname="app_user",
+                     password=os.environ["pg_password"]) as conn:
+    with conn.cursor(name="users") as cur, open(path, "w", newline="") as f:
+        cur.itersize = 10000
+        cur.execute("select id, first_name, last_name, city from users")
+        out = csv.writer(f)
+        out.writerow([c.name for c in cur.description])
+        for row in cur:
+            out.writerow(row)
+s3 = boto3.client("s3", endpoint_url=os.environ["s3_endpoint"], region_name="eu-central-1",
+                  aws_access_key_id=os.environ["s3_access"], aws_secret_access_key=os.environ["s3_secret"],
+                  config=Config(request_checksum_calculation="when_required",
+                                response_checksum_validation="when_required"))
+s3.upload_file(path, "kestra-bucket", "peer/users.csv")
+PY
 export work pg_password s3_endpoint s3_access s3_secret
 
-echo "running $runs x 3 at $rows rows..." >&2
+echo "running $runs x 4 at $rows rows..." >&2
 for _ in $(seq 1 "$runs"); do
     measure a_runner_ion "$runner" run "$repo/flows/postgres_to_s3.yaml" --env-file .env_encoded --storage "$work/st" --log-level warn
     measure b_psql_curl bash -c floor
     measure c_runner_csv "$runner" run "$repo/flows/postgres_to_s3_csv.yaml" --env-file .env_encoded --storage "$work/st" --log-level warn
+    measure d_psycopg_boto3 env -u AWS_CA_BUNDLE "$venv/bin/python" peer.py
     rm -rf "$work/st"
 done
 
@@ -81,7 +111,7 @@ for line in open(path):
 med = {n: {"wall_s": statistics.median(w for w, _, _ in v), "cpu_s": statistics.median(c for _, c, _ in v),
            "peak_rss_mib": round(max(r for _, _, r in v) / 1024, 1), "runs": len(v)} for n, v in data.items()}
 floor = med["b_psql_curl"]
-for n in ("a_runner_ion", "c_runner_csv"):
+for n in ("a_runner_ion", "c_runner_csv", "d_psycopg_boto3"):
     med[n]["wall_vs_floor"] = round(med[n]["wall_s"] / floor["wall_s"], 2)
     med[n]["cpu_vs_floor"] = round(med[n]["cpu_s"] / floor["cpu_s"], 2) if floor["cpu_s"] else None
 print(f"rows: {rows}, runs: {runs}, machine: {os.cpu_count()} cpus, {platform.platform()}")
@@ -89,9 +119,11 @@ print(f"{'what':<14} {'wall (s)':>9} {'cpu (s)':>8} {'peak RSS':>10} {'wall/(b)'
 for n in ("cold_start_x50", "validate_100_x50"):
     m = med.pop(n)
     med[n.removesuffix("_x50")] = {"wall_s": m["wall_s"] / 50, "cpu_s": m["cpu_s"] / 50, "peak_rss_mib": m["peak_rss_mib"], "runs": m["runs"] * 50}
-for n in ("a_runner_ion", "b_psql_curl", "c_runner_csv", "cold_start", "validate_100"):
+for n in ("a_runner_ion", "b_psql_curl", "c_runner_csv", "d_psycopg_boto3", "cold_start", "validate_100"):
     m = med[n]
     print(f"{n:<14} {m['wall_s']:>9.4f} {m['cpu_s']:>8.3f} {m['peak_rss_mib']:>8.1f}Mi {m.get('wall_vs_floor', ''):>9} {m.get('cpu_vs_floor', '') or '':>8}")
+peer = med["d_psycopg_boto3"]["wall_s"]
+print(f"the psycopg + boto3 script is {peer / med['a_runner_ion']['wall_s']:.1f}x (a)'s time and {peer / med['c_runner_csv']['wall_s']:.1f}x (c)'s")
 json.dump({"rows": rows, "runs": runs, "results": med}, open(out, "w"), indent=2)
 print(f"JSON: {out}")
 PY

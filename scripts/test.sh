@@ -64,7 +64,7 @@ containers_totals="skipped (no container engine)"
 if [ -n "${DOCKER_HOST:-}" ]; then
     say "PostgreSQL, S3 and end-to-end suites on containers (TESTENV=containers)"
     remove_test_containers() {
-        docker ps -aq --filter label=org.testcontainers.managed-by=testcontainers | xargs -r docker rm -f >/dev/null 2>&1 || true
+        docker ps -aq --filter label=org.testcontainers.managed-by=testcontainers 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
     }
     trap 'remove_test_containers; rm -f "$log"' EXIT
     cargo build --locked -q -p runner-testkit --bin runner-s3
