@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::Value as Json;
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Component, Path, PathBuf};
 
@@ -55,12 +56,33 @@ pub(crate) fn execution_dirs(root: &Path) -> Vec<ExecutionDir> {
     out
 }
 
+/// Where executions were last seen: a running execution's page asks for its folder twice a
+/// second, and walking a storage of thousands of executions each time would be the cost.
+static SEEN: std::sync::Mutex<Option<HashMap<(PathBuf, String), PathBuf>>> =
+    std::sync::Mutex::new(None);
+
 /// The folder of execution `id`, if storage has it.
 pub(crate) fn find(root: &Path, id: &str) -> Option<ExecutionDir> {
     if !valid_id(id) {
         return None;
     }
-    execution_dirs(root).into_iter().find(|e| e.id == id)
+    let key = (root.to_path_buf(), id.to_string());
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(dir) = seen.as_ref().and_then(|m| m.get(&key))
+        && dir.is_dir()
+    {
+        return Some(ExecutionDir {
+            id: id.to_string(),
+            dir: dir.clone(),
+        });
+    }
+    let all = execution_dirs(root);
+    let map = seen.get_or_insert_with(HashMap::new);
+    map.retain(|(r, _), _| r != root);
+    for e in &all {
+        map.insert((root.to_path_buf(), e.id.clone()), e.dir.clone());
+    }
+    all.into_iter().find(|e| e.id == id)
 }
 
 fn valid_id(id: &str) -> bool {
@@ -279,6 +301,10 @@ mod tests {
         assert_eq!(summary(&a).unwrap().state.current, "SUCCESS");
         assert!(matches!(record(&b), Err(RecordProblem::Corrupt(_))));
         assert!(find(&root, "../x").is_none());
+        // Found again from what was seen, and not once its folder is gone.
+        assert_eq!(find(&root, "ID2").unwrap().dir, b);
+        std::fs::remove_dir_all(&b).unwrap();
+        assert!(find(&root, "ID2").is_none());
         let (lines, count) = logs(&a, 0, 10);
         assert_eq!(count, 2, "the unfinished last line waits");
         assert_eq!(lines[0].level, "WARN");
