@@ -76,7 +76,7 @@ pub(crate) fn ui(args: UiArgs) -> u8 {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(args.port);
     let ui = Ui {
         storage: storage.clone(),
-        uploads: state.join("ui-uploads"),
+        uploads: uploads_of(&state),
         catalog: Arc::new(FolderCatalog {
             roots: flows.clone(),
         }),
@@ -149,6 +149,11 @@ pub(crate) fn ui(args: UiArgs) -> u8 {
     }
 }
 
+/// Where the Run form's uploads wait for their run.
+fn uploads_of(state: &Path) -> PathBuf {
+    state.join("ui-uploads")
+}
+
 fn new_token() -> String {
     // Two ids: 128 random bits is plenty, and the friendly form is easy to copy.
     format!(
@@ -196,13 +201,36 @@ impl FolderCatalog {
     fn read(&self, only: Option<(&str, &str)>) -> Vec<FlowEntry> {
         let registry = crate::registry();
         let renderer = runner_template::Renderer::new();
-        let Ok(paths) = crate::files::collect(&self.roots) else {
-            return Vec::new();
+        // A folder or file that cannot be read is listed with why (the flows page shows it),
+        // not left out in silence.
+        let unreadable = |file: PathBuf, message: String| FlowEntry {
+            namespace: None,
+            id: None,
+            file,
+            source: String::new(),
+            document: 0,
+            notes: vec![Note {
+                line: 0,
+                col: 0,
+                error: true,
+                message,
+            }],
+            valid: false,
+        };
+        let paths = match crate::files::collect(&self.roots) {
+            Ok(p) => p,
+            Err(e) if only.is_none() => return vec![unreadable(self.roots[0].clone(), e)],
+            Err(_) => return Vec::new(),
         };
         let mut out = Vec::new();
         for path in paths {
-            let Ok(file) = crate::files::read(&path) else {
-                continue;
+            let file = match crate::files::read(&path) {
+                Ok(f) => f,
+                Err(e) if only.is_none() => {
+                    out.push(unreadable(path.clone(), e));
+                    continue;
+                }
+                Err(_) => continue,
             };
             let source = file.text.text().to_string();
             let docs = match &file.docs {
@@ -311,6 +339,16 @@ impl Launcher for ChildLauncher {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start `{} run`: {e}", self.exe.display()))?;
+        // The Run form's uploads among the inputs: the run copies them into storage, then
+        // they go.
+        let uploads = uploads_of(&self.state);
+        let uploaded: Vec<PathBuf> = inputs
+            .values()
+            .filter_map(|v| v.as_str())
+            .map(PathBuf::from)
+            .filter(|p| p.starts_with(&uploads))
+            .filter_map(|p| p.parent().map(Path::to_path_buf))
+            .collect();
         if let Some(mut stdin) = child.stdin.take() {
             let text = serde_json::Value::Object(inputs).to_string();
             stdin
@@ -346,6 +384,9 @@ impl Launcher for ChildLauncher {
             }
             let code = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
             keep.lock().expect("launch lock").exit_code = Some(code);
+            for dir in uploaded {
+                let _ = std::fs::remove_dir_all(dir);
+            }
         });
         // Answer once the run has its folder (the page then shows it), or has ended.
         let began = Instant::now();

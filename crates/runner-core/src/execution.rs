@@ -640,7 +640,6 @@ async fn write_fixture_files(
     Ok(Json::Object(out))
 }
 
-/// Creates `dir` if needed and writes and removes a probe file in it.
 /// How often a running execution's record is rewritten, at least: `runner ui` shows it live.
 const LIVE_RECORD_EVERY: Duration = Duration::from_millis(250);
 
@@ -702,6 +701,7 @@ fn open_log(
         .map_err(|e| (path, e))
 }
 
+/// Creates `dir` if needed and writes and removes a probe file in it.
 fn check_writable(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let probe = dir.join(format!(".runner-probe-{}", crate::ids::friendly_id()));

@@ -57,6 +57,7 @@ pub enum LogFormat {
 pub(crate) use runner_secrets::Masker;
 
 /// Where log events go.
+#[derive(Clone)]
 pub(crate) struct LogSink {
     format: LogFormat,
     min_level: Level,
@@ -97,24 +98,18 @@ impl LogSink {
     /// The same output for a subflow's execution, its lines marked with its flow.
     pub(crate) fn for_subflow(&self, namespace: &str, flow_id: &str) -> Self {
         LogSink {
-            format: self.format,
-            min_level: self.min_level,
-            out: self.out.clone(),
-            masker: self.masker.clone(),
             flow: Some(format!("{namespace}.{flow_id}")),
+            // It writes its own execution's log.
             file: None,
+            ..self.clone()
         }
     }
 
     /// The same output, each line also written to `file` as JSON.
     pub(crate) fn with_file(&self, file: std::fs::File) -> Self {
         LogSink {
-            format: self.format,
-            min_level: self.min_level,
-            out: self.out.clone(),
-            masker: self.masker.clone(),
-            flow: self.flow.clone(),
             file: Some(Arc::new(Mutex::new(file))),
+            ..self.clone()
         }
     }
 

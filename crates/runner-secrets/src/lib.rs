@@ -14,5 +14,5 @@ pub mod env_file;
 mod masker;
 mod store;
 
-pub use masker::{Added, MIN_MASKED_LENGTH, Masker, MaskingWriter};
+pub use masker::{Added, MIN_MASKED_LENGTH, Masker, MaskingWriter, html_escape};
 pub use store::{SecretError, SecretStore, SecretValue};

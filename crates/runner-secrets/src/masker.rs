@@ -266,7 +266,9 @@ impl<W: std::io::Write> std::io::Write for MaskingWriter<'_, W> {
     }
 }
 
-fn html_escape(value: &str) -> String {
+/// `value` as HTML text and attribute values show it. Web pages (`runner ui`) escape with this
+/// one, so the form the masker looks for is exactly the form they print.
+pub fn html_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for c in value.chars() {
         match c {

@@ -452,6 +452,13 @@ class UiTest(unittest.TestCase):
         self.assertIn("uploaded text", outputs)
         self.assertIn("upload", self.d.find_element(By.ID, "inputs").text)
         self.shot("execution-form")
+        # The upload went into storage with the run; its waiting copy is gone.
+        uploads = os.path.join(self.tmp, "state", "ui-uploads")
+        for _ in range(100):
+            if not os.listdir(uploads):
+                break
+            time.sleep(0.05)
+        self.assertEqual(os.listdir(uploads), [])
 
     def test_a_running_execution_updates_without_a_reload(self):
         p = subprocess.Popen(

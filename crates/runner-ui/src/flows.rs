@@ -50,12 +50,16 @@ pub(crate) fn list(ui: &Ui) -> Reply {
         // A file that is no flow at all still says why, here.
         if f.id.is_none() {
             for n in &f.notes {
+                // A file that could not be read has no position.
+                let at = if n.line == 0 {
+                    String::new()
+                } else {
+                    format!(":{}:{}", n.line, n.col)
+                };
                 let _ = write!(
                     body,
-                    "<tr class=\"note-row\"><td></td><td colspan=\"3\" class=\"problem-text\">{}:{}:{}: {}</td></tr>",
+                    "<tr class=\"note-row\"><td></td><td colspan=\"3\" class=\"problem-text\">{}{at}: {}</td></tr>",
                     esc(&f.file.display().to_string()),
-                    n.line,
-                    n.col,
                     esc(&n.message)
                 );
             }

@@ -16,17 +16,24 @@ const PREVIEW_ROWS: usize = 100;
 /// Bytes read for a preview, at most: the first rows of a large file, never all of it.
 const PREVIEW_BYTES: u64 = 1024 * 1024;
 
-pub(crate) fn preview(ui: &Ui, execution: &str, req: &Req) -> Reply {
+/// The `?uri=` of a request and the file in storage it names, or the page saying why not.
+fn requested<'r>(ui: &Ui, req: &'r Req) -> Result<(&'r str, std::path::PathBuf), Reply> {
     let Some(uri) = req.param("uri") else {
-        return Reply::problem(
+        return Err(Reply::problem(
             StatusCode::BAD_REQUEST,
             "No file",
             "give the file as ?uri=kestra:///...",
-        );
+        ));
     };
-    let path = match store::resolve(&ui.storage, uri) {
-        Ok(p) => p,
-        Err(e) => return Reply::problem(StatusCode::NOT_FOUND, "File not found", &e),
+    store::resolve(&ui.storage, uri)
+        .map(|path| (uri, path))
+        .map_err(|e| Reply::problem(StatusCode::NOT_FOUND, "File not found", &e))
+}
+
+pub(crate) fn preview(ui: &Ui, execution: &str, req: &Req) -> Reply {
+    let (uri, path) = match requested(ui, req) {
+        Ok(found) => found,
+        Err(reply) => return reply,
     };
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let name = path
@@ -69,17 +76,10 @@ pub(crate) fn preview(ui: &Ui, execution: &str, req: &Req) -> Reply {
     Reply::html(layout(&name, &format!("<div id=\"preview\">{body}</div>")))
 }
 
-pub(crate) fn download(ui: &Ui, _execution: &str, req: &Req) -> Reply {
-    let Some(uri) = req.param("uri") else {
-        return Reply::problem(
-            StatusCode::BAD_REQUEST,
-            "No file",
-            "give the file as ?uri=kestra:///...",
-        );
-    };
-    let path = match store::resolve(&ui.storage, uri) {
-        Ok(p) => p,
-        Err(e) => return Reply::problem(StatusCode::NOT_FOUND, "File not found", &e),
+pub(crate) fn download(ui: &Ui, req: &Req) -> Reply {
+    let path = match requested(ui, req) {
+        Ok((_, path)) => path,
+        Err(reply) => return reply,
     };
     let name: String = path
         .file_name()

@@ -264,7 +264,7 @@ fn dispatch(ui: &Ui, req: &Req) -> Reply {
         (true, ["executions", id, "live"]) => crate::execution::live(ui, id, req),
         (true, ["executions", id, "logs.txt"]) => crate::execution::log_download(ui, id, req),
         (true, ["executions", id, "file"]) => crate::preview::preview(ui, id, req),
-        (true, ["executions", id, "download"]) => crate::preview::download(ui, id, req),
+        (true, ["executions", _, "download"]) => crate::preview::download(ui, req),
         (true, ["flows"]) => crate::flows::list(ui),
         (true, ["flows", namespace, id]) => crate::flows::page(ui, namespace, id),
         (false, ["flows", namespace, id, "run"]) if req.method == Method::POST => {
