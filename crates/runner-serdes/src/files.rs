@@ -8,6 +8,9 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWrit
 
 const BUFFER: usize = 256 * 1024;
 
+/// The longest line of text Ion read: one value per line, so a line is a value held in memory.
+const MAX_LINE: usize = 256 * 1024 * 1024;
+
 /// An Ion file of the execution, one top-level value at a time: text Ion line by line (runner
 /// and Kestra 1.x put one value per line), binary Ion (Kestra 2.0) value by value. Memory holds
 /// one value whatever the file size.
@@ -16,7 +19,11 @@ pub(crate) struct IonRecords {
     reader: BufReader<tokio::fs::File>,
     /// `None` until the first bytes say which encoding this is.
     binary: Option<Option<BinaryReader>>,
-    line: String,
+    /// The line last read is the first this many bytes of the reader's buffer (most lines: no
+    /// copy), consumed before the next read; or, when None, `line` (one that crossed the
+    /// buffer's end).
+    in_buffer: Option<usize>,
+    line: Vec<u8>,
     /// The line (text) or value (binary) last read, for errors.
     number: usize,
     pending: VecDeque<IonValue>,
@@ -29,7 +36,8 @@ impl IonRecords {
             from: from.to_string(),
             reader: BufReader::with_capacity(BUFFER, file),
             binary: None,
-            line: String::new(),
+            in_buffer: None,
+            line: Vec::new(),
             number: 0,
             pending: VecDeque::new(),
         })
@@ -56,27 +64,33 @@ impl IonRecords {
             return Ok(false);
         }
         loop {
-            self.line.clear();
-            if self.read_line().await? == 0 {
+            if !self.advance().await? {
                 return Ok(false);
             }
-            self.number += 1;
-            if !self.line.trim().is_empty() {
+            if std::str::from_utf8(self.line()).is_err() {
+                return Err(self.not_utf8());
+            }
+            if !self.line().iter().all(u8::is_ascii_whitespace) {
                 return Ok(true);
             }
         }
     }
 
-    /// The line [`Self::next_line`] read.
-    pub(crate) fn line(&self) -> &str {
-        &self.line
+    /// The line [`Self::next_line`] read, UTF-8.
+    pub(crate) fn line(&self) -> &[u8] {
+        match self.in_buffer {
+            Some(n) => &self.reader.buffer()[..n],
+            None => &self.line,
+        }
     }
 
     /// Parses the line [`Self::next_line`] read: [`Self::next`] then gives its values.
     pub(crate) fn parse_line(&mut self) -> Result<(), TaskError> {
-        self.pending = runner_ion::parse_values(&self.line)
-            .map_err(|e| self.error(self.number, &e.to_string()))?
-            .into();
+        let parsed = match std::str::from_utf8(self.line()) {
+            Ok(text) => runner_ion::parse_values(text).map_err(|e| e.to_string()),
+            Err(_) => return Err(self.not_utf8()),
+        };
+        self.pending = parsed.map_err(|e| self.error(self.number, &e))?.into();
         Ok(())
     }
 
@@ -90,18 +104,66 @@ impl IonRecords {
             if let Some(v) = self.pending.pop_front() {
                 return Ok(Some((self.number, v)));
             }
-            self.line.clear();
-            if self.read_line().await? == 0 {
+            if !self.advance().await? {
                 return Ok(None);
             }
-            self.number += 1;
-            if self.line.trim().is_empty() {
+            if self.line().iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            self.pending = runner_ion::parse_values(&self.line)
-                .map_err(|e| self.error(self.number, &e.to_string()))?
-                .into();
+            self.parse_line()?;
         }
+    }
+
+    /// Moves to the next line of text: false at the end of the file.
+    async fn advance(&mut self) -> Result<bool, TaskError> {
+        if let Some(n) = self.in_buffer.take() {
+            self.reader.consume(n);
+        }
+        self.line.clear();
+        loop {
+            let buf = match self.reader.fill_buf().await {
+                Ok(buf) => buf,
+                Err(e) => return Err(self.io(e)),
+            };
+            if buf.is_empty() {
+                if self.line.is_empty() {
+                    return Ok(false);
+                }
+                break;
+            }
+            match memchr::memchr(b'\n', buf) {
+                Some(at) if self.line.is_empty() => {
+                    self.in_buffer = Some(at + 1);
+                    break;
+                }
+                Some(at) => {
+                    self.line.extend_from_slice(&buf[..=at]);
+                    self.reader.consume(at + 1);
+                    break;
+                }
+                None => {
+                    let n = buf.len();
+                    self.line.extend_from_slice(buf);
+                    self.reader.consume(n);
+                    if self.line.len() > MAX_LINE {
+                        return Err(self.error(
+                            self.number + 1,
+                            "a line of over 256 MiB: text Ion holds one value per line, and \
+                             runner reads a value into memory; split the value or use binary Ion",
+                        ));
+                    }
+                }
+            }
+        }
+        self.number += 1;
+        Ok(true)
+    }
+
+    fn not_utf8(&self) -> TaskError {
+        self.error(
+            self.number,
+            "neither text nor binary Ion (not UTF-8, no binary version marker)",
+        )
     }
 
     async fn next_binary(&mut self) -> Result<Option<(usize, IonValue)>, TaskError> {
@@ -153,17 +215,6 @@ impl IonRecords {
         }
     }
 
-    async fn read_line(&mut self) -> Result<usize, TaskError> {
-        match self.reader.read_line(&mut self.line).await {
-            Ok(n) => Ok(n),
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(self.error(
-                self.number + 1,
-                "neither text nor binary Ion (not UTF-8, no binary version marker)",
-            )),
-            Err(e) => Err(self.io(e)),
-        }
-    }
-
     /// An error at a line (text Ion) or value number (binary Ion) of the file.
     pub(crate) fn error(&self, at: usize, what: &str) -> TaskError {
         let unit = if matches!(self.binary, Some(Some(_))) {
@@ -200,7 +251,11 @@ impl OutputFile {
     }
 
     pub(crate) async fn write(&mut self, text: &str) -> Result<(), TaskError> {
-        let result = self.out.write_all(text.as_bytes()).await;
+        self.write_bytes(text.as_bytes()).await
+    }
+
+    pub(crate) async fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), TaskError> {
+        let result = self.out.write_all(bytes).await;
         result.map_err(|e| self.io(e))
     }
 

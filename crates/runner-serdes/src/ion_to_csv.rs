@@ -121,29 +121,24 @@ impl RunnableTask for IonToCsv {
             let mut out = OutputFile::create(ctx, "csv").await?;
             let mut columns: Option<Vec<String>> = None;
             let mut size: u64 = 0;
-            let mut text = String::with_capacity(WRITE_AT + 4096);
-            let mut scratch = String::new();
+            let mut text: Vec<u8> = Vec::with_capacity(WRITE_AT + 4096);
+            let mut scratch = Vec::new();
             let progress = ctx.progress("converting", ProgressUnit::Rows, None);
+            let mut fast_rows: Option<crate::ion_to_csv_fast::Fast> = None;
             loop {
                 // Once the header is known, most lines convert without building their values.
-                let fast = columns.is_some() && rows.next_line().await?;
-                let next = match &columns {
-                    Some(cols) if fast => {
+                let fast = fast_rows.is_some() && rows.next_line().await?;
+                let next = match &fast_rows {
+                    Some(f) if fast => {
                         let start = text.len();
-                        if crate::ion_to_csv_fast::row(
-                            rows.line(),
-                            cols,
-                            &style,
-                            &mut scratch,
-                            &mut text,
-                        ) {
-                            text.push_str(line_end);
+                        if f.row(rows.line(), &mut scratch, &mut text) {
+                            text.extend_from_slice(line_end.as_bytes());
                             size += 1;
                             if size.is_multiple_of(crate::PROGRESS_EVERY) {
                                 progress.set(size);
                             }
                             if text.len() >= WRITE_AT {
-                                out.write(&text).await?;
+                                out.write_bytes(&text).await?;
                                 text.clear();
                             }
                             continue;
@@ -185,12 +180,13 @@ impl RunnableTask for IonToCsv {
                         if header {
                             for (i, name) in c.iter().enumerate() {
                                 if i > 0 {
-                                    text.push(style.separator);
+                                    push_separator(&mut text, &style);
                                 }
-                                push_field(&mut text, name, &style);
+                                push_field(&mut text, name.as_bytes(), &style);
                             }
-                            text.push_str(line_end);
+                            text.extend_from_slice(line_end.as_bytes());
                         }
+                        fast_rows = crate::ion_to_csv_fast::Fast::new(&style, &c);
                         columns = Some(c);
                         columns.as_ref().expect("just set")
                     }
@@ -210,7 +206,7 @@ impl RunnableTask for IonToCsv {
                 }
                 for (i, name) in cols.iter().enumerate() {
                     if i > 0 {
-                        text.push(style.separator);
+                        push_separator(&mut text, &style);
                     }
                     let field = if aligned {
                         fields.get(i)
@@ -221,15 +217,15 @@ impl RunnableTask for IonToCsv {
                         .map(|(_, v)| render(v, &style))
                         .transpose()?
                         .unwrap_or_default();
-                    push_field(&mut text, &value, &style);
+                    push_field(&mut text, value.as_bytes(), &style);
                 }
-                text.push_str(line_end);
+                text.extend_from_slice(line_end.as_bytes());
                 if text.len() >= WRITE_AT {
-                    out.write(&text).await?;
+                    out.write_bytes(&text).await?;
                     text.clear();
                 }
             }
-            out.write(&text).await?;
+            out.write_bytes(&text).await?;
             let out_uri = out.finish().await?;
             Ok(Outputs::from_iter([
                 ("uri".to_string(), Json::String(out_uri)),
@@ -239,41 +235,65 @@ impl RunnableTask for IonToCsv {
     }
 }
 
-fn is_numeric(s: &str) -> bool {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
+fn is_numeric(s: &[u8]) -> bool {
+    let body = s.strip_prefix(b"+").or_else(|| s.strip_prefix(b"-")).unwrap_or(s);
     !body.is_empty()
-        && body.chars().filter(|c| *c == '.').count() <= 1
-        && body.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && body.iter().filter(|c| **c == b'.').count() <= 1
+        && body.iter().all(|c| c.is_ascii_digit() || *c == b'.')
 }
 
-pub(crate) fn push_field(out: &mut String, value: &str, style: &Style) {
-    let (sep, delim) = (style.separator, style.delimiter);
+/// Whether `value` holds `sep` (one character's UTF-8 bytes).
+fn holds(value: &[u8], sep: &[u8]) -> bool {
+    match sep {
+        [one] => value.contains(one),
+        _ => value.windows(sep.len()).any(|w| w == sep),
+    }
+}
+
+/// Appends one field, quoted as `style` says, its delimiters doubled.
+pub(crate) fn push_field(out: &mut Vec<u8>, value: &[u8], style: &Style) {
+    let (mut s, mut d) = ([0u8; 4], [0u8; 4]);
+    let sep = style.separator.encode_utf8(&mut s).as_bytes();
+    let delim = style.delimiter.encode_utf8(&mut d).as_bytes();
     let quote = match style.quote {
         QuoteMode::Always => true,
         QuoteMode::NonNumeric => !is_numeric(value),
-        // Bytes, not chars, when both are ASCII (always, in practice): this runs per field.
-        QuoteMode::Required if sep.is_ascii() && delim.is_ascii() => {
-            let (s, d) = (sep as u8, delim as u8);
-            value
-                .bytes()
-                .any(|b| b == s || b == d || b == b'\n' || b == b'\r')
-        }
-        QuoteMode::Required => value.contains([sep, delim, '\n', '\r']),
+        // One pass over the bytes when both are ASCII (always, in practice): this runs per field.
+        QuoteMode::Required => match (sep, delim) {
+            ([s], [d]) => value
+                .iter()
+                .any(|b| *b == *s || *b == *d || *b == b'\n' || *b == b'\r'),
+            _ => holds(value, sep) || holds(value, delim) || value.contains(&b'\n')
+                || value.contains(&b'\r'),
+        },
     };
     if !quote {
-        out.push_str(value);
+        out.extend_from_slice(value);
         return;
     }
-    out.push(delim);
+    out.extend_from_slice(delim);
     let mut rest = value;
-    while let Some(at) = rest.find(delim) {
-        let end = at + delim.len_utf8();
-        out.push_str(&rest[..end]);
-        out.push(delim);
+    while let Some(at) = find(rest, delim) {
+        let end = at + delim.len();
+        out.extend_from_slice(&rest[..end]);
+        out.extend_from_slice(delim);
         rest = &rest[end..];
     }
-    out.push_str(rest);
-    out.push(delim);
+    out.extend_from_slice(rest);
+    out.extend_from_slice(delim);
+}
+
+fn find(value: &[u8], delim: &[u8]) -> Option<usize> {
+    match delim {
+        [one] => memchr::memchr(*one, value),
+        _ => value.windows(delim.len()).position(|w| w == delim),
+    }
+}
+
+/// Appends a separator.
+pub(crate) fn push_separator(out: &mut Vec<u8>, style: &Style) {
+    let mut s = [0u8; 4];
+    out.extend_from_slice(style.separator.encode_utf8(&mut s).as_bytes());
 }
 
 /// A pattern without its optional `[...]` sections, for values with no offset.
@@ -477,14 +497,22 @@ mod tests {
 
     #[test]
     fn fields_are_quoted_when_needed() {
-        let mut out = String::new();
-        push_field(&mut out, "a,\"b\"\nc", &style("UTC"));
-        assert_eq!(out, "\"a,\"\"b\"\"\nc\"");
+        let mut out = Vec::new();
+        push_field(&mut out, b"a,\"b\"\nc", &style("UTC"));
+        assert_eq!(out, b"\"a,\"\"b\"\"\nc\"");
         let mut s = style("UTC");
         s.quote = QuoteMode::NonNumeric;
-        let mut out = String::new();
-        push_field(&mut out, "12.5", &s);
-        push_field(&mut out, "x", &s);
-        assert_eq!(out, "12.5\"x\"");
+        let mut out = Vec::new();
+        push_field(&mut out, b"12.5", &s);
+        push_field(&mut out, b"x", &s);
+        assert_eq!(out, b"12.5\"x\"");
+        // A separator and delimiter beyond ASCII are searched as their UTF-8 bytes.
+        let mut s = style("UTC");
+        s.separator = '§';
+        s.delimiter = '«';
+        let mut out = Vec::new();
+        push_field(&mut out, "a§b«c".as_bytes(), &s);
+        push_field(&mut out, "é".as_bytes(), &s);
+        assert_eq!(String::from_utf8(out).unwrap(), "«a§b««c«é");
     }
 }
