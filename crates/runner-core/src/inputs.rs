@@ -513,17 +513,16 @@ async fn file_input(
         .file_name()
         .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
     let uri = prefix.input_file(&def.id, &name);
-    let mut src = tokio::fs::File::open(path)
+    let src = tokio::fs::File::open(path)
         .await
         .map_err(|source| InputError::File {
             id: def.id.clone(),
             path: given.clone(),
             source,
         })?;
-    let mut dst = storage.create(&uri).await.map_err(InputError::Storage)?;
-    if let Err(source) = tokio::io::copy(&mut src, &mut dst).await {
+    let dst = storage.create(&uri).await.map_err(InputError::Storage)?;
+    if let Err(source) = crate::storage::copy_file(src, dst).await {
         // No half-copied input is left behind.
-        drop(dst);
         if let Ok(partial) = storage.path(&uri) {
             let _ = tokio::fs::remove_file(partial).await;
         }

@@ -203,11 +203,11 @@ impl RunContext {
 
     /// Copies `uri`, a `kestra://` file of this execution, to `dest`, streaming it.
     pub async fn copy_execution_file(&self, uri: &str, dest: &Path) -> Result<u64, TaskError> {
-        let mut from = self.open_execution_file(uri).await?;
-        let mut to = tokio::fs::File::create(dest)
+        let from = self.open_execution_file(uri).await?;
+        let to = tokio::fs::File::create(dest)
             .await
             .map_err(|e| io_error(&dest.display().to_string(), e))?;
-        let n = tokio::io::copy(&mut from, &mut to)
+        let (n, _) = crate::storage::copy_file(from, to)
             .await
             .map_err(|e| io_error(&dest.display().to_string(), e))?;
         Ok(n)

@@ -110,11 +110,13 @@ impl RunnableTask for Concat {
                                 .caused_by(e)
                         })?;
                     }
-                    let mut file = ctx.open_execution_file(source).await.map_err(|e| {
+                    let file = ctx.open_execution_file(source).await.map_err(|e| {
                         TaskError::new(ErrorKind::NotFound, format!("cannot read {source}"))
                             .caused_by(e)
                     })?;
-                    tokio::io::copy(&mut file, &mut out).await.map_err(|e| {
+                    // Large reads: tokio's copy would hand 8 KiB at a time between threads.
+                    let mut file = tokio::io::BufReader::with_capacity(256 * 1024, file);
+                    tokio::io::copy_buf(&mut file, &mut out).await.map_err(|e| {
                         TaskError::new(ErrorKind::Io, format!("cannot copy {source} into {uri}"))
                             .caused_by(e)
                     })?;

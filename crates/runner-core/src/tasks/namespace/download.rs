@@ -48,12 +48,12 @@ impl RunnableTask for DownloadFiles {
                     format!("{destination}{path}")
                 };
                 let uri = ctx.output_file_uri(&name);
-                let mut out = ctx.storage().create(&uri).await?;
-                let mut src = tokio::fs::File::open(&local).await.map_err(|e| {
+                let out = ctx.storage().create(&uri).await?;
+                let src = tokio::fs::File::open(&local).await.map_err(|e| {
                     TaskError::new(ErrorKind::Io, format!("cannot read namespace file {path}"))
                         .caused_by(e)
                 })?;
-                tokio::io::copy(&mut src, &mut out).await.map_err(|e| {
+                crate::storage::copy_file(src, out).await.map_err(|e| {
                     TaskError::new(ErrorKind::Io, format!("cannot copy {path} into {uri}"))
                         .caused_by(e)
                 })?;
