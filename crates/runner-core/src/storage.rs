@@ -151,11 +151,10 @@ pub(crate) async fn copy_file(
     let mut from = from.into_std().await;
     // Waits for writes still in flight, so the copy starts where they end.
     let mut to = to.into_std().await;
-    let (n, to) = tokio::task::spawn_blocking(move || {
-        std::io::copy(&mut from, &mut to).map(|n| (n, to))
-    })
-    .await
-    .map_err(std::io::Error::other)??;
+    let (n, to) =
+        tokio::task::spawn_blocking(move || std::io::copy(&mut from, &mut to).map(|n| (n, to)))
+            .await
+            .map_err(std::io::Error::other)??;
     Ok((n, tokio::fs::File::from_std(to)))
 }
 

@@ -236,7 +236,10 @@ impl RunnableTask for IonToCsv {
 }
 
 fn is_numeric(s: &[u8]) -> bool {
-    let body = s.strip_prefix(b"+").or_else(|| s.strip_prefix(b"-")).unwrap_or(s);
+    let body = s
+        .strip_prefix(b"+")
+        .or_else(|| s.strip_prefix(b"-"))
+        .unwrap_or(s);
     !body.is_empty()
         && body.iter().filter(|c| **c == b'.').count() <= 1
         && body.iter().all(|c| c.is_ascii_digit() || *c == b'.')
@@ -263,8 +266,12 @@ pub(crate) fn push_field(out: &mut Vec<u8>, value: &[u8], style: &Style) {
             ([s], [d]) => value
                 .iter()
                 .any(|b| *b == *s || *b == *d || *b == b'\n' || *b == b'\r'),
-            _ => holds(value, sep) || holds(value, delim) || value.contains(&b'\n')
-                || value.contains(&b'\r'),
+            _ => {
+                holds(value, sep)
+                    || holds(value, delim)
+                    || value.contains(&b'\n')
+                    || value.contains(&b'\r')
+            }
         },
     };
     if !quote {

@@ -28,7 +28,10 @@ impl<'s> Fast<'s> {
         if columns.is_empty() {
             return None;
         }
-        let (sep, delim) = (u8::try_from(style.separator).ok()?, u8::try_from(style.delimiter).ok()?);
+        let (sep, delim) = (
+            u8::try_from(style.separator).ok()?,
+            u8::try_from(style.delimiter).ok()?,
+        );
         if !sep.is_ascii() || !delim.is_ascii() {
             return None;
         }
@@ -368,7 +371,10 @@ fn name(b: &[u8], i: &mut usize, end: usize, column: &[u8], bare: bool) -> bool 
         _ => {
             let after = *i + column.len();
             let ident = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'$';
-            if !bare || after > end || !same(&b[*i..after], column) || b.get(after).is_some_and(ident)
+            if !bare
+                || after > end
+                || !same(&b[*i..after], column)
+                || b.get(after).is_some_and(ident)
             {
                 return false;
             }
@@ -556,7 +562,10 @@ mod tests {
     fn rows_that_are_not_the_header_in_order_decline() {
         let s = style(QuoteMode::Required);
         let columns: Vec<String> = ["id", "name"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(fast("{id:1,name:\"x\"}", &columns, &s).as_deref(), Some("1,x"));
+        assert_eq!(
+            fast("{id:1,name:\"x\"}", &columns, &s).as_deref(),
+            Some("1,x")
+        );
         for line in [
             "{name:\"x\",id:1}",
             "{id:1}",

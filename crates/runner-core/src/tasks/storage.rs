@@ -116,10 +116,15 @@ impl RunnableTask for Concat {
                     })?;
                     // Large reads: tokio's copy would hand 8 KiB at a time between threads.
                     let mut file = tokio::io::BufReader::with_capacity(256 * 1024, file);
-                    tokio::io::copy_buf(&mut file, &mut out).await.map_err(|e| {
-                        TaskError::new(ErrorKind::Io, format!("cannot copy {source} into {uri}"))
+                    tokio::io::copy_buf(&mut file, &mut out)
+                        .await
+                        .map_err(|e| {
+                            TaskError::new(
+                                ErrorKind::Io,
+                                format!("cannot copy {source} into {uri}"),
+                            )
                             .caused_by(e)
-                    })?;
+                        })?;
                 }
                 out.flush().await.map_err(|e| {
                     TaskError::new(ErrorKind::Io, format!("cannot write {uri}")).caused_by(e)
