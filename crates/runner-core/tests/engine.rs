@@ -537,12 +537,13 @@ async fn file_inputs_are_copied_into_storage() {
     );
     let stored = r.storage.join(uri.trim_start_matches("kestra:///"));
     assert_eq!(std::fs::read_to_string(stored).unwrap(), "a,b\n1,2\n");
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[tokio::test]
 async fn kill_marks_unfinished_runs() {
     let buf = support::Buf::default();
-    let (execution, _) = support::start(
+    let (execution, storage) = support::start(
         &flow("  - id: slow\n    type: test.Forever\n"),
         Default::default(),
         &buf,
@@ -569,6 +570,7 @@ async fn kill_marks_unfinished_runs() {
         "{}",
         buf.text()
     );
+    std::fs::remove_dir_all(storage).unwrap();
 }
 
 #[tokio::test]
@@ -732,7 +734,7 @@ async fn a_killed_task_leaves_no_process_behind() {
     let marker = format!("1000.{}", std::process::id());
     let script = format!("sleep {marker}1 & sleep {marker}2; echo never");
     let buf = support::Buf::default();
-    let (execution, _) = support::start(
+    let (execution, storage) = support::start(
         &flow(&format!(
             "  - id: sh\n    type: test.Spawn\n    script: \"{script}\"\n"
         )),
@@ -765,6 +767,7 @@ async fn a_killed_task_leaves_no_process_behind() {
         "left behind: {:?}",
         support::processes_with(&marker)
     );
+    std::fs::remove_dir_all(storage).unwrap();
 }
 
 #[tokio::test]

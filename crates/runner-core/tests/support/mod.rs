@@ -421,6 +421,13 @@ pub struct Run {
     pub storage: std::path::PathBuf,
 }
 
+/// A run's storage is the test's own temporary folder: it goes with the run.
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.storage);
+    }
+}
+
 impl Run {
     /// Task runs of `task_id`, in creation order.
     pub fn runs(&self, task_id: &str) -> Vec<serde_json::Value> {
