@@ -494,8 +494,14 @@ pub async fn start(
         .log(Box::new(buf.clone()), LogFormat::Text, Level::Debug)
         .inputs(inputs)
         .start()
-        .await?;
-    Ok((execution, dir))
+        .await;
+    match execution {
+        Ok(execution) => Ok((execution, dir)),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
 }
 
 pub async fn run(yaml: &str) -> Run {
