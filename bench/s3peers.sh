@@ -4,13 +4,15 @@
 # floor), each with its default multipart settings, uploading the same file (to a new key each
 # run: rclone skips an object that is already there) to the same
 # runner-s3 server (s3s-fs, SigV4 checked) on loopback. Runs alternate; medians of RUNS; peak
-# RSS from GNU time. Usage: bench/s3peers.sh [MiB...]  (default 70 256; RUNS=3)
+# RSS from GNU time. Each run starts after a `sync`, so none pays for the previous one's dirty
+# pages (the server writes every upload twice: parts, then the object). Usage:
+# bench/s3peers.sh [MiB...]  (default 70 256 1024; RUNS=5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(70 256)
-runs=${RUNS:-3}
+[ ${#sizes[@]} -gt 0 ] || sizes=(70 256 1024)
+runs=${RUNS:-5}
 . scripts/services.sh
 services_setup
 [ -x /usr/bin/time ] || apt-get install -y -q time >/dev/null
@@ -68,8 +70,9 @@ for mib in "${sizes[@]}"; do
     head -c $((mib * 1024 * 1024)) /dev/urandom > "data-$mib.bin"
     declare -A walls=() rss=()
     for run in $(seq 1 "$runs"); do
-        for tool in curl runner s5cmd rclone aws; do
+        for tool in ${TOOLS:-curl runner s5cmd rclone aws}; do
             rm -rf "$work/storage"
+            sync
             /usr/bin/time -f '%e %M' -o t.txt bash -c "$(declare -f run_tool s3_curl); $(declare -p runner tools s3_endpoint s3_access s3_secret work); run_tool $tool data-$mib.bin $mib-$run" ||
                 { echo "$tool failed" >&2; exit 1; }
             read -r w m < t.txt
@@ -77,7 +80,7 @@ for mib in "${sizes[@]}"; do
             rss[$tool]+="$m "
         done
     done
-    for tool in curl runner s5cmd rclone aws; do
+    for tool in ${TOOLS:-curl runner s5cmd rclone aws}; do
         w=$(printf '%s\n' ${walls[$tool]} | median)
         m=$(printf '%s\n' ${rss[$tool]} | median)
         printf '%-8s %-8s %-10s %-10s %-12s %s\n' "$mib" "$tool" "${w}s" "$(awk -v s="$mib" -v w="$w" 'BEGIN { printf "%.0f", s / w }')" "$((m / 1024)) MiB" "${walls[$tool]}"
