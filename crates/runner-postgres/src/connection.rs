@@ -251,6 +251,10 @@ pub(crate) fn describe(e: &tokio_postgres::Error, target: &Target, sql: Option<&
         if let Some(hint) = db.hint() {
             message.push_str(&format!("; hint: {hint}"));
         }
+        // Where the server was: the line and column of a COPY, the function that raised.
+        if let Some(context) = db.where_() {
+            message.push_str(&format!("; where: {context}"));
+        }
         let (kind, help) = match code {
             "28P01" | "28000" => (
                 ErrorKind::Denied,
