@@ -3,7 +3,7 @@
 
 use crate::cell::{Cell, RawCell, decode, write_ion_direct};
 use crate::connection::{Target, describe, parse_url};
-use crate::props::{FetchType, Login, Options};
+use crate::props::{FetchType, Login, Options, Tls};
 use crate::sql::bind_named;
 use bytes::BytesMut;
 use futures_util::future::{Either, select};
@@ -34,24 +34,22 @@ pub(crate) struct Prepared {
     pub(crate) transaction: bool,
 }
 
-/// Renders what a statement needs; `transaction` is Queries' property.
-pub(crate) fn prepare(
+/// Renders where and how to connect, masking every secret as soon as it is known.
+pub(crate) fn connect_to(
     ctx: &RunContext,
     login: &Login,
-    sql: &Property<String>,
-    p: &Options,
-    transaction: Option<&Property<bool>>,
-) -> Result<Prepared, TaskError> {
+    t: &Tls,
+) -> Result<(Target, Option<rustls::ClientConfig>), TaskError> {
     let username = ctx.render_opt(&login.username, "username")?;
     let password = ctx.render_opt(&login.password, "password")?;
     if let Some(pw) = &password {
         ctx.mask(pw);
     }
     let material = crate::tls::TlsMaterial {
-        root_cert: ctx.render_opt(&p.ssl_root_cert, "sslRootCert")?,
-        cert: ctx.render_opt(&p.ssl_cert, "sslCert")?,
-        key: ctx.render_opt(&p.ssl_key, "sslKey")?,
-        key_password: ctx.render_opt(&p.ssl_key_password, "sslKeyPassword")?,
+        root_cert: ctx.render_opt(&t.ssl_root_cert, "sslRootCert")?,
+        cert: ctx.render_opt(&t.ssl_cert, "sslCert")?,
+        key: ctx.render_opt(&t.ssl_key, "sslKey")?,
+        key_password: ctx.render_opt(&t.ssl_key_password, "sslKeyPassword")?,
     };
     for secret in [&material.key, &material.key_password]
         .into_iter()
@@ -59,8 +57,8 @@ pub(crate) fn prepare(
     {
         ctx.mask(secret);
     }
-    let ssl = ctx.render_opt(&p.ssl, "ssl")?.unwrap_or(false);
-    let ssl_mode = ctx.render_opt(&p.ssl_mode, "sslMode")?;
+    let ssl = ctx.render_opt(&t.ssl, "ssl")?.unwrap_or(false);
+    let ssl_mode = ctx.render_opt(&t.ssl_mode, "sslMode")?;
     let url = ctx.render(&login.url, "url")?;
     let mut target = parse_url(&url, username, password, ssl, ssl_mode)?;
     target.password_source = login
@@ -73,6 +71,18 @@ pub(crate) fn prepare(
         ctx.mask(pw);
     }
     let tls = crate::tls::client_config(target.ssl_mode, &material)?;
+    Ok((target, tls))
+}
+
+/// Renders what a statement needs; `transaction` is Queries' property.
+pub(crate) fn prepare(
+    ctx: &RunContext,
+    login: &Login,
+    sql: &Property<String>,
+    p: &Options,
+    transaction: Option<&Property<bool>>,
+) -> Result<Prepared, TaskError> {
+    let (target, tls) = connect_to(ctx, login, &p.tls)?;
     let zone = ctx.render_time_zone(&p.time_zone_id, "timeZoneId")?;
     let fetch = p.fetch_mode(ctx.render_opt(&p.fetch_type, "fetchType")?);
     let fetch_size = ctx

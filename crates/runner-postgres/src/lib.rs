@@ -1,5 +1,5 @@
-//! Kestra's PostgreSQL tasks, `io.kestra.plugin.jdbc.postgresql.Query` and `Queries`, on
-//! tokio-postgres.
+//! Kestra's PostgreSQL tasks, `io.kestra.plugin.jdbc.postgresql.Query`, `Queries`, `CopyIn` and
+//! `CopyOut`, on tokio-postgres.
 //!
 //! Values are decoded from PostgreSQL's binary format for every type of Kestra's cell converter
 //! (`cell`), written as Kestra writes them: JSON for FETCH outputs, Ion text for STORE files.
@@ -9,6 +9,7 @@
 
 mod cell;
 mod connection;
+mod copy;
 mod exec;
 mod props;
 mod queries;
@@ -19,4 +20,9 @@ mod tls;
 use runner_core::plugin::TaskDescriptor;
 
 /// The PostgreSQL task types.
-pub const TASKS: &[TaskDescriptor] = &[query::QUERY, queries::QUERIES];
+pub const TASKS: &[TaskDescriptor] = &[
+    query::QUERY,
+    queries::QUERIES,
+    copy::COPY_IN,
+    copy::COPY_OUT,
+];

@@ -1,5 +1,6 @@
 //! The properties Query and Queries share, as in Kestra's `AbstractJdbcBaseQuery`: how to log
-//! in, written before `sql`, and what to do with the result, written after it.
+//! in, written before `sql`, and what to do with the result, written after it. CopyIn and
+//! CopyOut take the login and TLS ones.
 
 use runner_core::plugin::*;
 use serde::Deserialize;
@@ -27,6 +28,24 @@ pub(crate) struct Login {
     pub(crate) password: Option<Property<String>>,
 }
 
+/// TLS, as pgjdbc takes it; every PostgreSQL task has these.
+#[derive(Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Tls {
+    /// Use TLS (verify-full unless sslMode says otherwise).
+    pub(crate) ssl: Option<Property<bool>>,
+    /// TLS mode.
+    pub(crate) ssl_mode: Option<Property<SslMode>>,
+    /// CA certificate, PEM text.
+    pub(crate) ssl_root_cert: Option<Property<String>>,
+    /// Client certificate, PEM text.
+    pub(crate) ssl_cert: Option<Property<String>>,
+    /// Client key, PEM text (masked).
+    pub(crate) ssl_key: Option<Property<String>>,
+    /// Password of the client key (masked).
+    pub(crate) ssl_key_password: Option<Property<String>>,
+}
+
 #[derive(Deserialize, Properties)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Options {
@@ -47,18 +66,8 @@ pub(crate) struct Options {
     /// One statement run after `sql` in the same transaction, with the same parameters.
     #[serde(rename = "afterSQL")]
     pub(crate) after_sql: Option<Property<String>>,
-    /// Use TLS (verify-full unless sslMode says otherwise).
-    pub(crate) ssl: Option<Property<bool>>,
-    /// TLS mode.
-    pub(crate) ssl_mode: Option<Property<SslMode>>,
-    /// CA certificate, PEM text.
-    pub(crate) ssl_root_cert: Option<Property<String>>,
-    /// Client certificate, PEM text.
-    pub(crate) ssl_cert: Option<Property<String>>,
-    /// Client key, PEM text (masked).
-    pub(crate) ssl_key: Option<Property<String>>,
-    /// Password of the client key (masked).
-    pub(crate) ssl_key_password: Option<Property<String>>,
+    #[serde(flatten)]
+    pub(crate) tls: Tls,
     /// Accepted; runner opens one connection per task run.
     #[allow(dead_code)]
     pub(crate) connection_pooling: Option<Property<bool>>,
