@@ -78,21 +78,15 @@ pub(crate) struct CopyOptions {
     socket_timeout: Option<Property<u64>>,
 }
 
-/// The one-byte character options, for the checks made while validating.
-const CHARACTERS: [&str; 3] = ["delimiter", "quote", "escape"];
-
 impl CopyOptions {
-    fn characters(&self) -> [(&'static str, &Option<Property<String>>); 3] {
-        [
-            (CHARACTERS[0], &self.delimiter),
-            (CHARACTERS[1], &self.quote),
-            (CHARACTERS[2], &self.escape),
-        ]
-    }
-
     /// Static values that COPY would refuse, said before anything runs.
     fn check(&self) -> Result<(), String> {
-        for (name, value) in self.characters() {
+        let characters = [
+            ("delimiter", &self.delimiter),
+            ("quote", &self.quote),
+            ("escape", &self.escape),
+        ];
+        for (name, value) in characters {
             if let Some(p) = value.as_ref().filter(|p| !p.is_dynamic())
                 && let Some(s) = p.raw().as_str()
             {
@@ -102,8 +96,8 @@ impl CopyOptions {
         Ok(())
     }
 
-    /// Renders the connection and the statement; `source` is `FROM STDIN`, `TO STDOUT` with a
-    /// table, or the query for CopyOut.
+    /// Renders the connection and the statement: COPY of `query` (CopyOut's `sql`) or of the
+    /// table and its columns, then `direction` (`FROM STDIN` or `TO STDOUT`), then the options.
     fn prepare(
         &self,
         ctx: &RunContext,
