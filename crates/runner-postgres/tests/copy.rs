@@ -178,26 +178,33 @@ async fn options_reach_copy_quoted_as_literals() {
     assert_eq!(text.lines().next(), Some("1'\"plain\"'NULL"), "{text}");
 }
 
-#[tokio::test]
-async fn copy_in_loads_a_file_input_with_columns_and_a_tab_delimiter() {
-    let pg = server().await;
-    let dir = std::env::temp_dir().join(format!("runner-copy-{}", std::process::id()));
+/// Runs CopyIn of `content`, given as a FILE input, into `loaded` with the options `extra`.
+async fn load(pg: &Postgres, content: &str, extra: &str) -> Run {
+    let dir = std::env::temp_dir().join(format!("runner-copy-{}", runner_core::ids::friendly_id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let data = dir.join("products.tsv");
-    std::fs::write(&data, "name\tid\nfirst\t10\nsecond\t11\n").unwrap();
+    let data = dir.join("data.csv");
+    std::fs::write(&data, content).unwrap();
+    let options = format!("{extra}    table: loaded\n    from: \"{{{{ inputs.data }}}}\"\n");
     let r = run_flow_with(
         TASKS,
-        &flow(&[task(
-            &pg,
-            "in",
-            "CopyIn",
-            "    format: CSV\n    header: true\n    delimiter: \"\\t\"\n    columns: [name, id]\n    table: loaded\n    from: \"{{ inputs.data }}\"\n",
-        )]),
+        &flow(&[task(pg, "in", "CopyIn", &options)]),
         &[("data", data.to_str().unwrap())],
         &[],
     )
     .await;
     std::fs::remove_dir_all(&dir).unwrap();
+    r
+}
+
+#[tokio::test]
+async fn copy_in_loads_a_file_input_with_columns_and_a_tab_delimiter() {
+    let pg = server().await;
+    let r = load(
+        &pg,
+        "name\tid\nfirst\t10\nsecond\t11\n",
+        "    format: CSV\n    header: true\n    delimiter: \"\\t\"\n    columns: [name, id]\n",
+    )
+    .await;
     assert_success(&r);
     assert_eq!(r.outputs("in")["rowCount"], 2);
     assert_eq!(
@@ -209,26 +216,10 @@ async fn copy_in_loads_a_file_input_with_columns_and_a_tab_delimiter() {
 #[tokio::test]
 async fn a_bad_row_loads_nothing_and_names_the_line() {
     let pg = server().await;
-    let dir = std::env::temp_dir().join(format!("runner-copy-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let data = dir.join("bad.csv");
     // Enough good rows that the first blocks reach the server before the bad one.
     let mut csv: String = (1..=50_000).map(|i| format!("{i},n{i},1,\n")).collect();
     csv.push_str("oops,n,1,\n");
-    std::fs::write(&data, csv).unwrap();
-    let r = run_flow_with(
-        TASKS,
-        &flow(&[task(
-            &pg,
-            "in",
-            "CopyIn",
-            "    format: CSV\n    table: loaded\n    from: \"{{ inputs.data }}\"\n",
-        )]),
-        &[("data", data.to_str().unwrap())],
-        &[],
-    )
-    .await;
-    std::fs::remove_dir_all(&dir).unwrap();
+    let r = load(&pg, &csv, "    format: CSV\n").await;
     assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
     assert!(r.logs.contains("22P02"), "SQLSTATE: {}", r.logs);
     assert!(
