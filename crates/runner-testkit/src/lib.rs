@@ -257,6 +257,16 @@ pub struct Run {
     pub record: serde_json::Value,
     pub logs: String,
     pub storage: PathBuf,
+    /// Whether `storage` is the run's own temporary folder, removed with it.
+    temporary: bool,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.storage);
+        }
+    }
 }
 
 impl Run {
@@ -404,6 +414,7 @@ pub async fn run_flow_opts(
         record,
         logs,
         storage,
+        temporary: options.storage.is_none(),
     }
 }
 
