@@ -41,7 +41,7 @@ pub use crate::registry::{
 };
 pub use crate::split::{SplitBy, parse_bytes};
 pub use crate::state::State;
-pub use crate::storage::{Storage, StorageError};
+pub use crate::storage::{PartialFile, Storage, StorageError};
 pub use crate::subflow::{SubflowCall, SubflowRun};
 pub use crate::task::{
     BoxFuture, Branch, FlowableTask, Outputs, Resolution, RunnableTask, TaskKind,

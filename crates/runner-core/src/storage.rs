@@ -140,6 +140,29 @@ impl Storage {
     }
 }
 
+/// A file being written that is removed if it is dropped before [`PartialFile::keep`]: a task
+/// that fails or is cancelled mid-write leaves no half-written result.
+pub struct PartialFile(Option<PathBuf>);
+
+impl PartialFile {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        PartialFile(Some(path.into()))
+    }
+
+    /// The file is complete: it stays.
+    pub fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Copies the rest of `from` to `to`, each at its position, and gives `to` back. On a blocking
 /// thread with std's copy, which lets the kernel move the bytes (`copy_file_range`) between two
 /// files: tokio's copy hands 8 KiB at a time between threads, which made a 119 MiB FILE input

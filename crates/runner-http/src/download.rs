@@ -27,17 +27,6 @@ pub(crate) struct Download {
     save_as: Option<Property<String>>,
 }
 
-/// Removes a partly written file unless the download completed.
-struct Partial(Option<std::path::PathBuf>);
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 impl RunnableTask for Download {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
@@ -88,7 +77,7 @@ impl RunnableTask for Download {
                     .map(|e| format!("{}.", e.to_string_lossy()))
                     .unwrap_or_default()
             ));
-            let mut guard = Partial(Some(part.clone()));
+            let guard = PartialFile::new(part.clone());
             let mut file = tokio::fs::File::create(&part).await.map_err(|e| {
                 TaskError::new(ErrorKind::Io, "cannot create the downloaded file").caused_by(e)
             })?;
@@ -130,7 +119,7 @@ impl RunnableTask for Download {
             tokio::fs::rename(&part, &path).await.map_err(|e| {
                 TaskError::new(ErrorKind::Io, "cannot keep the downloaded file").caused_by(e)
             })?;
-            guard.0 = None;
+            guard.keep();
             let mut out = Outputs::new();
             out.insert("uri".into(), Json::String(uri));
             out.insert("code".into(), Json::from(code));
