@@ -116,11 +116,9 @@ impl CopyOptions {
                 sql.push(')');
             }
             None => {
+                // Validation refuses a copy with neither (see the tasks' `check`).
                 let Some(table) = ctx.render_opt(&self.table, "table")? else {
-                    return Err(TaskError::property(
-                        "table",
-                        "missing: name the table to copy (or give `sql` to CopyOut)",
-                    ));
+                    return Err(TaskError::property("table", "missing"));
                 };
                 sql.push_str(&table);
                 let columns = ctx
@@ -290,6 +288,9 @@ pub(crate) struct CopyIn {
 
 impl RunnableTask for CopyIn {
     fn check(&self) -> Result<(), String> {
+        if self.options.table.is_none() {
+            return Err("`table` is required: the table to load the file into".to_string());
+        }
         self.options.check()
     }
 
@@ -339,19 +340,11 @@ pub(crate) struct CopyOut {
     sql: Option<Property<String>>,
 }
 
-/// Removes a partly written file unless the copy completed.
-struct Partial(Option<std::path::PathBuf>);
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 impl RunnableTask for CopyOut {
     fn check(&self) -> Result<(), String> {
+        if self.sql.is_none() && self.options.table.is_none() {
+            return Err("give `sql` (a query to copy) or `table` (a whole table)".to_string());
+        }
         self.options.check()
     }
 
@@ -364,7 +357,7 @@ impl RunnableTask for CopyOut {
             // Kestra stores a temporary file of its working directory, named like this.
             let uri = ctx.output_file_uri(&format!("{}.tmp", runner_core::ids::random_u64()));
             let mut file = ctx.storage().create(&uri).await?;
-            let mut partial = Partial(ctx.storage().path(&uri).ok());
+            let partial = PartialFile::new(ctx.storage().path(&uri)?);
             let write_error = |e: std::io::Error| {
                 TaskError::new(ErrorKind::Io, format!("cannot write {uri}"))
                     .hint(
@@ -391,7 +384,7 @@ impl RunnableTask for CopyOut {
                     Ok(messages)
                 })
                 .await?;
-            partial.0 = None;
+            partial.keep();
             let rows = messages.saturating_sub(copy.framing);
             rows_metric(ctx, rows);
             let mut out = rows_output(rows);

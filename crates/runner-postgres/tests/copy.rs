@@ -59,6 +59,11 @@ fn assert_success(r: &Run) {
     assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
 }
 
+/// Runs a flow of one CopyOut, `out`, with the options `extra`.
+async fn export(pg: &Postgres, extra: &str) -> Run {
+    run_flow(TASKS, &flow(&[task(pg, "out", "CopyOut", extra)])).await
+}
+
 #[tokio::test]
 async fn csv_out_then_in_round_trips_with_header_quotes_and_nulls() {
     let pg = server().await;
@@ -145,14 +150,9 @@ async fn binary_and_text_formats_round_trip_a_whole_table() {
     }
     // An empty result is zero rows in every format, not the framing messages.
     for format in ["BINARY", "CSV\n    header: true", "TEXT"] {
-        let r = run_flow(
-            TASKS,
-            &flow(&[task(
-                &pg,
-                "out",
-                "CopyOut",
-                &format!("    format: {format}\n    sql: select * from products where false\n"),
-            )]),
+        let r = export(
+            &pg,
+            &format!("    format: {format}\n    sql: select * from products where false\n"),
         )
         .await;
         assert_success(&r);
@@ -163,16 +163,7 @@ async fn binary_and_text_formats_round_trip_a_whole_table() {
 #[tokio::test]
 async fn options_reach_copy_quoted_as_literals() {
     let pg = server().await;
-    let r = run_flow(
-        TASKS,
-        &flow(&[task(
-            &pg,
-            "out",
-            "CopyOut",
-            "    format: CSV\n    delimiter: \"'\"\n    nullString: \"NULL\"\n    forceQuote: [name]\n    columns: [id, name, note]\n    table: products\n",
-        )]),
-    )
-    .await;
+    let r = export(&pg, "    format: CSV\n    delimiter: \"'\"\n    nullString: \"NULL\"\n    forceQuote: [name]\n    columns: [id, name, note]\n    table: products\n").await;
     assert_success(&r);
     let text = std::fs::read_to_string(r.file(r.outputs("out")["uri"].as_str().unwrap())).unwrap();
     assert_eq!(text.lines().next(), Some("1'\"plain\"'NULL"), "{text}");
@@ -237,14 +228,9 @@ async fn a_bad_row_loads_nothing_and_names_the_line() {
 #[tokio::test]
 async fn a_failed_copy_out_leaves_no_file() {
     let pg = server().await;
-    let r = run_flow(
-        TASKS,
-        &flow(&[task(
-            &pg,
-            "out",
-            "CopyOut",
-            "    sql: select id, 1 / (id - 3) from products order by id\n",
-        )]),
+    let r = export(
+        &pg,
+        "    sql: select id, 1 / (id - 3) from products order by id\n",
     )
     .await;
     assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
@@ -269,22 +255,37 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-#[test]
-fn a_delimiter_of_two_characters_is_refused_while_validating() {
-    let yaml = "id: copy\nnamespace: company.team\ntasks:\n  - id: in\n    type: io.kestra.plugin.jdbc.postgresql.CopyIn\n    url: jdbc:postgresql://127.0.0.1/\n    from: kestra:///x.csv\n    table: t\n    delimiter: ';;'\n";
+/// The validation errors of a flow of one task of `kind` with the properties `extra`.
+fn validation_errors(kind: &str, extra: &str) -> Vec<String> {
+    let yaml = format!(
+        "id: copy\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.jdbc.postgresql.{kind}\n    url: jdbc:postgresql://127.0.0.1/\n{extra}"
+    );
     let registry = runner_core::Registry::new(TASKS);
-    let doc = runner_model::load_str(yaml).unwrap().remove(0);
+    let doc = runner_model::load_str(&yaml).unwrap().remove(0);
     let v = runner_core::validate(&doc, &registry, &runner_template::Renderer::new());
-    let errors: Vec<String> = v
-        .diagnostics
+    v.diagnostics
         .iter()
         .filter(|d| d.is_error())
         .map(|d| d.problem.to_string())
-        .collect();
+        .collect()
+}
+
+#[test]
+fn what_copy_would_refuse_is_refused_while_validating() {
     assert_eq!(
-        errors,
-        ["in: `delimiter` must be a single one-byte character, got 2 bytes"],
-        "{:?}",
-        v.diagnostics
+        validation_errors(
+            "CopyIn",
+            "    from: kestra:///x.csv\n    table: t\n    delimiter: ';;'\n"
+        ),
+        ["t: `delimiter` must be a single one-byte character, got 2 bytes"]
     );
+    assert_eq!(
+        validation_errors("CopyIn", "    from: kestra:///x.csv\n"),
+        ["t: `table` is required: the table to load the file into"]
+    );
+    assert_eq!(
+        validation_errors("CopyOut", "    format: CSV\n"),
+        ["t: give `sql` (a query to copy) or `table` (a whole table)"]
+    );
+    assert!(validation_errors("CopyOut", "    sql: select 1\n    quote: \"'\"\n").is_empty());
 }
