@@ -1,5 +1,8 @@
 # The runner image: build with the pinned toolchain, ship the binary on a slim Debian.
 FROM rust:1.95-slim-bookworm AS build
+# DuckDB is compiled into the binary (the default `duckdb-bundled` feature): C++17 needs g++,
+# which the slim image lacks.
+RUN apt-get update && apt-get install -y --no-install-recommends g++ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked && strip target/release/runner

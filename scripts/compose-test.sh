@@ -2,8 +2,8 @@
 # docker-compose.yaml for real, on a machine without an image registry: PostgreSQL, the S3
 # server and the runner image from local images (docker/compose.local.yaml), the headline
 # flow run with .env_encoded, the uploaded object read back, and no secret in `compose logs`.
-# Usage: scripts/compose-test.sh   (after scripts/engine.sh, scripts/test-images.sh and
-# cargo build --release); everything it starts is removed when it ends.
+# Usage: scripts/compose-test.sh [RUNNER_BINARY]   (default target/release/runner; after
+# scripts/engine.sh and scripts/test-images.sh); everything it starts is removed when it ends.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -20,9 +20,10 @@ else
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-compose >/dev/null
     compose=(docker-compose)
 fi
-[ -x target/release/runner ] || die "target/release/runner is missing: cargo build --release"
+bin=$(realpath "${1:-target/release/runner}" 2>/dev/null) || die "${1:-target/release/runner} is missing: cargo build --release"
+[ -x "$bin" ] || die "$bin is not an executable: cargo build --release"
 
-# The runner image: the local Debian image with the release binary (no registry, no rebuild).
+# The runner image: the local Debian image with the binary (no registry, no rebuild).
 ctx=$(mktemp -d)
 work=$(mktemp -d)
 cleanup() {
@@ -30,8 +31,17 @@ cleanup() {
     rm -rf "$ctx" "$work"
 }
 trap cleanup EXIT INT TERM
-cp target/release/runner "$ctx/runner"
-printf 'FROM localhost/runner-python:test\nCOPY runner /usr/local/bin/runner\nWORKDIR /work\nENTRYPOINT ["runner"]\n' > "$ctx/Dockerfile"
+cp "$bin" "$ctx/runner"
+# A binary that links DuckDB's library (scripts/duckdb-env.sh) takes it along; its rpath names
+# a folder of this machine, so the library goes where the image's loader looks.
+libduckdb=$(ldd "$bin" 2>/dev/null | awk '$1 == "libduckdb.so" { print $3 }')
+if [ -n "$libduckdb" ]; then
+    [ -f "$libduckdb" ] || die "$bin needs libduckdb.so, which is not found (. scripts/duckdb-env.sh)"
+    cp "$libduckdb" "$ctx/libduckdb.so"
+    printf 'FROM localhost/runner-python:test\nCOPY libduckdb.so /usr/local/lib/libduckdb.so\nRUN ldconfig\nCOPY runner /usr/local/bin/runner\nWORKDIR /work\nENTRYPOINT ["runner"]\n' > "$ctx/Dockerfile"
+else
+    printf 'FROM localhost/runner-python:test\nCOPY runner /usr/local/bin/runner\nWORKDIR /work\nENTRYPOINT ["runner"]\n' > "$ctx/Dockerfile"
+fi
 DOCKER_BUILDKIT=0 docker build -q -t localhost/runner:test "$ctx" >/dev/null 2>"$ctx/build.log" ||
     { cat "$ctx/build.log" >&2; die "cannot build localhost/runner:test"; }
 
@@ -42,7 +52,7 @@ pg_password="pg-$(head -c 12 /dev/urandom | base64 | tr -dc A-Za-z0-9)"
 s3_access="AKIA$(head -c 9 /dev/urandom | base64 | tr -dc A-Z0-9)"
 s3_secret="$(head -c 24 /dev/urandom | base64 | tr -dc A-Za-z0-9)"
 printf 'POSTGRES_PASSWORD=%s\nAWS_ACCESS_KEY=%s\nAWS_SECRET_KEY=%s\n' "$pg_password" "$s3_access" "$s3_secret" > .env
-"$repo/target/release/runner" secrets encode .env -o .env_encoded 2>/dev/null
+"$bin" secrets encode .env -o .env_encoded 2>/dev/null
 dc=("${compose[@]}" -p runnercompose -f docker-compose.yaml -f docker/compose.local.yaml)
 log "docker compose up runner (PostgreSQL, S3, the headline flow)"
 # `run` starts what the runner service depends on (healthy PostgreSQL and S3, the bucket made)

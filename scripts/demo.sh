@@ -17,7 +17,9 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 export RUNNER_S3_BIN=$repo/target/debug/runner-s3
 services_setup
 say "building runner and its S3 server (debug build, about 3 minutes the first time)"
-cargo build --locked -q -p runner -p runner-testkit --bins
+# DuckDB's prebuilt library (npm), when it can be had: compiling DuckDB would take 30 minutes.
+. scripts/duckdb-env.sh
+cargo build --locked -q "${CARGO_DUCKDB[@]}" -p runner -p runner-testkit --bins
 runner=$repo/target/debug/runner
 
 say "starting PostgreSQL on 127.0.0.1:56982"

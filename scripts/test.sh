@@ -3,8 +3,7 @@
 # engine, CLI and conformance tests. Usage: scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-say() { printf '\n== %s\n' "$*"; }
+. scripts/phases.sh
 
 if ! command -v cargo >/dev/null 2>&1; then
     echo "error: cargo is missing; install the Rust toolchain (rustup.rs), then run this again" >&2
@@ -25,10 +24,24 @@ command -v age >/dev/null 2>&1 || need+=(age)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+# DuckDB's C library comes from npm (scripts/duckdb-env.sh): linking it instead of compiling
+# DuckDB saves about 45 minutes of C++ on 2 cores.
+command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v ruby >/dev/null 2>&1 || need+=(ruby)
+# The remote-host tests (runner-fs, runner-docker) start real servers on 127.0.0.1: OpenSSH's
+# sshd (SSH commands, SFTP), vsftpd (FTP, explicit and implicit FTPS) and the docker
+# registry (Push, Pull); the fixtures make keys and certificates with ssh-keygen and openssl.
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+[ -x /usr/sbin/vsftpd ] || need+=(vsftpd)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+# The mail tests start aiosmtpd (Debian's python3-aiosmtpd, run by /usr/bin/python3) as a real
+# SMTP server; the git tests run git's own `git http-backend` behind a CGI server.
+/usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
+{ command -v git >/dev/null 2>&1 && [ -x "$(git --exec-path)/git-http-backend" ]; } || need+=(git)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        say "installing ${need[*]} (Debian packages)"
+        phase "installing ${need[*]} (Debian packages)"
         apt-get update -q >/dev/null
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >/dev/null
     else
@@ -40,7 +53,7 @@ fi
 # The Docker task runner tests need an engine and images built here (no registry):
 # scripts/engine.sh starts dockerd when none answers. Where that cannot work, those tests say
 # SKIPPED, unless RUNNER_REQUIRE_ENGINE is set (CI), where it is a failure.
-say "container engine for the Docker task runner tests"
+phase "container engine for the Docker task runner tests"
 if host=$(scripts/engine.sh); then
     export DOCKER_HOST=$host RUNNER_REQUIRE_ENGINE=1
     echo "engine at $DOCKER_HOST"
@@ -51,10 +64,22 @@ else
     echo "SKIPPED: the Docker task runner tests (no container engine could be started here)"
 fi
 
-say "unit, engine, plugin and CLI tests"
+# Every cargo command links DuckDB's prebuilt library ("${CARGO_DUCKDB[@]}": no default
+# features, all families) with DUCKDB_LIB_DIR set the same way, so nothing builds twice and no
+# DuckDB C++ is compiled. Where it cannot be had, that is an error, not a 45-minute build.
+phase "DuckDB's library and dbt's environment"
+export DUCKDB_REQUIRE_LINKED=1
+. scripts/duckdb-env.sh
+echo "libduckdb.so in $DUCKDB_LIB_DIR"
+# The dbt tests run dbt from PyPI, from an environment made once under target/.
+RUNNER_DBT_VENV=$(scripts/dbt-venv.sh)
+export RUNNER_DBT_VENV
+echo "dbt in $RUNNER_DBT_VENV"
+
+phase "unit, engine, plugin and CLI tests"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo test --workspace --locked "${CARGO_DUCKDB[@]}" 2>&1 | tee "$log"
 totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$log")
 
 # The same PostgreSQL, S3 and end-to-end suites a second time, on containers of images built
@@ -62,7 +87,7 @@ totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d f
 # the tests end, fail or are interrupted; one left behind fails the run.
 containers_totals="skipped (no container engine)"
 if [ -n "${DOCKER_HOST:-}" ]; then
-    say "PostgreSQL, S3 and end-to-end suites on containers (TESTENV=containers)"
+    phase "PostgreSQL, S3 and end-to-end suites on containers (TESTENV=containers)"
     remove_test_containers() {
         docker ps -aq --filter label=org.testcontainers.managed-by=testcontainers 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
     }
@@ -74,8 +99,8 @@ if [ -n "${DOCKER_HOST:-}" ]; then
     clog=$(mktemp)
     TESTENV=containers cargo test --locked --features runner-testkit/containers \
         -p runner-postgres -p runner-aws 2>&1 | tee "$clog"
-    TESTENV=containers cargo test --locked --features runner-testkit/containers \
-        -p runner --test e2e 2>&1 | tee -a "$clog"
+    TESTENV=containers cargo test --locked "${CARGO_DUCKDB[@]}" --features runner-testkit/containers \
+        -p runner --test system e2e:: 2>&1 | tee -a "$clog"
     containers_totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed", p, f }' "$clog")
     rm -f "$clog"
     leftover=$(docker ps -aq --filter label=org.testcontainers.managed-by=testcontainers)
@@ -89,19 +114,27 @@ else
     echo "SKIPPED: the containers backend (no container engine could be started here)"
 fi
 
-say "release build"
-cargo build --release --locked
+# A bounded soak of every fuzz target (tests/cli/fuzz.rs) with fresh random seeds: each prints
+# how many inputs it tried; a failure prints the seed that replays it.
+phase "fuzz soak (${RUNNER_FUZZ_SECONDS:=10} s per target)"
+export RUNNER_FUZZ_SECONDS
+cargo test --locked "${CARGO_DUCKDB[@]}" --test cli -- --ignored --nocapture soak_ 2>&1 \
+    | grep -E '^fuzz |panicked|RUNNER_FUZZ_SEED|^test result'
 
-# `runner ui` in Debian's chromium over WebDriver, against the release binary.
-say "runner ui in a browser (scripts/browser-test.sh)"
+# The steps below use the binary the tests built (target/debug/runner): a release build would
+# compile every crate a second time, in the slowest profile, for nothing they check.
+runner=target/debug/runner
+
+# `runner ui` in Debian's chromium over WebDriver.
+phase "runner ui in a browser (scripts/browser-test.sh)"
 browser_out=$(mktemp)
-scripts/browser-test.sh target/release/runner 2>&1 | tee "$browser_out"
+scripts/browser-test.sh "$runner" 2>&1 | tee "$browser_out"
 browser_totals=$(grep -E '^(browser:|SKIPPED)' "$browser_out" | tail -n 1)
 rm -f "$browser_out"
 
 # The demo, as a new user runs it: one build, its own S3 server (runner-s3), the headline
 # flow, the object read back.
-say "the demo (scripts/demo.sh)"
+phase "the demo (scripts/demo.sh)"
 demo_out=$(scripts/demo.sh 2>&1) || { echo "$demo_out"; echo "error: scripts/demo.sh failed" >&2; exit 1; }
 echo "$demo_out" | tail -n 5
 if ! grep -q "key: s3://kestra-bucket/data/users.csv  size: [1-9]" <<<"$demo_out"; then
@@ -112,8 +145,11 @@ fi
 
 # The example test suites (flows/tests), run by `runner test` as a user runs them, against a
 # throwaway PostgreSQL and S3 server (scripts/services.sh); the JUnit report is kept in target/.
-say "runner test flows (Kestra test suites)"
+phase "runner test flows (Kestra test suites)"
 (
+    # services.sh picks the S3 server binary when it is sourced: build it and say where first.
+    cargo build --locked -q -p runner-testkit --bin runner-s3
+    export RUNNER_S3_BIN=$PWD/target/debug/runner-s3
     . scripts/services.sh
     services_setup
     start_postgres
@@ -124,15 +160,15 @@ insert into users values (1, 'Ada', 'Lovelace', 'London'), (2, 'Grace', 'Hopper'
 SQL
     start_s3 kestra-bucket
     write_env "$work/.env"
-    target/release/runner secrets encode "$work/.env" -o "$work/.env_encoded" 2>/dev/null
-    AWS_ENDPOINT_URL_S3="$s3_endpoint" target/release/runner test flows --flows flows \
+    "$runner" secrets encode "$work/.env" -o "$work/.env_encoded" 2>/dev/null
+    AWS_ENDPOINT_URL_S3="$s3_endpoint" "$runner" test flows --flows flows \
         --env-file "$work/.env_encoded" --storage "$work/storage" --junit target/runner-test-junit.xml
 )
 
 # docker-compose.yaml for real, with the local images (docker/compose.local.yaml).
 if [ -n "${DOCKER_HOST:-}" ]; then
-    say "docker compose (scripts/compose-test.sh)"
-    scripts/compose-test.sh
+    phase "docker compose (scripts/compose-test.sh)"
+    scripts/compose-test.sh "$runner"
     # Nothing this suite started may be left: test containers, task-runner containers, compose.
     ours=$( { docker ps -aq --filter label=org.testcontainers.managed-by=testcontainers
               docker ps -aq --filter label=kestra.io/execution-id
@@ -146,8 +182,8 @@ fi
 
 shared=../shared/conformance
 if [ -f "$shared/check.py" ]; then
-    say "Kestra conformance suite"
-    report=$(python3 "$shared/check.py" --runner target/release/runner)
+    phase "Kestra conformance suite"
+    report=$(python3 "$shared/check.py" --runner "$runner")
     echo "$report"
     # Gate what is done: no crash, every valid flow accepted, every invalid flow rejected, every
 # unsupported type named.
@@ -168,11 +204,12 @@ if problems:
     sys.exit("conformance regression: " + ", ".join(problems))
 PY
 else
-    say "conformance suite skipped: $shared not found"
+    echo "conformance suite skipped: $shared not found"
 fi
 
 # The engine goes if this run started it (an engine that was already running stays).
 scripts/engine.sh --stop
 
+phases_report
 echo
 echo "tests: $totals (local backend); containers backend: $containers_totals; $browser_totals"

@@ -1,9 +1,18 @@
 //! The commit `runner --version` shows: `git describe`-style short hash, `+dirty` when the
-//! tree had changes; `unknown` outside a git checkout (a source tarball).
+//! tree had changes; `unknown` outside a git checkout (a source tarball). And, in a build that
+//! links DuckDB's library instead of compiling it (scripts/duckdb-env.sh), the binaries' rpath
+//! to it: they find it with a cleared environment (the jq sandbox, tests, the demo).
 
 use std::process::Command;
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
+    if std::env::var_os("CARGO_FEATURE_DUCKDB").is_some()
+        && std::env::var_os("CARGO_FEATURE_DUCKDB_BUNDLED").is_none()
+        && let Some(dir) = std::env::var_os("DUCKDB_LIB_DIR")
+    {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.to_string_lossy());
+    }
     let git = |args: &[&str]| {
         Command::new("git")
             .args(args)

@@ -6,9 +6,7 @@ use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use runner_core::plugin::{
-    ErrorKind, Properties, Property, RunContext, TaskError, link_local_address,
-};
+use runner_core::plugin::{ErrorKind, NetworkPolicy, Properties, Property, RunContext, TaskError};
 use serde::Deserialize;
 
 /// Kestra's connection properties (`AbstractConnection`), plus `bucket`.
@@ -21,9 +19,11 @@ pub(crate) struct Connection {
     region: Option<Property<String>>,
     /// Access key; else AWS_ACCESS_KEY_ID or the profile (masked).
     access_key_id: Option<Property<String>>,
-    /// Secret key; else AWS_SECRET_ACCESS_KEY or the profile (masked).
+    /// Secret key; else AWS_SECRET_ACCESS_KEY or the profile.
+    #[prop(secret)]
     secret_key_id: Option<Property<String>>,
-    /// Session token; else AWS_SESSION_TOKEN (masked).
+    /// Session token; else AWS_SESSION_TOKEN.
+    #[prop(secret)]
     session_token: Option<Property<String>>,
     /// An S3-compatible endpoint; else AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL.
     endpoint_override: Option<Property<String>>,
@@ -250,7 +250,7 @@ impl Connection {
                         format!("`{e}` is not a URL (for example http://127.0.0.1:9000)"),
                     )
                 })?;
-                refuse_link_local(e, &host).await?;
+                refuse_link_local(ctx.network(), e, &host).await?;
                 if host.parse::<std::net::IpAddr>().is_ok()
                     || host
                         .trim_matches(['[', ']'])
@@ -266,6 +266,15 @@ impl Connection {
             None => format!("s3.{region}.amazonaws.com"),
         };
         builder = builder.force_path_style(path_style);
+        // Names are checked again at every connection: one that resolves to a refused
+        // address the second time (DNS rebinding) cannot pass.
+        builder = builder.http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_with_resolver(GuardedDns(ctx.network())),
+        );
         settings.path_style = path_style;
         let sign_payload = endpoint.as_deref().is_some_and(signs_payload);
         Ok(S3 {
@@ -297,9 +306,41 @@ fn host_of(url: &str) -> Option<String> {
     (!host.is_empty()).then_some(host)
 }
 
+/// The system resolver, refusing a name any of whose addresses the run's policy refuses; the
+/// client connects only to what this returns.
+#[derive(Clone, Debug)]
+struct GuardedDns(NetworkPolicy);
+
+impl aws_smithy_runtime_api::client::dns::ResolveDns for GuardedDns {
+    fn resolve_dns<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> aws_smithy_runtime_api::client::dns::DnsFuture<'a> {
+        use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDnsError};
+        let policy = self.0;
+        DnsFuture::new(async move {
+            let addrs: Vec<std::net::IpAddr> = tokio::net::lookup_host((name, 0))
+                .await
+                .map_err(ResolveDnsError::new)?
+                .map(|a| a.ip())
+                .collect();
+            if let Some(ip) = addrs.iter().find(|ip| !policy.allows(**ip)) {
+                return Err(ResolveDnsError::new(format!(
+                    "`{name}` resolves to {ip}, a link-local address where cloud instance-metadata services answer; flows may not reach it"
+                )));
+            }
+            Ok(addrs)
+        })
+    }
+}
+
 /// Kestra refuses endpoints that resolve to link-local addresses (instance metadata services).
-async fn refuse_link_local(endpoint: &str, host: &str) -> Result<(), TaskError> {
-    if link_local_address(host).await.is_some() {
+async fn refuse_link_local(
+    policy: NetworkPolicy,
+    endpoint: &str,
+    host: &str,
+) -> Result<(), TaskError> {
+    if policy.refused_address(host).await.is_some() {
         return Err(TaskError::property(
             "endpointOverride",
             format!(
@@ -424,18 +465,47 @@ mod tests {
 
     #[tokio::test]
     async fn link_local_endpoints_are_refused() {
-        let e = refuse_link_local("http://169.254.169.254", "169.254.169.254")
-            .await
-            .unwrap_err()
-            .to_string();
+        let policy = NetworkPolicy::default();
+        for (endpoint, host) in [
+            ("http://169.254.169.254", "169.254.169.254"),
+            (
+                "http://[::ffff:169.254.169.254]",
+                "[::ffff:169.254.169.254]",
+            ),
+        ] {
+            let e = refuse_link_local(policy, endpoint, host)
+                .await
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("resolves to a link-local address (169.254.0.0/16)"),
+                "{e}"
+            );
+        }
         assert!(
-            e.contains("resolves to a link-local address (169.254.0.0/16)"),
-            "{e}"
-        );
-        assert!(
-            refuse_link_local("http://127.0.0.1:9000", "127.0.0.1")
+            refuse_link_local(policy, "http://127.0.0.1:9000", "127.0.0.1")
                 .await
                 .is_ok()
         );
+        let open = NetworkPolicy {
+            allow_link_local: true,
+        };
+        assert!(
+            refuse_link_local(open, "http://169.254.169.254", "169.254.169.254")
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_client_resolver_applies_the_policy_at_each_connection() {
+        use aws_smithy_runtime_api::client::dns::ResolveDns;
+        let guard = GuardedDns(NetworkPolicy::default());
+        assert!(!guard.resolve_dns("localhost").await.unwrap().is_empty());
+        // A name that resolves to a link-local address (from /etc/hosts would be the usual
+        // route; a literal reaches the same check).
+        let err = guard.resolve_dns("169.254.169.254").await.unwrap_err();
+        let source = std::error::Error::source(&err).unwrap().to_string();
+        assert!(source.contains("link-local"), "{source}");
     }
 }

@@ -22,7 +22,17 @@ fn flow(s3: &S3, kind: &str, props: &str) -> String {
 }
 
 async fn run(yaml: &str, inputs: &[(&str, &str)]) -> Run {
-    run_flow_with(&[runner_core::TASKS, runner_aws::TASKS], yaml, inputs, &[]).await
+    run_flow_with(
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_aws::TASKS,
+        ],
+        yaml,
+        inputs,
+        &[],
+    )
+    .await
 }
 
 fn random_bytes(len: usize) -> Vec<u8> {
@@ -364,7 +374,11 @@ async fn credentials_and_endpoint_from_the_aws_environment() {
         ("AWS_REGION", "eu-west-3"),
     ];
     let r = run_flow_with(
-        &[runner_core::TASKS, runner_aws::TASKS],
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_aws::TASKS,
+        ],
         yaml,
         &[("a", src.to_str().unwrap())],
         &env,
@@ -376,7 +390,11 @@ async fn credentials_and_endpoint_from_the_aws_environment() {
         b"from env"
     );
     let r = run_flow_with(
-        &[runner_core::TASKS, runner_aws::TASKS],
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_aws::TASKS,
+        ],
         yaml,
         &[("a", src.to_str().unwrap())],
         &[],

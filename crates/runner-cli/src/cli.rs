@@ -11,7 +11,7 @@ const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RUNNER_COMM
     name = "runner",
     version = VERSION,
     about = "Run Kestra flow files locally, from one small binary",
-    after_help = "Start with `runner init` (a project with one flow and its test), then `runner run flows/hello.yaml`.\nEvery command has examples in its --help; the manual is README.md."
+    after_help = "Start with `runner init` (a project with one flow and its test), then `runner run flows/hello.yaml`.\nEvery command has examples in its --help; the manual is in docs/ (README.md links every page)."
 )]
 pub(crate) struct Cli {
     /// Colours on stderr: `auto` on a terminal unless NO_COLOR is set
@@ -43,16 +43,18 @@ pub(crate) enum Command {
         /// Flow files or folders (searched recursively for .yaml and .yml files)
         #[arg(required = true)]
         paths: Vec<PathBuf>,
-        /// A dotenv file whose SECRET_* variables count as set, for the unset-secret warnings
-        #[arg(long = "env-file", value_name = "FILE")]
-        env_files: Vec<PathBuf>,
-        /// The age identity that decrypts `.age` env files [default: $RUNNER_AGE_IDENTITY, then ~/.config/runner/age-identity.txt]
-        #[arg(long, value_name = "FILE")]
-        identity: Option<PathBuf>,
-        /// Refuse what a Kestra server with only core plugins refuses: trigger types runner
-        /// does not know are errors, not warnings
+        /// Its SECRET_* variables count as set, for the unset-secret warnings
+        #[command(flatten)]
+        env: EnvFileArgs,
+        /// Refuse what a Kestra server with only core plugins refuses, and what would fail
+        /// the run: trigger types runner does not know and expressions that do not parse are
+        /// errors, not warnings
         #[arg(long)]
         strict: bool,
+        /// Kestra plugins runner does not run yet are warnings, not errors; everything else in
+        /// those flows (ids, expressions, common properties, subflows) is still checked
+        #[arg(long)]
+        allow_unsupported: bool,
     },
     /// Render one expression and print the result
     #[command(
@@ -65,12 +67,8 @@ pub(crate) enum Command {
         /// A flow file: adds its `flow`, `vars` and input defaults as variables
         #[arg(long)]
         flow: Option<PathBuf>,
-        /// A dotenv file of SECRET_* and ENV_* variables (repeatable)
-        #[arg(long = "env-file", value_name = "FILE")]
-        env_files: Vec<PathBuf>,
-        /// The age identity that decrypts `.age` env files [default: $RUNNER_AGE_IDENTITY, then ~/.config/runner/age-identity.txt]
-        #[arg(long, value_name = "FILE")]
-        identity: Option<PathBuf>,
+        #[command(flatten)]
+        env: EnvFileArgs,
         /// The expression, e.g. "{{ 1 + 1 }}"
         template: String,
     },
@@ -134,13 +132,9 @@ pub(crate) struct UiArgs {
     /// The state directory runs from the Run form use [default: `state` beside the storage]
     #[arg(long, env = "RUNNER_STATE", value_name = "DIR")]
     pub(crate) state: Option<PathBuf>,
-    /// A dotenv file of SECRET_* and ENV_* variables (repeatable): its secrets are masked on
-    /// every page, and runs from the Run form get them
-    #[arg(long = "env-file", value_name = "FILE")]
-    pub(crate) env_files: Vec<PathBuf>,
-    /// The age identity that decrypts `.age` env files
-    #[arg(long, value_name = "FILE")]
-    pub(crate) identity: Option<PathBuf>,
+    /// Its secrets are masked on every page, and runs from the Run form get them
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
     /// The port (0: any free one)
     #[arg(long, default_value_t = 8080)]
     pub(crate) port: u16,
@@ -171,12 +165,8 @@ pub(crate) struct TestArgs {
     /// current folder]
     #[arg(long = "flows", value_name = "DIR")]
     pub(crate) flows: Vec<PathBuf>,
-    /// A dotenv file of SECRET_* (base64) and ENV_* variables (repeatable)
-    #[arg(long = "env-file", value_name = "FILE")]
-    pub(crate) env_files: Vec<PathBuf>,
-    /// The age identity that decrypts `.age` env files
-    #[arg(long, value_name = "FILE")]
-    pub(crate) identity: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
     /// Where the cases' files and execution records are kept [default: .runner/storage]
     #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
     pub(crate) storage: Option<PathBuf>,
@@ -192,9 +182,8 @@ pub(crate) struct TestArgs {
     /// Print the results as Kestra's TestSuiteRunResult JSON on stdout
     #[arg(long)]
     pub(crate) json: bool,
-    /// Where script tasks that ask for Docker run (as for `runner run`)
-    #[arg(long, value_enum, default_value = "auto", env = "RUNNER_TASK_RUNNER")]
-    pub(crate) task_runner: TaskRunnerArg,
+    #[command(flatten)]
+    pub(crate) powers: PowerArgs,
     /// Run again whenever a suite, a flow or a namespace file changes, showing what changed
     /// since the last run (Ctrl-C ends)
     #[arg(long)]
@@ -286,13 +275,8 @@ pub(crate) struct RunArgs {
     /// A JSON or YAML file of input values (`-`: read them from stdin)
     #[arg(long, value_name = "FILE")]
     pub(crate) inputs_file: Option<PathBuf>,
-    /// A dotenv file of SECRET_* (base64) and ENV_* variables (repeatable; later files win);
-    /// a `.age` file is decrypted in memory
-    #[arg(long = "env-file", value_name = "FILE")]
-    pub(crate) env_files: Vec<PathBuf>,
-    /// The age identity that decrypts `.age` env files [default: $RUNNER_AGE_IDENTITY, then ~/.config/runner/age-identity.txt]
-    #[arg(long, value_name = "FILE")]
-    pub(crate) identity: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
     /// Where `kestra://` files and execution records are kept [default: .runner/storage]
     #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
     pub(crate) storage: Option<PathBuf>,
@@ -300,18 +284,8 @@ pub(crate) struct RunArgs {
     /// (repeatable) [default: `_files` beside the flow file]
     #[arg(long = "namespace-files", value_name = "[NAMESPACE=]DIR")]
     pub(crate) namespace_files: Vec<String>,
-    /// Where script tasks that ask for Docker (Kestra's default) run: `auto` uses Docker
-    /// when an engine answers and this machine otherwise, with a warning
-    #[arg(long, value_enum, default_value = "auto", env = "RUNNER_TASK_RUNNER")]
-    pub(crate) task_runner: TaskRunnerArg,
-    /// Let Docker task runners mount this machine's folders (`volumes`) and run privileged
-    /// containers; without it both are ignored with a warning
-    #[arg(long)]
-    pub(crate) docker_host_access: bool,
-    /// Let HTTP tasks reach link-local addresses (169.254.0.0/16, fe80::/10), where cloud
-    /// instance-metadata services answer; refused without it
-    #[arg(long)]
-    pub(crate) allow_link_local: bool,
+    #[command(flatten)]
+    pub(crate) powers: PowerArgs,
     /// Run as trigger ID would start it: for a Schedule, `trigger.date` (the last time its
     /// cron fired, or --trigger-date), `trigger.next` and `trigger.previous`
     #[arg(long = "trigger", value_name = "ID")]
@@ -356,6 +330,37 @@ pub(crate) struct RunArgs {
     pub(crate) execution_id: Option<String>,
 }
 
+/// `--env-file` and `--identity`: where a command's secrets and `ENV_*` variables come from.
+#[derive(clap::Args, Clone, Default)]
+pub(crate) struct EnvFileArgs {
+    /// A dotenv file of SECRET_* (base64) and ENV_* variables (repeatable; later files win);
+    /// a `.age` file is decrypted in memory
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub(crate) env_files: Vec<PathBuf>,
+    /// The age identity that decrypts `.age` env files [default: $RUNNER_AGE_IDENTITY, then
+    /// ~/.config/runner/age-identity.txt]
+    #[arg(long, value_name = "FILE")]
+    pub(crate) identity: Option<PathBuf>,
+}
+
+/// What the flows of a run may do beyond their own files: where script tasks run, and which
+/// of this machine's resources they may reach.
+#[derive(clap::Args, Clone)]
+pub(crate) struct PowerArgs {
+    /// Where script tasks that ask for Docker (Kestra's default) run: `auto` uses Docker
+    /// when an engine answers and this machine otherwise, with a warning
+    #[arg(long, value_enum, default_value = "auto", env = "RUNNER_TASK_RUNNER")]
+    pub(crate) task_runner: TaskRunnerArg,
+    /// Let Docker task runners mount this machine's folders (`volumes`) and run privileged
+    /// containers; without it both are ignored with a warning
+    #[arg(long)]
+    pub(crate) docker_host_access: bool,
+    /// Let tasks reach link-local addresses (169.254.0.0/16, fe80::/10), where cloud
+    /// instance-metadata services answer; refused without it
+    #[arg(long)]
+    pub(crate) allow_link_local: bool,
+}
+
 /// An id that is one path component of storage: letters, digits, `-` and `_`.
 fn execution_id(s: &str) -> Result<String, String> {
     if !s.is_empty()
@@ -382,12 +387,14 @@ pub(crate) enum TaskRunnerArg {
     Docker,
 }
 
+#[cfg(feature = "scripts")]
 impl TaskRunnerArg {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub(crate) fn mode(self) -> runner_scripts::kit::RunnerMode {
+        use runner_scripts::kit::RunnerMode;
         match self {
-            TaskRunnerArg::Auto => "auto",
-            TaskRunnerArg::Process => "process",
-            TaskRunnerArg::Docker => "docker",
+            TaskRunnerArg::Auto => RunnerMode::Auto,
+            TaskRunnerArg::Process => RunnerMode::Process,
+            TaskRunnerArg::Docker => RunnerMode::Docker,
         }
     }
 }

@@ -27,8 +27,11 @@ pub(crate) fn eval(
     };
     let masker = Arc::new(Masker::default());
     let envs = environment.envs();
-    let renderer =
-        environment.into_renderer(masker.clone(), limits, Some(runner_http::function(false)));
+    #[cfg(feature = "http")]
+    let http = Some(runner_http::function(Default::default()));
+    #[cfg(not(feature = "http"))]
+    let http = None;
+    let renderer = environment.into_renderer(masker.clone(), limits, http);
     let mut context = Map::new();
     if let Some(flow) = flow {
         let style = Style::stderr();
@@ -38,7 +41,7 @@ pub(crate) fn eval(
             &registry,
             &runner_template::Renderer::new(),
             &style,
-            false,
+            files::Gate::default(),
         ) else {
             return exit::INVALID;
         };

@@ -18,6 +18,13 @@ pub(crate) struct FlowFile {
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, String> {
     let max = crate::limits::max_file()?;
     let shown = path.display();
+    // Checked before opening: opening a FIFO waits for a writer that may never come.
+    let kind = std::fs::metadata(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
+    if !kind.is_file() {
+        return Err(format!(
+            "`{shown}` is not a regular file (a folder, device or pipe): give a file"
+        ));
+    }
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read `{shown}`: {e}"))?;
     let meta = file
         .metadata()
@@ -142,12 +149,21 @@ pub(crate) type Checked = Vec<(Option<String>, Option<Plan>)>;
 
 /// Reads a flow file and validates each of its flows, printing every problem. `None` when the
 /// file cannot be read.
+/// How strictly `load` judges a flow.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Gate {
+    /// Refuse what a Kestra server with only core plugins refuses (unknown trigger types).
+    pub(crate) strict: bool,
+    /// Kestra plugin task types runner lacks are warnings; the rest is checked.
+    pub(crate) allow_unsupported: bool,
+}
+
 pub(crate) fn load(
     path: &Path,
     registry: &Registry,
     renderer: &Renderer,
     style: &Style,
-    strict: bool,
+    gate: Gate,
 ) -> Option<(FlowFile, Checked)> {
     let file = match read(path) {
         Ok(f) => f,
@@ -175,13 +191,20 @@ pub(crate) fn load(
             results.push((None, None));
             continue;
         }
-        let mut v = validate(doc, registry, renderer);
-        if strict {
-            // What a Kestra server with only core plugins refuses.
+        let mut v = if gate.allow_unsupported {
+            runner_core::validate_allowing_unsupported(doc, registry, renderer)
+        } else {
+            validate(doc, registry, renderer)
+        };
+        if gate.strict {
+            // What a Kestra server with only core plugins refuses, and expressions that
+            // cannot render: a CI gate must not pass a flow that fails on its first render.
             for d in &mut v.diagnostics {
                 if matches!(
                     d.problem,
-                    Problem::UnknownTriggerType { .. } | Problem::UnknownConditionType { .. }
+                    Problem::UnknownTriggerType { .. }
+                        | Problem::UnknownConditionType { .. }
+                        | Problem::Template { .. }
                 ) {
                     d.severity = runner_model::Severity::Error;
                     v.plan = None;
@@ -197,16 +220,7 @@ pub(crate) fn load(
 }
 
 /// The `--env-file`s of a command, and the identity that opens the encrypted ones.
-pub(crate) struct EnvFiles {
-    files: Vec<PathBuf>,
-    identity: Option<PathBuf>,
-}
-
-impl EnvFiles {
-    pub(crate) fn new(files: Vec<PathBuf>, identity: Option<PathBuf>) -> Self {
-        EnvFiles { files, identity }
-    }
-}
+pub(crate) type EnvFiles = crate::cli::EnvFileArgs;
 
 /// Where `runner secrets encrypt` keeps the identity it makes when given no recipient.
 pub(crate) fn default_identity() -> Option<PathBuf> {
@@ -220,7 +234,7 @@ pub(crate) fn default_identity() -> Option<PathBuf> {
 /// The identities that open `.age` env files: `--identity`, else `RUNNER_AGE_IDENTITY` (a
 /// path, or the key itself), else the default identity file.
 fn identities(given: Option<&Path>) -> Result<(PathBuf, runner_secrets::age::Identities), String> {
-    let (path, text) = match (given, std::env::var("RUNNER_AGE_IDENTITY").ok()) {
+    let (path, text) = match (given, crate::seal::var("RUNNER_AGE_IDENTITY")) {
         (Some(p), _) => (p.to_path_buf(), read_text(p)?),
         (None, Some(v)) if v.trim_start().starts_with("AGE-SECRET-KEY-") => {
             (PathBuf::from("$RUNNER_AGE_IDENTITY"), v)
@@ -246,9 +260,9 @@ fn identities(given: Option<&Path>) -> Result<(PathBuf, runner_secrets::age::Ide
 /// The run's environment: the process's variables, then each `--env-file`, an age-encrypted
 /// one decrypted in memory (it never reaches the disk in clear).
 pub(crate) fn environment(env: &EnvFiles) -> Result<runner_core::Environment, String> {
-    let mut plains = Vec::with_capacity(env.files.len());
+    let mut plains = Vec::with_capacity(env.env_files.len());
     let mut ids = None;
-    for path in &env.files {
+    for path in &env.env_files {
         let bytes = read_bytes(path)?;
         if runner_secrets::age::is_age(&bytes) || path.extension().is_some_and(|e| e == "age") {
             if ids.is_none() {
@@ -279,7 +293,7 @@ pub(crate) fn environment(env: &EnvFiles) -> Result<runner_core::Environment, St
         .iter()
         .map(|(p, t)| (p.as_path(), t.as_str()))
         .collect();
-    runner_core::Environment::load(std::env::vars(), &texts).map_err(|e| e.to_string())
+    runner_core::Environment::load(crate::seal::vars(), &texts).map_err(|e| e.to_string())
 }
 
 /// An env file's text: as read, or decrypted (wiped when dropped).

@@ -43,6 +43,11 @@ impl FlowFolder {
         }
     }
 
+    /// The folders flows are found in.
+    pub(crate) fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
     fn index(&self) -> Result<&Index, String> {
         self.index
             .get_or_init(|| {

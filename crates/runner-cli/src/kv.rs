@@ -9,6 +9,17 @@ use std::path::PathBuf;
 
 pub(crate) fn kv(args: KvArgs) -> u8 {
     let dir = args.state.unwrap_or_else(|| PathBuf::from(".runner/state"));
+    let namespace = match &args.command {
+        KvCommand::List { namespace, .. } => namespace.as_deref(),
+        KvCommand::Get { namespace, .. }
+        | KvCommand::Set { namespace, .. }
+        | KvCommand::Delete { namespace, .. } => Some(namespace.as_str()),
+    };
+    if let Some(ns) = namespace
+        && let Err(e) = runner_core::kv::check_namespace_name(ns)
+    {
+        return report(e, exit::INVALID);
+    }
     let store = match SqliteKv::open(&dir) {
         Ok(s) => s,
         Err(e) => return report(e, exit::INVALID),

@@ -33,11 +33,13 @@ mod files;
 mod flows;
 mod init;
 mod kv;
+mod launch;
 mod limits;
 mod plugins;
 mod progress;
 mod registry;
 mod run;
+mod seal;
 mod secrets;
 mod signals;
 mod subflows;
@@ -77,7 +79,11 @@ pub fn main() -> ExitCode {
             .unwrap_or_default();
         crate::say!("runner: internal error{at} (a bug: please report it)");
     }));
-    let args = cli::Cli::parse();
+    // Credentials out of the process image before anything else runs (see `seal`).
+    let args = seal::args();
+    // Orphans of task processes come to runner, which kills and reaps them.
+    runner_core::adopt_orphans();
+    let args = cli::Cli::parse_from(args);
     ExitCode::from(dispatch(args))
 }
 
@@ -88,22 +94,23 @@ fn dispatch(cli: cli::Cli) -> u8 {
         Command::Run(args) => run::run(args),
         Command::Validate {
             paths,
-            env_files,
-            identity,
+            env,
             strict,
-        } => validate::validate_paths(&paths, &files::EnvFiles::new(env_files, identity), strict),
+            allow_unsupported,
+        } => validate::validate_paths(
+            &paths,
+            &env,
+            files::Gate {
+                strict,
+                allow_unsupported,
+            },
+        ),
         Command::Eval {
             vars,
             flow,
             template,
-            env_files,
-            identity,
-        } => eval::eval(
-            vars.as_deref(),
-            flow.as_deref(),
-            &template,
-            &files::EnvFiles::new(env_files, identity),
-        ),
+            env,
+        } => eval::eval(vars.as_deref(), flow.as_deref(), &template, &env),
         Command::Plugins { type_name, format } => match type_name {
             Some(t) => plugins::one(&t, format),
             None => plugins::plugins(format),
@@ -137,9 +144,16 @@ fn report(message: impl std::fmt::Display, code: u8) -> u8 {
 /// Writes `text` to stdout. A reader that went away (`| head`) is not an error; any other
 /// failure (a full disk) is, since the output asked for was not delivered.
 fn write_stdout(text: &[u8]) -> Result<(), std::io::Error> {
+    with_stdout(|out| out.write_all(text))
+}
+
+/// Writes to stdout through a buffer with `write`; a closed pipe (`| head`) is not an error.
+fn with_stdout(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), std::io::Error> {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text).and_then(|()| out.flush()) {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }

@@ -50,6 +50,19 @@ pub(crate) fn expressions() -> Result<Limits, String> {
     Ok(limits)
 }
 
+/// How many task runs an execution, and executions a run, may make
+/// (`RUNNER_MAX_TASK_RUNS`, `RUNNER_MAX_EXECUTIONS`).
+pub(crate) fn run() -> Result<runner_core::RunLimits, String> {
+    let mut limits = runner_core::RunLimits::default();
+    if let Some(n) = var("RUNNER_MAX_TASK_RUNS")? {
+        limits.max_task_runs = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = var("RUNNER_MAX_EXECUTIONS")? {
+        limits.max_executions = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    Ok(limits)
+}
+
 /// The largest file read whole from the command line, in bytes.
 pub(crate) fn max_file() -> Result<u64, String> {
     Ok(var("RUNNER_MAX_FILE_MB")?

@@ -26,7 +26,7 @@ pub(crate) fn plugins(format: Format) -> u8 {
                         .properties
                         .iter()
                         .map(|p| {
-                            json!({"name": p.name, "type": kind(p), "required": p.required, "dynamic": p.dynamic, "description": p.doc})
+                            json!({"name": p.name, "type": kind(p), "required": p.required, "dynamic": p.dynamic, "secret": p.secret, "description": p.doc})
                         })
                         .collect();
                     let d = t.descriptor;
@@ -78,7 +78,7 @@ pub(crate) fn one(type_name: &str, format: Format) -> u8 {
             let props: Vec<Json> = t
                 .properties
                 .iter()
-                .map(|p| json!({"name": p.name, "type": kind(p), "required": p.required, "dynamic": p.dynamic, "description": p.doc}))
+                .map(|p| json!({"name": p.name, "type": kind(p), "required": p.required, "dynamic": p.dynamic, "secret": p.secret, "description": p.doc}))
                 .collect();
             let mut s = serde_json::to_string_pretty(&json!({"type": d.type_name, "aliases": d.aliases, "description": d.doc, "flowable": t.is_flowable(), "example": d.example, "properties": props})).unwrap_or_default();
             s.push('\n');
@@ -99,6 +99,9 @@ pub(crate) fn one(type_name: &str, format: Format) -> u8 {
                 }
                 if p.dynamic {
                     notes.push("dynamic".into());
+                }
+                if p.secret {
+                    notes.push("secret: masked everywhere".into());
                 }
                 let _ = writeln!(out, "  {:<24} {} ({})", p.name, p.doc, notes.join(", "));
             }

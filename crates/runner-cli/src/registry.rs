@@ -1,18 +1,39 @@
-//! Every task type this binary runs. Adding a task crate is one line here and its dependency
-//! line in this crate's manifest; `runner plugins` prints exactly this list.
+//! Every task type this binary runs. Adding a task family is one line here, its feature and
+//! its dependency line in the root manifest; `runner plugins` prints exactly this list.
 
-use runner_core::Registry;
+use runner_core::{Registry, TaskDescriptor};
 
-/// The core tasks, then each task crate's list, in the order `runner plugins` shows them.
+/// The core tasks, then each family's list, in the order `runner plugins` shows them.
+const FAMILIES: &[&[TaskDescriptor]] = &[
+    runner_core_tasks::TASKS,
+    runner_core::TASKS,
+    #[cfg(feature = "postgres")]
+    runner_postgres::TASKS,
+    #[cfg(feature = "aws")]
+    runner_aws::TASKS,
+    #[cfg(feature = "serdes")]
+    runner_serdes::TASKS,
+    #[cfg(feature = "scripts")]
+    runner_scripts::TASKS,
+    #[cfg(feature = "http")]
+    runner_http::TASKS,
+    runner_kv::TASKS,
+    #[cfg(feature = "git")]
+    runner_git::TASKS,
+    #[cfg(feature = "duckdb")]
+    runner_duckdb::TASKS,
+    #[cfg(feature = "sqlite")]
+    runner_sqlite::TASKS,
+    #[cfg(feature = "dbt")]
+    runner_dbt::TASKS,
+    #[cfg(feature = "mail")]
+    runner_mail::TASKS,
+    #[cfg(feature = "fs")]
+    runner_fs::TASKS,
+    #[cfg(feature = "docker")]
+    runner_docker::TASKS,
+];
+
 pub fn registry() -> Registry {
-    Registry::new(&[
-        runner_core::TASKS,
-        runner_postgres::TASKS,
-        runner_aws::TASKS,
-        runner_serdes::TASKS,
-        runner_scripts::TASKS,
-        runner_http::TASKS,
-        runner_kv::TASKS,
-        runner_git::TASKS,
-    ])
+    Registry::new(FAMILIES)
 }

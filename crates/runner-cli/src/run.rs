@@ -6,7 +6,7 @@ use crate::diagnostics::Style;
 use crate::exit;
 use crate::files;
 use crate::signals::Interrupts;
-use runner_core::{ExecutionBuilder, Level, LogFormat};
+use runner_core::{Level, LogFormat};
 use runner_template::Renderer;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
     } else {
         roots.extend(args.flow.iter().cloned());
     }
-    let mut last: Option<serde_json::Value> = None;
+    let mut last: Option<crate::summary::RunSummary> = None;
     crate::watch::watch(&roots, |_| {
         let (code, record) = run_once(args.clone());
         if let (Some(before), Some(now)) = (&last, &record) {
@@ -55,7 +55,7 @@ pub(crate) fn run(args: RunArgs) -> u8 {
 }
 
 /// One run; the execution's record when it ran.
-fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
+fn run_once(mut args: RunArgs) -> (u8, Option<crate::summary::RunSummary>) {
     let style = Style::stderr();
     if let (None, Some(id)) = (&args.flow, &args.flow_id) {
         let roots = if args.flows.is_empty() {
@@ -72,16 +72,17 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
         return no_run("give a flow file or --flow-id NAMESPACE.ID");
     };
     let registry = crate::registry();
-    let environment = match files::environment(&files::EnvFiles::new(
-        args.env_files.clone(),
-        args.identity.clone(),
-    )) {
+    let environment = match files::environment(&args.env) {
         Ok(e) => e,
         Err(e) => return no_run(e),
     };
-    let Some((file, mut results)) =
-        files::load(&flow_file, &registry, &Renderer::new(), &style, false)
-    else {
+    let Some((file, mut results)) = files::load(
+        &flow_file,
+        &registry,
+        &Renderer::new(),
+        &style,
+        files::Gate::default(),
+    ) else {
         return (exit::INVALID, None);
     };
     if results.len() != 1 {
@@ -105,6 +106,14 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
         }
         return (exit::INVALID, None);
     };
+    if let Some(message) = file
+        .docs
+        .as_ref()
+        .ok()
+        .and_then(|docs| missing_secrets(docs, &environment))
+    {
+        return no_run(message);
+    }
     if plan.disabled {
         return no_run(format!(
             "flow {}.{} is disabled (`disabled: true`): remove that line to run it",
@@ -134,32 +143,26 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
         Ok(l) => l,
         Err(e) => return no_run(e),
     };
-    let storage = args
-        .storage
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(".runner/storage"));
+    let run_limits = match crate::limits::run() {
+        Ok(l) => l,
+        Err(e) => return no_run(e),
+    };
+    let places = crate::launch::Places::new(
+        args.storage.as_deref(),
+        args.state.as_deref(),
+        args.cache_dir.as_deref(),
+    );
     let namespace_files = match namespace_files(&args, &plan.flow.namespace) {
         Ok(n) => n,
         Err(e) => return no_run(e),
     };
-    // Beside the storage folder, so that one `--storage` keeps a project's runs apart.
-    let state = args.state.clone().unwrap_or_else(|| {
-        storage
-            .parent()
-            .map_or_else(|| PathBuf::from("state"), |p| p.join("state"))
-    });
-    let namespace_uploads = state.join("namespace-files");
-    let kv = runner_kv::LazyKv::new(state, vec![plan.flow.namespace.clone()]);
+    let kv = runner_kv::LazyKv::new(places.state.clone(), vec![plan.flow.namespace.clone()]);
     let flow_folders = if args.flows.is_empty() {
         let dir = flow_file.parent().filter(|p| !p.as_os_str().is_empty());
         vec![dir.map_or_else(|| PathBuf::from("."), PathBuf::from)]
     } else {
         args.flows.clone()
     };
-    let cache = args
-        .cache_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(".runner/cache"));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         // A main thread's stack: renders run here, and the limits on nesting are set for it
@@ -174,25 +177,14 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
     let mut ran = None;
     let ran_ref = &mut ran;
     let code = runtime.block_on(async move {
-        let mut execution = ExecutionBuilder::new(Arc::new(plan))
-            .storage(storage)
-            .cache_dir(cache)
-            .http(runner_http::function(args.allow_link_local))
+        let execution = crate::launch::builder(plan, &places, &args.powers, registry)
             .kv(Arc::new(kv))
-            .namespace_uploads(namespace_uploads)
-            .registry(Arc::new(registry))
-            .flows(Arc::new(crate::flows::FlowFolder::new(flow_folders)))
-            .setting("task-runner", args.task_runner.as_str())
-            .setting(
-                "docker-host-access",
-                if args.docker_host_access {
-                    "true"
-                } else {
-                    "false"
-                },
-            );
+            .flows(Arc::new(crate::flows::FlowFolder::new(
+                flow_folders.clone(),
+            )));
+        let mut execution = crate::launch::flows_folder(execution, &flow_folders, true);
         for (namespace, dir) in namespace_files {
-            execution = execution.namespace_files(namespace, dir);
+            execution = execution.namespace_files(namespace, crate::launch::absolute(&dir));
         }
         if let Some(id) = &args.execution_id {
             execution = execution.id(id);
@@ -212,11 +204,14 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
         let execution = execution
             .environment(environment)
             .limits(limits)
+            .run_limits(run_limits)
             .log(log_out, format, min_level)
             .inputs(given);
+        let json_logs = matches!(args.log_format, LogFormatArg::Json);
         let execution = match execution.start().await {
             Ok(e) => e,
-            Err(e) => return fail(e),
+            Err(e) if json_logs => return fail(e),
+            Err(e) => return fail(e.plain()),
         };
         // Handlers are installed before the run starts, so an early Ctrl-C is never lost.
         let mut interrupts = match Interrupts::install() {
@@ -227,13 +222,13 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
             .run_until(async { format!("Interrupted ({})", interrupts.next().await) })
             .await;
         // A record that cannot be written fails the command, whatever the flow's outcome.
-        let record = execution.record();
-        let recorded = execution.write_record(&record);
-        *ran_ref = Some(record.clone());
+        let recorded = execution.write_record();
+        let summary = crate::summary::RunSummary::of(&execution);
         crate::say_raw!(
             "{}",
-            execution.mask(&crate::summary::summary(&record, state))
+            execution.mask(&crate::summary::summary(&summary, state))
         );
+        *ran_ref = Some(summary);
         let mut code = if state.is_failed() {
             exit::FAILED
         } else {
@@ -242,10 +237,10 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
         match recorded {
             Ok(path) => {
                 // Where to look next: the record, and the folder of the task runs' files.
-                crate::say!("record: {}", path.display());
+                crate::say!("record: {}", crate::launch::shown(&path).display());
                 let tasks = path.with_file_name("tasks");
                 if tasks.is_dir() {
-                    crate::say!("files:  {}/", tasks.display());
+                    crate::say!("files:  {}/", crate::launch::shown(&tasks).display());
                 }
             }
             Err(e) => {
@@ -254,9 +249,11 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
             }
         }
         if args.json {
-            let mut text = runner_core::Execution::record_text(&record);
-            text.push('\n');
-            if let Err(e) = crate::write_stdout(text.as_bytes()) {
+            let printed = crate::with_stdout(|out| {
+                execution.print_record(out)?;
+                out.write_all(b"\n")
+            });
+            if let Err(e) = printed {
                 crate::say!("{}: cannot print the record: {e}", style.error_label());
                 code = exit::FAILED;
             }
@@ -269,7 +266,40 @@ fn run_once(mut args: RunArgs) -> (u8, Option<serde_json::Value>) {
     (code, ran)
 }
 
-fn no_run(message: impl std::fmt::Display) -> (u8, Option<serde_json::Value>) {
+/// Every `secret('X')` of the flow that no variable provides, said before the first task:
+/// found mid-run, earlier tasks would already have written to the KV store or a database.
+fn missing_secrets(
+    docs: &[runner_model::Node],
+    environment: &runner_core::Environment,
+) -> Option<String> {
+    let missing: Vec<String> = runner_core::unset_secrets(docs, environment)
+        .into_iter()
+        .filter_map(|d| match d.problem {
+            runner_model::Problem::UnsetSecret { name } => Some(name),
+            _ => None,
+        })
+        .collect();
+    let first = missing.first()?;
+    let mut message = runner_secrets::SecretError::NotFound { key: first.clone() }.to_string();
+    if missing.len() > 1 {
+        message.push_str(&format!(
+            " (also missing: {}); nothing ran",
+            missing[1..].join(", ")
+        ));
+    } else {
+        message.push_str("; nothing ran");
+    }
+    if let Some(plain) = missing.iter().find_map(|n| environment.plain_twin(n)) {
+        message.push_str(&format!(
+            "\n  help: `{plain}` is set, but as a plain value; secrets are read from SECRET_{} holding \
+             base64. `runner secrets encode .env` writes `.env_encoded` from a plain file; run with `--env-file .env_encoded`",
+            plain.to_uppercase()
+        ));
+    }
+    Some(message)
+}
+
+fn no_run(message: impl std::fmt::Display) -> (u8, Option<crate::summary::RunSummary>) {
     (fail(message), None)
 }
 

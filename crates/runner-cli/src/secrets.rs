@@ -50,20 +50,37 @@ pub(crate) fn encode(input: &Path, output: &Path, force: bool) -> u8 {
 }
 
 /// Writes a file only its owner can read.
+/// Writes `bytes` to a new file beside `path` (mode 0600), then renames it over `path`: a link
+/// at `path` is replaced, never written through (`--force` on a link to another file would
+/// otherwise overwrite that file with secrets), and a reader never sees half a file.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(
+        ".{name}.{}.writing",
+        runner_core::ids::friendly_id()
+    ));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
-        let mut file = options.open(path)?;
-        // An existing file keeps its mode on open: set it.
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-        return file.write_all(bytes);
     }
-    #[allow(unreachable_code)]
-    options.open(path)?.write_all(bytes)
+    let written = options
+        .open(&temporary)
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_all()))
+        .and_then(|()| std::fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
 }
 
 /// `runner secrets encrypt`: what `encode` writes, encrypted with age to the recipients

@@ -5,8 +5,6 @@
 use runner_model::{Diagnostic, Node, Problem, Span};
 use std::collections::{BTreeMap, BTreeSet};
 
-use runner_core::CALLER_TYPES as CALLERS;
-
 /// One call of a flow, as written.
 pub(crate) struct Call {
     task_id: String,
@@ -29,22 +27,22 @@ impl Call {
 pub(crate) type Declared = Vec<(String, bool)>;
 
 /// The calls in a flow document, with static targets only.
-pub(crate) fn calls(doc: &Node) -> Vec<Call> {
+pub(crate) fn calls(doc: &Node, registry: &runner_core::Registry) -> Vec<Call> {
     let mut out = Vec::new();
-    visit(doc, &mut out);
+    visit(doc, registry, &mut out);
     out
 }
 
-fn visit(node: &Node, out: &mut Vec<Call>) {
+fn visit(node: &Node, registry: &runner_core::Registry, out: &mut Vec<Call>) {
     if let Some(seq) = node.as_seq() {
-        seq.iter().for_each(|n| visit(n, out));
+        seq.iter().for_each(|n| visit(n, registry, out));
         return;
     }
     let Some(map) = node.as_map() else { return };
     let is_call = node
         .get("type")
         .and_then(Node::as_str)
-        .is_some_and(|t| CALLERS.contains(&t));
+        .is_some_and(|t| registry.calls_flow(t));
     let text = |key: &str| {
         node.get(key)
             .and_then(Node::as_str)
@@ -70,7 +68,7 @@ fn visit(node: &Node, out: &mut Vec<Call>) {
         });
     }
     for (_, child) in map {
-        visit(child, out);
+        visit(child, registry, out);
     }
 }
 

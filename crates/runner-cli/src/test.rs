@@ -7,7 +7,7 @@ use crate::cli::TestArgs;
 use crate::diagnostics::{Style, render};
 use crate::exit;
 use crate::files::{self, FlowFile};
-use runner_core::{ExecutionBuilder, Level, LogFormat, State, TaskFixture};
+use runner_core::{Level, LogFormat, State, TaskFixture};
 use runner_model::{Diagnostic, Node, Problem};
 use runner_template::Renderer;
 use runner_testsuite::{CaseResult, CaseState, SuiteResult, TestSuite, UnitTest};
@@ -147,14 +147,16 @@ fn run_once(args: &TestArgs, previous: Option<&[SuiteResult]>) -> (u8, Vec<Suite
         Ok(l) => l,
         Err(e) => return (crate::report(e, exit::INVALID), Vec::new()),
     };
+    let run_limits = match crate::limits::run() {
+        Ok(l) => l,
+        Err(e) => return (crate::report(e, exit::INVALID), Vec::new()),
+    };
     let settings = Arc::new(Settings {
-        env_files: files::EnvFiles::new(args.env_files.clone(), args.identity.clone()),
-        storage: args
-            .storage
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(".runner/storage")),
-        task_runner: args.task_runner.as_str(),
+        env_files: args.env.clone(),
+        places: crate::launch::Places::new(args.storage.as_deref(), None, None),
+        powers: args.powers.clone(),
         limits,
+        run_limits,
         folder,
         fail_fast: args.fail_fast,
         stop: std::sync::atomic::AtomicBool::new(false),
@@ -265,9 +267,10 @@ fn locate_flow(
 /// What every case's execution is built from.
 struct Settings {
     env_files: files::EnvFiles,
-    storage: PathBuf,
-    task_runner: &'static str,
+    places: crate::launch::Places,
+    powers: crate::cli::PowerArgs,
     limits: runner_core::Limits,
+    run_limits: runner_core::RunLimits,
     folder: Arc<crate::flows::FlowFolder>,
     fail_fast: bool,
     /// Set by --fail-fast after the first case that did not pass.
@@ -446,6 +449,7 @@ async fn run_case(loaded: &Loaded, case: &UnitTest, settings: &Settings) -> Case
     // by side never see each other's writes. Removed when the case ends.
     let id = runner_core::ids::friendly_id();
     let state = settings
+        .places
         .storage
         .parent()
         .map_or_else(|| PathBuf::from("test-state"), |p| p.join("test-state"))
@@ -469,26 +473,28 @@ async fn run_case(loaded: &Loaded, case: &UnitTest, settings: &Settings) -> Case
         .path
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let mut builder = ExecutionBuilder::new(Arc::new(plan))
+    let places = crate::launch::Places {
+        state: state.clone(),
+        ..settings.places.clone()
+    };
+    let mut builder = crate::launch::builder(plan, &places, &settings.powers, crate::registry())
         .id(id)
-        .storage(&settings.storage)
-        .cache_dir(".runner/cache")
-        .http(runner_http::function(false))
         .kv(Arc::new(runner_kv::LazyKv::new(
             state.clone(),
             vec![loaded.suite.namespace.clone()],
         )))
-        .namespace_uploads(state.join("namespace-files"))
-        .namespace_files(loaded.suite.namespace.clone(), flow_dir.join("_files"))
-        .registry(Arc::new(crate::registry()))
+        .namespace_files(
+            loaded.suite.namespace.clone(),
+            crate::launch::absolute(&flow_dir.join("_files")),
+        )
         .flows(settings.folder.clone())
-        .setting("task-runner", settings.task_runner)
-        .setting("docker-host-access", "false")
         .environment(environment)
         .limits(settings.limits.clone())
+        .run_limits(settings.run_limits)
         .log(Box::new(log.clone()), LogFormat::Text, Level::Info)
         .inputs(case.fixtures.inputs.clone())
         .test_fixtures(fixtures, case.fixtures.files.clone());
+    builder = crate::launch::flows_folder(builder, settings.folder.roots(), false);
     if let Some(t) = &case.fixtures.trigger {
         builder = builder.trigger(Json::Object(t.variables.clone()));
     }
@@ -498,8 +504,7 @@ async fn run_case(loaded: &Loaded, case: &UnitTest, settings: &Settings) -> Case
         Err(e) => return errored(case, started, e.to_string(), logs()),
     };
     execution.run().await;
-    let record = execution.record();
-    let _ = execution.write_record(&record);
+    let _ = execution.write_record();
     let mut assertions = Vec::new();
     let mut errors = Vec::new();
     for a in &case.assertions {

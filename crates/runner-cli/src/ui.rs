@@ -41,8 +41,7 @@ pub(crate) fn ui(args: UiArgs) -> u8 {
             .parent()
             .map_or_else(|| PathBuf::from("state"), |p| p.join("state"))
     });
-    let env_files = crate::files::EnvFiles::new(args.env_files.clone(), args.identity.clone());
-    let environment = match crate::files::environment(&env_files) {
+    let environment = match crate::files::environment(&args.env) {
         Ok(e) => e,
         Err(e) => return crate::report(e, exit::INVALID),
     };
@@ -85,8 +84,8 @@ pub(crate) fn ui(args: UiArgs) -> u8 {
             storage: storage.clone(),
             state,
             flows: flows.clone(),
-            env_files: args.env_files.clone(),
-            identity: args.identity.clone(),
+            env_files: args.env.env_files.clone(),
+            identity: args.env.identity.clone(),
             runs: Mutex::new(HashMap::new()),
         }),
         masker,
@@ -330,6 +329,8 @@ impl Launcher for ChildLauncher {
         for f in &self.env_files {
             command.arg("--env-file").arg(f);
         }
+        // The credentials this process sealed away: the child seals them again at once.
+        command.envs(crate::seal::credential_vars());
         if let Some(i) = &self.identity {
             command.arg("--identity").arg(i);
         }

@@ -10,7 +10,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, strict: bool) -> u8 {
+pub(crate) fn validate_paths(
+    paths: &[PathBuf],
+    env_files: &files::EnvFiles,
+    gate: files::Gate,
+) -> u8 {
     let style = Style::stderr();
     let environment = match files::environment(env_files) {
         Ok(e) => e,
@@ -42,7 +46,7 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, str
         Option<runner_model::Span>,
     )> = Vec::new();
     for path in &files {
-        let Some((file, results)) = files::load(path, &registry, &renderer, &style, strict) else {
+        let Some((file, results)) = files::load(path, &registry, &renderer, &style, gate) else {
             unreadable += 1;
             continue;
         };
@@ -53,7 +57,7 @@ pub(crate) fn validate_paths(paths: &[PathBuf], env_files: &files::EnvFiles, str
             for (doc, (name, _)) in docs.iter().zip(&results) {
                 if let Some(name) = name {
                     known.insert(name.clone(), subflows::declared(doc));
-                    let found = subflows::calls(doc);
+                    let found = subflows::calls(doc, &registry);
                     if !found.is_empty() {
                         calls.insert(name.clone(), found);
                     }

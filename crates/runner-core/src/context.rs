@@ -6,7 +6,7 @@ use crate::log::{Level, LogEvent, LogSink};
 use crate::pipe::{FileProgress, GrowingFile, Prepared};
 use crate::plan::FlowInfo;
 use crate::property::{Property, convert};
-use crate::state::{StateRecord, TaskRun};
+use crate::state::{RecordNames, StateRecord, TaskRunList, TaskRunSummary};
 use crate::storage::{ExecutionPrefix, Storage, StorageError};
 use jiff::Timestamp;
 use runner_template::{Context, Renderer, Vars};
@@ -35,7 +35,9 @@ pub(crate) struct ExecutionShared {
     state: Mutex<ExecutionState>,
     pub(crate) cleanup: Cleanup,
     /// Set when the execution is killed: no task starts after it.
-    pub(crate) killed: std::sync::atomic::AtomicBool,
+    pub(crate) killed: Arc<std::sync::atomic::AtomicBool>,
+    /// Set once the execution reached its most task runs (said once, not per refused task).
+    pub(crate) task_runs_exceeded: std::sync::atomic::AtomicBool,
     /// A test case's task fixtures (`runner test`).
     pub(crate) fixtures: Vec<crate::fixture::TaskFixture>,
     /// Woken by an Exit task with state KILLED: the run stops as on Ctrl-C.
@@ -46,8 +48,8 @@ pub(crate) struct ExecutionShared {
     pub(crate) namespace_files: crate::namespace_files::NamespaceFolders,
     /// Where tasks keep what outlives an execution (Python environments).
     pub(crate) cache_dir: std::path::PathBuf,
-    /// Settings of the run for task families (`task-runner`), by name.
-    pub(crate) settings: std::collections::BTreeMap<String, String>,
+    /// The run's services for task families, by type.
+    pub(crate) services: crate::services::Services,
     /// The KV store, when the run has one.
     pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
     /// How this execution was started, to start its subflows the same way.
@@ -74,7 +76,7 @@ pub(crate) struct ExecutionParts {
     pub(crate) work_root: std::path::PathBuf,
     pub(crate) namespace_files: crate::namespace_files::NamespaceFolders,
     pub(crate) cache_dir: std::path::PathBuf,
-    pub(crate) settings: std::collections::BTreeMap<String, String>,
+    pub(crate) services: crate::services::Services,
     pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
     pub(crate) fixtures: Vec<crate::fixture::TaskFixture>,
     /// The `files` variable of a test case (fixture files by name).
@@ -90,7 +92,7 @@ pub(crate) struct ExecutionParts {
 pub(crate) struct ExecutionState {
     pub(crate) record: StateRecord,
     pub(crate) inputs: Arc<Json>,
-    pub(crate) task_runs: Vec<TaskRun>,
+    pub(crate) task_runs: TaskRunList,
     /// `outputs.<taskId>[.<value>...].<name>`
     pub(crate) outputs: Arc<Json>,
     /// `tasks.<taskId>[.<value>...].state`
@@ -134,7 +136,7 @@ impl ExecutionShared {
             work_root,
             namespace_files,
             cache_dir,
-            settings,
+            services,
             kv,
             trigger,
             fixtures,
@@ -144,6 +146,8 @@ impl ExecutionShared {
         let now = Timestamp::now();
         let initial_labels = labels.as_object().cloned().unwrap_or_default();
         let prefix = ExecutionPrefix::new(&flow.namespace, &flow.id, &id);
+        // Ended task runs' texts wait in the execution's folder until the record is written.
+        let spill_dir = storage.path(&prefix.root()).ok();
         let fixed_vars = vec![
             (
                 "flow".to_string(),
@@ -168,7 +172,7 @@ impl ExecutionShared {
             work_root,
             namespace_files,
             cache_dir,
-            settings,
+            services,
             kv,
             launch,
             trigger,
@@ -176,6 +180,7 @@ impl ExecutionShared {
             children: Mutex::new(Vec::new()),
             cleanup: Cleanup::default(),
             killed: Default::default(),
+            task_runs_exceeded: Default::default(),
             kill_request: tokio::sync::Notify::new(),
             fixed_vars,
             id,
@@ -189,7 +194,10 @@ impl ExecutionShared {
             state: Mutex::new(ExecutionState {
                 record: StateRecord::new(now),
                 inputs: Arc::new(inputs),
-                task_runs: Vec::new(),
+                task_runs: spill_dir
+                    .as_deref()
+                    .map(TaskRunList::spilling_into)
+                    .unwrap_or_default(),
                 outputs: Arc::new(Json::Object(Map::new())),
                 tasks: Arc::new(Json::Object(Map::new())),
                 flow_outputs: None,
@@ -249,9 +257,17 @@ impl ExecutionShared {
         vars
     }
 
-    /// The execution as Kestra's API returns it.
-    pub(crate) fn record(&self) -> Json {
-        let state = self.state();
+    /// The names each task run of this execution carries in the record.
+    pub(crate) fn names(&self) -> RecordNames<'_> {
+        RecordNames {
+            execution_id: &self.id,
+            namespace: &self.flow.namespace,
+            flow_id: &self.flow.id,
+        }
+    }
+
+    /// The record but its task runs (it is small), masked.
+    fn record_head(&self, state: &ExecutionState, masker: &runner_secrets::Masker) -> Json {
         let labels: Vec<Json> = state
             .labels
             .iter()
@@ -265,7 +281,6 @@ impl ExecutionShared {
             "labels": labels,
             "inputs": *state.inputs,
             "state": state.record,
-            "taskRunList": state.task_runs,
         });
         if let Some(o) = &state.flow_outputs {
             out["outputs"] = o.clone();
@@ -276,7 +291,56 @@ impl ExecutionShared {
         if let Some(t) = &self.trigger {
             out["trigger"] = t.clone();
         }
+        masker.mask_json_in_place(&mut out, crate::execution::RECORD_STRUCTURE);
         out
+    }
+
+    /// The execution as Kestra's API returns it, masked, as one value (small executions:
+    /// tests, `runner test`, the notification tasks; the record file is written by
+    /// [`Self::write_record`] without building this).
+    pub(crate) fn record(&self, masker: &runner_secrets::Masker) -> Json {
+        let state = self.state();
+        let mut out = self.record_head(&state, masker);
+        let mut runs = Vec::with_capacity(state.task_runs.len());
+        let _ = state
+            .task_runs
+            .write_entries(&self.names(), masker, |entry| {
+                runs.push(serde_json::from_str(entry).unwrap_or(Json::Null));
+                Ok(())
+            });
+        out["taskRunList"] = Json::Array(runs);
+        out
+    }
+
+    /// Writes the record as pretty JSON, masked: its fields, then `taskRunList` with one task
+    /// run per line, written from what each ended as (memory stays flat with the number of
+    /// task runs).
+    pub(crate) fn write_record(
+        &self,
+        masker: &runner_secrets::Masker,
+        out: &mut dyn std::io::Write,
+    ) -> std::io::Result<()> {
+        let state = self.state();
+        let head = self.record_head(&state, masker);
+        let text = serde_json::to_string_pretty(&head).map_err(std::io::Error::other)?;
+        let open = text.strip_suffix("\n}").unwrap_or(&text);
+        out.write_all(open.as_bytes())?;
+        out.write_all(b",\n  \"taskRunList\": [")?;
+        let mut first = true;
+        state
+            .task_runs
+            .write_entries(&self.names(), masker, |entry| {
+                out.write_all(if first { b"\n    " } else { b",\n    " })?;
+                first = false;
+                out.write_all(entry.as_bytes())
+            })?;
+        out.write_all(if first { b"]\n}" } else { b"\n  ]\n}" })?;
+        Ok(())
+    }
+
+    /// What the summary shows of each task run, in order.
+    pub(crate) fn summaries(&self) -> Vec<TaskRunSummary> {
+        self.state().task_runs.summaries()
     }
 
     /// Whether a task of this execution may read `uri`: its own files and those of the
@@ -316,16 +380,28 @@ pub struct RunContext {
     pub(crate) preview_outputs: Option<Json>,
     /// This task run's own working directory, made on first use (see [`Self::working_dir`]).
     pub(crate) own_working_dir: std::sync::OnceLock<Arc<crate::workdir::WorkingDir>>,
+    /// When this attempt's `timeout` ends it: a render that waits (`http()`) stops then.
+    pub(crate) deadline: Mutex<Option<std::time::Instant>>,
 }
 
 impl RunContext {
-    pub fn task_id(&self) -> &str {
-        &self.task_id
+    /// Runs a render with this task run's interrupt in force: its deadline, and the
+    /// execution's kill.
+    fn rendering<R>(&self, f: impl FnOnce(&Renderer) -> R) -> R {
+        let interrupt = runner_template::Interrupt {
+            deadline: *self.deadline.lock().expect("deadline lock"),
+            cancelled: Some(self.exec.killed.clone()),
+        };
+        runner_template::with_interrupt(interrupt, || f(&self.exec.renderer))
     }
 
-    /// The task types of this run (TemplatedTask builds one at run time).
-    pub fn task_types(&self) -> Option<&crate::Registry> {
-        self.exec.launch.registry.as_deref()
+    /// Sets when this attempt's timeout ends it.
+    pub(crate) fn set_deadline(&self, deadline: Option<std::time::Instant>) {
+        *self.deadline.lock().expect("deadline lock") = deadline;
+    }
+
+    pub fn task_id(&self) -> &str {
+        &self.task_id
     }
 
     /// When this task run started.
@@ -381,9 +457,7 @@ impl RunContext {
         property: &str,
         vars: Json,
     ) -> Result<String, TaskError> {
-        self.exec
-            .renderer
-            .render_str(template, &Context::new(vars))
+        self.rendering(|r| r.render_str(template, &Context::new(vars)))
             .map_err(|source| TaskError::Render {
                 property: property.to_string(),
                 source,
@@ -415,9 +489,7 @@ impl RunContext {
         property: &str,
         extra: &Map<String, Json>,
     ) -> Result<Json, TaskError> {
-        self.exec
-            .renderer
-            .render_json(value, &self.variables_with(extra))
+        self.rendering(|r| r.render_json(value, &self.variables_with(extra)))
             .map_err(|source| TaskError::Render {
                 property: property.to_string(),
                 source,
@@ -442,9 +514,7 @@ impl RunContext {
         property: &str,
         extra: &Map<String, Json>,
     ) -> Result<String, TaskError> {
-        self.exec
-            .renderer
-            .render_str(template, &self.variables_with(extra))
+        self.rendering(|r| r.render_str(template, &self.variables_with(extra)))
             .map_err(|source| TaskError::Render {
                 property: property.to_string(),
                 source,
@@ -459,9 +529,7 @@ impl RunContext {
         extra: &Map<String, Json>,
     ) -> Result<T, TaskError> {
         let rendered = if prop.is_dynamic() {
-            self.exec
-                .renderer
-                .render_json(prop.raw(), &self.variables_with(extra))
+            self.rendering(|r| r.render_json(prop.raw(), &self.variables_with(extra)))
                 .map_err(|source| TaskError::Render {
                     property: property.to_string(),
                     source,
@@ -469,14 +537,27 @@ impl RunContext {
         } else {
             prop.raw().clone()
         };
+        self.mask_if_secret(prop, &rendered);
         convert::<T>(rendered).map_err(|reason| TaskError::property(property, reason))
+    }
+
+    /// A credential's rendered value is masked from here on, before anything can print it.
+    fn mask_if_secret<T>(&self, prop: &Property<T>, rendered: &Json)
+    where
+        T: DeserializeOwned,
+    {
+        if prop.is_secret() {
+            let mut values = Vec::new();
+            crate::property::strings_of(rendered, &mut values);
+            for v in values {
+                self.mask(&v);
+            }
+        }
     }
 
     /// Renders one template string read from property `property`.
     pub fn render_str(&self, template: &str, property: &str) -> Result<String, TaskError> {
-        self.exec
-            .renderer
-            .render_str(template, &self.variables())
+        self.rendering(|r| r.render_str(template, &self.variables()))
             .map_err(|source| TaskError::Render {
                 property: property.to_string(),
                 source,
@@ -485,9 +566,7 @@ impl RunContext {
 
     /// Renders every string inside a JSON value.
     pub fn render_json(&self, value: &Json, property: &str) -> Result<Json, TaskError> {
-        self.exec
-            .renderer
-            .render_json(value, &self.variables())
+        self.rendering(|r| r.render_json(value, &self.variables()))
             .map_err(|source| TaskError::Render {
                 property: property.to_string(),
                 source,
@@ -497,9 +576,7 @@ impl RunContext {
     /// Renders a string keeping the type of a lone expression (Kestra's `renderTyped`):
     /// `"{{ outputs.q.rows }}"` stays a list, `"n={{ x }}"` is a string.
     pub fn render_typed(&self, source: &str, property: &str) -> Result<Json, TaskError> {
-        self.exec
-            .renderer
-            .render_typed(source, &self.variables())
+        self.rendering(|r| r.render_typed(source, &self.variables()))
             .map_err(|source| TaskError::Render {
                 property: property.to_string(),
                 source,
@@ -528,6 +605,7 @@ impl RunContext {
         } else {
             prop.raw().clone()
         };
+        self.mask_if_secret(prop, &rendered);
         convert::<T>(rendered).map_err(|reason| TaskError::property(property, reason))
     }
 
@@ -607,18 +685,30 @@ impl RunContext {
         self.exec.log.masker().add(value);
     }
 
-    /// The run's variables but the secrets (`SECRET_*` are never among them), for processes
-    /// that get the environment as Kestra's Process runner gives it.
-    pub fn environment(&self) -> impl Iterator<Item = (&str, &str)> {
+    /// What a process a task starts gets from runner's environment: only the variables that
+    /// say how to run a program on this machine (PATH, HOME, the user, locale, time zone,
+    /// temporary folder, terminal, trusted certificates, proxies, package-manager settings),
+    /// never runner's credentials (`SECRET_*`, `ENV_*`, `AWS_*`, `RUNNER_*`, `KESTRA_*`) nor
+    /// anything else. A flow passes more with the task's `env` (`{{ envs.x }}`, `{{ secret('X') }}`).
+    pub fn process_environment(&self) -> impl Iterator<Item = (&str, &str)> {
         self.exec
             .environment
             .iter()
+            .filter(|(k, _)| is_process_variable(k))
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// A setting of the run for a task family (`task-runner` for script tasks).
-    pub fn setting(&self, name: &str) -> Option<&str> {
-        self.exec.settings.get(name).map(String::as_str)
+    /// The run's service of type `T` (a family's settings or shared client), if it has one.
+    pub fn service<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+        self.exec.services.get::<T>()
+    }
+
+    /// Where this run's tasks may connect: link-local addresses are refused unless the run
+    /// allows them (`--allow-link-local`).
+    pub fn network(&self) -> crate::net::NetworkPolicy {
+        self.service::<crate::net::NetworkPolicy>()
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Where tasks keep what outlives an execution (Python environments), by purpose.
@@ -660,100 +750,10 @@ impl RunContext {
         &self.exec.storage
     }
 
-    /// Deletes every file this execution has stored so far (its record is written at the
-    /// end); returns their URIs, sorted.
-    pub async fn purge_execution_files(&self) -> Result<Vec<String>, TaskError> {
-        let root_uri = self.exec.prefix.root();
-        let root = self.exec.storage.path(&root_uri).map_err(|e| {
-            TaskError::new(
-                crate::error::ErrorKind::Io,
-                "cannot find this execution's files",
-            )
-            .caused_by(e)
-        })?;
-        tokio::task::spawn_blocking(move || {
-            let mut deleted = Vec::new();
-            let mut stack = vec![root.clone()];
-            while let Some(dir) = stack.pop() {
-                let Ok(entries) = std::fs::read_dir(&dir) else {
-                    continue;
-                };
-                for entry in entries.flatten() {
-                    let path = entry.path();
-                    let Ok(kind) = entry.file_type() else {
-                        continue;
-                    };
-                    if kind.is_dir() {
-                        stack.push(path);
-                        continue;
-                    }
-                    // The execution's record and log are not its files (Kestra keeps both
-                    // in its database).
-                    if dir == root
-                        && entry
-                            .file_name()
-                            .to_str()
-                            .is_some_and(|n| crate::storage::EXECUTION_BOOKKEEPING.contains(&n))
-                    {
-                        continue;
-                    }
-                    std::fs::remove_file(&path).map_err(|e| {
-                        TaskError::new(
-                            crate::error::ErrorKind::Io,
-                            format!("cannot delete {}", path.display()),
-                        )
-                        .caused_by(e)
-                    })?;
-                    if let Ok(rel) = path.strip_prefix(&root) {
-                        deleted.push(format!("{root_uri}/{}", rel.display()));
-                    }
-                }
-            }
-            deleted.sort();
-            Ok(deleted)
-        })
-        .await
-        .map_err(|e| {
-            TaskError::new(crate::error::ErrorKind::Other, "the purge stopped").caused_by(e)
-        })?
-    }
-
-    /// Ends the execution in `state` once running tasks end: no other task starts (Exit).
-    pub fn exit_execution(&self, state: crate::state::State) {
-        self.exec.state().exited = Some(state);
-        if state == crate::state::State::Killed {
-            // Only KILLED stops the tasks still running (Kestra's rule).
-            self.exec.kill_request.notify_one();
-        }
-    }
-
-    /// The execution's `vars` as they stand (the flow's, changed by SetVariables tasks).
-    pub fn execution_vars(&self) -> Json {
-        let st = self.exec.state();
-        st.vars
-            .clone()
-            .unwrap_or_else(|| self.exec.initial_vars.clone())
-    }
-
-    /// Replaces the execution's `vars` (SetVariables, UnsetVariables).
-    pub fn set_execution_vars(&self, vars: Json) {
-        self.exec.state().vars = Some(vars);
-    }
-
-    /// Adds `labels` to the execution's (a Labels task), replacing values of the same key.
-    pub fn add_labels(&self, labels: Map<String, Json>) {
-        self.exec.state().labels.extend(labels);
-    }
-
     /// This execution as it stands, in the shape of Kestra's API (the notification tasks that
     /// describe an execution read it), masked as the record is.
     pub fn execution_record(&self) -> Json {
-        let mut record = self.exec.record();
-        self.exec
-            .log
-            .masker()
-            .mask_json_in_place(&mut record, crate::execution::RECORD_STRUCTURE);
-        record
+        self.exec.record(self.exec.log.masker())
     }
 
     /// Starts a process for this task run, in its own process group: when the returned value
@@ -878,6 +878,7 @@ impl RunContext {
             prepared: Mutex::new(None),
             preview_outputs: None,
             own_working_dir: Default::default(),
+            deadline: Mutex::new(None),
         }
     }
 
@@ -888,6 +889,76 @@ impl RunContext {
             taskrun_id: String::new(),
             taskrun_start: start,
             ..RunContext::new(exec, "", "", Scope::default())
+        }
+    }
+}
+
+/// The variables of runner's environment that a task's processes get.
+const PROCESS_VARIABLES: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "TMPDIR",
+    "TMP",
+    "TEMP",
+    "TERM",
+    "HOSTNAME",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+];
+
+/// Prefixes of the variables a task's processes get: locale categories and the package
+/// managers' settings (pip, uv, npm).
+const PROCESS_PREFIXES: &[&str] = &["LC_", "PIP_", "UV_", "npm_config_", "NPM_CONFIG_"];
+
+fn is_process_variable(name: &str) -> bool {
+    PROCESS_VARIABLES.contains(&name) || PROCESS_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+#[cfg(test)]
+mod process_environment_tests {
+    use super::is_process_variable;
+
+    #[test]
+    fn processes_get_how_to_run_never_credentials() {
+        for name in [
+            "PATH",
+            "HOME",
+            "LANG",
+            "LC_ALL",
+            "TZ",
+            "TMPDIR",
+            "PIP_INDEX_URL",
+            "SSL_CERT_FILE",
+        ] {
+            assert!(is_process_variable(name), "{name}");
+        }
+        for name in [
+            "SECRET_X",
+            "ENV_Y",
+            "AWS_SECRET_ACCESS_KEY",
+            "AWS_ACCESS_KEY_ID",
+            "RUNNER_AGE_IDENTITY",
+            "RUNNER_STORAGE",
+            "KESTRA_API_TOKEN",
+            "DATABASE_URL",
+            "GITHUB_TOKEN",
+        ] {
+            assert!(!is_process_variable(name), "{name}");
         }
     }
 }

@@ -60,6 +60,9 @@ impl fmt::Display for EnvFileError {
                         "it uses a variable (quote a literal value: `{{ \"value\" | base64encode }}`)"
                     }
                     runner_template::RenderErrorKind::Other => "a filter or function failed",
+                    runner_template::RenderErrorKind::Unknown => {
+                        "it uses a function or filter runner does not have"
+                    }
                 };
                 write!(
                     f,
@@ -111,6 +114,15 @@ impl Environment {
         &self.secrets
     }
 
+    /// The plain variable named like secret `name` (`DB_PASSWORD` for `secret('db_password')`):
+    /// a `.env` of plain values given where secrets were meant. Only the name is returned.
+    pub fn plain_twin(&self, name: &str) -> Option<&str> {
+        self.variables
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(name))
+            .map(String::as_str)
+    }
+
     /// `envs.x` for each `ENV_X`, for `eval`.
     pub fn envs(&self) -> Json {
         Json::Object(self.envs.clone())
@@ -130,6 +142,7 @@ impl Environment {
             files: None,
             http,
             kv: None,
+            error_logs: None,
             limits,
         })
     }

@@ -51,6 +51,25 @@ const DROP_LIMIT: Duration = Duration::from_secs(10);
 /// How long an ended execution waits for its cleanup (aborting uploads, cancelling queries).
 const CLEANUP_LIMIT: Duration = Duration::from_secs(15);
 
+/// How much one run may make: a flow is untrusted code, and a ForEach of subflows that call
+/// themselves, or ForEach loops nested twenty deep, would otherwise grow without end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Task runs in one execution (a ForEach's iterations count, each one).
+    pub max_task_runs: usize,
+    /// Executions one run starts, the first included (every subflow counts, at any depth).
+    pub max_executions: usize,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            max_task_runs: 200_000,
+            max_executions: 1_000,
+        }
+    }
+}
+
 /// Gathers what an execution needs; [`Self::start`] checks the inputs and makes it.
 pub struct ExecutionBuilder {
     plan: Arc<Plan>,
@@ -63,7 +82,7 @@ pub struct ExecutionBuilder {
     work_root: PathBuf,
     namespace_files: crate::namespace_files::NamespaceFolders,
     cache_dir: PathBuf,
-    settings: std::collections::BTreeMap<String, String>,
+    services: crate::services::Services,
     http: Option<Arc<dyn runner_template::HttpAccess>>,
     kv: Option<Arc<dyn crate::kv::KvStore>>,
     flows: Option<Arc<dyn FlowSource>>,
@@ -71,6 +90,7 @@ pub struct ExecutionBuilder {
     registry: Option<Arc<crate::Registry>>,
     test: Option<crate::fixture::TestSetup>,
     progress: Option<Arc<dyn crate::progress::ProgressSink>>,
+    run_limits: RunLimits,
 }
 
 impl ExecutionBuilder {
@@ -92,10 +112,11 @@ impl ExecutionBuilder {
             registry: None,
             test: None,
             progress: None,
+            run_limits: RunLimits::default(),
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
-            settings: Default::default(),
+            services: Default::default(),
         }
     }
 
@@ -130,9 +151,16 @@ impl ExecutionBuilder {
         self
     }
 
-    /// A setting for a task family (`task-runner` = `auto`, `process` or `docker`).
-    pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.settings.insert(name.into(), value.into());
+    /// A service for task families, found by its type (`RunContext::service`); one value
+    /// per type, a later one replacing an earlier. Subflows get the same services.
+    pub fn service<T: std::any::Any + Send + Sync>(mut self, value: T) -> Self {
+        self.services.insert(value);
+        self
+    }
+
+    /// Replaces every service with `services` (a test harness that gathered them).
+    pub fn services(mut self, services: crate::services::Services) -> Self {
+        self.services = services;
         self
     }
 
@@ -163,6 +191,12 @@ impl ExecutionBuilder {
     /// Where Subflow tasks find the flows they call (none: they say so).
     pub fn flows(mut self, flows: Arc<dyn FlowSource>) -> Self {
         self.flows = Some(flows);
+        self
+    }
+
+    /// How many task runs an execution, and executions the run, may make.
+    pub fn run_limits(mut self, limits: RunLimits) -> Self {
+        self.run_limits = limits;
         self
     }
 
@@ -257,12 +291,14 @@ impl ExecutionBuilder {
             work_root: self.work_root,
             namespace_files: self.namespace_files,
             cache_dir: self.cache_dir,
-            settings: self.settings,
+            services: self.services,
             http: self.http,
             kv: self.kv,
             flows: self.flows,
             registry: self.registry,
             progress: self.progress,
+            run_limits: self.run_limits,
+            executions: Arc::new(std::sync::atomic::AtomicUsize::new(1)),
             depth: 0,
             ancestors: Vec::new(),
         };
@@ -302,7 +338,7 @@ pub(crate) struct Launch {
     pub(crate) work_root: PathBuf,
     pub(crate) namespace_files: crate::namespace_files::NamespaceFolders,
     pub(crate) cache_dir: PathBuf,
-    pub(crate) settings: std::collections::BTreeMap<String, String>,
+    pub(crate) services: crate::services::Services,
     pub(crate) http: Option<Arc<dyn runner_template::HttpAccess>>,
     pub(crate) kv: Option<Arc<dyn crate::kv::KvStore>>,
     pub(crate) flows: Option<Arc<dyn FlowSource>>,
@@ -310,6 +346,9 @@ pub(crate) struct Launch {
     pub(crate) registry: Option<Arc<crate::Registry>>,
     /// How many subflow calls lead to this execution (0 for the one the user started).
     pub(crate) depth: usize,
+    pub(crate) run_limits: RunLimits,
+    /// Executions this run has started so far, subflows at any depth included.
+    pub(crate) executions: Arc<std::sync::atomic::AtomicUsize>,
     /// The executions that led to this one: their files are readable here.
     pub(crate) ancestors: Vec<crate::storage::ExecutionPrefix>,
 }
@@ -327,23 +366,34 @@ impl Launch {
     ) -> Result<Execution, StartError> {
         let masker = self.masker.clone();
         let log = self.log.clone();
+        let id = id.unwrap_or_else(crate::ids::friendly_id);
+        let error_logs = Arc::new(crate::log::ErrorLogs::new(
+            &plan.flow.namespace,
+            &plan.flow.id,
+            &id,
+        ));
         let renderer = Arc::new(Renderer::with_hooks(Hooks {
             secrets: Some(self.secrets.clone()),
             masker: Some(masker.clone()),
             files: Some(Arc::new(StorageFiles(
                 Storage::new(&self.storage),
                 self.ancestors.clone(),
+                self.namespace_files.clone(),
             ))),
             http: self.http.clone(),
             kv: self
                 .kv
                 .clone()
                 .map(|s| s as Arc<dyn runner_template::KvRead>),
+            error_logs: Some(error_logs.clone()),
             limits: self.limits.clone(),
         }));
-        let id = id.unwrap_or_else(crate::ids::friendly_id);
         let storage = Storage::new(&self.storage);
         let prefix = crate::storage::ExecutionPrefix::new(&plan.flow.namespace, &plan.flow.id, &id);
+        // What a start that fails writes (fixture and FILE input copies) goes with it: a
+        // folder with no record would be listed forever as an execution that never ended.
+        let folder = storage.path(&prefix.root()).ok();
+        let unstarted = RemoveUnless::new(folder.filter(|f| !f.exists()));
         let mut files = None;
         let rendered_inputs;
         let mut inputs = inputs;
@@ -369,17 +419,24 @@ impl Launch {
             inputs = &rendered_inputs;
             files = Some(written);
         }
-        let resolved = resolve_inputs(&plan.inputs, inputs, &storage, &prefix)
+        let base = serde_json::json!({
+            "flow": {"id": plan.flow.id, "namespace": plan.flow.namespace},
+            "execution": {"id": id},
+        });
+        let base = base.as_object().cloned().unwrap_or_default();
+        let resolved = resolve_inputs(&plan.inputs, inputs, &storage, &prefix, &renderer, &base)
             .await
             .map_err(|error| StartError::Inputs {
                 text: masker.mask(&error.to_string()),
                 error,
             })?;
+        unstarted.keep();
         let log = Arc::new(
             log.with_file(
                 open_log(&storage, &prefix)
                     .map_err(|(path, source)| StartError::Storage { path, source })?,
-            ),
+            )
+            .with_error_logs(error_logs),
         );
         for (id, value) in &resolved.secrets {
             if masker.add(value) == runner_secrets::Added::TooShort {
@@ -414,7 +471,7 @@ impl Launch {
             work_root: self.work_root.clone(),
             namespace_files: self.namespace_files.clone(),
             cache_dir: self.cache_dir.clone(),
-            settings: self.settings.clone(),
+            services: self.services.clone(),
             kv: self.kv.clone(),
             trigger,
             fixtures: test.map(|t| t.tasks).unwrap_or_default(),
@@ -526,22 +583,21 @@ impl Execution {
     }
 
     /// The execution as Kestra's API returns it, masked string by string (so it stays valid
-    /// JSON); its structure (ids, states, dates) is never masked.
+    /// JSON); its structure (ids, states, dates) is never masked. Built whole: for a large
+    /// execution, [`Self::write_record`] and [`Self::print_record`] write it without that.
     pub fn record(&self) -> Json {
-        let mut record = self.shared.record();
-        self.masker
-            .mask_json_in_place(&mut record, RECORD_STRUCTURE);
-        record
+        self.shared.record(&self.masker)
     }
 
-    /// A record as pretty JSON, as `--json` prints it and the record file holds it.
+    /// A record as pretty JSON, as the record file holds it.
     pub fn record_text(record: &Json) -> String {
         serde_json::to_string_pretty(record).unwrap_or_default()
     }
 
-    /// Writes the masked `record` (from [`Self::record`], built once: it is the largest thing
-    /// an execution makes) to `.../executions/{id}/execution.json`; returns its path.
-    pub fn write_record(&self, record: &Json) -> Result<PathBuf, RecordError> {
+    /// Writes the record, masked, to `.../executions/{id}/execution.json` (through a temporary
+    /// file, so a reader never sees half of one); returns its path. Memory stays flat: each
+    /// task run is written from what it ended as.
+    pub fn write_record(&self) -> Result<PathBuf, RecordError> {
         let uri = self.shared.prefix.record();
         let path = self
             .shared
@@ -552,8 +608,44 @@ impl Execution {
             path: path.clone(),
             source,
         };
-        write_atomically(&path, &Self::record_text(record)).map_err(io)?;
+        write_record_file(&self.shared, &self.masker, &path).map_err(io)?;
         Ok(path)
+    }
+
+    /// Writes the record, masked, as `--json` prints it (the record file's text).
+    pub fn print_record(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        self.shared.write_record(&self.masker, out)
+    }
+
+    /// What the summary shows: each task run, in order.
+    pub fn task_runs(&self) -> Vec<crate::state::TaskRunSummary> {
+        self.shared.summaries()
+    }
+
+    /// The execution's state as it stands and how long it took (Kestra's ISO duration, once
+    /// it ended).
+    pub fn state(&self) -> (State, Option<String>) {
+        let st = self.shared.state();
+        (st.record.current, st.record.duration.clone())
+    }
+
+    /// The namespace and id of the flow this is an execution of.
+    pub fn flow(&self) -> (&str, &str) {
+        (&self.shared.flow.namespace, &self.shared.flow.id)
+    }
+
+    /// The flow's outputs (once rendered) and the task outputs (`outputs.<task>[.<value>]`),
+    /// masked: what a Subflow gives back to its parent.
+    pub fn outputs(&self) -> (Option<Json>, Json) {
+        let st = self.shared.state();
+        let mut flow = st.flow_outputs.clone();
+        let mut tasks = (*st.outputs).clone();
+        drop(st);
+        if let Some(f) = flow.as_mut() {
+            self.masker.mask_json_in_place(f, RECORD_STRUCTURE);
+        }
+        self.masker.mask_json_in_place(&mut tasks, RECORD_STRUCTURE);
+        (flow, tasks)
     }
 
     /// Renders `value` with the variables the execution ended with (a test case's
@@ -591,6 +683,45 @@ pub enum StartError {
     },
     /// A test fixture (a file or an input) could not be prepared; the text is masked.
     Fixture(String),
+}
+
+/// A folder removed when dropped, unless kept.
+struct RemoveUnless(Option<std::path::PathBuf>);
+
+impl RemoveUnless {
+    fn new(folder: Option<std::path::PathBuf>) -> Self {
+        RemoveUnless(folder)
+    }
+
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for RemoveUnless {
+    fn drop(&mut self) {
+        if let Some(folder) = self.0.take() {
+            let _ = std::fs::remove_dir_all(folder);
+        }
+    }
+}
+
+impl StartError {
+    /// The error as one line for a person at a terminal: Kestra's input wording (kept in JSON
+    /// output) quotes the value twice and fences the cause in markdown.
+    pub fn plain(&self) -> String {
+        let text = self.to_string();
+        let StartError::Inputs { .. } = self else {
+            return text;
+        };
+        let fence = " with errors:\n```\n";
+        let Some((head, rest)) = text.split_once(fence) else {
+            return text;
+        };
+        let why = rest.split_once("\n```").map_or(rest, |(why, _)| why);
+        let head = head.replacen("`, Expected `", "`: expected `", 1);
+        format!("{head}: {}", why.trim())
+    }
 }
 
 impl std::fmt::Display for StartError {
@@ -643,40 +774,67 @@ async fn write_fixture_files(
 /// How often a running execution's record is rewritten, at least: `runner ui` shows it live.
 const LIVE_RECORD_EVERY: Duration = Duration::from_millis(250);
 
-/// Rewrites the record while the execution runs, when it changed. A large record takes
-/// longer to build and write; the pause grows with it so the run never spends more than a
-/// fifth of a core on it.
+/// Rewrites the record while the execution runs, when it changed (a digest of its text is
+/// compared, so a large record is never held in memory). A large record takes longer to write;
+/// the pause grows with it so the run never spends more than a fifth of a core on it.
 async fn live_record(shared: Arc<ExecutionShared>, masker: Arc<Masker>) {
     let Ok(path) = shared.storage.path(&shared.prefix.record()) else {
         return;
     };
-    let mut last = String::new();
+    let mut last = None;
     let mut pause = LIVE_RECORD_EVERY;
     loop {
         // A run shorter than the first pause writes only its final record: a cold start
         // pays for no record it does not need.
         tokio::time::sleep(pause).await;
         let began = std::time::Instant::now();
-        let mut record = shared.record();
-        masker.mask_json_in_place(&mut record, RECORD_STRUCTURE);
-        let text = Execution::record_text(&record);
-        if text != last {
+        let mut digest = Digest::default();
+        if shared.write_record(&masker, &mut digest).is_ok() && Some(digest.0) != last {
             // Not written is not fatal: the final record says how the run ended.
-            let _ = write_atomically(&path, &text);
-            last = text;
+            let _ = write_record_file(&shared, &masker, &path);
+            last = Some(digest.0);
         }
         pause = LIVE_RECORD_EVERY.max(began.elapsed() * 4);
     }
 }
 
-/// Writes `text` to a file beside `path`, then renames it: a reader sees the old record or
-/// the new one, never half of one.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+/// A 64-bit digest of what is written to it (FNV-1a): enough to tell a record changed.
+struct Digest(u64);
+
+impl Default for Digest {
+    fn default() -> Self {
+        Digest(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Write for Digest {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        for b in buf {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes the record to a file beside `path`, then renames it: a reader sees the old record
+/// or the new one, never half of one.
+fn write_record_file(
+    shared: &ExecutionShared,
+    masker: &Masker,
+    path: &Path,
+) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let temporary = path.with_extension("json.writing");
-    std::fs::write(&temporary, text)?;
+    let mut file =
+        std::io::BufWriter::with_capacity(256 * 1024, std::fs::File::create(&temporary)?);
+    shared.write_record(masker, &mut file)?;
+    file.into_inner().map_err(|e| e.into_error())?;
     std::fs::rename(&temporary, path)
 }
 

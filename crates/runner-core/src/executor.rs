@@ -98,7 +98,8 @@ impl Executor {
         if !plan.after_execution.is_empty() {
             self.run_sequence(&plan.after_execution, &root).await;
         }
-        let took = runner_model::format_iso(started.elapsed());
+        // The record keeps Kestra's ISO duration; a line is read by a person.
+        let took = runner_model::format_human(started.elapsed());
         self.exec.log(
             Level::Info,
             None,
@@ -113,7 +114,7 @@ impl Executor {
         let mut st = self.exec.state();
         for tr in st
             .task_runs
-            .iter_mut()
+            .live_mut()
             .filter(|t| !t.state.current.is_terminal())
         {
             tr.state.set(State::Killed, now);
@@ -275,6 +276,25 @@ impl Executor {
         prepared: Option<Prepared>,
     ) -> BoxFuture<'a, State> {
         Box::pin(async move {
+            // A bound on the task runs of one execution: nested loops multiply them.
+            let most = self.exec.launch.run_limits.max_task_runs;
+            if self.exec.state().task_runs.len() >= most {
+                if !self
+                    .exec
+                    .task_runs_exceeded
+                    .swap(true, std::sync::atomic::Ordering::SeqCst)
+                {
+                    self.exec.log(
+                        Level::Error,
+                        Some(&task.id),
+                        &format!(
+                            "This execution has {most} task runs, the most one execution may (a ForEach's iterations count, each): task {} was not started. Nested loops multiply their values; if so many are meant, raise RUNNER_MAX_TASK_RUNS",
+                            task.id
+                        ),
+                    );
+                }
+                return State::Failed;
+            }
             let mut ctx = RunContext {
                 min_level: task.common.log_level,
                 pipe: Mutex::new(pipe),
@@ -292,9 +312,6 @@ impl Executor {
             }
             self.exec.state().task_runs.push(TaskRun {
                 id: ctx.taskrun_id.clone(),
-                execution_id: self.exec.id.clone(),
-                namespace: self.exec.flow.namespace.clone(),
-                flow_id: self.exec.flow.id.clone(),
                 task_id: task.id.clone(),
                 parent_task_run_id: scope.parent_taskrun_id.clone(),
                 value: scope.values.last().cloned(),
@@ -431,6 +448,7 @@ impl Executor {
         let timeout = ctx
             .render_opt(&task.common.timeout, "timeout")?
             .map(|d| d.0);
+        ctx.set_deadline(timeout.map(|t| std::time::Instant::now() + t));
         let work = async {
             match &task.kind {
                 TaskKind::Runnable(r) => match caught(r.run(ctx)).await? {
@@ -497,12 +515,12 @@ impl Executor {
         let valued = resolution.branches.iter().any(|b| b.value.is_some());
         let mut rounds = 1;
         let mut merged = loop {
-            let branches: Vec<(Scope, &[TaskNode])> = resolution
+            // Made as they start, not all at once: a ForEach may have 100,000 values.
+            let branches = resolution
                 .branches
                 .iter()
                 .enumerate()
-                .map(|(i, b)| (child_scope(b.value.clone(), valued.then_some(i)), b.tasks))
-                .collect();
+                .map(|(i, b)| (child_scope(b.value.clone(), valued.then_some(i)), b.tasks));
             let states = self
                 .run_branches(&ctx.taskrun_id, branches, resolution.concurrency)
                 .await;
@@ -546,14 +564,14 @@ impl Executor {
     /// Runs branches, at most `limit` at once (0 = no limit). Once one fails no new one starts
     /// and the running ones are cancelled (their processes and containers go with them) and
     /// marked KILLED: a failed sibling ends the group, as a timeout does.
-    async fn run_branches(
+    async fn run_branches<'t>(
         &self,
         parent: &str,
-        branches: Vec<(Scope, &[TaskNode])>,
+        branches: impl Iterator<Item = (Scope, &'t [TaskNode])>,
         limit: usize,
     ) -> Vec<State> {
         let limit = if limit == 0 { usize::MAX } else { limit };
-        let mut pending = branches.into_iter();
+        let mut pending = branches;
         let mut running = FuturesUnordered::new();
         let mut states = Vec::new();
         let mut stop = false;
@@ -585,8 +603,9 @@ impl Executor {
         let now = Timestamp::now();
         let mut st = self.exec.state();
         let mut below = std::collections::HashSet::from([parent.to_string()]);
-        // A task run is recorded after its parent, so one pass finds every descendant.
-        for tr in st.task_runs.iter_mut() {
+        // A task run is recorded after its parent, so one pass finds every descendant. Those
+        // that ended are kept as text, and need nothing: a running one has running ancestors.
+        for tr in st.task_runs.live_mut() {
             if !tr
                 .parent_task_run_id
                 .as_ref()
@@ -616,12 +635,7 @@ impl Executor {
             &ctx.scope,
             &outputs,
         );
-        if let Some(tr) = st
-            .task_runs
-            .iter_mut()
-            .rev()
-            .find(|t| t.id == ctx.taskrun_id)
-        {
+        if let Some(tr) = st.task_runs.get_mut(&ctx.taskrun_id) {
             tr.outputs.get_or_insert_with(Map::new).extend(outputs);
         }
     }
@@ -649,14 +663,7 @@ impl Executor {
 
     /// Changes the record of `ctx`'s task run (the latest with its id).
     fn update_taskrun(&self, ctx: &RunContext, update: impl FnOnce(&mut TaskRun)) {
-        if let Some(tr) = self
-            .exec
-            .state()
-            .task_runs
-            .iter_mut()
-            .rev()
-            .find(|t| t.id == ctx.taskrun_id)
-        {
+        if let Some(tr) = self.exec.state().task_runs.get_mut(&ctx.taskrun_id) {
             update(tr);
         }
     }
@@ -672,6 +679,10 @@ impl Executor {
                 .or_insert_with(|| Json::Object(Map::new()));
         }
         ensure_object(slot).insert("state".into(), Json::String(state.as_str().into()));
+        // Nothing changes it any more: kept as its record's text from now on.
+        let names = self.exec.names();
+        st.task_runs
+            .seal(&ctx.taskrun_id, &names, self.exec.log.masker());
     }
 }
 

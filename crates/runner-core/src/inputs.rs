@@ -179,6 +179,8 @@ pub(crate) async fn resolve_inputs(
     given: &Map<String, Json>,
     storage: &Storage,
     prefix: &ExecutionPrefix,
+    renderer: &runner_template::Renderer,
+    base: &Map<String, Json>,
 ) -> Result<ResolvedInputs, InputError> {
     let declared: Vec<String> = defs.iter().map(|d| d.id.clone()).collect();
     if let Some(id) = given.keys().find(|k| !declared.contains(k)) {
@@ -192,7 +194,22 @@ pub(crate) async fn resolve_inputs(
     for def in defs {
         let value = match given.get(&def.id) {
             Some(v) if !v.is_null() => Some(v.clone()),
-            _ => def.defaults.clone(),
+            // Kestra renders a dynamic default (`{{ now() }}`), seeing the inputs before it.
+            _ => match &def.defaults {
+                Some(Json::String(t)) if t.contains("{{") || t.contains("{%") => {
+                    let mut vars = base.clone();
+                    vars.insert("inputs".into(), nest(flat.clone()));
+                    let context = runner_template::Context::new(Json::Object(vars));
+                    Some(renderer.render_typed(t, &context).map_err(|e| {
+                        invalid(
+                            def,
+                            format!("its default could not be rendered: {e}"),
+                            &Json::String(t.clone()),
+                        )
+                    })?)
+                }
+                other => other.clone(),
+            },
         };
         let Some(value) = value else {
             if def.required {
@@ -330,9 +347,15 @@ fn coerce_as(type_name: &str, def: &InputSpec, value: &Json) -> Result<Json, Str
             check_range(def, f)?;
             serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)
         }
+        // Kestra reads anything but `true` as false; a `yes`, `1` or empty value then turns
+        // into false in silence. Only its two words are taken here.
         "BOOLEAN" | "BOOL" => match value {
             Json::Bool(b) => Json::Bool(*b),
-            other => Json::Bool(text(other).trim().eq_ignore_ascii_case("true")),
+            other => match text(other).trim().to_ascii_lowercase().as_str() {
+                "true" => Json::Bool(true),
+                "false" => Json::Bool(false),
+                _ => return Err(expected("BOOLEAN", value, "write true or false")),
+            },
         },
         "DATETIME" => {
             let s = text(value);

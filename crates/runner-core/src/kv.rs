@@ -106,6 +106,25 @@ pub trait KvStore: KvRead {
 }
 
 /// Kestra's rule for keys.
+/// A namespace name, as Kestra allows them (letters, digits, `.`, `_`, `-`; no `..`): it becomes
+/// a folder name in places, so nothing else may pass.
+pub fn check_namespace_name(namespace: &str) -> Result<(), String> {
+    let ok = !namespace.is_empty()
+        && !namespace.starts_with('.')
+        && !namespace.ends_with('.')
+        && !namespace.contains("..")
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{namespace}` is not a namespace: letters, digits, `.`, `_` and `-` (as company.team)"
+        ))
+    }
+}
+
 pub fn check_key(key: &str) -> Result<(), String> {
     if key.is_empty() {
         return Err("Key cannot be null or empty".into());

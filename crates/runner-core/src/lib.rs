@@ -14,6 +14,7 @@ extern crate self as runner_core;
 
 mod cleanup;
 mod context;
+pub mod control;
 mod environment;
 mod error;
 mod execution;
@@ -32,6 +33,7 @@ mod process;
 mod progress;
 mod property;
 mod registry;
+mod services;
 mod split;
 mod state;
 mod storage;
@@ -45,16 +47,19 @@ mod workdir;
 pub mod ids;
 
 pub use environment::{EnvFileError, Environment};
-pub use execution::{Execution, ExecutionBuilder, FlowSource, RecordError, StartError};
+pub use execution::{Execution, ExecutionBuilder, FlowSource, RecordError, RunLimits, StartError};
 pub use fixture::TaskFixture;
 pub use inputs::{InputError, InputSpec, default_inputs};
 pub use log::{Level, LogFormat};
 pub use plan::Plan;
+pub use process::{PROCESS_MARK, adopt_orphans};
 pub use progress::{ProgressLine, ProgressSink, Unit as ProgressUnit};
 pub use registry::{PropDoc, PropKind, Registry, TaskDescriptor, TaskType};
 pub use runner_secrets::Masker;
 pub use runner_template::{JqSandbox, Limits};
-pub use state::State;
-pub use subflow::CALLER_TYPES;
+pub use services::Services;
+pub use state::{State, TaskRunSummary};
 pub use tasks::TASKS;
-pub use validate::{Validation, unset_secrets, validate, validate_under_test};
+pub use validate::{
+    Validation, unset_secrets, validate, validate_allowing_unsupported, validate_under_test,
+};

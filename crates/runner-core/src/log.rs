@@ -68,6 +68,56 @@ pub(crate) struct LogSink {
     /// The execution's own log in storage (`logs.jsonl`, JSON lines, masked), which `runner
     /// ui` reads; each execution has its own, a subflow's included.
     file: Option<Arc<Mutex<std::fs::File>>>,
+    /// The execution's ERROR lines, kept for `errorLogs()`.
+    error_logs: Option<Arc<ErrorLogs>>,
+}
+
+/// The latest ERROR lines of one execution, for `errorLogs()` in its `errors:` branch: at most
+/// [`ErrorLogs::MAX`] of them, each cut to [`ErrorLogs::MAX_CHARS`], so a task that logs
+/// errors in a loop cannot grow memory.
+pub(crate) struct ErrorLogs {
+    namespace: String,
+    flow_id: String,
+    execution_id: String,
+    lines: Mutex<std::collections::VecDeque<serde_json::Value>>,
+}
+
+impl ErrorLogs {
+    const MAX: usize = 100;
+    const MAX_CHARS: usize = 8192;
+
+    pub(crate) fn new(namespace: &str, flow_id: &str, execution_id: &str) -> Self {
+        ErrorLogs {
+            namespace: namespace.to_string(),
+            flow_id: flow_id.to_string(),
+            execution_id: execution_id.to_string(),
+            lines: Mutex::default(),
+        }
+    }
+
+    fn push(&self, mut entry: serde_json::Map<String, serde_json::Value>) {
+        if let Some(serde_json::Value::String(m)) = entry.get_mut("message")
+            && let Some((cut, _)) = m.char_indices().nth(Self::MAX_CHARS)
+        {
+            m.truncate(cut);
+            m.push('…');
+        }
+        entry.insert("namespace".into(), self.namespace.clone().into());
+        entry.insert("flowId".into(), self.flow_id.clone().into());
+        entry.insert("executionId".into(), self.execution_id.clone().into());
+        let mut lines = self.lines.lock().expect("error logs lock");
+        if lines.len() == Self::MAX {
+            lines.pop_front();
+        }
+        lines.push_back(serde_json::Value::Object(entry));
+    }
+}
+
+impl runner_template::ErrorLogRead for ErrorLogs {
+    fn error_logs(&self) -> serde_json::Value {
+        let lines = self.lines.lock().expect("error logs lock");
+        serde_json::Value::Array(lines.iter().cloned().collect())
+    }
 }
 
 /// One event.
@@ -92,6 +142,7 @@ impl LogSink {
             masker,
             flow: None,
             file: None,
+            error_logs: None,
         }
     }
 
@@ -99,8 +150,9 @@ impl LogSink {
     pub(crate) fn for_subflow(&self, namespace: &str, flow_id: &str) -> Self {
         LogSink {
             flow: Some(format!("{namespace}.{flow_id}")),
-            // It writes its own execution's log.
+            // It writes its own execution's log and keeps its own errors.
             file: None,
+            error_logs: None,
             ..self.clone()
         }
     }
@@ -109,6 +161,14 @@ impl LogSink {
     pub(crate) fn with_file(&self, file: std::fs::File) -> Self {
         LogSink {
             file: Some(Arc::new(Mutex::new(file))),
+            ..self.clone()
+        }
+    }
+
+    /// The same output, its ERROR lines also kept in `error_logs`.
+    pub(crate) fn with_error_logs(&self, error_logs: Arc<ErrorLogs>) -> Self {
+        LogSink {
+            error_logs: Some(error_logs),
             ..self.clone()
         }
     }
@@ -143,6 +203,11 @@ impl LogSink {
             obj.insert("message".into(), message.as_str().into());
             obj
         };
+        if event.level == Level::Error
+            && let Some(errors) = &self.error_logs
+        {
+            errors.push(json(None));
+        }
         if let Some(file) = &self.file {
             let mut line = serde_json::Value::Object(json(None)).to_string();
             line.push('\n');
@@ -161,7 +226,8 @@ impl LogSink {
                     (None, Some(t)) => format!("[{t}] "),
                     (None, None) => String::new(),
                 };
-                let body = message.replace('\n', "\n    ");
+                // Kestra's link markup (kept in JSON lines) reads as the execution it names.
+                let body = runner_model::plain_links(&message).replace('\n', "\n    ");
                 format!(
                     "{} {:<5} {task}{body}\n",
                     now.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"),

@@ -38,24 +38,25 @@ pub enum Conflict {
 
 /// A namespace name becomes a folder name: only what Kestra allows in one.
 pub(crate) fn check_namespace(namespace: &str, property: &str) -> Result<(), TaskError> {
-    let ok = !namespace.is_empty()
-        && !namespace.starts_with('.')
-        && !namespace.contains("..")
-        && namespace
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(TaskError::property(
-            property,
-            format!("`{namespace}` is not a namespace (letters, digits, `.`, `_` and `-`)"),
-        ))
+    crate::kv::check_namespace_name(namespace).map_err(|why| TaskError::property(property, why))
+}
+
+/// The first component of `root/relative` (below `root`) that is a symbolic link, if any.
+fn first_link(root: &Path, relative: &str) -> Option<PathBuf> {
+    let mut at = root.to_path_buf();
+    for part in relative.split('/').filter(|p| !p.is_empty()) {
+        at.push(part);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.file_type().is_symlink() => return Some(at),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
     }
+    None
 }
 
 /// `path` made into Kestra's form (`/a/b`), refusing `..` and empty names.
-pub(crate) fn normalize(path: &str) -> Result<String, String> {
+pub fn normalize_namespace_path(path: &str) -> Result<String, String> {
     let mut parts = Vec::new();
     for part in path.split('/') {
         match part {
@@ -77,23 +78,7 @@ pub(crate) fn normalize(path: &str) -> Result<String, String> {
 impl RunContext {
     /// The layers of `namespace`, uploads first; an error when runner knows no place for it.
     fn namespace_layers(&self, namespace: &str) -> Result<Vec<(PathBuf, bool)>, TaskError> {
-        let places = &self.exec.namespace_files;
-        let mut layers = Vec::new();
-        if let Some(root) = &places.uploads {
-            check_namespace(namespace, "namespace")?;
-            layers.push((root.join(namespace), true));
-        }
-        if let Some(folder) = places.folders.get(namespace) {
-            layers.push((folder.clone(), false));
-        }
-        if layers.is_empty() {
-            return Err(TaskError::new(
-                ErrorKind::NotFound,
-                format!("no folder holds the namespace files of `{namespace}`"),
-            )
-            .hint(format!("give one with --namespace-files {namespace}=DIR")));
-        }
-        Ok(layers)
+        self.exec.namespace_files.layers(namespace)
     }
 
     /// The project folder of `namespace` when one was given and is not a folder (for warnings).
@@ -159,12 +144,58 @@ impl RunContext {
             Some((ns, path)) => (ns, path),
             None => (self.exec.flow.namespace.as_str(), rest),
         };
-        let shown = format!("nsfile://{rest}");
-        let clean = normalize(path)
+        self.exec
+            .namespace_files
+            .file_path(namespace, path, &format!("nsfile://{rest}"))
+    }
+}
+
+impl NamespaceFolders {
+    /// Where the files of `namespace` are: the uploads first (they win), then the project's
+    /// folder.
+    pub(crate) fn layers(&self, namespace: &str) -> Result<Vec<(PathBuf, bool)>, TaskError> {
+        let mut layers = Vec::new();
+        if let Some(root) = &self.uploads {
+            check_namespace(namespace, "namespace")?;
+            layers.push((root.join(namespace), true));
+        }
+        if let Some(folder) = self.folders.get(namespace) {
+            layers.push((folder.clone(), false));
+        }
+        if layers.is_empty() {
+            return Err(TaskError::new(
+                ErrorKind::NotFound,
+                format!("no folder holds the namespace files of `{namespace}`"),
+            )
+            .hint(format!("give one with --namespace-files {namespace}=DIR")));
+        }
+        Ok(layers)
+    }
+
+    /// The local file of namespace file `path` of `namespace` (`shown` names it in errors).
+    pub(crate) fn file_path(
+        &self,
+        namespace: &str,
+        path: &str,
+        shown: &str,
+    ) -> Result<PathBuf, TaskError> {
+        let clean = normalize_namespace_path(path)
             .map_err(|why| TaskError::new(ErrorKind::NotFound, format!("`{shown}`: {why}")))?;
-        let layers = self.namespace_layers(namespace)?;
+        let layers = self.layers(namespace)?;
         for (root, _) in &layers {
             let local = root.join(&clean[1..]);
+            // No part of the path may be a link: one could lead out of the namespace folder
+            // (`leak.txt -> /etc/passwd`, a linked folder), as namespaceFiles refuses too.
+            if let Some(link) = first_link(root, &clean[1..]) {
+                return Err(TaskError::new(
+                    ErrorKind::Denied,
+                    format!(
+                        "`{shown}`: `{}` is a symbolic link; namespace files are the regular files inside the namespace folder",
+                        link.display()
+                    ),
+                )
+                .hint("copy the file into the namespace folder instead of linking it"));
+            }
             if local.is_file() {
                 return Ok(local);
             }
@@ -182,7 +213,9 @@ impl RunContext {
             looked.join(" and ")
         )))
     }
+}
 
+impl RunContext {
     /// Writes `source` (a local file) as namespace file `path` of `namespace`; `false` when
     /// `conflict` is SKIP and the file exists. Written through a temporary file, so a reader
     /// never sees half of it.
@@ -193,7 +226,8 @@ impl RunContext {
         source: &Path,
         conflict: Conflict,
     ) -> Result<bool, TaskError> {
-        let clean = normalize(path).map_err(|why| TaskError::property("files", why))?;
+        let clean =
+            normalize_namespace_path(path).map_err(|why| TaskError::property("files", why))?;
         let Some(root) = &self.exec.namespace_files.uploads else {
             return Err(TaskError::new(
                 ErrorKind::Unsupported,
@@ -274,10 +308,7 @@ impl RunContext {
 }
 
 /// Kestra's namespace globs: a pattern starting with a letter or digit matches at any depth.
-pub(crate) fn namespace_globs(
-    list: &[String],
-    property: &str,
-) -> Result<Vec<PathPattern>, TaskError> {
+pub fn namespace_globs(list: &[String], property: &str) -> Result<Vec<PathPattern>, TaskError> {
     list.iter()
         .map(|p| {
             let p = if !PathPattern::has_syntax(p)

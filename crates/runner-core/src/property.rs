@@ -9,6 +9,9 @@ use std::marker::PhantomData;
 /// task reads it. A literal value (no `{{`) is type-checked while the flow is validated.
 pub struct Property<T> {
     raw: Json,
+    /// A credential (`#[prop(secret)]`): what it renders to is masked in everything the run
+    /// prints or keeps, and it is never shown as written.
+    secret: bool,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -16,6 +19,7 @@ impl<T> Clone for Property<T> {
     fn clone(&self) -> Self {
         Property {
             raw: self.raw.clone(),
+            secret: self.secret,
             _type: PhantomData,
         }
     }
@@ -23,7 +27,11 @@ impl<T> Clone for Property<T> {
 
 impl<T> std::fmt::Debug for Property<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Property({})", self.raw)
+        if self.secret {
+            f.write_str("Property(******)")
+        } else {
+            write!(f, "Property({})", self.raw)
+        }
     }
 }
 
@@ -31,6 +39,7 @@ impl<T: DeserializeOwned> Property<T> {
     pub fn from_json(raw: Json) -> Self {
         Property {
             raw,
+            secret: false,
             _type: PhantomData,
         }
     }
@@ -43,6 +52,58 @@ impl<T: DeserializeOwned> Property<T> {
     pub fn is_dynamic(&self) -> bool {
         has_template(&self.raw)
     }
+
+    /// True for a credential: its rendered value is registered with the run's masker.
+    pub fn is_secret(&self) -> bool {
+        self.secret
+    }
+}
+
+/// A property, or a group of them, that can hold credentials: `#[prop(secret)]` fields are
+/// sealed once the task is read, so that rendering them registers what they hold with the
+/// run's masker. A struct of nested options with credential fields implements it by sealing
+/// those fields.
+pub trait Seal {
+    fn seal(&mut self);
+}
+
+impl<T> Seal for Property<T> {
+    fn seal(&mut self) {
+        self.secret = true;
+    }
+}
+
+impl<S: Seal> Seal for Option<S> {
+    fn seal(&mut self) {
+        if let Some(s) = self {
+            s.seal();
+        }
+    }
+}
+
+impl<S: Seal> Seal for Vec<S> {
+    fn seal(&mut self) {
+        for s in self {
+            s.seal();
+        }
+    }
+}
+
+impl<S: Seal> Seal for Box<S> {
+    fn seal(&mut self) {
+        (**self).seal();
+    }
+}
+
+/// Every string inside a rendered value (a secret property's), for the masker.
+pub(crate) fn strings_of(v: &Json, out: &mut Vec<String>) {
+    match v {
+        Json::String(s) => out.push(s.clone()),
+        Json::Number(n) => out.push(n.to_string()),
+        Json::Array(items) => items.iter().for_each(|i| strings_of(i, out)),
+        Json::Object(m) => m.values().for_each(|i| strings_of(i, out)),
+        Json::Bool(_) | Json::Null => {}
+    }
 }
 
 impl<'de, T: DeserializeOwned> Deserialize<'de> for Property<T> {
@@ -53,6 +114,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Property<T> {
         }
         Ok(Property {
             raw,
+            secret: false,
             _type: PhantomData,
         })
     }

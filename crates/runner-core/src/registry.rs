@@ -34,6 +34,8 @@ pub struct PropDoc {
     pub required: bool,
     /// Rendered with the run's variables when the task reads it.
     pub dynamic: bool,
+    /// A credential: what it holds is masked in every log, error, output and record.
+    pub secret: bool,
     pub doc: &'static str,
 }
 
@@ -44,6 +46,10 @@ pub trait Properties {
 
     /// Moves the task lists the validator read (`#[prop(tasks)]` fields) into the task.
     fn take_tasks(&mut self, _lists: &mut TaskLists) {}
+
+    /// Marks the credential properties (`#[prop(secret)]`), so that rendering them registers
+    /// their values with the run's masker; called once the task is read.
+    fn seal(&mut self) {}
 
     /// Reads the value of property `name` alone, so that each wrong property is reported
     /// where it is written (serde stops at the first, and loses the place inside a
@@ -187,11 +193,12 @@ fn build_runnable<T>(b: &mut TaskBuilder<'_, '_>) -> Option<TaskKind>
 where
     T: RunnableTask + Properties + DeserializeOwned + 'static,
 {
-    let task = b.properties::<T>()?;
+    let mut task = b.properties::<T>()?;
     if let Err(rule) = task.check() {
         b.rule(&rule);
         return None;
     }
+    task.seal();
     Some(TaskKind::Runnable(Box::new(task)))
 }
 
@@ -215,6 +222,7 @@ where
         b.rule(&rule);
         return None;
     }
+    task.seal();
     Some(TaskKind::Flowable(Box::new(task)))
 }
 
@@ -232,6 +240,14 @@ pub struct TaskDescriptor {
 pub struct TaskType {
     pub descriptor: &'static TaskDescriptor,
     pub properties: Vec<PropDoc>,
+}
+
+impl TaskType {
+    /// Whether tasks of this type start a flow named by their `namespace` and `flowId`
+    /// (Subflow, ForEachItem): what cross-flow checks follow.
+    pub fn calls_flow(&self) -> bool {
+        self.property("namespace").is_some() && self.property("flowId").is_some()
+    }
 }
 
 impl TaskType {
@@ -282,6 +298,12 @@ impl Registry {
         self.by_name.get(type_name).map(|i| &self.types[*i])
     }
 
+    /// Whether `type_name` (or an alias) names a type that starts a flow by `namespace` and
+    /// `flowId`.
+    pub fn calls_flow(&self, type_name: &str) -> bool {
+        self.get(type_name).is_some_and(TaskType::calls_flow)
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &TaskType> + '_ {
         self.types.iter()
     }
@@ -289,16 +311,27 @@ impl Registry {
     /// The known type closest to an unknown one: same simple name in another package first,
     /// then a near spelling of the simple name.
     pub fn suggest(&self, type_name: &str) -> Option<String> {
+        let package = |n: &str| n.rsplit_once('.').map_or("", |(p, _)| p).to_string();
         let simple = |n: &str| n.rsplit('.').next().unwrap_or(n).to_string();
-        let wanted = simple(type_name);
-        if let Some(t) = self.types.iter().find(|t| simple(t.type_name()) == wanted) {
-            return Some(t.type_name().to_string());
-        }
-        let simples: Vec<String> = self.types.iter().map(|t| simple(t.type_name())).collect();
-        let best = runner_model::suggest(&wanted, simples.iter().map(String::as_str))?;
-        self.types
+        let names: Vec<&str> = self.types.iter().map(|t| t.type_name()).collect();
+        // A class name misspelt within a package runner has.
+        let wanted = package(type_name);
+        let siblings: Vec<&str> = names
             .iter()
-            .find(|t| simple(t.type_name()) == best)
-            .map(|t| t.type_name().to_string())
+            .copied()
+            .filter(|n| package(n) == wanted)
+            .collect();
+        let simples: Vec<String> = siblings.iter().map(|n| simple(n)).collect();
+        if let Some(best) =
+            runner_model::suggest(&simple(type_name), simples.iter().map(String::as_str))
+        {
+            return siblings
+                .into_iter()
+                .find(|n| simple(n) == best)
+                .map(String::from);
+        }
+        // Else a typo of the whole name (`postgres` for `postgresql`); a type of another
+        // family that only shares a class name (`bigquery.Query`) is not a suggestion.
+        runner_model::typo_of(type_name, names, 3)
     }
 }

@@ -3,6 +3,10 @@
 
 use crate::context::RunContext;
 use crate::error::{ErrorKind, TaskError};
+use crate::property::Property;
+use crate::registry::PropType;
+use runner_derive::Properties;
+use serde::Deserialize;
 use std::collections::HashMap;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 
@@ -10,7 +14,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWrit
 pub(crate) const MAX_LINE: usize = 64 << 20;
 
 /// The most files one split writes at once (partitions, distinct regex keys).
-pub(crate) const MAX_OPEN: usize = 10_000;
+/// The most files a split writes (and keeps open) at once.
+pub const MAX_OPEN: usize = 10_000;
 
 /// How to cut.
 #[derive(Clone, Debug)]
@@ -263,5 +268,78 @@ mod tests {
         assert_eq!(parse_bytes("99999999999999999TB"), None);
         assert_eq!(extension_of("kestra:///a/b/c.csv"), ".csv");
         assert_eq!(extension_of("kestra:///a/b/c"), ".tmp");
+    }
+}
+
+/// How Split and ForEachItem cut a file; exactly one way, `rows: 1` when none is given by
+/// ForEachItem.
+#[derive(Clone, Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub struct Batch {
+    /// Lines per file.
+    pub rows: Option<Property<u64>>,
+    /// Bytes per file, as `10MB`.
+    pub bytes: Option<Property<String>>,
+    /// How many files, lines dealt round-robin.
+    pub partitions: Option<Property<u64>>,
+    /// One file per value of this pattern's first group; other lines are dropped.
+    pub regex_pattern: Option<Property<String>>,
+    /// Written after each line (default a newline).
+    pub separator: Option<Property<String>>,
+}
+
+impl PropType for Batch {
+    const NAME: &'static str = "{rows, bytes, partitions, regexPattern, separator}";
+}
+
+impl Batch {
+    /// Kestra's order: regexPattern, then bytes, partitions, rows.
+    pub fn check(&self, default_rows: bool) -> Result<(), String> {
+        let given = [
+            self.rows.is_some(),
+            self.bytes.is_some(),
+            self.partitions.is_some(),
+            self.regex_pattern.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err("give one of `rows`, `bytes`, `partitions` and `regexPattern`".into());
+        }
+        if !default_rows && !given.contains(&true) {
+            return Err("Invalid configuration with no size, count, rows, nor regexPattern".into());
+        }
+        Ok(())
+    }
+
+    pub fn render(&self, ctx: &RunContext) -> Result<(SplitBy, String), TaskError> {
+        let separator = ctx
+            .render_opt(&self.separator, "separator")?
+            .unwrap_or_else(|| "\n".into());
+        let by = if let Some(p) = ctx.render_opt(&self.regex_pattern, "regexPattern")? {
+            SplitBy::Regex(regex::Regex::new(&p).map_err(|e| {
+                TaskError::property(
+                    "regexPattern",
+                    format!("`{p}` is not a regular expression: {e}"),
+                )
+            })?)
+        } else if let Some(b) = ctx.render_opt(&self.bytes, "bytes")? {
+            SplitBy::Bytes(parse_bytes(&b).ok_or_else(|| {
+                TaskError::property("bytes", format!("Invalid size with value '{b}'"))
+            })?)
+        } else if let Some(n) = ctx.render_opt(&self.partitions, "partitions")? {
+            if n == 0 || n > MAX_OPEN as u64 {
+                return Err(TaskError::property(
+                    "partitions",
+                    format!("between 1 and {}", MAX_OPEN),
+                ));
+            }
+            SplitBy::Partitions(n as usize)
+        } else {
+            let rows = ctx.render_opt(&self.rows, "rows")?.unwrap_or(1);
+            if rows == 0 {
+                return Err(TaskError::property("rows", "at least 1"));
+            }
+            SplitBy::Rows(rows)
+        };
+        Ok((by, separator))
     }
 }

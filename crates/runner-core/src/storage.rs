@@ -167,7 +167,7 @@ impl Drop for PartialFile {
 /// thread with std's copy, which lets the kernel move the bytes (`copy_file_range`) between two
 /// files: tokio's copy hands 8 KiB at a time between threads, which made a 119 MiB FILE input
 /// take half a second.
-pub(crate) async fn copy_file(
+pub async fn copy_file(
     from: tokio::fs::File,
     to: tokio::fs::File,
 ) -> std::io::Result<(u64, tokio::fs::File)> {
@@ -241,7 +241,11 @@ impl ExecutionPrefix {
 /// `read()` for expressions: a `kestra:///` file of the execution being rendered.
 /// Files of the executions that started this one (a subflow reads what its parent passed)
 /// are readable too.
-pub(crate) struct StorageFiles(pub Storage, pub Vec<ExecutionPrefix>);
+pub(crate) struct StorageFiles(
+    pub Storage,
+    pub Vec<ExecutionPrefix>,
+    pub crate::namespace_files::NamespaceFolders,
+);
 
 impl runner_template::FileAccess for StorageFiles {
     fn read(
@@ -270,6 +274,22 @@ impl runner_template::FileAccess for StorageFiles {
                 std::io::ErrorKind::NotFound => StorageError::NotFound { uri },
                 _ => StorageError::Read { uri, source },
             }) as Box<dyn std::error::Error + Send + Sync>
+        })
+    }
+
+    fn read_namespace_file(
+        &self,
+        namespace: &str,
+        path: &str,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        // The same lookup as `nsfile://` and `namespaceFiles`: uploads, then the project's
+        // folder; no link followed.
+        let local = self
+            .2
+            .file_path(namespace, path, path)
+            .map_err(|e| e.to_string())?;
+        std::fs::read_to_string(&local).map_err(|e| {
+            format!("Unable to read the file '{path}' of namespace '{namespace}': {e}").into()
         })
     }
 }

@@ -10,15 +10,6 @@ use serde_json::{Map, Value as Json, json};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
-/// The task types that start a flow by `namespace` and `flowId` (and their old names).
-pub const CALLER_TYPES: &[&str] = &[
-    "io.kestra.plugin.core.flow.Subflow",
-    "io.kestra.core.tasks.flows.Subflow",
-    "io.kestra.core.tasks.flows.Flow",
-    "io.kestra.plugin.core.flow.ForEachItem",
-    "io.kestra.core.tasks.flows.ForEachItem",
-];
-
 /// How deep subflows may call subflows: past it, a flow is most likely calling itself.
 pub(crate) const MAX_DEPTH: usize = 10;
 
@@ -87,6 +78,21 @@ impl RunContext {
                 exec.flow.namespace, exec.flow.id, call.namespace, call.flow_id
             )));
         }
+        let started = launch
+            .executions
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        let most = launch.run_limits.max_executions;
+        if started > most {
+            return Err(TaskError::new(
+                ErrorKind::Denied,
+                format!(
+                    "This run has started {most} executions, subflows included, the most one run may ({}.{} calls {}.{}): a flow is probably calling itself, through a rendered flowId",
+                    exec.flow.namespace, exec.flow.id, call.namespace, call.flow_id
+                ),
+            )
+            .hint("if so many are meant, raise RUNNER_MAX_EXECUTIONS"));
+        }
         let plan = flows
             .find(&call.namespace, &call.flow_id)
             .map_err(TaskError::failed)?;
@@ -144,12 +150,11 @@ impl RunContext {
                 }
             };
             let state = execution.run_until(stop).await;
-            let record = execution.record();
-            if let Err(e) = execution.write_record(&record) {
+            if let Err(e) = execution.write_record() {
                 execution.shared.log(Level::Error, None, &e.to_string());
             }
-            let task_outputs = task_outputs(&record);
-            let _ = done_tx.send((state, record.get("outputs").cloned(), task_outputs));
+            let (flow_outputs, task_outputs) = execution.outputs();
+            let _ = done_tx.send((state, flow_outputs, task_outputs));
         });
         if !call.wait {
             exec.children.lock().expect("children lock").push(ChildRun {
@@ -195,29 +200,6 @@ impl RunContext {
 }
 
 /// `outputs.<task>[.<value>]` of an ended execution, from its record.
-fn task_outputs(record: &Json) -> Json {
-    let mut out = Map::new();
-    for run in record["taskRunList"].as_array().into_iter().flatten() {
-        let (Some(task), Some(o)) = (run["taskId"].as_str(), run.get("outputs")) else {
-            continue;
-        };
-        match run["value"].as_str() {
-            Some(v) => {
-                let slot = out
-                    .entry(task.to_string())
-                    .or_insert_with(|| Json::Object(Map::new()));
-                if let Some(m) = slot.as_object_mut() {
-                    m.insert(v.to_string(), o.clone());
-                }
-            }
-            None => {
-                out.insert(task.to_string(), o.clone());
-            }
-        }
-    }
-    Json::Object(out)
-}
-
 /// Waits for every child of `exec`, stopping them first when `stop` says why (the parent
 /// was killed). Children may start children meanwhile: it waits until none is left.
 pub(crate) async fn wait_for_children(exec: &crate::context::ExecutionShared, stop: Option<&str>) {

@@ -475,8 +475,126 @@ pub struct Cron {
     /// Either day field restricted: cron's rule is then "day-of-month OR day-of-week".
     day_restricted: bool,
     weekday_restricted: bool,
-    /// `L`, `W` or `#` somewhere: runner checks the syntax but cannot compute such dates.
-    special: bool,
+    /// The day fields' `L`, `W` and `#` forms, which depend on the month.
+    day_rules: Vec<DayRule>,
+}
+
+/// A day that depends on its month: Kestra's (cron-utils') `L`, `W` and `#`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DayRule {
+    /// `L` (day of month): the last day, or `L-n`, n days before it.
+    Last(u8),
+    /// `nW`: the weekday (Monday to Friday) nearest day n, within the month.
+    NearestWeekday(u8),
+    /// `LW`: the last weekday of the month.
+    LastWeekday,
+    /// `nL` (day of week): the last such weekday of the month (0 = Sunday).
+    LastOf(u8),
+    /// `n#k` (day of week): the k-th such weekday of the month.
+    Nth(u8, u8),
+}
+
+impl DayRule {
+    fn matches(self, date: jiff::civil::Date) -> bool {
+        let last = date.last_of_month().day();
+        let weekday = |d: jiff::civil::Date| d.weekday().to_sunday_zero_offset() as u8;
+        match self {
+            DayRule::Last(n) => i16::from(date.day()) == i16::from(last) - i16::from(n),
+            DayRule::LastWeekday => {
+                let mut d = date.last_of_month();
+                while matches!(weekday(d), 0 | 6) {
+                    d = d.yesterday().unwrap_or(d);
+                }
+                d == date
+            }
+            DayRule::NearestWeekday(n) => {
+                let Ok(target) = date.with().day(n as i8).build() else {
+                    return false;
+                };
+                let nearest = match weekday(target) {
+                    // Saturday: the Friday before, unless that leaves the month.
+                    6 if target.day() > 1 => target.yesterday().unwrap_or(target),
+                    6 => target
+                        .tomorrow()
+                        .and_then(|d| d.tomorrow())
+                        .unwrap_or(target),
+                    // Sunday: the Monday after, unless that leaves the month.
+                    0 if target.day() < last => target.tomorrow().unwrap_or(target),
+                    0 => target
+                        .yesterday()
+                        .and_then(|d| d.yesterday())
+                        .unwrap_or(target),
+                    _ => target,
+                };
+                nearest == date
+            }
+            DayRule::LastOf(wd) => weekday(date) == wd && date.day() + 7 > last,
+            DayRule::Nth(wd, k) => weekday(date) == wd && (date.day() - 1) / 7 + 1 == k as i8,
+        }
+    }
+}
+
+/// Takes the `L`, `W` and `#` parts out of a day field, as rules; returns the rest of the
+/// field (or `*` when nothing else is left, which the rules then restrict).
+fn day_rules(text: &str, weekday: bool, rules: &mut Vec<DayRule>) -> Result<String, String> {
+    let mut rest = Vec::new();
+    for part in text.split(',') {
+        let upper = part.to_ascii_uppercase();
+        // Day names hold an `L` or a `W` of their own (`WED`, `SAT-SUN` are plain values).
+        let unnamed = DAYS.iter().fold(upper.clone(), |t, d| t.replace(d, ""));
+        if !unnamed.contains(['L', 'W', '#']) {
+            rest.push(part.to_string());
+            continue;
+        }
+        let bad = || format!("Invalid chars in expression! Expression: {part}");
+        let weekday_of = |s: &str| -> Result<u8, String> {
+            if let Some(i) = DAYS.iter().position(|d| *d == s) {
+                return Ok(i as u8);
+            }
+            let n: u8 = s.parse().map_err(|_| bad())?;
+            if n > 7 {
+                return Err(format!("Value {n} not in range [0, 7]"));
+            }
+            Ok(n % 7)
+        };
+        let rule = if weekday {
+            if upper == "L" {
+                // The last day of the week: Saturday.
+                rest.push("6".to_string());
+                continue;
+            } else if let Some(day) = upper.strip_suffix('L') {
+                DayRule::LastOf(weekday_of(day)?)
+            } else if let Some((day, nth)) = upper.split_once('#') {
+                let k: u8 = nth.parse().map_err(|_| bad())?;
+                if !(1..=5).contains(&k) {
+                    return Err(format!("Value {k} not in range [1, 5]"));
+                }
+                DayRule::Nth(weekday_of(day)?, k)
+            } else {
+                return Err(bad());
+            }
+        } else if upper == "L" {
+            DayRule::Last(0)
+        } else if upper == "LW" {
+            DayRule::LastWeekday
+        } else if let Some(n) = upper.strip_prefix("L-") {
+            let n: u8 = n.parse().map_err(|_| bad())?;
+            if n > 30 {
+                return Err(format!("Value {n} not in range [0, 30]"));
+            }
+            DayRule::Last(n)
+        } else if let Some(n) = upper.strip_suffix('W') {
+            let n: u8 = n.parse().map_err(|_| bad())?;
+            if !(1..=31).contains(&n) {
+                return Err(format!("Value {n} not in range [1, 31]"));
+            }
+            DayRule::NearestWeekday(n)
+        } else {
+            return Err(bad());
+        };
+        rules.push(rule);
+    }
+    Ok(rest.join(","))
 }
 
 const MONTHS: [&str; 12] = [
@@ -510,13 +628,15 @@ impl Cron {
         if want == 5 {
             fields.insert(0, "0");
         }
-        let mut special = false;
-        let seconds = field(fields[0], 0, 59, &[], &mut special)?;
-        let minutes = field(fields[1], 0, 59, &[], &mut special)?;
-        let hours = field(fields[2], 0, 23, &[], &mut special)?;
-        let days = field(fields[3], 1, 31, &[], &mut special)?;
-        let months = field(fields[4], 1, 12, &MONTHS, &mut special)?;
-        let mut weekdays = field(fields[5], 0, 7, &DAYS, &mut special)?;
+        let mut day_rules_found = Vec::new();
+        let day_text = day_rules(fields[3], false, &mut day_rules_found)?;
+        let weekday_text = day_rules(fields[5], true, &mut day_rules_found)?;
+        let seconds = field(fields[0], 0, 59, &[])?;
+        let minutes = field(fields[1], 0, 59, &[])?;
+        let hours = field(fields[2], 0, 23, &[])?;
+        let days = field(&day_text, 1, 31, &[])?;
+        let months = field(fields[4], 1, 12, &MONTHS)?;
+        let mut weekdays = field(&weekday_text, 0, 7, &DAYS)?;
         // 7 is Sunday too.
         if weekdays[7] {
             weekdays[0] = true;
@@ -531,13 +651,19 @@ impl Cron {
             weekdays,
             day_restricted: restricted(fields[3]),
             weekday_restricted: restricted(fields[5]),
-            special,
+            day_rules: day_rules_found,
         })
     }
 
     fn matches(&self, t: &DateTime) -> bool {
-        let day_ok = self.days[t.day() as usize];
-        let weekday_ok = self.weekdays[t.weekday().to_sunday_zero_offset() as usize];
+        let ruled = |weekday: bool| {
+            self.day_rules
+                .iter()
+                .filter(|r| matches!(r, DayRule::LastOf(_) | DayRule::Nth(..)) == weekday)
+                .any(|r| r.matches(t.date()))
+        };
+        let day_ok = self.days[t.day() as usize] || ruled(false);
+        let weekday_ok = self.weekdays[t.weekday().to_sunday_zero_offset() as usize] || ruled(true);
         let date_ok = match (self.day_restricted, self.weekday_restricted) {
             (true, true) => day_ok || weekday_ok,
             (true, false) => day_ok,
@@ -553,14 +679,12 @@ impl Cron {
 }
 
 /// One field's allowed values, `min..=max`, as flags indexed by value.
-fn field(
-    text: &str,
-    min: u32,
-    max: u32,
-    names: &[&str],
-    special: &mut bool,
-) -> Result<Vec<bool>, String> {
+fn field(text: &str, min: u32, max: u32, names: &[&str]) -> Result<Vec<bool>, String> {
     let mut allowed = vec![false; max as usize + 1];
+    // A day field that held only `L`, `W` or `#` forms: its rules say which days.
+    if text.is_empty() {
+        return Ok(allowed);
+    }
     let value = |s: &str| -> Result<u32, String> {
         let upper = s.to_ascii_uppercase();
         if let Some(i) = names.iter().position(|n| *n == upper) {
@@ -583,9 +707,7 @@ fn field(
         if part.is_empty() {
             return Err("Empty value in a list".into());
         }
-        if matches!(part, "?") || part.contains(['L', 'W', '#']) {
-            // Kestra's cron accepts `L`, `W` and `#` in the day fields.
-            *special = true;
+        if part == "?" {
             allowed.iter_mut().for_each(|a| *a = true);
             continue;
         }
@@ -630,12 +752,6 @@ impl Schedule {
         type_name: &str,
         date: Option<Zoned>,
     ) -> Result<Json, String> {
-        if self.cron.special {
-            return Err(
-                "runner cannot compute dates for a cron with `L`, `W` or `#`: give --trigger-date"
-                    .into(),
-            );
-        }
         let now = Timestamp::now().to_zoned_datetime(self.zone.clone());
         let date = match date {
             Some(d) => d.with_time_zone(self.zone.clone()),
@@ -723,11 +839,80 @@ mod tests {
 
     #[test]
     fn crons_are_read_as_kestra_reads_them() {
-        assert!(Cron::parse("*/15 9-17 * * MON-FRI", false).is_ok());
-        assert!(Cron::parse("@daily", false).is_ok());
-        assert!(Cron::parse("0 0 1,15 JAN,jul ?", false).is_ok());
-        assert!(Cron::parse("0 0 L * *", false).is_ok());
-        assert!(Cron::parse("*/5 * * * * *", true).is_ok());
+        // What each accepted form means: the fire times that follow a date.
+        let next = |cron: &str, seconds: bool, at: &str| {
+            let s = Schedule {
+                cron: Cron::parse(cron, seconds).unwrap(),
+                zone: TimeZone::UTC,
+            };
+            let at: Zoned = format!("{at}+00:00[UTC]").parse().unwrap();
+            s.variables("t", "x", Some(at)).unwrap()["next"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        // Friday 17:50 -> 18:00 is outside 9-17: Monday 09:00.
+        assert_eq!(
+            next("*/15 9-17 * * MON-FRI", false, "2026-12-04T17:50:00"),
+            "2026-12-07T09:00:00+00:00"
+        );
+        assert_eq!(
+            next("@daily", false, "2026-12-04T17:50:00"),
+            "2026-12-05T00:00:00+00:00"
+        );
+        assert_eq!(
+            next("0 0 1,15 JAN,jul ?", false, "2026-01-15T12:00:00"),
+            "2026-07-01T00:00:00+00:00"
+        );
+        // `L`: the last day of the month, February's included.
+        assert_eq!(
+            next("0 0 L * *", false, "2026-02-10T00:00:00"),
+            "2026-02-28T00:00:00+00:00"
+        );
+        assert_eq!(
+            next("0 0 L * *", false, "2028-02-28T00:00:00"),
+            "2028-02-29T00:00:00+00:00"
+        );
+        assert_eq!(
+            next("*/5 * * * * *", true, "2026-01-01T00:00:07"),
+            "2026-01-01T00:00:10+00:00"
+        );
+        assert_eq!(
+            next("0 0 L-2 * *", false, "2026-04-01T00:00:00"),
+            "2026-04-28T00:00:00+00:00"
+        );
+        // 2026-05-31 is a Sunday: the last weekday is Friday the 29th.
+        assert_eq!(
+            next("0 0 LW * *", false, "2026-05-01T00:00:00"),
+            "2026-05-29T00:00:00+00:00"
+        );
+        // 2026-08-15 is a Saturday: the nearest weekday is Friday the 14th; 2026-02-01 is a
+        // Sunday, and the nearest weekday within the month is Monday the 2nd.
+        assert_eq!(
+            next("0 0 15W * *", false, "2026-08-01T00:00:00"),
+            "2026-08-14T00:00:00+00:00"
+        );
+        assert_eq!(
+            next("0 0 1W * *", false, "2026-01-31T00:00:00"),
+            "2026-02-02T00:00:00+00:00"
+        );
+        // The last Friday, the third Monday.
+        assert_eq!(
+            next("0 0 * * 5L", false, "2026-12-01T00:00:00"),
+            "2026-12-25T00:00:00+00:00"
+        );
+        assert_eq!(
+            next("0 0 * * MON#3", false, "2026-12-01T00:00:00"),
+            "2026-12-21T00:00:00+00:00"
+        );
+        assert_eq!(
+            next("0 0 * * WED-FRI", false, "2026-12-05T00:00:00"),
+            "2026-12-09T00:00:00+00:00"
+        );
+        assert_eq!(
+            next("0 0 * * WEDL", false, "2026-12-01T00:00:00"),
+            "2026-12-30T00:00:00+00:00"
+        );
         assert_eq!(
             Cron::parse("not a cron", false).unwrap_err(),
             "Cron expression contains 3 parts but we expect one of [5]"

@@ -38,10 +38,32 @@ pub fn validate_under_test(
     renderer: &Renderer,
     fixtures: &HashSet<String>,
 ) -> Validation {
+    validate_with(doc, registry, renderer, fixtures, false)
+}
+
+/// Validates a flow that may use Kestra plugins runner does not run (`runner validate
+/// --allow-unsupported`): each such task is a warning, and the rest of the flow, those tasks'
+/// ids and expressions included, is checked as usual. The plan it gives is not for running.
+pub fn validate_allowing_unsupported(
+    doc: &Node,
+    registry: &Registry,
+    renderer: &Renderer,
+) -> Validation {
+    validate_with(doc, registry, renderer, &HashSet::new(), true)
+}
+
+fn validate_with(
+    doc: &Node,
+    registry: &Registry,
+    renderer: &Renderer,
+    fixtures: &HashSet<String>,
+    allow_unsupported: bool,
+) -> Validation {
     let mut v = Validator {
         registry,
         renderer,
         fixtures,
+        allow_unsupported,
         diagnostics: Vec::new(),
         ids: HashSet::new(),
         duplicates: Vec::new(),
@@ -110,7 +132,7 @@ pub fn validate_under_test(
             }
         }
     }
-    for span in recursive_calls(doc, &flow.namespace, &flow.id) {
+    for span in recursive_calls(doc, registry, &flow.namespace, &flow.id) {
         v.error(
             Problem::RecursiveFlow {
                 flow: format!("{}.{}", flow.namespace, flow.id),
@@ -174,7 +196,7 @@ const REMOVED_TYPES: &[(&str, &str)] = &[
 ];
 
 /// Where a Subflow or ForEachItem of the flow calls the flow itself (Kestra refuses it).
-fn recursive_calls(doc: &Node, namespace: &str, id: &str) -> Vec<Span> {
+fn recursive_calls(doc: &Node, registry: &Registry, namespace: &str, id: &str) -> Vec<Span> {
     let mut found = Vec::new();
     let mut todo = vec![doc];
     while let Some(node) = todo.pop() {
@@ -182,7 +204,7 @@ fn recursive_calls(doc: &Node, namespace: &str, id: &str) -> Vec<Span> {
             NodeValue::Seq(items) => todo.extend(items),
             NodeValue::Map(entries) => {
                 let text = |k: &str| node.get(k).and_then(Node::as_str);
-                if text("type").is_some_and(|t| crate::subflow::CALLER_TYPES.contains(&t))
+                if text("type").is_some_and(|t| registry.calls_flow(t))
                     && text("namespace") == Some(namespace)
                     && text("flowId") == Some(id)
                 {
@@ -207,6 +229,8 @@ pub(crate) struct Validator<'r> {
     renderer: &'r Renderer,
     /// Task ids a test fixture stands in for.
     fixtures: &'r HashSet<String>,
+    /// Kestra plugin types runner lacks are warnings (`validate --allow-unsupported`).
+    allow_unsupported: bool,
     diagnostics: Vec<Diagnostic>,
     ids: HashSet<String>,
     duplicates: Vec<(String, Span)>,
@@ -316,7 +340,22 @@ impl Validator<'_> {
                 );
                 return None;
             }
-            if self.fixtures.contains(&raw.id) {
+            let unsupported = self.allow_unsupported && raw.type_name.starts_with("io.kestra.");
+            if unsupported {
+                self.diagnostics.push(Diagnostic::warning(
+                    Problem::UnknownTaskType {
+                        type_name: raw.type_name.clone(),
+                        suggestion: None,
+                    },
+                    raw.type_span,
+                    join(path, "type"),
+                ));
+                // Its own properties are the plugin's, unknown here; their expressions are not.
+                for (key, value) in raw.properties.iter().map(|p| (&p.0, &p.1)) {
+                    self.check_templates(value, &join(path, &key.name));
+                }
+            }
+            if unsupported || self.fixtures.contains(&raw.id) {
                 let common = self.common(&raw, path)?;
                 return Some(TaskNode {
                     id: raw.id.clone(),
@@ -622,18 +661,24 @@ impl Validator<'_> {
         self.error(problem, at.span, property);
     }
 
-    /// Parses every expression under `node`. A syntax error is a warning at the string that holds
-    /// it: Kestra accepts such a flow and fails only when the property is rendered, so we do too.
+    /// Parses every expression under `node`. A function, filter or test runner does not have
+    /// is an error: the run would fail on it. A syntax error is a warning, as Kestra saves such
+    /// a flow and fails only when the property is rendered; `validate --strict` refuses it.
     fn check_templates(&mut self, node: &Node, path: &str) {
         match &node.value {
             NodeValue::Str(s) => {
                 if let Err(e) = self.renderer.check(s) {
+                    let unknown = e.kind == runner_template::RenderErrorKind::Unknown;
                     let problem = Problem::Template {
                         property: path.to_string(),
                         reason: e.to_string(),
                     };
-                    self.diagnostics
-                        .push(Diagnostic::warning(problem, node.span, path));
+                    if unknown {
+                        self.error(problem, node.span, path);
+                    } else {
+                        self.diagnostics
+                            .push(Diagnostic::warning(problem, node.span, path));
+                    }
                 }
             }
             NodeValue::Seq(items) => {

@@ -455,6 +455,30 @@ impl RunContext {
             self.store_file(&abs, &uri).await?;
             out.insert(rel, Json::String(uri));
         }
+        // What is never kept, said rather than dropped in silence: links (they could lead out
+        // of the working directory) and paths outside it.
+        for link in list_links(dir).await.unwrap_or_default() {
+            let abs_text = dir.join(&link).to_string_lossy().into_owned();
+            if compiled
+                .iter()
+                .any(|(p, absolute)| p.matches(if *absolute { &abs_text } else { &link }))
+            {
+                self.log(
+                    crate::log::Level::Warn,
+                    &format!("{property}: `{link}` is a symbolic link: it is not kept (copy the file into the working directory)"),
+                );
+            }
+        }
+        for p in patterns {
+            let outside = p.split('/').any(|part| part == "..")
+                || (Path::new(p).is_absolute() && !Path::new(p).starts_with(dir));
+            if outside {
+                self.log(
+                    crate::log::Level::Warn,
+                    &format!("{property}: `{p}` is outside the working directory: it is not kept (write the file into the working directory)"),
+                );
+            }
+        }
         Ok(out)
     }
 
@@ -490,9 +514,7 @@ fn remove_symlink(path: &Path) {
 
 /// Every regular file under `root` (symlinks not followed), as sorted `/`-separated paths
 /// relative to it.
-/// Globs of namespace files, Kestra's way: one starting with a letter or digit matches at any
-/// depth.
-pub(crate) async fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
+pub async fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
     let root = root.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::new();
@@ -511,6 +533,37 @@ pub(crate) async fn list_files(root: &Path) -> std::io::Result<Vec<String>> {
                     stack.push((entry.path(), rel));
                 } else if kind.is_file() {
                     out.push(rel);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Every symbolic link under `root` (not followed), as `/`-separated paths relative to it.
+async fn list_links(root: &Path) -> std::io::Result<Vec<String>> {
+    let root = root.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        let mut stack = vec![(root, String::new())];
+        while let Some((dir, prefix)) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)?.flatten() {
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let rel = if prefix.is_empty() {
+                    name
+                } else {
+                    format!("{prefix}/{name}")
+                };
+                if kind.is_symlink() {
+                    out.push(rel);
+                } else if kind.is_dir() {
+                    stack.push((entry.path(), rel));
                 }
             }
         }

@@ -74,6 +74,11 @@ fn unknown_type_is_named_with_a_suggestion() {
     assert_eq!((d.span.unwrap().line, d.span.unwrap().col), (5, 11));
     let yaml =
         format!("{HEAD}tasks:\n  - id: a\n    type: io.kestra.plugin.core.debug.MissingOne\n");
+    assert!(diagnostics(&yaml)[0].problem.help().unwrap().starts_with(
+        "`io.kestra.plugin.core.debug.MissingOne` is a Kestra plugin runner does not run yet"
+    ),);
+    // Not Kestra's: no suggestion either, only where to look.
+    let yaml = format!("{HEAD}tasks:\n  - id: a\n    type: com.acme.Thing\n");
     assert_eq!(
         diagnostics(&yaml)[0].problem.help().unwrap(),
         "`runner plugins` lists the task types this runner supports"
@@ -376,7 +381,7 @@ fn plugin_defaults_fill_and_force_properties() {
 
 #[test]
 fn every_registered_example_is_valid() {
-    for d in runner_core::TASKS {
+    for d in runner_core::TASKS.iter().chain(runner_core_tasks::TASKS) {
         let yaml = format!(
             "{HEAD}tasks:\n{}\n",
             d.example

@@ -10,7 +10,10 @@
 //!   `#[prop(type = "...")]` names the type, `#[prop(dynamic)]` marks a value the task renders
 //!   itself, `#[prop(tasks)]` / `#[prop(task_map)]` mark a task list or a map of task lists (with
 //!   `#[serde(skip)]`; add `required` when it must not be empty); `#[serde(skip)]` alone hides
-//!   a field that is not a property.
+//!   a field that is not a property; `#[prop(secret)]` marks a credential (a password, a key,
+//!   a token): its rendered value is masked everywhere and `runner plugins` says so (the field
+//!   implements `Seal`: a `Property`, an `Option` of one, or a group of options that seals its
+//!   own credential fields).
 //! - `#[derive(PropType)]` on an enum implements `runner_core::plugin::PropType` with the
 //!   variants as serde names them (`STORE|FETCH|NONE`), or with `#[prop(type = "...")]`.
 
@@ -108,6 +111,7 @@ struct Prop {
     task_map: bool,
     dag: bool,
     required: bool,
+    secret: bool,
 }
 
 fn prop_attrs(attrs: &[Attribute]) -> syn::Result<Prop> {
@@ -122,9 +126,10 @@ fn prop_attrs(attrs: &[Attribute]) -> syn::Result<Prop> {
                 Some("task_map") => out.task_map = true,
                 Some("dag") => out.dag = true,
                 Some("required") => out.required = true,
+                Some("secret") => out.secret = true,
                 _ => {
                     return Err(meta.error(
-                        "expected `type = \"...\"`, `dynamic`, `tasks`, `task_map`, `dag` or `required`",
+                        "expected `type = \"...\"`, `dynamic`, `tasks`, `task_map`, `dag`, `required` or `secret`",
                     ));
                 }
             }
@@ -196,6 +201,7 @@ fn properties(input: &DeriveInput) -> syn::Result<Tokens> {
     let mut takes = Vec::new();
     let mut checks = Vec::new();
     let mut flattened = Vec::new();
+    let mut seals = Vec::new();
     for field in &fields.named {
         let ident = field.ident.as_ref().expect("named fields have names");
         let serde = serde_attrs(&field.attrs)?;
@@ -207,6 +213,9 @@ fn properties(input: &DeriveInput) -> syn::Result<Tokens> {
             });
             takes.push(quote! {
                 ::runner_core::plugin::Properties::take_tasks(&mut self.#ident, lists);
+            });
+            seals.push(quote! {
+                ::runner_core::plugin::Properties::seal(&mut self.#ident);
             });
             flattened.push(quote! {
                 if let ::std::option::Option::Some(r) =
@@ -257,6 +266,9 @@ fn properties(input: &DeriveInput) -> syn::Result<Tokens> {
                     quote!(lists.task_map(#name)),
                 )
             };
+            if prop.secret {
+                return Err(Error::new(field.span(), "a task list cannot be a secret"));
+            }
             let required = prop.required;
             docs.push(quote! {
                 out.push(::runner_core::plugin::PropDoc {
@@ -264,6 +276,7 @@ fn properties(input: &DeriveInput) -> syn::Result<Tokens> {
                     kind: #kind,
                     required: #required,
                     dynamic: false,
+                    secret: false,
                     doc: #text,
                 });
             });
@@ -288,12 +301,19 @@ fn properties(input: &DeriveInput) -> syn::Result<Tokens> {
             Some(t) => quote!(#t),
             None => quote!(<#inner as ::runner_core::plugin::PropType>::NAME),
         };
+        let secret = prop.secret;
+        if secret {
+            seals.push(quote! {
+                ::runner_core::plugin::Seal::seal(&mut self.#ident);
+            });
+        }
         docs.push(quote! {
             out.push(::runner_core::plugin::PropDoc {
                 name: #name,
                 kind: ::runner_core::plugin::PropKind::Value(#type_doc),
                 required: #required,
                 dynamic: #dynamic,
+                secret: #secret,
                 doc: #text,
             });
         });
@@ -309,6 +329,10 @@ fn properties(input: &DeriveInput) -> syn::Result<Tokens> {
             #[allow(unused_variables)]
             fn take_tasks(&mut self, lists: &mut ::runner_core::plugin::TaskLists) {
                 #(#takes)*
+            }
+
+            fn seal(&mut self) {
+                #(#seals)*
             }
 
             #[allow(unreachable_code)]
@@ -429,5 +453,93 @@ fn lower_first(word: &str) -> String {
     match chars.next() {
         Some(first) => first.to_ascii_lowercase().to_string() + chars.as_str(),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, rule: Option<&str>) -> String {
+        rename_field(name, rule, proc_macro2::Span::call_site()).unwrap()
+    }
+
+    fn variant(name: &str, rule: Option<&str>) -> String {
+        rename_variant(name, rule, proc_macro2::Span::call_site()).unwrap()
+    }
+
+    #[test]
+    fn fields_are_named_as_serde_names_them() {
+        assert_eq!(field("fetch_size", Some("camelCase")), "fetchSize");
+        assert_eq!(field("after_sql", Some("camelCase")), "afterSql");
+        assert_eq!(field("url", Some("camelCase")), "url");
+        assert_eq!(field("fetch_size", Some("PascalCase")), "FetchSize");
+        assert_eq!(field("fetch_size", None), "fetch_size");
+        assert_eq!(field("fetch_size", Some("snake_case")), "fetch_size");
+        assert_eq!(
+            field("fetch_size", Some("SCREAMING_SNAKE_CASE")),
+            "FETCH_SIZE"
+        );
+        assert_eq!(field("fetch_size", Some("kebab-case")), "fetch-size");
+        assert_eq!(
+            field("fetch_size", Some("SCREAMING-KEBAB-CASE")),
+            "FETCH-SIZE"
+        );
+        assert_eq!(field("a__b", Some("camelCase")), "aB");
+        assert!(rename_field("x", Some("Title Case"), proc_macro2::Span::call_site()).is_err());
+    }
+
+    #[test]
+    fn variants_are_named_as_serde_names_them() {
+        assert_eq!(
+            variant("FetchOne", Some("SCREAMING_SNAKE_CASE")),
+            "FETCH_ONE"
+        );
+        assert_eq!(variant("FetchOne", Some("UPPERCASE")), "FETCHONE");
+        assert_eq!(variant("FetchOne", Some("lowercase")), "fetchone");
+        assert_eq!(variant("FetchOne", Some("camelCase")), "fetchOne");
+        assert_eq!(variant("FetchOne", Some("snake_case")), "fetch_one");
+        assert_eq!(variant("FetchOne", Some("kebab-case")), "fetch-one");
+        assert_eq!(variant("FetchOne", None), "FetchOne");
+        assert_eq!(variant("Store", Some("SCREAMING_SNAKE_CASE")), "STORE");
+    }
+
+    #[test]
+    fn doc_comments_join_lines_and_keep_paragraphs() {
+        let attrs: Vec<Attribute> = vec![
+            syn::parse_quote!(#[doc = " The first line"]),
+            syn::parse_quote!(#[doc = " goes on."]),
+            syn::parse_quote!(#[doc = ""]),
+            syn::parse_quote!(#[doc = " A second paragraph."]),
+        ];
+        assert_eq!(doc(&attrs), "The first line goes on.\nA second paragraph.");
+    }
+
+    #[test]
+    fn properties_need_docs_and_refuse_serde_aliases() {
+        let undocumented: DeriveInput = syn::parse_quote! {
+            struct T { x: Option<Property<String>> }
+        };
+        let e = properties(&undocumented).unwrap_err().to_string();
+        assert!(e.contains("needs a `///` comment"), "{e}");
+        let alias: DeriveInput = syn::parse_quote! {
+            struct T {
+                /// X.
+                #[serde(alias = "y")]
+                x: Option<Property<String>>,
+            }
+        };
+        let e = properties(&alias).unwrap_err().to_string();
+        assert!(e.contains("aliases are not documented"), "{e}");
+        let secret: DeriveInput = syn::parse_quote! {
+            struct T {
+                /// The password.
+                #[prop(secret)]
+                password: Option<Property<String>>,
+            }
+        };
+        let tokens = properties(&secret).unwrap().to_string();
+        assert!(tokens.contains("secret : true"), "{tokens}");
+        assert!(tokens.contains("Seal :: seal"), "{tokens}");
     }
 }

@@ -1,7 +1,17 @@
-//! The HTTP client the tasks share: built once per set of options (timeouts, proxy, TLS,
-//! redirects) and kept for the process, so a flow of many requests reuses connections.
-//! Hosts that resolve to link-local addresses (cloud instance metadata) are refused at
-//! resolution, for the first request and for every redirect.
+//! The HTTP kit: the client every HTTP-speaking task shares (Request, Download, the webhook
+//! notifications, and families such as mail APIs and AI providers). A client is built once per
+//! set of options (timeouts, proxy, TLS, redirects) and kept for the process, so a flow of many
+//! requests reuses connections. The run's [`NetworkPolicy`] is enforced where connections are
+//! made: a name is checked against each address it resolves to (so a name that resolves
+//! differently the second time cannot pass), and an IP literal, which is never resolved, is
+//! checked before the request and at every redirect.
+//!
+//! ```ignore
+//! let http = runner_http::client::client(ctx, &ClientOptions::default())?;
+//! let url = runner_http::client::parse_url(ctx, "url", &rendered)?;
+//! let response = http.post(url.clone()).json(&body).send().await
+//!     .map_err(|e| runner_http::client::send_error(url.as_str(), e))?;
+//! ```
 
 use crate::options::{Auth, LogKind, Proxy, ProxyType, Settings};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -11,8 +21,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// The setting that lets flows reach link-local addresses (`--allow-link-local`).
-pub const ALLOW_LINK_LOCAL: &str = "http-allow-link-local";
+pub use reqwest;
 
 /// What decides a client: everything but the per-request parts.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -22,7 +31,7 @@ struct Key {
     proxy: Option<Proxy>,
     insecure: bool,
     follow: bool,
-    link_local: bool,
+    policy: NetworkPolicy,
 }
 
 fn clients() -> &'static Mutex<HashMap<Key, reqwest::Client>> {
@@ -30,26 +39,58 @@ fn clients() -> &'static Mutex<HashMap<Key, reqwest::Client>> {
     CLIENTS.get_or_init(Default::default)
 }
 
-/// Whether this run lets flows reach link-local addresses.
-pub(crate) fn allows_link_local(ctx: &RunContext) -> bool {
-    ctx.setting(ALLOW_LINK_LOCAL) == Some("true")
+/// How a client connects: what Kestra's `options` decide besides the per-request parts.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    pub connect_timeout: Option<Duration>,
+    /// How long a response may stay silent (Kestra's readIdleTimeout, 5 minutes by default).
+    pub read_idle_timeout: Duration,
+    /// Trust any certificate (for test servers only).
+    pub insecure: bool,
+    pub follow_redirects: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: None,
+            read_idle_timeout: crate::options::READ_IDLE,
+            insecure: false,
+            follow_redirects: true,
+        }
+    }
+}
+
+/// The shared client for `options`, under the run's network policy.
+pub fn client(ctx: &RunContext, options: &ClientOptions) -> Result<reqwest::Client, TaskError> {
+    let s = Settings {
+        connect_timeout: options.connect_timeout,
+        read_idle_timeout: options.read_idle_timeout,
+        insecure: options.insecure,
+        follow_redirects: options.follow_redirects,
+        ..Settings::default()
+    };
+    shared(ctx.network(), &s)
 }
 
 /// The client for these settings, shared by the run's tasks.
-pub(crate) fn client(ctx: &RunContext, s: &Settings) -> Result<reqwest::Client, TaskError> {
-    let link_local = allows_link_local(ctx);
+pub(crate) fn for_settings(ctx: &RunContext, s: &Settings) -> Result<reqwest::Client, TaskError> {
+    shared(ctx.network(), s)
+}
+
+fn shared(policy: NetworkPolicy, s: &Settings) -> Result<reqwest::Client, TaskError> {
     let key = Key {
         connect: s.connect_timeout,
         read: s.read_idle_timeout,
         proxy: s.proxy.clone(),
         insecure: s.insecure,
         follow: s.follow_redirects,
-        link_local,
+        policy,
     };
     if let Some(c) = clients().lock().expect("client cache").get(&key) {
         return Ok(c.clone());
     }
-    let c = build(s, link_local)?;
+    let c = build(s, policy)?;
     clients()
         .lock()
         .expect("client cache")
@@ -58,7 +99,7 @@ pub(crate) fn client(ctx: &RunContext, s: &Settings) -> Result<reqwest::Client, 
 }
 
 /// A new client for these settings (the `http()` function's, which lives on its own runtime).
-pub(crate) fn build(s: &Settings, link_local: bool) -> Result<reqwest::Client, TaskError> {
+pub(crate) fn build(s: &Settings, policy: NetworkPolicy) -> Result<reqwest::Client, TaskError> {
     let mut b = reqwest::Client::builder()
         .read_timeout(s.read_idle_timeout)
         .user_agent(concat!("runner/", env!("CARGO_PKG_VERSION")))
@@ -66,14 +107,11 @@ pub(crate) fn build(s: &Settings, link_local: bool) -> Result<reqwest::Client, T
     if let Some(c) = s.connect_timeout {
         b = b.connect_timeout(c);
     }
-    if !link_local {
-        b = b.dns_resolver(Arc::new(Guarded));
-    }
+    b = b.dns_resolver(Arc::new(Guarded(policy)));
     let follow = s.follow_redirects;
     b = b.redirect(reqwest::redirect::Policy::custom(move |attempt| {
-        if !link_local
-            && let Some(host) = attempt.url().host_str()
-            && literal_ip(host).is_some_and(is_link_local)
+        if let Some(host) = attempt.url().host_str()
+            && literal_ip(host).is_some_and(|ip| !policy.allows(ip))
         {
             let host = host.to_string();
             return attempt.error(LinkLocal(host));
@@ -112,19 +150,31 @@ fn proxy(p: &Proxy) -> Result<reqwest::Proxy, TaskError> {
     Ok(proxy)
 }
 
-/// Checks a URL's host before a request: a link-local IP literal is refused here (names are
-/// checked when they resolve).
-pub(crate) fn check_url(ctx: &RunContext, url: &reqwest::Url) -> Result<(), TaskError> {
-    check_host(url, allows_link_local(ctx))
+/// Reads `text` as an http(s) URL for `property`, and checks its host (a link-local IP literal
+/// is refused here; names are checked when they resolve).
+pub fn parse_url(ctx: &RunContext, property: &str, text: &str) -> Result<reqwest::Url, TaskError> {
+    let url = reqwest::Url::parse(text.trim())
+        .map_err(|e| TaskError::property(property, format!("`{text}` is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(TaskError::property(
+            property,
+            format!("`{text}` is not an http or https URL"),
+        ));
+    }
+    check_url(ctx, &url)?;
+    Ok(url)
 }
 
-pub(crate) fn check_host(url: &reqwest::Url, link_local: bool) -> Result<(), TaskError> {
-    if link_local {
-        return Ok(());
-    }
+/// Checks a URL's host before a request: a link-local IP literal is refused here (names are
+/// checked when they resolve).
+pub fn check_url(ctx: &RunContext, url: &reqwest::Url) -> Result<(), TaskError> {
+    check_host(url, ctx.network())
+}
+
+pub(crate) fn check_host(url: &reqwest::Url, policy: NetworkPolicy) -> Result<(), TaskError> {
     if let Some(host) = url.host_str()
         && let Some(ip) = literal_ip(host)
-        && is_link_local(ip)
+        && !policy.allows(ip)
     {
         return Err(link_local_error(host));
     }
@@ -143,13 +193,6 @@ fn literal_ip(host: &str) -> Option<IpAddr> {
     host.trim_matches(['[', ']']).parse().ok()
 }
 
-fn is_link_local(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-    }
-}
-
 /// The error a refused name or redirect carries, found again in the error chain.
 #[derive(Debug)]
 pub(crate) struct LinkLocal(pub(crate) String);
@@ -162,16 +205,18 @@ impl std::fmt::Display for LinkLocal {
 
 impl std::error::Error for LinkLocal {}
 
-/// The system resolver, refusing names with a link-local address among theirs.
-struct Guarded;
+/// The system resolver, refusing names with a refused address among theirs. The client
+/// connects only to the addresses this returns.
+struct Guarded(NetworkPolicy);
 
 impl Resolve for Guarded {
     fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.0;
         Box::pin(async move {
             let host = name.as_str().to_string();
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if addrs.iter().any(|a| is_link_local(a.ip())) {
+            if addrs.iter().any(|a| !policy.allows(a.ip())) {
                 return Err(Box::new(LinkLocal(host)) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(addrs.into_iter()) as Addrs)
@@ -299,7 +344,7 @@ fn is_credential(header: &str) -> bool {
 }
 
 /// A failed send, said as Kestra's client says it where it can be, with the cause kept.
-pub(crate) fn send_error(url: &str, e: reqwest::Error) -> TaskError {
+pub fn send_error(url: &str, e: reqwest::Error) -> TaskError {
     let mut source: Option<&dyn std::error::Error> = Some(&e);
     while let Some(s) = source {
         if let Some(l) = s.downcast_ref::<LinkLocal>() {
@@ -371,9 +416,11 @@ mod tests {
 
     #[test]
     fn link_local_literals() {
-        assert!(is_link_local(literal_ip("169.254.169.254").unwrap()));
-        assert!(is_link_local(literal_ip("[fe80::1]").unwrap()));
-        assert!(!is_link_local(literal_ip("127.0.0.1").unwrap()));
+        let refused = |h: &str| !NetworkPolicy::default().allows(literal_ip(h).unwrap());
+        assert!(refused("169.254.169.254"));
+        assert!(refused("[fe80::1]"));
+        assert!(refused("[::ffff:169.254.169.254]"));
+        assert!(!refused("127.0.0.1"));
         assert!(literal_ip("example.com").is_none());
     }
 }

@@ -51,6 +51,7 @@ pub(crate) const ZULIP_EXECUTION: TaskDescriptor = TaskDescriptor {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Common {
     /// The webhook URL (a credential: never logged).
+    #[prop(secret)]
     url: Property<String>,
     /// The execution to describe: only the current one (the default) is known here.
     execution_id: Option<Property<String>>,
@@ -62,7 +63,8 @@ pub(crate) struct Common {
     template_render_map: Option<Json>,
     /// A JSON message to post instead of the summary.
     payload: Option<Property<String>>,
-    /// Timeouts, extra headers, a proxy.
+    /// Timeouts, extra headers, a proxy (its password is a credential).
+    #[prop(secret)]
     options: Option<WebhookOptions>,
 }
 

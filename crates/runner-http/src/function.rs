@@ -4,23 +4,26 @@
 use crate::client::{self, digest_answer};
 use crate::options::{Auth, Proxy, ProxyType, Settings};
 use futures_util::StreamExt;
+use runner_core::plugin::NetworkPolicy;
 use runner_template::{HttpAccess, HttpCall};
 use serde_json::Value as Json;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// `http()` for a run; `allow_link_local` is `--allow-link-local`.
-pub fn function(allow_link_local: bool) -> Arc<dyn HttpAccess> {
-    Arc::new(HttpFunction { allow_link_local })
+/// `http()` for a run, under the run's network policy (`--allow-link-local`).
+pub fn function(policy: NetworkPolicy) -> Arc<dyn HttpAccess> {
+    Arc::new(HttpFunction { policy })
 }
 
 struct HttpFunction {
-    allow_link_local: bool,
+    policy: NetworkPolicy,
 }
 
 impl HttpAccess for HttpFunction {
     fn call(&self, call: HttpCall) -> Result<Json, String> {
-        let allow = self.allow_link_local;
+        let allow = self.policy;
+        // The render waits here: the task's timeout and a kill must still end it.
+        let interrupt = runner_template::current_interrupt().unwrap_or_default();
         // A render is synchronous and may itself run on a runtime's worker: the request gets
         // a thread and a runtime of its own.
         std::thread::scope(|scope| {
@@ -30,11 +33,36 @@ impl HttpAccess for HttpFunction {
                         .enable_all()
                         .build()
                         .map_err(|e| format!("Failed to execute HTTP request: {e}"))?;
-                    rt.block_on(send(call, allow))
+                    rt.block_on(async {
+                        tokio::select! {
+                            sent = send(call, allow) => sent,
+                            why = interrupted(&interrupt) => {
+                                Err(format!("Failed to execute HTTP request: {why}"))
+                            }
+                        }
+                    })
                 })
                 .join()
                 .unwrap_or_else(|_| Err("Failed to execute HTTP request".into()))
         })
+    }
+}
+
+/// Resolves once the render must stop waiting: at the deadline, or soon after a kill (the
+/// flag is looked at every 20 ms).
+async fn interrupted(interrupt: &runner_template::Interrupt) -> &'static str {
+    loop {
+        if let Some(why) = interrupt.reason() {
+            return why;
+        }
+        let tick = std::time::Duration::from_millis(20);
+        let wait = match interrupt.deadline {
+            Some(d) => d
+                .saturating_duration_since(std::time::Instant::now())
+                .min(tick),
+            None => tick,
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 
@@ -150,7 +178,7 @@ fn settings(options: Option<&Json>) -> Result<Settings, String> {
     })
 }
 
-async fn send(call: HttpCall, allow_link_local: bool) -> Result<Json, String> {
+async fn send(call: HttpCall, policy: NetworkPolicy) -> Result<Json, String> {
     let failed = |why: String| format!("Failed to execute HTTP request: {why}");
     let settings = settings(call.options.as_ref())?;
     let mut url = reqwest::Url::parse(call.uri.trim().replace(' ', "%20").as_str())
@@ -176,8 +204,8 @@ async fn send(call: HttpCall, allow_link_local: bool) -> Result<Json, String> {
             }
         }
     }
-    client::check_host(&url, allow_link_local).map_err(|e| failed(e.to_string()))?;
-    let http = client::build(&settings, allow_link_local).map_err(|e| failed(e.to_string()))?;
+    client::check_host(&url, policy).map_err(|e| failed(e.to_string()))?;
+    let http = client::build(&settings, policy).map_err(|e| failed(e.to_string()))?;
     let method = reqwest::Method::from_bytes(call.method.trim().to_ascii_uppercase().as_bytes())
         .map_err(|_| failed(format!("`{}` is not an HTTP method", call.method)))?;
     let body = match &call.body {

@@ -3,7 +3,7 @@
 //! options Kestra's HttpConfiguration has (`options`); and the incoming-webhook notification
 //! tasks (`notify`), which post a JSON payload on the same client.
 
-mod client;
+pub mod client;
 mod download;
 mod execution_notify;
 mod function;
@@ -13,7 +13,6 @@ mod request;
 
 use runner_core::plugin::TaskDescriptor;
 
-pub use client::ALLOW_LINK_LOCAL;
 pub use function::function;
 
 /// The HTTP task types.

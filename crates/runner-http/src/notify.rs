@@ -76,14 +76,22 @@ impl PropType for WebhookOptions {
     const NAME: &'static str = "webhook options";
 }
 
+impl Seal for WebhookOptions {
+    fn seal(&mut self) {
+        self.proxy.seal();
+    }
+}
+
 #[derive(Deserialize, Properties)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Webhook {
     /// The webhook URL (a credential: never logged).
+    #[prop(secret)]
     url: Property<String>,
     /// The JSON message to post.
     payload: Option<Property<String>>,
-    /// Timeouts, extra headers, a proxy.
+    /// Timeouts, extra headers, a proxy (its password is a credential).
+    #[prop(secret)]
     options: Option<WebhookOptions>,
 }
 
@@ -91,13 +99,15 @@ pub(crate) struct Webhook {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Slack {
     /// The webhook URL (a credential: never logged).
+    #[prop(secret)]
     url: Property<String>,
     /// The JSON message to post.
     payload: Option<Property<String>>,
     /// The message: JSON, or Markdown text sent as `{"text": ...}` (`**bold**`, `__italic__`
     /// and `[links](url)` in Slack's own syntax).
     message_text: Option<Property<String>>,
-    /// Timeouts, extra headers, a proxy.
+    /// Timeouts, extra headers, a proxy (its password is a credential).
+    #[prop(secret)]
     options: Option<WebhookOptions>,
 }
 
@@ -225,7 +235,7 @@ pub(crate) async fn post(
         logs: Vec::new(),
     };
     client::check_url(ctx, &url)?;
-    let http = client::client(ctx, &settings)?;
+    let http = client::for_settings(ctx, &settings)?;
     let mut rb = http
         .post(url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")

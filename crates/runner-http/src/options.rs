@@ -41,6 +41,28 @@ impl PropType for HttpOptions {
     const NAME: &'static str = "HTTP options";
 }
 
+impl Seal for HttpOptions {
+    fn seal(&mut self) {
+        self.proxy.seal();
+        self.auth.seal();
+        self.proxy_password.seal();
+        self.basic_auth_password.seal();
+    }
+}
+
+impl Seal for ProxyOptions {
+    fn seal(&mut self) {
+        self.password.seal();
+    }
+}
+
+impl Seal for AuthOptions {
+    fn seal(&mut self) {
+        self.password.seal();
+        self.token.seal();
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct Timeouts {
@@ -132,6 +154,22 @@ pub(crate) struct Settings {
     pub(crate) allow_failed: bool,
     pub(crate) allowed_codes: Option<Vec<u16>>,
     pub(crate) logs: Vec<LogKind>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            connect_timeout: None,
+            read_idle_timeout: READ_IDLE,
+            proxy: None,
+            auth: None,
+            insecure: false,
+            follow_redirects: true,
+            allow_failed: false,
+            allowed_codes: None,
+            logs: Vec::new(),
+        }
+    }
 }
 
 /// Kestra's default read-idle timeout.

@@ -39,7 +39,9 @@ pub(crate) struct HttpProps {
     pub(crate) content_type: Option<Property<String>>,
     /// Request headers.
     pub(crate) headers: Option<Property<Map<String, Json>>>,
-    /// Timeouts, proxy, authentication, TLS, redirects, accepted codes, logs.
+    /// Timeouts, proxy, authentication, TLS, redirects, accepted codes, logs (its passwords
+    /// and token are credentials).
+    #[prop(secret)]
     pub(crate) options: Option<HttpOptions>,
     /// Kestra encrypts the body with the server's key; runner has none, so it refuses.
     pub(crate) encrypt_body: Option<Property<bool>>,
@@ -200,7 +202,7 @@ impl HttpProps {
             }
         };
         client::check_url(ctx, &url)?;
-        let client = client::client(ctx, &settings)?;
+        let client = client::for_settings(ctx, &settings)?;
         Ok(Prepared {
             url,
             method,

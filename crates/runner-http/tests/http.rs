@@ -261,7 +261,7 @@ async fn basic_bearer_and_digest_authentication() {
             digest = server.url("/digest")
         )),
         vec![("SECRET_PW".into(), "czNjcmV0".into())],
-        Vec::new(),
+        Default::default(),
     )
     .await;
     assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
@@ -339,7 +339,9 @@ async fn link_local_addresses_are_refused_unless_allowed() {
             "/latest/meta-data/\n    options:\n      timeout:\n        connectTimeout: PT0.2S\n",
         ),
         Vec::new(),
-        vec![(runner_http::ALLOW_LINK_LOCAL.into(), "true".into())],
+        runner_core::plugin::NetworkPolicy {
+            allow_link_local: true,
+        },
     )
     .await;
     assert!(!r.logs.contains("is a link-local address"), "{}", r.logs);
@@ -564,7 +566,7 @@ async fn the_http_function_returns_the_decoded_body() {
         support::TASKS,
         &yaml,
         runner_testkit::RunOptions {
-            http: Some(runner_http::function(false)),
+            http: Some(runner_http::function(Default::default())),
             ..Default::default()
         },
     )

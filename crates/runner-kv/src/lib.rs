@@ -10,7 +10,7 @@ mod set;
 mod state;
 mod store;
 
-pub use store::{FILE_NAME, LazyKv, SqliteKv};
+pub use store::{Clock, FILE_NAME, LazyKv, SqliteKv};
 
 use runner_core::plugin::*;
 

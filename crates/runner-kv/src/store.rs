@@ -23,6 +23,16 @@ pub struct SqliteKv {
     conn: Mutex<Connection>,
     /// Namespaces that have flows: they exist even without keys.
     flow_namespaces: Vec<String>,
+    /// What time it is, for TTLs (the system's clock, or a test's).
+    clock: Clock,
+}
+
+/// Where the store reads the time, in milliseconds since the epoch: TTLs are computed and
+/// checked with it, so a test can move time instead of waiting for it.
+pub type Clock = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;
+
+fn system_clock() -> Clock {
+    std::sync::Arc::new(|| Timestamp::now().as_millisecond())
 }
 
 impl SqliteKv {
@@ -73,6 +83,7 @@ impl SqliteKv {
             path,
             conn: Mutex::new(conn),
             flow_namespaces: Vec::new(),
+            clock: system_clock(),
         })
     }
 
@@ -80,6 +91,16 @@ impl SqliteKv {
     pub fn with_flow_namespaces(mut self, namespaces: impl IntoIterator<Item = String>) -> Self {
         self.flow_namespaces.extend(namespaces);
         self
+    }
+
+    /// Reads the time from `clock` instead of the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    fn now_ms(&self) -> i64 {
+        (self.clock)()
     }
 
     pub fn path(&self) -> &Path {
@@ -98,10 +119,6 @@ impl SqliteKv {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-fn now_ms() -> i64 {
-    Timestamp::now().as_millisecond()
 }
 
 fn rfc3339_of_ms(ms: i64) -> String {
@@ -130,7 +147,7 @@ impl KvRead for SqliteKv {
             self.check_namespace(namespace).map_err(|e| e.to_string())?;
         }
         let conn = self.connection();
-        let now = now_ms();
+        let now = self.now_ms();
         for ns in with_parents(namespace) {
             let row: Option<(String, Option<i64>)> = conn
                 .query_row(
@@ -165,7 +182,7 @@ impl KvStore for SqliteKv {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.error(e))?;
-        let now = now_ms();
+        let now = self.now_ms();
         let current: Option<(i64, Option<i64>)> = tx
             .query_row(
                 "SELECT version, expires_ms FROM kv WHERE namespace = ?1 AND key = ?2",
@@ -210,7 +227,7 @@ impl KvStore for SqliteKv {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.error(e))?;
-        let now = now_ms();
+        let now = self.now_ms();
         let current: Option<(String, i64, Option<i64>)> = tx
             .query_row(
                 "SELECT value, version, expires_ms FROM kv WHERE namespace = ?1 AND key = ?2",
@@ -330,7 +347,7 @@ impl KvStore for SqliteKv {
 impl SqliteKv {
     fn select(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<KvKey>, KvError> {
         let conn = self.connection();
-        let now = now_ms();
+        let now = self.now_ms();
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT namespace, key, type, description, version, updated, expires_ms FROM kv {filter}

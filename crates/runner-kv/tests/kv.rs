@@ -18,12 +18,51 @@ fn state_dir(tag: &str) -> PathBuf {
 }
 
 async fn run_in(state: &Path, namespace: &str, tasks: &str, environment: &[(&str, &str)]) -> Run {
-    let store = SqliteKv::open(state)
+    run_at(state, namespace, tasks, environment, None).await
+}
+
+/// A clock the test moves: the store reads the time from it.
+#[derive(Clone)]
+struct TestClock(Arc<std::sync::atomic::AtomicI64>);
+
+impl TestClock {
+    fn new() -> TestClock {
+        TestClock(Arc::new(std::sync::atomic::AtomicI64::new(
+            1_767_225_600_000, // 2026-01-01T00:00:00Z
+        )))
+    }
+
+    fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn clock(&self) -> runner_kv::Clock {
+        let now = self.0.clone();
+        Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// [`run_in`] with the store reading the time from `clock`.
+async fn run_at(
+    state: &Path,
+    namespace: &str,
+    tasks: &str,
+    environment: &[(&str, &str)],
+    clock: Option<&TestClock>,
+) -> Run {
+    let mut store = SqliteKv::open(state)
         .unwrap()
         .with_flow_namespaces([namespace.to_string()]);
+    if let Some(c) = clock {
+        store = store.with_clock(c.clock());
+    }
     let yaml = format!("id: kv\nnamespace: {namespace}\ntasks:\n{tasks}");
     run_flow_opts(
-        &[runner_core::TASKS, runner_kv::TASKS],
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_kv::TASKS,
+        ],
         &yaml,
         RunOptions {
             kv: Some(Arc::new(store)),
@@ -232,7 +271,8 @@ async fn kestras_messages_for_bad_keys_missing_values_and_overwrite() {
 #[tokio::test]
 async fn ttl_expires_a_value_and_purge_removes_expired_keys() {
     let state = state_dir("ttl");
-    let r = run_in(
+    let clock = TestClock::new();
+    let set = run_at(
         &state,
         "company",
         r#"  - id: short
@@ -250,10 +290,35 @@ async fn ttl_expires_a_value_and_purge_removes_expired_keys() {
     key: tmp_other
     value: also expiring
     ttl: PT0.2S
-  - id: wait
-    type: io.kestra.plugin.core.flow.Sleep
-    duration: PT0.5S
-  - id: expired_fn
+  - id: fresh
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ kv('tmp_other', errorOnMissing=false) ?? 'gone' }}"
+"#,
+        &[],
+        Some(&clock),
+    )
+    .await;
+    assert_eq!(set.state.as_str(), "SUCCESS", "{}", set.logs);
+    assert_eq!(set.outputs("fresh")["value"], json!("also expiring"));
+    // 199 ms later the short values still live; at 200 ms they have expired.
+    clock.advance(199);
+    let before = run_at(
+        &state,
+        "company",
+        "  - id: keys\n    type: io.kestra.plugin.core.kv.GetKeys\n",
+        &[],
+        Some(&clock),
+    )
+    .await;
+    assert_eq!(
+        before.outputs("keys")["keys"],
+        json!(["long", "short", "tmp_other"])
+    );
+    clock.advance(1);
+    let r = run_at(
+        &state,
+        "company",
+        r#"  - id: expired_fn
     type: io.kestra.plugin.core.debug.Return
     format: "{{ kv('tmp_other', errorOnMissing=false) ?? 'gone' }}"
   - id: purge
@@ -266,6 +331,7 @@ async fn ttl_expires_a_value_and_purge_removes_expired_keys() {
     type: io.kestra.plugin.core.kv.GetKeys
 "#,
         &[],
+        Some(&clock),
     )
     .await;
     assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
@@ -279,22 +345,23 @@ async fn ttl_expires_a_value_and_purge_removes_expired_keys() {
 #[tokio::test]
 async fn an_expired_value_fails_get_with_kestras_message() {
     let state = state_dir("expired");
-    let r = run_in(
+    let clock = TestClock::new();
+    let set = run_at(
         &state,
         "company",
-        r#"  - id: short
-    type: io.kestra.plugin.core.kv.Set
-    key: short
-    value: soon gone
-    ttl: PT0.1S
-  - id: wait
-    type: io.kestra.plugin.core.flow.Sleep
-    duration: PT0.3S
-  - id: get
-    type: io.kestra.plugin.core.kv.Get
-    key: short
-"#,
+        "  - id: short\n    type: io.kestra.plugin.core.kv.Set\n    key: short\n    value: soon gone\n    ttl: PT0.1S\n",
         &[],
+        Some(&clock),
+    )
+    .await;
+    assert_eq!(set.state.as_str(), "SUCCESS", "{}", set.logs);
+    clock.advance(100);
+    let r = run_at(
+        &state,
+        "company",
+        "  - id: get\n    type: io.kestra.plugin.core.kv.Get\n    key: short\n",
+        &[],
+        Some(&clock),
     )
     .await;
     assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
@@ -422,7 +489,11 @@ fn base64_of(s: &str) -> String {
 async fn without_a_store_the_tasks_say_where_it_comes_from() {
     let yaml = "id: kv\nnamespace: company\ntasks:\n  - id: get\n    type: io.kestra.plugin.core.kv.Get\n    key: k\n";
     let r = run_flow_opts(
-        &[runner_core::TASKS, runner_kv::TASKS],
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_kv::TASKS,
+        ],
         yaml,
         RunOptions::default(),
     )

@@ -278,6 +278,9 @@ impl Problem {
                 s
             }
             Problem::UnknownTaskType { suggestion: Some(s), .. } => format!("did you mean `{s}`?"),
+            Problem::UnknownTaskType { suggestion: None, type_name } if type_name.starts_with("io.kestra.") => format!(
+                "`{type_name}` is a Kestra plugin runner does not run yet: `runner test` can stand in for it with a fixture, and `runner validate --allow-unsupported` checks the rest of the flow; `runner plugins` lists the task types runner runs"
+            ),
             Problem::UnknownTaskType { suggestion: None, .. } => {
                 "`runner plugins` lists the task types this runner supports".to_string()
             }
@@ -307,6 +310,22 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .into_iter()
         .map(|c| (levenshtein(&word_lower, &c.to_ascii_lowercase()), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.to_string())
+}
+
+/// The closest candidate at most `max` edits from `word` (case-insensitive): a typo, not a
+/// resemblance.
+pub fn typo_of<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Option<String> {
+    let word_lower = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(&word_lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, _)| *d <= max)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.to_string())
 }

@@ -69,6 +69,18 @@ pub fn format_hms(d: Duration) -> String {
     )
 }
 
+/// A duration as people read it, the one form runner prints: `268µs`, `12.3ms`, `2.50s`,
+/// `1m05.2s` (records keep Kestra's ISO form, [`format_iso`]).
+pub fn format_human(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    match secs {
+        s if s < 0.001 => format!("{}µs", d.as_micros()),
+        s if s < 1.0 => format!("{:.1}ms", s * 1000.0),
+        s if s < 60.0 => format!("{s:.2}s"),
+        s => format!("{}m{:04.1}s", (s / 60.0) as u64, s % 60.0),
+    }
+}
+
 /// Java's `Duration.toString()`: `PT1H30M`, `PT0.5S`, `PT0S`.
 pub fn format_iso(d: Duration) -> String {
     let secs = d.as_secs();

@@ -34,13 +34,23 @@ pub fn load_str(text: &str) -> Result<Vec<Node>, LoadError> {
     // YAML ends a line at `\n`, `\r\n` or a bare `\r`; the parser places what it finds at the
     // end of the stream (an implicit null, an unexpected end) one line past the last.
     let last_line = text.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1;
+    // The parser takes a NUL for the end of the stream and reports that instead.
+    if let Some(at) = text.find('\0') {
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        return Err(LoadError {
+            message: "invalid YAML: the text holds a NUL character (U+0000), which YAML does not allow: remove it".into(),
+            span: Span::new(line as u32, col as u32, 1),
+        });
+    }
     let mut builder = Builder {
         last_line,
         ..Builder::default()
     };
     for event in Parser::new_from_str(text) {
         let (event, span) = event.map_err(|e| LoadError {
-            message: format!("invalid YAML: {}", e.info()),
+            message: format!("invalid YAML: {}{}", e.info(), yaml_hint(e.info())),
             span: Span::new(
                 e.marker().line().min(last_line) as u32,
                 e.marker().col() as u32 + 1,
@@ -50,6 +60,23 @@ pub fn load_str(text: &str) -> Result<Vec<Node>, LoadError> {
         builder.push(event, span)?;
     }
     Ok(builder.docs)
+}
+
+/// What to do about the parser's most common complaints.
+fn yaml_hint(info: &str) -> &'static str {
+    if info.contains("mapping values are not allowed") {
+        "; a `key: value` is where YAML expects a value: check this line's indentation, or quote a value that holds `: `"
+    } else if info.contains("did not find expected key") {
+        "; check the indentation of this line against the keys above it"
+    } else if info.contains("found character that cannot start any token") {
+        "; a tab indents this line (YAML indents with spaces), or a value starting with `@` or a backquote needs quotes"
+    } else if info.contains("did not find expected '-' indicator")
+        || info.contains("did not find expected node content")
+    {
+        "; check the indentation of the list items around this line"
+    } else {
+        ""
+    }
 }
 
 enum Frame {
@@ -443,6 +470,26 @@ mod tests {
         let err = load_str("a:\n  - b\n c: [\n").unwrap_err();
         assert!(err.message.starts_with("invalid YAML"), "{}", err.message);
         assert!(err.span.line >= 3);
+    }
+
+    #[test]
+    fn a_nul_character_is_named_where_it_is() {
+        let err = load_str("id: x\nmessage: \"hi\0there\"\n").unwrap_err();
+        assert!(err.message.contains("NUL character"), "{}", err.message);
+        assert_eq!((err.span.line, err.span.col), (2, 13));
+    }
+
+    #[test]
+    fn indentation_mistakes_get_a_hint() {
+        let err = load_str("id: x\ntasks:\n  - id: a\n    type: t\n   message: hi\n").unwrap_err();
+        assert!(err.message.contains("indentation"), "{}", err.message);
+        let err = load_str("a: b: c\n").unwrap_err();
+        assert!(
+            err.message
+                .contains("mapping values are not allowed in this context; a `key: value`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -29,7 +29,15 @@ async fn main() {
         pg.password
     );
     let start = Instant::now();
-    let run = runner_testkit::run_flow(&[runner_core::TASKS, runner_postgres::TASKS], &yaml).await;
+    let run = runner_testkit::run_flow(
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_postgres::TASKS,
+        ],
+        &yaml,
+    )
+    .await;
     let took = start.elapsed();
     assert_eq!(run.state.as_str(), "SUCCESS", "{}", run.logs);
     let size = run.outputs("fetch")["size"].as_u64().unwrap();

@@ -1,12 +1,11 @@
 //! One value of a result row, decoded from PostgreSQL's binary format for every type of
-//! Kestra's cell converter, and written as Kestra writes it: JSON for FETCH outputs, Ion text
-//! for STORE files.
+//! Kestra's cell converter into the SQL kit's [`Cell`], which writes it as Kestra does.
 
-use base64::Engine;
-use jiff::civil::{Date, DateTime, Time};
+use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use postgres_types::{FromSql, Kind, Type};
-use serde_json::{Map, Number, Value as Json};
+pub(crate) use runner_jdbc::Cell;
+use serde_json::Value as Json;
 use std::fmt;
 
 /// A column's raw bytes, whatever its type (the statement's columns give the type).
@@ -73,31 +72,6 @@ pub(crate) fn write_ion_direct(
     Some(int.map(|i| {
         let _ = write!(out, "{i}");
     }))
-}
-
-/// A decoded value, keeping what each Kestra output form needs.
-#[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Cell {
-    Null,
-    Bool(bool),
-    Int(i64),
-    /// float4, kept apart: Kestra widens it to a double in Ion but prints it as a float in JSON.
-    Float4(f32),
-    Float8(f64),
-    /// numeric, as exact decimal text (`2147483645.1234`, `-5`, `NaN`).
-    Decimal(String),
-    Text(String),
-    Date(Date),
-    /// time and timetz (converted to the task's zone), as Kestra's LocalTime.
-    Time(Time),
-    Timestamp(DateTime),
-    TimestampTz(jiff::ZonedDateTime),
-    /// Kestra's `P{y}Y{m}M{d}DT{h}H{mi}M{s}S`.
-    Interval(String),
-    Json(Json),
-    Bytes(Vec<u8>),
-    Array(Vec<Cell>),
-    Map(Vec<(String, Option<String>)>),
 }
 
 /// Why a value cannot be converted; the task fails with this text.
@@ -259,7 +233,12 @@ pub(crate) fn decode(
         Type::BYTEA => Cell::Bytes(b.to_vec()),
         Type::VOID => Cell::Null,
         Type::TS_VECTOR => Cell::Text(tsvector(b)?),
-        ref other if other.name() == "hstore" => Cell::Map(hstore(b)?),
+        ref other if other.name() == "hstore" => Cell::Map(
+            hstore(b)?
+                .into_iter()
+                .map(|(k, v)| (k, v.map_or(Cell::Null, Cell::Text)))
+                .collect(),
+        ),
         ref other if other.name() == "citext" => Cell::Text(utf8(b)?),
         ref other => {
             let name = other.name();
@@ -426,154 +405,6 @@ fn hstore(b: &[u8]) -> Result<Vec<(String, Option<String>)>, CellError> {
     Ok(out)
 }
 
-/// Java's ISO_LOCAL_TIME: `HH:mm:ss` and the fraction without trailing zeros.
-fn iso_time(t: Time) -> String {
-    let mut s = format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second());
-    let nanos = t.subsec_nanosecond();
-    if nanos != 0 {
-        s.push('.');
-        s.push_str(format!("{nanos:09}").trim_end_matches('0'));
-    }
-    s
-}
-
-fn iso_datetime(dt: DateTime) -> String {
-    format!("{}T{}", dt.date(), iso_time(dt.time()))
-}
-
-fn iso_offset(secs: i32) -> String {
-    if secs == 0 {
-        return "Z".into();
-    }
-    let sign = if secs < 0 { '-' } else { '+' };
-    let a = secs.abs();
-    format!("{sign}{:02}:{:02}", a / 3600, a / 60 % 60)
-}
-
-/// Java's `Float.toString` magnitude, as a JSON number (what Jackson writes for a Float).
-fn float4_json(f: f32) -> Json {
-    format!("{f}")
-        .parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .map_or(Json::Null, Json::Number)
-}
-
-impl Cell {
-    /// The FETCH/FETCH_ONE output form (Kestra's JSON).
-    pub(crate) fn to_json(&self) -> Json {
-        match self {
-            Cell::Null => Json::Null,
-            Cell::Bool(b) => Json::Bool(*b),
-            Cell::Int(i) => Json::from(*i),
-            Cell::Float4(f) => float4_json(*f),
-            Cell::Float8(f) => Number::from_f64(*f).map_or(Json::Null, Json::Number),
-            Cell::Decimal(d) => d
-                .parse::<f64>()
-                .ok()
-                .and_then(Number::from_f64)
-                .map_or_else(|| Json::String(d.clone()), Json::Number),
-            Cell::Text(s) | Cell::Interval(s) => Json::String(s.clone()),
-            Cell::Date(d) => Json::String(d.to_string()),
-            Cell::Time(t) => Json::String(iso_time(*t)),
-            Cell::Timestamp(dt) => Json::String(iso_datetime(*dt)),
-            Cell::TimestampTz(z) => {
-                // Jackson writes a ZonedDateTime as an instant in UTC.
-                let utc = z.timestamp().to_zoned_datetime(TimeZone::UTC);
-                Json::String(format!("{}Z", iso_datetime(utc.datetime())))
-            }
-            Cell::Json(v) => v.clone(),
-            Cell::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
-            Cell::Array(items) => Json::Array(items.iter().map(Cell::to_json).collect()),
-            Cell::Map(pairs) => Json::Object(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone().map_or(Json::Null, Json::String)))
-                    .collect::<Map<_, _>>(),
-            ),
-        }
-    }
-
-    /// The STORE form: Ion text as Kestra 1.x writes it.
-    pub(crate) fn write_ion(&self, out: &mut String) {
-        match self {
-            Cell::Null => out.push_str("null"),
-            Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Cell::Int(i) => {
-                let _ = fmt::Write::write_fmt(out, format_args!("{i}"));
-            }
-            Cell::Float4(f) => runner_ion::write_float(f64::from(*f), out),
-            Cell::Float8(f) => runner_ion::write_float(*f, out),
-            Cell::Decimal(d) => match d.as_str() {
-                "NaN" => out.push_str("nan"),
-                "Infinity" => out.push_str("+inf"),
-                "-Infinity" => out.push_str("-inf"),
-                _ => {
-                    out.push_str(d);
-                    if !d.contains('.') {
-                        out.push('.');
-                    }
-                }
-            },
-            Cell::Text(s) | Cell::Interval(s) => runner_ion::write_string(s, out),
-            Cell::Date(d) => out.push_str(&d.to_string()),
-            Cell::Time(t) => {
-                out.push_str("LocalTime::");
-                runner_ion::write_string(&iso_time(*t), out);
-            }
-            Cell::Timestamp(dt) => {
-                out.push_str("LocalDateTime::");
-                runner_ion::write_string(&iso_datetime(*dt), out);
-            }
-            Cell::TimestampTz(z) => {
-                let zone = z
-                    .time_zone()
-                    .iana_name()
-                    .map(|n| format!("[{n}]"))
-                    .unwrap_or_default();
-                let text = format!(
-                    "{}{}{zone}",
-                    iso_datetime(z.datetime()),
-                    iso_offset(z.offset().seconds())
-                );
-                out.push_str("ZonedDateTime::");
-                runner_ion::write_string(&text, out);
-            }
-            Cell::Json(v) => runner_ion::write_json(v, out),
-            Cell::Bytes(b) => {
-                out.push_str("{{");
-                out.push_str(&base64::engine::general_purpose::STANDARD.encode(b));
-                out.push_str("}}");
-            }
-            Cell::Array(items) => {
-                out.push('[');
-                for (i, c) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    c.write_ion(out);
-                }
-                out.push(']');
-            }
-            Cell::Map(pairs) => {
-                out.push('{');
-                for (i, (k, v)) in pairs.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    runner_ion::write_field_name(k, out);
-                    out.push(':');
-                    match v {
-                        Some(v) => runner_ion::write_string(v, out),
-                        None => out.push_str("null"),
-                    }
-                }
-                out.push('}');
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,43 +491,5 @@ mod tests {
         );
         assert_eq!(numeric(&numeric_bytes(0, 0, 0, 2, &[])).unwrap(), "0.00");
         assert_eq!(numeric(&numeric_bytes(1, 1, 0, 0, &[1])).unwrap(), "10000");
-    }
-
-    #[test]
-    fn ion_forms_match_kestra() {
-        let ion = |c: Cell| {
-            let mut s = String::new();
-            c.write_ion(&mut s);
-            s
-        };
-        assert_eq!(ion(Cell::Decimal("5".into())), "5.");
-        assert_eq!(ion(Cell::Float4(3.2)), "3.200000047683716e0");
-        assert_eq!(ion(Cell::Date(Date::constant(2030, 12, 25))), "2030-12-25");
-        assert_eq!(
-            ion(Cell::Time(Time::constant(4, 5, 30, 0))),
-            "LocalTime::\"04:05:30\""
-        );
-        let paris = TimeZone::get("Europe/Paris").unwrap();
-        let z = "2004-10-19T06:23:54.25Z"
-            .parse::<jiff::Timestamp>()
-            .unwrap()
-            .to_zoned_datetime(paris);
-        assert_eq!(
-            ion(Cell::TimestampTz(z.clone())),
-            "ZonedDateTime::\"2004-10-19T08:23:54.25+02:00[Europe/Paris]\""
-        );
-        assert_eq!(
-            Cell::TimestampTz(z).to_json(),
-            Json::String("2004-10-19T06:23:54.25Z".into())
-        );
-        assert_eq!(
-            ion(Cell::Bytes(vec![0xde, 0xad, 0xbe, 0xef])),
-            "{{3q2+7w==}}"
-        );
-        assert_eq!(
-            Cell::Float4(9.223372e18).to_json().as_f64(),
-            Some(9.223372e18),
-            "Float.toString digits, not the widened double"
-        );
     }
 }

@@ -1,22 +1,19 @@
 //! What Query and Queries share: connecting, running one statement, and turning its result
 //! into outputs, streaming rows in `fetchSize` batches.
 
-use crate::cell::{Cell, RawCell, decode, write_ion_direct};
+use crate::cell::{RawCell, decode, write_ion_direct};
 use crate::connection::{Target, describe, parse_url};
-use crate::props::{FetchType, Login, Options, Tls};
-use crate::sql::bind_named;
+use crate::props::{Login, Options, Tls};
 use bytes::BytesMut;
 use futures_util::future::{Either, select};
 use futures_util::{TryStreamExt, pin_mut};
 use jiff::tz::TimeZone;
 use postgres_types::{Format, IsNull, ToSql, Type, to_sql_checked};
-use runner_core::plugin::{
-    Cleanup, ErrorKind, FileProgress, Level, Outputs, Progress, ProgressUnit, Property, RunContext,
-    TaskError,
-};
+use runner_core::plugin::{Cleanup, ErrorKind, Level, Outputs, Property, RunContext, TaskError};
+use runner_jdbc::sql::{Placeholders, bind_named, split_statements};
+use runner_jdbc::{FetchType, ResultSet, no_result_output};
 use serde_json::{Map, Value as Json};
 use std::pin::{Pin, pin};
-use tokio::io::AsyncWriteExt;
 use tokio_postgres::{Client, NoTls, Transaction};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -83,23 +80,16 @@ pub(crate) fn prepare(
     transaction: Option<&Property<bool>>,
 ) -> Result<Prepared, TaskError> {
     let (target, tls) = connect_to(ctx, login, &p.tls)?;
-    let zone = ctx.render_time_zone(&p.time_zone_id, "timeZoneId")?;
-    let fetch = p.fetch_mode(ctx.render_opt(&p.fetch_type, "fetchType")?);
-    let fetch_size = ctx
-        .render_opt(&p.fetch_size, "fetchSize")?
-        .unwrap_or(10_000)
-        .max(1);
+    let o = p.query.render(ctx)?;
     Ok(Prepared {
         target,
         tls,
         sql: ctx.render(sql, "sql")?,
-        after_sql: ctx.render_opt(&p.after_sql, "afterSQL")?,
-        parameters: ctx
-            .render_opt(&p.parameters, "parameters")?
-            .unwrap_or_default(),
-        fetch,
-        fetch_size,
-        zone,
+        after_sql: o.after_sql,
+        parameters: o.parameters,
+        fetch: o.fetch,
+        fetch_size: o.fetch_size,
+        zone: o.zone,
         transaction: match transaction {
             Some(t) => ctx.render(t, "transaction")?,
             None => true,
@@ -267,7 +257,7 @@ fn bind(sql: &str, parameters: &Map<String, Json>) -> Result<(String, Vec<TextPa
     if parameters.is_empty() {
         return Ok((sql.to_string(), Vec::new()));
     }
-    let (sql, names) = bind_named(sql);
+    let (sql, names) = bind_named(sql, Placeholders::Numbered);
     let params = names
         .iter()
         .map(|n| {
@@ -304,11 +294,7 @@ pub(crate) async fn run_statement(
         tx.execute_raw(&stmt, params.iter())
             .await
             .map_err(|e| describe(&e, target, Some(&bound)))?;
-        return Ok(if stmt.columns().is_empty() {
-            None
-        } else {
-            Some(Outputs::from_iter([("row".to_string(), Json::Null)]))
-        });
+        return Ok((!stmt.columns().is_empty()).then(no_result_output));
     }
     let names: Vec<String> = stmt
         .columns()
@@ -324,43 +310,10 @@ pub(crate) async fn run_statement(
     } else {
         prep.fetch_size as i32
     };
-
-    let mut out = Outputs::new();
-    out.insert("row".into(), Json::Null);
-    let mut size: u64 = 0;
-    let mut rows: Vec<Json> = Vec::new();
-    let mut file = None;
-    if prep.fetch == FetchType::Store {
-        let name = format!("{}.ion", uuid_digits());
-        let u = ctx.output_file_uri(&name);
-        file = Some(StoreFile {
-            file: ctx.storage().create(&u).await?,
-            written: 0,
-            shared: 0,
-            progress: ctx.share_growing_file(&u),
-            uri: u,
-        });
-    }
     let types: Vec<Type> = stmt.columns().iter().map(|c| c.type_().clone()).collect();
-    // Field names are the same on every row: encode them once.
-    let ion_names: Vec<String> = names
-        .iter()
-        .map(|n| {
-            let mut t = String::new();
-            runner_ion::write_field_name(n, &mut t);
-            t.push(':');
-            t
-        })
-        .collect();
-    // STORE rows are appended here and written out in blocks of about STORE_BLOCK bytes.
-    let mut block = String::new();
-    // Rows so far, for a terminal; updated once per block written.
-    let stored = if file.is_some() {
-        ctx.progress("storing", ProgressUnit::Rows, None)
-    } else {
-        Progress::none()
-    };
-    let mut cells = Vec::with_capacity(names.len());
+    let mut set = ResultSet::open(ctx, prep.fetch, names.clone()).await?;
+    let unsupported = |e: crate::cell::CellError| TaskError::new(ErrorKind::Unsupported, e.0);
+    let mut cells = Vec::with_capacity(types.len());
     'batches: loop {
         let stream = tx
             .query_portal_raw(&portal, batch)
@@ -374,29 +327,21 @@ pub(crate) async fn run_statement(
             .map_err(|e| describe(&e, target, Some(&bound)))?
         {
             in_batch += 1;
-            size += 1;
-            if let Some(f) = file.as_mut() {
-                block.push('{');
-                for (i, ty) in types.iter().enumerate() {
-                    if i > 0 {
-                        block.push(',');
-                    }
-                    block.push_str(&ion_names[i]);
+            if prep.fetch == FetchType::Store {
+                // Most columns are written straight from their wire bytes.
+                set.push_ion(|i, out| {
                     let RawCell(raw) = row
                         .try_get(i)
                         .map_err(|e| describe(&e, target, Some(&bound)))?;
-                    let written = match write_ion_direct(ty, raw, &mut block) {
-                        Some(written) => written,
+                    let ty = &types[i];
+                    match write_ion_direct(ty, raw, out) {
+                        Some(written) => written.map_err(unsupported),
                         None => decode(&names[i], ty, raw, &prep.zone)
-                            .map(|cell| cell.write_ion(&mut block)),
-                    };
-                    written.map_err(|e| TaskError::new(ErrorKind::Unsupported, e.0))?;
-                }
-                block.push_str("}\n");
-                if block.len() >= STORE_BLOCK {
-                    f.write(&mut block).await?;
-                    stored.set(size);
-                }
+                            .map(|cell| cell.write_ion(out))
+                            .map_err(unsupported),
+                    }
+                })
+                .await?;
                 continue;
             }
             cells.clear();
@@ -404,31 +349,17 @@ pub(crate) async fn run_statement(
                 let RawCell(raw) = row
                     .try_get(i)
                     .map_err(|e| describe(&e, target, Some(&bound)))?;
-                let cell = decode(&names[i], ty, raw, &prep.zone)
-                    .map_err(|e| TaskError::new(ErrorKind::Unsupported, e.0))?;
-                cells.push(cell);
+                cells.push(decode(&names[i], ty, raw, &prep.zone).map_err(unsupported)?);
             }
-            if prep.fetch == FetchType::FetchOne {
-                out.insert("row".into(), json_row(&names, &cells));
+            if !set.push(&cells).await? {
                 break 'batches;
             }
-            rows.push(json_row(&names, &cells));
         }
         if in_batch < batch {
             break;
         }
     }
-    drop(stored);
-    if let Some(mut f) = file {
-        f.write(&mut block).await?;
-        f.flush().await?;
-        out.insert("uri".into(), Json::String(f.uri));
-    }
-    if prep.fetch == FetchType::Fetch {
-        out.insert("rows".into(), Json::Array(rows));
-    }
-    out.insert("size".into(), Json::from(size));
-    Ok(Some(out))
+    Ok(Some(set.finish().await?))
 }
 
 /// Runs `afterSQL` (one statement) with the same parameters.
@@ -438,7 +369,7 @@ pub(crate) async fn run_after(
     after: &str,
     prep: &Prepared,
 ) -> Result<(), TaskError> {
-    if crate::sql::split_statements(after).len() > 1 {
+    if split_statements(after).len() > 1 {
         return Err(TaskError::property(
             "afterSQL",
             "Query task afterSQL supports only a single SQL statement. Use the Queries task to run multiple statements.",
@@ -453,69 +384,4 @@ pub(crate) async fn run_after(
         .await
         .map_err(|e| describe(&e, target, Some(&bound)))?;
     Ok(())
-}
-
-fn json_row(names: &[String], cells: &[Cell]) -> Json {
-    let mut m = Map::with_capacity(names.len());
-    for (n, c) in names.iter().zip(cells) {
-        m.insert(n.clone(), c.to_json());
-    }
-    Json::Object(m)
-}
-
-/// The size of the blocks STORE writes: large enough that a write costs little per row.
-const STORE_BLOCK: usize = 256 * 1024;
-
-/// The STORE file, offered to the next task while it grows (an Upload sends its parts).
-struct StoreFile {
-    file: tokio::fs::File,
-    written: u64,
-    /// Bytes reported to the next task so far.
-    shared: u64,
-    progress: FileProgress,
-    uri: String,
-}
-
-impl StoreFile {
-    /// Appends `block` and empties it.
-    async fn write(&mut self, block: &mut String) -> Result<(), TaskError> {
-        self.file
-            .write_all(block.as_bytes())
-            .await
-            .map_err(|e| self.error(e))?;
-        self.written += block.len() as u64;
-        block.clear();
-        if self.progress.is_followed() && self.written - self.shared >= SHARE_STEP {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    /// Waits for the writes in flight (tokio writes in the background, so this is where the
-    /// last write's error shows) and reports what is now final.
-    async fn flush(&mut self) -> Result<(), TaskError> {
-        let flushed = self.file.flush().await;
-        flushed.map_err(|e| self.error(e))?;
-        self.shared = self.written;
-        self.progress.written(self.written);
-        Ok(())
-    }
-
-    fn error(&self, e: std::io::Error) -> TaskError {
-        TaskError::new(
-            ErrorKind::Io,
-            format!("cannot write the STORE file {}", self.uri),
-        )
-        .hint("check the free space and permissions of the storage directory (--storage)")
-        .caused_by(e)
-    }
-}
-
-/// How much more of the STORE file must be written before the next task hears of it: a
-/// flush costs a wait, and an Upload sends 8 MiB parts.
-const SHARE_STEP: u64 = 4 * 1024 * 1024;
-
-/// Kestra names STORE files with random digits.
-fn uuid_digits() -> String {
-    runner_core::ids::random_u64().to_string()
 }

@@ -3,8 +3,8 @@
 
 use crate::exec::{Session, prepare, run_statement};
 use crate::props::{Login, Options};
-use crate::sql::split_statements;
 use runner_core::plugin::*;
+use runner_jdbc::sql::split_statements;
 use serde::Deserialize;
 
 pub(crate) const QUERIES: TaskDescriptor = TaskDescriptor {

@@ -2,8 +2,8 @@
 
 use crate::exec::{Session, prepare, run_after, run_statement};
 use crate::props::{Login, Options};
-use crate::sql::split_statements;
 use runner_core::plugin::*;
+use runner_jdbc::sql::split_statements;
 use serde::Deserialize;
 
 pub(crate) const QUERY: TaskDescriptor = TaskDescriptor {
@@ -54,7 +54,7 @@ impl RunnableTask for Query {
                     Ok(output)
                 })
                 .await?;
-            Ok(output.unwrap_or_else(|| Outputs::from_iter([("row".to_string(), Json::Null)])))
+            Ok(output.unwrap_or_else(runner_jdbc::no_result_output))
         })
     }
 }

@@ -2,7 +2,11 @@
 
 use runner_testkit::{Postgres, Run, run_flow, run_flow_with};
 
-const TASKS: &[&[runner_core::TaskDescriptor]] = &[runner_core::TASKS, runner_postgres::TASKS];
+const TASKS: &[&[runner_core::TaskDescriptor]] = &[
+    runner_core::TASKS,
+    runner_core_tasks::TASKS,
+    runner_postgres::TASKS,
+];
 
 /// A PostgreSQL task of `kind` with id `id`; `extra` is the rest of its properties, indented.
 fn task(pg: &Postgres, id: &str, kind: &str, extra: &str) -> String {

@@ -26,7 +26,15 @@ fn flow(pg: &Postgres, kind: &str, extra: &str) -> String {
 }
 
 async fn run(yaml: &str) -> Run {
-    run_flow(&[runner_core::TASKS, runner_postgres::TASKS], yaml).await
+    run_flow(
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_postgres::TASKS,
+        ],
+        yaml,
+    )
+    .await
 }
 
 /// Kestra's asserted values (its PgsqlTest.checkRow), in our output form.

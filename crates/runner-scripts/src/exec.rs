@@ -2,6 +2,7 @@
 //! render the commands with `workingDir`/`outputDir`, replace `kestra://` URIs by local
 //! copies, run the command on a task runner, relay its output, and keep its output files.
 
+use crate::kit::{RunnerMode, TaskRunnerChoice};
 use crate::props::{DockerOptions, LegacyRunner, ScriptProps, TargetOs, TaskRunnerSpec};
 use crate::runner::{self, Launch, Ran};
 use runner_core::plugin::*;
@@ -10,15 +11,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 /// What differs between languages.
-pub(crate) struct Language {
+pub struct Language {
     /// The image a container runner uses when the task names none.
-    pub(crate) default_image: &'static str,
+    pub default_image: &'static str,
     /// Variables the language's tasks always set.
-    pub(crate) env: &'static [(&'static str, &'static str)],
+    pub env: &'static [(&'static str, &'static str)],
 }
 
 /// The script or commands of a task.
-pub(crate) enum Body<'a> {
+pub enum Body<'a> {
     /// Joined to the before commands and given to the interpreter.
     Commands(&'a Property<Vec<String>>),
     /// One command: the script text itself (shell.Script).
@@ -91,16 +92,20 @@ pub(crate) async fn choose(
     let Requested::Docker { options, named } = requested else {
         return Ok(Chosen::Process);
     };
-    let mode = ctx.setting("task-runner").unwrap_or("auto");
+    let mode = ctx
+        .service::<TaskRunnerChoice>()
+        .copied()
+        .unwrap_or_default()
+        .mode;
     let host = ctx.render_opt(&options.host, "taskRunner.host")?;
     match mode {
-        "process" => Ok(Chosen::Process),
-        "docker" => {
+        RunnerMode::Process => Ok(Chosen::Process),
+        RunnerMode::Docker => {
             let engine = runner::docker::connect(ctx, host.as_deref()).await?;
             let container = runner::docker::Container::new(ctx, engine, options, image, vars)?;
             Ok(Chosen::Docker(Box::new(container)))
         }
-        _ => {
+        RunnerMode::Auto => {
             if let Ok(engine) = runner::docker::connect(ctx, host.as_deref()).await {
                 let container = runner::docker::Container::new(ctx, engine, options, image, vars)?;
                 return Ok(Chosen::Docker(Box::new(container)));
@@ -120,6 +125,25 @@ pub(crate) async fn choose(
             Ok(Chosen::Process)
         }
     }
+}
+
+/// The Docker runner the task names, with no fallback to this machine.
+async fn choose_docker(
+    ctx: &RunContext,
+    requested: Requested,
+    image: Option<String>,
+    vars: &Map<String, Json>,
+) -> Result<Chosen, TaskError> {
+    let Requested::Docker { options, .. } = requested else {
+        return Err(TaskError::new(
+            ErrorKind::Unsupported,
+            "this task runs in a container: it needs the Docker task runner",
+        ));
+    };
+    let host = ctx.render_opt(&options.host, "host")?;
+    let engine = runner::docker::connect(ctx, host.as_deref()).await?;
+    let container = runner::docker::Container::new(ctx, engine, options, image, vars)?;
+    Ok(Chosen::Docker(Box::new(container)))
 }
 
 /// The working directory, made ready: namespace files, `outputDir`, and the runner
@@ -167,13 +191,42 @@ pub(crate) async fn prepare(
     })
 }
 
-/// Everything a script task does, for the current script tasks.
-pub(crate) async fn run(
+/// Everything a script task does: prepares the working directory (namespace files,
+/// `inputFiles`), renders `body` and `beforeCommands` with `workingDir`, replaces `kestra://`
+/// URIs by local copies, runs the command line on the task runner the flow and the run choose,
+/// relays its output (the `::{json}::` protocol gives outputs and metrics), and keeps the
+/// `outputFiles`. A non-zero exit fails the task with Kestra's message, keeping the outputs.
+/// The working directory stays until the task run ends: `ctx.working_dir()` after this returns
+/// the same folder, for tasks that read what the command wrote (dbt's run results).
+pub async fn run(
     ctx: &RunContext,
     props: &ScriptProps,
     language: &Language,
     body: Body<'_>,
     extra: Extra,
+) -> Result<Outputs, TaskError> {
+    run_on(ctx, props, language, body, extra, false).await
+}
+
+/// [`run`], always on the Docker task runner the props name (never on this machine, whatever
+/// `--task-runner` says; no engine is an error): for a task whose purpose is a container,
+/// io.kestra.plugin.docker.cli.Run.
+pub async fn run_in_container(
+    ctx: &RunContext,
+    props: &ScriptProps,
+    language: &Language,
+    body: Body<'_>,
+) -> Result<Outputs, TaskError> {
+    run_on(ctx, props, language, body, Extra::default(), true).await
+}
+
+async fn run_on(
+    ctx: &RunContext,
+    props: &ScriptProps,
+    language: &Language,
+    body: Body<'_>,
+    extra: Extra,
+    docker_only: bool,
 ) -> Result<Outputs, TaskError> {
     let output_dir = ctx
         .render_opt(&props.output_directory, "outputDirectory")?
@@ -193,7 +246,11 @@ pub(crate) async fn run(
         LegacyRunner::Docker,
     )?;
     let image = image_of(ctx, &requested, props, language, &prepared.vars)?;
-    let chosen = choose(ctx, requested, image, &prepared.vars).await?;
+    let chosen = if docker_only {
+        choose_docker(ctx, requested, image, &prepared.vars).await?
+    } else {
+        choose(ctx, requested, image, &prepared.vars).await?
+    };
     let on_host = matches!(chosen, Chosen::Process);
     let mut rewrites = Rewrites::default();
     let setup = match &extra.python {
@@ -280,9 +337,25 @@ pub(crate) async fn run(
 
 /// What a task type adds to the common run.
 #[derive(Default)]
-pub(crate) struct Extra {
+pub struct Extra {
     /// Python's dependencies and version (python tasks).
     pub(crate) python: Option<crate::python_env::PythonSetup>,
+}
+
+impl Extra {
+    /// Installs `dependencies` (pip requirement specifiers) into a cached virtual environment
+    /// first, and runs the command with it on PATH (on the Process runner; in a container, pip
+    /// installs them into the image's Python before the command).
+    pub fn python_dependencies(dependencies: Vec<String>) -> Extra {
+        Extra {
+            python: Some(crate::python_env::PythonSetup {
+                dependencies,
+                version: None,
+                cache: true,
+                manager: crate::python_env::PackageManager::Uv,
+            }),
+        }
+    }
 }
 
 /// The image a container runner would use: the runner's, else `containerImage`, else the

@@ -9,6 +9,7 @@
 //! and metrics (`protocol`), and `outputFiles` go to storage.
 
 mod exec;
+pub mod kit;
 mod languages;
 mod legacy;
 mod lines;

@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 pub(crate) const PROCESS: &str = "io.kestra.plugin.core.runner.Process";
 pub(crate) const DOCKER: &str = "io.kestra.plugin.scripts.runner.docker.Docker";
 
-/// Every script task's properties but its `script`/`commands`.
+/// Every script task's properties but its `script`/`commands` (Kestra's `AbstractExecScript`):
+/// a task of the script kit flattens it into its own struct.
 #[derive(Deserialize, Properties)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ScriptProps {
+pub struct ScriptProps {
     /// Commands run first, in the same shell (`{{ workingDir }}` works in them).
     pub(crate) before_commands: Option<Property<Vec<String>>>,
     /// The program and arguments the commands are given to (default `["/bin/sh", "-c"]`).

@@ -269,4 +269,61 @@ mod tests {
             }
         }
     }
+
+    /// Generated lines from the protocol's own tokens: any line a script prints is text, a
+    /// message or a reason, never a panic, and a message's metrics are numbers.
+    #[test]
+    fn generated_lines_never_panic() {
+        const TOKENS: &[&str] = &[
+            "::",
+            "{",
+            "}",
+            "[",
+            "]",
+            "\"outputs\"",
+            "\"metrics\"",
+            "\"logs\"",
+            ":",
+            ",",
+            "\"name\"",
+            "\"type\"",
+            "\"counter\"",
+            "\"timer\"",
+            "\"value\"",
+            "\"tags\"",
+            "\"level\"",
+            "\"message\"",
+            "\"ERROR\"",
+            "1",
+            "-1e308",
+            "1e999",
+            "null",
+            "true",
+            "\"x\"",
+            "\"\\u0000\"",
+            "é",
+            " ",
+            "\\",
+            "\"",
+        ];
+        let mut state: u64 = 0x5EED;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut line = String::from("::{");
+            for _ in 0..next() % 24 {
+                line.push_str(TOKENS[(next() % TOKENS.len() as u64) as usize]);
+            }
+            line.push_str("}::");
+            if let Line::Message(m) = parse(&line) {
+                for metric in m.metrics {
+                    assert!(metric.value.is_finite(), "{line}");
+                }
+            }
+        }
+    }
 }

@@ -330,7 +330,7 @@ async fn step(ctx: &RunContext, argv: &[&str]) -> Result<(), TaskError> {
     command
         .args(&argv[1..])
         .env_clear()
-        .envs(ctx.environment())
+        .envs(ctx.process_environment())
         .env("PIP_ROOT_USER_ACTION", "ignore")
         .env("PIP_DISABLE_PIP_VERSION_CHECK", "1")
         .stdin(Stdio::null())

@@ -473,9 +473,7 @@ async fn volumes_need_host_access() {
     );
 
     let mut options = on_docker(&host);
-    options
-        .settings
-        .push(("docker-host-access".into(), "true".into()));
+    options.docker_host_access = true;
     let r = run_script(&flow(&task), options).await;
     assert_eq!(r.state(), "SUCCESS", "{}", r.logs);
     assert_eq!(r.lines("sh", "INFO"), ["from this machine"]);

@@ -11,6 +11,10 @@ const MASK: &str = "******";
 /// about such a secret instead.
 pub const MIN_MASKED_LENGTH: usize = 4;
 
+/// The shortest line of a wrapped base64 form that is masked on its own: a few characters of
+/// base64 would match unrelated text.
+const WRAPPED_LINE_MIN: usize = 8;
+
 /// What [`Masker::add`] did with a value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Added {
@@ -28,6 +32,8 @@ pub struct Masker {
 
 #[derive(Default)]
 struct State {
+    /// How many values were added: text masked before a change may hold a newer secret.
+    generation: u64,
     values: Vec<String>,
     patterns: Vec<String>,
     automaton: Option<AhoCorasick>,
@@ -57,6 +63,7 @@ impl Masker {
             return Added::Masked;
         }
         state.values.push(value.to_string());
+        state.generation += 1;
         let forms = forms(value);
         for f in forms {
             if !f.is_empty() && !state.patterns.contains(&f) {
@@ -195,6 +202,15 @@ impl Masker {
         cut
     }
 
+    /// Changes whenever a value is added: something masked at one generation is fully masked
+    /// as long as the generation has not moved.
+    pub fn generation(&self) -> u64 {
+        match self.state.read() {
+            Ok(s) => s.generation,
+            Err(poisoned) => poisoned.into_inner().generation,
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.state
             .read()
@@ -303,7 +319,31 @@ fn forms(value: &str) -> Vec<String> {
         );
     }
     let b64 = base64::engine::general_purpose::STANDARD;
-    out.push(b64.encode(value));
+    let encoded = b64.encode(value);
+    // Wrapped base64 (GNU base64 and Python's encodebytes at 76 columns, openssl and PEM at
+    // 64) prints the encoding line by line: each line is masked. The last one's final group
+    // changes with what followed the value (`echo` adds a newline) unless the value fills it.
+    let whole_groups = value.len().is_multiple_of(3);
+    for width in [64, 76] {
+        if encoded.len() > width {
+            let chunks: Vec<&str> = encoded
+                .as_bytes()
+                .chunks(width)
+                .map(|c| std::str::from_utf8(c).unwrap_or_default())
+                .collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let line = if i + 1 == chunks.len() && !whole_groups {
+                    &chunk[..chunk.len().saturating_sub(4)]
+                } else {
+                    chunk
+                };
+                if line.len() >= WRAPPED_LINE_MIN {
+                    out.push(line.to_string());
+                }
+            }
+        }
+    }
+    out.push(encoded);
     let bytes = value.as_bytes();
     for shift in 0..3 {
         if bytes.len() <= shift {
@@ -352,6 +392,40 @@ fn found_any(m: &Masker) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `base64` (GNU, 76 columns) and `openssl base64` (64) print for `input`.
+    fn wrapped(input: &[u8], width: usize) -> String {
+        let e = base64::engine::general_purpose::STANDARD.encode(input);
+        e.as_bytes()
+            .chunks(width)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn wrapped_base64_is_masked_line_by_line() {
+        let secret: String = (0..228)
+            .map(|i| (b'a' + (i * 7 % 26) as u8) as char)
+            .collect();
+        let m = masker(&[&secret]);
+        for width in [64, 76] {
+            for input in [secret.clone(), format!("{secret}\n")] {
+                let text = wrapped(input.as_bytes(), width);
+                assert!(text.lines().count() >= 4, "{text}");
+                let masked = m.mask(&text);
+                // Every line is hidden but, at most, the last group of the last one (which
+                // encodes the newline `echo` added, and at most two bytes of the value).
+                for line in masked.lines() {
+                    let hidden = line.starts_with(MASK) && line.len() <= MASK.len() + 4;
+                    assert!(
+                        hidden || line.len() <= 4,
+                        "width {width}: `{line}` in\n{masked}"
+                    );
+                }
+            }
+        }
+    }
 
     fn masker(values: &[&str]) -> Masker {
         let m = Masker::default();

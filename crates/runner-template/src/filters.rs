@@ -427,7 +427,13 @@ pub(crate) fn jq(
     sandbox: Option<&crate::JqSandbox>,
 ) -> Result<Value, Error> {
     let filter = text(&Args::new(a)?.req(0, "expression", "jq")?);
-    let out = crate::jq::run(&filter, &json_of(&v), sandbox).map_err(fail)?;
+    // Kestra reads a string input as JSON first (`outputs.req.body | jq(...)` where the body is
+    // the response text); a string that is not JSON stays a string.
+    let input = match v.as_str().map(serde_json::from_str::<Json>) {
+        Some(Ok(parsed)) => parsed,
+        _ => json_of(&v),
+    };
+    let out = crate::jq::run(&filter, &input, sandbox).map_err(fail)?;
     Ok(value_of(&Json::Array(out)))
 }
 

@@ -201,11 +201,48 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
             missing("The 'read' function expects an argument 'path' that is a path to a namespace file or an internal storage URI.")
         })?;
         let path = text(&path);
+        let other_namespace = args.get(1, "namespace").filter(|n| !n.is_none() && !n.is_undefined()).map(|n| text(&n));
         let Some(files) = &files else {
             return Err(fail(format!("Unable to read the file '{path}': no internal storage is available here")));
         };
         let (execution_id, namespace, flow_id) = execution_of(state);
-        files.read(&path, execution_id.as_deref(), namespace.as_deref(), flow_id.as_deref()).map(Value::from).map_err(|e| fail(e.to_string()))
+        if path.starts_with("kestra://") {
+            return files.read(&path, execution_id.as_deref(), namespace.as_deref(), flow_id.as_deref()).map(Value::from).map_err(|e| fail(e.to_string()));
+        }
+        // A namespace file: `nsfile://ns/path` (`nsfile:///path` for the flow's namespace), or
+        // a path of the flow's namespace, or of `namespace=`.
+        let (ns, file) = match path.strip_prefix("nsfile://") {
+            Some(rest) => match rest.split_once('/') {
+                Some(("", p)) => (None, p.to_string()),
+                Some((n, p)) => (Some(n.to_string()), p.to_string()),
+                None => (None, rest.to_string()),
+            },
+            None => (other_namespace, path.clone()),
+        };
+        let Some(ns) = ns.or(namespace) else {
+            return Err(fail(format!("Unable to read the file '{path}': the flow's namespace is not known here")));
+        };
+        files.read_namespace_file(&ns, &file).map(Value::from).map_err(|e| fail(e.to_string()))
+    });
+
+    // A TCP port free on this machine now, as Kestra's `randomPort()` (a server a script
+    // starts listens there).
+    env.add_function("randomPort", || -> Result<Value, Error> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
+            .map_err(|e| fail(format!("randomPort() found no free port: {e}")))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| fail(format!("randomPort() found no free port: {e}")))?
+            .port();
+        Ok(Value::from(port))
+    });
+
+    let error_logs = hooks.error_logs.clone();
+    env.add_function("errorLogs", move || -> Result<Value, Error> {
+        let logs = error_logs.as_ref().ok_or_else(|| {
+            fail("errorLogs() reads the ERROR logs of a running execution; there is none here")
+        })?;
+        Ok(value_of(&logs.error_logs()))
     });
 
     env.add_function(
@@ -568,7 +605,27 @@ fn render_value(env: &Environment<'_>, input: &Value, recursive: bool) -> Result
     // A value that calls render() on itself would recurse until the stack overflows.
     let _depth = NestedRender::enter()?;
     let ctx = current_context();
-    let once = |s: &str| render_source(env, s, &ctx).map_err(|e| fail(e.to_string()));
+    // The text rendered here was itself rendered (from a variable, an output, a secret): an
+    // error about it must not quote it, nor a name the parser read from it, which could be a
+    // piece of a secret that masking cannot recognise.
+    let once = |s: &str| {
+        render_source(env, s, &ctx).map_err(|e| {
+            // A nested render's own message is already free of the text: passed on.
+            if e.detail.contains("Too many rendering attempts") || e.detail.contains("render(): ") {
+                return fail(e.detail);
+            }
+            let what = match e.kind {
+                crate::RenderErrorKind::Syntax => "it is not a valid template",
+                crate::RenderErrorKind::Undefined => "it uses a variable that is not defined",
+                crate::RenderErrorKind::Other => "a filter or function in it failed",
+                crate::RenderErrorKind::Unknown => "it uses a function or filter runner lacks",
+            };
+            fail(format!(
+                "render(): {what} (line {}); the text is not shown, as it may hold a secret",
+                e.line.unwrap_or(1)
+            ))
+        })
+    };
     match input.kind() {
         ValueKind::String => {
             let mut s = text(input);

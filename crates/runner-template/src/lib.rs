@@ -47,6 +47,8 @@ pub enum RenderErrorKind {
     Undefined,
     /// A filter, function or operation failed.
     Other,
+    /// It names a function, filter or test runner does not have (`detail` says which).
+    Unknown,
 }
 
 impl RenderError {
@@ -77,6 +79,9 @@ impl fmt::Display for RenderError {
                 "{} in the expression `{expression}` at line {line}",
                 self.detail
             ),
+            RenderErrorKind::Unknown => {
+                write!(f, "{} in the expression `{expression}`", self.detail)
+            }
             RenderErrorKind::Undefined => write!(
                 f,
                 "Unable to find `{}` used in the expression `{expression}` at line {line}",
@@ -99,6 +104,18 @@ pub trait FileAccess: Send + Sync {
         namespace: Option<&str>,
         flow_id: Option<&str>,
     ) -> Result<String, Box<dyn std::error::Error + Send + Sync>>;
+
+    /// Namespace file `path` of `namespace`, as text.
+    fn read_namespace_file(
+        &self,
+        namespace: &str,
+        path: &str,
+    ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        Err(format!(
+            "Unable to read the file '{path}' of namespace '{namespace}': namespace files are not available here"
+        )
+        .into())
+    }
 }
 
 /// One `http()` call, its arguments read.
@@ -139,6 +156,12 @@ pub trait KvRead: Send + Sync {
     fn lookup(&self, namespace: &str, key: &str, inherit: bool) -> Result<KvLookup, String>;
 }
 
+/// Where `errorLogs()` reads: the ERROR log lines of the execution being rendered for.
+pub trait ErrorLogRead: Send + Sync {
+    /// The lines so far, oldest first, as Kestra's log entries (`taskId`, `level`, `message`...).
+    fn error_logs(&self) -> Json;
+}
+
 /// What the functions that reach outside the template use.
 #[derive(Clone, Default)]
 pub struct Hooks {
@@ -152,6 +175,8 @@ pub struct Hooks {
     pub http: Option<Arc<dyn HttpAccess>>,
     /// `kv()` reads here; without it the function says the store is not available.
     pub kv: Option<Arc<dyn KvRead>>,
+    /// `errorLogs()` reads here; without it the function says there is no execution.
+    pub error_logs: Option<Arc<dyn ErrorLogRead>>,
     /// How much one render may do; where jq runs.
     pub limits: Limits,
 }
@@ -384,10 +409,89 @@ impl Renderer {
         }
         self.limits.check_shape(source)?;
         let rewritten = pebble::rewrite(source);
-        self.env
+        self.limits.check_rewritten(source, &rewritten)?;
+        let template = self
+            .env
             .template_from_str(&rewritten.source)
-            .map(|_| ())
-            .map_err(|e| syntax_error(source, &e))
+            .map_err(|e| syntax_error(source, &e))?;
+        match self.unknown_name(&template) {
+            Some(detail) => Err(RenderError {
+                kind: RenderErrorKind::Unknown,
+                detail,
+                expression: source.to_string(),
+                line: None,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The first function, filter or test `template` uses that runner does not have, said as
+    /// a sentence: minijinja finds those only when the template runs, and a flow that passed
+    /// `validate` must not fail later on a name.
+    fn unknown_name(&self, template: &minijinja::Template<'_, '_>) -> Option<String> {
+        use minijinja::machinery::Instruction;
+        let compiled = minijinja::machinery::get_compiled_template(template);
+        let code = std::iter::once(&compiled.instructions).chain(compiled.blocks.values());
+        let instructions: Vec<&Instruction<'_>> = code
+            .flat_map(|c| (0u32..).map_while(move |i| c.get(i)))
+            .collect();
+        // Macros and `set` names are the template's own functions.
+        let locals: Vec<&str> = instructions
+            .iter()
+            .filter_map(|i| match i {
+                Instruction::StoreLocal(name) => Some(*name),
+                _ => None,
+            })
+            .collect();
+        let function = |name: &str| self.env.globals().any(|(n, _)| n == name);
+        for instruction in instructions {
+            match *instruction {
+                Instruction::CallFunction(name, _)
+                    if !locals.contains(&name) && !function(name) =>
+                {
+                    return Some(if self.has_filter(name) {
+                        format!("`{name}` is a filter, not a function: write `value | {name}`")
+                    } else {
+                        format!("Unknown function '{name}': runner does not have it")
+                    });
+                }
+                Instruction::ApplyFilter(name, _, _) if !self.has_filter(name) => {
+                    return Some(if function(name) {
+                        format!(
+                            "`{name}` is a function, not a filter: write `{name}(value)` instead of `value | {name}`"
+                        )
+                    } else {
+                        format!("Unknown filter '{name}': runner does not have it")
+                    });
+                }
+                Instruction::PerformTest(name, _, _) if !self.has_test(name) => {
+                    return Some(format!("Unknown test '{name}': runner does not have it"));
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Whether `name` is a filter; minijinja does not list them, so a probe asks.
+    fn has_filter(&self, name: &str) -> bool {
+        self.probe(
+            &format!("{{{{ none | {name} }}}}"),
+            ErrorKind::UnknownFilter,
+        )
+    }
+
+    fn has_test(&self, name: &str) -> bool {
+        self.probe(&format!("{{{{ none is {name} }}}}"), ErrorKind::UnknownTest)
+    }
+
+    /// Whether rendering `probe` fails for any reason other than `unknown`. Names come from a
+    /// compiled template, so they are identifiers.
+    fn probe(&self, probe: &str, unknown: ErrorKind) -> bool {
+        match self.env.render_str(probe, ()) {
+            Ok(_) => true,
+            Err(e) => e.kind() != unknown,
+        }
     }
 
     /// Renders one template string.
@@ -447,7 +551,51 @@ impl Renderer {
     }
 }
 
+/// What ends a render that waits (an `http()` call): the task's deadline (its `timeout`) and
+/// the execution being killed (Ctrl-C, a failed sibling). The run sets it around each render
+/// of a task ([`with_interrupt`]); what waits reads it ([`current_interrupt`]).
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt {
+    pub deadline: Option<std::time::Instant>,
+    pub cancelled: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl Interrupt {
+    /// Why waiting must stop now, if it must.
+    pub fn reason(&self) -> Option<&'static str> {
+        if self
+            .cancelled
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            return Some("the execution was killed");
+        }
+        if self
+            .deadline
+            .is_some_and(|d| std::time::Instant::now() >= d)
+        {
+            return Some("the task's timeout ended it");
+        }
+        None
+    }
+}
+
+/// Runs `f` (a render) with `interrupt` in force on this thread.
+pub fn with_interrupt<R>(interrupt: Interrupt, f: impl FnOnce() -> R) -> R {
+    let before = INTERRUPT.with(|i| i.replace(Some(interrupt)));
+    let out = f();
+    INTERRUPT.with(|i| *i.borrow_mut() = before);
+    out
+}
+
+/// The interrupt of the render in progress on this thread, if the run set one.
+pub fn current_interrupt() -> Option<Interrupt> {
+    INTERRUPT.with(|i| i.borrow().clone())
+}
+
 thread_local! {
+    /// What ends a waiting render on this thread.
+    static INTERRUPT: RefCell<Option<Interrupt>> = const { RefCell::new(None) };
     /// The variables of the render in progress on this thread, for `render()` and `printContext()`.
     static CURRENT: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
     /// The limits of the renderer in use on this thread (`render()` renders again).
@@ -476,6 +624,7 @@ pub(crate) fn render_source(
     let limits = current_limits();
     limits.check_shape(source)?;
     let rewritten = pebble::rewrite(source);
+    limits.check_rewritten(source, &rewritten)?;
     let template = env
         .template_from_str(&rewritten.source)
         .map_err(|e| syntax_error(source, &e))?;

@@ -70,6 +70,22 @@ impl Limits {
     /// Refuses an expression nested or chained beyond the limits, before it is parsed:
     /// the parser and the Pebble rewrite recurse on nesting, and minijinja builds one tree
     /// level per chained operator.
+    /// The rewrite of `??` repeats its left side; nested ones (`((a ?? b) ?? c) ?? d`) double it
+    /// per level. Past a few levels the text would grow without bound: refused.
+    pub(crate) fn check_rewritten(
+        &self,
+        source: &str,
+        rewritten: &crate::pebble::Rewritten,
+    ) -> Result<(), RenderError> {
+        if rewritten.too_large || rewritten.source.len() > source.len().saturating_mul(8) + 4096 {
+            return Err(Self::error(
+                source,
+                "`??` is nested too deeply (each level doubles the expression): write it with fewer nested `??`, or set a variable first".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
     pub(crate) fn check_shape(&self, source: &str) -> Result<(), RenderError> {
         let b = source.as_bytes();
         let (mut i, mut in_tag, mut depth, mut ops) = (0usize, false, 0usize, 0usize);

@@ -14,7 +14,13 @@ pub(crate) struct Rewritten {
     pub(crate) guarded: Vec<String>,
     /// Dotted names evaluated only on some paths (ternary branches, right of `??`).
     pub(crate) lazy: Vec<String>,
+    /// A `??` operand grew past [`MAX_OPERAND`] (deep nesting doubles it per level): the
+    /// rewrite stopped, and the template is refused.
+    pub(crate) too_large: bool,
 }
+
+/// The longest operand of a `??` the rewrite repeats.
+const MAX_OPERAND: usize = 64 * 1024;
 
 pub(crate) fn rewrite(source: &str) -> Rewritten {
     let mut out = Rewritten::default();
@@ -458,6 +464,10 @@ fn rewrite_level(tokens: &[Tok], acc: &mut Rewritten) -> String {
         }
         let left = text_of(&toks[start..op]);
         let right = text_of(&toks[op + 1..end]);
+        if left.len() > MAX_OPERAND || acc.too_large {
+            acc.too_large = true;
+            return String::new();
+        }
         let replacement = if toks[op].is_word("contains") {
             format!("({} in {})", right.trim(), left.trim())
         } else {

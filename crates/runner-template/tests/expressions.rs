@@ -132,6 +132,13 @@ fn filters() {
             json!({"v": {"a": [1, 2, 3]}}),
             "[2,3]",
         ),
+        // A string holding JSON (an HTTP response body) is read as JSON first, as in Kestra.
+        (
+            "{{ body | jq('.users[].name') | first }} {% for u in body | jq('.users[]') %}{{ u.id }}{% endfor %}",
+            json!({"body": "{\"users\":[{\"id\":1,\"name\":\"ann\"},{\"id\":2,\"name\":\"bob\"}]}"}),
+            "ann 12",
+        ),
+        ("{{ 'plain' | jq('.') | first }}", json!({}), "plain"),
         ("{{ 'Hello World!' | slugify }}", json!({}), "hello-world"),
         (
             "{{ '' | default('d') }} {{ 'x' | default('d') }}",
@@ -394,21 +401,35 @@ fn the_limits_keep_rendering_within_a_small_stack() {
         );
         let depth = limits.max_depth - 1;
         let parens = format!("{{{{ {}1{} }}}}", "(".repeat(depth), ")".repeat(depth));
-        let rendered = render(&r, &parens, json!({}));
-        assert!(rendered.is_ok() || rendered.unwrap_err().contains("recursion limits"));
+        assert_eq!(render(&r, &parens, json!({})).as_deref(), Ok("1"));
         let lists = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
-        assert!(render(&r, "{{ fromJson(s) | length }}", json!({"s": lists})).is_ok());
+        // The outermost list holds one item.
+        assert_eq!(
+            render(&r, "{{ fromJson(s) | length }}", json!({"s": lists})).as_deref(),
+            Ok("1")
+        );
         let ion = format!("{}1{}", "[".repeat(255), "]".repeat(255));
-        assert!(render(&r, "{{ fromIon(s) | toJson | length }}", json!({"s": ion})).is_ok());
+        // Printed back as JSON: the same text.
+        assert_eq!(
+            render(&r, "{{ fromIon(s) | toJson | length }}", json!({"s": ion})).as_deref(),
+            Ok("511")
+        );
         let yaml = format!("{}1{}", "[".repeat(255), "]".repeat(255));
-        assert!(render(&r, "{{ yaml(s) | toJson | length }}", json!({"s": yaml})).is_ok());
+        assert_eq!(
+            render(&r, "{{ yaml(s) | toJson | length }}", json!({"s": yaml})).as_deref(),
+            Ok("511")
+        );
         // A value nested one level per statement, as deep as the tag limit allows, is
-        // printed and dropped.
+        // printed and dropped: `[[...[1]...]]` with one bracket pair per statement.
+        let levels = limits.max_tags - 2;
         let nested = format!(
             "{{% set x = 1 %}}{}{{{{ x | toJson | length }}}}",
-            "{% set x = [x] %}".repeat(limits.max_tags - 2)
+            "{% set x = [x] %}".repeat(levels)
         );
-        assert!(render(&r, &nested, json!({})).is_ok());
+        assert_eq!(
+            render(&r, &nested, json!({})).as_deref(),
+            Ok((2 * levels + 1).to_string().as_str())
+        );
         assert!(
             render(&r, "{% set ns = namespace(x=[]) %}", json!({}))
                 .unwrap_err()
@@ -501,4 +522,65 @@ fn kv_reads_the_store_with_kestras_arguments_and_messages() {
     assert!(err("{{ kv('old', 'other') }}").contains("The requested value has expired"));
     assert_eq!(ok("{{ kv('old', 'other', false) is null }}"), "true");
     assert!(err("{{ kv() }}").contains("The 'kv' function expects an argument 'key'."));
+}
+
+/// `((a ?? b) ?? c) ?? ...`: each level of nesting would double the rewritten expression.
+/// A few levels render; forty are refused at once with a message, not gigabytes later.
+#[test]
+fn nested_coalescing_is_bounded() {
+    let r = Renderer::new();
+    let nest = |levels: usize| {
+        let mut e = "nothing".to_string();
+        for i in 0..levels {
+            e = format!("({e} ?? {i})");
+        }
+        format!("{{{{ {e} ?? 'last' }}}}")
+    };
+    assert_eq!(render(&r, &nest(4), json!({})).as_deref(), Ok("0"));
+    let started = std::time::Instant::now();
+    let err = render(&r, &nest(40), json!({})).unwrap_err();
+    assert!(err.contains("`??` is nested too deeply"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(r.check(&nest(40)).is_err());
+}
+
+/// `check` (what `validate` runs) names what would fail at run time as unknown.
+#[test]
+fn check_refuses_unknown_names() {
+    let r = Renderer::new();
+    for (t, want) in [
+        ("{{ nope() }}", "Unknown function 'nope'"),
+        ("{{ 1 | nope }}", "Unknown filter 'nope'"),
+        ("{{ 1 is nope }}", "Unknown test 'nope'"),
+        (
+            "{{ '{}' | fromJson }}",
+            "`fromJson` is a function, not a filter",
+        ),
+        ("{{ upper('x') }}", "`upper` is a filter, not a function"),
+    ] {
+        let err = r.check(t).expect_err(t).to_string();
+        assert!(err.contains(want), "{t}: {err}");
+    }
+    for ok in [
+        "{{ now() }} {{ errorLogs() }} {{ randomPort() }} {{ x | jq('.') | first }}",
+        "{{ x is defined and y is empty }} {{ x ?? 'd' }}",
+    ] {
+        assert!(r.check(ok).is_ok(), "{ok}: {:?}", r.check(ok));
+    }
+}
+
+#[test]
+fn random_port_is_a_free_port_and_error_logs_needs_an_execution() {
+    let r = Renderer::new();
+    let port: u16 = render(&r, "{{ randomPort() }}", json!({}))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(port > 0);
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free");
+    let err = render(&r, "{{ errorLogs() }}", json!({})).unwrap_err();
+    assert!(
+        err.contains("errorLogs() reads the ERROR logs of a running execution"),
+        "{err}"
+    );
 }

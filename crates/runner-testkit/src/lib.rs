@@ -4,6 +4,11 @@
 
 #[cfg(feature = "containers")]
 mod containers;
+pub mod contract;
+pub mod git;
+pub mod mock;
+pub mod servers;
+pub mod smtp;
 
 use pgtemp::{PgTempDB, PgTempDBBuilder};
 use std::path::PathBuf;
@@ -234,21 +239,38 @@ impl Postgres {
     }
 
     /// A client of its own, to prepare data and check results independently of the plugin.
+    /// The server may still be starting (a loaded machine): connecting is retried until it
+    /// accepts, for at most 30 s.
     pub async fn client(&self) -> tokio_postgres::Client {
-        let (client, connection) = tokio_postgres::Config::new()
-            .host("127.0.0.1")
-            .port(self.port)
-            .user(&self.user)
-            .password(&self.password)
-            .dbname("postgres")
-            .connect(tokio_postgres::NoTls)
-            .await
-            .expect("connect to the test server");
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+        let (client, connection) = loop {
+            let attempt = tokio_postgres::Config::new()
+                .host("127.0.0.1")
+                .port(self.port)
+                .user(&self.user)
+                .password(&self.password)
+                .dbname("postgres")
+                .connect(tokio_postgres::NoTls)
+                .await;
+            match attempt {
+                Ok(pair) => break pair,
+                Err(e) if tokio::time::Instant::now() < deadline && is_starting(&e) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => panic!("connect to the test server: {e:?}"),
+            }
+        };
         tokio::spawn(async move {
             let _ = connection.await;
         });
         client
     }
+}
+
+/// Whether a connection error means the server is not accepting yet (refused, or starting up).
+fn is_starting(e: &tokio_postgres::Error) -> bool {
+    let text = format!("{e:?}");
+    text.contains("ConnectionRefused") || text.contains("starting up")
 }
 
 /// A finished in-process run: final state, the execution record, every log line.
@@ -333,8 +355,8 @@ pub struct RunOptions {
     pub environment: Vec<(String, String)>,
     /// `(namespace, folder)` of namespace files.
     pub namespace_files: Vec<(String, PathBuf)>,
-    /// Run settings (`task-runner`).
-    pub settings: Vec<(String, String)>,
+    /// The run's services (a family's settings: where scripts run, the network policy...).
+    pub services: runner_core::Services,
     /// Where working directories are made (default: the system's temporary folder).
     pub work_root: Option<PathBuf>,
     /// Where caches are kept (default: a folder in the storage directory).
@@ -345,6 +367,11 @@ pub struct RunOptions {
     pub http: Option<std::sync::Arc<dyn runner_template::HttpAccess>>,
     /// The KV store (default: none, and the kv tasks say so).
     pub kv: Option<std::sync::Arc<dyn runner_core::kv::KvStore>>,
+    /// Where files flows upload as namespace files are kept (default: none, and the tasks
+    /// that write namespace files say so).
+    pub namespace_uploads: Option<PathBuf>,
+    /// Kills the execution when this ends (as Ctrl-C would), with its text as the reason.
+    pub stop: Option<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>>,
 }
 
 /// [`run_flow`] with every option.
@@ -393,21 +420,23 @@ pub async fn run_flow_opts(
     for (ns, dir) in options.namespace_files {
         builder = builder.namespace_files(ns, dir);
     }
-    for (k, v) in options.settings {
-        builder = builder.setting(k, v);
-    }
+    builder = builder.services(options.services);
     if let Some(h) = options.http {
         builder = builder.http(h);
     }
     if let Some(kv) = options.kv {
         builder = builder.kv(kv);
     }
+    if let Some(dir) = options.namespace_uploads {
+        builder = builder.namespace_uploads(dir);
+    }
     let execution = builder.start().await.expect("valid inputs");
-    let state = execution.run().await;
+    let state = match options.stop {
+        Some(stop) => execution.run_until(stop).await,
+        None => execution.run().await,
+    };
     let record = execution.record();
-    execution
-        .write_record(&record)
-        .expect("the record is written");
+    execution.write_record().expect("the record is written");
     let logs = String::from_utf8(buf.0.lock().expect("log buffer").clone()).expect("UTF-8 logs");
     Run {
         state,

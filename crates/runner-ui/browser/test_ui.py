@@ -540,6 +540,12 @@ class UiTest(unittest.TestCase):
         self.assertIn("answers only at", self.fetch(self.base + "/executions", headers={"Host": "evil.example:80"}))
         answer = self.fetch(self.base + "/flows/ui.test/slow/run", data=b"{}", method="POST")
         self.assertIn("only from runner ui's own pages", answer)
+        # A FILE input is an upload of the UI, never a path on the server.
+        form = json.dumps({"inputs": {"upload": "/etc/passwd"}}).encode()
+        answer = self.fetch(self.base + "/flows/ui.test/form/run", data=form, method="POST",
+                            headers={"x-runner-ui": "1", "Content-Type": "application/json"})
+        self.assertIn("input `upload` is a FILE: upload the file", answer)
+        self.assertNotIn("root:", answer)
 
     def test_a_ui_reachable_from_other_machines_requires_its_token(self):
         other = subprocess.Popen(

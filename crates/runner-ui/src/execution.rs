@@ -321,6 +321,28 @@ fn logs_section(id: &str, lines: &[LogLine], count: usize) -> String {
     out
 }
 
+/// A log message, escaped, with Kestra's `[[link execution=...]]` markup as a link to that
+/// execution's page.
+fn message_html(message: &str) -> String {
+    runner_model::link_parts(message)
+        .into_iter()
+        .map(|part| match part {
+            runner_model::LinkPart::Text(t) => esc(t),
+            runner_model::LinkPart::Execution {
+                id,
+                namespace,
+                flow_id,
+            } => format!(
+                "<a class=\"execution-link\" href=\"/executions/{}\">{}.{} {}</a>",
+                esc(id),
+                esc(namespace),
+                esc(flow_id),
+                esc(id)
+            ),
+        })
+        .collect()
+}
+
 fn log_row(l: &LogLine) -> String {
     format!(
         "<tr class=\"log lv-{lv}\" data-rank=\"{}\" data-taskrun=\"{}\"><td class=\"log-time\">{}</td><td class=\"log-level\">{lv}</td><td class=\"log-task\">{}</td><td class=\"log-message\">{}</td></tr>",
@@ -328,7 +350,7 @@ fn log_row(l: &LogLine) -> String {
         esc(l.taskrun_id.as_deref().unwrap_or("")),
         esc(&date(&l.timestamp)),
         esc(l.task_id.as_deref().unwrap_or("")),
-        esc(&l.message),
+        message_html(&l.message),
         lv = esc(LEVELS.get(level_rank(&l.level)).copied().unwrap_or("INFO")),
     )
 }
@@ -420,4 +442,18 @@ pub(crate) fn log_download(ui: &Ui, id: &str, req: &Req) -> Reply {
         Ok(())
     }));
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_subflow_link_in_a_log_line_is_a_link_to_its_execution() {
+        let html = super::message_html(
+            r#"Subflow execution [[link execution="abc" flowId="child" namespace="co"]] started <b>"#,
+        );
+        assert_eq!(
+            html,
+            "Subflow execution <a class=\"execution-link\" href=\"/executions/abc\">co.child abc</a> started &lt;b&gt;"
+        );
+    }
 }

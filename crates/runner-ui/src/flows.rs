@@ -405,6 +405,17 @@ pub(crate) fn run(ui: &Ui, namespace: &str, id: &str, body: &[u8]) -> Reply {
         .and_then(Json::as_object)
         .cloned()
         .unwrap_or_default();
+    // A FILE input's value is an upload of this UI, never a path of the server's: a path
+    // would copy any file the server can read into storage and serve it back.
+    let file_inputs = file_inputs(&flow);
+    if let Some(name) = inputs.keys().find(|k| file_inputs.contains(k)) {
+        return Reply::json_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "input `{name}` is a FILE: upload the file with the form (`files`), a path is not accepted"
+            ),
+        );
+    }
     if let Some(files) = form.get("files").and_then(Json::as_object) {
         for (name, upload) in files {
             let Some(path) = upload.as_str().and_then(|u| uploaded(ui, u)) else {
@@ -423,6 +434,25 @@ pub(crate) fn run(ui: &Ui, namespace: &str, id: &str, body: &[u8]) -> Reply {
         })),
         Err(e) => Reply::json_error(StatusCode::BAD_REQUEST, &e),
     }
+}
+
+/// The ids of the flow's FILE inputs.
+fn file_inputs(flow: &FlowEntry) -> Vec<String> {
+    let doc = runner_model::load_str(&flow.source)
+        .ok()
+        .and_then(|d| d.into_iter().filter(|d| !d.is_null()).nth(flow.document));
+    doc.as_ref()
+        .and_then(|d| d.get("inputs"))
+        .and_then(Node::as_seq)
+        .unwrap_or_default()
+        .iter()
+        .filter(|i| {
+            i.get("type")
+                .and_then(Node::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("FILE"))
+        })
+        .filter_map(|i| i.get("id").and_then(Node::as_str).map(str::to_string))
+        .collect()
 }
 
 /// The file an upload id names: the one file of its folder.

@@ -15,7 +15,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub const TASKS: &[&[runner_core::TaskDescriptor]] = &[runner_core::TASKS, runner_http::TASKS];
+pub const TASKS: &[&[runner_core::TaskDescriptor]] = &[
+    runner_core::TASKS,
+    runner_core_tasks::TASKS,
+    runner_http::TASKS,
+];
 
 /// What the server saw of one request.
 #[derive(Clone, Debug)]
@@ -366,21 +370,25 @@ pub async fn raw(bytes: &'static [u8]) -> SocketAddr {
     addr
 }
 
+use runner_core::plugin::NetworkPolicy;
+
 pub async fn run(yaml: &str) -> runner_testkit::Run {
-    run_with(yaml, Vec::new(), Vec::new()).await
+    run_with(yaml, Vec::new(), NetworkPolicy::default()).await
 }
 
 pub async fn run_with(
     yaml: &str,
     environment: Vec<(String, String)>,
-    settings: Vec<(String, String)>,
+    network: NetworkPolicy,
 ) -> runner_testkit::Run {
+    let mut services = runner_core::Services::default();
+    services.insert(network);
     runner_testkit::run_flow_opts(
         TASKS,
         yaml,
         runner_testkit::RunOptions {
             environment,
-            settings,
+            services,
             ..Default::default()
         },
     )

@@ -182,7 +182,9 @@ impl Container {
             None => None,
         };
         let volumes = list(&o.volumes, "volumes")?.unwrap_or_default();
-        let host_access = ctx.setting("docker-host-access") == Some("true");
+        let host_access = ctx
+            .service::<crate::kit::TaskRunnerChoice>()
+            .is_some_and(|c| c.docker_host_access);
         let volumes = if !volumes.is_empty() && !host_access {
             ctx.log(
                 Level::Warn,
@@ -348,7 +350,8 @@ impl Container {
         let mut body = json!({
             "Image": settings.image,
             "Cmd": launch.argv,
-            "Entrypoint": settings.entry_point,
+            // An empty list leaves the image's entrypoint (Kestra sets none then).
+            "Entrypoint": if settings.entry_point.is_empty() { Json::Null } else { json!(settings.entry_point) },
             "Env": env,
             "WorkingDir": dir,
             "Labels": labels,
@@ -831,9 +834,9 @@ async fn stream_output(
 const CHUNK: usize = 64 << 10;
 
 /// Hands a blocking writer's bytes to an async request body, in chunks.
-struct ChannelWriter {
-    tx: mpsc::Sender<std::io::Result<Bytes>>,
-    buf: Vec<u8>,
+pub(crate) struct ChannelWriter {
+    pub(crate) tx: mpsc::Sender<std::io::Result<Bytes>>,
+    pub(crate) buf: Vec<u8>,
 }
 
 impl Write for ChannelWriter {
@@ -876,7 +879,7 @@ impl std::io::Read for ChannelReader {
     }
 }
 
-fn engine_error(engine: &Engine, what: &str, e: CallError) -> TaskError {
+pub(crate) fn engine_error(engine: &Engine, what: &str, e: CallError) -> TaskError {
     let kind = match &e {
         CallError::Unreachable(_) => ErrorKind::Unreachable,
         CallError::Status(code, _) if code.as_u16() == 404 => ErrorKind::NotFound,

@@ -51,7 +51,7 @@ impl Address {
 
 /// Why a call did not give an answer.
 #[derive(Debug)]
-pub(crate) enum CallError {
+pub enum CallError {
     /// Nothing answered at the address (no socket, refused, timed out).
     Unreachable(std::io::Error),
     /// The engine answered with an error status and its message.
@@ -73,14 +73,14 @@ impl std::fmt::Display for CallError {
 impl std::error::Error for CallError {}
 
 /// A request body: nothing, a few bytes, or chunks sent by another task.
-pub(crate) enum Body {
+pub enum Body {
     Empty,
     Full(Option<Bytes>),
     Channel(mpsc::Receiver<std::io::Result<Bytes>>),
 }
 
 impl Body {
-    pub(crate) fn json(value: &Json) -> Body {
+    pub fn json(value: &Json) -> Body {
         Body::Full(Some(Bytes::from(value.to_string())))
     }
 }
@@ -109,7 +109,7 @@ impl hyper::body::Body for Body {
 
 /// A connected engine, with the API version both sides speak.
 #[derive(Clone, Debug)]
-pub(crate) struct Engine {
+pub struct Engine {
     address: Address,
     /// The host as the user wrote it, for messages.
     host: String,
@@ -148,7 +148,8 @@ impl Engine {
         Ok(engine)
     }
 
-    pub(crate) fn host(&self) -> &str {
+    /// The engine's address as the user wrote it, for messages.
+    pub fn host(&self) -> &str {
         &self.host
     }
 
@@ -173,7 +174,7 @@ impl Engine {
         self.request(method, path, content_type, None, body).await
     }
 
-    async fn request(
+    pub(crate) async fn request(
         &self,
         method: Method,
         path: &str,
@@ -217,7 +218,7 @@ impl Engine {
 
     /// A call with a JSON answer (or none); an error status becomes `CallError::Status` with
     /// the engine's `message`.
-    pub(crate) async fn json(
+    pub async fn json(
         &self,
         method: Method,
         path: &str,
@@ -352,7 +353,7 @@ fn parse_version(v: &str) -> Option<(u32, u32)> {
 }
 
 /// Encodes one query value (image names, paths).
-pub(crate) fn query(value: &str) -> String {
+pub fn query(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {

@@ -2,9 +2,9 @@
 //! relay of its output to the task's log and outputs, which is the same for both.
 
 pub(crate) mod docker;
-mod engine;
+pub(crate) mod engine;
 pub(crate) mod process;
-mod tar;
+pub(crate) mod tar;
 
 use crate::lines::{LineReader, PROTOCOL_LINE_MAX};
 use crate::protocol::{self, Line};
@@ -34,15 +34,19 @@ pub(crate) struct Ran {
 
 /// What the relay gathered from the output.
 #[derive(Default)]
-pub(crate) struct Collected {
-    pub(crate) vars: Map<String, Json>,
-    pub(crate) stdout_lines: u64,
-    pub(crate) stderr_lines: u64,
+pub struct Collected {
+    /// The `outputs` of the protocol lines, merged (a later line wins, stderr over stdout): Kestra's `vars`.
+    pub vars: Map<String, Json>,
+    pub stdout_lines: u64,
+    pub stderr_lines: u64,
+    /// The `vars` keys stderr set: on a clash stderr wins whichever stream was read first, so
+    /// the result does not depend on how the two streams interleave.
+    stderr_keys: std::collections::HashSet<String>,
 }
 
 /// Reads one stream to its end: protocol lines become outputs, metrics and log lines;
 /// others are logged, stdout at INFO and stderr at ERROR (Kestra 0.21 and later).
-pub(crate) async fn relay<R: AsyncRead + Unpin>(
+pub async fn relay<R: AsyncRead + Unpin>(
     ctx: &RunContext,
     stream: R,
     stderr: bool,
@@ -84,11 +88,15 @@ pub(crate) async fn relay<R: AsyncRead + Unpin>(
                 for metric in m.metrics {
                     ctx.metric(metric.into());
                 }
-                collected
-                    .lock()
-                    .expect("relay state")
-                    .vars
-                    .extend(m.outputs);
+                let mut c = collected.lock().expect("relay state");
+                for (key, value) in m.outputs {
+                    if stderr {
+                        c.stderr_keys.insert(key.clone());
+                    } else if c.stderr_keys.contains(&key) {
+                        continue;
+                    }
+                    c.vars.insert(key, value);
+                }
             }
         }
     }

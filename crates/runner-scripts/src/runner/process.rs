@@ -1,5 +1,6 @@
 //! `io.kestra.plugin.core.runner.Process`: the command runs on this machine, in the working
-//! directory, with runner's environment (never its `SECRET_*` variables) plus the task's.
+//! directory, with the variables of runner's environment that say how to run a program (never
+//! its credentials: see `RunContext::process_environment`) plus the task's `env`.
 //! Its process group is killed when the task ends, times out or is cancelled.
 
 use super::{Collected, Launch, Ran, relay};
@@ -16,7 +17,7 @@ pub(crate) async fn run(ctx: &RunContext, launch: Launch) -> Result<Ran, TaskErr
         .args(args)
         .current_dir(&launch.dir)
         .env_clear()
-        .envs(ctx.environment())
+        .envs(ctx.process_environment())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

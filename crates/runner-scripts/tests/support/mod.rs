@@ -7,7 +7,11 @@ use runner_testkit::{Run, RunOptions, run_flow_opts};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 
-pub const TASKS: &[&[runner_core::TaskDescriptor]] = &[runner_core::TASKS, runner_scripts::TASKS];
+pub const TASKS: &[&[runner_core::TaskDescriptor]] = &[
+    runner_core::TASKS,
+    runner_core_tasks::TASKS,
+    runner_scripts::TASKS,
+];
 
 /// A scratch folder removed when dropped.
 pub struct Scratch(pub PathBuf);
@@ -40,8 +44,8 @@ pub struct Options {
     pub task_runner: &'static str,
     pub cache_dir: Option<PathBuf>,
     pub storage: Option<PathBuf>,
-    /// Further CLI settings (`docker-host-access`...).
-    pub settings: Vec<(String, String)>,
+    /// `--docker-host-access`.
+    pub docker_host_access: bool,
 }
 
 impl Default for Options {
@@ -52,7 +56,7 @@ impl Default for Options {
             task_runner: "process",
             cache_dir: None,
             storage: None,
-            settings: Vec::new(),
+            docker_host_access: false,
         }
     }
 }
@@ -120,9 +124,18 @@ pub async fn run_script(yaml: &str, options: Options) -> ScriptRun {
         RunOptions {
             environment: options.environment,
             namespace_files: options.namespace_files,
-            settings: std::iter::once(("task-runner".to_string(), options.task_runner.to_string()))
-                .chain(options.settings)
-                .collect(),
+            services: {
+                let mut services = runner_core::Services::default();
+                services.insert(runner_scripts::kit::TaskRunnerChoice {
+                    mode: match options.task_runner {
+                        "process" => runner_scripts::kit::RunnerMode::Process,
+                        "docker" => runner_scripts::kit::RunnerMode::Docker,
+                        _ => runner_scripts::kit::RunnerMode::Auto,
+                    },
+                    docker_host_access: options.docker_host_access,
+                });
+                services
+            },
             work_root: Some(work.0.clone()),
             cache_dir: options.cache_dir,
             storage: options.storage,
@@ -243,4 +256,20 @@ pub fn docker_cli(host: &str, args: &[&str]) -> String {
         .output()
         .expect("the docker command line (scripts/engine.sh installs it)");
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether process `pid` is gone (or a zombie): a killed process takes a moment to die, so
+/// this waits for it, at most 5 s; one that lives on is reported.
+pub fn gone(pid: &str) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if status.is_empty() || status.contains("State:\tZ") {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

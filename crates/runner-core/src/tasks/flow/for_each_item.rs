@@ -3,7 +3,6 @@
 
 use crate::plugin::*;
 use crate::tasks::flow::subflow::Target;
-use crate::tasks::storage::Batch;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
