@@ -136,7 +136,12 @@ async fn clone_checks_out_branches_tags_and_commits() {
 "#
     ));
     let r = run_flow_opts(
-        &[runner_core::TASKS, runner_git::TASKS, runner_scripts::TASKS],
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_git::TASKS,
+            runner_scripts::TASKS,
+        ],
         &yaml,
         RunOptions::default(),
     )
@@ -180,7 +185,11 @@ async fn a_local_path_or_a_missing_repository_is_refused_clearly() {
         daemon.port
     ));
     let r = run_flow_opts(
-        &[runner_core::TASKS, runner_git::TASKS],
+        &[
+            runner_core::TASKS,
+            runner_core_tasks::TASKS,
+            runner_git::TASKS,
+        ],
         &yaml,
         RunOptions::default(),
     )
