@@ -28,6 +28,12 @@ command -v node >/dev/null 2>&1 || need+=(nodejs)
 # DuckDB saves about 45 minutes of C++ on 2 cores.
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v ruby >/dev/null 2>&1 || need+=(ruby)
+# The other script languages that install here: Perl, PHP, Lua and Go from Debian (Bun and
+# Deno from npm, below).
+command -v perl >/dev/null 2>&1 || need+=(perl)
+command -v php >/dev/null 2>&1 || need+=(php-cli)
+command -v lua >/dev/null 2>&1 || need+=(lua5.4)
+command -v go >/dev/null 2>&1 || need+=(golang-go)
 # The remote-host tests (runner-fs, runner-docker) start real servers on 127.0.0.1: OpenSSH's
 # sshd (SSH commands, SFTP), vsftpd (FTP, explicit and implicit FTPS) and the docker
 # registry (Push, Pull); the fixtures make keys and certificates with ssh-keygen and openssl.
@@ -67,7 +73,7 @@ fi
 # Every cargo command links DuckDB's prebuilt library ("${CARGO_DUCKDB[@]}": no default
 # features, all families) with DUCKDB_LIB_DIR set the same way, so nothing builds twice and no
 # DuckDB C++ is compiled. Where it cannot be had, that is an error, not a 45-minute build.
-phase "DuckDB's library and dbt's environment"
+phase "DuckDB's library, dbt's environment, Bun and Deno"
 export DUCKDB_REQUIRE_LINKED=1
 . scripts/duckdb-env.sh
 echo "libduckdb.so in $DUCKDB_LIB_DIR"
@@ -75,6 +81,11 @@ echo "libduckdb.so in $DUCKDB_LIB_DIR"
 RUNNER_DBT_VENV=$(scripts/dbt-venv.sh)
 export RUNNER_DBT_VENV
 echo "dbt in $RUNNER_DBT_VENV"
+# Bun and Deno from their npm packages, installed once under target/; with the Debian ones
+# above, a missing interpreter fails the language tests instead of skipping them.
+RUNNER_INTERPRETERS_BIN=$(scripts/interpreters.sh)
+export RUNNER_INTERPRETERS_BIN RUNNER_REQUIRE_INTERPRETERS=1
+echo "bun and deno in $RUNNER_INTERPRETERS_BIN"
 
 phase "unit, engine, plugin and CLI tests"
 log=$(mktemp)

@@ -500,6 +500,28 @@ fn ctrl_c_kills_the_execution() {
 }
 
 #[test]
+fn the_task_reference_lists_exactly_the_registry() {
+    let text = std::fs::read_to_string(support::repo_root().join("docs/tasks.md")).unwrap();
+    let registry = runner::registry();
+    for t in registry.iter() {
+        let d = t.descriptor;
+        assert!(
+            text.contains(&format!("| `{}` |", d.type_name)),
+            "docs/tasks.md misses {}",
+            d.type_name
+        );
+    }
+    // And no row names a type runner does not have.
+    for line in text.lines().filter(|l| l.starts_with("| `io.kestra.")) {
+        let name = line[3..].split('`').next().unwrap();
+        assert!(
+            registry.iter().any(|t| t.descriptor.type_name == name),
+            "docs/tasks.md lists {name}, which is not in the registry"
+        );
+    }
+}
+
+#[test]
 fn readme_lists_every_task_type() {
     let readme = std::fs::read_to_string(support::repo_root().join("README.md")).unwrap();
     for t in runner::registry().iter() {

@@ -17,6 +17,7 @@ pub(crate) const DBT: Language = Language {
         ("PIP_ROOT_USER_ACTION", "ignore"),
         ("DBT_USE_COLORS", "false"),
     ],
+    ..Language::POSIX
 };
 
 /// `storeManifest` / `loadManifest`: a KV entry.

@@ -22,6 +22,7 @@ const PYTHON: Language = Language {
         ("PYTHONUNBUFFERED", "true"),
         ("PIP_ROOT_USER_ACTION", "ignore"),
     ],
+    ..Language::POSIX
 };
 
 #[derive(Deserialize, Properties)]

@@ -19,6 +19,7 @@ pub(crate) const COMPOSE: TaskDescriptor = TaskDescriptor {
 const DOCKER_CLI: Language = Language {
     default_image: "docker:27.5.1-cli",
     env: &[],
+    ..Language::POSIX
 };
 
 #[derive(Deserialize, Properties)]

@@ -83,6 +83,7 @@ pub(crate) struct Run {
 const NO_LANGUAGE: Language = Language {
     default_image: "",
     env: &[],
+    ..Language::POSIX
 };
 
 impl Run {

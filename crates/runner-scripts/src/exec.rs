@@ -10,12 +10,31 @@ use serde_json::Map;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
-/// What differs between languages.
+/// What differs between languages. Most are shells with a program: start from
+/// [`Language::POSIX`] and set the image and variables.
 pub struct Language {
     /// The image a container runner uses when the task names none.
     pub default_image: &'static str,
     /// Variables the language's tasks always set.
     pub env: &'static [(&'static str, &'static str)],
+    /// The interpreter when the task names none (Kestra's `/bin/sh -c`; PowerShell's `pwsh`).
+    pub interpreter: &'static [&'static str],
+    /// The first line when failing fast (`set -e`; PowerShell stops on errors another way).
+    pub fail_fast: &'static str,
+    /// Lines a `Script` task runs before the task's own `beforeCommands` (dotnet installs
+    /// dotnet-script this way in Kestra).
+    pub script_before: &'static [&'static str],
+}
+
+impl Language {
+    /// A language run by `/bin/sh -c` with `set -e`, with no image and no variables.
+    pub const POSIX: Language = Language {
+        default_image: "",
+        env: &[],
+        interpreter: &["/bin/sh", "-c"],
+        fail_fast: "set -e",
+        script_before: &[],
+    };
 }
 
 /// The script or commands of a task.
@@ -24,7 +43,8 @@ pub enum Body<'a> {
     Commands(&'a Property<Vec<String>>),
     /// One command: the script text itself (shell.Script).
     Inline(&'a Property<String>),
-    /// Written to `<workingDir>/<digits>.<ext>` and run as `<program> <path>`.
+    /// Written to `<workingDir>/<digits>.<ext>` and run as `<program> <path>` (the path alone
+    /// when `program` is empty: PowerShell runs a script by its path).
     File {
         script: &'a Property<String>,
         ext: &'static str,
@@ -275,7 +295,11 @@ async fn run_on(
                 .map_err(|e| {
                     TaskError::new(ErrorKind::Io, "cannot write the script file").caused_by(e)
                 })?;
-            vec![format!("{program} {}", path.display())]
+            if program.is_empty() {
+                vec![path.display().to_string()]
+            } else {
+                vec![format!("{program} {}", path.display())]
+            }
         }
     };
     let mut before = match &props.before_commands {
@@ -283,6 +307,10 @@ async fn run_on(
         None => Vec::new(),
     };
     before.splice(0..0, setup.before);
+    if matches!(body, Body::File { .. }) {
+        let lines = language.script_before.iter().map(|l| l.to_string());
+        before.splice(0..0, lines);
+    }
     if !matches!(body, Body::File { .. }) {
         for c in commands.iter_mut() {
             *c = rewrites.apply(ctx, prepared.dir.path(), c).await?;
@@ -293,7 +321,7 @@ async fn run_on(
     }
     let interpreter = match &props.interpreter {
         Some(i) => ctx.render_with(i, "interpreter", &prepared.vars)?,
-        None => vec!["/bin/sh".into(), "-c".into()],
+        None => language.interpreter.iter().map(|a| a.to_string()).collect(),
     };
     let fail_fast = ctx
         .render_opt(&props.fail_fast, "failFast")?
@@ -301,6 +329,7 @@ async fn run_on(
     let target = ctx
         .render_opt(&props.target_os, "targetOS")?
         .unwrap_or(TargetOs::Auto);
+    let fail_fast = fail_fast.then_some(language.fail_fast);
     let argv = command_line(interpreter, fail_fast, target, before, commands);
 
     let mut env = Vec::new();
@@ -379,25 +408,19 @@ fn image_of(
     Ok(Some(language.default_image.to_string()))
 }
 
-/// Kestra's argv: `interpreter + [lines joined]`, with `set -e` first when failing fast;
-/// the commands alone when there is neither interpreter nor anything before them.
+/// Kestra's argv: `interpreter + [lines joined]`, with the language's fail-fast line (`set -e`)
+/// first when failing fast; the commands alone when there is neither interpreter nor anything
+/// before them.
 pub(crate) fn command_line(
     interpreter: Vec<String>,
-    fail_fast: bool,
+    fail_fast: Option<&str>,
     target: TargetOs,
     mut before: Vec<String>,
     commands: Vec<String>,
 ) -> Vec<String> {
     let windows = target == TargetOs::Windows;
-    if fail_fast {
-        before.insert(
-            0,
-            if windows {
-                String::new()
-            } else {
-                "set -e".into()
-            },
-        );
+    if let Some(line) = fail_fast {
+        before.insert(0, if windows { String::new() } else { line.into() });
     }
     if interpreter.is_empty() && before.is_empty() {
         return commands;
@@ -520,7 +543,7 @@ mod tests {
         assert_eq!(
             command_line(
                 s(&["/bin/sh", "-c"]),
-                true,
+                Some("set -e"),
                 TargetOs::Auto,
                 s(&["cd x"]),
                 s(&["a", "b"])
@@ -528,19 +551,13 @@ mod tests {
             s(&["/bin/sh", "-c", "set -e\ncd x\na\nb"])
         );
         assert_eq!(
-            command_line(
-                s(&["bash", "-c"]),
-                false,
-                TargetOs::Linux,
-                vec![],
-                s(&["a"])
-            ),
+            command_line(s(&["bash", "-c"]), None, TargetOs::Linux, vec![], s(&["a"])),
             s(&["bash", "-c", "a"])
         );
         assert_eq!(
             command_line(
                 s(&["cmd", "/c"]),
-                true,
+                Some("set -e"),
                 TargetOs::Windows,
                 vec![],
                 s(&["a", "b"])
@@ -549,7 +566,7 @@ mod tests {
         );
         // Neither interpreter nor before commands: the commands are the argv.
         assert_eq!(
-            command_line(vec![], false, TargetOs::Auto, vec![], s(&["echo", "hi"])),
+            command_line(vec![], None, TargetOs::Auto, vec![], s(&["echo", "hi"])),
             s(&["echo", "hi"])
         );
     }

@@ -159,7 +159,9 @@ pub enum RunnerMode {
 
 /// One language's `Script` and `Commands` task types (`io.kestra.plugin.scripts.<name>.Script`
 /// and `.Commands`), in a module named `module` holding `SCRIPT` and `COMMANDS` descriptors:
-/// the script is written to `<workingDir>/<digits>.<extension>` and run as `<program> <path>`.
+/// the script is written to `<workingDir>/<digits>.<extension>` and run as `<program> <path>`
+/// (the path alone when `program` is empty), with the `language`'s image, interpreter and
+/// fail-fast line.
 /// The calling crate depends on `serde` and `runner-core`.
 #[macro_export]
 macro_rules! script_language {
@@ -167,12 +169,12 @@ macro_rules! script_language {
         module: $module:ident,
         name: $name:literal,
         label: $label:literal,
-        image: $image:literal,
+        doc: $doc:literal,
+        language: $language:expr,
         program: $program:literal,
         extension: $ext:literal,
         hello: $hello:literal,
-        version: $version:literal,
-        env: $env:expr $(,)?
+        version: $version:literal $(,)?
     ) => {
         pub(crate) mod $module {
             use ::runner_core::plugin::{
@@ -181,15 +183,12 @@ macro_rules! script_language {
             };
             use $crate::kit::{Body, Extra, Language, ScriptProps};
 
-            const LANGUAGE: Language = Language {
-                default_image: $image,
-                env: $env,
-            };
+            const LANGUAGE: Language = $language;
 
             pub(crate) const SCRIPT: TaskDescriptor = TaskDescriptor {
                 type_name: concat!("io.kestra.plugin.scripts.", $name, ".Script"),
                 aliases: &[],
-                doc: concat!("Run a ", $label, " script, written to a file in the working directory and run with `", $program, "`."),
+                doc: $doc,
                 example: concat!("id: hello\ntype: io.kestra.plugin.scripts.", $name, ".Script\ntaskRunner:\n  type: io.kestra.plugin.core.runner.Process\nscript: ", $hello),
                 shape: runnable::<Script>(),
             };

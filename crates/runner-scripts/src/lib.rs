@@ -1,6 +1,6 @@
-//! Kestra's script tasks: `io.kestra.plugin.scripts.shell`, `python`, `node`, `r`, `julia`
-//! and `ruby` (`Script`
-//! and `Commands`) and the deprecated `io.kestra.core.tasks.scripts` ones, on the Process
+//! Kestra's script tasks: `io.kestra.plugin.scripts.shell`, `python`, `node`, `r`, `julia`,
+//! `ruby`, `perl`, `php`, `lua`, `go`, `bun`, `deno`, `groovy`, `powershell`, `dotnet` and
+//! `jbang` (`Script` and `Commands`) and the deprecated `io.kestra.core.tasks.scripts` ones, on the Process
 //! task runner (this machine) or the Docker one (a container engine's API).
 //!
 //! One run for all (`exec`): the working directory gets namespace files and `inputFiles`,
@@ -9,6 +9,7 @@
 //! and metrics (`protocol`), and `outputFiles` go to storage.
 
 mod exec;
+mod jbang;
 pub mod kit;
 mod languages;
 mod legacy;
@@ -36,6 +37,26 @@ pub const TASKS: &[TaskDescriptor] = &[
     languages::julia::COMMANDS,
     languages::ruby::SCRIPT,
     languages::ruby::COMMANDS,
+    languages::perl::SCRIPT,
+    languages::perl::COMMANDS,
+    languages::php::SCRIPT,
+    languages::php::COMMANDS,
+    languages::lua::SCRIPT,
+    languages::lua::COMMANDS,
+    languages::go::SCRIPT,
+    languages::go::COMMANDS,
+    languages::bun::SCRIPT,
+    languages::bun::COMMANDS,
+    languages::deno::SCRIPT,
+    languages::deno::COMMANDS,
+    languages::groovy::SCRIPT,
+    languages::groovy::COMMANDS,
+    languages::powershell::SCRIPT,
+    languages::powershell::COMMANDS,
+    languages::dotnet::SCRIPT,
+    languages::dotnet::COMMANDS,
+    jbang::SCRIPT,
+    jbang::COMMANDS,
     legacy::BASH,
     legacy::PYTHON,
     legacy::NODE,

@@ -13,6 +13,7 @@ const PYTHON: Language = Language {
         ("PIP_ROOT_USER_ACTION", "ignore"),
         ("PIP_DISABLE_PIP_VERSION_CHECK", "1"),
     ],
+    ..Language::POSIX
 };
 
 pub(crate) const SCRIPT: TaskDescriptor = TaskDescriptor {

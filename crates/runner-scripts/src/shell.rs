@@ -8,6 +8,7 @@ use serde::Deserialize;
 const SHELL: Language = Language {
     default_image: "ubuntu",
     env: &[],
+    ..Language::POSIX
 };
 
 pub(crate) const COMMANDS: TaskDescriptor = TaskDescriptor {
