@@ -34,6 +34,10 @@ command -v perl >/dev/null 2>&1 || need+=(perl)
 command -v php >/dev/null 2>&1 || need+=(php-cli)
 command -v lua >/dev/null 2>&1 || need+=(lua5.4)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
+# The compression tests read what Debian's tools write, and have them read what runner writes.
+for tool in zip:zip unzip:unzip xz:xz-utils zstd:zstd lz4:lz4 bzip2:bzip2; do
+    command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
+done
 # The remote-host tests (runner-fs, runner-docker) start real servers on 127.0.0.1: OpenSSH's
 # sshd (SSH commands, SFTP), vsftpd (FTP, explicit and implicit FTPS) and the docker
 # registry (Push, Pull); the fixtures make keys and certificates with ssh-keygen and openssl.

@@ -32,6 +32,8 @@ const FAMILIES: &[&[TaskDescriptor]] = &[
     runner_fs::TASKS,
     #[cfg(feature = "docker")]
     runner_docker::TASKS,
+    #[cfg(feature = "compress")]
+    runner_compress::TASKS,
 ];
 
 pub fn registry() -> Registry {

@@ -137,8 +137,9 @@ impl RunContext {
             .collect())
     }
 
-    /// The local file behind `nsfile://[namespace]/path` (the flow's namespace when empty).
-    pub(crate) fn namespace_file_path(&self, rest: &str) -> Result<PathBuf, TaskError> {
+    /// The local file behind `nsfile://[namespace]/path` (the flow's namespace when empty):
+    /// `rest` is what follows `nsfile://`.
+    pub fn namespace_file_path(&self, rest: &str) -> Result<PathBuf, TaskError> {
         let (namespace, path) = match rest.split_once('/') {
             Some(("", path)) => (self.exec.flow.namespace.as_str(), path),
             Some((ns, path)) => (ns, path),
