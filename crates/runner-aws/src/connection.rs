@@ -268,13 +268,23 @@ impl Connection {
         builder = builder.force_path_style(path_style);
         // Names are checked again at every connection: one that resolves to a refused
         // address the second time (DNS rebinding) cannot pass.
-        builder = builder.http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-                ))
-                .build_with_resolver(GuardedDns(ctx.network())),
+        let mut http = aws_smithy_http_client::Builder::new().tls_provider(
+            aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ),
         );
+        if !*HAS_NATIVE_ROOTS {
+            // No certificate is trusted then: an https:// endpoint fails its handshake with an
+            // unknown issuer, instead of the client refusing to exist.
+            use aws_smithy_http_client::tls::{TlsContext, TrustStore};
+            if let Ok(tls) = TlsContext::builder()
+                .with_trust_store(TrustStore::empty())
+                .build()
+            {
+                http = http.tls_context(tls);
+            }
+        }
+        builder = builder.http_client(http.build_with_resolver(GuardedDns(ctx.network())));
         settings.path_style = path_style;
         let sign_payload = endpoint.as_deref().is_some_and(signs_payload);
         Ok(S3 {
@@ -288,6 +298,10 @@ impl Connection {
         })
     }
 }
+
+/// Whether the machine's trust store holds any root certificate (read once).
+static HAS_NATIVE_ROOTS: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| !rustls_native_certs::load_native_certs().certs.is_empty());
 
 /// An endpoint that is not HTTPS gets signed upload bodies.
 fn signs_payload(endpoint: &str) -> bool {
