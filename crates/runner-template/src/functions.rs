@@ -237,6 +237,25 @@ fn register_named(env: &mut Environment<'static>, hooks: &Hooks) {
         Ok(Value::from(port))
     });
 
+    // Kestra's tasksWithState(state='FAILED'): the task runs `tasks` holds in that state, as
+    // {taskId, state}, with `value` for a loop's run.
+    env.add_function(
+        "tasksWithState",
+        |state: &State, a: Rest<ValueOrKwargs>| -> Result<Value, Error> {
+            let args = Args::new(a)?;
+            let wanted = match args.get(0, "state").filter(|v| !v.is_undefined()) {
+                Some(v) => text(&v).to_uppercase(),
+                None => "FAILED".to_string(),
+            };
+            args.finish()?;
+            let tasks = state
+                .lookup("tasks")
+                .and_then(|t| serde_json::to_value(&t).ok())
+                .unwrap_or(Json::Null);
+            Ok(value_of(&Json::Array(tasks_with_state(&tasks, &wanted))))
+        },
+    );
+
     let error_logs = hooks.error_logs.clone();
     env.add_function("errorLogs", move || -> Result<Value, Error> {
         let logs = error_logs.as_ref().ok_or_else(|| {
@@ -676,4 +695,36 @@ fn json_text(v: &Json) -> String {
         Json::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// The entries of `tasks` (`<id>.state`, or `<id>.<value>.state` for a loop's runs) whose
+/// state is `wanted`.
+fn tasks_with_state(tasks: &Json, wanted: &str) -> Vec<Json> {
+    let mut found = Vec::new();
+    let Some(tasks) = tasks.as_object() else {
+        return found;
+    };
+    let state_of = |v: Option<&Json>| v.and_then(Json::as_str).map(str::to_uppercase);
+    for (task_id, runs) in tasks {
+        let Some(runs) = runs.as_object() else {
+            continue;
+        };
+        for (key, run) in runs {
+            let (state, value) = if key == "state" {
+                (state_of(Some(run)), None)
+            } else {
+                (state_of(run.get("state")), Some(key))
+            };
+            if state.as_deref() == Some(wanted) {
+                let mut entry = serde_json::Map::new();
+                entry.insert("taskId".into(), Json::String(task_id.clone()));
+                entry.insert("state".into(), Json::String(wanted.to_string()));
+                if let Some(v) = value {
+                    entry.insert("value".into(), Json::String(v.clone()));
+                }
+                found.push(Json::Object(entry));
+            }
+        }
+    }
+    found
 }

@@ -584,3 +584,34 @@ fn random_port_is_a_free_port_and_error_logs_needs_an_execution() {
         "{err}"
     );
 }
+
+#[test]
+fn tasks_with_state_lists_the_task_runs_in_a_state_as_kestra_does() {
+    let r = Renderer::new();
+    let ctx = json!({"tasks": {
+        "extract": {"state": "SUCCESS"},
+        "load": {"state": "FAILED"},
+        "each": {"a": {"state": "FAILED"}, "b": {"state": "SUCCESS"}}
+    }});
+    let failed = render(
+        &r,
+        "{% for t in tasksWithState() %}{{ t.taskId }}{{ t.value is defined ? '[' ~ t.value ~ ']' : '' }}={{ t.state }};{% endfor %}",
+        ctx.clone(),
+    )
+    .unwrap();
+    assert_eq!(failed, "load=FAILED;each[a]=FAILED;");
+    assert_eq!(
+        render(
+            &r,
+            "{{ tasksWithState(state='success') | length }}",
+            ctx.clone()
+        )
+        .unwrap(),
+        "2"
+    );
+    assert_eq!(
+        render(&r, "{{ tasksWithState('KILLED') is empty }}", ctx).unwrap(),
+        "true"
+    );
+    assert!(r.check("{{ tasksWithState('FAILED') }}").is_ok());
+}
