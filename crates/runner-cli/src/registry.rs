@@ -34,6 +34,8 @@ const FAMILIES: &[&[TaskDescriptor]] = &[
     runner_docker::TASKS,
     #[cfg(feature = "compress")]
     runner_compress::TASKS,
+    #[cfg(feature = "ai")]
+    runner_ai::TASKS,
 ];
 
 pub fn registry() -> Registry {

@@ -395,6 +395,12 @@ impl RunContext {
         runner_template::with_interrupt(interrupt, || f(&self.exec.renderer))
     }
 
+    /// When this attempt's `timeout` ends it, if the task has one: a task with a default
+    /// timeout of its own (an AI provider's call) keeps it only without this.
+    pub fn deadline(&self) -> Option<std::time::Instant> {
+        *self.deadline.lock().expect("deadline lock")
+    }
+
     /// Sets when this attempt's timeout ends it.
     pub(crate) fn set_deadline(&self, deadline: Option<std::time::Instant>) {
         *self.deadline.lock().expect("deadline lock") = deadline;

@@ -1,0 +1,21 @@
+//! Kestra's AI tasks over OpenAI-compatible providers: `io.kestra.plugin.ai.completion`
+//! ChatCompletion, Classification and JSONStructuredExtraction, `ai.agent.AIAgent` (without
+//! tools), and the legacy `io.kestra.plugin.openai.ChatCompletion`. Every call goes through the
+//! HTTP kit's client, so the run's network policy applies; the key is a credential, masked
+//! wherever it could appear.
+
+mod agent;
+mod completion;
+mod openai;
+mod provider;
+
+use runner_core::plugin::TaskDescriptor;
+
+/// The AI task types.
+pub const TASKS: &[TaskDescriptor] = &[
+    completion::CHAT_COMPLETION,
+    completion::CLASSIFICATION,
+    completion::JSON_STRUCTURED_EXTRACTION,
+    agent::AI_AGENT,
+    openai::CHAT_COMPLETION,
+];

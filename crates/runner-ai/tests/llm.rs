@@ -1,0 +1,393 @@
+//! The AI tasks against a real language model: llama.cpp's OpenAI-compatible server running
+//! Gemma 3 270M (scripts/llm-venv.sh builds it once). A model that small writes unreliable
+//! prose, so the tests assert what it does reliably: an answer comes back with its token
+//! counts, a JSON schema is followed (llama.cpp constrains the output with a grammar), a
+//! forced function call names the function. The API key is a secret: no byte of the run
+//! holds it.
+
+use runner_testkit::{Run, RunOptions, run_flow_opts, servers::free_port};
+use serde_json::{Value as Json, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const TASKS: &[&[runner_core::TaskDescriptor]] = &[
+    runner_core::TASKS,
+    runner_core_tasks::TASKS,
+    runner_ai::TASKS,
+];
+
+/// The key the server requires; the tests give it as a secret.
+const KEY: &str = "sk-runner-test-5f2c9a71d04e";
+
+/// The model's environment, from RUNNER_LLM_VENV or made by scripts/llm-venv.sh.
+fn venv() -> PathBuf {
+    if let Some(v) = std::env::var_os("RUNNER_LLM_VENV") {
+        return PathBuf::from(v);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new(root.join("scripts/llm-venv.sh"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("scripts/llm-venv.sh runs");
+    assert!(out.status.success(), "scripts/llm-venv.sh failed");
+    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// One llama.cpp server for the whole test binary, stopped when the process ends.
+struct Server {
+    port: u16,
+    _child: ChildGuard,
+}
+
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    /// Closing its stdin makes the shell stop the server; then the shell ends.
+    fn drop(&mut self) {
+        drop(self.0.stdin.take());
+        let _ = self.0.wait();
+    }
+}
+
+fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let venv = venv();
+        let port = free_port();
+        // Under a shell that stops the server when this process's end closes its stdin: the
+        // server outlives no test binary, even one that panics or is killed.
+        let child = Command::new("/bin/sh")
+            .args([
+                "-c",
+                "\"$@\" & server=$!; read -r _; kill $server; wait $server",
+                "sh",
+            ])
+            .arg(venv.join("bin/python"))
+            .args(["-m", "llama_cpp.server", "--model"])
+            .arg(venv.join("model.gguf"))
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args([
+                "--api_key",
+                KEY,
+                "--n_ctx",
+                "2048",
+                "--chat_format",
+                "chatml-function-calling",
+            ])
+            .args(["--model_alias", "gemma-3-270m"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the llama.cpp server starts");
+        let guard = ChildGuard(child);
+        // Ready when it answers; loading 253 MB takes a few seconds.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                let ok = Command::new("curl")
+                    .args(["-sf", "-H", &format!("Authorization: Bearer {KEY}")])
+                    .arg(format!("http://127.0.0.1:{port}/v1/models"))
+                    .output()
+                    .map(|o| o.status.success())
+                    .unwrap_or(false);
+                if ok {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the llama.cpp server did not start in 2 minutes"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // The static is never dropped: the server stops when the binary exits (its stdin).
+        Server {
+            port,
+            _child: guard,
+        }
+    })
+}
+
+/// One runtime for every test: the HTTP kit's client is shared by the process, and its pooled
+/// connections belong to the runtime that opened them.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    })
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+async fn run(tasks: &str, key: &str, extra_env: &[(&str, String)]) -> Run {
+    let mut environment = vec![("SECRET_LLM_KEY".to_string(), b64(key))];
+    for (k, v) in extra_env {
+        environment.push((k.to_string(), v.clone()));
+    }
+    let yaml = format!("id: ai\nnamespace: company.team\ntasks:\n{tasks}");
+    run_flow_opts(
+        TASKS,
+        &yaml,
+        RunOptions {
+            environment,
+            ..RunOptions::default()
+        },
+    )
+    .await
+}
+
+fn provider(port: u16) -> String {
+    format!(
+        "    provider:\n      type: io.kestra.plugin.ai.provider.OpenAI\n      modelName: gemma-3-270m\n      baseUrl: http://127.0.0.1:{port}/v1\n      apiKey: \"{{{{ secret('LLM_KEY') }}}}\"\n"
+    )
+}
+
+/// No byte the run wrote (logs, record, files) holds the key.
+fn assert_key_nowhere(r: &Run) {
+    assert!(!r.logs.contains(KEY), "the key is in the logs");
+    assert!(
+        !r.record.to_string().contains(KEY),
+        "the key is in the record"
+    );
+    let mut stack = vec![r.storage.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                assert!(
+                    !bytes.windows(KEY.len()).any(|w| w == KEY.as_bytes()),
+                    "{} holds the key",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
+fn metric(r: &Run, name: &str) -> Option<f64> {
+    r.record["metrics"]
+        .as_array()?
+        .iter()
+        .find(|m| m["name"] == name)
+        .and_then(|m| m["value"].as_f64())
+}
+
+#[test]
+fn a_chat_completion_and_an_agent_answer_with_their_token_counts() {
+    runtime().block_on(a_chat_completion_and_an_agent_answer_with_their_token_counts_run());
+}
+
+async fn a_chat_completion_and_an_agent_answer_with_their_token_counts_run() {
+    let port = server().port;
+    let p = provider(port);
+    let r = run(
+        &format!(
+            "  - id: chat\n    type: io.kestra.plugin.ai.completion.ChatCompletion\n{p}    configuration:\n      maxToken: 24\n      seed: 7\n      temperature: 0\n    messages:\n      - type: SYSTEM\n        content: You are a helpful assistant.\n      - type: USER\n        content: Say hello.\n  - id: agent\n    type: io.kestra.plugin.ai.agent.AIAgent\n{p}    configuration:\n      maxToken: 24\n    systemMessage: Answer briefly.\n    prompt: Name a colour.\n"
+        ),
+        KEY,
+        &[],
+    )
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    for task in ["chat", "agent"] {
+        let out = r.outputs(task);
+        let text = out["textOutput"].as_str().unwrap_or_default();
+        assert!(!text.trim().is_empty(), "{task}: {out}");
+        let usage = &out["tokenUsage"];
+        assert!(
+            usage["inputTokenCount"].as_i64().unwrap() > 5,
+            "{task}: {usage}"
+        );
+        let output_tokens = usage["outputTokenCount"].as_i64().unwrap();
+        assert!(
+            (1..=24).contains(&output_tokens),
+            "{task}: maxToken bounds the answer: {usage}"
+        );
+        assert_eq!(
+            usage["totalTokenCount"].as_i64().unwrap(),
+            usage["inputTokenCount"].as_i64().unwrap() + output_tokens
+        );
+        assert!(
+            ["STOP", "LENGTH"].contains(&out["finishReason"].as_str().unwrap()),
+            "{out}"
+        );
+        assert_eq!(
+            out["intermediateResponses"][0]["completion"],
+            out["textOutput"]
+        );
+        assert_eq!(out["toolExecutions"], json!([]));
+    }
+    assert_eq!(
+        r.outputs("chat")["aiResponse"],
+        r.outputs("chat")["textOutput"]
+    );
+    assert_eq!(metric(&r, "ai.provider.calls"), Some(1.0));
+    assert!(metric(&r, "total.token.count").unwrap() > 5.0);
+    assert_key_nowhere(&r);
+}
+
+#[test]
+fn json_extraction_follows_the_schema_and_classification_answers() {
+    runtime().block_on(json_extraction_follows_the_schema_and_classification_answers_run());
+}
+
+async fn json_extraction_follows_the_schema_and_classification_answers_run() {
+    let port = server().port;
+    let p = provider(port);
+    let r = run(
+        &format!(
+            "  - id: extract\n    type: io.kestra.plugin.ai.completion.JSONStructuredExtraction\n{p}    configuration:\n      maxToken: 64\n      temperature: 0\n    prompt: Hello, my name is John and I live in Paris.\n    schemaName: Person\n    jsonFields:\n      - name\n      - city\n  - id: classify\n    type: io.kestra.plugin.ai.completion.Classification\n{p}    configuration:\n      maxToken: 8\n      temperature: 0\n    prompt: I love this product, it works great!\n    classes:\n      - positive\n      - negative\n"
+        ),
+        KEY,
+        &[],
+    )
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let out = r.outputs("extract");
+    assert_eq!(out["schemaName"], "Person");
+    let extracted: Json = serde_json::from_str(out["extractedJson"].as_str().unwrap()).unwrap();
+    let fields = extracted.as_object().unwrap();
+    assert!(
+        fields["name"].is_string() && fields["city"].is_string(),
+        "{extracted}"
+    );
+    assert!(
+        !r.outputs("classify")["classification"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    assert_key_nowhere(&r);
+}
+
+#[test]
+fn the_legacy_openai_task_returns_choices_and_a_forced_function_call() {
+    runtime().block_on(the_legacy_openai_task_returns_choices_and_a_forced_function_call_run());
+}
+
+async fn the_legacy_openai_task_returns_choices_and_a_forced_function_call_run() {
+    let port = server().port;
+    let url = format!("http://127.0.0.1:{port}/v1");
+    let r = run(
+        "  - id: ask\n    type: io.kestra.plugin.openai.ChatCompletion\n    apiKey: \"{{ secret('LLM_KEY') }}\"\n    model: gemma-3-270m\n    maxTokens: 16\n    prompt: Say hi.\n  - id: weather\n    type: io.kestra.plugin.openai.ChatCompletion\n    apiKey: \"{{ secret('LLM_KEY') }}\"\n    model: gemma-3-270m\n    maxTokens: 64\n    prompt: What is the weather in Oslo?\n    functions:\n      - name: get_weather\n        description: The weather in a city.\n        parameters:\n          - name: city\n            type: string\n            description: The city.\n            required: true\n    functionCall: get_weather\n",
+        KEY,
+        &[("RUNNER_OPENAI_URL", url)],
+    )
+    .await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let ask = r.outputs("ask");
+    assert!(ask["choices"][0]["message"]["content"].is_string(), "{ask}");
+    assert!(ask["usage"]["total_tokens"].as_i64().unwrap() > 0, "{ask}");
+    let call = &r.outputs("weather")["choices"][0]["message"]["tool_calls"][0]["function"];
+    assert_eq!(call["name"], "get_weather", "{call}");
+    let args: Json = serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
+    assert!(args["city"].is_string(), "{args}");
+    assert!(metric(&r, "usage.total.tokens").unwrap() > 0.0);
+    assert_key_nowhere(&r);
+}
+
+#[test]
+fn a_wrong_key_and_no_server_fail_with_what_to_check_and_no_key() {
+    runtime().block_on(a_wrong_key_and_no_server_fail_with_what_to_check_and_no_key_run());
+}
+
+async fn a_wrong_key_and_no_server_fail_with_what_to_check_and_no_key_run() {
+    let port = server().port;
+    let wrong = "sk-wrong-key-8e1d77c2";
+    let r = run(
+        &format!(
+            "  - id: chat\n    type: io.kestra.plugin.ai.completion.ChatCompletion\n{}    messages:\n      - type: USER\n        content: hi\n",
+            provider(port)
+        ),
+        wrong,
+        &[],
+    )
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
+    assert!(
+        r.logs.contains("the OpenAI provider answered 401"),
+        "{}",
+        r.logs
+    );
+    assert!(
+        r.logs.contains("check the provider's API key (`apiKey`)"),
+        "{}",
+        r.logs
+    );
+    assert!(!r.logs.contains(wrong) && !r.record.to_string().contains(wrong));
+
+    let closed = free_port();
+    let r = run(
+        &format!(
+            "  - id: chat\n    type: io.kestra.plugin.ai.completion.ChatCompletion\n{}    messages:\n      - type: USER\n        content: hi\n",
+            provider(closed)
+        ),
+        KEY,
+        &[],
+    )
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
+    assert!(
+        r.logs.contains(&format!(
+            "cannot call the OpenAI provider at http://127.0.0.1:{closed}/v1/chat/completions"
+        )),
+        "{}",
+        r.logs
+    );
+    assert_key_nowhere(&r);
+
+    // Link-local addresses (cloud metadata) are refused before any connection.
+    let r = run(
+        "  - id: chat\n    type: io.kestra.plugin.ai.completion.ChatCompletion\n    provider:\n      type: io.kestra.plugin.ai.provider.OpenAI\n      modelName: m\n      apiKey: k\n      baseUrl: http://169.254.169.254/v1\n    messages:\n      - type: USER\n        content: hi\n",
+        KEY,
+        &[],
+    )
+    .await;
+    assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
+    assert!(r.logs.contains("169.254.169.254"), "{}", r.logs);
+}
+
+#[test]
+fn what_runner_cannot_do_yet_is_refused_while_validating() {
+    let registry = runner_core::Registry::new(TASKS);
+    let provider = |kind: &str| {
+        format!(
+            "    provider:\n      type: io.kestra.plugin.ai.provider.{kind}\n      modelName: m\n      apiKey: k\n"
+        )
+    };
+    for (task, said) in [
+        (
+            format!("  - id: t\n    type: io.kestra.plugin.ai.agent.AIAgent\n{}    prompt: p\n    tools:\n      - type: io.kestra.plugin.ai.tool.TavilyWebSearch\n        apiKey: k\n", provider("OpenAI")),
+            "`tools` is not supported by runner yet",
+        ),
+        (
+            format!("  - id: t\n    type: io.kestra.plugin.ai.completion.ChatCompletion\n{}    messages:\n      - type: USER\n        content: hi\n", provider("Anthropic")),
+            "the Anthropic provider is not supported by runner yet",
+        ),
+        (
+            format!("  - id: t\n    type: io.kestra.plugin.ai.completion.Classification\n{}    classes: [a]\n", provider("OpenAI")),
+            "Classification requires one input source: `prompt` or `contentBlocks`.",
+        ),
+        (
+            "  - id: t\n    type: io.kestra.plugin.openai.ChatCompletion\n    apiKey: k\n    model: m\n".to_string(),
+            "Either `messages` or `prompt` must be set",
+        ),
+    ] {
+        let yaml = format!("id: f\nnamespace: n\ntasks:\n{task}");
+        let doc = runner_model::load_str(&yaml).unwrap().remove(0);
+        let v = runner_core::validate(&doc, &registry, &runner_template::Renderer::new());
+        let problems: Vec<String> = v.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.problem.to_string()).collect();
+        assert!(problems.iter().any(|p| p.contains(said)), "{said}: {problems:?}");
+    }
+}
