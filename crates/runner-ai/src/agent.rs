@@ -1,8 +1,9 @@
-//! `ai.agent.AIAgent`: a system message and a prompt to a chat model. runner has no tools,
-//! memory, retrievers or guardrails for it yet: a flow that sets them is refused while
-//! validating, so nothing is silently left out.
+//! `ai.agent.AIAgent`: a system message and a prompt to a chat model, with the earlier turns
+//! of a `memory` and what `contentRetrievers` find. runner has no tools or guardrails for it
+//! yet: a flow that sets them is refused while validating, so nothing is silently left out.
 
 use crate::completion::refuse;
+use crate::context::{Memory, Retrievers, augment};
 use crate::provider::{self, Ask, Chat, Configuration, Message, Provider};
 use runner_core::plugin::*;
 use serde::Deserialize;
@@ -11,7 +12,7 @@ use serde_json::Map;
 pub(crate) const AI_AGENT: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.ai.agent.AIAgent",
     aliases: &[],
-    doc: "Give a chat model a system message and a prompt, and get its answer. Outputs: `textOutput` (or `jsonOutput`), `tokenUsage`, `finishReason`, `intermediateResponses`. Tools, memory, content retrievers and guardrails are not supported by runner yet.",
+    doc: "Give a chat model a system message and a prompt, and get its answer. Outputs: `textOutput` (or `jsonOutput`), `tokenUsage`, `finishReason`, `intermediateResponses`. With `memory` (KestraKVStore) earlier turns are kept in the KV store; with `contentRetrievers` (TavilyWebSearch) web results join the prompt. Tools and guardrails are not supported by runner yet.",
     example: "id: agent\ntype: io.kestra.plugin.ai.agent.AIAgent\nprovider:\n  type: io.kestra.plugin.ai.provider.Ollama\n  modelName: llama3.2\n  endpoint: http://localhost:11434\nsystemMessage: You are a concise assistant.\nprompt: Summarize what a workflow orchestrator does in one sentence.",
     shape: runnable::<AiAgent>(),
 };
@@ -33,12 +34,11 @@ pub(crate) struct AiAgent {
     tools: Option<Json>,
     /// The most tool calls in a row (no tools in runner yet, so unused).
     max_sequential_tools_invocations: Option<Property<i64>>,
-    /// Not supported by runner yet.
-    #[prop(type = "list of content retrievers")]
-    content_retrievers: Option<Json>,
-    /// Not supported by runner yet.
-    #[prop(type = "memory")]
-    memory: Option<Json>,
+    /// Where to find context for the prompt: `[{type: io.kestra.plugin.ai.retriever.TavilyWebSearch, apiKey, maxResults}]`.
+    #[prop(secret)]
+    content_retrievers: Option<Retrievers>,
+    /// The conversation's memory: `{type: io.kestra.plugin.ai.memory.KestraKVStore, messages, ttl, memoryId, drop}`.
+    memory: Option<Memory>,
     /// Not supported by runner yet.
     #[prop(type = "guardrails")]
     guardrails: Option<Json>,
@@ -52,8 +52,6 @@ pub(crate) struct AiAgent {
 impl RunnableTask for AiAgent {
     fn check(&self) -> Result<(), String> {
         refuse("tools", &self.tools)?;
-        refuse("contentRetrievers", &self.content_retrievers)?;
-        refuse("memory", &self.memory)?;
         refuse("guardrails", &self.guardrails)?;
         refuse("observability", &self.observability)
     }
@@ -66,6 +64,20 @@ impl RunnableTask for AiAgent {
                 "maxSequentialToolsInvocations",
             )?;
             let _ = ctx.render_opt(&self.output_files, "outputFiles")?;
+            let chat = Chat::new(ctx, &self.provider, self.configuration.as_ref())?;
+            let memory = match &self.memory {
+                Some(m) => Some(m.open(ctx)?),
+                None => None,
+            };
+            let mut found = Vec::new();
+            for (i, r) in self
+                .content_retrievers
+                .iter()
+                .flat_map(|r| r.0.iter())
+                .enumerate()
+            {
+                found.extend(r.retrieve(ctx, i, &prompt).await?);
+            }
             let mut messages = Vec::new();
             if let Some(s) = ctx.render_opt(&self.system_message, "systemMessage")? {
                 messages.push(Message {
@@ -73,12 +85,17 @@ impl RunnableTask for AiAgent {
                     content: s,
                 });
             }
+            if let Some(m) = &memory {
+                messages.extend(m.turns.iter().cloned());
+            }
             messages.push(Message {
                 role: "user",
-                content: prompt,
+                content: augment(&prompt, &found),
             });
-            let chat = Chat::new(ctx, &self.provider, self.configuration.as_ref())?;
             let answer = chat.call(ctx, &messages, &Ask::default()).await?;
+            if let Some(m) = memory {
+                m.save(ctx, &prompt, &answer.text)?;
+            }
             provider::metrics(ctx, chat.provider(), &[&answer]);
             let json = if chat.answers_json() {
                 Some(provider::json_reply(chat.provider(), &answer.text)?)

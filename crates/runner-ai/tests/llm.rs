@@ -129,6 +129,11 @@ fn b64(s: &str) -> String {
 }
 
 async fn run(tasks: &str, key: &str, extra_env: &[(&str, String)]) -> Run {
+    run_kv(tasks, key, extra_env, None).await
+}
+
+/// [`run`] with a KV store kept in `kv` (the memory tests run twice on one store).
+async fn run_kv(tasks: &str, key: &str, extra_env: &[(&str, String)], kv: Option<&Path>) -> Run {
     let mut environment = vec![("SECRET_LLM_KEY".to_string(), b64(key))];
     for (k, v) in extra_env {
         environment.push((k.to_string(), v.clone()));
@@ -139,6 +144,12 @@ async fn run(tasks: &str, key: &str, extra_env: &[(&str, String)]) -> Run {
         &yaml,
         RunOptions {
             environment,
+            kv: kv.map(|dir| {
+                let store = runner_kv::SqliteKv::open(dir)
+                    .expect("a KV store")
+                    .with_flow_namespaces(["company.team".to_string()]);
+                std::sync::Arc::new(store) as std::sync::Arc<dyn runner_core::kv::KvStore>
+            }),
             ..RunOptions::default()
         },
     )
@@ -390,4 +401,151 @@ fn what_runner_cannot_do_yet_is_refused_while_validating() {
         let problems: Vec<String> = v.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.problem.to_string()).collect();
         assert!(problems.iter().any(|p| p.contains(said)), "{said}: {problems:?}");
     }
+}
+
+/// The model's requests as `logRequests` logged them, for one task.
+fn requests(r: &Run, task: &str) -> Vec<Json> {
+    let marker = format!("[{task}] OpenAI request: ");
+    r.logs
+        .lines()
+        .filter_map(|l| {
+            l.split_once(&marker)
+                .map(|(_, j)| serde_json::from_str(j).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn an_agent_with_memory_sends_the_earlier_turns_and_keeps_a_window() {
+    runtime().block_on(async {
+        let port = server().port;
+        let kv = std::env::temp_dir().join(format!("runner-ai-kv-{}", std::process::id()));
+        let agent = |id: &str, prompt: &str| {
+            format!(
+                "  - id: {id}\n    type: io.kestra.plugin.ai.agent.AIAgent\n{}    configuration:\n      maxToken: 12\n      logRequests: true\n    memory:\n      type: io.kestra.plugin.ai.memory.KestraKVStore\n      memoryId: conversation-1\n      messages: 4\n    prompt: {prompt}\n",
+                provider(port)
+            )
+        };
+        let tasks = format!("{}{}", agent("first", "My name is Ada."), agent("second", "What is my name?"));
+        let r = run_kv(&tasks, KEY, &[], Some(&kv)).await;
+        assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+        let second = &requests(&r, "second")[0]["messages"];
+        assert_eq!(second[0], json!({"role": "user", "content": "My name is Ada."}), "{second}");
+        assert_eq!(second[1]["role"], "assistant");
+        assert_eq!(second[1]["content"], r.outputs("first")["textOutput"]);
+        assert_eq!(second[2], json!({"role": "user", "content": "What is my name?"}));
+
+        // A second execution reads the same memory; the window keeps the latest 4 messages.
+        let r = run_kv(&agent("third", "And my city?"), KEY, &[], Some(&kv)).await;
+        assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+        let third = &requests(&r, "third")[0]["messages"];
+        assert_eq!(third.as_array().unwrap().len(), 5, "{third}");
+        assert_eq!(third[0]["content"], "My name is Ada.");
+        assert_eq!(third[2]["content"], "What is my name?");
+        let _ = std::fs::remove_dir_all(&kv);
+    });
+}
+
+/// A Tavily search API built from its published reference (POST /search with a bearer key,
+/// `query` and `max_results`; `results` of `title`, `url`, `content`): Tavily is a hosted
+/// service that cannot run here. It records the queries it was asked.
+async fn tavily(key: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Json>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head, body) = loop {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break (head.to_string(), body[..len].to_string());
+                        }
+                    }
+                };
+                let authorized = head
+                    .lines()
+                    .any(|l| l.eq_ignore_ascii_case(&format!("authorization: Bearer {key}")));
+                let (status, answer) = if !head.starts_with("POST /search ") {
+                    ("404 Not Found", json!({"detail": {"error": "Not found"}}))
+                } else if !authorized {
+                    (
+                        "401 Unauthorized",
+                        json!({"detail": {"error": "Unauthorized: missing or invalid API key."}}),
+                    )
+                } else {
+                    let asked: Json = serde_json::from_str(&body).unwrap();
+                    seen.lock().unwrap().push(asked.clone());
+                    (
+                        "200 OK",
+                        json!({
+                            "query": asked["query"],
+                            "results": [{
+                                "title": "Kestra",
+                                "url": "https://kestra.io",
+                                "content": "Kestra is an open-source orchestration platform written in Java.",
+                                "score": 0.9
+                            }],
+                            "response_time": 0.1
+                        }),
+                    )
+                };
+                let body = answer.to_string();
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (url, asked)
+}
+
+#[test]
+fn an_agent_with_web_search_puts_the_results_in_the_prompt() {
+    runtime().block_on(async {
+        let port = server().port;
+        const TAVILY: &str = "tvly-test-31b7c0";
+        let (url, asked) = tavily(TAVILY).await;
+        let tasks = format!(
+            "  - id: agent\n    type: io.kestra.plugin.ai.agent.AIAgent\n{}    configuration:\n      maxToken: 12\n      logRequests: true\n    contentRetrievers:\n      - type: io.kestra.plugin.ai.retriever.TavilyWebSearch\n        apiKey: \"{{{{ secret('TAVILY_KEY') }}}}\"\n        maxResults: 2\n    prompt: What is Kestra?\n",
+            provider(port)
+        );
+        let env = [("SECRET_TAVILY_KEY", b64(TAVILY)), ("RUNNER_TAVILY_URL", url.clone())];
+        let r = run(&tasks, KEY, &env).await;
+        assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+        assert_eq!(*asked.lock().unwrap(), vec![json!({"query": "What is Kestra?", "max_results": 2})]);
+        let sent = requests(&r, "agent")[0]["messages"][0]["content"].as_str().unwrap().to_string();
+        assert!(sent.starts_with("What is Kestra?\n\nAnswer using the following information:\nKestra\nhttps://kestra.io\nKestra is an open-source"), "{sent}");
+        assert!(!r.logs.contains(TAVILY) && !r.record.to_string().contains(TAVILY));
+
+        let env = [("SECRET_TAVILY_KEY", b64("tvly-wrong")), ("RUNNER_TAVILY_URL", url)];
+        let r = run(&tasks, KEY, &env).await;
+        assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
+        assert!(r.logs.contains("Tavily answered 401"), "{}", r.logs);
+        assert!(r.logs.contains("check the retriever's `apiKey`"), "{}", r.logs);
+    });
 }

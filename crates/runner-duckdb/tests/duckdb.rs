@@ -504,7 +504,14 @@ async fn a_store_that_fails_midway_leaves_no_file() {
     ))
     .await;
     assert_eq!(r.state.as_str(), "FAILED");
-    assert!(error_line(&r).contains("boom at"), "{}", r.logs);
+    // DuckDB's worker threads race to the error: the thread that raises it stops the others,
+    // and now and then the result reports a stopped thread's interruption instead of it.
+    let error = error_line(&r);
+    assert!(
+        error.contains("boom at") || error.contains("INTERRUPT Error: Interrupted!"),
+        "{}",
+        r.logs
+    );
     assert_eq!(files_with(&r.storage, ".ion"), Vec::<String>::new());
 }
 
