@@ -9,6 +9,7 @@ mod completion;
 mod context;
 mod openai;
 mod provider;
+mod rag;
 
 use runner_core::plugin::TaskDescriptor;
 
@@ -18,5 +19,8 @@ pub const TASKS: &[TaskDescriptor] = &[
     completion::CLASSIFICATION,
     completion::JSON_STRUCTURED_EXTRACTION,
     agent::AI_AGENT,
+    rag::INGEST_DOCUMENT,
+    rag::CHAT_COMPLETION,
+    rag::SEARCH,
     openai::CHAT_COMPLETION,
 ];

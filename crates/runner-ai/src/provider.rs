@@ -199,6 +199,121 @@ impl<'de> Deserialize<'de> for Provider {
     }
 }
 
+impl Provider {
+    /// The provider's API address (without the endpoint), key and model, rendered; `property`
+    /// names it in errors (`provider`, `embeddingProvider`...).
+    pub(crate) fn resolve(
+        &self,
+        ctx: &RunContext,
+        property: &str,
+    ) -> Result<(String, Option<String>, String), TaskError> {
+        let model = ctx.render(&self.model_name, &format!("{property}.modelName"))?;
+        let key = ctx.render_opt(&self.api_key, &format!("{property}.apiKey"))?;
+        let base = match ctx.render_opt(&self.base_url, &format!("{property}.baseUrl"))? {
+            Some(b) => b,
+            None => self.kind.base.unwrap_or_default().to_string(),
+        };
+        let mut base = base.trim_end_matches('/').to_string();
+        if self.kind.name == "Ollama" && !base.ends_with("/v1") {
+            base.push_str("/v1");
+        }
+        Ok((base, key, model))
+    }
+
+    /// The embeddings of `texts`, in order, and the tokens they took.
+    pub(crate) async fn embed(
+        &self,
+        ctx: &RunContext,
+        property: &str,
+        texts: &[String],
+    ) -> Result<(Vec<Vec<f32>>, i64), TaskError> {
+        let (base, key, model) = self.resolve(ctx, property)?;
+        let timeout = match ctx.deadline() {
+            Some(d) => d
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+            None => Duration::from_secs(120),
+        };
+        let body = json!({"model": model, "input": texts});
+        let raw = post(
+            ctx,
+            self.kind.name,
+            &format!("{base}/embeddings"),
+            key.as_deref(),
+            body,
+            timeout,
+            false,
+            false,
+        )
+        .await?;
+        let data = raw
+            .get("data")
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if data.len() != texts.len() {
+            return Err(TaskError::new(
+                ErrorKind::Remote,
+                format!(
+                    "the {} provider gave {} embeddings for {} texts",
+                    self.kind.name,
+                    data.len(),
+                    texts.len()
+                ),
+            )
+            .hint("check that `modelName` is an embedding model"));
+        }
+        let mut out = vec![Vec::new(); texts.len()];
+        for (i, item) in data.iter().enumerate() {
+            let at = item
+                .get("index")
+                .and_then(Json::as_u64)
+                .map(|i| i as usize)
+                .unwrap_or(i);
+            let vector = item.get("embedding").map(vector_of).unwrap_or_default();
+            if vector.is_empty() || at >= out.len() {
+                return Err(TaskError::new(
+                    ErrorKind::Remote,
+                    format!("the {} provider's embedding {i} is empty", self.kind.name),
+                ));
+            }
+            out[at] = vector;
+        }
+        let tokens = raw
+            .pointer("/usage/total_tokens")
+            .and_then(Json::as_i64)
+            .unwrap_or(0);
+        Ok((out, tokens))
+    }
+}
+
+/// An embedding as OpenAI gives it (a list of numbers). A server that gives one vector per
+/// token (llama.cpp for a model without pooling) gets them averaged, as mean pooling does.
+fn vector_of(embedding: &Json) -> Vec<f32> {
+    let Some(items) = embedding.as_array() else {
+        return Vec::new();
+    };
+    if items.first().is_some_and(Json::is_array) {
+        let rows: Vec<Vec<f32>> = items.iter().map(vector_of).collect();
+        let width = rows.first().map_or(0, Vec::len);
+        if width == 0 || rows.iter().any(|r| r.len() != width) {
+            return Vec::new();
+        }
+        let mut mean = vec![0f32; width];
+        for row in &rows {
+            for (m, x) in mean.iter_mut().zip(row) {
+                *m += x / rows.len() as f32;
+            }
+        }
+        return mean;
+    }
+    items
+        .iter()
+        .filter_map(Json::as_f64)
+        .map(|x| x as f32)
+        .collect()
+}
+
 /// `configuration` (Kestra's ChatConfiguration).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -288,16 +403,7 @@ impl Chat {
         provider: &Provider,
         configuration: Option<&Configuration>,
     ) -> Result<Chat, TaskError> {
-        let model = ctx.render(&provider.model_name, "provider.modelName")?;
-        let key = ctx.render_opt(&provider.api_key, "provider.apiKey")?;
-        let base = match ctx.render_opt(&provider.base_url, "provider.baseUrl")? {
-            Some(b) => b,
-            None => provider.kind.base.unwrap_or_default().to_string(),
-        };
-        let mut base = base.trim_end_matches('/').to_string();
-        if provider.kind.name == "Ollama" && !base.ends_with("/v1") {
-            base.push_str("/v1");
-        }
+        let (base, key, model) = provider.resolve(ctx, "provider")?;
         let mut body = Map::new();
         let mut chat = Chat {
             provider: provider.kind.name,

@@ -53,7 +53,17 @@ impl Drop for ChildGuard {
 
 fn server() -> &'static Server {
     static SERVER: OnceLock<Server> = OnceLock::new();
-    SERVER.get_or_init(|| {
+    SERVER.get_or_init(|| start(false))
+}
+
+/// A second server of the same model serving embeddings (llama.cpp serves one or the other).
+fn embedder() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(|| start(true))
+}
+
+fn start(embedding: bool) -> Server {
+    {
         let venv = venv();
         let port = free_port();
         // Under a shell that stops the server when this process's end closes its stdin: the
@@ -77,6 +87,11 @@ fn server() -> &'static Server {
                 "chatml-function-calling",
             ])
             .args(["--model_alias", "gemma-3-270m"])
+            .args(if embedding {
+                &["--embedding", "true"][..]
+            } else {
+                &[][..]
+            })
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -108,7 +123,7 @@ fn server() -> &'static Server {
             port,
             _child: guard,
         }
-    })
+    }
 }
 
 /// One runtime for every test: the HTTP kit's client is shared by the process, and its pooled
@@ -547,5 +562,46 @@ fn an_agent_with_web_search_puts_the_results_in_the_prompt() {
         assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
         assert!(r.logs.contains("Tavily answered 401"), "{}", r.logs);
         assert!(r.logs.contains("check the retriever's `apiKey`"), "{}", r.logs);
+    });
+}
+
+#[test]
+fn documents_ingested_are_found_by_search_and_answer_with_their_sources() {
+    runtime().block_on(async {
+        let chat = server().port;
+        let embed = embedder().port;
+        let kv = std::env::temp_dir().join(format!("runner-ai-rag-{}", std::process::id()));
+        let embedding = provider(embed);
+        let docs = [
+            "Kestra is an orchestration platform whose flows are written in YAML.",
+            "The Eiffel Tower is a wrought-iron lattice tower in Paris.",
+            "Photosynthesis turns light, water and carbon dioxide into sugar.",
+        ];
+        // bulkSize 1: llama-cpp-python embeds a batch of texts differently from each text
+        // alone, so the query's vector would not be its document's.
+        let tasks = format!(
+            "  - id: ingest\n    type: io.kestra.plugin.ai.rag.IngestDocument\n{embedding}    embeddings:\n      type: io.kestra.plugin.ai.embeddings.KestraKVStore\n    drop: true\n    bulkSize: 1\n    documentSplitter:\n      maxSegmentSizeInChars: 200\n      maxOverlapSizeInChars: 20\n    fromDocuments:\n{}  - id: search\n    type: io.kestra.plugin.ai.rag.Search\n{embedding}    embeddings:\n      type: io.kestra.plugin.ai.embeddings.KestraKVStore\n    query: \"{}\"\n    maxResults: 2\n    minScore: 0.0\n    fetchType: FETCH\n  - id: ask\n    type: io.kestra.plugin.ai.rag.ChatCompletion\n{}{}    embeddings:\n      type: io.kestra.plugin.ai.embeddings.KestraKVStore\n    contentRetrieverConfiguration:\n      maxResults: 1\n    chatConfiguration:\n      maxToken: 12\n      logRequests: true\n    prompt: \"{}\"\n",
+            docs.iter().map(|d| format!("      - content: \"{d}\"\n")).collect::<String>(),
+            docs[1],
+            provider(chat).replace("    provider:", "    chatProvider:"),
+            embedding.replace("    provider:", "    embeddingProvider:"),
+            docs[2],
+        );
+        let r = run_kv(&tasks, KEY, &[], Some(&kv)).await;
+        assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+        let ingest = r.outputs("ingest");
+        assert_eq!(ingest["ingestedDocuments"], 3);
+        assert_eq!(ingest["embeddingStoreOutputs"], json!({"kvName": "ai-embedding-store"}));
+        // The same text embeds to the same vector: the document itself comes first.
+        let results = &r.outputs("search")["results"];
+        assert_eq!(results.as_array().unwrap().len(), 2, "{results}");
+        assert_eq!(results[0], docs[1]);
+        let ask = r.outputs("ask");
+        assert_eq!(ask["sources"][0]["content"], docs[2], "{ask}");
+        assert!(ask["textOutput"].is_string() && ask["completion"] == ask["textOutput"]);
+        let sent = requests(&r, "ask")[0]["messages"][0]["content"].as_str().unwrap().to_string();
+        assert_eq!(sent, format!("{}\n\nAnswer using the following information:\n{}", docs[2], docs[2]));
+        assert_key_nowhere(&r);
+        let _ = std::fs::remove_dir_all(&kv);
     });
 }
