@@ -42,7 +42,6 @@ mod run;
 mod seal;
 mod secrets;
 mod signals;
-mod subflows;
 mod summary;
 mod test;
 mod ui;

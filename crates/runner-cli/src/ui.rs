@@ -4,7 +4,9 @@
 
 use crate::cli::UiArgs;
 use crate::exit;
+use runner_core::flow_calls;
 use runner_ui::{Catalog, FlowEntry, Launched, Launcher, Note, Ui};
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -222,6 +224,9 @@ impl FolderCatalog {
             Err(_) => return Vec::new(),
         };
         let mut out = Vec::new();
+        // What `validate` checks across flows: the flows each shown flow calls, by name.
+        let mut known: BTreeMap<String, flow_calls::Declared> = BTreeMap::new();
+        let mut calls: BTreeMap<String, Vec<flow_calls::Call>> = BTreeMap::new();
         for path in paths {
             let file = match crate::files::read(&path) {
                 Ok(f) => f,
@@ -257,10 +262,24 @@ impl FolderCatalog {
                         .and_then(runner_model::Node::as_str)
                         .map(str::to_string)
                 };
+                let name = text("namespace")
+                    .zip(text("id"))
+                    .map(|(ns, id)| format!("{ns}.{id}"));
+                if let Some(n) = &name {
+                    known
+                        .entry(n.clone())
+                        .or_insert_with(|| flow_calls::declared(doc));
+                }
                 if only.is_some_and(|(ns, id)| {
                     text("namespace").as_deref() != Some(ns) || text("id").as_deref() != Some(id)
                 }) {
                     continue;
+                }
+                if let Some(n) = name {
+                    let found = flow_calls::calls(doc, &registry);
+                    if !found.is_empty() {
+                        calls.insert(n, found);
+                    }
                 }
                 let v = runner_core::validate(doc, &registry, &renderer);
                 out.push(FlowEntry {
@@ -272,6 +291,23 @@ impl FolderCatalog {
                     notes: v.diagnostics.iter().map(note).collect(),
                     valid: v.plan.is_some(),
                 });
+            }
+        }
+        let problems = flow_calls::check(&calls, &known);
+        for entry in &mut out {
+            let Some(found) = entry
+                .namespace
+                .as_ref()
+                .zip(entry.id.as_ref())
+                .and_then(|(ns, id)| problems.get(&format!("{ns}.{id}")))
+            else {
+                continue;
+            };
+            for d in found {
+                entry.notes.push(note(d));
+                if d.is_error() {
+                    entry.valid = false;
+                }
             }
         }
         out
@@ -406,5 +442,45 @@ impl Launcher for ChildLauncher {
         let runs = self.runs.lock().expect("runs lock");
         runs.get(execution_id)
             .map(|l| l.lock().expect("launch lock").clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_flows_pages_show_what_validate_says_across_flows() {
+        let dir = std::env::temp_dir().join(format!("runner-ui-catalog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("child.yaml"),
+            "id: child\nnamespace: company.team\ninputs:\n  - id: day\n    type: STRING\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("parent.yaml"),
+            "id: parent\nnamespace: company.team\ntasks:\n  - id: call\n    type: io.kestra.plugin.core.flow.Subflow\n    namespace: company.team\n    flowId: child\n",
+        )
+        .unwrap();
+        let catalog = FolderCatalog {
+            roots: vec![dir.clone()],
+        };
+        let listed = catalog
+            .flows()
+            .into_iter()
+            .find(|f| f.id.as_deref() == Some("parent"))
+            .unwrap();
+        for parent in [catalog.find("company.team", "parent").unwrap(), listed] {
+            assert!(!parent.valid);
+            let messages: Vec<&str> = parent.notes.iter().map(|n| n.message.as_str()).collect();
+            assert!(
+                parent.notes.iter().any(|n| n.error
+                    && n.message
+                        == "subflow company.team.child requires input `day`, which is not given"),
+                "{messages:?}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,7 +3,7 @@
 use crate::diagnostics::{Style, render};
 use crate::exit;
 use crate::files;
-use crate::subflows;
+use runner_core::flow_calls;
 use runner_core::unset_secrets;
 use runner_template::Renderer;
 use std::collections::BTreeMap;
@@ -38,8 +38,8 @@ pub(crate) fn validate_paths(
     // Each flow read: its file, its name, whether it is valid so far.
     let mut flows: Vec<(usize, Option<String>, bool)> = Vec::new();
     let mut loaded = Vec::new();
-    let mut calls: BTreeMap<String, Vec<subflows::Call>> = BTreeMap::new();
-    let mut known: BTreeMap<String, subflows::Declared> = BTreeMap::new();
+    let mut calls: BTreeMap<String, Vec<flow_calls::Call>> = BTreeMap::new();
+    let mut known: BTreeMap<String, flow_calls::Declared> = BTreeMap::new();
     let mut suites: Vec<(
         usize,
         runner_testsuite::TestSuite,
@@ -56,8 +56,8 @@ pub(crate) fn validate_paths(
             }
             for (doc, (name, _)) in docs.iter().zip(&results) {
                 if let Some(name) = name {
-                    known.insert(name.clone(), subflows::declared(doc));
-                    let found = subflows::calls(doc, &registry);
+                    known.insert(name.clone(), flow_calls::declared(doc));
+                    let found = flow_calls::calls(doc, &registry);
                     if !found.is_empty() {
                         calls.insert(name.clone(), found);
                     }
@@ -115,13 +115,13 @@ pub(crate) fn validate_paths(
                 if let Some((ns, id)) = name {
                     known
                         .entry(format!("{ns}.{id}"))
-                        .or_insert_with(|| subflows::declared(doc));
+                        .or_insert_with(|| flow_calls::declared(doc));
                 }
             }
         }
     }
     // Across files: the flows each Subflow calls, their inputs, cycles.
-    let problems = subflows::check(&calls, &known);
+    let problems = flow_calls::check(&calls, &known);
     for (file_index, name, ok) in &mut flows {
         let Some(found) = name.as_ref().and_then(|n| problems.get(n)) else {
             continue;

@@ -20,6 +20,7 @@ mod error;
 mod execution;
 mod executor;
 mod fixture;
+pub mod flow_calls;
 mod glob;
 mod inputs;
 pub mod kv;

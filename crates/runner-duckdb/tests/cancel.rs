@@ -36,6 +36,11 @@ async fn a_timeout_interrupts_the_query_and_the_thread_ends() {
     assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
     assert!(r.logs.contains("Timeout after 0:00:01"), "{}", r.logs);
     assert!(took < Duration::from_secs(4), "took {took:?}");
-    // The execution waited for the interrupted thread before it ended.
-    assert_eq!(duckdb_threads(), 0);
+    // The execution waited for the interrupted thread's work; the thread itself leaves the
+    // process a moment after it says so (its last drops), so it is watched for a while.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while duckdb_threads() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(duckdb_threads(), 0, "DuckDB's thread outlived its task");
 }

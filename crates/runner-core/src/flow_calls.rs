@@ -1,12 +1,12 @@
-//! What `validate` checks across files: every Subflow and ForEachItem with a static
-//! `namespace` and `flowId` names a flow among those checked, passes inputs it declares and
-//! the required ones, and no flows call each other in a circle.
+//! What is checked across flows (by `runner validate` and the flows pages of `runner ui`):
+//! every Subflow and ForEachItem with a static `namespace` and `flowId` names a known flow,
+//! passes inputs it declares and the required ones, and no flows call each other in a circle.
 
 use runner_model::{Diagnostic, Node, Problem, Span};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One call of a flow, as written.
-pub(crate) struct Call {
+pub struct Call {
     task_id: String,
     namespace: String,
     flow_id: String,
@@ -18,22 +18,22 @@ pub(crate) struct Call {
 
 impl Call {
     /// `namespace.flowId` of the flow called.
-    pub(crate) fn target(&self) -> String {
+    pub fn target(&self) -> String {
         format!("{}.{}", self.namespace, self.flow_id)
     }
 }
 
 /// A flow's declared inputs: id and whether it must be given.
-pub(crate) type Declared = Vec<(String, bool)>;
+pub type Declared = Vec<(String, bool)>;
 
 /// The calls in a flow document, with static targets only.
-pub(crate) fn calls(doc: &Node, registry: &runner_core::Registry) -> Vec<Call> {
+pub fn calls(doc: &Node, registry: &crate::Registry) -> Vec<Call> {
     let mut out = Vec::new();
     visit(doc, registry, &mut out);
     out
 }
 
-fn visit(node: &Node, registry: &runner_core::Registry, out: &mut Vec<Call>) {
+fn visit(node: &Node, registry: &crate::Registry, out: &mut Vec<Call>) {
     if let Some(seq) = node.as_seq() {
         seq.iter().for_each(|n| visit(n, registry, out));
         return;
@@ -73,7 +73,7 @@ fn visit(node: &Node, registry: &runner_core::Registry, out: &mut Vec<Call>) {
 }
 
 /// The inputs a flow document declares.
-pub(crate) fn declared(doc: &Node) -> Declared {
+pub fn declared(doc: &Node) -> Declared {
     doc.get("inputs")
         .and_then(Node::as_seq)
         .map(|inputs| {
@@ -94,7 +94,7 @@ pub(crate) fn declared(doc: &Node) -> Declared {
 
 /// Problems of `calls` (by calling flow) against the `known` flows; cycles are reported on
 /// the first flow of each.
-pub(crate) fn check(
+pub fn check(
     calls: &BTreeMap<String, Vec<Call>>,
     known: &BTreeMap<String, Declared>,
 ) -> BTreeMap<String, Vec<Diagnostic>> {
