@@ -1,8 +1,8 @@
 //! Generated inputs for every parser a flow or a file reaches: the YAML loader, the validator,
 //! the expression renderer (with the Pebble rewrite), the jq bridge (through its sandbox),
 //! the env-file parser, age-encrypted env files, test suites, the Ion readers (text, binary,
-//! framing), the CSV reader, and the masker (script protocol lines are fuzzed in
-//! runner-scripts, whose parser is private). Inputs are built from each format's tokens and by mutating seeds (the example
+//! framing), the CSV reader, the masker, and the requests `runner ui` answers (script protocol
+//! lines are fuzzed in runner-scripts, whose parser is private). Inputs are built from each format's tokens and by mutating seeds (the example
 //! flows, cases the other tests know), so they reach past the first syntax check.
 //!
 //! Each target must never panic, hang or overflow its stack, and holds its own invariants.
@@ -715,6 +715,207 @@ fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// Pieces of what a browser, or someone else, sends the UI: its paths, queries and forms.
+const UI_REQUEST: &[&str] = &[
+    "/",
+    "/",
+    "flows",
+    "executions",
+    "execution",
+    "api",
+    "logs",
+    "files",
+    "file",
+    "kv",
+    "run",
+    "download",
+    "outputs",
+    "uploads",
+    "static",
+    "company.team",
+    "company",
+    "hello",
+    "ui",
+    "?",
+    "&",
+    "=",
+    "level=",
+    "ERROR",
+    "TRACE",
+    "q=",
+    "state=",
+    "FAILED",
+    "flow=",
+    "page=",
+    "-1",
+    "99999999999999999999",
+    "0",
+    "..",
+    "%2e%2e",
+    "%2F",
+    "%00",
+    "%",
+    "%zz",
+    "%C3%A9",
+    "é",
+    "+",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"inputs\"",
+    ":",
+    ",",
+    "\"f\"",
+    "\"/etc/passwd\"",
+    "\"name\"",
+    "null",
+    " ",
+    "\t",
+    "#",
+    "//",
+    "\\",
+    "'",
+    "<script>",
+    "kestra:///",
+    "nsfile:///",
+    "x",
+];
+
+/// A `runner ui` for the fuzzer, started once per test binary, with a secret in its env file;
+/// when the binary exits, its shell reads the end of stdin, stops it and removes its folder.
+struct FuzzUi {
+    addr: std::net::SocketAddr,
+    _shell: std::process::Child,
+}
+
+const UI_SECRET: &str = "ui-fuzz-secret-8d1f0c";
+
+/// The UI's pages, mutated: so inputs reach past "no such page".
+fn ui_seeds() -> Vec<String> {
+    [
+        "/executions",
+        "/executions?state=FAILED&flow=company.team.hello&q=x",
+        "/executions/abc/logs.txt?level=ERROR&q=s",
+        "/executions/abc/file?uri=kestra:///company/team/hello/x",
+        "/executions/abc/download?uri=kestra:///../../etc/passwd",
+        "/flows",
+        "/flows/company.team/hello",
+        "/flows/company.team/hello/run{\"inputs\":{\"n\":\"1\",\"f\":\"/etc/passwd\"}}",
+        "/assets/ui.js",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn fuzz_ui() -> &'static FuzzUi {
+    static UI: std::sync::OnceLock<FuzzUi> = std::sync::OnceLock::new();
+    UI.get_or_init(|| {
+        use std::io::BufRead;
+        let dir = std::env::temp_dir().join(format!("runner-fuzz-ui-{}", std::process::id()));
+        let flows = dir.join("flows");
+        std::fs::create_dir_all(&flows).unwrap();
+        std::fs::write(
+            flows.join("hello.yaml"),
+            "id: hello\nnamespace: company.team\ninputs:\n  - id: f\n    type: FILE\n  - id: n\n    type: INT\ntasks:\n  - id: log\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ secret('TOKEN') }}\"\n",
+        )
+        .unwrap();
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(UI_SECRET);
+        std::fs::write(dir.join(".env"), format!("SECRET_TOKEN={encoded}\n")).unwrap();
+        let mut shell = std::process::Command::new("/bin/sh")
+            .args(["-c", "\"$@\" & ui=$!; read -r _; kill $ui; wait $ui; rm -rf \"$FUZZ_UI_DIR\"", "sh"])
+            .env("FUZZ_UI_DIR", &dir)
+            .arg(env!("CARGO_BIN_EXE_runner"))
+            .args(["ui", "--port", "0", "--storage"])
+            .arg(dir.join("storage"))
+            .arg("--flows")
+            .arg(&flows)
+            .arg("--env-file")
+            .arg(dir.join(".env"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("runner ui starts");
+        let mut line = String::new();
+        std::io::BufReader::new(shell.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .trim()
+            .strip_prefix("runner ui: http://")
+            .unwrap_or_else(|| panic!("runner ui printed {line:?}"))
+            .trim_end_matches('/');
+        FuzzUi {
+            addr: address.parse().unwrap(),
+            _shell: shell,
+        }
+    })
+}
+
+/// Any request line and body: an answer, never a 5xx, a hang or a dead server, and never the
+/// secret of the run's env file.
+fn check_ui_request(bytes: &[u8]) {
+    use std::io::{Read, Write};
+    let ui = fuzz_ui();
+    let method = ["GET", "POST", "HEAD", "PUT", "DELETE", "GET", "GET"][bytes.len() % 7];
+    let text = String::from_utf8_lossy(bytes);
+    let (target, body) = text
+        .split_once('{')
+        .map_or((text.as_ref(), ""), |(t, b)| (t, b));
+    // A request line holds no space or line break: they become what a browser sends.
+    let target: String = target
+        .chars()
+        .map(|c| match c {
+            ' ' => "%20".to_string(),
+            '\r' | '\n' | '\t' => "%0A".to_string(),
+            c => c.to_string(),
+        })
+        .collect();
+    let target = if target.starts_with('/') {
+        target
+    } else {
+        format!("/{target}")
+    };
+    let body = if body.is_empty() {
+        String::new()
+    } else {
+        format!("{{{body}")
+    };
+    let request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        ui.addr,
+        body.len()
+    );
+    let mut socket = std::net::TcpStream::connect(ui.addr).expect("the UI still answers");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    socket.write_all(request.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    socket
+        .read_to_end(&mut answer)
+        .expect("an answer within 20 s");
+    let answer = String::from_utf8_lossy(&answer);
+    let status: u16 = answer
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|s| s.get(..3))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "not an HTTP answer: {:?}",
+                answer.chars().take(200).collect::<String>()
+            )
+        });
+    assert!(status < 500, "{method} {target}: {status}\n{answer}");
+    assert!(
+        !answer.contains(UI_SECRET),
+        "{method} {target} answered the secret"
+    );
+}
+
 const TARGETS: &[Target] = &[
     Target {
         name: "yaml",
@@ -792,6 +993,13 @@ const TARGETS: &[Target] = &[
         seeds: no_seeds,
         quick: 2000,
         check: check_masker,
+    },
+    Target {
+        name: "ui_request",
+        tokens: UI_REQUEST,
+        seeds: ui_seeds,
+        quick: 300,
+        check: check_ui_request,
     },
 ];
 
@@ -880,4 +1088,5 @@ targets! {
     fuzz_masker, soak_masker, "masker";
     fuzz_test_suite, soak_test_suite, "test_suite";
     fuzz_age, soak_age, "age";
+    fuzz_ui_request, soak_ui_request, "ui_request";
 }
