@@ -419,6 +419,11 @@ where
                         DisplayErrorContext(e)
                     ),
                 ),
+                // Some servers send a code and no message: no dangling colon then.
+                _ if detail.is_empty() => TaskError::new(
+                    ErrorKind::Remote,
+                    format!("S3 request for {what} failed on {} ({code})", s3.endpoint),
+                ),
                 _ => TaskError::new(
                     ErrorKind::Remote,
                     format!(

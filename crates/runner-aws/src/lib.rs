@@ -1,8 +1,10 @@
-//! Kestra's S3 tasks, `io.kestra.plugin.aws.s3.Upload`, `Download`, `List` and `Delete`, on
+//! Kestra's S3 tasks, `io.kestra.plugin.aws.s3.Upload`, `Download`, `List`, `Delete` and
+//! `CreateBucket`, on
 //! aws-sdk-s3 without aws-config: credentials and endpoints come from the flow, then from the
 //! standard AWS variables and profile files, read through the run context.
 
 mod connection;
+mod create_bucket;
 mod delete;
 mod download;
 mod list;
@@ -16,4 +18,5 @@ pub const TASKS: &[TaskDescriptor] = &[
     download::DOWNLOAD,
     list::LIST,
     delete::DELETE,
+    create_bucket::CREATE_BUCKET,
 ];

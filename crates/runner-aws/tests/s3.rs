@@ -403,3 +403,29 @@ async fn credentials_and_endpoint_from_the_aws_environment() {
     assert!(r.logs.contains("no AWS credentials"), "{}", r.logs);
     assert_eq!(r.outputs("t"), Json::Null, "a failed upload has no outputs");
 }
+
+#[tokio::test]
+async fn create_bucket_makes_it_and_a_second_time_says_it_exists() {
+    let s3 = S3::start().await;
+    let r = run(&flow(&s3, "CreateBucket", "    bucket: made-here\n"), &[]).await;
+    assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+    let out = r.outputs("t");
+    assert_eq!(out["bucket"], "made-here");
+    assert_eq!(out["region"], "us-east-1");
+    s3.client()
+        .head_bucket()
+        .bucket("made-here")
+        .send()
+        .await
+        .expect("the bucket exists");
+    let again = run(&flow(&s3, "CreateBucket", "    bucket: made-here\n"), &[]).await;
+    assert_eq!(again.state.as_str(), "FAILED", "{}", again.logs);
+    assert!(
+        again.logs.contains(&format!(
+            "S3 request for bucket `made-here` failed on {} (BucketAlreadyExists)\n",
+            s3.endpoint
+        )),
+        "{}",
+        again.logs
+    );
+}
