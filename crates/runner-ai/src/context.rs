@@ -38,7 +38,7 @@ struct MemoryFields {
 }
 
 /// The short name of `kind` under Kestra's packages of `what` (`memory`, `retriever`).
-fn short<'a>(kind: &'a str, what: &str) -> &'a str {
+pub(crate) fn short<'a>(kind: &'a str, what: &str) -> &'a str {
     for prefix in [
         format!("io.kestra.plugin.ai.{what}."),
         format!("io.kestra.plugin.langchain4j.{what}."),
@@ -296,12 +296,15 @@ impl Retriever {
             TaskError::new(ErrorKind::Remote, "Tavily's answer could not be read").caused_by(e)
         })?;
         if !(200..300).contains(&status) {
+            // A refused key's answer is not quoted: it may hold pieces of the key.
+            let detail = if matches!(status, 401 | 403) {
+                "the API key was refused".to_string()
+            } else {
+                text.chars().take(300).collect()
+            };
             return Err(TaskError::new(
                 ErrorKind::Remote,
-                format!(
-                    "Tavily answered {status}: {}",
-                    text.chars().take(300).collect::<String>()
-                ),
+                format!("Tavily answered {status}: {detail}"),
             )
             .hint(if matches!(status, 401 | 403) {
                 "check the retriever's `apiKey`"

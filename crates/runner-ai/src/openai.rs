@@ -5,7 +5,6 @@ use crate::provider;
 use runner_core::plugin::*;
 use serde::Deserialize;
 use serde_json::{Map, json};
-use std::time::Duration;
 
 pub(crate) const CHAT_COMPLETION: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.openai.ChatCompletion",
@@ -221,10 +220,7 @@ impl RunnableTask for ChatCompletion {
                 .unwrap_or("https://api.openai.com/v1")
                 .trim_end_matches('/')
                 .to_string();
-            let timeout = ctx
-                .deadline()
-                .map(|d| d.saturating_duration_since(std::time::Instant::now()))
-                .unwrap_or(Duration::from_secs(120));
+            let timeout = provider::call_timeout(ctx);
             let mut raw = provider::post(
                 ctx,
                 "OpenAI",

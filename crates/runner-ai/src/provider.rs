@@ -228,12 +228,7 @@ impl Provider {
         texts: &[String],
     ) -> Result<(Vec<Vec<f32>>, i64), TaskError> {
         let (base, key, model) = self.resolve(ctx, property)?;
-        let timeout = match ctx.deadline() {
-            Some(d) => d
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1)),
-            None => Duration::from_secs(120),
-        };
+        let timeout = call_timeout(ctx);
         let body = json!({"model": model, "input": texts});
         let raw = post(
             ctx,
@@ -488,12 +483,7 @@ impl Chat {
             }
         }
         chat.body = body;
-        // Kestra's 120 s, unless the task's own `timeout` ends it first.
-        if let Some(deadline) = ctx.deadline() {
-            chat.timeout = deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1));
-        }
+        chat.timeout = call_timeout(ctx);
         Ok(chat)
     }
 
@@ -544,6 +534,17 @@ impl Chat {
         )
         .await?;
         answer(self.provider, raw)
+    }
+}
+
+/// How long a provider call may last: what is left of the task's own `timeout`, else Kestra's
+/// 120 seconds.
+pub(crate) fn call_timeout(ctx: &RunContext) -> Duration {
+    match ctx.deadline() {
+        Some(d) => d
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1)),
+        None => Duration::from_secs(120),
     }
 }
 
@@ -677,18 +678,25 @@ async fn post_once(
         )
         .caused_by(e)
     })?;
-    if log_response {
+    // A refused key's answer quotes pieces of it (OpenAI gives its first and last
+    // characters), which the masker, knowing the whole key only, would let through.
+    let refused_key = matches!(status, 401 | 403);
+    if log_response && !refused_key {
         ctx.log(Level::Info, &format!("{provider} response: {text}"));
     }
     if !(200..300).contains(&status) {
-        let detail = serde_json::from_str::<Json>(&text)
-            .ok()
-            .and_then(|j| {
-                j.pointer("/error/message")
-                    .and_then(Json::as_str)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| text.chars().take(500).collect());
+        let detail = if refused_key {
+            "the API key was refused".to_string()
+        } else {
+            serde_json::from_str::<Json>(&text)
+                .ok()
+                .and_then(|j| {
+                    j.pointer("/error/message")
+                        .and_then(Json::as_str)
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| text.chars().take(500).collect())
+        };
         let hint = match status {
             401 | 403 => {
                 "check the provider's API key (`apiKey`): the provider refused it".to_string()

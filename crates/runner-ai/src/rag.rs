@@ -57,11 +57,7 @@ impl<'de> Deserialize<'de> for EmbeddingStore {
                 "an embedding store needs a `type`: io.kestra.plugin.ai.embeddings.KestraKVStore",
             ));
         };
-        let short = kind
-            .strip_prefix("io.kestra.plugin.ai.embeddings.")
-            .or_else(|| kind.strip_prefix("io.kestra.plugin.langchain4j.embeddings."))
-            .unwrap_or(&kind);
-        if short != "KestraKVStore" {
+        if crate::context::short(&kind, "embeddings") != "KestraKVStore" {
             return Err(D::Error::custom(format!(
                 "the embedding store `{kind}` is not supported by runner yet: use io.kestra.plugin.ai.embeddings.KestraKVStore"
             )));
@@ -688,13 +684,9 @@ impl RunnableTask for Search {
                         text.push_str(&Json::String(r.clone()).to_string());
                         text.push('\n');
                     }
-                    if let Some(dir) = path.parent() {
-                        tokio::fs::create_dir_all(dir).await.map_err(|e| {
-                            TaskError::new(ErrorKind::Io, format!("cannot write {uri}"))
-                                .caused_by(e)
-                        })?;
-                    }
-                    tokio::fs::write(&path, text).await.map_err(|e| {
+                    use tokio::io::AsyncWriteExt;
+                    let mut file = ctx.storage().create(&uri).await?;
+                    file.write_all(text.as_bytes()).await.map_err(|e| {
                         TaskError::new(ErrorKind::Io, format!("cannot write {uri}")).caused_by(e)
                     })?;
                     partial.keep();
