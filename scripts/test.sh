@@ -81,7 +81,7 @@ fi
 # Every cargo command links DuckDB's prebuilt library ("${CARGO_DUCKDB[@]}": no default
 # features, all families) with DUCKDB_LIB_DIR set the same way, so nothing builds twice and no
 # DuckDB C++ is compiled. Where it cannot be had, that is an error, not a 45-minute build.
-phase "DuckDB's library, dbt's environment, Bun and Deno, a language model"
+phase "DuckDB's library, dbt's and the formats' environments, Bun and Deno, a language model"
 export DUCKDB_REQUIRE_LINKED=1
 . scripts/duckdb-env.sh
 echo "libduckdb.so in $DUCKDB_LIB_DIR"
@@ -89,6 +89,10 @@ echo "libduckdb.so in $DUCKDB_LIB_DIR"
 RUNNER_DBT_VENV=$(scripts/dbt-venv.sh)
 export RUNNER_DBT_VENV
 echo "dbt in $RUNNER_DBT_VENV"
+# The serdes tests check runner's Avro and Excel files with fastavro and openpyxl, from PyPI.
+RUNNER_FORMATS_VENV=$(scripts/formats-venv.sh)
+export RUNNER_FORMATS_VENV
+echo "fastavro and openpyxl in $RUNNER_FORMATS_VENV"
 # Bun and Deno from their npm packages, installed once under target/; with the Debian ones
 # above, a missing interpreter fails the language tests instead of skipping them.
 RUNNER_INTERPRETERS_BIN=$(scripts/interpreters.sh)

@@ -221,7 +221,11 @@ impl Unpack<'_> {
             return Err(Failure::TooManyEntries);
         }
         for i in 0..zip.len() {
-            let name = zip.name_for_index(i).unwrap_or_default().to_string();
+            let name = zip
+                .name_for_index(i)
+                .and_then(Result::ok)
+                .map(|n| n.to_string())
+                .unwrap_or_default();
             let mut entry = match zip.by_index(i) {
                 Ok(e) => e,
                 Err(zip::result::ZipError::UnsupportedArchive(why)) => {

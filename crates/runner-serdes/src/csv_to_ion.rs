@@ -1,7 +1,7 @@
 //! `io.kestra.plugin.serdes.csv.CsvToIon`: CSV records to Ion, streamed. Every value is a
 //! string (`\N` is null), as in Kestra; rows become structs keyed by the header, or lists.
 
-use crate::files::{OutputFile, one_char, utf8_only};
+use crate::files::{OnBadLines, OutputFile, one_char, utf8_only};
 use runner_core::plugin::*;
 use serde::Deserialize;
 use serde_json::Value as Json;
@@ -14,14 +14,6 @@ pub(crate) const CSV_TO_ION: TaskDescriptor = TaskDescriptor {
     example: "id: to_ion\ntype: io.kestra.plugin.serdes.csv.CsvToIon\nfrom: \"{{ outputs.download.uri }}\"",
     shape: runnable::<CsvToIon>(),
 };
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-enum OnBadLines {
-    Error,
-    Warn,
-    Skip,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

@@ -3,8 +3,18 @@
 
 use runner_core::plugin::*;
 use runner_ion::{BinaryReader, IonValue};
+use serde::Deserialize;
 use std::collections::VecDeque;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+
+/// What a conversion does with a row it cannot convert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, PropType)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub(crate) enum OnBadLines {
+    Error,
+    Warn,
+    Skip,
+}
 
 const BUFFER: usize = 256 * 1024;
 

@@ -1,11 +1,16 @@
-//! Kestra's serdes tasks: CSV and JSON to and from Ion, each streamed one record at a time.
+//! Kestra's serdes tasks: CSV, JSON, Avro and Excel to and from Ion, each streamed one record at a
+//! time.
 
+mod avro;
+mod blocking;
 mod csv_to_ion;
+mod excel;
 mod files;
 mod ion_to_csv;
 mod ion_to_csv_fast;
 mod ion_to_json;
 mod java;
+mod java_values;
 mod json_to_ion;
 
 use runner_core::plugin::TaskDescriptor;
@@ -23,4 +28,9 @@ pub const TASKS: &[TaskDescriptor] = &[
     csv_to_ion::CSV_TO_ION,
     ion_to_json::ION_TO_JSON,
     json_to_ion::JSON_TO_ION,
+    avro::ION_TO_AVRO,
+    avro::AVRO_TO_ION,
+    avro::INFER_AVRO_SCHEMA_FROM_ION,
+    excel::ION_TO_EXCEL,
+    excel::EXCEL_TO_ION,
 ];

@@ -297,7 +297,7 @@ fn format_pattern(z: &ZonedDateTime, pattern: &str) -> Result<String, String> {
 }
 
 /// A Java pattern as a jiff strptime format, for `existingFormat`.
-fn to_strptime(pattern: &str) -> String {
+pub(crate) fn to_strptime(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::new();
     let mut i = 0;

@@ -816,6 +816,12 @@ pub fn format_java_date(
     })
 }
 
+/// A Java `DateTimeFormatter` pattern as a jiff `strptime` format, for reading dates with it
+/// (optional sections `[...]` are not handled: the caller tries with and without them).
+pub fn java_pattern_to_strptime(pattern: &str) -> String {
+    dates::to_strptime(pattern)
+}
+
 /// A Java date pattern that cannot be used.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DatePatternError {
