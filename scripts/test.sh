@@ -53,6 +53,10 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # SMTP server; the git tests run git's own `git http-backend` behind a CGI server.
 /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1 || need+=(python3-aiosmtpd)
 { command -v git >/dev/null 2>&1 && [ -x "$(git --exec-path)/git-http-backend" ]; } || need+=(git)
+# The Redis and MySQL/MariaDB tests start Debian's redis-server and mariadbd, unprivileged on
+# 127.0.0.1, with passwords.
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
+[ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
 if [ ${#need[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         phase "installing ${need[*]} (Debian packages)"

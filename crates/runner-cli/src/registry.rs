@@ -36,6 +36,8 @@ const FAMILIES: &[&[TaskDescriptor]] = &[
     runner_compress::TASKS,
     #[cfg(feature = "ai")]
     runner_ai::TASKS,
+    #[cfg(feature = "redis")]
+    runner_redis::TASKS,
 ];
 
 pub fn registry() -> Registry {
