@@ -38,6 +38,8 @@ const FAMILIES: &[&[TaskDescriptor]] = &[
     runner_ai::TASKS,
     #[cfg(feature = "redis")]
     runner_redis::TASKS,
+    #[cfg(feature = "mysql")]
+    runner_mysql::TASKS,
 ];
 
 pub fn registry() -> Registry {
