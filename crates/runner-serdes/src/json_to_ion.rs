@@ -109,8 +109,16 @@ async fn document(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskErr
         }
         let mut de = serde_json::Deserializer::from_reader(reader);
         let mut size = 0u64;
+        let mut text = String::new();
+        let mut emit = |value: &Json| -> Result<(), String> {
+            text.clear();
+            runner_ion::write_json(value, &mut text);
+            text.push('\n');
+            out.write_all(text.as_bytes())
+                .map_err(|e| format!("cannot write the output file: {e}"))
+        };
         Records {
-            out: &mut out,
+            emit: &mut emit,
             size: &mut size,
         }
         .deserialize(&mut de)
@@ -125,32 +133,28 @@ async fn document(ctx: &RunContext, from: &str) -> Result<(String, u64), TaskErr
     Ok((uri, size))
 }
 
-/// The top-level value: an array's elements are records, anything else is one record.
-struct Records<'a, W: Write> {
-    out: &'a mut W,
-    size: &'a mut u64,
+/// The top-level value: an array's elements are records, anything else is one record; each
+/// record goes to `emit` as it is read.
+pub(crate) struct Records<'a> {
+    pub(crate) emit: &'a mut dyn FnMut(&Json) -> Result<(), String>,
+    pub(crate) size: &'a mut u64,
 }
 
-impl<W: Write> Records<'_, W> {
+impl Records<'_> {
     fn record<E: serde::de::Error>(&mut self, value: &Json) -> Result<(), E> {
-        let mut text = String::new();
-        runner_ion::write_json(value, &mut text);
-        text.push('\n');
         *self.size += 1;
-        self.out
-            .write_all(text.as_bytes())
-            .map_err(|e| E::custom(format!("cannot write the output file: {e}")))
+        (self.emit)(value).map_err(E::custom)
     }
 }
 
-impl<'de, W: Write> DeserializeSeed<'de> for Records<'_, W> {
+impl<'de> DeserializeSeed<'de> for Records<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
-impl<'de, W: Write> Visitor<'de> for Records<'_, W> {
+impl<'de> Visitor<'de> for Records<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {

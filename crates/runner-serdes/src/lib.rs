@@ -1,4 +1,4 @@
-//! Kestra's serdes tasks: CSV, JSON, Avro and Excel to and from Ion, each streamed one record at a
+//! Kestra's serdes tasks: CSV, JSON, Avro, Excel and YAML to and from Ion, and Markdown, each streamed one record at a
 //! time.
 
 mod avro;
@@ -12,6 +12,9 @@ mod ion_to_json;
 mod java;
 mod java_values;
 mod json_to_ion;
+mod json_to_jsonl;
+mod markdown;
+mod yaml;
 
 use runner_core::plugin::TaskDescriptor;
 
@@ -33,4 +36,12 @@ pub const TASKS: &[TaskDescriptor] = &[
     avro::INFER_AVRO_SCHEMA_FROM_ION,
     excel::ION_TO_EXCEL,
     excel::EXCEL_TO_ION,
+    json_to_jsonl::JSON_TO_JSONL,
+    yaml::YAML_TO_ION,
+    yaml::ION_TO_YAML,
+    yaml::JSON_TO_YAML,
+    yaml::YAML_TO_JSON,
+    markdown::HTML_TO_MARKDOWN,
+    markdown::MARKDOWN_TO_HTML,
+    markdown::MARKDOWN_TO_TEXT,
 ];

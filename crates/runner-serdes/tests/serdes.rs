@@ -308,3 +308,99 @@ async fn bare_carriage_returns_end_records_and_lines_are_bounded() {
     assert_eq!(run.state, State::Success, "{}", run.logs);
     assert_eq!(run.outputs("read")["size"], 4);
 }
+
+#[tokio::test]
+async fn yaml_documents_round_trip_through_ion_and_json() {
+    let yaml = "name: Ada\nlangs: [en, fr]\nage: 36\n---\n- {name: Grace, active: true}\n- name: Alan\n  score: 1.5\n";
+    let tasks = r#"  - id: to_ion
+    type: io.kestra.plugin.serdes.yaml.YamlToIon
+    from: "{{ inputs.file }}"
+  - id: to_yaml
+    type: io.kestra.plugin.serdes.yaml.IonToYaml
+    from: "{{ outputs.to_ion.uri }}"
+  - id: to_json
+    type: io.kestra.plugin.serdes.yaml.YamlToJson
+    from: "{{ inputs.file }}"
+  - id: to_jsonl
+    type: io.kestra.plugin.serdes.yaml.YamlToJson
+    from: "{{ inputs.file }}"
+    jsonl: true
+  - id: one_yaml
+    type: io.kestra.plugin.serdes.yaml.JsonToYaml
+    from: "{{ outputs.to_jsonl.uri }}"
+    jsonl: true
+"#;
+    let run = convert(tasks, yaml.as_bytes(), "in.yaml").await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(run.outputs("to_ion")["size"], 3);
+    assert_eq!(
+        read(&run, "to_ion"),
+        "{name:\"Ada\",langs:[\"en\",\"fr\"],age:36}\n{name:\"Grace\",active:true}\n{name:\"Alan\",score:1.5e0}\n"
+    );
+    assert_eq!(
+        read(&run, "to_yaml"),
+        "---\nname: Ada\nlangs:\n - en\n - fr\nage: 36\n---\nname: Grace\nactive: true\n---\nname: Alan\nscore: 1.5\n"
+    );
+    assert_eq!(
+        read(&run, "to_json"),
+        r#"[{"name":"Ada","langs":["en","fr"],"age":36},[{"name":"Grace","active":true},{"name":"Alan","score":1.5}]]"#
+    );
+    assert_eq!(run.outputs("to_jsonl")["size"], 2);
+    assert_eq!(run.outputs("one_yaml")["size"], 2);
+    assert!(read(&run, "one_yaml").starts_with("---\nname: Ada\n"));
+
+    let bad = convert(tasks, b"a: [1, 2\nb: 3\n", "bad.yaml").await;
+    assert_eq!(bad.state, State::Failed);
+    assert!(bad.logs.contains("line "), "{}", bad.logs);
+}
+
+#[tokio::test]
+async fn json_documents_become_json_lines() {
+    let tasks = r#"  - id: jsonl
+    type: io.kestra.plugin.serdes.json.JsonToJsonl
+    from: "{{ inputs.file }}"
+  - id: to_yaml
+    type: io.kestra.plugin.serdes.yaml.JsonToYaml
+    from: "{{ inputs.file }}"
+"#;
+    let run = convert(tasks, br#"[{"a":1,"b":null},2,"x",[3]]"#, "array.json").await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(run.outputs("jsonl")["size"], 4);
+    assert_eq!(read(&run, "jsonl"), "{\"a\":1,\"b\":null}\n2\n\"x\"\n[3]\n");
+    assert_eq!(
+        read(&run, "to_yaml"),
+        "---\na: 1\n---\n2\n---\nx\n---\n - 3\n"
+    );
+
+    let run = convert(
+        &tasks[..tasks.find("  - id: to_yaml").unwrap()],
+        b"{\"a\":1}\n{\"a\":2} [5] {\"a\":3}",
+        "objects.json",
+    )
+    .await;
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(read(&run, "jsonl"), "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n");
+
+    let run = convert(
+        &tasks[..tasks.find("  - id: to_yaml").unwrap()],
+        b"  42",
+        "scalar.json",
+    )
+    .await;
+    assert_eq!(run.state, State::Failed);
+    assert!(
+        run.logs.contains(
+            "Invalid JSON format. Expected JSON array or object, but found: VALUE_NUMBER"
+        ),
+        "{}",
+        run.logs
+    );
+    let run = convert(
+        &tasks[..tasks.find("  - id: to_yaml").unwrap()],
+        b"[1, 2",
+        "cut.json",
+    )
+    .await;
+    assert_eq!(run.state, State::Failed);
+    assert!(run.logs.contains("Invalid JSON format"), "{}", run.logs);
+}

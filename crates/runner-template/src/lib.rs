@@ -816,6 +816,11 @@ pub fn format_java_date(
     })
 }
 
+/// A value as YAML text, as Kestra's `yaml` filter and its YAML serdes tasks write it.
+pub fn to_yaml(v: &Json) -> String {
+    yaml::to_yaml(v)
+}
+
 /// A Java `DateTimeFormatter` pattern as a jiff `strptime` format, for reading dates with it
 /// (optional sections `[...]` are not handled: the caller tries with and without them).
 pub fn java_pattern_to_strptime(pattern: &str) -> String {
