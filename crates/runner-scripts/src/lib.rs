@@ -8,6 +8,7 @@
 //! runner runs the command while `runner::relay` turns its output into log lines, outputs
 //! and metrics (`protocol`), and `outputFiles` go to storage.
 
+mod engines;
 mod exec;
 mod jbang;
 pub mod kit;
@@ -57,6 +58,10 @@ pub const TASKS: &[TaskDescriptor] = &[
     languages::dotnet::COMMANDS,
     jbang::SCRIPT,
     jbang::COMMANDS,
+    engines::NASHORN_EVAL,
+    engines::NASHORN_FILE_TRANSFORM,
+    engines::JYTHON_EVAL,
+    engines::JYTHON_FILE_TRANSFORM,
     legacy::BASH,
     legacy::PYTHON,
     legacy::NODE,

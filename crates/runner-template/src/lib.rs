@@ -291,6 +291,11 @@ impl Context {
         }
     }
 
+    /// The variables as JSON (for a program that takes them as its bindings).
+    pub fn to_json(&self) -> Json {
+        serde_json::to_value(&self.value).unwrap_or_default()
+    }
+
     /// A context from named values converted beforehand, so a render does not convert again
     /// what did not change (outputs of a long flow, for instance).
     pub fn from_vars(vars: impl IntoIterator<Item = (String, Vars)>) -> Self {
