@@ -1,4 +1,4 @@
-//! Kestra's serdes tasks: CSV, JSON, Avro, Excel and YAML to and from Ion, and Markdown, each streamed one record at a
+//! Kestra's serdes tasks: CSV, JSON, Avro, Excel, XML and YAML to and from Ion, and Markdown, each streamed one record at a
 //! time.
 
 mod avro;
@@ -14,6 +14,7 @@ mod java_values;
 mod json_to_ion;
 mod json_to_jsonl;
 mod markdown;
+mod xml;
 mod yaml;
 
 use runner_core::plugin::TaskDescriptor;
@@ -44,4 +45,6 @@ pub const TASKS: &[TaskDescriptor] = &[
     markdown::HTML_TO_MARKDOWN,
     markdown::MARKDOWN_TO_HTML,
     markdown::MARKDOWN_TO_TEXT,
+    xml::ION_TO_XML,
+    xml::XML_TO_ION,
 ];

@@ -524,3 +524,102 @@ async fn a_corrupt_workbook_fails_clearly() {
             .any(|p| p.extension().is_some_and(|e| e == "xlsx"))
     );
 }
+
+#[tokio::test]
+async fn xml_is_written_for_parsers_and_read_back() {
+    let input = temp("rows.ion");
+    std::fs::write(
+        &input,
+        "{id:1,name:\"Ada & <co>\",score:9.5e0,tags:[\"a\",\"b\"],address:{city:\"London\"},note:null,at:2021-05-05T10:21:12.123Z}\n\
+         {id:2,name:\"Grace\",score:7e0,tags:[],address:{city:\"Paris\"},note:\"x\",at:2022-01-31}\n",
+    )
+    .unwrap();
+    let run = convert(
+        r#"  - id: xml
+    type: io.kestra.plugin.serdes.xml.IonToXml
+    from: "{{ inputs.file }}"
+    rootName: people
+  - id: back
+    type: io.kestra.plugin.serdes.xml.XmlToIon
+    from: "{{ outputs.xml.uri }}"
+  - id: query
+    type: io.kestra.plugin.serdes.xml.XmlReader
+    from: "{{ outputs.xml.uri }}"
+    query: /people/item/address
+"#,
+        &input,
+    )
+    .await;
+    let _ = std::fs::remove_file(&input);
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    let xml = std::fs::read_to_string(output(&run, "xml")).unwrap();
+    assert!(xml.starts_with(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<people>\n  <item>\n    <id>1</id>\n    <name>Ada &amp; &lt;co&gt;</name>\n    <score>9.5</score>\n    <tags>\n      <tags>a</tags>\n      <tags>b</tags>\n    </tags>\n    <address>\n      <city>London</city>\n    </address>\n    <note/>\n    <at>2021-05-05T10:21:12.123Z</at>\n  </item>\n"
+    ), "{xml}");
+    // Python's own parser reads it.
+    let parsed = python(
+        "import sys, xml.etree.ElementTree as ET\nroot = ET.parse(sys.argv[1]).getroot()\nprint(root.tag, len(root), root[0].find('name').text)",
+        &[&output(&run, "xml")],
+    );
+    assert_eq!(parsed.trim(), "people 2 Ada & <co>");
+    // Read back as org.json types it: numbers, lists from repeated elements, empty as "".
+    let back = std::fs::read_to_string(output(&run, "back")).unwrap();
+    assert_eq!(
+        back.lines().next().unwrap(),
+        "{id:1,name:\"Ada & <co>\",score:9.5e0,tags:{tags:[\"a\",\"b\"]},address:{city:\"London\"},note:\"\",at:\"2021-05-05T10:21:12.123Z\"}"
+    );
+    assert_eq!(run.outputs("back")["size"], 2);
+    assert_eq!(
+        std::fs::read_to_string(output(&run, "query")).unwrap(),
+        "{city:\"London\"}\n{city:\"Paris\"}\n"
+    );
+}
+
+#[tokio::test]
+async fn xml_attributes_text_and_bad_documents() {
+    let doc = temp("doc.xml");
+    std::fs::write(
+        &doc,
+        r#"<?xml version="1.0"?>
+<catalog xmlns:x="urn:x">
+  <book id="b1" lang="en"><title>Dune &#233;dition</title><price currency="EUR">9.90</price><x:isbn>007</x:isbn></book>
+  <book id="b2"><title><![CDATA[<Emma>]]></title><available>true</available></book>
+  <magazine id="m1"/>
+</catalog>"#,
+    )
+    .unwrap();
+    let run = convert(
+        r#"  - id: books
+    type: io.kestra.plugin.serdes.xml.XmlToIon
+    from: "{{ inputs.file }}"
+    query: /catalog/book
+    parserConfiguration:
+      forceList: [title]
+  - id: missing
+    type: io.kestra.plugin.serdes.xml.XmlToIon
+    from: "{{ inputs.file }}"
+    query: /catalog/dvd
+"#,
+        &doc,
+    )
+    .await;
+    let _ = std::fs::remove_file(&doc);
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(
+        std::fs::read_to_string(output(&run, "books")).unwrap(),
+        "{id:\"b1\",lang:\"en\",title:[\"Dune édition\"],price:{currency:\"EUR\",content:9.9e0},'x:isbn':\"007\"}\n\
+         {id:\"b2\",title:[\"<Emma>\"],available:true}\n"
+    );
+    assert_eq!(run.outputs("missing")["size"], 0);
+
+    let bad = temp("bad.xml");
+    std::fs::write(&bad, "<a><b></a>").unwrap();
+    let run = convert(
+        "  - id: x\n    type: io.kestra.plugin.serdes.xml.XmlToIon\n    from: \"{{ inputs.file }}\"\n",
+        &bad,
+    )
+    .await;
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(run.state, State::Failed);
+    assert!(run.logs.contains("is not well-formed XML"), "{}", run.logs);
+}
