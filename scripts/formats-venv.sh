@@ -7,7 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requirements='fastavro==1.12.1
-openpyxl==3.1.5'
+openpyxl==3.1.5
+pyarrow==26.0.1'
 python=$(command -v /usr/bin/python3 || command -v python3) || {
     echo "error: python3 is missing (Debian: apt-get install python3 python3-venv)" >&2
     exit 2

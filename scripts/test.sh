@@ -93,10 +93,10 @@ echo "libduckdb.so in $DUCKDB_LIB_DIR"
 RUNNER_DBT_VENV=$(scripts/dbt-venv.sh)
 export RUNNER_DBT_VENV
 echo "dbt in $RUNNER_DBT_VENV"
-# The serdes tests check runner's Avro and Excel files with fastavro and openpyxl, from PyPI.
+# The serdes tests check runner's Avro, Excel and Parquet files with fastavro, openpyxl and pyarrow.
 RUNNER_FORMATS_VENV=$(scripts/formats-venv.sh)
 export RUNNER_FORMATS_VENV
-echo "fastavro and openpyxl in $RUNNER_FORMATS_VENV"
+echo "fastavro, openpyxl and pyarrow in $RUNNER_FORMATS_VENV"
 # Bun and Deno from their npm packages, installed once under target/; with the Debian ones
 # above, a missing interpreter fails the language tests instead of skipping them.
 RUNNER_INTERPRETERS_BIN=$(scripts/interpreters.sh)

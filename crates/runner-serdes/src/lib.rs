@@ -1,4 +1,4 @@
-//! Kestra's serdes tasks: CSV, JSON, Avro, Excel, XML and YAML to and from Ion, and Markdown, each streamed one record at a
+//! Kestra's serdes tasks: CSV, JSON, Avro, Parquet, Excel, XML and YAML to and from Ion, and Markdown, each streamed one record at a
 //! time.
 
 mod avro;
@@ -14,6 +14,7 @@ mod java_values;
 mod json_to_ion;
 mod json_to_jsonl;
 mod markdown;
+mod parquet;
 mod xml;
 mod yaml;
 
@@ -47,4 +48,6 @@ pub const TASKS: &[TaskDescriptor] = &[
     markdown::MARKDOWN_TO_TEXT,
     xml::ION_TO_XML,
     xml::XML_TO_ION,
+    parquet::ION_TO_PARQUET,
+    parquet::PARQUET_TO_ION,
 ];

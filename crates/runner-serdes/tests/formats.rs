@@ -623,3 +623,156 @@ async fn xml_attributes_text_and_bad_documents() {
     assert_eq!(run.state, State::Failed);
     assert!(run.logs.contains("is not well-formed XML"), "{}", run.logs);
 }
+
+/// pyarrow's reading of a Parquet file: its columns' types, codec and rows (values as text).
+const READ_PARQUET: &str = r#"
+import sys, json, pyarrow.parquet as pq
+f = pq.ParquetFile(sys.argv[1])
+t = f.read()
+print(json.dumps({
+    "types": {field.name: str(field.type) for field in t.schema},
+    "codec": f.metadata.row_group(0).column(0).compression,
+    "groups": f.metadata.num_row_groups,
+    "rows": t.to_pylist(),
+}, default=str))
+"#;
+
+#[tokio::test]
+async fn parquet_written_by_runner_is_read_by_pyarrow_and_back() {
+    let input = temp("rows.ion");
+    let mut rows = String::new();
+    for i in 0..3000 {
+        rows.push_str(&format!(
+            "{{id:{i},name:{},score:{}e0,joined:2021-05-{:02},at:2021-05-05T10:21:12.123Z,amount:\"{}.25\"}}\n",
+            if i % 2 == 0 { format!("\"user {i}\"") } else { "null".into() },
+            i as f64 / 2.0,
+            i % 28 + 1,
+            i
+        ));
+    }
+    std::fs::write(&input, rows).unwrap();
+    let run = convert(
+        r#"  - id: inferred
+    type: io.kestra.plugin.serdes.parquet.IonToParquet
+    from: "{{ inputs.file }}"
+    rowGroupSize: 65536
+  - id: typed
+    type: io.kestra.plugin.serdes.parquet.ParquetWriter
+    from: "{{ inputs.file }}"
+    compressionCodec: SNAPPY
+    schema: |
+      {"type": "record", "name": "payment", "fields": [
+        {"name": "id", "type": "long"},
+        {"name": "name", "type": ["null", "string"]},
+        {"name": "at", "type": {"type": "long", "logicalType": "timestamp-millis"}},
+        {"name": "amount", "type": {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2}}]}
+  - id: back
+    type: io.kestra.plugin.serdes.parquet.ParquetToIon
+    from: "{{ outputs.typed.uri }}"
+"#,
+        &input,
+    )
+    .await;
+    let _ = std::fs::remove_file(&input);
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(run.outputs("inferred")["size"], 3000);
+    let read: Json =
+        serde_json::from_str(&python(READ_PARQUET, &[&output(&run, "inferred")])).unwrap();
+    assert_eq!(read["codec"], "GZIP");
+    assert!(read["groups"].as_u64().unwrap() > 1, "{}", read["groups"]);
+    assert_eq!(
+        read["types"],
+        json!({"id": "int32", "name": "string", "score": "double", "joined": "date32[day]",
+               "at": "timestamp[ms]", "amount": "string"})
+    );
+    assert_eq!(
+        read["rows"][1],
+        json!({"id": 1, "name": null, "score": 0.5, "joined": "2021-05-02",
+               "at": "2021-05-05 10:21:12.123000", "amount": "1.25"})
+    );
+    assert_eq!(read["rows"].as_array().unwrap().len(), 3000);
+    let typed: Json =
+        serde_json::from_str(&python(READ_PARQUET, &[&output(&run, "typed")])).unwrap();
+    assert_eq!(typed["codec"], "SNAPPY");
+    assert_eq!(typed["types"]["amount"], "decimal128(10, 2)");
+    assert_eq!(typed["types"]["at"], "timestamp[ms, tz=UTC]");
+    assert_eq!(
+        typed["rows"][2],
+        json!({"id": 2, "name": "user 2", "at": "2021-05-05 10:21:12.123000+00:00", "amount": "2.25"})
+    );
+    let back = std::fs::read_to_string(output(&run, "back")).unwrap();
+    assert_eq!(
+        back.lines().next().unwrap(),
+        "{id:0,name:\"user 0\",at:2021-05-05T10:21:12.123Z,amount:0.25}"
+    );
+    assert_eq!(back.lines().count(), 3000);
+}
+
+#[tokio::test]
+async fn parquet_written_by_pyarrow_is_read_with_nested_values() {
+    let file = temp("in.parquet");
+    python(
+        r#"
+import sys, datetime, decimal, pyarrow as pa, pyarrow.parquet as pq
+t = pa.table({
+    "id": pa.array([1, 2], pa.int64()),
+    "tags": pa.array([["a", "b"], []], pa.list_(pa.string())),
+    "address": pa.array([{"city": "London", "zip": None}, {"city": "Paris", "zip": "75001"}],
+                        pa.struct([("city", pa.string()), ("zip", pa.string())])),
+    "at": pa.array([datetime.datetime(2021, 5, 5, 10, 21, 12, 123456), None], pa.timestamp("us", tz="UTC")),
+    "day": pa.array([datetime.date(2021, 5, 5), datetime.date(1969, 12, 31)], pa.date32()),
+    "price": pa.array([decimal.Decimal("-1234.500"), decimal.Decimal("0.001")], pa.decimal128(12, 3)),
+    "raw": pa.array([b"\x00\xff", b""], pa.binary()),
+    "ok": pa.array([True, False]),
+})
+pq.write_table(t, sys.argv[1], compression="snappy")
+"#,
+        &[&file],
+    );
+    let run = convert(
+        "  - id: ion\n    type: io.kestra.plugin.serdes.parquet.ParquetReader\n    from: \"{{ inputs.file }}\"\n",
+        &file,
+    )
+    .await;
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    assert_eq!(
+        std::fs::read_to_string(output(&run, "ion")).unwrap(),
+        "{id:1,tags:[\"a\",\"b\"],address:{city:\"London\",zip:null},at:2021-05-05T10:21:12.123456Z,day:2021-05-05,price:-1234.500,raw:{{AP8=}},ok:true}\n\
+         {id:2,tags:[],address:{city:\"Paris\",zip:\"75001\"},at:null,day:1969-12-31,price:0.001,raw:{{}},ok:false}\n"
+    );
+}
+
+#[tokio::test]
+async fn parquet_refuses_what_it_cannot_write_and_read() {
+    let input = temp("rows.ion");
+    std::fs::write(&input, "{id:1,tags:[\"a\"]}\n").unwrap();
+    let run = convert(
+        "  - id: p\n    type: io.kestra.plugin.serdes.parquet.IonToParquet\n    from: \"{{ inputs.file }}\"\n",
+        &input,
+    )
+    .await;
+    let _ = std::fs::remove_file(&input);
+    assert_eq!(run.state, State::Failed);
+    assert!(
+        run.logs
+            .contains("the field `tags` is a nested record, array or map"),
+        "{}",
+        run.logs
+    );
+    assert!(
+        !walk(&run.storage)
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "parquet"))
+    );
+    let junk = temp("junk.parquet");
+    std::fs::write(&junk, b"PAR1 not really").unwrap();
+    let run = convert(
+        "  - id: p\n    type: io.kestra.plugin.serdes.parquet.ParquetToIon\n    from: \"{{ inputs.file }}\"\n",
+        &junk,
+    )
+    .await;
+    let _ = std::fs::remove_file(&junk);
+    assert_eq!(run.state, State::Failed);
+    assert!(run.logs.contains("is not a Parquet file"), "{}", run.logs);
+}

@@ -2,9 +2,9 @@
 //! inferred), Avro back to Ion, and the inferred schema alone. Rows stream through: the writer
 //! holds one block, the reader one record.
 
-mod convert;
+pub(crate) mod convert;
 mod infer;
-mod to_ion;
+pub(crate) mod to_ion;
 
 use crate::blocking::{self, IonFile, Stop};
 use crate::files::OnBadLines;
@@ -38,10 +38,18 @@ pub(crate) const INFER_AVRO_SCHEMA_FROM_ION: TaskDescriptor = TaskDescriptor {
 };
 
 #[derive(Deserialize, Properties)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct IonToAvro {
     /// The kestra:/// Ion file.
     from: Property<String>,
+    #[serde(flatten)]
+    options: AvroOptions,
+}
+
+/// The conversion options IonToAvro and IonToParquet share (Kestra's `AbstractAvroConverter`).
+#[derive(Deserialize, Properties)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AvroOptions {
     /// The Avro schema as JSON text; inferred from the rows when unset.
     schema: Option<Property<String>>,
     /// Rows read to infer the schema (default 100).
@@ -139,8 +147,16 @@ fn row_text(row: &runner_ion::IonValue) -> String {
     }
 }
 
-impl RunnableTask for IonToAvro {
-    fn check(&self) -> Result<(), String> {
+/// The options of one run, rendered and checked.
+pub(crate) struct Prepared {
+    pub(crate) schema: Option<String>,
+    pub(crate) limit: u64,
+    pub(crate) opts: Options,
+    pub(crate) on_bad: OnBadLines,
+}
+
+impl AvroOptions {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if let Some(p) = &self.schema
             && !p.is_dynamic()
             && let Some(text) = p.raw().as_str()
@@ -150,60 +166,94 @@ impl RunnableTask for IonToAvro {
         Ok(())
     }
 
+    pub(crate) fn prepare(&self, ctx: &RunContext) -> Result<Prepared, TaskError> {
+        let schema = ctx.render_opt(&self.schema, "schema")?;
+        if let Some(text) = &schema {
+            parse_schema(text)
+                .map_err(|e| TaskError::property("schema", format!("Invalid Avro schema: {e}")))?;
+        }
+        let infer_all = ctx
+            .render_opt(&self.infer_all_fields, "inferAllFields")?
+            .unwrap_or(false);
+        let limit = if infer_all {
+            u64::MAX
+        } else {
+            rows_to_scan(ctx, &self.number_of_rows_to_scan)?
+        };
+        let list = |p: &Option<Property<Vec<String>>>, name: &str, default: &[&str]| {
+            ctx.render_opt(p, name)
+                .map(|v| v.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect()))
+        };
+        let separator =
+            crate::files::one_char(ctx, &self.decimal_separator, "decimalSeparator", '.')?;
+        let opts = Options {
+            true_values: list(&self.true_values, "trueValues", convert::TRUE_VALUES)?,
+            false_values: list(&self.false_values, "falseValues", convert::FALSE_VALUES)?,
+            null_values: list(&self.null_values, "nullValues", convert::NULL_VALUES)?,
+            date_format: ctx.render_opt(&self.date_format, "dateFormat")?,
+            time_format: ctx.render_opt(&self.time_format, "timeFormat")?,
+            datetime_format: ctx.render_opt(&self.datetime_format, "datetimeFormat")?,
+            decimal_separator: separator,
+            strict_schema: ctx
+                .render_opt(&self.strict_schema, "strictSchema")?
+                .unwrap_or(false),
+            infer_all_fields: infer_all,
+            zone: ctx.render_time_zone(&self.time_zone_id, "timeZoneId")?,
+        };
+        let on_bad = ctx
+            .render_opt(&self.on_bad_lines, "onBadLines")?
+            .unwrap_or(OnBadLines::Error);
+        Ok(Prepared {
+            schema,
+            limit,
+            opts,
+            on_bad,
+        })
+    }
+}
+
+/// The schema given, or inferred from the first rows of `from`.
+pub(crate) fn schema_for(
+    given: Option<String>,
+    from: &str,
+    path: &std::path::Path,
+    limit: u64,
+    stop: &Stop,
+) -> Result<apache_avro::Schema, TaskError> {
+    match given {
+        Some(text) => parse_schema(&text).map_err(|e| TaskError::property("schema", e)),
+        None => {
+            let inferred = infer_schema(from, path, limit, stop)?;
+            apache_avro::Schema::parse(&inferred).map_err(|e| {
+                TaskError::new(
+                    ErrorKind::BadData,
+                    format!("{from}: the inferred schema is not valid: {e}"),
+                )
+            })
+        }
+    }
+}
+
+impl RunnableTask for IonToAvro {
+    fn check(&self) -> Result<(), String> {
+        self.options.check()
+    }
+
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
         Box::pin(async move {
             let from = ctx.render(&self.from, "from")?;
-            let schema = ctx.render_opt(&self.schema, "schema")?;
-            if let Some(text) = &schema {
-                parse_schema(text).map_err(|e| {
-                    TaskError::property("schema", format!("Invalid Avro schema: {e}"))
-                })?;
-            }
-            let infer_all = ctx
-                .render_opt(&self.infer_all_fields, "inferAllFields")?
-                .unwrap_or(false);
-            let limit = if infer_all {
-                u64::MAX
-            } else {
-                rows_to_scan(ctx, &self.number_of_rows_to_scan)?
-            };
-            let list = |p: &Option<Property<Vec<String>>>, name: &str, default: &[&str]| {
-                ctx.render_opt(p, name)
-                    .map(|v| v.unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect()))
-            };
-            let separator =
-                crate::files::one_char(ctx, &self.decimal_separator, "decimalSeparator", '.')?;
-            let opts = Options {
-                true_values: list(&self.true_values, "trueValues", convert::TRUE_VALUES)?,
-                false_values: list(&self.false_values, "falseValues", convert::FALSE_VALUES)?,
-                null_values: list(&self.null_values, "nullValues", convert::NULL_VALUES)?,
-                date_format: ctx.render_opt(&self.date_format, "dateFormat")?,
-                time_format: ctx.render_opt(&self.time_format, "timeFormat")?,
-                datetime_format: ctx.render_opt(&self.datetime_format, "datetimeFormat")?,
-                decimal_separator: separator,
-                strict_schema: ctx
-                    .render_opt(&self.strict_schema, "strictSchema")?
-                    .unwrap_or(false),
-                infer_all_fields: infer_all,
-                zone: ctx.render_time_zone(&self.time_zone_id, "timeZoneId")?,
-            };
-            let on_bad = ctx
-                .render_opt(&self.on_bad_lines, "onBadLines")?
-                .unwrap_or(OnBadLines::Error);
+            let Prepared {
+                schema,
+                limit,
+                opts,
+                on_bad,
+            } = self.options.prepare(ctx)?;
             let path = ctx.execution_file_path(&from)?;
             let (uri, out_path) = blocking::output_file(ctx, "avro")?;
             let progress = ctx.progress("converting", ProgressUnit::Rows, None);
             let job_uri = uri.clone();
             let (size, skipped) = blocking::run(move |stop| {
-                let schema = match schema {
-                    Some(text) => parse_schema(&text).map_err(|e| TaskError::property("schema", e))?,
-                    None => {
-                        let inferred = infer_schema(&from, &path, limit, stop)?;
-                        apache_avro::Schema::parse(&inferred).map_err(|e| {
-                            TaskError::new(ErrorKind::BadData, format!("{from}: the inferred schema is not valid: {e}"))
-                        })?
-                    }
-                };
+                let schema = schema_for(schema, &from, &path, limit, stop)?;
                 let converter = Converter::new(&schema, &opts).map_err(|e| TaskError::property("schema", e))?;
                 let partial = PartialFile::new(&out_path);
                 let file = std::fs::File::create(&out_path).map_err(|e| blocking::write_error(&job_uri, e))?;

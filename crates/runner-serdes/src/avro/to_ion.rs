@@ -175,7 +175,7 @@ fn blob(b: &[u8], out: &mut String) {
 }
 
 /// Two's complement big-endian unscaled bytes at `scale` as Ion decimal text (`-12.50`).
-fn decimal_text(bytes: &[u8], scale: usize) -> String {
+pub(crate) fn decimal_text(bytes: &[u8], scale: usize) -> String {
     if bytes.is_empty() {
         return "0.".into();
     }
@@ -220,12 +220,12 @@ fn nanos_time(nanos: i64) -> Time {
         .unwrap_or(Time::MIN)
 }
 
-fn local_time(nanos: i64, out: &mut String) {
+pub(crate) fn local_time(nanos: i64, out: &mut String) {
     out.push_str("LocalTime::");
     runner_ion::write_string(&nanos_time(nanos).to_string(), out);
 }
 
-fn instant(nanos: i128, digits: usize, out: &mut String) {
+pub(crate) fn instant(nanos: i128, digits: usize, out: &mut String) {
     let Ok(ts) = Timestamp::from_nanosecond(nanos) else {
         out.push_str("null");
         return;
