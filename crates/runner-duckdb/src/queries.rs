@@ -8,7 +8,6 @@ use runner_core::plugin::*;
 use runner_jdbc::FetchType;
 use runner_jdbc::sql::split_statements;
 use serde::Deserialize;
-use serde_json::Map;
 
 pub(crate) const QUERIES: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.jdbc.duckdb.Queries",
@@ -32,21 +31,7 @@ pub(crate) struct Queries {
 
 /// Kestra's `fetch.size` counter: the rows read, tagged with how.
 pub(crate) fn fetch_metric(ctx: &RunContext, fetch: FetchType, rows: Option<u64>) {
-    let mut tags = Map::new();
-    tags.insert(
-        "fetch".into(),
-        Json::String(matches!(fetch, FetchType::Fetch | FetchType::FetchOne).to_string()),
-    );
-    tags.insert(
-        "store".into(),
-        Json::String((fetch == FetchType::Store).to_string()),
-    );
-    ctx.metric(Metric {
-        name: "fetch.size".into(),
-        kind: MetricKind::Counter,
-        value: rows.unwrap_or(0) as f64,
-        tags,
-    });
+    runner_jdbc::fetch_metric(ctx, fetch, rows.unwrap_or(0));
 }
 
 impl RunnableTask for Queries {

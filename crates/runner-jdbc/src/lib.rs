@@ -29,5 +29,5 @@ mod result;
 pub mod sql;
 
 pub use cell::{Cell, iso_datetime, iso_instant, iso_offset, iso_time};
-pub use props::{FetchType, QueryOptions, RenderedOptions};
+pub use props::{FetchType, QueryOptions, RenderedOptions, fetch_metric};
 pub use result::{ResultSet, RowFormat, STORE_BLOCK, StoreFile, no_result_output};

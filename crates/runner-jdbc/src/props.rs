@@ -89,3 +89,22 @@ impl QueryOptions {
         })
     }
 }
+
+/// Kestra's `fetch.size` counter: the rows read, tagged with how they were fetched.
+pub fn fetch_metric(ctx: &RunContext, fetch: FetchType, rows: u64) {
+    let mut tags = Map::new();
+    tags.insert(
+        "fetch".into(),
+        Json::String(matches!(fetch, FetchType::Fetch | FetchType::FetchOne).to_string()),
+    );
+    tags.insert(
+        "store".into(),
+        Json::String((fetch == FetchType::Store).to_string()),
+    );
+    ctx.metric(Metric {
+        name: "fetch.size".into(),
+        kind: MetricKind::Counter,
+        value: rows as f64,
+        tags,
+    });
+}

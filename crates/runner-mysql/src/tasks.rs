@@ -8,7 +8,7 @@ use mysql_async::prelude::{Protocol, Queryable};
 use mysql_async::{Conn, Params, QueryResult};
 use runner_core::plugin::*;
 use runner_jdbc::sql::{Placeholders, bind_named, split_statements};
-use runner_jdbc::{FetchType, QueryOptions, RenderedOptions, ResultSet};
+use runner_jdbc::{FetchType, QueryOptions, RenderedOptions, ResultSet, fetch_metric};
 use serde::Deserialize;
 use serde_json::Map;
 
@@ -287,24 +287,6 @@ async fn execute(
             .map_err(|e| sql_error(dialect, e))?;
         read_results(ctx, dialect, &mut result, converter, fetch).await
     }
-}
-
-pub(crate) fn fetch_metric(ctx: &RunContext, fetch: FetchType, rows: u64) {
-    let mut tags = Map::new();
-    tags.insert(
-        "fetch".into(),
-        Json::String(matches!(fetch, FetchType::Fetch | FetchType::FetchOne).to_string()),
-    );
-    tags.insert(
-        "store".into(),
-        Json::String((fetch == FetchType::Store).to_string()),
-    );
-    ctx.metric(Metric {
-        name: "fetch.size".into(),
-        kind: MetricKind::Counter,
-        value: rows as f64,
-        tags,
-    });
 }
 
 /// Runs `body` in a transaction: committed when it succeeds, rolled back when it fails.

@@ -5,10 +5,9 @@ use crate::location;
 use crate::props::Database;
 use crate::worker::{self, Job};
 use runner_core::plugin::*;
-use runner_jdbc::FetchType;
 use runner_jdbc::sql::split_statements;
+use runner_jdbc::{FetchType, fetch_metric};
 use serde::Deserialize;
-use serde_json::Map;
 
 pub(crate) const QUERY: TaskDescriptor = TaskDescriptor {
     type_name: "io.kestra.plugin.jdbc.sqlite.Query",
@@ -44,24 +43,6 @@ pub(crate) struct Queries {
     db: Database,
     /// Run all statements in one transaction, rolled back on error (default true).
     transaction: Option<Property<bool>>,
-}
-
-fn fetch_metric(ctx: &RunContext, fetch: FetchType, rows: u64) {
-    let mut tags = Map::new();
-    tags.insert(
-        "fetch".into(),
-        Json::String(matches!(fetch, FetchType::Fetch | FetchType::FetchOne).to_string()),
-    );
-    tags.insert(
-        "store".into(),
-        Json::String((fetch == FetchType::Store).to_string()),
-    );
-    ctx.metric(Metric {
-        name: "fetch.size".into(),
-        kind: MetricKind::Counter,
-        value: rows as f64,
-        tags,
-    });
 }
 
 impl RunnableTask for Query {
