@@ -85,19 +85,23 @@ fn plan_of(registry: &Registry, yaml: &str) -> Result<runner_core::Plan, String>
     }
 }
 
-/// What one contract run left: its state, logs, record, and the folders it used.
+/// What one contract run left: its state, logs, record, and the folders it used (all inside
+/// one scratch folder, removed with it).
 struct Ran {
     state: State,
     logs: String,
     record: Json,
     storage: PathBuf,
     work_root: PathBuf,
+    _scratch: Scratch,
 }
 
-impl Drop for Ran {
+/// A run's folder: removed when dropped, whether the run ended or failed to start.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.storage);
-        let _ = std::fs::remove_dir_all(&self.work_root);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -120,6 +124,7 @@ async fn run(
         "runner-contract-{}",
         runner_core::ids::friendly_id()
     ));
+    let scratch = Scratch(base.clone());
     let storage = base.join("storage");
     let work_root = base.join("work");
     std::fs::create_dir_all(&work_root).map_err(|e| e.to_string())?;
@@ -167,6 +172,7 @@ async fn run(
         record,
         storage: base.join("storage"),
         work_root: base.join("work"),
+        _scratch: scratch,
     })
 }
 
