@@ -33,7 +33,7 @@ impl Dialect {
 }
 
 /// A JDBC URL, read: never shown whole (it may hold a password parameter).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct Url {
     pub(crate) host: String,
     pub(crate) port: u16,
@@ -41,6 +41,18 @@ pub(crate) struct Url {
     pub(crate) user: Option<String>,
     pub(crate) password: Option<String>,
     pub(crate) allow_multi_queries: bool,
+}
+
+/// Debug without the credentials: a password must not reach a Debug print.
+impl std::fmt::Debug for Url {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let u = self;
+        f.debug_struct("Url")
+            .field("at", &u.shown(Dialect::MySql))
+            .field("user", &u.user)
+            .field("password", &u.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Url {
@@ -291,6 +303,7 @@ mod tests {
             (u.user.as_deref(), u.password.as_deref()),
             (Some("app"), Some("p&w"))
         );
+        assert!(!format!("{u:?}").contains("p&w"), "{u:?}");
         let u = parse_url("jdbc:mariadb://localhost/", Dialect::MariaDb).unwrap();
         assert_eq!((u.port, u.database), (3306, None));
         assert!(parse_url("jdbc:mysql://h/db", Dialect::MariaDb).is_ok());

@@ -19,13 +19,25 @@ const MAX_ARRAY: usize = 1 << 20;
 const MAX_DEPTH: usize = 8;
 
 /// Where to connect, from `url`: never shown with its credentials.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub(crate) struct Target {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) user: Option<String>,
     pub(crate) password: Option<String>,
     pub(crate) db: u32,
+}
+
+/// Debug without the credentials: a password must not reach a Debug print.
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let t = self;
+        f.debug_struct("Target")
+            .field("at", &t.shown())
+            .field("user", &t.user)
+            .field("password", &t.password.as_ref().map(|_| "***"))
+            .finish()
+    }
 }
 
 impl Target {
@@ -388,6 +400,11 @@ mod tests {
             Some("secret")
         );
         assert_eq!(parse_url("redis://h").unwrap().password, None);
+        let debug = format!("{:?}", parse_url("redis://app:pw-secret@h").unwrap());
+        assert!(
+            !debug.contains("pw-secret") && debug.contains("redis://h:6379/0"),
+            "{debug}"
+        );
         for bad in [
             "localhost:6379",
             "redis://:pw@h:x",

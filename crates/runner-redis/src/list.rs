@@ -2,7 +2,7 @@
 //! into an Ion file, until the list is empty or a cap is reached).
 
 use crate::client::Reply;
-use crate::serde_type::{Connection, SerdeType};
+use crate::serde_type::{Connection, SerdeType, metric};
 use runner_core::plugin::*;
 use serde::Deserialize;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -57,18 +57,6 @@ pub(crate) struct ListPop {
     max_duration: Option<Property<IsoDuration>>,
     /// Values per LPOP (default 100).
     count: Option<Property<u32>>,
-}
-
-fn metric(ctx: &RunContext, name: &str, n: u64, tags: &[(&str, &str)]) {
-    ctx.metric(Metric {
-        name: name.into(),
-        kind: MetricKind::Counter,
-        value: n as f64,
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
-            .collect(),
-    });
 }
 
 impl RunnableTask for ListPush {
@@ -162,7 +150,7 @@ impl RunnableTask for ListPush {
                 }
             }
             push(&mut pending).await?;
-            metric(ctx, "inserted.records.count", count, &[]);
+            metric(ctx, "inserted.records.count", count as i64, &[]);
             Ok(Outputs::from_iter([(
                 "count".to_string(),
                 Json::from(count),
@@ -238,7 +226,7 @@ impl RunnableTask for ListPop {
             }
             out.flush().await.map_err(write_error)?;
             partial.keep();
-            metric(ctx, "popped.records.count", count, &[("key", &key)]);
+            metric(ctx, "popped.records.count", count as i64, &[("key", &key)]);
             Ok(Outputs::from_iter([
                 ("uri".to_string(), Json::String(uri)),
                 ("count".to_string(), Json::from(count)),

@@ -72,3 +72,16 @@ impl Connection {
         Redis::connect(ctx, &target).await
     }
 }
+
+/// A counter metric of a Redis task, with its tags.
+pub(crate) fn metric(ctx: &RunContext, name: &str, n: i64, tags: &[(&str, &str)]) {
+    ctx.metric(Metric {
+        name: name.into(),
+        kind: MetricKind::Counter,
+        value: n as f64,
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
+            .collect(),
+    });
+}

@@ -1,7 +1,7 @@
 //! `io.kestra.plugin.redis.string.*`: SET (with its options and GET), GET, DEL, INCR and TTL.
 
 use crate::client::Reply;
-use crate::serde_type::{Connection, SerdeType};
+use crate::serde_type::{Connection, SerdeType, metric};
 use runner_core::plugin::*;
 use serde::Deserialize;
 
@@ -157,18 +157,6 @@ fn epoch_millis(
             )
         })?;
     Ok(Some(ts.as_millisecond()))
-}
-
-fn metric(ctx: &RunContext, name: &str, n: i64, tags: &[(&str, &str)]) {
-    ctx.metric(Metric {
-        name: name.into(),
-        kind: MetricKind::Counter,
-        value: n as f64,
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
-            .collect(),
-    });
 }
 
 impl RunnableTask for Set {

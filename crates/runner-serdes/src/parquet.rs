@@ -5,9 +5,8 @@
 
 use crate::avro::convert::Converter;
 use crate::avro::to_ion::{decimal_text, instant, local_time};
-use crate::avro::{AvroOptions, Prepared, records_metric, schema_for};
+use crate::avro::{AvroOptions, BadRows, Prepared, records_metric, schema_for};
 use crate::blocking::{self, IonFile};
-use crate::files::OnBadLines;
 use apache_avro::Schema as Avro;
 use apache_avro::types::Value;
 use base64::Engine;
@@ -395,7 +394,7 @@ impl RunnableTask for IonToParquet {
             let path = ctx.execution_file_path(&from)?;
             let (uri, out_path) = blocking::output_file(ctx, "parquet")?;
             let job_uri = uri.clone();
-            let (size, skipped) = blocking::run(move |stop| {
+            let (size, bad) = blocking::run(move |stop| {
                 let avro = schema_for(schema, &from, &path, limit, stop)?;
                 let Avro::Record(record) = &avro else {
                     return Err(TaskError::property(
@@ -429,8 +428,8 @@ impl RunnableTask for IonToParquet {
                     parquet::file::writer::SerializedFileWriter::new(file, parquet_schema, props)
                         .map_err(write_error)?;
                 let mut rows = IonFile::open(&from, &path)?;
-                let (mut size, mut skipped, mut pending, mut in_group) =
-                    (0u64, Vec::new(), 0u64, 0u64);
+                let (mut size, mut bad, mut pending, mut in_group) =
+                    (0u64, BadRows::new(on_bad), 0u64, 0u64);
                 let flush =
                     |writer: &mut parquet::file::writer::SerializedFileWriter<std::fs::File>,
                      columns: &mut Vec<Column>|
@@ -443,7 +442,7 @@ impl RunnableTask for IonToParquet {
                         Ok(())
                     };
                 while let Some((at, row)) = rows.next_value()? {
-                    if (size + skipped.len() as u64).is_multiple_of(1024) {
+                    if (size + bad.count).is_multiple_of(1024) {
                         stop.check()?;
                     }
                     let converted = converter.row(&row, &avro).and_then(|v| match v {
@@ -466,8 +465,8 @@ impl RunnableTask for IonToParquet {
                         }
                         Ok(values)
                     });
-                    match (converted, on_bad) {
-                        (Ok(values), _) => {
+                    match converted {
+                        Ok(values) => {
                             for (c, (_, v)) in columns.iter_mut().zip(&values) {
                                 pending += c.push(v).map_err(|e| rows.error(at, &e))? as u64;
                             }
@@ -479,13 +478,7 @@ impl RunnableTask for IonToParquet {
                                 in_group = 0;
                             }
                         }
-                        (Err(e), OnBadLines::Error) => {
-                            return Err(rows.error(at, &e));
-                        }
-                        (Err(e), OnBadLines::Warn) if skipped.len() < 100 => {
-                            skipped.push(format!("line {at}: {e}"))
-                        }
-                        (Err(_), _) => skipped.push(String::new()),
+                        Err(e) => bad.bad(&rows, at, &row, &e)?,
                     }
                 }
                 if in_group > 0 {
@@ -493,17 +486,10 @@ impl RunnableTask for IonToParquet {
                 }
                 writer.close().map_err(write_error)?;
                 partial.keep();
-                Ok((size, skipped))
+                Ok((size, bad))
             })
             .await?;
-            if matches!(on_bad, OnBadLines::Warn) {
-                for line in skipped.iter().filter(|l| !l.is_empty()) {
-                    ctx.log(
-                        Level::Warn,
-                        &format!("Bad record skipped (onBadLines=WARN): {line}"),
-                    );
-                }
-            }
+            bad.log(ctx);
             records_metric(ctx, size);
             Ok(Outputs::from_iter([
                 ("uri".to_string(), Json::String(uri)),

@@ -234,6 +234,61 @@ pub(crate) fn schema_for(
     }
 }
 
+/// The rows `onBadLines` lets through: counted, the first 100 kept for WARN's log lines (memory
+/// stays bounded however many rows are skipped).
+pub(crate) struct BadRows {
+    on_bad: OnBadLines,
+    pub(crate) count: u64,
+    warnings: Vec<String>,
+}
+
+impl BadRows {
+    pub(crate) fn new(on_bad: OnBadLines) -> Self {
+        BadRows {
+            on_bad,
+            count: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// A row that did not convert: the task's error under ERROR (its line, the reason and the
+    /// row's data), else counted.
+    pub(crate) fn bad(
+        &mut self,
+        rows: &IonFile,
+        at: usize,
+        row: &runner_ion::IonValue,
+        why: &str,
+    ) -> Result<(), TaskError> {
+        match self.on_bad {
+            OnBadLines::Error => Err(rows
+                .error(at, &format!("{why}, with data [{}]", row_text(row)))
+                .hint("fix the data or the schema, or set `onBadLines: SKIP` to drop such rows")),
+            OnBadLines::Warn | OnBadLines::Skip => {
+                if self.on_bad == OnBadLines::Warn && self.warnings.len() < 100 {
+                    self.warnings.push(format!("line {at}: {why}"));
+                }
+                self.count += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// WARN's log lines, once the conversion has ended.
+    pub(crate) fn log(&self, ctx: &RunContext) {
+        for line in &self.warnings {
+            ctx.log(
+                Level::Warn,
+                &format!("Bad record skipped (onBadLines=WARN): {line}"),
+            );
+        }
+        let more = self.count.saturating_sub(self.warnings.len() as u64);
+        if self.on_bad == OnBadLines::Warn && more > 0 {
+            ctx.log(Level::Warn, &format!("{more} more bad records skipped"));
+        }
+    }
+}
+
 impl RunnableTask for IonToAvro {
     fn check(&self) -> Result<(), String> {
         self.options.check()
@@ -252,47 +307,44 @@ impl RunnableTask for IonToAvro {
             let (uri, out_path) = blocking::output_file(ctx, "avro")?;
             let progress = ctx.progress("converting", ProgressUnit::Rows, None);
             let job_uri = uri.clone();
-            let (size, skipped) = blocking::run(move |stop| {
+            let (size, bad) = blocking::run(move |stop| {
                 let schema = schema_for(schema, &from, &path, limit, stop)?;
-                let converter = Converter::new(&schema, &opts).map_err(|e| TaskError::property("schema", e))?;
+                let converter =
+                    Converter::new(&schema, &opts).map_err(|e| TaskError::property("schema", e))?;
                 let partial = PartialFile::new(&out_path);
-                let file = std::fs::File::create(&out_path).map_err(|e| blocking::write_error(&job_uri, e))?;
-                let mut writer = apache_avro::Writer::new(&schema, std::io::BufWriter::with_capacity(256 * 1024, file));
+                let file = std::fs::File::create(&out_path)
+                    .map_err(|e| blocking::write_error(&job_uri, e))?;
+                let mut writer = apache_avro::Writer::new(
+                    &schema,
+                    std::io::BufWriter::with_capacity(256 * 1024, file),
+                );
                 let mut rows = IonFile::open(&from, &path)?;
-                let (mut size, mut skipped) = (0u64, Vec::new());
+                let (mut size, mut bad) = (0u64, BadRows::new(on_bad));
                 while let Some((at, row)) = rows.next_value()? {
-                    if (size + skipped.len() as u64).is_multiple_of(1024) {
+                    if (size + bad.count).is_multiple_of(1024) {
                         stop.check()?;
                     }
                     let converted = converter
                         .row(&row, &schema)
                         .and_then(|v| writer.append(v).map(|_| ()).map_err(|e| e.to_string()));
-                    match (converted, on_bad) {
-                        (Ok(()), _) => size += 1,
-                        (Err(e), OnBadLines::Error) => {
-                            return Err(rows.error(at, &format!("{e}, with data [{}]", row_text(&row)))
-                                .hint("fix the data or the schema, or set `onBadLines: SKIP` to drop such rows"));
-                        }
-                        (Err(e), OnBadLines::Warn) if skipped.len() < 100 => skipped.push(format!("line {at}: {e}")),
-                        (Err(_), _) => skipped.push(String::new()),
+                    match converted {
+                        Ok(()) => size += 1,
+                        Err(e) => bad.bad(&rows, at, &row, &e)?,
                     }
                 }
-                let inner = writer.into_inner().map_err(|e| blocking::write_error(&job_uri, e))?;
-                let file = inner.into_inner().map_err(|e| blocking::write_error(&job_uri, e.into_error()))?;
+                let inner = writer
+                    .into_inner()
+                    .map_err(|e| blocking::write_error(&job_uri, e))?;
+                let file = inner
+                    .into_inner()
+                    .map_err(|e| blocking::write_error(&job_uri, e.into_error()))?;
                 file.sync_data().ok();
                 partial.keep();
-                Ok((size, skipped))
+                Ok((size, bad))
             })
             .await?;
             drop(progress);
-            if matches!(on_bad, OnBadLines::Warn) {
-                for line in skipped.iter().filter(|l| !l.is_empty()) {
-                    ctx.log(
-                        Level::Warn,
-                        &format!("Bad record skipped (onBadLines=WARN): {line}"),
-                    );
-                }
-            }
+            bad.log(ctx);
             records_metric(ctx, size);
             Ok(Outputs::from_iter([
                 ("uri".to_string(), Json::String(uri)),
