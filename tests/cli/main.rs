@@ -21,6 +21,8 @@ mod hostile;
 mod kv;
 /// The registry the binary ships: examples, property documentation, credentials.
 mod registry;
+/// `resume`, `restart`, `kill`: going on with a recorded execution.
+mod resume;
 /// Subflows from the flows folder.
 mod subflow;
 /// `runner test`: Kestra's test suites.

@@ -30,7 +30,8 @@ pub(crate) enum ColorArg {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Run a flow file and print a summary (exit 0 on SUCCESS or WARNING, 1 on FAILED or KILLED)
+    /// Run a flow file and print a summary (exit 0 on SUCCESS or WARNING, 1 on FAILED or
+    /// KILLED, 3 when a Pause waits for `runner resume`)
     #[command(
         after_help = "Examples:\n  runner run flows/hello.yaml -i name=you\n  runner run flows/postgres_to_s3.yaml --env-file .env_encoded\n  runner run --flow-id company.team.hello --flows flows --json\n  runner run flows/hello.yaml --watch"
     )]
@@ -114,6 +115,36 @@ pub(crate) enum Command {
         after_help = "Examples:\n  runner test flows --flows flows\n  runner test flows/tests/hello_test.yaml --test-case given_name\n  runner test --junit target/runner-test.xml -j 4\n  runner test --watch"
     )]
     Test(TestArgs),
+    /// Go on with a PAUSED execution past its Pause, with the Pause's `onResume` inputs
+    /// (exit codes as `run`)
+    #[command(
+        after_help = "Examples:\n  runner resume 4wjTmcTwVMDjAeYmpYxXbC\n  runner resume 4wjTmcTwVMDjAeYmpYxXbC -i approved=true -i reason=\"looks good\""
+    )]
+    Resume {
+        #[command(flatten)]
+        args: ContinueArgs,
+        /// An `onResume` input value, `-i name=value` (repeatable); a FILE input takes a
+        /// local path
+        #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// A JSON or YAML file of `onResume` values (`-`: read them from stdin)
+        #[arg(long, value_name = "FILE")]
+        inputs_file: Option<PathBuf>,
+    },
+    /// Run a FAILED or KILLED execution again from its failed task runs, keeping those that
+    /// succeeded (Kestra's restart; exit codes as `run`)
+    #[command(after_help = "Examples:\n  runner restart 4wjTmcTwVMDjAeYmpYxXbC")]
+    Restart(ContinueArgs),
+    /// End a PAUSED execution as KILLED, or stop a running one (its process writes the record)
+    #[command(after_help = "Examples:\n  runner kill 4wjTmcTwVMDjAeYmpYxXbC")]
+    Kill {
+        /// The execution's id
+        #[arg(value_parser = execution_id)]
+        id: String,
+        /// Where the execution's record is [default: .runner/storage]
+        #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
+        storage: Option<PathBuf>,
+    },
     /// A local web view of executions (from storage) and flows, with a Run form
     #[command(
         after_help = "Examples:\n  runner ui\n  runner ui --flows flows --storage .runner/storage --port 8080 --open\n  runner ui --host 0.0.0.0   (prints an address with a token; every request needs it)"
@@ -328,6 +359,58 @@ pub(crate) struct RunArgs {
     /// The new execution's id (how `runner ui` knows which page to open)
     #[arg(long, hide = true, value_parser = execution_id)]
     pub(crate) execution_id: Option<String>,
+    /// Set by `resume` and `restart`: the recorded execution this run goes on with.
+    #[arg(skip)]
+    pub(crate) continuing: Option<Continuing>,
+}
+
+/// A recorded execution to go on with, and where its flow file was.
+#[derive(Clone, Debug)]
+pub(crate) struct Continuing {
+    /// The execution's folder in storage (its record, its copy of the flow).
+    pub(crate) folder: PathBuf,
+    /// The flow file it ran from: the flows folder and namespace files default beside it.
+    pub(crate) origin: PathBuf,
+    pub(crate) restart: bool,
+}
+
+/// `runner resume` and `runner restart`: an execution of storage and how the run goes on.
+#[derive(clap::Args)]
+pub(crate) struct ContinueArgs {
+    /// The execution's id (its record's folder in storage is found by it)
+    #[arg(value_parser = execution_id)]
+    pub(crate) id: String,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    /// Where the execution's record is [default: .runner/storage]
+    #[arg(long, env = "RUNNER_STORAGE", value_name = "DIR")]
+    pub(crate) storage: Option<PathBuf>,
+    /// As for `runner run` [default: `_files` beside the flow file]
+    #[arg(long = "namespace-files", value_name = "[NAMESPACE=]DIR")]
+    pub(crate) namespace_files: Vec<String>,
+    #[command(flatten)]
+    pub(crate) powers: PowerArgs,
+    /// As for `runner run` [default: the flow file's folder and below]
+    #[arg(long = "flows", value_name = "DIR")]
+    pub(crate) flows: Vec<PathBuf>,
+    /// As for `runner run` [default: `state` beside the storage folder]
+    #[arg(long, env = "RUNNER_STATE", value_name = "DIR")]
+    pub(crate) state: Option<PathBuf>,
+    /// As for `runner run` [default: .runner/cache]
+    #[arg(long, env = "RUNNER_CACHE_DIR", value_name = "DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    /// Print the execution (Kestra's API shape) as JSON on stdout
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Live progress lines on a terminal, as for `runner run`
+    #[arg(long, value_enum, default_value = "auto")]
+    pub(crate) progress: crate::progress::ProgressArg,
+    /// Log line format on stderr
+    #[arg(long, value_enum, default_value = "text")]
+    pub(crate) log_format: LogFormatArg,
+    /// Lowest log level shown
+    #[arg(long, value_enum, default_value = "info")]
+    pub(crate) log_level: LogLevelArg,
 }
 
 /// `--env-file` and `--identity`: where a command's secrets and `ENV_*` variables come from.

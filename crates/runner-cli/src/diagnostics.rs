@@ -51,6 +51,10 @@ impl Style {
     pub(crate) fn error_label(&self) -> String {
         self.paint("1;31", "error")
     }
+
+    pub(crate) fn warning_label(&self) -> String {
+        self.paint("1;33", "warning")
+    }
 }
 
 /// A file's text with where each line starts, so a diagnostic finds its line at once.

@@ -4,7 +4,7 @@
 //! rendering of diagnostics with source snippets, and the [`registry`] that joins every task
 //! crate's list. Only this crate prints. Exit codes: 0 success (SUCCESS or WARNING), 1 the
 //! execution failed or was killed (or, for `validate` and `eval`, the input was rejected), 2
-//! the flow or the command line is invalid.
+//! the flow or the command line is invalid, 3 the execution waits at a Pause.
 
 /// `eprintln!` that never panics: a closed or full stderr must not crash the run (the record
 /// is still written).
@@ -32,12 +32,14 @@ mod eval;
 mod files;
 mod flows;
 mod init;
+mod kill;
 mod kv;
 mod launch;
 mod limits;
 mod plugins;
 mod progress;
 mod registry;
+mod resume;
 mod run;
 mod seal;
 mod secrets;
@@ -59,6 +61,8 @@ pub mod exit {
     pub const SUCCESS: u8 = 0;
     pub const FAILED: u8 = 1;
     pub const INVALID: u8 = 2;
+    /// The execution waits at a Pause for `runner resume`.
+    pub const PAUSED: u8 = 3;
 }
 
 pub fn main() -> ExitCode {
@@ -119,6 +123,13 @@ fn dispatch(cli: cli::Cli) -> u8 {
         Command::Kv(args) => kv::kv(args),
         Command::Test(args) => test::test(args),
         Command::Ui(args) => ui::ui(args),
+        Command::Resume {
+            args,
+            inputs,
+            inputs_file,
+        } => resume::resume(args, inputs, inputs_file),
+        Command::Restart(args) => resume::restart(args),
+        Command::Kill { id, storage } => kill::kill(&id, storage.as_deref()),
         Command::Secrets(SecretsCommand::Encode {
             input,
             output,

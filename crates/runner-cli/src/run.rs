@@ -6,8 +6,10 @@ use crate::diagnostics::Style;
 use crate::exit;
 use crate::files;
 use crate::signals::Interrupts;
+use runner_core::resume::Continuation;
 use runner_core::{Level, LogFormat};
 use runner_template::Renderer;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -152,13 +154,25 @@ fn run_once(mut args: RunArgs) -> (u8, Option<crate::summary::RunSummary>) {
         args.state.as_deref(),
         args.cache_dir.as_deref(),
     );
-    let namespace_files = match namespace_files(&args, &plan.flow.namespace) {
+    // Where the flow file is: its folder holds the flows and namespace files by default.
+    let home = args
+        .continuing
+        .as_ref()
+        .map_or_else(|| flow_file.clone(), |c| c.origin.clone());
+    let prior = match &args.continuing {
+        Some(c) => match prior_of(c) {
+            Ok(p) => Some(p),
+            Err(e) => return no_run(e),
+        },
+        None => None,
+    };
+    let namespace_files = match namespace_files(&args, &home, &plan.flow.namespace) {
         Ok(n) => n,
         Err(e) => return no_run(e),
     };
     let kv = runner_kv::LazyKv::new(places.state.clone(), vec![plan.flow.namespace.clone()]);
     let flow_folders = if args.flows.is_empty() {
-        let dir = flow_file.parent().filter(|p| !p.as_os_str().is_empty());
+        let dir = home.parent().filter(|p| !p.as_os_str().is_empty());
         vec![dir.map_or_else(|| PathBuf::from("."), PathBuf::from)]
     } else {
         args.flows.clone()
@@ -189,6 +203,13 @@ fn run_once(mut args: RunArgs) -> (u8, Option<crate::summary::RunSummary>) {
         if let Some(id) = &args.execution_id {
             execution = execution.id(id);
         }
+        // A person at the terminal can answer a Pause (stdin is not the inputs file).
+        let stdin_free = args.inputs_file.as_deref() != Some(std::path::Path::new("-"));
+        if stdin_free && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
+            let desk: Arc<dyn runner_core::resume::ResumeDesk> =
+                Arc::new(crate::resume::TerminalDesk::default());
+            execution = execution.service(desk);
+        }
         if let Some(t) = trigger {
             execution = execution.trigger(t);
         }
@@ -205,8 +226,13 @@ fn run_once(mut args: RunArgs) -> (u8, Option<crate::summary::RunSummary>) {
             .environment(environment)
             .limits(limits)
             .run_limits(run_limits)
-            .log(log_out, format, min_level)
-            .inputs(given);
+            .log(log_out, format, min_level);
+        // Going on: the given inputs answer the Pause (a restart takes none).
+        let execution = match prior {
+            Some((prior, true)) => execution.continuing(prior, Continuation::Restart),
+            Some((prior, false)) => execution.continuing(prior, Continuation::Resume(given)),
+            None => execution.inputs(given),
+        };
         let json_logs = matches!(args.log_format, LogFormatArg::Json);
         let execution = match execution.start().await {
             Ok(e) => e,
@@ -218,6 +244,14 @@ fn run_once(mut args: RunArgs) -> (u8, Option<crate::summary::RunSummary>) {
             Ok(i) => i,
             Err(e) => return fail(format!("cannot listen for Ctrl-C: {e}")),
         };
+        // What `resume`, `restart` and `kill` need, beside the record (after the handlers:
+        // `kill` signals the process it names).
+        if let Err(e) = crate::resume::keep(&execution.folder(), &home, Some(file.text.text())) {
+            crate::say!(
+                "{}: cannot keep the flow beside the record ({e}): this execution cannot be resumed or restarted",
+                style.warning_label()
+            );
+        }
         let state = execution
             .run_until(async { format!("Interrupted ({})", interrupts.next().await) })
             .await;
@@ -231,6 +265,8 @@ fn run_once(mut args: RunArgs) -> (u8, Option<crate::summary::RunSummary>) {
         *ran_ref = Some(summary);
         let mut code = if state.is_failed() {
             exit::FAILED
+        } else if state == runner_core::State::Paused {
+            exit::PAUSED
         } else {
             exit::SUCCESS
         };
@@ -303,9 +339,28 @@ fn no_run(message: impl std::fmt::Display) -> (u8, Option<crate::summary::RunSum
     (fail(message), None)
 }
 
+/// The recorded execution `continuing` names, and whether it restarts.
+fn prior_of(
+    continuing: &crate::cli::Continuing,
+) -> Result<(runner_core::resume::Prior, bool), String> {
+    let path = continuing.folder.join("execution.json");
+    let shown = crate::launch::shown(&path);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| format!("cannot read the record `{}`: {e}", shown.display()))?;
+    let record: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("the record `{}` is not JSON: {e}", shown.display()))?;
+    let prior = runner_core::resume::Prior::read(&record)
+        .map_err(|e| format!("the record `{}` cannot be read: {e}", shown.display()))?;
+    Ok((prior, continuing.restart))
+}
+
 /// `--namespace-files`: `DIR` for the flow's namespace (default `_files` beside the flow
-/// file), `NAMESPACE=DIR` for others.
-fn namespace_files(args: &RunArgs, flow_namespace: &str) -> Result<Vec<(String, PathBuf)>, String> {
+/// file `home`), `NAMESPACE=DIR` for others.
+fn namespace_files(
+    args: &RunArgs,
+    home: &std::path::Path,
+    flow_namespace: &str,
+) -> Result<Vec<(String, PathBuf)>, String> {
     let mut out = Vec::new();
     let mut own = None;
     for given in &args.namespace_files {
@@ -324,9 +379,7 @@ fn namespace_files(args: &RunArgs, flow_namespace: &str) -> Result<Vec<(String, 
         }
     }
     let own = own.unwrap_or_else(|| {
-        args.flow
-            .as_deref()
-            .and_then(std::path::Path::parent)
+        home.parent()
             .map(|p| p.join("_files"))
             .unwrap_or_else(|| PathBuf::from("_files"))
     });

@@ -152,6 +152,15 @@ pub(crate) fn summary(run: &RunSummary, state: State) -> String {
         );
     }
     let took = human(run.duration.as_deref());
+    if state == State::Paused {
+        out.push_str(&format!(
+            "Execution {id} of {}.{} is PAUSED: go on with `runner resume {id}` (`-i name=value` answers the Pause's onResume inputs), or end it with `runner kill {id}`\n",
+            run.namespace,
+            run.flow_id,
+            id = run.id,
+        ));
+        return out;
+    }
     out.push_str(&format!(
         "Execution {} of {}.{} ended {state} in {took}\n",
         run.id, run.namespace, run.flow_id

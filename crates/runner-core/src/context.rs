@@ -6,12 +6,14 @@ use crate::log::{Level, LogEvent, LogSink};
 use crate::pipe::{FileProgress, GrowingFile, Prepared};
 use crate::plan::FlowInfo;
 use crate::property::{Property, convert};
-use crate::state::{RecordNames, StateRecord, TaskRunList, TaskRunSummary};
+use crate::resume::{Continuation, Prior, PriorKey, PriorRun};
+use crate::state::{RecordNames, StateRecord, TaskRun, TaskRunList, TaskRunSummary};
 use crate::storage::{ExecutionPrefix, Storage, StorageError};
 use jiff::Timestamp;
 use runner_template::{Context, Renderer, Vars};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value as Json, json};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{oneshot, watch};
 
@@ -58,6 +60,14 @@ pub(crate) struct ExecutionShared {
     pub(crate) trigger: Option<Json>,
     /// Subflow executions still running; the execution ends only after them.
     pub(crate) children: Mutex<Vec<crate::subflow::ChildRun>>,
+    /// Going on from a record: its task runs the executor meets again (see [`crate::resume`]).
+    pub(crate) prior_runs: Mutex<HashMap<PriorKey, PriorRun>>,
+    /// The `onResume` answer of each Pause that waited, by task id.
+    pub(crate) resumed: HashMap<String, Json>,
+    /// Set when a Pause waits for a resume: no task starts after it.
+    pub(crate) paused: std::sync::atomic::AtomicBool,
+    /// Each Pause's `onResume` inputs, by task id (the plan's).
+    pub(crate) on_resume: HashMap<String, Vec<crate::inputs::InputSpec>>,
 }
 
 /// What an execution is made of, gathered by [`crate::ExecutionBuilder`].
@@ -178,6 +188,10 @@ impl ExecutionShared {
             trigger,
             initial_vars: vars.clone(),
             children: Mutex::new(Vec::new()),
+            prior_runs: Mutex::new(HashMap::new()),
+            resumed: HashMap::new(),
+            paused: Default::default(),
+            on_resume: HashMap::new(),
             cleanup: Cleanup::default(),
             killed: Default::default(),
             task_runs_exceeded: Default::default(),
@@ -207,6 +221,104 @@ impl ExecutionShared {
                 exited: None,
             }),
         }
+    }
+
+    /// Takes up the recorded execution `prior` (see [`crate::resume`]): its dates and
+    /// states, the task runs that ended well (their outputs and states seen by expressions),
+    /// and the others for the executor to meet again.
+    pub(crate) fn carry_on(
+        &mut self,
+        prior: Prior,
+        how: &Continuation,
+        handlers: &std::collections::HashSet<String>,
+        resumed: HashMap<String, Json>,
+    ) {
+        let (runs, index) = crate::resume::carried(&prior.task_runs, how, handlers);
+        let now = Timestamp::now();
+        self.start_date = prior.record.start_date;
+        let mut record = prior.record;
+        record.end_date = None;
+        record.duration = None;
+        if matches!(how, Continuation::Restart) {
+            record.set(crate::state::State::Restarted, now);
+        }
+        let names = RecordNames {
+            execution_id: &self.id,
+            namespace: &self.flow.namespace,
+            flow_id: &self.flow.id,
+        };
+        let masker = self.log.masker();
+        let st = self.state.get_mut().expect("execution state lock");
+        st.record = record;
+        let by_id: HashMap<&str, &TaskRun> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
+        let (outputs, tasks) = (Arc::make_mut(&mut st.outputs), Arc::make_mut(&mut st.tasks));
+        for run in runs.iter().filter(|r| crate::resume::is_kept(r)) {
+            let values = crate::resume::values_of(run, &by_id);
+            if let Some(o) = &run.outputs {
+                crate::executor::insert_outputs(outputs, &run.task_id, &values, o);
+            }
+            crate::executor::insert_state(tasks, &run.task_id, &values, run.state.current);
+        }
+        for run in runs {
+            let kept = crate::resume::is_kept(&run);
+            let id = run.id.clone();
+            st.task_runs.push(run);
+            if kept {
+                st.task_runs.seal(&id, &names, masker);
+            }
+        }
+        self.prior_runs = Mutex::new(index);
+        self.resumed = resumed;
+    }
+
+    /// The recorded task run met again at `key`, if any: once only (a loop's next round
+    /// makes new ones).
+    pub(crate) fn take_prior(&self, key: &PriorKey) -> Option<PriorRun> {
+        let mut prior = self.prior_runs.lock().expect("prior runs lock");
+        if prior.is_empty() {
+            return None;
+        }
+        prior.remove(key)
+    }
+
+    /// Types `given` as the answer to a Pause's `onResume` inputs (a FILE goes to storage);
+    /// the message, masked, says what is wrong.
+    pub(crate) async fn resume_inputs(
+        &self,
+        specs: &[crate::inputs::InputSpec],
+        given: &Map<String, Json>,
+    ) -> Result<Map<String, Json>, String> {
+        let base = json!({
+            "flow": {"id": self.flow.id, "namespace": self.flow.namespace},
+            "execution": {"id": self.id},
+        });
+        let base = base.as_object().cloned().unwrap_or_default();
+        crate::inputs::resolve_inputs(
+            specs,
+            given,
+            &self.storage,
+            &self.prefix,
+            &self.renderer,
+            &base,
+        )
+        .await
+        .map(|r| r.values.as_object().cloned().unwrap_or_default())
+        .map_err(|error| {
+            crate::execution::StartError::Inputs {
+                text: self.log.masker().mask(&error.to_string()),
+                error,
+            }
+            .plain()
+        })
+    }
+
+    /// A task ends the execution KILLED (a person answered a Pause so): nothing else starts.
+    pub(crate) fn kill_from_task(&self) {
+        self.killed.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub(crate) fn is_killed(&self) -> bool {
@@ -382,6 +494,19 @@ pub struct RunContext {
     pub(crate) own_working_dir: std::sync::OnceLock<Arc<crate::workdir::WorkingDir>>,
     /// When this attempt's `timeout` ends it: a render that waits (`http()`) stops then.
     pub(crate) deadline: Mutex<Option<std::time::Instant>>,
+    /// This task run waited for a resume (a Pause) and goes on now.
+    pub(crate) resumed: Option<Resumed>,
+    /// The task's `timeout`, rendered for this attempt.
+    pub(crate) timeout: Mutex<Option<std::time::Duration>>,
+}
+
+/// A Pause's task run going on after its resume.
+#[derive(Clone, Debug)]
+pub struct Resumed {
+    /// The `onResume` inputs, typed.
+    pub inputs: Json,
+    /// When it began to wait.
+    pub paused_at: Option<Timestamp>,
 }
 
 impl RunContext {
@@ -401,9 +526,16 @@ impl RunContext {
         *self.deadline.lock().expect("deadline lock")
     }
 
-    /// Sets when this attempt's timeout ends it.
-    pub(crate) fn set_deadline(&self, deadline: Option<std::time::Instant>) {
-        *self.deadline.lock().expect("deadline lock") = deadline;
+    /// Sets the attempt's timeout, and so when it ends the attempt.
+    pub(crate) fn set_timeout(&self, timeout: Option<std::time::Duration>) {
+        *self.timeout.lock().expect("timeout lock") = timeout;
+        *self.deadline.lock().expect("deadline lock") =
+            timeout.map(|t| std::time::Instant::now() + t);
+    }
+
+    /// The task's `timeout` for this attempt, if it has one.
+    pub(crate) fn timeout(&self) -> Option<std::time::Duration> {
+        *self.timeout.lock().expect("timeout lock")
     }
 
     pub fn task_id(&self) -> &str {
@@ -885,7 +1017,22 @@ impl RunContext {
             preview_outputs: None,
             own_working_dir: Default::default(),
             deadline: Mutex::new(None),
+            resumed: None,
+            timeout: Mutex::new(None),
         }
+    }
+
+    /// Set when this task run waited for a resume and goes on now (see [`Resumed`]).
+    pub fn resumed(&self) -> Option<&Resumed> {
+        self.resumed.as_ref()
+    }
+
+    /// Who can be asked to resume a Pause now (a person at the terminal), if anyone.
+    pub(crate) fn resume_desk(&self) -> Option<Arc<dyn crate::resume::ResumeDesk>> {
+        self.exec
+            .services
+            .get::<Arc<dyn crate::resume::ResumeDesk>>()
+            .cloned()
     }
 
     /// A context for expressions of the flow itself (flow outputs), outside any task.

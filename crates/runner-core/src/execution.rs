@@ -25,6 +25,7 @@ use crate::storage::{Storage, StorageFiles};
 use runner_secrets::Masker;
 use runner_template::{Hooks, Limits, Renderer};
 use serde_json::{Map, Value as Json};
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,7 @@ pub struct ExecutionBuilder {
     test: Option<crate::fixture::TestSetup>,
     progress: Option<Arc<dyn crate::progress::ProgressSink>>,
     run_limits: RunLimits,
+    prior: Option<(crate::resume::Prior, crate::resume::Continuation)>,
 }
 
 impl ExecutionBuilder {
@@ -113,6 +115,7 @@ impl ExecutionBuilder {
             test: None,
             progress: None,
             run_limits: RunLimits::default(),
+            prior: None,
             work_root: std::env::temp_dir(),
             namespace_files: Default::default(),
             cache_dir: PathBuf::from(".runner/cache"),
@@ -250,6 +253,19 @@ impl ExecutionBuilder {
         self
     }
 
+    /// Goes on with the recorded execution `prior` (its id, inputs and the task runs that
+    /// ended well) as `how` says, instead of starting a new one; `prior` must be an execution
+    /// of this builder's flow (see [`crate::resume`]).
+    pub fn continuing(
+        mut self,
+        prior: crate::resume::Prior,
+        how: crate::resume::Continuation,
+    ) -> Self {
+        self.id = Some(prior.id.clone());
+        self.prior = Some((prior, how));
+        self
+    }
+
     /// Checks and types the inputs (FILE inputs are copied into storage) and prepares the
     /// execution. Nothing has run yet.
     pub async fn start(self) -> Result<Execution, StartError> {
@@ -309,7 +325,10 @@ impl ExecutionBuilder {
                 &self.inputs,
                 Map::new(),
                 self.trigger,
-                self.test,
+                Setup {
+                    test: self.test,
+                    prior: self.prior,
+                },
             )
             .await
     }
@@ -320,6 +339,14 @@ pub trait FlowSource: Send + Sync {
     /// The validated flow `namespace.flow_id`, or Kestra's message: `Unable to find flow
     /// 'ns'.'id' with revision '0'`, `Cannot execute an invalid flow: ...`.
     fn find(&self, namespace: &str, flow_id: &str) -> Result<Arc<Plan>, String>;
+}
+
+/// What an execution starts from beyond its plan and inputs: a test case's fixtures, or the
+/// recorded execution it goes on with.
+#[derive(Default)]
+pub(crate) struct Setup {
+    pub(crate) test: Option<crate::fixture::TestSetup>,
+    pub(crate) prior: Option<(crate::resume::Prior, crate::resume::Continuation)>,
 }
 
 /// What every execution of a run is started with, the parent's and its subflows' alike:
@@ -362,8 +389,28 @@ impl Launch {
         inputs: &Map<String, Json>,
         extra_labels: Map<String, Json>,
         trigger: Option<Json>,
-        test: Option<crate::fixture::TestSetup>,
+        setup: Setup,
     ) -> Result<Execution, StartError> {
+        let Setup { test, prior } = setup;
+        if let Some((p, how)) = &prior {
+            let (namespace, flow_id) = p.flow();
+            if (namespace, flow_id) != (plan.flow.namespace.as_str(), plan.flow.id.as_str()) {
+                return Err(StartError::Continue(format!(
+                    "execution {} is of flow {namespace}.{flow_id}, not {}.{}",
+                    p.id, plan.flow.namespace, plan.flow.id
+                )));
+            }
+            if let Some(why) = p.refusal(how) {
+                return Err(StartError::Continue(why));
+            }
+            // The record masks a SECRET input: going on would hand the tasks the mask.
+            if let Some(secret) = plan.inputs.iter().find(|i| i.type_name == "SECRET") {
+                return Err(StartError::Continue(format!(
+                    "input `{}` is SECRET and the record does not keep its value, so execution {} cannot go on: run the flow again",
+                    secret.id, p.id
+                )));
+            }
+        }
         let masker = self.masker.clone();
         let log = self.log.clone();
         let id = id.unwrap_or_else(crate::ids::friendly_id);
@@ -424,12 +471,42 @@ impl Launch {
             "execution": {"id": id},
         });
         let base = base.as_object().cloned().unwrap_or_default();
-        let resolved = resolve_inputs(&plan.inputs, inputs, &storage, &prefix, &renderer, &base)
-            .await
-            .map_err(|error| StartError::Inputs {
-                text: masker.mask(&error.to_string()),
-                error,
-            })?;
+        let input_error = |error: InputError| StartError::Inputs {
+            text: masker.mask(&error.to_string()),
+            error,
+        };
+        let (resolved, resumed) = match &prior {
+            None => (
+                resolve_inputs(&plan.inputs, inputs, &storage, &prefix, &renderer, &base)
+                    .await
+                    .map_err(input_error)?,
+                HashMap::new(),
+            ),
+            Some((p, how)) => {
+                let mut resumed = HashMap::new();
+                if let crate::resume::Continuation::Resume(given) = how {
+                    // Each waiting Pause checks the answer against its own `onResume`.
+                    for task in p.paused_tasks() {
+                        // Only a Pause has `onResume`; its waiting parents are PAUSED too.
+                        let Some(defs) = plan.on_resume.get(task) else {
+                            continue;
+                        };
+                        let answer =
+                            resolve_inputs(defs, given, &storage, &prefix, &renderer, &base)
+                                .await
+                                .map_err(input_error)?;
+                        resumed.insert(task.to_string(), answer.values);
+                    }
+                }
+                (
+                    crate::inputs::ResolvedInputs {
+                        values: p.inputs.clone(),
+                        secrets: Vec::new(),
+                    },
+                    resumed,
+                )
+            }
+        };
         unstarted.keep();
         let log = Arc::new(
             log.with_file(
@@ -451,13 +528,21 @@ impl Launch {
                 });
             }
         }
-        let mut labels: Map<String, Json> = extra_labels;
+        let mut labels: Map<String, Json> = match &prior {
+            Some((p, _)) => p.labels.clone(),
+            None => extra_labels,
+        };
         for l in &plan.labels {
             labels
                 .entry(l.key.clone())
                 .or_insert_with(|| Json::String(l.value.clone()));
         }
-        let shared = Arc::new(ExecutionShared::new(ExecutionParts {
+        let trigger = match &prior {
+            Some((p, _)) => p.trigger.clone(),
+            None => trigger,
+        };
+        let handlers = plan.handlers.clone();
+        let mut shared = ExecutionShared::new(ExecutionParts {
             id,
             flow: plan.flow.clone(),
             renderer,
@@ -477,7 +562,12 @@ impl Launch {
             fixtures: test.map(|t| t.tasks).unwrap_or_default(),
             files,
             launch: Arc::new(self),
-        }));
+        });
+        shared.on_resume = plan.on_resume.clone();
+        if let Some((p, how)) = prior {
+            shared.carry_on(p, &how, &handlers, resumed);
+        }
+        let shared = Arc::new(shared);
         Ok(Execution {
             plan,
             shared,
@@ -664,6 +754,14 @@ impl Execution {
         self.masker.mask(text)
     }
 
+    /// The execution's folder in storage (its record, log and files).
+    pub fn folder(&self) -> PathBuf {
+        self.shared
+            .storage
+            .path(&self.shared.prefix.root())
+            .unwrap_or_else(|_| self.shared.storage.root().to_path_buf())
+    }
+
     /// The storage directory's path of a `kestra:///` URI of this execution.
     pub fn storage_root(&self) -> &Path {
         self.shared.storage.root()
@@ -683,6 +781,8 @@ pub enum StartError {
     },
     /// A test fixture (a file or an input) could not be prepared; the text is masked.
     Fixture(String),
+    /// A recorded execution cannot go on (resume, restart) as asked.
+    Continue(String),
 }
 
 /// A folder removed when dropped, unless kept.
@@ -733,7 +833,7 @@ impl std::fmt::Display for StartError {
                 "the storage directory `{}` cannot be written ({source}): give a writable one with --storage or RUNNER_STORAGE",
                 path.display()
             ),
-            StartError::Fixture(text) => f.write_str(text),
+            StartError::Fixture(text) | StartError::Continue(text) => f.write_str(text),
         }
     }
 }
@@ -743,7 +843,7 @@ impl std::error::Error for StartError {
         match self {
             StartError::Inputs { error, .. } => Some(error),
             StartError::Storage { source, .. } => Some(source),
-            StartError::Fixture(_) => None,
+            StartError::Fixture(_) | StartError::Continue(_) => None,
         }
     }
 }

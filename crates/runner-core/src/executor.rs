@@ -32,17 +32,27 @@ fn follows(task: &TaskNode, next: &TaskNode) -> bool {
 }
 
 /// Puts a task run's outputs where expressions find them: `outputs.<taskId>[.<value>...]`.
-fn insert_outputs(root: &mut Json, task_id: &str, scope: &Scope, outputs: &Outputs) {
+pub(crate) fn insert_outputs(root: &mut Json, task_id: &str, values: &[String], outputs: &Outputs) {
+    let target = ensure_object(slot_of(root, task_id, values));
+    for (k, v) in outputs {
+        target.insert(k.clone(), v.clone());
+    }
+}
+
+/// Puts a task run's final state where expressions find it: `tasks.<taskId>[.<value>...].state`.
+pub(crate) fn insert_state(root: &mut Json, task_id: &str, values: &[String], state: State) {
+    ensure_object(slot_of(root, task_id, values))
+        .insert("state".into(), Json::String(state.as_str().into()));
+}
+
+fn slot_of<'j>(root: &'j mut Json, task_id: &str, values: &[String]) -> &'j mut Json {
     let mut slot = root;
-    for key in std::iter::once(task_id).chain(scope.values.iter().map(String::as_str)) {
+    for key in std::iter::once(task_id).chain(values.iter().map(String::as_str)) {
         slot = ensure_object(slot)
             .entry(key.to_string())
             .or_insert_with(|| Json::Object(Map::new()));
     }
-    let target = ensure_object(slot);
-    for (k, v) in outputs {
-        target.insert(k.clone(), v.clone());
-    }
+    slot
 }
 
 /// Kestra's falsy runIf values.
@@ -75,7 +85,22 @@ impl Executor {
             .run_block(&plan.tasks, &plan.errors, &plan.finally, &root)
             .await;
         if self.exec.is_killed() {
+            // Killed from inside (a person's answer to a Pause): mark what did not end.
+            self.kill();
             return State::Killed;
+        }
+        if self.exec.is_paused() {
+            // Kestra renders outputs and runs finally and afterExecution once it ends.
+            self.set_execution_state(State::Paused);
+            self.exec.log(
+                Level::Info,
+                None,
+                &format!(
+                    "Execution paused: resume it with `runner resume {}`",
+                    self.exec.id
+                ),
+            );
+            return State::Paused;
         }
         if let Some(exit) = self.exec.exited() {
             state = exit;
@@ -181,6 +206,9 @@ impl Executor {
     ) -> BoxFuture<'a, State> {
         Box::pin(async move {
             let state = self.run_sequence(tasks, scope).await;
+            if state == State::Paused {
+                return state;
+            }
             if state.is_failed() && !errors.is_empty() {
                 self.run_sequence(errors, scope).await;
             }
@@ -202,8 +230,8 @@ impl Executor {
                     states.push(State::Killed);
                     break;
                 }
-                // An Exit task ended the execution: nothing else starts.
-                if self.exec.exited().is_some() {
+                // An Exit task ended the execution, or a Pause waits: nothing else starts.
+                if self.exec.exited().is_some() || self.exec.is_paused() {
                     break;
                 }
                 let state = match tasks.get(i + 1).filter(|next| follows(task, next)) {
@@ -217,7 +245,7 @@ impl Executor {
                     None => self.run_task_with(task, scope, None, prepared.take()).await,
                 };
                 states.push(state);
-                if state.is_failed() {
+                if state.is_failed() || state == State::Paused {
                     break;
                 }
             }
@@ -261,7 +289,7 @@ impl Executor {
     fn preview(&self, next: &TaskNode, scope: &Scope, writer: &str, uri: &str) -> RunContext {
         let mut outputs = (*self.exec.state().outputs).clone();
         let uri = Outputs::from_iter([("uri".to_string(), json!(uri))]);
-        insert_outputs(&mut outputs, writer, scope, &uri);
+        insert_outputs(&mut outputs, writer, &scope.values, &uri);
         RunContext {
             preview_outputs: Some(outputs),
             ..RunContext::new(self.exec.clone(), &next.id, &next.type_name, scope.clone())
@@ -295,6 +323,16 @@ impl Executor {
                 }
                 return State::Failed;
             }
+            let prior = self.exec.take_prior(&(
+                task.id.clone(),
+                scope.parent_taskrun_id.clone(),
+                scope.values.last().cloned(),
+                scope.iteration,
+            ));
+            // Going on from a record: what ended well stays as it ended.
+            if let Some(p) = prior.as_ref().filter(|p| p.kept()) {
+                return p.state;
+            }
             let mut ctx = RunContext {
                 min_level: task.common.log_level,
                 pipe: Mutex::new(pipe),
@@ -310,16 +348,35 @@ impl Executor {
                     &format!("logToFile: cannot open the log file: {e}"),
                 );
             }
-            self.exec.state().task_runs.push(TaskRun {
-                id: ctx.taskrun_id.clone(),
-                task_id: task.id.clone(),
-                parent_task_run_id: scope.parent_taskrun_id.clone(),
-                value: scope.values.last().cloned(),
-                iteration: scope.iteration,
-                state: StateRecord::new(now),
-                outputs: None,
-                attempts: Vec::new(),
-            });
+            match prior {
+                // It runs again under its own id, so its children are met again too.
+                Some(p) => {
+                    ctx.taskrun_id = p.id;
+                    if p.state == State::Paused {
+                        ctx.resumed = Some(crate::context::Resumed {
+                            inputs: self
+                                .exec
+                                .resumed
+                                .get(&task.id)
+                                .cloned()
+                                .unwrap_or_else(|| Json::Object(Map::new())),
+                            paused_at: p.paused_at,
+                        });
+                    } else if p.state.is_failed() {
+                        self.set_taskrun_state(&ctx, State::Restarted);
+                    }
+                }
+                None => self.exec.state().task_runs.push(TaskRun {
+                    id: ctx.taskrun_id.clone(),
+                    task_id: task.id.clone(),
+                    parent_task_run_id: scope.parent_taskrun_id.clone(),
+                    value: scope.values.last().cloned(),
+                    iteration: scope.iteration,
+                    state: StateRecord::new(now),
+                    outputs: None,
+                    attempts: Vec::new(),
+                }),
+            }
 
             if let Some(condition) = &task.common.run_if {
                 match ctx.render_str(condition, "runIf") {
@@ -387,6 +444,11 @@ impl Executor {
                 self.set_taskrun_state(&ctx, State::Running);
             };
             let state = self.after_policies(task, state, ctx.attempt);
+            if state == State::Paused {
+                self.exec
+                    .paused
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+            }
             self.finish(&ctx, state);
             state
         })
@@ -448,7 +510,7 @@ impl Executor {
         let timeout = ctx
             .render_opt(&task.common.timeout, "timeout")?
             .map(|d| d.0);
-        ctx.set_deadline(timeout.map(|t| std::time::Instant::now() + t));
+        ctx.set_timeout(timeout);
         let work = async {
             match &task.kind {
                 TaskKind::Runnable(r) => match caught(r.run(ctx)).await? {
@@ -466,7 +528,16 @@ impl Executor {
                     }
                     Err(e) => Err(e),
                 },
-                TaskKind::Flowable(f) => self.run_flowable(task, f.as_ref(), ctx, scope).await,
+                TaskKind::Flowable(f) => {
+                    match self.run_flowable(task, f.as_ref(), ctx, scope).await {
+                        // A Pause that waits for its resume, or that a person killed.
+                        Err(TaskError::Ended { state, outputs }) => {
+                            self.save_outputs(ctx, outputs);
+                            Ok(state)
+                        }
+                        other => other,
+                    }
+                }
             }
         };
         match timeout {
@@ -525,7 +596,11 @@ impl Executor {
                 .run_branches(&ctx.taskrun_id, branches, resolution.concurrency)
                 .await;
             let merged = State::merge(states);
-            if merged.is_failed() || self.exec.is_killed() || self.exec.exited().is_some() {
+            if merged.is_failed()
+                || merged == State::Paused
+                || self.exec.is_killed()
+                || self.exec.exited().is_some()
+            {
                 break merged;
             }
             // A loop (LoopUntil) decides whether its tasks run once more.
@@ -541,6 +616,10 @@ impl Executor {
                 }
             }
         };
+        // A Pause below waits: the rest of this flowable comes when it is resumed.
+        if merged == State::Paused {
+            return Ok(State::Paused);
+        }
         if !self.exec.is_killed() {
             match caught(flowable.after(ctx, merged)).await.and_then(|r| r) {
                 Ok(outputs) if outputs.is_empty() => {}
@@ -632,7 +711,7 @@ impl Executor {
         insert_outputs(
             Arc::make_mut(&mut st.outputs),
             &ctx.task_id,
-            &ctx.scope,
+            &ctx.scope.values,
             &outputs,
         );
         if let Some(tr) = st.task_runs.get_mut(&ctx.taskrun_id) {
@@ -672,13 +751,12 @@ impl Executor {
     fn finish(&self, ctx: &RunContext, state: State) {
         self.set_taskrun_state(ctx, state);
         let mut st = self.exec.state();
-        let mut slot = Arc::make_mut(&mut st.tasks);
-        for key in std::iter::once(&ctx.task_id).chain(ctx.scope.values.iter()) {
-            slot = ensure_object(slot)
-                .entry(key.clone())
-                .or_insert_with(|| Json::Object(Map::new()));
-        }
-        ensure_object(slot).insert("state".into(), Json::String(state.as_str().into()));
+        insert_state(
+            Arc::make_mut(&mut st.tasks),
+            &ctx.task_id,
+            &ctx.scope.values,
+            state,
+        );
         // Nothing changes it any more: kept as its record's text from now on.
         let names = self.exec.names();
         st.task_runs

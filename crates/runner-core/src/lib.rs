@@ -34,6 +34,7 @@ mod process;
 mod progress;
 mod property;
 mod registry;
+pub mod resume;
 mod services;
 mod split;
 mod state;

@@ -111,6 +111,11 @@ pub struct Plan {
     pub trigger_count: usize,
     pub triggers: Vec<crate::trigger::TriggerSpec>,
     pub disabled: bool,
+    /// The ids of tasks in `errors`, `finally` and `afterExecution` lists, at any depth: a
+    /// restart runs them again rather than keeping how they ended.
+    pub handlers: std::collections::HashSet<String>,
+    /// Each Pause's `onResume` inputs, by task id: what a resume is asked for.
+    pub on_resume: std::collections::HashMap<String, Vec<InputSpec>>,
 }
 
 impl Plan {

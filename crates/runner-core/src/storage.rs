@@ -182,9 +182,14 @@ pub async fn copy_file(
 }
 
 /// What runner keeps in an execution's folder beside its files: the record (and the record
-/// being replaced) and the log.
-pub(crate) const EXECUTION_BOOKKEEPING: &[&str] =
-    &["execution.json", "execution.json.writing", "logs.jsonl"];
+/// being replaced), the log, and what `runner resume` needs (the flow it ran, `run.json`).
+pub(crate) const EXECUTION_BOOKKEEPING: &[&str] = &[
+    "execution.json",
+    "execution.json.writing",
+    "logs.jsonl",
+    "flow.yaml",
+    "run.json",
+];
 
 /// Where one execution's files live: `/{namespace as path}/{flow slug}/executions/{id}`.
 #[derive(Clone, Debug)]

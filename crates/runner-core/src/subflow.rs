@@ -130,7 +130,14 @@ impl RunContext {
             },
         });
         let execution = child
-            .start(plan, None, &inputs, call.labels, Some(trigger), None)
+            .start(
+                plan,
+                None,
+                &inputs,
+                call.labels,
+                Some(trigger),
+                Default::default(),
+            )
             .await
             .map_err(|e| TaskError::failed(e.to_string()))?;
         let execution_id = execution.id().to_string();

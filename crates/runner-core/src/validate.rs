@@ -69,6 +69,9 @@ fn validate_with(
         duplicates: Vec::new(),
         duplicate_ids: HashSet::new(),
         defaults: Vec::new(),
+        in_handler: 0,
+        handlers: HashSet::new(),
+        on_resume: std::collections::HashMap::new(),
     };
     let Some(flow) = read_flow(doc, &mut v.diagnostics) else {
         return Validation {
@@ -81,9 +84,11 @@ fn validate_with(
         v.read_plugin_defaults(doc.get(key));
     }
     let tasks = v.task_list(flow.task_list("tasks"), "tasks");
+    v.in_handler += 1;
     let errors = v.task_list(flow.task_list("errors"), "errors");
     let finally = v.task_list(flow.task_list("finally"), "finally");
     let after_execution = v.task_list(flow.task_list("afterExecution"), "afterExecution");
+    v.in_handler -= 1;
     if let Some(listeners) = doc.get("listeners").and_then(Node::as_seq) {
         for (i, l) in listeners.iter().enumerate() {
             v.task_list(
@@ -175,6 +180,8 @@ fn validate_with(
             .map_or(0, <[Node]>::len),
         triggers,
         disabled: flow.disabled,
+        handlers: v.handlers,
+        on_resume: v.on_resume,
     };
     Validation {
         plan: Some(plan),
@@ -236,6 +243,12 @@ pub(crate) struct Validator<'r> {
     duplicates: Vec<(String, Span)>,
     duplicate_ids: HashSet<String>,
     defaults: Vec<PluginDefault>,
+    /// Above 0 while the tasks of an `errors`, `finally` or `afterExecution` list are read.
+    in_handler: usize,
+    /// The ids of those tasks (see [`Plan::handlers`]).
+    handlers: HashSet<String>,
+    /// Each Pause's `onResume` inputs, by task id.
+    on_resume: std::collections::HashMap<String, Vec<InputSpec>>,
 }
 
 impl Validator<'_> {
@@ -326,6 +339,9 @@ impl Validator<'_> {
             let span = raw.node.get("id").map_or(raw.node.span, |n| n.span);
             self.duplicates.push((raw.id.clone(), span));
         }
+        if self.in_handler > 0 {
+            self.handlers.insert(raw.id.clone());
+        }
         let registry = self.registry;
         let Some(task_type) = registry.get(&raw.type_name) else {
             // Core types Kestra itself dropped: say what replaces them.
@@ -390,13 +406,19 @@ impl Validator<'_> {
         };
         let kind = (task_type.descriptor.shape.build)(&mut builder);
         let (errors, finally) = if task_type.is_flowable() {
-            (
+            builder.v.in_handler += 1;
+            let lists = (
                 builder.tasks("errors", false),
                 builder.tasks("finally", false),
-            )
+            );
+            builder.v.in_handler -= 1;
+            lists
         } else {
             (Vec::new(), Vec::new())
         };
+        if task_type.type_name() == crate::tasks::PAUSE_TYPE {
+            self.read_on_resume(&raw, path);
+        }
         let disabled = matches!(
             raw.node.get("disabled").map(|n| &n.value),
             Some(NodeValue::Bool(true))
@@ -412,6 +434,33 @@ impl Validator<'_> {
             errors,
             finally,
         })
+    }
+
+    /// A Pause's `onResume` inputs, checked as a flow's inputs are.
+    fn read_on_resume(&mut self, raw: &runner_model::RawTask<'_>, path: &str) {
+        let at = join(path, "onResume");
+        let defs = runner_model::read_inputs(
+            &mut Reader {
+                diagnostics: &mut self.diagnostics,
+            },
+            raw.node.get("onResume"),
+            &at,
+        );
+        let mut specs = Vec::with_capacity(defs.len());
+        for def in &defs {
+            match InputSpec::read(def) {
+                Ok(spec) => specs.push(spec),
+                Err(reason) => self.error(
+                    Problem::InvalidValue {
+                        property: join(&at, &def.id),
+                        reason,
+                    },
+                    def.node.span,
+                    join(&at, &def.id),
+                ),
+            }
+        }
+        self.on_resume.insert(raw.id.clone(), specs);
     }
 
     fn error_count(&self) -> usize {

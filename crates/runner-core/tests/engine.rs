@@ -383,10 +383,13 @@ async fn pause_with_delay_resumes() {
         "  - id: p\n    type: io.kestra.plugin.core.flow.Pause\n",
     ))
     .await;
-    assert_eq!(r.state_of("p"), "FAILED");
+    // Without a duration it waits for a person: the run ends PAUSED (see tests/resume.rs).
+    assert_eq!(r.state_of("p"), "PAUSED");
+    assert_eq!(r.state, runner_core::State::Paused);
     assert!(
+        r.logs.contains("Paused: waiting for a manual resume"),
+        "{}",
         r.logs
-            .contains("set `pauseDuration` to resume automatically")
     );
 }
 

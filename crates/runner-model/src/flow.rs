@@ -429,7 +429,7 @@ pub fn read_flow(node: &Node, diagnostics: &mut Vec<Diagnostic>) -> Option<RawFl
     let disabled = r.bool(node.get("disabled"), "disabled", false);
     r.bool(node.get("deleted"), "deleted", false);
     let labels = read_labels(&mut r, node.get("labels"));
-    let inputs = read_inputs(&mut r, node.get("inputs"));
+    let inputs = read_inputs(&mut r, node.get("inputs"), "inputs");
     let variables = node.get("variables").filter(|n| !n.is_null()).cloned();
     if let Some(v) = &variables
         && v.as_map().is_none()
@@ -597,19 +597,20 @@ fn read_labels(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<Label> {
     labels
 }
 
-fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
+/// A list of input definitions at `at` (a flow's `inputs`, a Pause's `onResume`).
+pub fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>, at: &str) -> Vec<RawInput> {
     let Some(node) = node.filter(|n| !n.is_null()) else {
         return Vec::new();
     };
     let Some(items) = node.as_seq() else {
-        r.wrong_type(node, "inputs", "a list of inputs");
+        r.wrong_type(node, at, "a list of inputs");
         return Vec::new();
     };
     let mut inputs: Vec<RawInput> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut duplicates = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let path = format!("inputs[{i}]");
+        let path = format!("{at}[{i}]");
         if item.as_map().is_none() {
             r.wrong_type(item, &path, "an input (a map with `id` and `type`)");
             continue;
@@ -626,7 +627,7 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
             );
             continue;
         };
-        let path = format!("inputs.{id}");
+        let path = format!("{at}.{id}");
         if !is_input_id(&id) {
             r.error(
                 Problem::Pattern {
@@ -756,7 +757,7 @@ fn read_inputs(r: &mut Reader<'_>, node: Option<&Node>) -> Vec<RawInput> {
                 ids: duplicates,
             },
             node.span,
-            "inputs",
+            at,
         );
     }
     inputs

@@ -25,6 +25,9 @@ pub const TASKS: &[TaskDescriptor] = &[
     flow::for_each_item::FOR_EACH_ITEM,
 ];
 
+/// The Pause's type name: validation reads its `onResume` inputs into the plan.
+pub(crate) const PAUSE_TYPE: &str = flow::pause::PAUSE.type_name;
+
 /// Kestra's truthiness for conditions: anything but "false", "0", "-0" and "".
 pub fn is_truthy(s: &str) -> bool {
     !matches!(s.trim(), "false" | "0" | "-0" | "")
