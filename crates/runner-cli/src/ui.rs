@@ -84,12 +84,13 @@ pub(crate) fn ui(args: UiArgs) -> u8 {
         launcher: Arc::new(ChildLauncher {
             exe,
             storage: storage.clone(),
-            state,
+            state: state.clone(),
             flows: flows.clone(),
             env_files: args.env.env_files.clone(),
             identity: args.env.identity.clone(),
             runs: Mutex::new(HashMap::new()),
         }),
+        kv: Arc::new(StateKv { state }),
         masker,
         token: token.clone(),
         port,
@@ -323,6 +324,46 @@ fn note(d: &runner_model::Diagnostic) -> Note {
     }
 }
 
+/// The KV store of the state folder the UI's runs use, opened for each page.
+struct StateKv {
+    state: PathBuf,
+}
+
+impl runner_ui::KvView for StateKv {
+    fn entries(&self) -> Result<Vec<runner_ui::KvEntry>, String> {
+        use runner_core::kv::{KvLookup, KvRead, KvStore};
+        // No store yet: no key (opening would create one).
+        if !self.state.join(runner_kv::FILE_NAME).is_file() {
+            return Ok(Vec::new());
+        }
+        let store = runner_kv::SqliteKv::open(&self.state).map_err(|e| e.to_string())?;
+        let keys = store.all_keys().map_err(|e| e.to_string())?;
+        Ok(keys
+            .into_iter()
+            .map(|k| {
+                // An expired key is not read: reading it would delete it.
+                let value = (!k.expired)
+                    .then(|| store.lookup(&k.namespace, &k.key, false).ok())
+                    .flatten()
+                    .and_then(|l| match l {
+                        KvLookup::Found(v) => Some(v),
+                        _ => None,
+                    });
+                runner_ui::KvEntry {
+                    namespace: k.namespace,
+                    key: k.key,
+                    kv_type: k.kv_type,
+                    version: k.version,
+                    updated: k.updated,
+                    expires: k.expires,
+                    expired: k.expired,
+                    value,
+                }
+            })
+            .collect())
+    }
+}
+
 /// Starts runs as `runner run` child processes, with the UI's storage, state, flows and env
 /// files; the inputs go on stdin, so a SECRET input never reaches a file or the process list.
 struct ChildLauncher {
@@ -443,6 +484,114 @@ impl Launcher for ChildLauncher {
         runs.get(execution_id)
             .map(|l| l.lock().expect("launch lock").clone())
     }
+
+    fn go_on(&self, execution_id: &str, action: &runner_ui::Action) -> Result<(), String> {
+        use runner_ui::Action;
+        use std::process::{Command, Stdio};
+        let mut command = Command::new(&self.exe);
+        let verb = match action {
+            Action::Resume(_) => "resume",
+            Action::Restart => "restart",
+            Action::Kill => "kill",
+        };
+        command
+            .args([verb, execution_id, "--storage"])
+            .arg(&self.storage);
+        if !matches!(action, Action::Kill) {
+            command
+                .arg("--state")
+                .arg(&self.state)
+                .args(["--progress", "never"]);
+            for f in &self.flows {
+                command.arg("--flows").arg(f);
+            }
+            for f in &self.env_files {
+                command.arg("--env-file").arg(f);
+            }
+            command.envs(crate::seal::credential_vars());
+            if let Some(i) = &self.identity {
+                command.arg("--identity").arg(i);
+            }
+        }
+        if matches!(action, Action::Resume(_)) {
+            command.args(["--inputs-file", "-"]);
+        }
+        let before = execution_state(&self.storage, execution_id);
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start `{} {verb}`: {e}", self.exe.display()))?;
+        if let (Action::Resume(inputs), Some(mut stdin)) = (action, child.stdin.take()) {
+            let text = serde_json::Value::Object(inputs.clone()).to_string();
+            stdin
+                .write_all(text.as_bytes())
+                .map_err(|e| format!("cannot pass the inputs: {e}"))?;
+        }
+        // The child's stderr is read on a thread of its own, so it never blocks on a full pipe.
+        let launched = Arc::new(Mutex::new(Launched {
+            exit_code: None,
+            output: String::new(),
+        }));
+        let keep = launched.clone();
+        let mut stderr = child.stderr.take();
+        std::thread::spawn(move || {
+            let mut tail: Vec<u8> = Vec::new();
+            if let Some(err) = stderr.as_mut() {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    tail.extend_from_slice(&buf[..n]);
+                    if tail.len() > OUTPUT_TAIL {
+                        tail.drain(..tail.len() - OUTPUT_TAIL);
+                    }
+                    keep.lock().expect("launch lock").output =
+                        String::from_utf8_lossy(&tail).into_owned();
+                }
+            }
+            let code = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
+            keep.lock().expect("launch lock").exit_code = Some(code);
+        });
+        // Answer once the execution's state moved on, or the command ended.
+        let began = Instant::now();
+        while began.elapsed() < Duration::from_secs(30) {
+            let l = launched.lock().expect("launch lock").clone();
+            let moved = execution_state(&self.storage, execution_id) != before;
+            match l.exit_code {
+                // 3: it went on and reached another Pause.
+                Some(0 | 3) => return Ok(()),
+                Some(code) if !moved => {
+                    let said = l
+                        .output
+                        .lines()
+                        .find(|line| line.starts_with("error"))
+                        .unwrap_or(l.output.trim())
+                        .trim_start_matches("error: ")
+                        .to_string();
+                    return Err(if said.is_empty() {
+                        format!("`runner {verb}` ended with exit code {code}")
+                    } else {
+                        said
+                    });
+                }
+                _ if moved => return Ok(()),
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Ok(())
+    }
+}
+
+/// The state an execution's record says, if it can be read.
+fn execution_state(storage: &Path, id: &str) -> Option<String> {
+    let dir = runner_ui::execution_folder(storage, id)?;
+    let text = std::fs::read_to_string(dir.join("execution.json")).ok()?;
+    let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+    record["state"]["current"].as_str().map(str::to_string)
 }
 
 #[cfg(test)]

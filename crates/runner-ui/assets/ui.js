@@ -105,6 +105,12 @@ function executionPage(root) {
       location.reload();
       return;
     }
+    const shown = byId("actions");
+    if (data.record && shown && data.state && shown.dataset.state !== data.state) {
+      // Another state offers other actions (a run ended, was killed, paused again).
+      shown.outerHTML = data.actions;
+      actions(byId("actions"));
+    }
     if (data.record) {
       replace("summary-wrap", data.summary);
       replace("topology-wrap", data.topology);
@@ -127,6 +133,48 @@ function executionPage(root) {
   if (root.dataset.ended !== "true") setTimeout(poll, 300);
 }
 
+// A form's input widgets as the server takes them: files are uploaded first.
+async function collectInputs(form) {
+  const inputs = {};
+  const files = {};
+  for (const el of form.querySelectorAll("[data-kind]")) {
+    const name = el.name;
+    const kind = el.dataset.kind;
+    if (kind === "FILE") {
+      if (el.files.length === 0) continue;
+      const f = el.files[0];
+      const r = await fetch("/uploads?name=" + encodeURIComponent(f.name), { method: "PUT", headers: HEADERS, body: f });
+      const answer = await r.json();
+      if (!r.ok) throw new Error(answer.error || "the upload failed");
+      files[name] = answer.upload;
+    } else if (kind === "BOOLEAN") {
+      inputs[name] = el.checked;
+    } else if (kind === "MULTISELECT") {
+      const chosen = Array.from(el.selectedOptions).map((o) => o.value);
+      if (chosen.length > 0) inputs[name] = chosen;
+    } else if (el.value !== "") {
+      let v = el.value;
+      if (kind === "DATETIME") {
+        if (v.length === 16) v += ":00";
+        v += "Z";
+      }
+      inputs[name] = v;
+    }
+  }
+  return { inputs, files };
+}
+
+async function postJson(url, body) {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: Object.assign({ "content-type": "application/json" }, HEADERS),
+    body: JSON.stringify(body),
+  });
+  const answer = await r.json();
+  if (!r.ok) throw new Error(answer.error || "it did not start");
+  return answer;
+}
+
 // A flow's Run form: files are uploaded first, then the inputs are posted.
 function runForm(form) {
   const status = byId("run-status");
@@ -135,42 +183,11 @@ function runForm(form) {
     const button = byId("run-button");
     button.disabled = true;
     status.textContent = "Starting…";
-    const inputs = {};
-    const files = {};
     try {
-      for (const el of form.querySelectorAll("[data-kind]")) {
-        const name = el.name;
-        const kind = el.dataset.kind;
-        if (kind === "FILE") {
-          if (el.files.length === 0) continue;
-          const f = el.files[0];
-          const r = await fetch("/uploads?name=" + encodeURIComponent(f.name), { method: "PUT", headers: HEADERS, body: f });
-          const answer = await r.json();
-          if (!r.ok) throw new Error(answer.error || "the upload failed");
-          files[name] = answer.upload;
-        } else if (kind === "BOOLEAN") {
-          inputs[name] = el.checked;
-        } else if (kind === "MULTISELECT") {
-          const chosen = Array.from(el.selectedOptions).map((o) => o.value);
-          if (chosen.length > 0) inputs[name] = chosen;
-        } else if (el.value !== "") {
-          let v = el.value;
-          if (kind === "DATETIME") {
-            if (v.length === 16) v += ":00";
-            v += "Z";
-          }
-          inputs[name] = v;
-        }
-      }
+      const body = await collectInputs(form);
       const ns = encodeURIComponent(form.dataset.namespace);
       const id = encodeURIComponent(form.dataset.flow);
-      const r = await fetch("/flows/" + ns + "/" + id + "/run", {
-        method: "POST",
-        headers: Object.assign({ "content-type": "application/json" }, HEADERS),
-        body: JSON.stringify({ inputs, files }),
-      });
-      const answer = await r.json();
-      if (!r.ok) throw new Error(answer.error || "the run did not start");
+      const answer = await postJson("/flows/" + ns + "/" + id + "/run", body);
       location.href = answer.url;
     } catch (err) {
       status.textContent = err.message;
@@ -180,10 +197,51 @@ function runForm(form) {
   });
 }
 
+// An execution's Resume form and Kill/Restart buttons: the page is drawn again once the
+// execution went on.
+function actions(section) {
+  const status = byId("action-status");
+  const url = (action) => "/executions/" + encodeURIComponent(section.dataset.execution) + "/" + action;
+  async function act(button, action, body) {
+    button.disabled = true;
+    status.textContent = "…";
+    status.classList.remove("problem-text");
+    try {
+      await postJson(url(action), body);
+      location.reload();
+    } catch (err) {
+      status.textContent = err.message;
+      status.classList.add("problem-text");
+      button.disabled = false;
+    }
+  }
+  section.querySelectorAll("button[data-action]").forEach((b) =>
+    b.addEventListener("click", () => act(b, b.dataset.action, {}))
+  );
+  const form = byId("resume-form");
+  if (form) {
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const button = byId("resume-button");
+      let body;
+      try {
+        body = await collectInputs(form);
+      } catch (err) {
+        status.textContent = err.message;
+        status.classList.add("problem-text");
+        return;
+      }
+      await act(button, "resume", body);
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   if (byId("executions")) executionsPage();
   const root = byId("execution");
   if (root) executionPage(root);
   const form = byId("run-form");
   if (form) runForm(form);
+  const section = byId("actions");
+  if (section) actions(section);
 });

@@ -166,6 +166,60 @@ tasks:
         type: io.kestra.plugin.core.debug.Return
         format: "item {{ taskrun.value }}"
 """,
+    "approval.yaml": """
+id: approval
+namespace: ui.test
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approved
+        type: BOOLEAN
+      - id: reason
+        type: STRING
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "approved={{ outputs.wait.onResume.approved }} reason={{ outputs.wait.onResume.reason }}"
+""",
+    "flaky.yaml": """
+id: flaky
+namespace: ui.test
+tasks:
+  - id: check
+    type: io.kestra.plugin.core.execution.Fail
+    runIf: "{{ kv('fixed', errorOnMissing=false) is null }}"
+    errorMessage: "not fixed yet"
+  - id: done
+    type: io.kestra.plugin.core.log.Log
+    message: "fixed at last"
+""",
+    "measured.yaml": """
+id: measured
+namespace: ui.test
+tasks:
+  - id: publish
+    type: io.kestra.plugin.core.metric.Publish
+    metrics:
+      - type: counter
+        name: rows
+        value: 42
+        tags:
+          table: users
+      - type: timer
+        name: load
+        value: PT1.5S
+  - id: response
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      headers:
+        content-type: ["text/plain; charset=utf-8"]
+        vary: ["accept", "origin"]
+      uri: "kestra:///ui/test/measured/executions/a-very-long-execution-id-that-goes-on/tasks/response/a-file-name-that-is-long-enough-to-overflow-any-reasonable-table-cell.ion"
+  - id: put
+    type: io.kestra.plugin.core.kv.Set
+    key: greeting
+    value: "hello from measured"
+""",
     "broken.yaml": """
 id: broken
 namespace: ui.test
@@ -311,6 +365,114 @@ class UiTest(unittest.TestCase):
         return [e for e in self.css(selector) if e.is_displayed()]
 
     # --- the pages ---------------------------------------------------------------------------
+
+    def newest(self, flow_id):
+        found = []
+        for d, _, files in os.walk(os.path.join(self.storage, "ui", "test", flow_id)):
+            if "execution.json" in files:
+                found.append((os.path.getmtime(os.path.join(d, "execution.json")), os.path.basename(d)))
+        self.assertTrue(found, f"no execution of {flow_id}")
+        return max(found)[1]
+
+    def badge(self):
+        return self.d.find_element(By.CSS_SELECTOR, "#summary-wrap .badge").text
+
+    def test_a_paused_execution_resumes_from_its_form_is_killed_or_restarts(self):
+        common = ["--storage", self.storage, "--flows", self.flows, "--env-file", self.env_file,
+                  "--state", os.path.join(self.tmp, "state")]
+        approval = os.path.join(self.flows, "approval.yaml")
+        p = run_flow(self.env, approval, *common, check=False)
+        self.assertEqual(p.returncode, 3, p.stderr)
+        paused = self.newest("approval")
+        self.open(f"/executions/{paused}")
+        self.assertEqual(self.badge(), "PAUSED")
+        kinds = {e.get_attribute("name"): e.get_attribute("type") for e in self.css("#resume-form [data-kind]")}
+        self.assertEqual(kinds, {"approved": "checkbox", "reason": "text"})
+        self.shot("paused")
+        # A required answer left out: the browser holds the form back.
+        reason = self.d.find_element(By.CSS_SELECTOR, "#resume-form [name=reason]")
+        self.d.find_element(By.ID, "resume-button").click()
+        self.assertTrue(self.d.execute_script("return arguments[0].validity.valueMissing", reason))
+        # A wrong answer posted anyway: the run's refusal comes back, the execution stays PAUSED.
+        refused = json.loads(self.fetch(
+            f"{self.base}/executions/{paused}/resume",
+            data=json.dumps({"inputs": {"approved": "maybe", "reason": "x"}}).encode(),
+            method="POST",
+            headers={"content-type": "application/json", "x-runner-ui": "1"},
+        ))
+        self.assertIn("Invalid input for `approved`", refused.get("error", ""), refused)
+        self.assertEqual(self.badge(), "PAUSED")
+        self.d.find_element(By.CSS_SELECTOR, "#resume-form [name=approved]").click()
+        self.d.find_element(By.CSS_SELECTOR, "#resume-form [name=reason]").send_keys("ship it")
+        self.d.find_element(By.ID, "resume-button").click()
+        self.wait(lambda d: self.badge() == "SUCCESS", timeout=30, what="the resumed run's end")
+        self.collect()
+        self.assertIn("approved=true reason=ship it", " ".join(r.text for r in self.css("#log-rows tr")))
+        self.assertEqual(self.css("#resume-form"), [])
+        self.shot("resumed")
+
+        # Kill: a paused execution ends KILLED from its page.
+        run_flow(self.env, approval, *common, check=False)
+        waiting = self.newest("approval")
+        self.assertNotEqual(waiting, paused)
+        self.open(f"/executions/{waiting}")
+        self.d.find_element(By.CSS_SELECTOR, "#actions button[data-action=kill]").click()
+        self.wait(lambda d: self.badge() == "KILLED", timeout=30, what="KILLED")
+        self.collect()
+
+        # Restart: a failed execution runs its failed task again, once the cause is fixed.
+        p = run_flow(self.env, os.path.join(self.flows, "flaky.yaml"), *common, check=False)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        failed = self.newest("flaky")
+        self.open(f"/executions/{failed}")
+        self.assertEqual(self.badge(), "FAILED")
+        fix = subprocess.run([RUNNER, "kv", "--state", os.path.join(self.tmp, "state"), "set", "ui.test", "fixed", "yes"],
+                             env=self.env, capture_output=True, text=True)
+        self.assertEqual(fix.returncode, 0, fix.stderr)
+        self.d.find_element(By.CSS_SELECTOR, "#actions button[data-action=restart]").click()
+        self.wait(lambda d: self.badge() == "SUCCESS", timeout=30, what="the restarted run's end")
+        self.collect()
+        with open(os.path.join(self.execution_dir(failed), "execution.json")) as f:
+            record = json.load(f)
+        self.assertEqual([h["state"] for h in record["state"]["histories"]],
+                         ["CREATED", "RUNNING", "FAILED", "RESTARTED", "RUNNING", "SUCCESS"])
+        self.assertIn("fixed at last", " ".join(r.text for r in self.css("#log-rows tr")))
+        self.shot("restarted")
+
+    def test_execution_page_shows_errors_metrics_headers_and_the_kv_store(self):
+        common = ["--storage", self.storage, "--flows", self.flows, "--env-file", self.env_file,
+                  "--state", os.path.join(self.tmp, "state")]
+        p = run_flow(self.env, os.path.join(self.flows, "measured.yaml"), *common)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.open(f"/executions/{self.newest('measured')}")
+        rows = {r.get_attribute("data-name"): r.text for r in self.css("#metrics tr.metric")}
+        self.assertIn("publish rows counter 42 table=users", rows["rows"])
+        self.assertIn("load timer 1.50s", rows["load"])
+        outputs = self.d.find_element(By.CSS_SELECTOR, "tr.taskrun[data-task=response] .task-outputs")
+        lines = outputs.text.splitlines()
+        self.assertIn("text/plain; charset=utf-8", lines)
+        self.assertIn("accept, origin", lines)
+        # The long URI wraps inside its cell: the table is no wider than the page.
+        code = outputs.find_element(By.CSS_SELECTOR, "code")
+        self.assertEqual(code.value_of_css_property("overflow-wrap"), "anywhere")
+        width = self.d.execute_script("return document.documentElement.scrollWidth")
+        self.assertLessEqual(width, self.d.execute_script("return window.innerWidth"))
+        self.shot("metrics-headers")
+        # A failed task run's error is in its row.
+        self.open(f"/executions/{self.ids['noisy'][0]}")
+        boom = self.d.find_element(By.CSS_SELECTOR, "tr.taskrun[data-task=boom] pre.task-error")
+        self.assertIn("the needle fails here", boom.text)
+        # The KV store: its namespaces, then one namespace's keys and values.
+        self.open("/kv")
+        namespaces = [r.get_attribute("data-namespace") for r in self.css("tr.kv-namespace")]
+        self.assertIn("ui.test", namespaces)
+        self.d.find_element(By.CSS_SELECTOR, "tr.kv-namespace[data-namespace='ui.test'] a").click()
+        self.wait(lambda d: d.current_url.endswith("/kv/ui.test"), what="the namespace's page")
+        self.collect()
+        greeting = self.d.find_element(By.CSS_SELECTOR, "tr.kv-key[data-key=greeting]")
+        self.assertIn("hello from measured", greeting.text)
+        self.assertEqual(greeting.find_elements(By.CSS_SELECTOR, "td")[3].text, "1", "its version")
+        self.shot("kv")
 
     def test_executions_list_filters_by_flow_and_state(self):
         self.open("/executions")

@@ -42,7 +42,12 @@ pub(crate) fn page(ui: &Ui, id: &str) -> Reply {
                 "<div id=\"execution\" data-id=\"{}\" data-ended=\"{ended}\" data-log-count=\"{count}\">",
                 esc(id)
             );
-            let parts = Parts::of(ui, &record);
+            let parts = Parts::of(ui, &record, &found.dir);
+            let state = record
+                .pointer("/state/current")
+                .and_then(Json::as_str)
+                .unwrap_or("");
+            body.push_str(&crate::actions::section(id, state, &record, &found.dir));
             let _ = write!(
                 body,
                 "<section id=\"summary-wrap\">{}</section><section><h2>Topology</h2><div id=\"topology-wrap\">{}</div></section><section><h2>Gantt</h2><div id=\"gantt-wrap\">{}</div></section><section id=\"runs\"><h2>Task runs</h2><p class=\"runs-filter\"><span id=\"runs-shown\">Every task</span> <button type=\"button\" id=\"runs-all\" hidden>Show every task</button></p><div id=\"runs-wrap\">{}</div></section>",
@@ -107,7 +112,7 @@ struct Parts {
 }
 
 impl Parts {
-    fn of(ui: &Ui, record: &Json) -> Parts {
+    fn of(ui: &Ui, record: &Json, dir: &std::path::Path) -> Parts {
         let empty = Vec::new();
         let runs = record
             .get("taskRunList")
@@ -131,11 +136,18 @@ impl Parts {
             .and_then(|f| crate::topology::from_source(&f.source, f.document))
             .unwrap_or_else(|| crate::topology::from_task_runs(runs));
         let id = record.get("id").and_then(Json::as_str).unwrap_or("");
+        // A failed task run's error is shown in its row, from the log.
+        let failed: std::collections::HashSet<&str> = runs
+            .iter()
+            .filter(|r| r.pointer("/state/current").and_then(Json::as_str) == Some("FAILED"))
+            .filter_map(|r| r.get("id").and_then(Json::as_str))
+            .collect();
+        let errors = store::errors(dir, &failed);
         Parts {
             summary: summary(record, flow.is_some()),
             topology: crate::topology::render(&roots, &by_task),
             gantt: crate::gantt::render(record, &ordered),
-            runs: task_runs(id, &ordered),
+            runs: task_runs(id, &ordered, &errors),
         }
     }
 }
@@ -187,6 +199,7 @@ fn summary(record: &Json, flow_known: bool) -> String {
         out.push_str("</dd>");
     }
     out.push_str("</dl>");
+    out.push_str(&metrics(record));
     for (key, title) in [
         ("inputs", "Inputs"),
         ("outputs", "Flow outputs"),
@@ -207,6 +220,51 @@ fn summary(record: &Json, flow_known: bool) -> String {
 }
 
 /// A JSON value as text: strings without their quotes.
+/// The metrics tasks reported (Kestra's counters and timers), one row each.
+fn metrics(record: &Json) -> String {
+    let Some(entries) = record
+        .get("metrics")
+        .and_then(Json::as_array)
+        .filter(|m| !m.is_empty())
+    else {
+        return String::new();
+    };
+    let mut out = String::from(
+        "<div class=\"values\" id=\"metrics\"><h3>Metrics</h3><table class=\"metrics\"><thead><tr><th>Task</th><th>Name</th><th>Type</th><th>Value</th><th>Tags</th></tr></thead><tbody>",
+    );
+    for m in entries.iter().take(1000) {
+        let s = |k: &str| m.get(k).and_then(Json::as_str).unwrap_or("");
+        let value = match (s("type"), m.get("value").and_then(Json::as_f64)) {
+            (_, None) => String::new(),
+            ("timer", Some(v)) => seconds(v),
+            (_, Some(v)) if v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+            (_, Some(v)) => v.to_string(),
+        };
+        let tags = m
+            .get("tags")
+            .and_then(Json::as_object)
+            .map(|t| {
+                t.iter()
+                    .map(|(k, v)| format!("{k}={}", plain(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            "<tr class=\"metric\" data-name=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td class=\"metric-value\">{}</td><td>{}</td></tr>",
+            esc(s("name")),
+            esc(s("taskId")),
+            esc(s("name")),
+            esc(s("type")),
+            esc(&value),
+            esc(&tags)
+        );
+    }
+    out.push_str("</tbody></table></div>");
+    out
+}
+
 fn plain(v: &Json) -> String {
     match v {
         Json::String(s) => s.clone(),
@@ -229,6 +287,25 @@ pub(crate) fn values(execution: &str, v: &Json, depth: usize) -> String {
             }
             out.push_str("</dl>");
             out
+        }
+        // HTTP headers and the like: a value of short strings reads as one line.
+        Json::Array(items)
+            if !items.is_empty()
+                && items.len() <= 20
+                && items.iter().all(|i| {
+                    i.as_str().is_some_and(|s| {
+                        !s.contains('\n') && s.len() < 200 && !s.starts_with("kestra://")
+                    })
+                }) =>
+        {
+            format!(
+                "<code>{}</code>",
+                esc(&items
+                    .iter()
+                    .filter_map(Json::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            )
         }
         Json::Array(items)
             if depth < 3
@@ -259,7 +336,11 @@ pub(crate) fn values(execution: &str, v: &Json, depth: usize) -> String {
     }
 }
 
-fn task_runs(execution: &str, runs: &[&Json]) -> String {
+fn task_runs(
+    execution: &str,
+    runs: &[&Json],
+    errors: &std::collections::HashMap<String, String>,
+) -> String {
     let mut out = String::with_capacity(runs.len() * 600);
     out.push_str("<table class=\"taskruns\" id=\"taskruns\"><thead><tr><th>Task</th><th>Value</th><th>State</th><th>Start</th><th>Duration</th><th>Attempts</th><th>Outputs</th></tr></thead><tbody>");
     for r in runs {
@@ -273,11 +354,16 @@ fn task_runs(execution: &str, runs: &[&Json]) -> String {
             .get("attempts")
             .and_then(Json::as_array)
             .map_or(0, Vec::len);
-        let outputs = r
+        let mut outputs = s("/id")
+            .and_then(|id| errors.get(id))
+            .map(|e| format!("<pre class=\"task-error\">{}</pre>", esc(e)))
+            .unwrap_or_default();
+        if let Some(o) = r
             .get("outputs")
             .filter(|o| o.as_object().is_some_and(|m| !m.is_empty()))
-            .map(|o| values(execution, o, 0))
-            .unwrap_or_default();
+        {
+            outputs.push_str(&values(execution, o, 0));
+        }
         let _ = write!(
             out,
             "<tr class=\"taskrun\" id=\"tr-{}\" data-task=\"{}\" data-state=\"{}\"><td class=\"task-id\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{took}</td><td>{attempts}</td><td class=\"task-outputs\">{outputs}</td></tr>",
@@ -370,9 +456,14 @@ pub(crate) fn live(ui: &Ui, id: &str, req: &Req) -> Reply {
     let rows: Vec<String> = lines.iter().map(log_row).collect();
     match store::record(&found.dir) {
         Ok(record) => {
-            let parts = Parts::of(ui, &record);
+            let parts = Parts::of(ui, &record, &found.dir);
+            let state = record
+                .pointer("/state/current")
+                .and_then(Json::as_str)
+                .unwrap_or("");
             Reply::json(&json!({
                 "record": true,
+                "actions": crate::actions::section(id, state, &record, &found.dir),
                 "state": record.pointer("/state/current"),
                 "ended": ended(&record),
                 "summary": parts.summary,

@@ -245,7 +245,7 @@ fn run_form(namespace: &str, id: &str, doc: Option<&Node>) -> String {
     out
 }
 
-fn input_widget(input: &Node) -> String {
+pub(crate) fn input_widget(input: &Node) -> String {
     let text = |k: &str| input.get(k).and_then(Node::as_str).unwrap_or("");
     let id = text("id");
     let kind = text("type").to_ascii_uppercase();
@@ -391,42 +391,10 @@ pub(crate) fn run(ui: &Ui, namespace: &str, id: &str, body: &[u8]) -> Reply {
             "this flow has errors: fix them to run it",
         );
     }
-    let form: Json = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return Reply::json_error(
-                StatusCode::BAD_REQUEST,
-                &format!("the form is not JSON: {e}"),
-            );
-        }
+    let inputs = match form_inputs(ui, body, &file_inputs(&flow)) {
+        Ok(i) => i,
+        Err(reply) => return reply,
     };
-    let mut inputs = form
-        .get("inputs")
-        .and_then(Json::as_object)
-        .cloned()
-        .unwrap_or_default();
-    // A FILE input's value is an upload of this UI, never a path of the server's: a path
-    // would copy any file the server can read into storage and serve it back.
-    let file_inputs = file_inputs(&flow);
-    if let Some(name) = inputs.keys().find(|k| file_inputs.contains(k)) {
-        return Reply::json_error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "input `{name}` is a FILE: upload the file with the form (`files`), a path is not accepted"
-            ),
-        );
-    }
-    if let Some(files) = form.get("files").and_then(Json::as_object) {
-        for (name, upload) in files {
-            let Some(path) = upload.as_str().and_then(|u| uploaded(ui, u)) else {
-                return Reply::json_error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("the file of input `{name}` was not uploaded: choose it again"),
-                );
-            };
-            inputs.insert(name.clone(), Json::String(path.display().to_string()));
-        }
-    }
     match ui.launcher.launch(&flow, inputs) {
         Ok(execution) => Reply::json(&json!({
             "executionId": execution,
@@ -436,15 +404,64 @@ pub(crate) fn run(ui: &Ui, namespace: &str, id: &str, body: &[u8]) -> Reply {
     }
 }
 
+/// The inputs a form posted (`{"inputs": {...}, "files": {input: upload}}`), its uploads as
+/// the paths of their files.
+pub(crate) fn form_inputs(
+    ui: &Ui,
+    body: &[u8],
+    file_inputs: &[String],
+) -> Result<serde_json::Map<String, Json>, Reply> {
+    let form: Json = serde_json::from_slice(body).map_err(|e| {
+        Reply::json_error(
+            StatusCode::BAD_REQUEST,
+            &format!("the form is not JSON: {e}"),
+        )
+    })?;
+    let mut inputs = form
+        .get("inputs")
+        .and_then(Json::as_object)
+        .cloned()
+        .unwrap_or_default();
+    // A FILE input's value is an upload of this UI, never a path of the server's: a path
+    // would copy any file the server can read into storage and serve it back.
+    if let Some(name) = inputs.keys().find(|k| file_inputs.contains(k)) {
+        return Err(Reply::json_error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "input `{name}` is a FILE: upload the file with the form (`files`), a path is not accepted"
+            ),
+        ));
+    }
+    if let Some(files) = form.get("files").and_then(Json::as_object) {
+        for (name, upload) in files {
+            let Some(path) = upload.as_str().and_then(|u| uploaded(ui, u)) else {
+                return Err(Reply::json_error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the file of input `{name}` was not uploaded: choose it again"),
+                ));
+            };
+            inputs.insert(name.clone(), Json::String(path.display().to_string()));
+        }
+    }
+    Ok(inputs)
+}
+
 /// The ids of the flow's FILE inputs.
 fn file_inputs(flow: &FlowEntry) -> Vec<String> {
     let doc = runner_model::load_str(&flow.source)
         .ok()
         .and_then(|d| d.into_iter().filter(|d| !d.is_null()).nth(flow.document));
-    doc.as_ref()
-        .and_then(|d| d.get("inputs"))
-        .and_then(Node::as_seq)
-        .unwrap_or_default()
+    file_ids(
+        doc.as_ref()
+            .and_then(|d| d.get("inputs"))
+            .and_then(Node::as_seq)
+            .unwrap_or_default(),
+    )
+}
+
+/// The ids of the FILE inputs among input definitions.
+pub(crate) fn file_ids(inputs: &[Node]) -> Vec<String> {
+    inputs
         .iter()
         .filter(|i| {
             i.get("type")

@@ -13,7 +13,7 @@ pub(crate) fn layout(title: &str, body: &str) -> String {
     let mut out = String::with_capacity(body.len() + 1024);
     let _ = write!(
         out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · runner</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/ui.css\"><script src=\"/assets/ui.js\" defer></script></head><body><header class=\"top\"><a class=\"brand\" href=\"/executions\">runner</a><nav><a href=\"/executions\">Executions</a><a href=\"/flows\">Flows</a></nav></header><main>{body}</main></body></html>",
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · runner</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/ui.css\"><script src=\"/assets/ui.js\" defer></script></head><body><header class=\"top\"><a class=\"brand\" href=\"/executions\">runner</a><nav><a href=\"/executions\">Executions</a><a href=\"/flows\">Flows</a><a href=\"/kv\">KV store</a></nav></header><main>{body}</main></body></html>",
         esc(title)
     );
     out

@@ -9,21 +9,29 @@
 //! What the UI cannot do itself is given by the binary: the flows and their validation
 //! ([`Catalog`]) and starting a run ([`Launcher`]).
 
+mod actions;
 mod execution;
 mod executions;
 mod flows;
 mod gantt;
 mod html;
+mod kv;
 mod preview;
 mod server;
 mod store;
 mod topology;
 
+pub use actions::Action;
 pub use server::serve;
 
 /// Whether storage holds a folder for execution `id` (a launched run has started writing).
 pub fn has_execution(storage: &std::path::Path, id: &str) -> bool {
     store::find(storage, id).is_some()
+}
+
+/// The folder of execution `id` in storage (its record, log and files), if there is one.
+pub fn execution_folder(storage: &std::path::Path, id: &str) -> Option<PathBuf> {
+    store::find(storage, id).map(|e| e.dir)
 }
 
 use runner_secrets::Masker;
@@ -78,6 +86,28 @@ pub trait Launcher: Send + Sync {
     ) -> Result<String, String>;
     /// What became of an execution this launcher started, while it has no record.
     fn status(&self, execution_id: &str) -> Option<Launched>;
+    /// Resumes, restarts or kills a recorded execution; returns once it has begun (the page
+    /// shows the rest), or with what went wrong.
+    fn go_on(&self, execution_id: &str, action: &Action) -> Result<(), String>;
+}
+
+/// The KV store runs keep, as the KV pages read it.
+pub trait KvView: Send + Sync {
+    /// Every key, with its value unless it expired.
+    fn entries(&self) -> Result<Vec<KvEntry>, String>;
+}
+
+/// One key of the KV store.
+#[derive(Clone, Debug)]
+pub struct KvEntry {
+    pub namespace: String,
+    pub key: String,
+    pub kv_type: Option<String>,
+    pub version: i64,
+    pub updated: String,
+    pub expires: Option<String>,
+    pub expired: bool,
+    pub value: Option<serde_json::Value>,
 }
 
 /// A launched run seen from outside: still starting, or ended with what it printed.
@@ -96,6 +126,7 @@ pub struct Ui {
     pub uploads: PathBuf,
     pub catalog: Arc<dyn Catalog>,
     pub launcher: Arc<dyn Launcher>,
+    pub kv: Arc<dyn KvView>,
     pub masker: Arc<Masker>,
     /// Required on every request when the server is reachable from other machines.
     pub token: Option<String>,

@@ -265,10 +265,15 @@ fn dispatch(ui: &Ui, req: &Req) -> Reply {
         (true, ["executions", id, "logs.txt"]) => crate::execution::log_download(ui, id, req),
         (true, ["executions", id, "file"]) => crate::preview::preview(ui, id, req),
         (true, ["executions", _, "download"]) => crate::preview::download(ui, req),
+        (true, ["kv"]) => crate::kv::namespaces(ui),
+        (true, ["kv", namespace]) => crate::kv::namespace(ui, namespace),
         (true, ["flows"]) => crate::flows::list(ui),
         (true, ["flows", namespace, id]) => crate::flows::page(ui, namespace, id),
         (false, ["flows", namespace, id, "run"]) if req.method == Method::POST => {
             crate::flows::run(ui, namespace, id, &req.body)
+        }
+        (false, ["executions", id, action]) if req.method == Method::POST => {
+            crate::actions::act(ui, id, action, &req.body)
         }
         _ => Reply::problem(
             StatusCode::NOT_FOUND,

@@ -250,6 +250,45 @@ pub(crate) fn logs(dir: &Path, skip: usize, max: usize) -> (Vec<LogLine>, usize)
     (kept.into(), count)
 }
 
+/// How much of a log is read for the task runs' errors: a larger log shows the errors of its
+/// first 64 MiB.
+const ERROR_SCAN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The first ERROR line of each task run in `wanted` (a failed run's error, shown in its row),
+/// by task run id. Only lines that name the level are parsed.
+pub(crate) fn errors(
+    dir: &Path,
+    wanted: &std::collections::HashSet<&str>,
+) -> HashMap<String, String> {
+    let mut found = HashMap::new();
+    if wanted.is_empty() {
+        return found;
+    }
+    let Ok(file) = std::fs::File::open(dir.join("logs.jsonl")) else {
+        return found;
+    };
+    let mut reader = BufReader::new(std::io::Read::take(file, ERROR_SCAN_BYTES));
+    let mut buf = Vec::new();
+    while found.len() < wanted.len() {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if !buf.windows(7).any(|w| w == b"\"ERROR\"") {
+            continue;
+        }
+        let line = LogLine::parse_bytes(&buf);
+        if line.level != "ERROR" {
+            continue;
+        }
+        if let Some(id) = line.taskrun_id.filter(|id| wanted.contains(id.as_str())) {
+            found.entry(id).or_insert(line.message);
+        }
+    }
+    found
+}
+
 /// The file a `kestra:///` URI names, when it is inside storage; `..` and absolute tricks
 /// are refused before the disk is touched.
 pub(crate) fn resolve(root: &Path, uri: &str) -> Result<PathBuf, String> {
