@@ -329,3 +329,60 @@ fn a_terminal_is_asked_at_a_pause_and_its_answers_are_checked() {
     assert!(text.contains("approved=true note=none"), "{text}");
     assert!(text.contains("ended SUCCESS"), "{text}");
 }
+
+#[test]
+fn a_pause_in_a_subflow_pauses_the_parent_and_its_resume_goes_on_in_the_same_child() {
+    let s = Sandbox::new();
+    s.write(
+        "flows/parent.yaml",
+        "id: parent
+namespace: company.team
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: company.team
+    flowId: child
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: \"child said {{ outputs.call.outputs.answer }}\"
+",
+    );
+    s.write(
+        "flows/child.yaml",
+        "id: child
+namespace: company.team
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approved
+        type: BOOLEAN
+outputs:
+  - id: answer
+    type: STRING
+    value: \"{{ outputs.wait.onResume.approved }}\"
+",
+    );
+    let paused = s.run(&["run", "flows/parent.yaml"]);
+    assert_eq!(paused.code(), 3, "{}", paused.stderr());
+    let parent = execution_id(&paused);
+    let first = record(&s, "parent", &parent);
+    let child = first["taskRunList"][0]["outputs"]["executionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(record(&s, "child", &child)["state"]["current"], "PAUSED");
+    let done = s.run(&["resume", &parent, "-i", "approved=true"]);
+    assert_eq!(done.code(), 0, "{}", done.stderr());
+    assert!(
+        done.stderr().contains("child said true"),
+        "{}",
+        done.stderr()
+    );
+    assert_eq!(record(&s, "child", &child)["state"]["current"], "SUCCESS");
+    // The same child went on: no other execution of it was made.
+    let children = std::fs::read_dir(s.dir.join(".runner/storage/company/team/child/executions"))
+        .unwrap()
+        .count();
+    assert_eq!(children, 1);
+}

@@ -64,6 +64,8 @@ pub(crate) struct ExecutionShared {
     pub(crate) prior_runs: Mutex<HashMap<PriorKey, PriorRun>>,
     /// The `onResume` answer of each Pause that waited, by task id.
     pub(crate) resumed: HashMap<String, Json>,
+    /// The resume's answers as given: a subflow that paused gets them for its own Pause.
+    pub(crate) resume_given: Map<String, Json>,
     /// Set when a Pause waits for a resume: no task starts after it.
     pub(crate) paused: std::sync::atomic::AtomicBool,
     /// Each Pause's `onResume` inputs, by task id (the plan's).
@@ -190,6 +192,7 @@ impl ExecutionShared {
             children: Mutex::new(Vec::new()),
             prior_runs: Mutex::new(HashMap::new()),
             resumed: HashMap::new(),
+            resume_given: Map::new(),
             paused: Default::default(),
             on_resume: HashMap::new(),
             cleanup: Cleanup::default(),
@@ -269,6 +272,9 @@ impl ExecutionShared {
         }
         self.prior_runs = Mutex::new(index);
         self.resumed = resumed;
+        if let Continuation::Resume(given) = how {
+            self.resume_given = given.clone();
+        }
     }
 
     /// The recorded task run met again at `key`, if any: once only (a loop's next round
@@ -507,6 +513,8 @@ pub struct Resumed {
     pub inputs: Json,
     /// When it began to wait.
     pub paused_at: Option<Timestamp>,
+    /// The outputs it had (a Subflow's `executionId`: the child that paused).
+    pub(crate) outputs: Option<Map<String, Json>>,
 }
 
 impl RunContext {

@@ -353,6 +353,12 @@ impl Executor {
                 Some(p) => {
                     ctx.taskrun_id = p.id;
                     if p.state == State::Paused {
+                        let outputs = self
+                            .exec
+                            .state()
+                            .task_runs
+                            .get_mut(&ctx.taskrun_id)
+                            .and_then(|r| r.outputs.clone());
                         ctx.resumed = Some(crate::context::Resumed {
                             inputs: self
                                 .exec
@@ -361,6 +367,7 @@ impl Executor {
                                 .cloned()
                                 .unwrap_or_else(|| Json::Object(Map::new())),
                             paused_at: p.paused_at,
+                            outputs,
                         });
                     } else if p.state.is_failed() {
                         self.set_taskrun_state(&ctx, State::Restarted);

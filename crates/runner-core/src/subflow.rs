@@ -129,15 +129,40 @@ impl RunContext {
                 "taskId": self.task_id,
             },
         });
+        // Going on from a record: the child that paused goes on too (the resume's answers
+        // are for its Pause), rather than a new one.
+        let mut setup = crate::execution::Setup::default();
+        let mut id = None;
+        if let Some(child_id) = self
+            .resumed
+            .as_ref()
+            .and_then(|r| r.outputs.as_ref())
+            .and_then(|o| o.get("executionId"))
+            .and_then(Json::as_str)
+        {
+            let record = child_record(exec, &call.namespace, &call.flow_id, child_id)?;
+            let prior = crate::resume::Prior::read(&record).map_err(|e| {
+                TaskError::failed(format!(
+                    "cannot go on with subflow execution {child_id}: its record {e}"
+                ))
+            })?;
+            // Resumed on its own meanwhile: how it ended is this task's outcome.
+            if prior.state().is_terminal() {
+                return Ok(SubflowRun {
+                    execution_id: child_id.to_string(),
+                    state: Some(prior.state()),
+                    outputs: record.get("outputs").cloned(),
+                    task_outputs: None,
+                });
+            }
+            id = Some(child_id.to_string());
+            setup.prior = Some((
+                prior,
+                crate::resume::Continuation::Resume(exec.resume_given.clone()),
+            ));
+        }
         let execution = child
-            .start(
-                plan,
-                None,
-                &inputs,
-                call.labels,
-                Some(trigger),
-                Default::default(),
-            )
+            .start(plan, id, &inputs, call.labels, Some(trigger), setup)
             .await
             .map_err(|e| TaskError::failed(e.to_string()))?;
         let execution_id = execution.id().to_string();
@@ -204,6 +229,28 @@ impl RunContext {
             task_outputs: Some(task_outputs),
         })
     }
+}
+
+/// The record of a child execution that paused, to go on with it.
+fn child_record(
+    exec: &crate::context::ExecutionShared,
+    namespace: &str,
+    flow_id: &str,
+    id: &str,
+) -> Result<Json, TaskError> {
+    let uri = crate::storage::ExecutionPrefix::new(namespace, flow_id, id).record();
+    let unreadable = |why: String| {
+        TaskError::failed(format!(
+            "cannot go on with subflow execution {id}: its record {why}"
+        ))
+    };
+    let path = exec
+        .storage
+        .path(&uri)
+        .map_err(|e| unreadable(e.to_string()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| unreadable(format!("cannot be read ({e})")))?;
+    serde_json::from_str(&text).map_err(|e| unreadable(format!("is not JSON ({e})")))
 }
 
 /// `outputs.<task>[.<value>]` of an ended execution, from its record.
