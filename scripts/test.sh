@@ -164,6 +164,14 @@ scripts/browser-test.sh "$runner" 2>&1 | tee "$browser_out"
 browser_totals=$(grep -E '^(browser:|SKIPPED)' "$browser_out" | tail -n 1)
 rm -f "$browser_out"
 
+# `runner schema` in the real yaml-language-server (npm): no false error on any flow runner
+# accepts, crafted mistakes flagged at their line, task types completed.
+phase "editor schema in yaml-language-server (scripts/schema-test.sh)"
+schema_out=$(mktemp)
+scripts/schema-test.sh "$runner" 2>&1 | tee "$schema_out"
+schema_totals=$(grep -E '^schema:' "$schema_out" | tail -n 1)
+rm -f "$schema_out"
+
 # The demo, as a new user runs it: one build, its own S3 server (runner-s3), the headline
 # flow, the object read back.
 phase "the demo (scripts/demo.sh)"
@@ -245,3 +253,4 @@ scripts/engine.sh --stop
 phases_report
 echo
 echo "tests: $totals (local backend); containers backend: $containers_totals; $browser_totals"
+echo "$schema_totals"

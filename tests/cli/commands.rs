@@ -588,8 +588,26 @@ fn init_scaffolds_a_project_that_validates_runs_and_tests() {
         "flows/tests/hello_test.yaml",
         ".env.example",
         ".gitignore",
+        ".vscode/settings.json",
+        ".runner/schema/flow.json",
+        ".runner/schema/test-suite.json",
     ] {
         assert!(s.dir.join("proj").join(f).is_file(), "{f}");
+    }
+    // The editor settings point at the schemas init wrote, which are runner's own.
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(s.dir.join("proj/.vscode/settings.json")).unwrap(),
+    )
+    .unwrap();
+    for (schema, flag) in [
+        ("flow.json", None),
+        ("test-suite.json", Some("--test-suite")),
+    ] {
+        let key = format!(".runner/schema/{schema}");
+        assert!(settings["yaml.schemas"][&key].is_array(), "{settings}");
+        let written = std::fs::read_to_string(s.dir.join("proj").join(&key)).unwrap();
+        let printed = s.run(&["schema"].into_iter().chain(flag).collect::<Vec<_>>());
+        assert_eq!(written, printed.stdout(), "{key}");
     }
     let ignore = std::fs::read_to_string(s.dir.join("proj/.gitignore")).unwrap();
     for line in [".env", ".env_encoded", ".runner/"] {
@@ -631,6 +649,54 @@ fn init_scaffolds_a_project_that_validates_runs_and_tests() {
 }
 
 #[test]
+fn schema_lists_every_task_type_with_its_properties_and_refuses_what_runner_refuses() {
+    let s = Sandbox::new();
+    let out = s.run(&["schema"]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    let schema: serde_json::Value = serde_json::from_str(&out.stdout()).unwrap();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    let types: Vec<&str> = schema["definitions"]["task"]["properties"]["type"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    let registry = runner::registry();
+    for t in registry.iter() {
+        assert!(
+            types.contains(&t.descriptor.type_name),
+            "{}",
+            t.descriptor.type_name
+        );
+        for alias in t.descriptor.aliases {
+            assert!(types.contains(alias), "{alias}");
+        }
+        let def = &schema["definitions"][format!("task:{}", t.descriptor.type_name)];
+        assert_eq!(def["additionalProperties"], false);
+        for p in &t.properties {
+            assert!(
+                def["properties"][p.name]["description"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with(p.doc)),
+                "{}.{}",
+                t.descriptor.type_name,
+                p.name
+            );
+        }
+    }
+    // An enum's values, and an expression in its place.
+    let level = &schema["definitions"]["task:io.kestra.plugin.jdbc.postgresql.Query"]["properties"]
+        ["fetchType"];
+    assert!(level.to_string().contains("FETCH_ONE"), "{level}");
+    let suite = s.run(&["schema", "--test-suite"]);
+    let suite: serde_json::Value = serde_json::from_str(&suite.stdout()).unwrap();
+    assert_eq!(
+        suite["required"],
+        serde_json::json!(["id", "namespace", "flowId", "testCases"])
+    );
+}
+
+#[test]
 fn version_completions_and_help_that_teaches() {
     let s = Sandbox::new();
     let v = s.run(&["--version"]).stdout();
@@ -666,6 +732,10 @@ fn version_completions_and_help_that_teaches() {
         "secrets",
         "kv",
         "test",
+        "schema",
+        "resume",
+        "restart",
+        "kill",
     ] {
         let help = s.run(&[sub, "--help"]).stdout();
         assert!(help.contains("Examples:\n  runner "), "{sub}: {help}");

@@ -84,6 +84,16 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+    /// Print a JSON Schema of flow files (or of test suites) for editors: validation and
+    /// completion as you type, with yaml-language-server (VS Code's YAML extension...)
+    #[command(
+        after_help = "Examples:\n  runner schema > .runner/flow.schema.json\n  runner schema --test-suite > .runner/test-suite.schema.json\n\nThen, in VS Code's settings.json (the YAML extension):\n  \"yaml.schemas\": {\".runner/flow.schema.json\": \"flows/*.yaml\"}"
+    )]
+    Schema {
+        /// The schema of Kestra test suites (`testCases`) instead of flows
+        #[arg(long)]
+        test_suite: bool,
+    },
     /// Create a project: a flows folder with one flow and its test, .env.example, .gitignore
     #[command(after_help = "Examples:\n  runner init\n  runner init my-project")]
     Init {

@@ -1,6 +1,6 @@
 //! `runner init [DIR]`: a project to start from: a flows folder with one flow and its test
-//! suite, `.env.example` for secrets, and a `.gitignore` that keeps secrets and run data out
-//! of git. Nothing is overwritten.
+//! suite, `.env.example` for secrets, a `.gitignore` that keeps secrets and run data out of
+//! git, and editor settings with runner's schemas. Nothing is overwritten.
 
 use crate::exit;
 use std::path::Path;
@@ -50,13 +50,28 @@ const ENV_EXAMPLE: &str = "# Secrets, one NAME=value per line. Copy to .env (nev
 
 const GITIGNORE: &str = "# Secrets and what runs write\n.env\n.env_encoded\n.env.age\n.runner/\n";
 
+/// VS Code's YAML extension (yaml-language-server) validates and completes flows and test
+/// suites with the schemas `runner schema` writes into `.runner/schema/`.
+const VSCODE_SETTINGS: &str = r#"{
+  "yaml.schemas": {
+    ".runner/schema/flow.json": ["flows/*.yaml", "flows/*.yml"],
+    ".runner/schema/test-suite.json": ["flows/tests/*.yaml", "flows/tests/*.yml"]
+  }
+}
+"#;
+
 pub(crate) fn init(dir: Option<&Path>) -> u8 {
     let dir = dir.unwrap_or(Path::new("."));
+    let flow_schema = crate::schema::text(false);
+    let suite_schema = crate::schema::text(true);
     let files = [
         ("flows/hello.yaml", FLOW),
         ("flows/tests/hello_test.yaml", TEST),
         (".env.example", ENV_EXAMPLE),
         (".gitignore", GITIGNORE),
+        (".vscode/settings.json", VSCODE_SETTINGS),
+        (".runner/schema/flow.json", flow_schema.as_str()),
+        (".runner/schema/test-suite.json", suite_schema.as_str()),
     ];
     let existing: Vec<String> = files
         .iter()
@@ -85,7 +100,10 @@ pub(crate) fn init(dir: Option<&Path>) -> u8 {
                 exit::FAILED,
             );
         }
-        crate::say!("created {}", path.display());
+        // The schemas are a cache of this runner's own (`runner schema` writes them again).
+        if !name.starts_with(".runner/") {
+            crate::say!("created {}", path.display());
+        }
     }
     let cd = if dir == Path::new(".") {
         String::new()
@@ -93,7 +111,7 @@ pub(crate) fn init(dir: Option<&Path>) -> u8 {
         format!("cd {} && ", dir.display())
     };
     crate::say!(
-        "\nNext:\n  {cd}runner run flows/hello.yaml -i name=you\n  runner test flows\n  cp .env.example .env && runner secrets encode .env -o .env_encoded   # then --env-file .env_encoded"
+        "\nNext:\n  {cd}runner run flows/hello.yaml -i name=you\n  runner test flows\n  cp .env.example .env && runner secrets encode .env -o .env_encoded   # then --env-file .env_encoded\n\nEditors with yaml-language-server (VS Code's YAML extension) check and complete flows as you\ntype, with .runner/schema/ (.vscode/settings.json points at it; after an upgrade or a fresh\nclone: runner schema > .runner/schema/flow.json && runner schema --test-suite > .runner/schema/test-suite.json)"
     );
     exit::SUCCESS
 }

@@ -41,6 +41,7 @@ mod progress;
 mod registry;
 mod resume;
 mod run;
+mod schema;
 mod seal;
 mod secrets;
 mod signals;
@@ -119,6 +120,7 @@ fn dispatch(cli: cli::Cli) -> u8 {
             None => plugins::plugins(format),
         },
         Command::Init { dir } => init::init(dir.as_deref()),
+        Command::Schema { test_suite } => schema::schema(test_suite),
         Command::Completions { shell } => completions::completions(shell),
         Command::Kv(args) => kv::kv(args),
         Command::Test(args) => test::test(args),

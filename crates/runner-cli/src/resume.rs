@@ -1,14 +1,15 @@
 //! `runner resume ID` and `runner restart ID`: go on with a recorded execution. The run keeps
-//! a copy of its flow beside its record (`flow.yaml`) and where the flow file was
-//! (`run.json`); going on uses the flow file when it is unchanged, else that copy, so the
-//! execution goes on with the revision it started with, as Kestra's does.
+//! a copy of its flow beside its record (`flow.source`: no scan of a flows folder takes it for
+//! a flow) and where the flow file was (`run.json`); going on uses the flow file when it is
+//! unchanged, else that copy, so the execution goes on with the revision it started with, as
+//! Kestra's does.
 
 use crate::cli::{ContinueArgs, Continuing, RunArgs};
 use crate::exit;
 use std::path::{Path, PathBuf};
 
 /// What `runner run` keeps beside the record for `resume` and `restart`.
-const FLOW_COPY: &str = "flow.yaml";
+const FLOW_COPY: &str = "flow.source";
 const RUN_FILE: &str = "run.json";
 
 pub(crate) fn resume(args: ContinueArgs, inputs: Vec<String>, inputs_file: Option<PathBuf>) -> u8 {

@@ -187,7 +187,7 @@ pub(crate) const EXECUTION_BOOKKEEPING: &[&str] = &[
     "execution.json",
     "execution.json.writing",
     "logs.jsonl",
-    "flow.yaml",
+    "flow.source",
     "run.json",
 ];
 

@@ -74,7 +74,8 @@ pub const INPUT_TYPES: &[&str] = &[
     "EMAIL",
 ];
 
-const INPUT_COMMON_FIELDS: &[&str] = &[
+/// Properties every input has, whatever its type.
+pub const INPUT_COMMON_FIELDS: &[&str] = &[
     "id",
     "name",
     "type",
@@ -86,7 +87,8 @@ const INPUT_COMMON_FIELDS: &[&str] = &[
     "prefill",
 ];
 
-fn input_extra_fields(type_name: &str) -> &'static [&'static str] {
+/// The properties an input of `type_name` has beyond the common ones.
+pub fn input_extra_fields(type_name: &str) -> &'static [&'static str] {
     match type_name {
         "STRING" | "SECRET" => &["validator"],
         "INT" | "FLOAT" | "DURATION" => &["min", "max"],

@@ -16,8 +16,9 @@ mod span;
 pub use diagnostic::{Diagnostic, Problem, Severity, suggest, typo_of};
 pub use duration::{format_hms, format_human, format_iso, parse_duration};
 pub use flow::{
-    FLOW_FIELDS, INPUT_TYPES, LOG_LEVELS, Label, RawFlow, RawInput, RawOutput, RawTask, Reader,
-    TASK_COMMON_FIELDS, is_task_id, join, looks_like_unquoted_expression, read_flow, read_inputs,
+    FLOW_FIELDS, INPUT_COMMON_FIELDS, INPUT_TYPES, LOG_LEVELS, Label, RawFlow, RawInput, RawOutput,
+    RawTask, Reader, TASK_COMMON_FIELDS, input_extra_fields, is_task_id, join,
+    looks_like_unquoted_expression, read_flow, read_inputs,
 };
 pub use link::{LinkPart, link_parts, plain_links};
 pub use loader::{LoadError, MAX_ALIAS_VALUES, MAX_DEPTH, load_str};

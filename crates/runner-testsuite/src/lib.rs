@@ -9,7 +9,7 @@ mod report;
 
 pub use assertion::{AssertionResult, RunError, evaluate, java_text};
 pub use model::{
-    Assertion, Fixtures, Operator, TaskFixtureSpec, TestSuite, TriggerFixture, UnitTest,
-    is_test_suite, read,
+    Assertion, FIXTURE_STATES, Fixtures, Operator, TaskFixtureSpec, TestSuite, TriggerFixture,
+    UnitTest, is_test_suite, read,
 };
 pub use report::{CaseResult, CaseState, SuiteResult, failure_lines, junit, kestra_json};

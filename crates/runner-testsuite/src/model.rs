@@ -141,7 +141,8 @@ pub fn is_test_suite(doc: &Node) -> bool {
 pub(crate) const UNIT_TEST_TYPE: &str = "io.kestra.core.tests.flow.UnitTest";
 
 /// The states a fixture can end a task run in.
-const FIXTURE_STATES: &[&str] = &[
+/// The states a task fixture may end its task run in.
+pub const FIXTURE_STATES: &[&str] = &[
     "SUCCESS",
     "WARNING",
     "FAILED",

@@ -95,7 +95,7 @@ fn paused_inputs(record: &Json, dir: &Path) -> Vec<Node> {
         .filter(|r| r.pointer("/state/current").and_then(Json::as_str) == Some("PAUSED"))
         .filter_map(|r| r.get("taskId").and_then(Json::as_str))
         .collect();
-    let Some(doc) = std::fs::read_to_string(dir.join("flow.yaml"))
+    let Some(doc) = std::fs::read_to_string(dir.join("flow.source"))
         .ok()
         .and_then(|t| runner_model::load_str(&t).ok())
         .and_then(|d| d.into_iter().find(|d| !d.is_null()))
