@@ -19,6 +19,8 @@ mod git_sync;
 mod hostile;
 /// `runner kv` and the KV tasks across runs.
 mod kv;
+/// `runner lsp` over a pipe, as an editor drives it.
+mod lsp;
 /// The registry the binary ships: examples, property documentation, credentials.
 mod registry;
 /// `resume`, `restart`, `kill`: going on with a recorded execution.

@@ -94,6 +94,12 @@ pub(crate) enum Command {
         #[arg(long)]
         test_suite: bool,
     },
+    /// A Language Server for flow files on stdio: runner's diagnostics as you type,
+    /// completion, hover and go-to-definition (point your editor's LSP client at it)
+    #[command(
+        after_help = "Examples:\n  runner lsp   (started by the editor, e.g. Neovim: vim.lsp.start({ name = 'runner', cmd = { 'runner', 'lsp' } }))"
+    )]
+    Lsp,
     /// Create a project: a flows folder with one flow and its test, .env.example, .gitignore
     #[command(after_help = "Examples:\n  runner init\n  runner init my-project")]
     Init {

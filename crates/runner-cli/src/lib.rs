@@ -36,6 +36,7 @@ mod kill;
 mod kv;
 mod launch;
 mod limits;
+mod lsp;
 mod plugins;
 mod progress;
 mod registry;
@@ -121,6 +122,7 @@ fn dispatch(cli: cli::Cli) -> u8 {
         },
         Command::Init { dir } => init::init(dir.as_deref()),
         Command::Schema { test_suite } => schema::schema(test_suite),
+        Command::Lsp => lsp::lsp(),
         Command::Completions { shell } => completions::completions(shell),
         Command::Kv(args) => kv::kv(args),
         Command::Test(args) => test::test(args),
