@@ -433,39 +433,15 @@ impl Launcher for ChildLauncher {
                 .write_all(text.as_bytes())
                 .map_err(|e| format!("cannot pass the inputs to the run: {e}"))?;
         }
-        let launched = Arc::new(Mutex::new(Launched {
-            exit_code: None,
-            output: String::new(),
-        }));
-        self.runs
-            .lock()
-            .expect("runs lock")
-            .insert(id.clone(), launched.clone());
-        let mut stderr = child.stderr.take();
-        let keep = launched.clone();
-        std::thread::spawn(move || {
-            // The run's stderr (masked by the run) is read to its end, its tail kept.
-            let mut tail: Vec<u8> = Vec::new();
-            if let Some(err) = stderr.as_mut() {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = err.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    tail.extend_from_slice(&buf[..n]);
-                    if tail.len() > OUTPUT_TAIL {
-                        tail.drain(..tail.len() - OUTPUT_TAIL);
-                    }
-                    keep.lock().expect("launch lock").output =
-                        String::from_utf8_lossy(&tail).into_owned();
-                }
-            }
-            let code = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
-            keep.lock().expect("launch lock").exit_code = Some(code);
+        let launched = follow(child, move || {
             for dir in uploaded {
                 let _ = std::fs::remove_dir_all(dir);
             }
         });
+        self.runs
+            .lock()
+            .expect("runs lock")
+            .insert(id.clone(), launched.clone());
         // Answer once the run has its folder (the page then shows it), or has ended.
         let began = Instant::now();
         while began.elapsed() < Duration::from_secs(10) {
@@ -529,32 +505,7 @@ impl Launcher for ChildLauncher {
                 .write_all(text.as_bytes())
                 .map_err(|e| format!("cannot pass the inputs: {e}"))?;
         }
-        // The child's stderr is read on a thread of its own, so it never blocks on a full pipe.
-        let launched = Arc::new(Mutex::new(Launched {
-            exit_code: None,
-            output: String::new(),
-        }));
-        let keep = launched.clone();
-        let mut stderr = child.stderr.take();
-        std::thread::spawn(move || {
-            let mut tail: Vec<u8> = Vec::new();
-            if let Some(err) = stderr.as_mut() {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = err.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    tail.extend_from_slice(&buf[..n]);
-                    if tail.len() > OUTPUT_TAIL {
-                        tail.drain(..tail.len() - OUTPUT_TAIL);
-                    }
-                    keep.lock().expect("launch lock").output =
-                        String::from_utf8_lossy(&tail).into_owned();
-                }
-            }
-            let code = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
-            keep.lock().expect("launch lock").exit_code = Some(code);
-        });
+        let launched = follow(child, || {});
         // Answer once the execution's state moved on, or the command ended.
         let began = Instant::now();
         while began.elapsed() < Duration::from_secs(30) {
@@ -584,6 +535,42 @@ impl Launcher for ChildLauncher {
         }
         Ok(())
     }
+}
+
+/// Follows a child `runner` process on a thread of its own: its stderr (masked by the child)
+/// is read to its end, so it never blocks on a full pipe, and its tail kept; then its exit
+/// code, then `after`.
+fn follow(
+    mut child: std::process::Child,
+    after: impl FnOnce() + Send + 'static,
+) -> Arc<Mutex<Launched>> {
+    let launched = Arc::new(Mutex::new(Launched {
+        exit_code: None,
+        output: String::new(),
+    }));
+    let keep = launched.clone();
+    let mut stderr = child.stderr.take();
+    std::thread::spawn(move || {
+        let mut tail: Vec<u8> = Vec::new();
+        if let Some(err) = stderr.as_mut() {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > OUTPUT_TAIL {
+                    tail.drain(..tail.len() - OUTPUT_TAIL);
+                }
+                keep.lock().expect("launch lock").output =
+                    String::from_utf8_lossy(&tail).into_owned();
+            }
+        }
+        let code = child.wait().map(|s| s.code().unwrap_or(-1)).unwrap_or(-1);
+        keep.lock().expect("launch lock").exit_code = Some(code);
+        after();
+    });
+    launched
 }
 
 /// The state an execution's record says, if it can be read.
