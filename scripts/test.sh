@@ -89,6 +89,11 @@ phase "DuckDB's library, dbt's and the formats' environments, Bun and Deno, a la
 export DUCKDB_REQUIRE_LINKED=1
 . scripts/duckdb-env.sh
 echo "libduckdb.so in $DUCKDB_LIB_DIR"
+# The UI's flow editor (CodeMirror from npm, bundled once under target/): built into the binary
+# the tests use (the same variable as CI's clippy, so nothing builds twice).
+RUNNER_UI_EDITOR_JS=$(scripts/editor-bundle.sh)
+export RUNNER_UI_EDITOR_JS
+echo "the editor bundle in $RUNNER_UI_EDITOR_JS"
 # The dbt tests run dbt from PyPI, from an environment made once under target/.
 RUNNER_DBT_VENV=$(scripts/dbt-venv.sh)
 export RUNNER_DBT_VENV

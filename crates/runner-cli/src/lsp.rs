@@ -401,9 +401,9 @@ impl Server {
     }
 }
 
-/// Every problem `runner validate` finds in a flow file's text (a test suite is left to
-/// `runner test`).
-fn check(
+/// Every problem `runner validate` finds in a flow file's text, a test suite's too (the
+/// language server's and the UI editor's).
+pub(crate) fn check(
     text: &str,
     registry: &Registry,
     renderer: &runner_template::Renderer,

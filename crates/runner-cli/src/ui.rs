@@ -195,6 +195,10 @@ impl Catalog for FolderCatalog {
     fn find(&self, namespace: &str, id: &str) -> Option<FlowEntry> {
         self.read(Some((namespace, id))).into_iter().next()
     }
+
+    fn check(&self, text: &str) -> Vec<Note> {
+        check_text(text)
+    }
 }
 
 impl FolderCatalog {
@@ -313,6 +317,15 @@ impl FolderCatalog {
         }
         out
     }
+}
+
+/// What validation says of an edited text, as the editor page shows it.
+fn check_text(text: &str) -> Vec<Note> {
+    let registry = crate::registry();
+    crate::lsp::check(text, &registry, &runner_template::Renderer::new())
+        .iter()
+        .map(note)
+        .collect()
 }
 
 fn note(d: &runner_model::Diagnostic) -> Note {

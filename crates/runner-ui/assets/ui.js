@@ -236,6 +236,87 @@ function actions(section) {
   }
 }
 
+// A flow's editor: CodeMirror when the binary carries it (window.RunnerEditor), else the text
+// area. What validation says comes back a moment after each change, with the topology.
+function editorPage(root) {
+  const area = byId("editor-source");
+  const status = byId("editor-status");
+  const base = "/flows/" + encodeURIComponent(root.dataset.namespace) + "/" + encodeURIComponent(root.dataset.flow);
+  let view = null;
+  let timer = null;
+  let asked = 0;
+  const text = () => (view ? view.state.doc.toString() : area.value);
+  function show(problems) {
+    const list = byId("editor-problems");
+    list.innerHTML = "";
+    for (const p of problems) {
+      const li = document.createElement("li");
+      li.className = p.error ? "problem-error" : "problem-warning";
+      li.dataset.line = String(p.line);
+      li.textContent = (p.line ? "line " + p.line + (p.col ? ":" + p.col : "") + ": " : "") + p.message;
+      list.appendChild(li);
+    }
+    if (view) {
+      const E = window.RunnerEditor;
+      const doc = view.state.doc;
+      const marks = problems.map((p) => {
+        const line = doc.line(Math.min(Math.max(p.line || 1, 1), doc.lines));
+        const from = Math.min(line.from + Math.max((p.col || 1) - 1, 0), line.to);
+        return { from, to: Math.max(from, line.to), severity: p.error ? "error" : "warning", message: p.message };
+      });
+      view.dispatch(E.setDiagnostics(view.state, marks));
+    }
+    root.dataset.problems = String(problems.length);
+    root.dataset.checks = String(Number(root.dataset.checks || 0) + 1);
+  }
+  async function check() {
+    const mine = ++asked;
+    try {
+      const answer = await postJson(base + "/check", { text: text() });
+      if (mine !== asked) return;
+      show(answer.problems);
+      byId("editor-topology").innerHTML = answer.topology;
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  }
+  const changed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(check, 250);
+  };
+  if (window.RunnerEditor) {
+    const E = window.RunnerEditor;
+    view = new E.EditorView({
+      doc: area.value,
+      extensions: [E.basicSetup, E.yaml(), E.lintGutter(), E.EditorView.updateListener.of((u) => { if (u.docChanged) changed(); })],
+    });
+    area.hidden = true;
+    area.parentNode.insertBefore(view.dom, area);
+    // For the browser tests and anyone scripting the page.
+    window.runnerEditorView = view;
+    root.dataset.editor = "codemirror";
+  } else {
+    area.addEventListener("input", changed);
+    root.dataset.editor = "textarea";
+  }
+  async function save(thenRun) {
+    status.classList.remove("problem-text");
+    status.textContent = "Saving…";
+    try {
+      const answer = await postJson(base + "/save", { text: text(), version: root.dataset.version });
+      root.dataset.version = answer.version;
+      status.textContent = "Saved";
+      if (thenRun) location.href = answer.url + "#run-form";
+    } catch (err) {
+      status.textContent = err.message;
+      status.classList.add("problem-text");
+    }
+  }
+  byId("save-button").addEventListener("click", () => save(false));
+  byId("save-run-button").addEventListener("click", () => save(true));
+  check();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   if (byId("executions")) executionsPage();
   const root = byId("execution");
@@ -244,4 +325,6 @@ document.addEventListener("DOMContentLoaded", () => {
   if (form) runForm(form);
   const section = byId("actions");
   if (section) actions(section);
+  const editor = byId("editor");
+  if (editor) editorPage(editor);
 });

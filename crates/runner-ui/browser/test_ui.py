@@ -220,6 +220,14 @@ tasks:
     key: greeting
     value: "hello from measured"
 """,
+    "editable.yaml": """
+id: editable
+namespace: ui.test
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "before edit"
+""",
     "broken.yaml": """
 id: broken
 namespace: ui.test
@@ -473,6 +481,69 @@ class UiTest(unittest.TestCase):
         self.assertIn("hello from measured", greeting.text)
         self.assertEqual(greeting.find_elements(By.CSS_SELECTOR, "td")[3].text, "1", "its version")
         self.shot("kv")
+
+    def test_the_editor_checks_as_you_type_then_saves_and_runs(self):
+        from selenium.webdriver.common.keys import Keys
+        path = os.path.join(self.flows, "editable.yaml")
+        self.open("/flows/ui.test/editable")
+        self.d.find_element(By.ID, "edit-link").click()
+        self.wait(lambda d: d.current_url.endswith("/edit"), what="the editor page")
+        root = self.d.find_element(By.ID, "editor")
+        if os.environ.get("RUNNER_UI_EDITOR_JS"):
+            self.assertEqual(root.get_attribute("data-editor"), "codemirror")
+        self.wait(lambda d: d.find_element(By.ID, "editor").get_attribute("data-checks") == "1", what="the first check")
+        self.assertEqual(root.get_attribute("data-problems"), "0")
+        # A typo typed at the end of the task: the problem is said at its line.
+        if root.get_attribute("data-editor") == "codemirror":
+            content = self.d.find_element(By.CSS_SELECTOR, ".cm-content")
+            content.click()
+            content.send_keys(Keys.CONTROL, Keys.END)
+            content.send_keys(Keys.ENTER, "mesage: oops")
+        else:
+            area = self.d.find_element(By.ID, "editor-source")
+            area.send_keys(Keys.CONTROL, Keys.END)
+            area.send_keys("\n    mesage: oops")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#editor-problems li[data-line='7']"), what="the typo's problem")
+        problem = self.d.find_element(By.CSS_SELECTOR, "#editor-problems li[data-line='7']").text
+        self.assertIn("mesage", problem)
+        if root.get_attribute("data-editor") == "codemirror":
+            self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".cm-lint-marker-error"), what="the gutter's marker")
+        self.shot("editor-typo")
+        # Nothing is saved while it has the typo... the file on disk is untouched.
+        with open(path) as f:
+            self.assertNotIn("mesage", f.read())
+        # The typo goes, the message changes; Save & Run writes the file and opens the Run form.
+        fixed = FLOWS["editable.yaml"].lstrip().replace("before edit", "after edit")
+        if root.get_attribute("data-editor") == "codemirror":
+            self.d.execute_script(
+                "const v = window.runnerEditorView; v.dispatch({changes: {from: 0, to: v.state.doc.length, insert: arguments[0]}})",
+                fixed)
+        else:
+            area = self.d.find_element(By.ID, "editor-source")
+            area.clear()
+            area.send_keys(fixed)
+        self.wait(lambda d: d.find_element(By.ID, "editor").get_attribute("data-problems") == "0", what="no problem left")
+        self.d.find_element(By.ID, "save-run-button").click()
+        self.wait(lambda d: d.current_url.endswith("/flows/ui.test/editable#run-form"), what="the flow's page")
+        with open(path) as f:
+            self.assertEqual(f.read(), fixed)
+        self.collect()
+        self.d.find_element(By.ID, "run-button").click()
+        self.wait(lambda d: "/executions/" in d.current_url, what="the run's page")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#execution[data-ended=true]"), timeout=60, what="the run's end")
+        self.collect()
+        self.assertIn("after edit", " ".join(r.text for r in self.css("#log-rows tr")))
+        # A file changed on disk since the editor opened it is not overwritten.
+        self.open("/flows/ui.test/editable/edit")
+        self.wait(lambda d: d.find_element(By.ID, "editor").get_attribute("data-checks") == "1", what="the check")
+        with open(path, "w") as f:
+            f.write(fixed.replace("after edit", "changed elsewhere"))
+        self.d.find_element(By.ID, "save-button").click()
+        self.wait(lambda d: "changed on disk" in d.find_element(By.ID, "editor-status").text, what="the refusal")
+        with open(path) as f:
+            self.assertIn("changed elsewhere", f.read())
+        with open(path, "w") as f:
+            f.write(FLOWS["editable.yaml"].lstrip())
 
     def test_executions_list_filters_by_flow_and_state(self):
         self.open("/executions")

@@ -86,10 +86,12 @@ pub(crate) fn page(ui: &Ui, namespace: &str, id: &str) -> Reply {
         );
     };
     let mut body = format!(
-        "<h1>Flow {}.<span id=\"flow-id\">{}</span></h1><p class=\"facts\"><code>{}</code> · <a href=\"/executions?namespace={}&amp;flow={}\">Its executions</a></p>",
+        "<h1>Flow {}.<span id=\"flow-id\">{}</span></h1><p class=\"facts\"><code>{}</code> · <a href=\"/executions?namespace={}&amp;flow={}\">Its executions</a> · <a id=\"edit-link\" href=\"/flows/{}/{}/edit\">Edit</a></p>",
         esc(namespace),
         esc(id),
         esc(&flow.file.display().to_string()),
+        percent_encode(namespace),
+        percent_encode(id),
         percent_encode(namespace),
         percent_encode(id),
     );

@@ -10,6 +10,7 @@
 //! ([`Catalog`]) and starting a run ([`Launcher`]).
 
 mod actions;
+mod editor;
 mod execution;
 mod executions;
 mod flows;
@@ -66,6 +67,9 @@ pub struct Note {
 /// The flows folder, read again for every page (a user edits while the UI runs).
 pub trait Catalog: Send + Sync {
     fn flows(&self) -> Vec<FlowEntry>;
+
+    /// What validation says of a flow file's text as it is being edited (no file is read).
+    fn check(&self, text: &str) -> Vec<Note>;
 
     /// The flow `namespace.id`; a running execution's page asks twice a second, so a catalog
     /// may find it without validating every flow.

@@ -268,7 +268,22 @@ fn dispatch(ui: &Ui, req: &Req) -> Reply {
         (true, ["kv"]) => crate::kv::namespaces(ui),
         (true, ["kv", namespace]) => crate::kv::namespace(ui, namespace),
         (true, ["flows"]) => crate::flows::list(ui),
+        (true, ["assets", "editor.js"]) => match crate::editor::BUNDLE {
+            "" => Reply::problem(
+                StatusCode::NOT_FOUND,
+                "No editor bundle",
+                "this runner was built without the editor (scripts/editor-bundle.sh)",
+            ),
+            bundle => asset("text/javascript; charset=utf-8", bundle),
+        },
         (true, ["flows", namespace, id]) => crate::flows::page(ui, namespace, id),
+        (true, ["flows", namespace, id, "edit"]) => crate::editor::page(ui, namespace, id),
+        (false, ["flows", namespace, id, "check"]) if req.method == Method::POST => {
+            crate::editor::check(ui, namespace, id, &req.body)
+        }
+        (false, ["flows", namespace, id, "save"]) if req.method == Method::POST => {
+            crate::editor::save(ui, namespace, id, &req.body)
+        }
         (false, ["flows", namespace, id, "run"]) if req.method == Method::POST => {
             crate::flows::run(ui, namespace, id, &req.body)
         }
