@@ -498,11 +498,12 @@ class UiTest(unittest.TestCase):
             content = self.d.find_element(By.CSS_SELECTOR, ".cm-content")
             content.click()
             content.send_keys(Keys.CONTROL, Keys.END)
-            content.send_keys(Keys.ENTER, "mesage: oops")
+            # The file ends with a newline: the last line is empty, at line 7.
+            content.send_keys("    mesage: oops")
         else:
             area = self.d.find_element(By.ID, "editor-source")
             area.send_keys(Keys.CONTROL, Keys.END)
-            area.send_keys("\n    mesage: oops")
+            area.send_keys("    mesage: oops")
         self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#editor-problems li[data-line='7']"), what="the typo's problem")
         problem = self.d.find_element(By.CSS_SELECTOR, "#editor-problems li[data-line='7']").text
         self.assertIn("mesage", problem)
