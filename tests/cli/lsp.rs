@@ -15,8 +15,12 @@ struct Client {
 
 impl Client {
     fn start(s: &Sandbox) -> Client {
+        Client::start_with(s, &["lsp"])
+    }
+
+    fn start_with(s: &Sandbox, args: &[&str]) -> Client {
         let mut child = s
-            .cmd(&["lsp"])
+            .cmd(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -172,6 +176,38 @@ fn diagnostics_follow_the_text_as_it_is_typed() {
     );
     assert_eq!(broken.len(), 1, "{broken:?}");
     assert_eq!(c.change(uri, 5, FLOW), Vec::<Json>::new());
+    c.stop();
+}
+
+#[test]
+fn a_dangling_output_and_an_unset_secret_are_warnings() {
+    let s = Sandbox::new();
+    s.write(".env_encoded", "SECRET_SET=c2V0\n");
+    let mut c = Client::start_with(&s, &["lsp", "--env-file", ".env_encoded"]);
+    let uri = "file:///p/flows/w.yaml";
+    let text = "id: w\nnamespace: company.team\ntasks:\n  - id: first\n    type: io.kestra.plugin.core.log.Log\n    message: \"{{ outputs.first.x }} {{ outputs.nope.value }} {{ execution.outputs.y }} {{ secret('SET') }} {{ secret('UNSET') }}\"\n";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}),
+    );
+    let d = c.diagnostics();
+    let messages: Vec<&str> = d.iter().map(|d| d["message"].as_str().unwrap()).collect();
+    assert_eq!(d.len(), 2, "{messages:?}");
+    assert!(d.iter().all(|d| d["severity"] == 2), "{d:?}");
+    let dangling = d
+        .iter()
+        .find(|d| d["message"].as_str().unwrap().contains("no task `nope`"))
+        .unwrap_or_else(|| panic!("{messages:?}"));
+    // At `nope`, on its line.
+    assert_eq!(
+        dangling["range"]["start"],
+        json!({"line": 5, "character": 47}),
+        "{dangling}"
+    );
+    assert!(
+        messages.iter().any(|m| m.contains("SECRET_UNSET")),
+        "{messages:?}"
+    );
     c.stop();
 }
 

@@ -97,9 +97,13 @@ pub(crate) enum Command {
     /// A Language Server for flow files on stdio: runner's diagnostics as you type,
     /// completion, hover and go-to-definition (point your editor's LSP client at it)
     #[command(
-        after_help = "Examples:\n  runner lsp   (started by the editor, e.g. Neovim: vim.lsp.start({ name = 'runner', cmd = { 'runner', 'lsp' } }))"
+        after_help = "Examples:\n  runner lsp   (started by the editor, e.g. Neovim: vim.lsp.start({ name = 'runner', cmd = { 'runner', 'lsp' } }))\n  runner lsp --env-file .env_encoded"
     )]
-    Lsp,
+    Lsp {
+        /// Its SECRET_* variables count as set: a `secret('X')` not set in them is a warning
+        #[command(flatten)]
+        env: EnvFileArgs,
+    },
     /// Create a project: a flows folder with one flow and its test, .env.example, .gitignore
     #[command(after_help = "Examples:\n  runner init\n  runner init my-project")]
     Init {

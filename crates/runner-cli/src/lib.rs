@@ -122,7 +122,7 @@ fn dispatch(cli: cli::Cli) -> u8 {
         },
         Command::Init { dir } => init::init(dir.as_deref()),
         Command::Schema { test_suite } => schema::schema(test_suite),
-        Command::Lsp => lsp::lsp(),
+        Command::Lsp { env } => lsp::lsp(&env),
         Command::Completions { shell } => completions::completions(shell),
         Command::Kv(args) => kv::kv(args),
         Command::Test(args) => test::test(args),

@@ -1,6 +1,7 @@
 //! `runner lsp`: a Language Server over stdio for flow files. It publishes what `runner
 //! validate` says of the text as it is typed (YAML errors, unknown types with their closest
-//! name, unknown and missing properties, expressions, duplicate ids), completes task types,
+//! name, unknown and missing properties, expressions, duplicate ids, secrets the given env
+//! files do not set), and `outputs.x` of a task the flow does not have; completes task types,
 //! property names, enum values and `outputs.`/`inputs.`/`vars.` in expressions, shows the
 //! documentation of a type or property on hover, and goes from `outputs.x`/`inputs.y` to the
 //! task or input. JSON-RPC is read and written here (no framework): the server answers one
@@ -16,13 +17,23 @@ use std::io::{BufRead, Write};
 /// The largest message accepted: a flow of many megabytes is still far below.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
-pub(crate) fn lsp() -> u8 {
+pub(crate) fn lsp(env: &crate::files::EnvFiles) -> u8 {
+    // Only what the env files set counts: the editor's own environment is not the run's.
+    let environment = if env.env_files.is_empty() {
+        None
+    } else {
+        match crate::files::environment(env) {
+            Ok(e) => Some(e),
+            Err(e) => return crate::report(e, exit::INVALID),
+        }
+    };
     let registry = crate::registry();
     let mut server = Server {
         registry,
         renderer: runner_template::Renderer::new(),
         documents: HashMap::new(),
         shutdown: false,
+        environment,
     };
     let stdin = std::io::stdin();
     let mut input = stdin.lock();
@@ -99,6 +110,8 @@ struct Server {
     renderer: runner_template::Renderer,
     documents: HashMap<String, String>,
     shutdown: bool,
+    /// The env files' variables, when some were given.
+    environment: Option<runner_core::Environment>,
 }
 
 impl Server {
@@ -171,7 +184,17 @@ impl Server {
     /// What `runner validate` says of the document, as LSP diagnostics.
     fn diagnostics(&self, uri: &str) -> Json {
         let text = self.documents.get(uri).map_or("", String::as_str);
-        let list: Vec<Json> = check(text, &self.registry, &self.renderer)
+        let mut found = check(text, &self.registry, &self.renderer);
+        if let Ok(docs) = runner_model::load_str(text) {
+            let docs: Vec<Node> = docs.into_iter().filter(|d| !d.is_null()).collect();
+            if let Some(env) = &self.environment {
+                found.extend(runner_core::unset_secrets(&docs, env));
+            }
+            for doc in docs.iter().filter(|d| !runner_testsuite::is_test_suite(d)) {
+                found.extend(dangling_outputs(text, doc));
+            }
+        }
+        let list: Vec<Json> = found
             .iter()
             .map(|d| {
                 let (line, col, len) = d.span.map_or((0, 0, 1), |s| {
@@ -427,6 +450,58 @@ pub(crate) fn check(
             continue;
         }
         out.extend(runner_core::validate(doc, registry, renderer).diagnostics);
+    }
+    out
+}
+
+/// `outputs.x` in an expression where the flow has no task `x`: Kestra fails it at run time.
+/// Found in the text, line by line, inside `{{ }}` (a dynamic `outputs[name]` is not judged).
+fn dangling_outputs(text: &str, doc: &Node) -> Vec<runner_model::Diagnostic> {
+    let ids = task_ids(doc);
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let mut rest = line;
+        let mut offset = 0;
+        while let Some(open) = rest.find("{{") {
+            let inside = &rest[open + 2..];
+            let close = inside.find("}}").unwrap_or(inside.len());
+            let expr = &inside[..close];
+            let mut from = 0;
+            while let Some(at) = expr[from..].find("outputs.") {
+                let start = from + at;
+                // `flow.outputs.x`, `execution.outputs.x`: not a task's.
+                let preceded = expr[..start]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '.' || c == '_');
+                let name: String = expr[start + 8..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+                    .collect();
+                if !preceded && !name.is_empty() && !ids.contains(&name) {
+                    let col = offset + open + 2 + start + 8;
+                    out.push(runner_model::Diagnostic::warning(
+                        runner_model::Problem::Template {
+                            property: format!("outputs.{name}"),
+                            reason: format!(
+                                "the flow has no task `{name}` (its tasks: {})",
+                                ids.join(", ")
+                            ),
+                        },
+                        runner_model::Span::new(
+                            n as u32 + 1,
+                            line[..col].chars().count() as u32 + 1,
+                            name.chars().count() as u32,
+                        ),
+                        "",
+                    ));
+                }
+                from = start + 8;
+            }
+            let consumed = open + 2 + close;
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
     }
     out
 }
