@@ -483,10 +483,15 @@ fn dangling_outputs(text: &str, doc: &Node) -> Vec<runner_model::Diagnostic> {
                     out.push(runner_model::Diagnostic::warning(
                         runner_model::Problem::Template {
                             property: format!("outputs.{name}"),
-                            reason: format!(
-                                "the flow has no task `{name}` (its tasks: {})",
-                                ids.join(", ")
-                            ),
+                            reason: match runner_model::suggest(
+                                &name,
+                                ids.iter().map(String::as_str),
+                            ) {
+                                Some(close) => format!(
+                                    "the flow has no task `{name}`: did you mean `{close}`?"
+                                ),
+                                None => format!("the flow has no task `{name}`"),
+                            },
                         },
                         runner_model::Span::new(
                             n as u32 + 1,
