@@ -12,7 +12,7 @@ use apache_avro::types::Value;
 use base64::Engine;
 use parquet::basic::{
     Compression, DecimalType, GzipLevel, LogicalType, Repetition, TimeType, TimeUnit,
-    TimestampType, Type as Physical,
+    TimestampType, Type as Physical, ZstdLevel,
 };
 use parquet::data_type::{
     BoolType, ByteArray, ByteArrayType, DoubleType, FloatType, Int32Type, Int64Type,
@@ -64,7 +64,7 @@ pub(crate) struct IonToParquet {
     from: Property<String>,
     #[serde(flatten)]
     options: AvroOptions,
-    /// UNCOMPRESSED, SNAPPY or GZIP (default GZIP; ZSTD is not supported by runner yet).
+    /// UNCOMPRESSED, SNAPPY, GZIP or ZSTD (default GZIP).
     compression_codec: Option<Property<Codec>>,
     /// V1 or V2 data pages (default V2).
     parquet_version: Option<Property<Version>>,
@@ -328,16 +328,7 @@ impl Column {
 
 impl RunnableTask for IonToParquet {
     fn check(&self) -> Result<(), String> {
-        self.options.check()?;
-        if let Some(p) = &self.compression_codec
-            && !p.is_dynamic()
-            && p.raw().as_str() == Some("ZSTD")
-        {
-            return Err(
-                "compressionCodec: ZSTD is not supported by runner yet: use GZIP or SNAPPY".into(),
-            );
-        }
-        Ok(())
+        self.options.check()
     }
 
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
@@ -356,12 +347,7 @@ impl RunnableTask for IonToParquet {
                 Codec::Uncompressed => Compression::UNCOMPRESSED,
                 Codec::Snappy => Compression::SNAPPY,
                 Codec::Gzip => Compression::GZIP(GzipLevel::default()),
-                Codec::Zstd => {
-                    return Err(TaskError::property(
-                        "compressionCodec",
-                        "ZSTD is not supported by runner yet: use GZIP or SNAPPY",
-                    ));
-                }
+                Codec::Zstd => Compression::ZSTD(ZstdLevel::default()),
             };
             let version = match ctx
                 .render_opt(&self.parquet_version, "parquetVersion")?

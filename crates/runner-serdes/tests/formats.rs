@@ -744,6 +744,40 @@ pq.write_table(t, sys.argv[1], compression="snappy")
 }
 
 #[tokio::test]
+async fn parquet_zstd_both_ways_with_pyarrow() {
+    // Polars and newer DuckDB write ZSTD by default.
+    let file = temp("zstd.parquet");
+    python(
+        r#"
+import sys, pyarrow as pa, pyarrow.parquet as pq
+pq.write_table(pa.table({"id": list(range(1000)), "name": [f"n{i}" for i in range(1000)]}),
+               sys.argv[1], compression="zstd")
+"#,
+        &[&file],
+    );
+    let run = convert(
+        r#"  - id: ion
+    type: io.kestra.plugin.serdes.parquet.ParquetToIon
+    from: "{{ inputs.file }}"
+  - id: again
+    type: io.kestra.plugin.serdes.parquet.IonToParquet
+    from: "{{ outputs.ion.uri }}"
+    compressionCodec: ZSTD
+"#,
+        &file,
+    )
+    .await;
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(run.state, State::Success, "{}", run.logs);
+    let ion = std::fs::read_to_string(output(&run, "ion")).unwrap();
+    assert_eq!(ion.lines().nth(999), Some("{id:999,name:\"n999\"}"));
+    let read: Json =
+        serde_json::from_str(&python(READ_PARQUET, &[&output(&run, "again")])).unwrap();
+    assert_eq!(read["codec"], "ZSTD");
+    assert_eq!(read["rows"][999], json!({"id": 999, "name": "n999"}));
+}
+
+#[tokio::test]
 async fn parquet_refuses_what_it_cannot_write_and_read() {
     let input = temp("rows.ion");
     std::fs::write(&input, "{id:1,tags:[\"a\"]}\n").unwrap();
