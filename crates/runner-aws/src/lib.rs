@@ -1,8 +1,10 @@
 //! Kestra's S3 tasks, `io.kestra.plugin.aws.s3.Upload`, `Download`, `List`, `Delete` and
 //! `CreateBucket`, on
 //! aws-sdk-s3 without aws-config: credentials and endpoints come from the flow, then from the
-//! standard AWS variables and profile files, read through the run context.
+//! standard AWS variables and profile files, read through the run context. And `AwsCLI`, the
+//! AWS CLI on the script kit.
 
+mod cli;
 mod connection;
 mod create_bucket;
 mod delete;
@@ -19,4 +21,5 @@ pub const TASKS: &[TaskDescriptor] = &[
     list::LIST,
     delete::DELETE,
     create_bucket::CREATE_BUCKET,
+    cli::AWS_CLI,
 ];

@@ -277,6 +277,7 @@ async fn run_on(
         Some(py) => crate::python_env::setup(ctx, py, on_host, prepared.dir.path()).await?,
         None => crate::python_env::Setup::default(),
     };
+    let extra_env = extra.env;
 
     let mut commands = match &body {
         Body::Commands(c) => ctx.render_with(c, "commands", &prepared.vars)?,
@@ -336,6 +337,7 @@ async fn run_on(
     for (k, v) in language.env {
         env.push((k.to_string(), v.to_string()));
     }
+    env.extend(extra_env);
     if let Some(e) = ctx.render_opt(&props.env, "env")? {
         env.extend(e);
     }
@@ -369,9 +371,21 @@ async fn run_on(
 pub struct Extra {
     /// Python's dependencies and version (python tasks).
     pub(crate) python: Option<crate::python_env::PythonSetup>,
+    /// Variables the task type sets from its own properties (a CLI's region, endpoint, where
+    /// its credentials file is); the task's `env` comes after and may replace them.
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Extra {
+    /// Variables set from the task's own properties (never a credential itself: a CLI reads
+    /// those from a file in the working directory, which no other process sees).
+    pub fn with_env(env: Vec<(String, String)>) -> Extra {
+        Extra {
+            env,
+            ..Extra::default()
+        }
+    }
+
     /// Installs `dependencies` (pip requirement specifiers) into a cached virtual environment
     /// first, and runs the command with it on PATH (on the Process runner; in a container, pip
     /// installs them into the image's Python before the command).
@@ -383,6 +397,7 @@ impl Extra {
                 cache: true,
                 manager: crate::python_env::PackageManager::Uv,
             }),
+            ..Extra::default()
         }
     }
 }

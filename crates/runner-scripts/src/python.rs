@@ -48,6 +48,7 @@ impl RunnableTask for Script {
         Box::pin(async move {
             let extra = Extra {
                 python: Some(PythonSetup::of(ctx, &self.python)?),
+                ..Extra::default()
             };
             let body = Body::File {
                 script: &self.script,
@@ -75,6 +76,7 @@ impl RunnableTask for Commands {
         Box::pin(async move {
             let extra = Extra {
                 python: Some(PythonSetup::of(ctx, &self.python)?),
+                ..Extra::default()
             };
             let body = Body::Commands(&self.commands);
             exec::run(ctx, &self.props, &PYTHON, body, extra).await
