@@ -190,8 +190,14 @@ impl Server {
             if let Some(env) = &self.environment {
                 found.extend(runner_core::unset_secrets(&docs, env));
             }
-            for doc in docs.iter().filter(|d| !runner_testsuite::is_test_suite(d)) {
-                found.extend(dangling_outputs(text, doc));
+            // The text is scanned once, against the task ids of every flow of the file.
+            let flows: Vec<&Node> = docs
+                .iter()
+                .filter(|d| !runner_testsuite::is_test_suite(d))
+                .collect();
+            if !flows.is_empty() {
+                let ids: Vec<String> = flows.iter().flat_map(|d| task_ids(d)).collect();
+                found.extend(dangling_outputs(text, &ids));
             }
         }
         let list: Vec<Json> = found
@@ -456,8 +462,7 @@ pub(crate) fn check(
 
 /// `outputs.x` in an expression where the flow has no task `x`: Kestra fails it at run time.
 /// Found in the text, line by line, inside `{{ }}` (a dynamic `outputs[name]` is not judged).
-fn dangling_outputs(text: &str, doc: &Node) -> Vec<runner_model::Diagnostic> {
-    let ids = task_ids(doc);
+fn dangling_outputs(text: &str, ids: &[String]) -> Vec<runner_model::Diagnostic> {
     let mut out = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let mut rest = line;

@@ -255,7 +255,7 @@ impl ExecutionShared {
         st.record = record;
         let by_id: HashMap<&str, &TaskRun> = runs.iter().map(|r| (r.id.as_str(), r)).collect();
         let (outputs, tasks) = (Arc::make_mut(&mut st.outputs), Arc::make_mut(&mut st.tasks));
-        for run in runs.iter().filter(|r| crate::resume::is_kept(r)) {
+        for run in runs.iter().filter(|r| crate::resume::is_kept(r, how)) {
             let values = crate::resume::values_of(run, &by_id);
             if let Some(o) = &run.outputs {
                 crate::executor::insert_outputs(outputs, &run.task_id, &values, o);
@@ -263,7 +263,7 @@ impl ExecutionShared {
             crate::executor::insert_state(tasks, &run.task_id, &values, run.state.current);
         }
         for run in runs {
-            let kept = crate::resume::is_kept(&run);
+            let kept = crate::resume::is_kept(&run, how);
             let id = run.id.clone();
             st.task_runs.push(run);
             if kept {
@@ -308,7 +308,13 @@ impl ExecutionShared {
             &base,
         )
         .await
-        .map(|r| r.values.as_object().cloned().unwrap_or_default())
+        .map(|r| {
+            // A SECRET answer is masked like a SECRET input.
+            for (_, value) in &r.secrets {
+                self.log.masker().add(value);
+            }
+            r.values.as_object().cloned().unwrap_or_default()
+        })
         .map_err(|error| {
             crate::execution::StartError::Inputs {
                 text: self.log.masker().mask(&error.to_string()),

@@ -485,16 +485,51 @@ impl Launch {
             Some((p, how)) => {
                 let mut resumed = HashMap::new();
                 if let crate::resume::Continuation::Resume(given) = how {
-                    // Each waiting Pause checks the answer against its own `onResume`.
-                    for task in p.paused_tasks() {
+                    // Each waiting Pause takes the answers it declares (several may wait: in
+                    // parallel branches, in a ForEach); an answer none declares is an error.
+                    let mut waiting: Vec<&str> = p.paused_tasks();
+                    waiting.sort_unstable();
+                    waiting.dedup();
+                    let declared: Vec<String> = waiting
+                        .iter()
+                        .filter_map(|t| plan.on_resume.get(*t))
+                        .flatten()
+                        .map(|d| d.id.clone())
+                        .collect();
+                    // A Subflow that waits passes the answers to its child, which checks them.
+                    let delegated = p.paused_subflows();
+                    if let Some(id) = given.keys().find(|k| !delegated && !declared.contains(k)) {
+                        return Err(StartError::Continue(if declared.is_empty() {
+                            format!(
+                                "`{id}` is no onResume input: the waiting Pause ({}) takes none",
+                                waiting.join(", ")
+                            )
+                        } else {
+                            format!(
+                                "`{id}` is no onResume input of the waiting Pause ({}): it takes {}",
+                                waiting.join(", "),
+                                declared.join(", ")
+                            )
+                        }));
+                    }
+                    for task in waiting {
                         // Only a Pause has `onResume`; its waiting parents are PAUSED too.
                         let Some(defs) = plan.on_resume.get(task) else {
                             continue;
                         };
+                        let mine: Map<String, Json> = given
+                            .iter()
+                            .filter(|(k, _)| defs.iter().any(|d| &d.id == *k))
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect();
                         let answer =
-                            resolve_inputs(defs, given, &storage, &prefix, &renderer, &base)
+                            resolve_inputs(defs, &mine, &storage, &prefix, &renderer, &base)
                                 .await
                                 .map_err(input_error)?;
+                        // A SECRET answer is masked like a SECRET input.
+                        for (_, value) in &answer.secrets {
+                            masker.add(value);
+                        }
                         resumed.insert(task.to_string(), answer.values);
                     }
                 }

@@ -206,8 +206,9 @@ impl Executor {
     ) -> BoxFuture<'a, State> {
         Box::pin(async move {
             let state = self.run_sequence(tasks, scope).await;
-            if state == State::Paused {
-                return state;
+            // A Pause waits below (a sibling's WARNING may outrank it in the merged state).
+            if state == State::Paused || self.exec.is_paused() {
+                return State::Paused;
             }
             if state.is_failed() && !errors.is_empty() {
                 self.run_sequence(errors, scope).await;
@@ -340,14 +341,6 @@ impl Executor {
                 ..RunContext::new(self.exec.clone(), &task.id, &task.type_name, scope.clone())
             };
             let now = ctx.taskrun_start;
-            if task.common.log_to_file
-                && let Err(e) = ctx.open_log_file()
-            {
-                ctx.log(
-                    Level::Warn,
-                    &format!("logToFile: cannot open the log file: {e}"),
-                );
-            }
             match prior {
                 // It runs again under its own id, so its children are met again too.
                 Some(p) => {
@@ -383,6 +376,15 @@ impl Executor {
                     outputs: None,
                     attempts: Vec::new(),
                 }),
+            }
+            // After the id is settled: a task run met again logs under its own id.
+            if task.common.log_to_file
+                && let Err(e) = ctx.open_log_file()
+            {
+                ctx.log(
+                    Level::Warn,
+                    &format!("logToFile: cannot open the log file: {e}"),
+                );
             }
 
             if let Some(condition) = &task.common.run_if {
@@ -605,6 +607,7 @@ impl Executor {
             let merged = State::merge(states);
             if merged.is_failed()
                 || merged == State::Paused
+                || self.exec.is_paused()
                 || self.exec.is_killed()
                 || self.exec.exited().is_some()
             {
@@ -624,7 +627,7 @@ impl Executor {
             }
         };
         // A Pause below waits: the rest of this flowable comes when it is resumed.
-        if merged == State::Paused {
+        if merged == State::Paused || self.exec.is_paused() {
             return Ok(State::Paused);
         }
         if !self.exec.is_killed() {

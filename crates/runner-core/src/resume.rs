@@ -128,6 +128,17 @@ impl Prior {
             .collect()
     }
 
+    /// Whether a task run that waits started an execution of its own (a Subflow whose child
+    /// paused): the resume's answers are then for the child's Pause.
+    pub(crate) fn paused_subflows(&self) -> bool {
+        self.task_runs.iter().any(|r| {
+            r.state.current == State::Paused
+                && r.outputs
+                    .as_ref()
+                    .is_some_and(|o| o.contains_key("executionId"))
+        })
+    }
+
     /// Why this execution cannot go on as `how` says, in Kestra's words where it has them.
     pub fn refusal(&self, how: &Continuation) -> Option<String> {
         let state = self.state();
@@ -154,20 +165,27 @@ pub(crate) struct PriorRun {
     pub(crate) state: State,
     /// When it paused (a Pause waiting for its resume).
     pub(crate) paused_at: Option<Timestamp>,
+    /// It stays as it ended and does not run again.
+    pub(crate) kept: bool,
 }
 
 impl PriorRun {
-    /// It ended well: it does not run again.
     pub(crate) fn kept(&self) -> bool {
-        kept(self.state)
+        self.kept
     }
 }
 
-fn kept(state: State) -> bool {
-    matches!(
-        state,
-        State::Success | State::Warning | State::Skipped | State::Retried
-    )
+/// Whether a task run that ended in `state` stays as it is: a resume goes on past the Pause
+/// only (what ended, failed included, stays: an `errors` branch may be where the Pause is); a
+/// restart runs again what did not end well.
+pub(crate) fn kept(state: State, how: &Continuation) -> bool {
+    match how {
+        Continuation::Resume(_) => state.is_terminal(),
+        Continuation::Restart => matches!(
+            state,
+            State::Success | State::Warning | State::Skipped | State::Retried
+        ),
+    }
 }
 
 /// Where a task run is met again: its task, its parent task run, its value and iteration.
@@ -204,6 +222,7 @@ pub(crate) fn carried(
                 id: run.id.clone(),
                 state: run.state.current,
                 paused_at,
+                kept: kept(run.state.current, how),
             },
         );
         runs.push(run.clone());
@@ -211,8 +230,8 @@ pub(crate) fn carried(
     (runs, index)
 }
 
-/// The values a task run's ForEach parents gave it, outermost first: a task run carries the
-/// value of its closest valued parent, so a value is new where it differs from its parent's.
+/// The values a task run's ForEach parents gave it, outermost first: the task runs directly
+/// in a valued branch carry its value and their iteration (those below carry the value only).
 pub(crate) fn values_of(run: &TaskRun, by_id: &HashMap<&str, &TaskRun>) -> Vec<String> {
     let mut chain = Vec::new();
     let mut current = Some(run);
@@ -223,9 +242,7 @@ pub(crate) fn values_of(run: &TaskRun, by_id: &HashMap<&str, &TaskRun>) -> Vec<S
             .parent_task_run_id
             .as_deref()
             .and_then(|p| by_id.get(p).copied());
-        if let Some(v) = &r.value
-            && parent.and_then(|p| p.value.as_ref()) != Some(v)
-        {
+        if let (Some(v), Some(_)) = (&r.value, r.iteration) {
             chain.push(v.clone());
         }
         current = parent;
@@ -238,8 +255,8 @@ pub(crate) fn values_of(run: &TaskRun, by_id: &HashMap<&str, &TaskRun>) -> Vec<S
     chain
 }
 
-pub(crate) fn is_kept(run: &TaskRun) -> bool {
-    kept(run.state.current)
+pub(crate) fn is_kept(run: &TaskRun, how: &Continuation) -> bool {
+    kept(run.state.current, how)
 }
 
 fn task_run(r: &Json) -> Result<TaskRun, String> {

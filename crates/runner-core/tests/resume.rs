@@ -408,3 +408,189 @@ fn a_paused_record_ends_killed() {
         "{again}"
     );
 }
+
+#[tokio::test]
+async fn a_pause_after_a_warning_is_still_resumed_where_it_waits() {
+    let plan = Arc::new(plan(
+        "id: warned
+namespace: company.team
+tasks:
+  - id: seq
+    type: io.kestra.plugin.core.flow.Sequential
+    tasks:
+      - id: w
+        type: io.kestra.plugin.core.execution.Fail
+        allowFailure: true
+      - id: p
+        type: io.kestra.plugin.core.flow.Pause
+      - id: after
+        type: io.kestra.plugin.core.debug.Return
+        format: done
+",
+    ));
+    let storage = temp_dir("warned");
+    let (state, paused, _) = go(&plan, &storage, None).await.unwrap();
+    assert_eq!(state, State::Paused);
+    // Not WARNING: the sequence has not ended.
+    assert_eq!(run_of(&paused, "seq")["state"]["current"], "PAUSED");
+    let (state, done, logs) = go(&plan, &storage, Some((&paused, answer(&[]))))
+        .await
+        .unwrap();
+    assert_eq!(state, State::Warning, "{logs}");
+    assert_eq!(run_of(&done, "after")["outputs"]["value"], "done");
+    assert_eq!(run_of(&done, "seq")["state"]["current"], "WARNING");
+    let _ = std::fs::remove_dir_all(&storage);
+}
+
+#[tokio::test]
+async fn a_resume_keeps_what_failed_and_goes_on_in_the_errors_branch() {
+    // test.Flaky would succeed if it ran again: it must not.
+    let plan = Arc::new(plan(
+        "id: failed
+namespace: company.team
+tasks:
+  - id: pay
+    type: test.Flaky
+    failures: 1
+errors:
+  - id: ask
+    type: io.kestra.plugin.core.flow.Pause
+  - id: tell
+    type: io.kestra.plugin.core.debug.Return
+    format: told
+",
+    ));
+    let storage = temp_dir("errors-pause");
+    let (state, paused, _) = go(&plan, &storage, None).await.unwrap();
+    assert_eq!(state, State::Paused);
+    assert_eq!(run_of(&paused, "pay")["state"]["current"], "FAILED");
+    let (state, done, logs) = go(&plan, &storage, Some((&paused, answer(&[]))))
+        .await
+        .unwrap();
+    assert_eq!(state, State::Failed, "{logs}");
+    assert_eq!(
+        run_of(&done, "pay")["state"],
+        run_of(&paused, "pay")["state"]
+    );
+    assert_eq!(
+        run_of(&done, "pay")["attempts"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(run_of(&done, "tell")["outputs"]["value"], "told");
+    let _ = std::fs::remove_dir_all(&storage);
+}
+
+#[tokio::test]
+async fn each_waiting_pause_takes_its_own_answers() {
+    let plan = Arc::new(plan(
+        "id: two
+namespace: company.team
+tasks:
+  - id: par
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - id: p1
+        type: io.kestra.plugin.core.flow.Pause
+        onResume:
+          - id: a
+            type: STRING
+      - id: p2
+        type: io.kestra.plugin.core.flow.Pause
+        onResume:
+          - id: b
+            type: INT
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ outputs.p1.onResume.a }}-{{ outputs.p2.onResume.b }}\"
+",
+    ));
+    let storage = temp_dir("two-pauses");
+    let (_, first, _) = go(&plan, &storage, None).await.unwrap();
+    let waiting: Vec<&str> = first["taskRunList"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"]["current"] == "PAUSED" && r["taskId"] != "par")
+        .map(|r| r["taskId"].as_str().unwrap())
+        .collect();
+    assert!(!waiting.is_empty());
+    // An answer no waiting Pause declares is refused, naming what they take.
+    let refused = go(&plan, &storage, Some((&first, answer(&[("zzz", "1")]))))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    assert!(
+        refused.plain().contains("`zzz` is no onResume input"),
+        "{}",
+        refused.plain()
+    );
+    // Answer whatever waits, until the flow ends.
+    let mut record = first;
+    for _ in 0..3 {
+        if record["state"]["current"] != "PAUSED" {
+            break;
+        }
+        let waiting: Vec<String> = record["taskRunList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["state"]["current"] == "PAUSED")
+            .map(|r| r["taskId"].as_str().unwrap().to_string())
+            .collect();
+        let mut answers = Vec::new();
+        if waiting.iter().any(|t| t == "p1") {
+            answers.push(("a", "x"));
+        }
+        if waiting.iter().any(|t| t == "p2") {
+            answers.push(("b", "2"));
+        }
+        let (_, next, logs) = go(&plan, &storage, Some((&record, answer(&answers))))
+            .await
+            .unwrap_or_else(|e| panic!("{}", e.plain()));
+        assert_ne!(next["state"]["current"], "FAILED", "{logs}");
+        record = next;
+    }
+    assert_eq!(record["state"]["current"], "SUCCESS");
+    assert_eq!(run_of(&record, "after")["outputs"]["value"], "x-2");
+    let _ = std::fs::remove_dir_all(&storage);
+}
+
+#[tokio::test]
+async fn nested_foreach_outputs_come_back_under_both_values() {
+    let plan = Arc::new(plan(
+        "id: nested_values
+namespace: company.team
+tasks:
+  - id: outer
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [\"a\", \"b\"]
+    tasks:
+      - id: inner
+        type: io.kestra.plugin.core.flow.ForEach
+        values: [\"a\", \"b\"]
+        tasks:
+          - id: t
+            type: io.kestra.plugin.core.debug.Return
+            format: \"{{ parents[0].taskrun.value }}{{ taskrun.value }}\"
+  - id: before
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ outputs.t.a.a.value }} {{ outputs.t.a.b.value }} {{ outputs.t.b.a.value }} {{ outputs.t.b.b.value }}\"
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+  - id: check
+    type: io.kestra.plugin.core.debug.Return
+    format: \"{{ outputs.t.a.a.value }} {{ outputs.t.a.b.value }} {{ outputs.t.b.a.value }} {{ outputs.t.b.b.value }}\"
+",
+    ));
+    let storage = temp_dir("nested-values");
+    let (_, paused, _) = go(&plan, &storage, None).await.unwrap();
+    let (state, done, logs) = go(&plan, &storage, Some((&paused, answer(&[]))))
+        .await
+        .unwrap();
+    assert_eq!(state, State::Success, "{logs}");
+    // The outputs the tasks after the Pause see are those the tasks before it saw.
+    let before = run_of(&done, "before")["outputs"]["value"].clone();
+    assert_eq!(before.as_str().unwrap().split(' ').count(), 4);
+    assert_eq!(run_of(&done, "check")["outputs"]["value"], before);
+    let _ = std::fs::remove_dir_all(&storage);
+}

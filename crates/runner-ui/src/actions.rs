@@ -20,7 +20,7 @@ pub enum Action {
 }
 
 /// The buttons (and the Resume form) an execution in `state` offers.
-pub(crate) fn section(id: &str, state: &str, record: &Json, dir: &Path) -> String {
+pub(crate) fn section(ui: &Ui, id: &str, state: &str, record: &Json, dir: &Path) -> String {
     let button = |action: &str, label: &str| {
         format!(
             "<button type=\"button\" class=\"action\" data-action=\"{action}\" data-execution=\"{}\">{label}</button>",
@@ -38,7 +38,7 @@ pub(crate) fn section(id: &str, state: &str, record: &Json, dir: &Path) -> Strin
                 "<form id=\"resume-form\" data-execution=\"{}\"><h2>Resume</h2>",
                 esc(id)
             ));
-            for input in &paused_inputs(record, dir) {
+            for input in &paused_inputs(&ui.storage, record, dir) {
                 out.push_str(&crate::flows::input_widget(input));
             }
             out.push_str("<p><button type=\"submit\" id=\"resume-button\">Resume</button> ");
@@ -64,7 +64,7 @@ pub(crate) fn act(ui: &Ui, id: &str, action: &str, body: &[u8]) -> Reply {
             let record = crate::store::record(&found.dir).ok();
             let files = record
                 .as_ref()
-                .map(|r| crate::flows::file_ids(&paused_inputs(r, &found.dir)))
+                .map(|r| crate::flows::file_ids(&paused_inputs(&ui.storage, r, &found.dir)))
                 .unwrap_or_default();
             match crate::flows::form_inputs(ui, body, &files) {
                 Ok(inputs) => Action::Resume(inputs),
@@ -84,43 +84,72 @@ pub(crate) fn act(ui: &Ui, id: &str, action: &str, body: &[u8]) -> Reply {
 }
 
 /// The `onResume` inputs of the Pauses that wait, from the flow the execution runs (the
-/// copy kept beside its record).
-fn paused_inputs(record: &Json, dir: &Path) -> Vec<Node> {
-    let paused: Vec<&str> = record
+/// copy kept beside its record); a Subflow that waits answers for its child's Pause, found
+/// through the child's record. Each Pause once, however many of its runs wait.
+fn paused_inputs(storage: &Path, record: &Json, dir: &Path) -> Vec<Node> {
+    let mut out = Vec::new();
+    collect_paused_inputs(storage, record, dir, &mut Vec::new(), &mut out, 0);
+    out
+}
+
+/// How deep subflows that wait are followed (Kestra's own limit on nesting is lower).
+const MAX_CHILDREN: usize = 10;
+
+fn collect_paused_inputs(
+    storage: &Path,
+    record: &Json,
+    dir: &Path,
+    seen: &mut Vec<String>,
+    out: &mut Vec<Node>,
+    depth: usize,
+) {
+    let paused: Vec<&Json> = record
         .get("taskRunList")
         .and_then(Json::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
         .filter(|r| r.pointer("/state/current").and_then(Json::as_str) == Some("PAUSED"))
-        .filter_map(|r| r.get("taskId").and_then(Json::as_str))
         .collect();
-    let Some(doc) = std::fs::read_to_string(dir.join("flow.source"))
+    let doc = std::fs::read_to_string(dir.join("flow.source"))
         .ok()
         .and_then(|t| runner_model::load_str(&t).ok())
-        .and_then(|d| d.into_iter().find(|d| !d.is_null()))
-    else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for task in paused {
-        if let Some(inputs) = find_task(&doc, task)
-            .and_then(|t| t.get("onResume"))
-            .and_then(Node::as_seq)
+        .and_then(|d| d.into_iter().find(|d| !d.is_null()));
+    for run in paused {
+        let Some(task) = run.get("taskId").and_then(Json::as_str) else {
+            continue;
+        };
+        let found = doc.as_ref().and_then(|d| find_task(d, task));
+        if let Some(inputs) = found.and_then(|t| t.get("onResume")).and_then(Node::as_seq) {
+            let key = format!("{}/{task}", dir.display());
+            if !seen.contains(&key) {
+                seen.push(key);
+                out.extend(inputs.iter().cloned());
+            }
+            continue;
+        }
+        // A Subflow that waits: its child's Pause is where the answers go.
+        if let Some(child) = run.pointer("/outputs/executionId").and_then(Json::as_str)
+            && depth < MAX_CHILDREN
+            && let Some(found) = crate::store::find(storage, child)
+            && let Ok(child_record) = crate::store::record(&found.dir)
         {
-            out.extend(inputs.iter().cloned());
+            collect_paused_inputs(storage, &child_record, &found.dir, seen, out, depth + 1);
         }
     }
-    out
 }
 
-/// The task `id` anywhere in a flow document (bounded by the document's own depth).
+/// The task `id` anywhere in a flow document (bounded by the document's own depth); a
+/// flow's inputs and triggers have ids and types too, and are no task.
 fn find_task<'n>(node: &'n Node, id: &str) -> Option<&'n Node> {
     if let Some(map) = node.as_map() {
         if node.get("id").and_then(Node::as_str) == Some(id) && node.get("type").is_some() {
             return Some(node);
         }
-        return map.iter().find_map(|(_, v)| find_task(v, id));
+        return map
+            .iter()
+            .filter(|(k, _)| k.name != "inputs" && k.name != "triggers")
+            .find_map(|(_, v)| find_task(v, id));
     }
     node.as_seq()?.iter().find_map(|n| find_task(n, id))
 }

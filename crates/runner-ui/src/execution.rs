@@ -47,7 +47,7 @@ pub(crate) fn page(ui: &Ui, id: &str) -> Reply {
                 .pointer("/state/current")
                 .and_then(Json::as_str)
                 .unwrap_or("");
-            body.push_str(&crate::actions::section(id, state, &record, &found.dir));
+            body.push_str(&crate::actions::section(ui, id, state, &record, &found.dir));
             let _ = write!(
                 body,
                 "<section id=\"summary-wrap\">{}</section><section><h2>Topology</h2><div id=\"topology-wrap\">{}</div></section><section><h2>Gantt</h2><div id=\"gantt-wrap\">{}</div></section><section id=\"runs\"><h2>Task runs</h2><p class=\"runs-filter\"><span id=\"runs-shown\">Every task</span> <button type=\"button\" id=\"runs-all\" hidden>Show every task</button></p><div id=\"runs-wrap\">{}</div></section>",
@@ -463,7 +463,7 @@ pub(crate) fn live(ui: &Ui, id: &str, req: &Req) -> Reply {
                 .unwrap_or("");
             Reply::json(&json!({
                 "record": true,
-                "actions": crate::actions::section(id, state, &record, &found.dir),
+                "actions": crate::actions::section(ui, id, state, &record, &found.dir),
                 "state": record.pointer("/state/current"),
                 "ended": ended(&record),
                 "summary": parts.summary,
