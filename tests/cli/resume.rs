@@ -372,6 +372,23 @@ outputs:
         .unwrap()
         .to_string();
     assert_eq!(record(&s, "child", &child)["state"]["current"], "PAUSED");
+    // The child goes on with its parent, not alone.
+    let alone = s.run(&["resume", &child, "-i", "approved=true"]);
+    assert_eq!(alone.code(), 2, "{}", alone.stderr());
+    assert!(
+        alone
+            .stderr()
+            .contains(&format!("a subflow of execution {parent}")),
+        "{}",
+        alone.stderr()
+    );
+    let kill = s.run(&["kill", &child]);
+    assert_eq!(kill.code(), 2);
+    assert!(
+        kill.stderr().contains(&format!("`runner kill {parent}`")),
+        "{}",
+        kill.stderr()
+    );
     let done = s.run(&["resume", &parent, "-i", "approved=true"]);
     assert_eq!(done.code(), 0, "{}", done.stderr());
     assert!(

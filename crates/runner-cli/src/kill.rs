@@ -27,6 +27,11 @@ fn stop(id: &str, storage: Option<&Path>) -> Result<String, String> {
             crate::launch::shown(&places.storage).display()
         )
     })?;
+    if let Some(parent) = crate::resume::parent_of(&folder) {
+        return Err(format!(
+            "execution {id} is a subflow of execution {parent}, which runs it: `runner kill {parent}`"
+        ));
+    }
     let path = folder.join("execution.json");
     // A run writes its first record a moment after it starts: it is running.
     let mut record = if !path.exists() && crate::resume::running_pid(&folder).is_some() {

@@ -74,6 +74,11 @@ fn go_on(
 /// The flow file to go on with, and where the execution's flow file was: the file itself when
 /// it still holds what ran, else the copy kept beside the record.
 fn flow_of(folder: &Path) -> Result<(PathBuf, PathBuf), String> {
+    if let Some(parent) = parent_of(folder) {
+        return Err(format!(
+            "this execution is a subflow of execution {parent}, which goes on with it: `runner resume {parent}` or `runner restart {parent}`"
+        ));
+    }
     let copy = folder.join(FLOW_COPY);
     let run: serde_json::Value = std::fs::read_to_string(folder.join(RUN_FILE))
         .ok()
@@ -119,6 +124,16 @@ pub(crate) fn keep(folder: &Path, flow_file: &Path, source: Option<&str>) -> std
         "pid": std::process::id(),
     });
     write_atomically(&folder.join(RUN_FILE), run.to_string().as_bytes())
+}
+
+/// The execution that started this one as a subflow, from its record's trigger.
+pub(crate) fn parent_of(folder: &Path) -> Option<String> {
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("execution.json")).ok()?).ok()?;
+    record
+        .pointer("/trigger/variables/executionId")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
 }
 
 /// The process that runs execution folder `folder` now, if it says so.

@@ -343,7 +343,7 @@ struct StateKv {
 }
 
 impl runner_ui::KvView for StateKv {
-    fn entries(&self) -> Result<Vec<runner_ui::KvEntry>, String> {
+    fn entries(&self, namespace: Option<&str>) -> Result<Vec<runner_ui::KvEntry>, String> {
         use runner_core::kv::{KvLookup, KvRead, KvStore};
         // No store yet: no key (opening would create one).
         if !self.state.join(runner_kv::FILE_NAME).is_file() {
@@ -353,9 +353,11 @@ impl runner_ui::KvView for StateKv {
         let keys = store.all_keys().map_err(|e| e.to_string())?;
         Ok(keys
             .into_iter()
+            .filter(|k| namespace.is_none_or(|ns| k.namespace == ns))
             .map(|k| {
-                // An expired key is not read: reading it would delete it.
-                let value = (!k.expired)
+                // An expired key is not read: reading it would delete it. Values are read for
+                // one namespace's page only.
+                let value = (!k.expired && namespace.is_some())
                     .then(|| store.lookup(&k.namespace, &k.key, false).ok())
                     .flatten()
                     .and_then(|l| match l {

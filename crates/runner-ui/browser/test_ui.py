@@ -466,6 +466,11 @@ class UiTest(unittest.TestCase):
         width = self.d.execute_script("return document.documentElement.scrollWidth")
         self.assertLessEqual(width, self.d.execute_script("return window.innerWidth"))
         self.shot("metrics-headers")
+        # A subflow's execution points to its parent for the actions.
+        self.open(f"/executions/{self.ids['child'][0]}")
+        note = self.d.find_element(By.ID, "subflow-of")
+        self.assertIn(self.ids["report"][0], note.text)
+        self.assertEqual(self.css("#actions button"), [])
         # A failed task run's error is in its row.
         self.open(f"/executions/{self.ids['noisy'][0]}")
         boom = self.d.find_element(By.CSS_SELECTOR, "tr.taskrun[data-task=boom] pre.task-error")

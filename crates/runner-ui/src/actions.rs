@@ -32,6 +32,17 @@ pub(crate) fn section(ui: &Ui, id: &str, state: &str, record: &Json, dir: &Path)
         esc(state),
         esc(id)
     );
+    // A subflow's execution goes on, or ends, with its parent's.
+    if let Some(parent) = record
+        .pointer("/trigger/variables/executionId")
+        .and_then(Json::as_str)
+    {
+        out.push_str(&format!(
+            "<p class=\"notice\" id=\"subflow-of\">A subflow of <a href=\"/executions/{p}\">execution {p}</a>: resume, kill or restart it there.</p></section>",
+            p = esc(parent)
+        ));
+        return out;
+    }
     match state {
         "PAUSED" => {
             out.push_str(&format!(

@@ -13,7 +13,7 @@ const VALUE_CHARS: usize = 500;
 
 /// `GET /kv`: each namespace with its number of keys.
 pub(crate) fn namespaces(ui: &Ui) -> Reply {
-    let entries = match ui.kv.entries() {
+    let entries = match ui.kv.entries(None) {
         Ok(e) => e,
         Err(e) => return Reply::problem(StatusCode::INTERNAL_SERVER_ERROR, "KV store", &e),
     };
@@ -44,7 +44,7 @@ pub(crate) fn namespaces(ui: &Ui) -> Reply {
 
 /// `GET /kv/{namespace}`: its keys.
 pub(crate) fn namespace(ui: &Ui, namespace: &str) -> Reply {
-    let entries = match ui.kv.entries() {
+    let entries = match ui.kv.entries(Some(namespace)) {
         Ok(e) => e,
         Err(e) => return Reply::problem(StatusCode::INTERNAL_SERVER_ERROR, "KV store", &e),
     };

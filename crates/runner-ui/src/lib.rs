@@ -97,8 +97,9 @@ pub trait Launcher: Send + Sync {
 
 /// The KV store runs keep, as the KV pages read it.
 pub trait KvView: Send + Sync {
-    /// Every key, with its value unless it expired.
-    fn entries(&self) -> Result<Vec<KvEntry>, String>;
+    /// Every key (of `namespace` when given); the values are read only for one namespace's
+    /// keys, unless expired.
+    fn entries(&self, namespace: Option<&str>) -> Result<Vec<KvEntry>, String>;
 }
 
 /// One key of the KV store.
