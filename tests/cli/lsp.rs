@@ -327,3 +327,40 @@ fn a_large_flow_is_checked_within_50_ms_of_a_change() {
     eprintln!("diagnostics of a 200-task flow after a change: {took:?}");
     c.stop();
 }
+
+#[test]
+fn positions_count_utf16_units_as_lsp_clients_do() {
+    let s = Sandbox::new();
+    let mut c = Client::start(&s);
+    let uri = "file:///p/flows/u.yaml";
+    // The emoji is one character and two UTF-16 units: columns after it move by one.
+    let text = "id: u\nnamespace: company.team\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: \"😀 {{ outputs.nope.x }}\"\n";
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}),
+    );
+    let d = c.diagnostics();
+    assert_eq!(d.len(), 1, "{d:?}");
+    let line = "    message: \"😀 {{ outputs.nope.x }}\"";
+    let units = line[..line.find("nope").unwrap()].encode_utf16().count();
+    assert_eq!(
+        d[0]["range"]["start"],
+        json!({"line": 5, "character": units}),
+        "{d:?}"
+    );
+    assert_eq!(d[0]["range"]["end"]["character"], units + 4);
+    // A cursor given in UTF-16 units finds the word: definition from `outputs.t`.
+    let fixed = text.replace("outputs.nope.x", "outputs.t.x");
+    c.change(uri, 2, &fixed);
+    let at = line[..line.find("nope").unwrap()].encode_utf16().count() as u64;
+    let def = c.request(
+        "textDocument/definition",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 5, "character": at}}),
+    );
+    assert_eq!(
+        def["range"]["start"],
+        json!({"line": 3, "character": 8}),
+        "{def}"
+    );
+    c.stop();
+}

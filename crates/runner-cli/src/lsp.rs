@@ -200,6 +200,7 @@ impl Server {
                 found.extend(dangling_outputs(text, &ids));
             }
         }
+        let lines: Vec<&str> = text.lines().collect();
         let list: Vec<Json> = found
             .iter()
             .map(|d| {
@@ -210,6 +211,13 @@ impl Server {
                         s.len.max(1),
                     )
                 });
+                // Spans count characters; LSP positions count UTF-16 units.
+                let text_line = lines.get(line as usize).copied().unwrap_or("");
+                let (col, end) = (
+                    utf16(text_line, col as usize),
+                    utf16(text_line, (col + len) as usize),
+                );
+                let len = end.saturating_sub(col).max(1);
                 // The hint (the closest name, what to do) follows, as `validate` prints it.
                 let mut message = d.problem.to_string();
                 if let Some(help) = d.problem.help() {
@@ -230,7 +238,7 @@ impl Server {
 
     fn completion(&self, uri: &str, params: &Json) -> Json {
         let text = self.documents.get(uri).map_or("", String::as_str);
-        let (line_no, col) = position(params);
+        let (line_no, col) = position_in(params, text);
         let lines: Vec<&str> = text.lines().collect();
         let Some(line) = lines.get(line_no) else {
             return json!([]);
@@ -347,7 +355,7 @@ impl Server {
 
     fn hover(&self, uri: &str, params: &Json) -> Json {
         let text = self.documents.get(uri).map_or("", String::as_str);
-        let (line_no, col) = position(params);
+        let (line_no, col) = position_in(params, text);
         let lines: Vec<&str> = text.lines().collect();
         let Some(line) = lines.get(line_no) else {
             return Json::Null;
@@ -383,7 +391,7 @@ impl Server {
     /// From `outputs.x` or `inputs.y` under the cursor to the task or input it names.
     fn definition(&self, uri: &str, params: &Json) -> Json {
         let text = self.documents.get(uri).map_or("", String::as_str);
-        let (line_no, col) = position(params);
+        let (line_no, col) = position_in(params, text);
         let Some(line) = text.lines().nth(line_no) else {
             return Json::Null;
         };
@@ -422,8 +430,11 @@ impl Server {
         match target {
             Some(span) => {
                 let (l, c) = (span.line.saturating_sub(1), span.col.saturating_sub(1));
-                json!({"uri": uri, "range": {"start": {"line": l, "character": c},
-                    "end": {"line": l, "character": c + span.len.max(1)}}})
+                let target = text.lines().nth(l as usize).unwrap_or("");
+                let start = utf16(target, c as usize);
+                let end = utf16(target, (c + span.len.max(1)) as usize);
+                json!({"uri": uri, "range": {"start": {"line": l, "character": start},
+                    "end": {"line": l, "character": end}}})
             }
             None => Json::Null,
         }
@@ -516,9 +527,29 @@ fn dangling_outputs(text: &str, ids: &[String]) -> Vec<runner_model::Diagnostic>
     out
 }
 
-fn position(params: &Json) -> (usize, usize) {
+/// The cursor: its line, and its column as a character index (LSP counts UTF-16 units).
+fn position_in(params: &Json, text: &str) -> (usize, usize) {
     let get = |p: &str| params.pointer(p).and_then(Json::as_u64).unwrap_or(0) as usize;
-    (get("/position/line"), get("/position/character"))
+    let line = get("/position/line");
+    let units = get("/position/character");
+    let text_line = text.lines().nth(line).unwrap_or("");
+    let mut seen = 0;
+    let mut chars = 0;
+    for c in text_line.chars() {
+        if seen >= units {
+            break;
+        }
+        seen += c.len_utf16();
+        chars += 1;
+    }
+    (line, chars)
+}
+
+/// The UTF-16 offset of character `chars` of `line`.
+fn utf16(line: &str, chars: usize) -> u32 {
+    let within: usize = line.chars().take(chars).map(char::len_utf16).sum();
+    let beyond = chars.saturating_sub(line.chars().count());
+    (within + beyond) as u32
 }
 
 fn first_document(text: &str) -> Option<Node> {
