@@ -46,11 +46,14 @@ fn start() -> Server {
         .port();
     let dir =
         std::env::temp_dir().join(format!("runner-mariadb-{}", runner_core::ids::random_u64()));
-    std::fs::create_dir_all(&dir).unwrap();
+    // Its own temporary folder: servers of tests running at once must not share /tmp (one's
+    // bootstrap once lost a temporary table there while another started).
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
     // As root, the server runs as Debian's `mysql` user, never as root.
     let user: Vec<String> = if is_root() {
         let ok = Command::new("chown")
-            .arg("mysql:")
+            .args(["-R", "mysql:"])
             .arg(&dir)
             .status()
             .unwrap();
@@ -67,6 +70,7 @@ fn start() -> Server {
             "--skip-test-db",
         ])
         .arg(format!("--datadir={}", data.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .args(&user)
         .output()
         .expect("mariadb-install-db runs");
@@ -80,6 +84,7 @@ fn start() -> Server {
         .arg("--no-defaults")
         .arg(format!("--datadir={}", data.display()))
         .arg(format!("--socket={}", socket.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg(format!("--pid-file={}", dir.join("pid").display()))
         .args(["--bind-address=127.0.0.1", &format!("--port={port}")])
         .args(&user)
