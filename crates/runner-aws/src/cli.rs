@@ -1,5 +1,5 @@
 //! `io.kestra.plugin.aws.cli.AwsCLI`: AWS CLI commands on the script kit. The keys go to a
-//! credentials file in the working directory (mode 0600, gone with it), which the CLI reads
+//! credentials file in the working directory (mode 0600, removed once the CLI ended), which the CLI reads
 //! through AWS_SHARED_CREDENTIALS_FILE: unlike Kestra's AWS_SECRET_ACCESS_KEY variable, the
 //! secret is in no process's environment. Region, endpoint and output format are variables,
 //! as Kestra sets them.
@@ -113,6 +113,7 @@ impl RunnableTask for AwsCli {
             let key = ctx.render_opt(&self.access_key_id, "accessKeyId")?;
             let secret = ctx.render_opt(&self.secret_key_id, "secretKeyId")?;
             let token = ctx.render_opt(&self.session_token, "sessionToken")?;
+            let mut extra = Extra::with_env(env);
             if key.is_some() || secret.is_some() || token.is_some() {
                 let mut text = String::from("[default]\n");
                 for (name, entry, value) in [
@@ -124,35 +125,17 @@ impl RunnableTask for AwsCli {
                         text.push_str(&format!("{entry} = {}\n", ini_value(name, v)?));
                     }
                 }
-                let dir = ctx.working_dir()?;
-                let path = dir.path().join(".aws-credentials");
-                write_private(&path, &text).map_err(|e| {
-                    TaskError::new(ErrorKind::Io, "cannot write the CLI's credentials file")
-                        .caused_by(e)
-                })?;
-                env.push((
-                    "AWS_SHARED_CREDENTIALS_FILE".to_string(),
-                    path.display().to_string(),
-                ));
+                extra =
+                    extra.credentials_file(".aws-credentials", text, "AWS_SHARED_CREDENTIALS_FILE");
             }
             kit::run(
                 ctx,
                 &self.props,
                 &AWS,
                 Body::Commands(&self.commands),
-                Extra::with_env(env),
+                extra,
             )
             .await
         })
     }
-}
-
-/// Writes `text` to a new file only its owner can read.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(text.as_bytes())
 }

@@ -5,25 +5,10 @@
 use runner_testkit::{S3, run_flow_with};
 use std::path::PathBuf;
 
-/// The folder with the `aws` program (RUNNER_FORMATS_VENV, or made by scripts/formats-venv.sh).
+/// The folder with the `aws` program (the formats environment, see
+/// runner_testkit::formats_venv).
 fn aws_bin() -> PathBuf {
-    let venv = match std::env::var_os("RUNNER_FORMATS_VENV") {
-        Some(v) => PathBuf::from(v),
-        None => {
-            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-            let out = std::process::Command::new("bash")
-                .arg(root.join("scripts/formats-venv.sh"))
-                .output()
-                .expect("scripts/formats-venv.sh runs");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-        }
-    };
-    let bin = venv.join("bin");
+    let bin = runner_testkit::formats_venv().join("bin");
     assert!(bin.join("aws").is_file(), "no aws in {}", bin.display());
     bin
 }
@@ -49,6 +34,7 @@ tasks:
       PATH: "{path}"
     outputFiles:
       - env.txt
+      - "**"
     commands:
       - aws s3 mb s3://cli-bucket
       - printf 'hello from the cli' > hello.txt
@@ -108,6 +94,19 @@ tasks:
         "the secret is in the CLI's environment"
     );
     assert!(!r.logs.contains(&s3.secret_key));
+    // The credentials file went before the outputFiles were kept: no glob took it.
+    for (name, uri) in outputs["outputFiles"].as_object().unwrap() {
+        let kept = std::fs::read(r.file(uri.as_str().unwrap())).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&kept).contains(&s3.secret_key),
+            "{name} holds the secret"
+        );
+        assert!(!name.contains("credentials"), "{name} was kept");
+    }
+    assert!(
+        outputs["outputFiles"].get("hello.txt").is_some(),
+        "{outputs}"
+    );
 }
 
 #[tokio::test]

@@ -277,7 +277,18 @@ async fn run_on(
         Some(py) => crate::python_env::setup(ctx, py, on_host, prepared.dir.path()).await?,
         None => crate::python_env::Setup::default(),
     };
-    let extra_env = extra.env;
+    let mut extra_env = extra.env;
+    let credentials = match &extra.credentials {
+        Some((name, text, variable)) => {
+            let path = prepared.dir.path().join(name);
+            write_private(&path, text).map_err(|e| {
+                TaskError::new(ErrorKind::Io, "cannot write the credentials file").caused_by(e)
+            })?;
+            extra_env.push((variable.clone(), path.display().to_string()));
+            Some(path)
+        }
+        None => None,
+    };
 
     let mut commands = match &body {
         Body::Commands(c) => ctx.render_with(c, "commands", &prepared.vars)?,
@@ -358,6 +369,9 @@ async fn run_on(
     let running = ctx.progress("running", ProgressUnit::Elapsed, None);
     let ran = execute(ctx, chosen, launch).await;
     drop(running);
+    if let Some(path) = credentials {
+        let _ = std::fs::remove_file(path);
+    }
     let ran = ran?;
     let patterns = match &props.output_files {
         Some(p) => Some(ctx.render(p, "outputFiles")?),
@@ -371,19 +385,31 @@ async fn run_on(
 pub struct Extra {
     /// Python's dependencies and version (python tasks).
     pub(crate) python: Option<crate::python_env::PythonSetup>,
-    /// Variables the task type sets from its own properties (a CLI's region, endpoint, where
-    /// its credentials file is); the task's `env` comes after and may replace them.
+    /// Variables the task type sets from its own properties (a CLI's region, endpoint); the
+    /// task's `env` comes after and may replace them.
     pub(crate) env: Vec<(String, String)>,
+    /// A credentials file for the program: its name in the working directory, its text, and
+    /// the variable that gives the program its path (see [`Extra::credentials_file`]).
+    pub(crate) credentials: Option<(String, String, String)>,
 }
 
 impl Extra {
-    /// Variables set from the task's own properties (never a credential itself: a CLI reads
-    /// those from a file in the working directory, which no other process sees).
+    /// Variables set from the task's own properties (never a credential: see
+    /// [`Self::credentials_file`]).
     pub fn with_env(env: Vec<(String, String)>) -> Extra {
         Extra {
             env,
             ..Extra::default()
         }
+    }
+
+    /// Credentials the program reads from a file rather than its environment (which other
+    /// processes of the user can read): written as `name` in the working directory, readable
+    /// by its owner only, its path in `variable`; removed as soon as the program ended, before
+    /// `outputFiles` are kept, so no glob takes it into storage.
+    pub fn credentials_file(mut self, name: &str, text: String, variable: &str) -> Extra {
+        self.credentials = Some((name.to_string(), text, variable.to_string()));
+        self
     }
 
     /// Installs `dependencies` (pip requirement specifiers) into a cached virtual environment
@@ -594,4 +620,14 @@ mod tests {
             .collect();
         assert_eq!(found, vec!["kestra:///a/b-c_d.csv", "kestra:///x/y.json"]);
     }
+}
+
+/// Writes `text` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
 }

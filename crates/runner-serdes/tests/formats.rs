@@ -6,28 +6,10 @@ use runner_core::State;
 use runner_testkit::{Run, run_flow_with};
 use serde_json::{Value as Json, json};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-/// The folder of the formats environment (RUNNER_FORMATS_VENV, or made by
-/// scripts/formats-venv.sh).
+/// The folder of the formats environment (see runner_testkit::formats_venv).
 fn venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        if let Some(v) = std::env::var_os("RUNNER_FORMATS_VENV") {
-            return PathBuf::from(v);
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = std::process::Command::new("bash")
-            .arg(root.join("scripts/formats-venv.sh"))
-            .output()
-            .expect("scripts/formats-venv.sh runs");
-        assert!(
-            out.status.success(),
-            "scripts/formats-venv.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-    })
+    runner_testkit::formats_venv()
 }
 
 /// Runs a Python program of the environment with `args`; returns its standard output.

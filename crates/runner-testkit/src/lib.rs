@@ -832,3 +832,25 @@ pub fn peak_rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// The Python environment of the tools tests check runner against (fastavro, openpyxl,
+/// pyarrow, the AWS CLI): RUNNER_FORMATS_VENV, else made (once) by scripts/formats-venv.sh.
+pub fn formats_venv() -> &'static std::path::Path {
+    static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        if let Some(v) = std::env::var_os("RUNNER_FORMATS_VENV") {
+            return PathBuf::from(v);
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = std::process::Command::new("bash")
+            .arg(root.join("scripts/formats-venv.sh"))
+            .output()
+            .expect("scripts/formats-venv.sh runs");
+        assert!(
+            out.status.success(),
+            "scripts/formats-venv.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
