@@ -10,7 +10,8 @@ phase() {
     _phase_end
     _phase_name=$1
     _phase_start=$(date +%s)
-    printf '\n== %s\n' "$1"
+    # The free disk at each phase's start: a run that fills the disk says which phase did.
+    printf '\n== %s (%s free)\n' "$1" "$(df -h --output=avail . 2>/dev/null | tail -n 1 | tr -d ' ')"
 }
 
 _phase_end() {

@@ -4,13 +4,32 @@
 use runner_testkit::{Run, S3, run_flow_with};
 use serde_json::Value as Json;
 
-fn local_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+/// A file the flow reads as an input, in a folder of its own that goes when the test ends
+/// (the 96 MiB one included).
+struct LocalFile(std::path::PathBuf);
+
+impl std::ops::Deref for LocalFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for LocalFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn local_file(name: &str, bytes: &[u8]) -> LocalFile {
     let dir =
         std::env::temp_dir().join(format!("runner-s3-src-{}", runner_core::ids::friendly_id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
-    path
+    LocalFile(path)
 }
 
 /// A flow with FILE inputs `a` and `b` (optional), and one S3 task of `kind` with `props`.
