@@ -11,6 +11,8 @@ mod commands;
 mod contract;
 /// The runnable core tasks through the binary (storage, items, namespace files...).
 mod core_tasks;
+/// `runner deploy`, `run --server`, `kv push/pull` against a Kestra API server.
+mod deploy;
 /// Generated inputs for every parser a flow or a file reaches; the soak is `--ignored`.
 mod fuzz;
 /// The git sync tasks with the flows folder of `runner run` and `runner test`.

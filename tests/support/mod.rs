@@ -30,7 +30,7 @@ impl Sandbox {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
         cmd.args(args).current_dir(&self.dir).env("NO_COLOR", "1");
         for (k, _) in std::env::vars() {
-            if ["SECRET_", "ENV_", "RUNNER_", "AWS_"]
+            if ["SECRET_", "ENV_", "RUNNER_", "AWS_", "KESTRA_"]
                 .iter()
                 .any(|p| k.starts_with(p))
             {

@@ -33,9 +33,9 @@ pub(crate) enum Command {
     /// Run a flow file and print a summary (exit 0 on SUCCESS or WARNING, 1 on FAILED or
     /// KILLED, 3 when a Pause waits for `runner resume`)
     #[command(
-        after_help = "Examples:\n  runner run flows/hello.yaml -i name=you\n  runner run flows/postgres_to_s3.yaml --env-file .env_encoded\n  runner run --flow-id company.team.hello --flows flows --json\n  runner run flows/hello.yaml --watch"
+        after_help = "Examples:\n  runner run flows/hello.yaml -i name=you\n  runner run flows/postgres_to_s3.yaml --env-file .env_encoded\n  runner run --flow-id company.team.hello --flows flows --json\n  runner run flows/hello.yaml --watch\n  runner run flows/hello.yaml --server http://localhost:8080 --deploy -i name=you"
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Check flow files (or folders of them) without running anything
     #[command(
         after_help = "Examples:\n  runner validate flows\n  runner validate --strict flows/postgres_to_s3.yaml --env-file .env_encoded"
@@ -57,6 +57,12 @@ pub(crate) enum Command {
         #[arg(long)]
         allow_unsupported: bool,
     },
+    /// Send flows and their namespace files to a Kestra server, once every flow is valid
+    /// (nothing is sent if one is not); exit 1 when the server refuses one
+    #[command(
+        after_help = "Examples:\n  runner deploy flows --server http://localhost:8080 --dry-run\n  runner deploy flows --server http://localhost:8080 --env-file .kestra.env\n  runner deploy flows --server https://kestra.example.com --prune\n\nCredentials come from KESTRA_USER and KESTRA_PASSWORD (basic auth), or KESTRA_API_TOKEN (Kestra\nEnterprise), in the environment or an --env-file; they are never printed."
+    )]
+    Deploy(DeployArgs),
     /// Render one expression and print the result
     #[command(
         after_help = "Examples:\n  runner eval \"{{ 1 + 1 }}\"\n  runner eval --flow flows/hello.yaml \"{{ inputs.name | upper }}\"\n  runner eval --env-file .env_encoded \"{{ secret('TOKEN') | length }}\""
@@ -242,6 +248,41 @@ pub(crate) struct TestArgs {
 }
 
 #[derive(clap::Args)]
+pub(crate) struct DeployArgs {
+    /// Flow files or folders (searched recursively for .yaml and .yml files; test suites are
+    /// left out)
+    #[arg(required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// The folder of a namespace's files, `NAMESPACE=DIR` (repeatable) [default: the `_files`
+    /// folder beside each flow file, for that flow's namespace]
+    #[arg(long = "namespace-files", value_name = "NAMESPACE=DIR")]
+    pub(crate) namespace_files: Vec<String>,
+    /// Also delete the server's flows of the deployed namespaces that PATHS no longer have
+    #[arg(long)]
+    pub(crate) prune: bool,
+    /// Print what would change (created, updated with a diff, unchanged, deleted) and send
+    /// nothing
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+}
+
+/// The Kestra server a command talks to, and where its credentials are.
+#[derive(clap::Args, Clone)]
+pub(crate) struct ServerArgs {
+    /// The Kestra server's address, e.g. http://localhost:8080
+    #[arg(long, value_name = "URL")]
+    pub(crate) server: String,
+    /// The tenant (an open-source Kestra server has one: main)
+    #[arg(long, default_value = "main")]
+    pub(crate) tenant: String,
+    /// KESTRA_USER and KESTRA_PASSWORD, or KESTRA_API_TOKEN, are read from these files too
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+}
+
+#[derive(clap::Args)]
 pub(crate) struct KvArgs {
     /// The state directory [default: $RUNNER_STATE, then .runner/state]
     #[arg(long, env = "RUNNER_STATE", value_name = "DIR", global = true)]
@@ -274,6 +315,26 @@ pub(crate) enum KvCommand {
     },
     /// Remove one key (exit 1 when there was none)
     Delete { namespace: String, key: String },
+    /// Copy the local store's keys (of one namespace, or all) to a Kestra server's KV store;
+    /// values are never printed
+    #[command(
+        after_help = "Examples:\n  runner kv push company.team --server http://localhost:8080 --env-file .kestra.env"
+    )]
+    Push {
+        namespace: Option<String>,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Copy a Kestra server's keys of one namespace into the local store; values are never
+    /// printed
+    #[command(
+        after_help = "Examples:\n  runner kv pull company.team --server http://localhost:8080 --env-file .kestra.env"
+    )]
+    Pull {
+        namespace: String,
+        #[command(flatten)]
+        server: ServerArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -376,6 +437,25 @@ pub(crate) struct RunArgs {
     /// Lowest log level shown
     #[arg(long, value_enum, default_value = "info")]
     pub(crate) log_level: LogLevelArg,
+    /// Run the flow on this Kestra server instead of here: the inputs are sent, its logs
+    /// followed, the same summary and exit codes (credentials: KESTRA_USER/KESTRA_PASSWORD or
+    /// KESTRA_API_TOKEN, from the environment or --env-file)
+    #[arg(long, value_name = "URL")]
+    pub(crate) server: Option<String>,
+    /// The server's tenant (an open-source Kestra server has one: main)
+    #[arg(long, default_value = "main", requires = "server")]
+    pub(crate) tenant: String,
+    /// With --server: deploy the flow file first (created or updated), as `runner deploy`
+    #[arg(long, requires = "server")]
+    pub(crate) deploy: bool,
+    /// With --server: a label of the execution, `-l key=value` (repeatable)
+    #[arg(
+        short = 'l',
+        long = "label",
+        value_name = "KEY=VALUE",
+        requires = "server"
+    )]
+    pub(crate) labels: Vec<String>,
     /// The new execution's id (how `runner ui` knows which page to open)
     #[arg(long, hide = true, value_parser = execution_id)]
     pub(crate) execution_id: Option<String>,

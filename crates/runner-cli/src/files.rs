@@ -260,6 +260,32 @@ fn identities(given: Option<&Path>) -> Result<(PathBuf, runner_secrets::age::Ide
 /// The run's environment: the process's variables, then each `--env-file`, an age-encrypted
 /// one decrypted in memory (it never reaches the disk in clear).
 pub(crate) fn environment(env: &EnvFiles) -> Result<runner_core::Environment, String> {
+    let plains = plain_texts(env)?;
+    let texts: Vec<(&Path, &str)> = plains
+        .iter()
+        .map(|(p, t)| (p.as_path(), t.as_str()))
+        .collect();
+    runner_core::Environment::load(crate::seal::vars(), &texts).map_err(|e| e.to_string())
+}
+
+/// The value of `name`: the last `--env-file` that sets it, else the process's variables
+/// (sealed ones included). For runner's own settings, such as a Kestra server's credentials.
+pub(crate) fn setting(env: &EnvFiles, name: &str) -> Result<Option<String>, String> {
+    let mut found = None;
+    for (path, text) in plain_texts(env)? {
+        let entries = runner_secrets::env_file::parse(text.as_str())
+            .map_err(|e| format!("`{}`: {e}", path.display()))?;
+        if let Some(entry) = entries.into_iter().rev().find(|e| e.key == name) {
+            found = Some(entry.value);
+        }
+    }
+    Ok(found
+        .or_else(|| crate::seal::var(name))
+        .filter(|v| !v.is_empty()))
+}
+
+/// Each `--env-file`'s text, an age-encrypted one decrypted in memory.
+fn plain_texts(env: &EnvFiles) -> Result<Vec<(PathBuf, Plain)>, String> {
     let mut plains = Vec::with_capacity(env.env_files.len());
     let mut ids = None;
     for path in &env.env_files {
@@ -289,11 +315,7 @@ pub(crate) fn environment(env: &EnvFiles) -> Result<runner_core::Environment, St
             plains.push((path.clone(), Plain::Text(text)));
         }
     }
-    let texts: Vec<(&Path, &str)> = plains
-        .iter()
-        .map(|(p, t)| (p.as_path(), t.as_str()))
-        .collect();
-    runner_core::Environment::load(crate::seal::vars(), &texts).map_err(|e| e.to_string())
+    Ok(plains)
 }
 
 /// An env file's text: as read, or decrypted (wiped when dropped).

@@ -1,6 +1,7 @@
 //! `runner kv`: the KV store from the shell, to seed and inspect what flows keep between runs.
 
-use crate::cli::{Format, KvArgs, KvCommand};
+use crate::cli::{Format, KvArgs, KvCommand, ServerArgs};
+use crate::server::{connect, runtime};
 use crate::{exit, report};
 use runner_core::kv::{KvLookup, KvStore, KvWrite, check_key};
 use runner_kv::SqliteKv;
@@ -10,10 +11,13 @@ use std::path::PathBuf;
 pub(crate) fn kv(args: KvArgs) -> u8 {
     let dir = args.state.unwrap_or_else(|| PathBuf::from(".runner/state"));
     let namespace = match &args.command {
-        KvCommand::List { namespace, .. } => namespace.as_deref(),
+        KvCommand::List { namespace, .. } | KvCommand::Push { namespace, .. } => {
+            namespace.as_deref()
+        }
         KvCommand::Get { namespace, .. }
         | KvCommand::Set { namespace, .. }
-        | KvCommand::Delete { namespace, .. } => Some(namespace.as_str()),
+        | KvCommand::Delete { namespace, .. }
+        | KvCommand::Pull { namespace, .. } => Some(namespace.as_str()),
     };
     if let Some(ns) = namespace
         && let Err(e) = runner_core::kv::check_namespace_name(ns)
@@ -26,6 +30,8 @@ pub(crate) fn kv(args: KvArgs) -> u8 {
     };
     match args.command {
         KvCommand::List { namespace, format } => list(&store, namespace.as_deref(), format),
+        KvCommand::Push { namespace, server } => push(&store, namespace.as_deref(), &server),
+        KvCommand::Pull { namespace, server } => pull(&store, &namespace, &server),
         KvCommand::Get { namespace, key } => {
             if let Err(e) = check_key(&key) {
                 return report(e, exit::INVALID);
@@ -134,6 +140,151 @@ fn list(store: &SqliteKv, namespace: Option<&str>, format: Format) -> u8 {
         }
     };
     print(&text)
+}
+
+/// The time left before an RFC 3339 expiry, as an ISO duration (none: no expiry, or past).
+fn time_left(expires: Option<&str>) -> Option<std::time::Duration> {
+    let at: jiff::Timestamp = expires?.parse().ok()?;
+    let left = at.duration_since(jiff::Timestamp::now());
+    std::time::Duration::try_from(left)
+        .ok()
+        .filter(|d| !d.is_zero())
+}
+
+/// `runner kv push`: each live key of the local store to the server, typed as Kestra types a
+/// value it is sent (from its JSON: DATETIME, DATE and DURATION values arrive as STRING).
+fn push(store: &SqliteKv, namespace: Option<&str>, args: &ServerArgs) -> u8 {
+    let remote = match connect(&args.server, &args.tenant, &args.env) {
+        Ok(r) => r,
+        Err(e) => return report(e, exit::INVALID),
+    };
+    let keys = match store.all_keys() {
+        Ok(k) => k,
+        Err(e) => return report(e, exit::FAILED),
+    };
+    let keys: Vec<_> = keys
+        .into_iter()
+        .filter(|k| !k.expired && namespace.is_none_or(|ns| k.namespace == ns))
+        .collect();
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(e) => return report(e, exit::FAILED),
+    };
+    let mut pushed = 0;
+    let mut out = String::new();
+    for k in &keys {
+        let value = match runner_core::kv::KvRead::lookup(store, &k.namespace, &k.key, false) {
+            Ok(KvLookup::Found(v)) => v,
+            Ok(_) => continue,
+            Err(e) => return report(e, exit::FAILED),
+        };
+        let ttl = time_left(k.expires.as_deref()).map(runner_model::format_iso);
+        let sent = runtime.block_on(remote.server.kv_put(
+            &k.namespace,
+            &k.key,
+            &value,
+            ttl.as_deref(),
+        ));
+        if let Err(e) = sent {
+            let _ = crate::write_stdout(out.as_bytes());
+            return report(
+                format!(
+                    "{} (push stopped at {} {})",
+                    remote.explain(&e),
+                    k.namespace,
+                    k.key
+                ),
+                exit::FAILED,
+            );
+        }
+        pushed += 1;
+        let kind = k.kv_type.as_deref().unwrap_or("STRING");
+        let note = match kind {
+            "DATETIME" | "DATE" | "DURATION" => {
+                " (Kestra types it STRING: its API types a value from its JSON)".to_string()
+            }
+            _ => String::new(),
+        };
+        out.push_str(&format!(
+            "pushed  {}  {}  {kind}{note}\n",
+            k.namespace, k.key
+        ));
+    }
+    let _ = crate::write_stdout(out.as_bytes());
+    crate::say!(
+        "{pushed} key(s) pushed to {} (values are not shown)",
+        remote.server.address()
+    );
+    exit::SUCCESS
+}
+
+/// `runner kv pull`: the server's keys of one namespace into the local store, with their
+/// types and what is left of their TTL.
+fn pull(store: &SqliteKv, namespace: &str, args: &ServerArgs) -> u8 {
+    let remote = match connect(&args.server, &args.tenant, &args.env) {
+        Ok(r) => r,
+        Err(e) => return report(e, exit::INVALID),
+    };
+    let runtime = match runtime() {
+        Ok(r) => r,
+        Err(e) => return report(e, exit::FAILED),
+    };
+    let keys = match runtime.block_on(remote.server.kv_keys(namespace)) {
+        Ok(k) => k,
+        Err(e) => return report(remote.explain(&e), exit::FAILED),
+    };
+    let mut out = String::new();
+    let mut pulled = 0;
+    for k in keys {
+        let (kind, value) = match runtime.block_on(remote.server.kv_get(namespace, &k.key)) {
+            Ok(Some(found)) => found,
+            // Expired or deleted since the listing.
+            Ok(None) => continue,
+            Err(e) => {
+                let _ = crate::write_stdout(out.as_bytes());
+                return report(
+                    format!(
+                        "{} (pull stopped at {namespace} {})",
+                        remote.explain(&e),
+                        k.key
+                    ),
+                    exit::FAILED,
+                );
+            }
+        };
+        let value = match runner_kv::convert(&kind, value) {
+            Ok(v) => v,
+            Err(e) => {
+                return report(
+                    format!(
+                        "{namespace} {}: the server's value is not a {kind}: {e}",
+                        k.key
+                    ),
+                    exit::FAILED,
+                );
+            }
+        };
+        let write = KvWrite {
+            namespace: namespace.to_string(),
+            key: k.key.clone(),
+            value,
+            kv_type: Some(kind.clone()),
+            description: None,
+            ttl: time_left(k.expiration.as_deref()),
+            overwrite: true,
+        };
+        if let Err(e) = store.set(write) {
+            return report(e, exit::FAILED);
+        }
+        pulled += 1;
+        out.push_str(&format!("pulled  {namespace}  {}  {kind}\n", k.key));
+    }
+    let _ = crate::write_stdout(out.as_bytes());
+    crate::say!(
+        "{pulled} key(s) pulled from {} into the local store (values are not shown)",
+        remote.server.address()
+    );
+    exit::SUCCESS
 }
 
 fn print(text: &str) -> u8 {

@@ -27,6 +27,7 @@ pub(crate) use {say, say_raw};
 
 mod cli;
 mod completions;
+mod deploy;
 mod diagnostics;
 mod eval;
 mod files;
@@ -40,11 +41,13 @@ mod lsp;
 mod plugins;
 mod progress;
 mod registry;
+mod remote;
 mod resume;
 mod run;
 mod schema;
 mod seal;
 mod secrets;
+mod server;
 mod signals;
 mod summary;
 mod test;
@@ -96,7 +99,7 @@ fn dispatch(cli: cli::Cli) -> u8 {
     use cli::{Command, SecretsCommand};
     diagnostics::set_color(cli.color);
     match cli.command {
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Validate {
             paths,
             env,
@@ -104,12 +107,14 @@ fn dispatch(cli: cli::Cli) -> u8 {
             allow_unsupported,
         } => validate::validate_paths(
             &paths,
-            &env,
+            Some(&env),
             files::Gate {
                 strict,
                 allow_unsupported,
             },
+            true,
         ),
+        Command::Deploy(args) => deploy::deploy(args),
         Command::Eval {
             vars,
             flow,

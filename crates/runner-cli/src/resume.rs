@@ -61,6 +61,10 @@ fn go_on(
         progress: args.progress,
         log_format: args.log_format,
         log_level: args.log_level,
+        server: None,
+        tenant: "main".into(),
+        deploy: false,
+        labels: Vec::new(),
         execution_id: Some(args.id),
         continuing: Some(Continuing {
             folder,

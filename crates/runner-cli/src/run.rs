@@ -18,6 +18,9 @@ fn fail(message: impl std::fmt::Display) -> u8 {
 }
 
 pub(crate) fn run(args: RunArgs) -> u8 {
+    if args.server.is_some() {
+        return crate::remote::run(args);
+    }
     if !args.watch {
         return run_once(args).0;
     }

@@ -3,7 +3,7 @@
 use runner_core::{State, TaskRunSummary};
 
 /// `PT0.0123S` as `12.3ms`, `PT65.2S` as `1m05.2s`: the record keeps Kestra's ISO form.
-fn human(iso: Option<&str>) -> String {
+pub(crate) fn human(iso: Option<&str>) -> String {
     iso.and_then(runner_model::parse_duration)
         .map_or_else(|| "-".into(), runner_model::format_human)
 }
@@ -60,6 +60,27 @@ fn label(r: &TaskRunSummary) -> String {
 /// task are counted by state on one line (a ForEach of 100,000 values is one line, not
 /// 100,000).
 pub(crate) fn summary(run: &RunSummary, state: State) -> String {
+    let mut out = table(run);
+    let took = human(run.duration.as_deref());
+    if state == State::Paused {
+        out.push_str(&format!(
+            "Execution {id} of {}.{} is PAUSED: go on with `runner resume {id}` (`-i name=value` answers the Pause's onResume inputs), or end it with `runner kill {id}`\n",
+            run.namespace,
+            run.flow_id,
+            id = run.id,
+        ));
+        return out;
+    }
+    out.push_str(&format!(
+        "Execution {} of {}.{} ended {state} in {took}\n",
+        run.id, run.namespace, run.flow_id
+    ));
+    out.push_str(&flow_outputs(run.outputs.as_ref()));
+    out
+}
+
+/// The table of task runs alone (a server's execution ends with its own lines).
+pub(crate) fn table(run: &RunSummary) -> String {
     let rows: Vec<(String, String, String)> = if run.runs.len() <= ROWS {
         run.runs
             .iter()
@@ -151,21 +172,6 @@ pub(crate) fn summary(run: &RunSummary, state: State) -> String {
             format_args!("{label:<width$}  {states:<state_width$}  {duration}\n"),
         );
     }
-    let took = human(run.duration.as_deref());
-    if state == State::Paused {
-        out.push_str(&format!(
-            "Execution {id} of {}.{} is PAUSED: go on with `runner resume {id}` (`-i name=value` answers the Pause's onResume inputs), or end it with `runner kill {id}`\n",
-            run.namespace,
-            run.flow_id,
-            id = run.id,
-        ));
-        return out;
-    }
-    out.push_str(&format!(
-        "Execution {} of {}.{} ended {state} in {took}\n",
-        run.id, run.namespace, run.flow_id
-    ));
-    out.push_str(&flow_outputs(run.outputs.as_ref()));
     out
 }
 
@@ -174,7 +180,7 @@ const OUTPUT_CHARS: usize = 200;
 
 /// The flow's `outputs:` after the summary, one per line (`--json` and the record have them
 /// typed).
-fn flow_outputs(outputs: Option<&serde_json::Value>) -> String {
+pub(crate) fn flow_outputs(outputs: Option<&serde_json::Value>) -> String {
     let Some(map) = outputs
         .and_then(|o| o.as_object())
         .filter(|m| !m.is_empty())
