@@ -631,3 +631,58 @@ fn kv_push_and_pull_copy_keys_without_showing_values() {
     assert_eq!(server.violations(), Vec::<String>::new());
     assert_no_password(&server, &[&push, &pull]);
 }
+
+#[test]
+fn ctrl_c_asks_the_server_to_kill_the_execution_and_follows_it_to_killed() {
+    use std::io::BufRead;
+    let server = KestraServer::start();
+    let s = Sandbox::new();
+    s.write(
+        "flows/slow.yaml",
+        "id: slow\nnamespace: company.team\ntasks:\n  - id: wait\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: PT1H\n",
+    );
+    let mut cmd = s.cmd(&[
+        "run",
+        "flows/slow.yaml",
+        "--server",
+        &server.url(),
+        "--deploy",
+    ]);
+    cmd.env("KESTRA_USER", &server.user)
+        .env("KESTRA_PASSWORD", &server.password)
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    // Interrupted once the execution exists on the server (its line says so).
+    while !seen.contains(" created on ") {
+        let mut line = String::new();
+        assert!(err.read_line(&mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+    }
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    let all = format!("{seen}{rest}");
+    assert_eq!(status.code(), Some(1), "{all}");
+    assert!(all.contains("asked the server to kill execution"), "{all}");
+    assert!(all.contains("wait  KILLED"), "{all}");
+    assert!(all.contains("ended KILLED"), "{all}");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.starts_with("DELETE /api/v1/main/executions/") && r.ends_with("/kill")),
+        "{:?}",
+        server.requests()
+    );
+    assert_eq!(server.violations(), Vec::<String>::new());
+}

@@ -120,6 +120,11 @@ fn local_flow(args: &RunArgs) -> Result<Option<Target>, u8> {
 }
 
 async fn run_there(remote: &Remote, args: RunArgs) -> u8 {
+    // Listened for from here, so a Ctrl-C as soon as the execution exists is not lost.
+    let mut interrupts = match crate::signals::Interrupts::install() {
+        Ok(i) => i,
+        Err(e) => return report(format!("cannot listen for Ctrl-C: {e}"), exit::FAILED),
+    };
     let target = match local_flow(&args) {
         Ok(Some(t)) => t,
         Ok(None) => {
@@ -274,7 +279,7 @@ async fn run_there(remote: &Remote, args: RunArgs) -> u8 {
         id.clone(),
         printer.clone(),
     ));
-    let last = follow(remote, &id, &flow).await;
+    let last = follow(remote, &id, &flow, &mut interrupts).await;
     logs.abort();
     let last = match last {
         Ok(e) => e,
@@ -351,10 +356,15 @@ fn inputs(args: &RunArgs, flow: &Json) -> Result<Vec<(String, InputValue)>, Stri
     Ok(out)
 }
 
-/// Follows the execution to its end, or to a Pause that waits for a person; Ctrl-C asks the
-/// server to kill it (a second Ctrl-C stops following).
-async fn follow(remote: &Remote, id: &str, flow: &Json) -> Result<Json, ApiError> {
-    let mut interrupts = 0;
+/// Follows the execution to its end, or to a Pause that waits for a person; Ctrl-C (or
+/// SIGTERM, SIGHUP, SIGQUIT) asks the server to kill it, a second one stops following.
+async fn follow(
+    remote: &Remote,
+    id: &str,
+    flow: &Json,
+    interrupts: &mut crate::signals::Interrupts,
+) -> Result<Json, ApiError> {
+    let mut asked = 0;
     let mut last = Json::Null;
     let settled = |e: &Json| {
         let state = e["state"]["current"].as_str().unwrap_or_default();
@@ -376,9 +386,9 @@ async fn follow(remote: &Remote, id: &str, flow: &Json) -> Result<Json, ApiError
                     // Ended or dropped without its end: ask instead.
                     Ok(None) | Err(_) => break,
                 },
-                _ = tokio::signal::ctrl_c() => {
-                    interrupts += 1;
-                    if interrupts > 1 {
+                _ = interrupts.next() => {
+                    asked += 1;
+                    if asked > 1 {
                         return remote.server.execution(id).await;
                     }
                     kill(remote, id).await;
@@ -393,9 +403,9 @@ async fn follow(remote: &Remote, id: &str, flow: &Json) -> Result<Json, ApiError
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = tokio::signal::ctrl_c() => {
-                interrupts += 1;
-                if interrupts > 1 {
+            _ = interrupts.next() => {
+                asked += 1;
+                if asked > 1 {
                     return Ok(execution);
                 }
                 kill(remote, id).await;

@@ -445,14 +445,26 @@ impl Server {
         }
     }
 
-    /// Asks the server to kill the execution (and its subflows' executions).
+    /// Asks the server to kill the execution (and its subflows' executions): Kestra 0.24 to
+    /// 1.3's path, else 2.x's (`/actions/kill`) when that one is not found.
     pub async fn kill(&self, id: &str) -> Result<(), ApiError> {
-        let request = self.request(
-            reqwest::Method::DELETE,
-            self.url(&["executions", id, "kill"]),
-        );
         let what = format!("the execution {id}");
-        self.send(request, Some(&what), false).await.map(drop)
+        let url = self.url(&["executions", id, "kill"]);
+        match self
+            .send(
+                self.request(reqwest::Method::DELETE, url),
+                Some(&what),
+                false,
+            )
+            .await
+        {
+            Err(ApiError::NotFound { .. }) => {
+                let url = self.url(&["executions", id, "actions", "kill"]);
+                let request = self.request(reqwest::Method::DELETE, url);
+                self.send(request, Some(&what), false).await.map(drop)
+            }
+            other => other.map(drop),
+        }
     }
 
     /// The KV keys of one namespace.

@@ -36,8 +36,9 @@ pub struct ReceivedFile {
 }
 
 /// An execution: what the follow stream shows while it runs, where it ends, its logs, and
-/// the inputs it was given.
-#[derive(Clone, Debug)]
+/// the inputs it was given. One with a Sleep task runs until it is killed: its followers
+/// are told then.
+#[derive(Debug)]
 pub struct StoredExecution {
     pub running: Json,
     pub last: Json,
@@ -45,6 +46,7 @@ pub struct StoredExecution {
     pub text_inputs: BTreeMap<String, String>,
     pub file_inputs: BTreeMap<String, ReceivedFile>,
     pub labels: Vec<String>,
+    followers: Vec<tokio::sync::mpsc::UnboundedSender<Bytes>>,
 }
 
 /// What the server holds; tests read and seed it through [`KestraServer::state`].
@@ -166,6 +168,8 @@ impl KestraServer {
 pub struct Reply {
     frames: VecDeque<Bytes>,
     keep_open: bool,
+    /// Frames that come later (a follower of a running execution); ends when dropped.
+    live: Option<tokio::sync::mpsc::UnboundedReceiver<Bytes>>,
 }
 
 impl hyper::body::Body for Reply {
@@ -173,12 +177,18 @@ impl hyper::body::Body for Reply {
     type Error = Infallible;
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        match self.frames.pop_front() {
-            Some(b) => Poll::Ready(Some(Ok(Frame::data(b)))),
-            None if self.keep_open => Poll::Pending,
-            None => Poll::Ready(None),
+        if let Some(b) = self.frames.pop_front() {
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        if let Some(live) = &mut self.live {
+            return live.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))));
+        }
+        if self.keep_open {
+            Poll::Pending
+        } else {
+            Poll::Ready(None)
         }
     }
 }
@@ -192,6 +202,7 @@ fn answer(status: u16, content_type: &str, body: Vec<u8>) -> Response {
         .body(Reply {
             frames: VecDeque::from([Bytes::from(body)]),
             keep_open: false,
+            live: None,
         })
         .unwrap()
 }
@@ -206,6 +217,7 @@ fn empty(status: u16) -> Response {
         .body(Reply {
             frames: VecDeque::new(),
             keep_open: false,
+            live: None,
         })
         .unwrap()
 }
@@ -223,13 +235,21 @@ fn error(status: u16, path: &str, message: &str, errors: &[(&str, &str)]) -> Res
 fn events(kind_and_data: Vec<(&str, Json)>, keep_open: bool) -> Response {
     let frames = kind_and_data
         .into_iter()
-        .map(|(id, data)| Bytes::from(format!("id:{id}\ndata:{data}\n\n")))
+        .map(|(id, data)| event(id, &data))
         .collect();
     hyper::Response::builder()
         .status(200)
         .header("content-type", "text/event-stream")
-        .body(Reply { frames, keep_open })
+        .body(Reply {
+            frames,
+            keep_open,
+            live: None,
+        })
         .unwrap()
+}
+
+fn event(kind: &str, data: &Json) -> Bytes {
+    Bytes::from(format!("id:{kind}\ndata:{data}\n\n"))
 }
 
 /// The contract's operation a request is, with the path's parameters.
@@ -767,7 +787,20 @@ fn operation(
             Some(e) => json_answer(&e.last),
             None => error(404, path, "Not Found", &[]),
         },
-        "followExecution" => match st.executions.get(param(m, "executionId")) {
+        "followExecution" => match st.executions.get_mut(param(m, "executionId")) {
+            Some(e) if e.last["state"]["current"] == "RUNNING" => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                e.followers.push(tx);
+                let mut reply = events(
+                    vec![
+                        ("start", json!({"id": param(m, "executionId")})),
+                        ("progress", e.running.clone()),
+                    ],
+                    false,
+                );
+                reply.body_mut().live = Some(rx);
+                reply
+            }
             Some(e) => {
                 let id = param(m, "executionId");
                 let state = e.last["state"]["current"].as_str().unwrap_or_default();
@@ -817,6 +850,15 @@ fn operation(
                     );
                 }
                 e.last["state"]["current"] = json!("KILLED");
+                for run in e.last["taskRunList"].as_array_mut().into_iter().flatten() {
+                    if run["state"]["current"] == "RUNNING" {
+                        run["state"]["current"] = json!("KILLED");
+                    }
+                }
+                // Kestra's follow stream ends with the execution.
+                for follower in e.followers.drain(..) {
+                    let _ = follower.send(event("end", &e.last));
+                }
                 empty(202)
             }
             None => error(404, path, "Not Found", &[]),
@@ -1005,6 +1047,9 @@ fn create_execution(
         } else if kind.ends_with(".Pause") {
             outcome = "PAUSED";
             "PAUSED"
+        } else if kind.ends_with(".Sleep") {
+            outcome = "RUNNING";
+            "RUNNING"
         } else {
             "SUCCESS"
         };
@@ -1042,6 +1087,7 @@ fn create_execution(
             text_inputs,
             file_inputs,
             labels,
+            followers: Vec::new(),
         },
     );
     let mut answer = created;
