@@ -71,6 +71,11 @@ fn project() -> Sandbox {
     s.write("flows/hello.yaml", HELLO);
     s.write("flows/etl.yaml", ETL);
     s.write("flows/_files/scripts/etl.py", "print('etl')\n");
+    // YAML among the namespace files is a file, not a flow.
+    s.write(
+        "flows/_files/dbt/dbt_project.yml",
+        "name: shop\nprofile: shop\n",
+    );
     s.write("flows/tests/hello_test.yaml", SUITE);
     s
 }
@@ -104,7 +109,7 @@ fn deploy_creates_then_updates_only_what_changed_and_prunes_when_asked() {
         !stdout.contains("hello_test"),
         "test suites are not flows: {stdout}"
     );
-    assert!(dry.stderr().contains("2 flow(s) created, 0 updated, 0 unchanged; 1 namespace file(s) uploaded, 0 unchanged (nothing was sent)"), "{}", dry.stderr());
+    assert!(dry.stderr().contains("2 flow(s) would be created, 0 updated, 0 unchanged; 2 namespace file(s) would be uploaded, 0 unchanged (nothing was sent)"), "{}", dry.stderr());
     assert!(server.state().flows.is_empty() && server.state().files.is_empty());
     assert!(
         server.requests().iter().all(|r| r.starts_with("GET ")),
@@ -685,4 +690,236 @@ fn ctrl_c_asks_the_server_to_kill_the_execution_and_follows_it_to_killed() {
         server.requests()
     );
     assert_eq!(server.violations(), Vec::<String>::new());
+}
+
+#[test]
+fn what_kestra_has_and_runner_lacks_still_deploys_and_files_go_as_files() {
+    let server = KestraServer::start();
+    let url = server.url();
+    let s = project();
+    // Two flows in one file, one of a plugin runner does not run: the server judges it.
+    s.write(
+        "flows/pair.yaml",
+        "id: first\nnamespace: company.data\ntasks:\n  - id: q\n    type: io.kestra.plugin.gcp.bigquery.Query\n    sql: select 1\n---\n# the second\nid: second\nnamespace: company.data\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: two\n",
+    );
+    s.write("flows/_files/archive.zip", "PK-not-really");
+    s.write("extra/readme.txt", "from --namespace-files\n");
+    let out = with_login(
+        &s,
+        &server,
+        &[
+            "deploy",
+            "flows",
+            "--server",
+            &url,
+            "--namespace-files",
+            "company.data=extra",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    {
+        let st = server.state();
+        let first = &st.flows[&("company.data".to_string(), "first".to_string())].source;
+        assert!(
+            first.starts_with("id: first") && !first.contains("second"),
+            "{first}"
+        );
+        let second = &st.flows[&("company.data".to_string(), "second".to_string())].source;
+        assert!(second.starts_with("# the second\nid: second"), "{second}");
+        let file = |ns: &str, p: &str| st.files.get(&(ns.to_string(), p.to_string())).cloned();
+        assert_eq!(
+            file("company.team", "/archive.zip").as_deref(),
+            Some(&b"PK-not-really"[..]),
+            "stored, not unpacked"
+        );
+        assert_eq!(
+            file("company.team", "/dbt/dbt_project.yml").as_deref(),
+            Some(&b"name: shop\nprofile: shop\n"[..])
+        );
+        assert_eq!(
+            file("company.data", "/readme.txt").as_deref(),
+            Some(&b"from --namespace-files\n"[..])
+        );
+        assert_eq!(st.flows.len(), 4, "{:?}", st.flows.keys());
+    }
+    // Deployed again: nothing changes, the files compared by content (flows/_files is the
+    // files of both namespaces whose flows are beside it, as `runner run` reads them).
+    let again = with_login(
+        &s,
+        &server,
+        &[
+            "deploy",
+            "flows",
+            "--server",
+            &url,
+            "--namespace-files",
+            "company.data=extra",
+        ],
+    );
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert!(
+        again.stderr().contains(
+            "0 flow(s) created, 0 updated, 4 unchanged; 0 namespace file(s) uploaded, 7 unchanged"
+        ),
+        "{}",
+        again.stderr()
+    );
+    // --prune takes folders only: a file alone would delete its namespace's other flows.
+    let prune = with_login(
+        &s,
+        &server,
+        &["deploy", "flows/hello.yaml", "--server", &url, "--prune"],
+    );
+    assert_eq!(prune.code(), 2);
+    assert!(
+        prune.stderr().contains(
+            "--prune deletes the server's flows that the paths do not have, so it takes folders"
+        ),
+        "{}",
+        prune.stderr()
+    );
+    assert_eq!(server.violations(), Vec::<String>::new());
+}
+
+#[test]
+fn an_old_or_absent_kestra_and_a_forbidden_user_are_said_before_anything_is_sent() {
+    let server = KestraServer::start();
+    let url = server.url();
+    let s = project();
+    server.state().version = Some("0.22.6".into());
+    let old = with_login(&s, &server, &["deploy", "flows", "--server", &url]);
+    assert_eq!(old.code(), 1);
+    assert!(
+        old.stderr()
+            .contains("is Kestra 0.22.6: runner speaks the API of Kestra 0.24 and later"),
+        "{}",
+        old.stderr()
+    );
+    assert_eq!(
+        server.requests(),
+        ["GET /api/v1/configs"],
+        "nothing else was asked"
+    );
+    server.state().version = None;
+    let forbidden = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("{}:{}", server.user, server.password)
+        )
+    );
+    server.state().forbidden.push(forbidden);
+    let denied = with_login(
+        &s,
+        &server,
+        &["kv", "pull", "company.team", "--server", &url],
+    );
+    assert_eq!(denied.code(), 1);
+    assert!(
+        denied
+            .stderr()
+            .contains("knows the credentials but does not allow this (403)"),
+        "{}",
+        denied.stderr()
+    );
+    let wrong_path = with_login(
+        &s,
+        &server,
+        &[
+            "run",
+            "flows/hello.yaml",
+            "--server",
+            &format!("{url}/not-kestra"),
+            "-i",
+            "name=x",
+        ],
+    );
+    assert_eq!(wrong_path.code(), 1);
+    assert!(
+        wrong_path
+            .stderr()
+            .contains("has no Kestra API (GET /api/v1/configs is not found)"),
+        "{}",
+        wrong_path.stderr()
+    );
+    assert_no_password(&server, &[&old, &denied, &wrong_path]);
+}
+
+#[test]
+fn a_follow_stream_that_drops_is_replaced_by_asking_and_zip_inputs_keep_their_name() {
+    let server = KestraServer::start();
+    let url = server.url();
+    let s = project();
+    s.write("data.zip", "zip bytes");
+    server.state().drop_follow = true;
+    let out = with_login(
+        &s,
+        &server,
+        &[
+            "run",
+            "flows/hello.yaml",
+            "--server",
+            &url,
+            "--deploy",
+            "-i",
+            "name=Ada",
+            "-i",
+            "data=data.zip",
+        ],
+    );
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert!(out.stderr().contains("ended SUCCESS"), "{}", out.stderr());
+    assert_eq!(
+        out.stderr().matches("[greet] Hello, Ada!").count(),
+        1,
+        "{}",
+        out.stderr()
+    );
+    let st = server.state();
+    let e = st.executions.values().next().unwrap();
+    assert_eq!(e.file_inputs["data"].file_name, "data.zip");
+    assert!(
+        st.requests
+            .iter()
+            .any(|r| r.starts_with("GET /api/v1/main/executions/") && !r.ends_with("/follow")),
+        "{:?}",
+        st.requests
+    );
+}
+
+#[test]
+fn kestra_dates_and_datetimes_pull_with_their_types() {
+    let server = KestraServer::start();
+    let s = Sandbox::new();
+    {
+        let mut st = server.state();
+        st.kv.insert(
+            ("company.team".into(), "day".into()),
+            ("DATE".into(), json!("2024-05-01"), None),
+        );
+        st.kv.insert(
+            ("company.team".into(), "at".into()),
+            ("DATETIME".into(), json!("2024-05-01T10:00:00Z"), None),
+        );
+    }
+    let pull = with_login(
+        &s,
+        &server,
+        &["kv", "pull", "company.team", "--server", &server.url()],
+    );
+    assert_eq!(pull.code(), 0, "{}", pull.stderr());
+    assert!(
+        pull.stdout().contains("pulled  company.team  day  DATE"),
+        "{}",
+        pull.stdout()
+    );
+    assert_eq!(
+        s.run(&["kv", "get", "company.team", "day"]).stdout(),
+        "\"2024-05-01\"\n"
+    );
+    let listed = s.run(&["kv", "list", "company.team"]).stdout();
+    assert!(
+        listed.contains("day  DATE") && listed.contains("at  DATETIME"),
+        "{listed}"
+    );
 }

@@ -17,17 +17,18 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 /// One flow to deploy: where it is written and its own YAML text.
-struct LocalFlow {
-    namespace: String,
-    id: String,
-    file: PathBuf,
-    text: Rc<Source>,
-    doc: Node,
-    source: String,
+pub(crate) struct LocalFlow {
+    pub(crate) namespace: String,
+    pub(crate) id: String,
+    pub(crate) file: PathBuf,
+    pub(crate) text: Rc<Source>,
+    pub(crate) doc: Node,
+    /// The flow's own document, as the server keeps it.
+    pub(crate) source: String,
 }
 
 impl LocalFlow {
-    fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         format!("{}.{}", self.namespace, self.id)
     }
 }
@@ -40,13 +41,26 @@ struct LocalFile {
 }
 
 pub(crate) fn deploy(args: DeployArgs) -> u8 {
+    // Plugins runner lacks are the server's to judge (it answers for each flow); everything
+    // else is checked as `validate --strict` does.
     let gate = Gate {
         strict: true,
-        allow_unsupported: false,
+        allow_unsupported: true,
     };
+    if args.prune
+        && let Some(file) = args.paths.iter().find(|p| !p.is_dir())
+    {
+        return report(
+            format!(
+                "--prune deletes the server's flows that the paths do not have, so it takes folders: `{}` is a file",
+                file.display()
+            ),
+            exit::INVALID,
+        );
+    }
     if crate::validate::validate_paths(&args.paths, None, gate, false) != exit::SUCCESS {
         return report(
-            "nothing was deployed: fix the problems above first (`runner validate --strict` shows them)",
+            "nothing was deployed: fix the problems above first (`runner validate --strict --allow-unsupported` shows them)",
             exit::INVALID,
         );
     }
@@ -69,7 +83,12 @@ pub(crate) fn deploy(args: DeployArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return report(e, exit::FAILED),
     };
-    runtime.block_on(send(&remote, &flows, &files, args.prune, args.dry_run))
+    runtime.block_on(async {
+        if let Err(e) = remote.check().await {
+            return report(e, exit::FAILED);
+        }
+        send(&remote, &flows, &files, args.prune, args.dry_run).await
+    })
 }
 
 /// What happened, counted for the last line.
@@ -84,6 +103,48 @@ struct Tally {
     same_files: usize,
 }
 
+/// What a line says was done: "created" or, in a dry run, "would create".
+fn done(dry_run: bool, verb: &str) -> String {
+    match (dry_run, verb.ends_with('e')) {
+        (true, _) => format!("would {verb}"),
+        (false, true) => format!("{verb}d"),
+        (false, false) => format!("{verb}ed"),
+    }
+}
+
+/// Where the server's flow is, compared with the local one.
+pub(crate) enum Compared {
+    Missing,
+    Same(runner_kestra::RemoteFlow),
+    Different(runner_kestra::RemoteFlow),
+}
+
+pub(crate) async fn compare(remote: &Remote, flow: &LocalFlow) -> Result<Compared, ApiError> {
+    Ok(match remote.server.flow(&flow.namespace, &flow.id).await? {
+        None => Compared::Missing,
+        Some(f) if same_text(f.source.as_deref(), &flow.source) => Compared::Same(f),
+        Some(f) => Compared::Different(f),
+    })
+}
+
+/// Creates or updates the flow as compared; the server's flow after.
+pub(crate) async fn put(
+    remote: &Remote,
+    flow: &LocalFlow,
+    compared: &Compared,
+) -> Result<runner_kestra::RemoteFlow, ApiError> {
+    match compared {
+        Compared::Missing => remote.server.create_flow(&flow.source).await,
+        Compared::Same(f) => Ok(f.clone()),
+        Compared::Different(_) => {
+            remote
+                .server
+                .update_flow(&flow.namespace, &flow.id, &flow.source)
+                .await
+        }
+    }
+}
+
 async fn send(
     remote: &Remote,
     flows: &[LocalFlow],
@@ -93,102 +154,22 @@ async fn send(
 ) -> u8 {
     let mut tally = Tally::default();
     let mut out = String::new();
-    let would = |verb: &str| match (dry_run, verb.ends_with('e')) {
-        (true, _) => format!("would {verb}"),
-        (false, true) => format!("{verb}d"),
-        (false, false) => format!("{verb}ed"),
-    };
-    for flow in flows {
-        let shown = flow.file.display();
-        let existing = match remote.server.flow(&flow.namespace, &flow.id).await {
-            Ok(f) => f,
-            Err(e) => return stop(remote, &e, &out),
-        };
-        let (verb, current, sent) = match existing {
-            None if dry_run => {
-                let _ = writeln!(out, "{:<15} {}  ({shown})", would("create"), flow.name());
-                tally.created += 1;
-                continue;
-            }
-            None => (
-                "created",
-                None,
-                remote.server.create_flow(&flow.source).await,
-            ),
-            Some(current) if same_text(current.source.as_deref(), &flow.source) => {
-                let _ = writeln!(out, "{:<15} {}  ({shown})", "unchanged", flow.name());
-                tally.unchanged += 1;
-                continue;
-            }
-            Some(current) if dry_run => {
-                let revision = current
-                    .revision
-                    .map(|r| format!(", revision {r} on the server"))
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "{:<15} {}  ({shown}{revision})",
-                    would("update"),
-                    flow.name()
+    // Files first: a flow that starts (a trigger) as soon as it lands finds its scripts.
+    let mut existing_files: BTreeMap<&str, BTreeMap<String, Option<u64>>> = BTreeMap::new();
+    for file in files {
+        if existing_files.contains_key(file.namespace.as_str()) {
+            continue;
+        }
+        match remote.server.namespace_files(&file.namespace).await {
+            Ok(list) => {
+                existing_files.insert(
+                    &file.namespace,
+                    list.into_iter().map(|f| (f.path, f.size)).collect(),
                 );
-                tally.updated += 1;
-                out.push_str(&diff(
-                    current.source.as_deref().unwrap_or_default(),
-                    &flow.source,
-                    &flow.file,
-                ));
-                continue;
-            }
-            Some(current) => (
-                "updated",
-                current.revision,
-                remote
-                    .server
-                    .update_flow(&flow.namespace, &flow.id, &flow.source)
-                    .await,
-            ),
-        };
-        match sent {
-            Ok(now) => {
-                let revision = match (current, now.revision) {
-                    (Some(before), Some(after)) => format!(", revision {before} -> {after}"),
-                    (None, Some(after)) => format!(", revision {after}"),
-                    _ => String::new(),
-                };
-                let _ = writeln!(out, "{verb:<15} {}  ({shown}{revision})", flow.name());
-                if verb == "created" {
-                    tally.created += 1;
-                } else {
-                    tally.updated += 1;
-                }
-            }
-            Err(e @ ApiError::Refused { .. }) => {
-                // Said where the flow is written; the others still go.
-                print_out(&mut out);
-                show_refusal(remote, &e, Some(&flow.doc), &flow.file, &flow.text);
-                tally.refused += 1;
             }
             Err(e) => return stop(remote, &e, &out),
         }
     }
-    let existing_files = {
-        let mut by_namespace: BTreeMap<&str, BTreeMap<String, Option<u64>>> = BTreeMap::new();
-        for file in files {
-            if by_namespace.contains_key(file.namespace.as_str()) {
-                continue;
-            }
-            match remote.server.namespace_files(&file.namespace).await {
-                Ok(list) => {
-                    by_namespace.insert(
-                        &file.namespace,
-                        list.into_iter().map(|f| (f.path, f.size)).collect(),
-                    );
-                }
-                Err(e) => return stop(remote, &e, &out),
-            }
-        }
-        by_namespace
-    };
     for file in files {
         let size = std::fs::metadata(&file.disk).map(|m| m.len()).ok();
         let on_server = existing_files
@@ -210,24 +191,83 @@ async fn send(
             tally.same_files += 1;
             continue;
         }
+        if !dry_run
+            && let Err(e) = remote
+                .server
+                .upload_file(&file.namespace, &file.path, &file.disk)
+                .await
+        {
+            return stop(remote, &e, &out);
+        }
         let _ = writeln!(
             out,
             "{:<15} {} {}  ({})",
-            would("upload"),
+            done(dry_run, "upload"),
             file.namespace,
             file.path,
             file.disk.display()
         );
         tally.uploaded += 1;
+    }
+    for flow in flows {
+        let shown = flow.file.display();
+        let compared = match compare(remote, flow).await {
+            Ok(c) => c,
+            Err(e) => return stop(remote, &e, &out),
+        };
+        let (verb, before) = match &compared {
+            Compared::Same(_) => {
+                let _ = writeln!(out, "{:<15} {}  ({shown})", "unchanged", flow.name());
+                tally.unchanged += 1;
+                continue;
+            }
+            Compared::Missing => ("create", None),
+            Compared::Different(f) => ("update", f.revision),
+        };
         if dry_run {
+            let revision = before
+                .map(|r| format!(", revision {r} on the server"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{:<15} {}  ({shown}{revision})",
+                done(true, verb),
+                flow.name()
+            );
+            if let Compared::Different(f) = &compared {
+                let theirs = f.source.as_deref().unwrap_or_default();
+                out.push_str(&remote.mask(&diff(theirs, &flow.source, &flow.file)));
+                tally.updated += 1;
+            } else {
+                tally.created += 1;
+            }
             continue;
         }
-        match remote
-            .server
-            .upload_file(&file.namespace, &file.path, &file.disk)
-            .await
-        {
-            Ok(()) => {}
+        match put(remote, flow, &compared).await {
+            Ok(now) => {
+                let revision = match (before, now.revision) {
+                    (Some(b), Some(a)) => format!(", revision {b} -> {a}"),
+                    (None, Some(a)) => format!(", revision {a}"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<15} {}  ({shown}{revision})",
+                    done(false, verb),
+                    flow.name()
+                );
+                if verb == "create" {
+                    tally.created += 1;
+                } else {
+                    tally.updated += 1;
+                }
+            }
+            Err(e @ ApiError::Refused { .. }) => {
+                // Said where the flow is written; the others still go.
+                print_out(&mut out);
+                show_refusal(remote, &e, Some(&flow.doc), &flow.file, &flow.text);
+                tally.refused += 1;
+            }
             Err(e) => return stop(remote, &e, &out),
         }
     }
@@ -246,38 +286,49 @@ async fn send(
                 .iter()
                 .filter(|id| !mine.contains(&(namespace, id.as_str())))
             {
-                let _ = writeln!(
-                    out,
-                    "{:<15} {namespace}.{id}  (not under the paths given)",
-                    would("delete")
-                );
-                tally.deleted += 1;
                 if !dry_run && let Err(e) = remote.server.delete_flow(namespace, id).await {
                     return stop(remote, &e, &out);
                 }
+                let _ = writeln!(
+                    out,
+                    "{:<15} {namespace}.{id}  (not under the paths given)",
+                    done(dry_run, "delete")
+                );
+                tally.deleted += 1;
             }
         }
     }
     print_out(&mut out);
-    let mut last = format!(
-        "{} {}: {} flow(s) created, {} updated, {} unchanged",
-        if dry_run {
-            "dry run against"
-        } else {
-            "deployed to"
-        },
-        remote.server.address(),
-        tally.created,
-        tally.updated,
-        tally.unchanged
-    );
+    let mut last = if dry_run {
+        format!(
+            "dry run against {}: {} flow(s) would be created, {} updated, {} unchanged",
+            remote.server.address(),
+            tally.created,
+            tally.updated,
+            tally.unchanged
+        )
+    } else {
+        format!(
+            "deployed to {}: {} flow(s) created, {} updated, {} unchanged",
+            remote.server.address(),
+            tally.created,
+            tally.updated,
+            tally.unchanged
+        )
+    };
     if prune {
         let _ = write!(last, ", {} deleted", tally.deleted);
     }
     let _ = write!(
         last,
-        "; {} namespace file(s) uploaded, {} unchanged",
-        tally.uploaded, tally.same_files
+        "; {} namespace file(s) {}, {} unchanged",
+        tally.uploaded,
+        if dry_run {
+            "would be uploaded"
+        } else {
+            "uploaded"
+        },
+        tally.same_files
     );
     if dry_run {
         last.push_str(" (nothing was sent)");
@@ -314,7 +365,7 @@ fn print_out(out: &mut String) {
     out.clear();
 }
 
-/// The same flow text, but for a newline at its end (Kestra keeps what it was sent).
+/// The same flow text, but for white space at its end (Kestra keeps what it was sent).
 fn same_text(server: Option<&str>, local: &str) -> bool {
     server.is_some_and(|s| s.trim_end() == local.trim_end())
 }
@@ -335,7 +386,7 @@ fn diff(server: &str, local: &str, file: &Path) -> String {
 }
 
 /// Every flow under `paths` (test suites left out), with the YAML text of its own document.
-fn local_flows(paths: &[PathBuf]) -> Result<Vec<LocalFlow>, String> {
+pub(crate) fn local_flows(paths: &[PathBuf]) -> Result<Vec<LocalFlow>, String> {
     let mut flows: Vec<LocalFlow> = Vec::new();
     for path in files::collect(paths)? {
         let file = files::read(&path)?;

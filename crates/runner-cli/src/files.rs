@@ -114,7 +114,9 @@ fn walk(root: &Path, root_meta: &std::fs::Metadata, out: &mut Vec<PathBuf>) -> s
             };
             let kind = meta.file_type();
             if kind.is_dir() {
-                if same_device(&meta, root_meta) {
+                // A flow's namespace files (`_files`, as `run` reads them) are not flows, even
+                // when they are YAML (a dbt project, a config).
+                if same_device(&meta, root_meta) && !p.ends_with("_files") {
                     todo.push(p);
                 }
             } else if !p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
@@ -268,20 +270,25 @@ pub(crate) fn environment(env: &EnvFiles) -> Result<runner_core::Environment, St
     runner_core::Environment::load(crate::seal::vars(), &texts).map_err(|e| e.to_string())
 }
 
-/// The value of `name`: the last `--env-file` that sets it, else the process's variables
-/// (sealed ones included). For runner's own settings, such as a Kestra server's credentials.
-pub(crate) fn setting(env: &EnvFiles, name: &str) -> Result<Option<String>, String> {
-    let mut found = None;
+/// The values of `names`, in order: each from the last `--env-file` that sets it, else the
+/// process's variables (sealed ones included). For runner's own settings, such as a Kestra
+/// server's credentials; the files are read (and decrypted) once.
+pub(crate) fn settings(env: &EnvFiles, names: &[&str]) -> Result<Vec<Option<String>>, String> {
+    let mut found: Vec<Option<String>> = vec![None; names.len()];
     for (path, text) in plain_texts(env)? {
         let entries = runner_secrets::env_file::parse(text.as_str())
             .map_err(|e| format!("`{}`: {e}", path.display()))?;
-        if let Some(entry) = entries.into_iter().rev().find(|e| e.key == name) {
-            found = Some(entry.value);
+        for entry in entries {
+            if let Some(i) = names.iter().position(|n| *n == entry.key) {
+                found[i] = Some(entry.value);
+            }
         }
     }
     Ok(found
-        .or_else(|| crate::seal::var(name))
-        .filter(|v| !v.is_empty()))
+        .into_iter()
+        .zip(names)
+        .map(|(v, n)| v.or_else(|| crate::seal::var(n)).filter(|v| !v.is_empty()))
+        .collect())
 }
 
 /// Each `--env-file`'s text, an age-encrypted one decrypted in memory.

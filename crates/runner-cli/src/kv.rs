@@ -170,6 +170,9 @@ fn push(store: &SqliteKv, namespace: Option<&str>, args: &ServerArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return report(e, exit::FAILED),
     };
+    if let Err(e) = runtime.block_on(remote.check()) {
+        return report(e, exit::FAILED);
+    }
     let mut pushed = 0;
     let mut out = String::new();
     for k in &keys {
@@ -229,13 +232,25 @@ fn pull(store: &SqliteKv, namespace: &str, args: &ServerArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return report(e, exit::FAILED),
     };
-    let keys = match runtime.block_on(remote.server.kv_keys(namespace)) {
+    if let Err(e) = runtime.block_on(remote.check()) {
+        return report(e, exit::FAILED);
+    }
+    let keys = match runtime.block_on(remote.server.kv_entries(namespace)) {
         Ok(k) => k,
         Err(e) => return report(remote.explain(&e), exit::FAILED),
     };
     let mut out = String::new();
     let mut pulled = 0;
     for k in keys {
+        // A key the server names is printed and stored: it must be one (no escapes).
+        if check_key(&k.key).is_err() {
+            return report(
+                format!(
+                    "the server lists a key of {namespace} that is not a KV key name; pull stopped"
+                ),
+                exit::FAILED,
+            );
+        }
         let (kind, value) = match runtime.block_on(remote.server.kv_get(namespace, &k.key)) {
             Ok(Some(found)) => found,
             // Expired or deleted since the listing.
@@ -252,12 +267,19 @@ fn pull(store: &SqliteKv, namespace: &str, args: &ServerArgs) -> u8 {
                 );
             }
         };
-        let value = match runner_kv::convert(&kind, value) {
+        // Kestra's DATE values are days (`2024-05-01`), kept as the server sends them.
+        let plain_day = kind == "DATE"
+            && value
+                .as_str()
+                .is_some_and(|d| d.parse::<jiff::civil::Date>().is_ok());
+        let value = match runner_kv::convert(&kind, value.clone()) {
             Ok(v) => v,
-            Err(e) => {
+            Err(_) if plain_day => value,
+            // The value is not said: pulled values are never printed.
+            Err(_) => {
                 return report(
                     format!(
-                        "{namespace} {}: the server's value is not a {kind}: {e}",
+                        "{namespace} {}: the server's {kind} value cannot be read as one; pull stopped",
                         k.key
                     ),
                     exit::FAILED,
@@ -270,7 +292,7 @@ fn pull(store: &SqliteKv, namespace: &str, args: &ServerArgs) -> u8 {
             value,
             kv_type: Some(kind.clone()),
             description: None,
-            ttl: time_left(k.expiration.as_deref()),
+            ttl: time_left(k.expiration_date.as_deref()),
             overwrite: true,
         };
         if let Err(e) = store.set(write) {

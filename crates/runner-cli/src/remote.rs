@@ -5,31 +5,26 @@
 //! kill the execution.
 
 use crate::cli::{LogFormatArg, LogLevelArg, RunArgs};
-use crate::diagnostics::Style;
+use crate::deploy::{Compared, LocalFlow, compare, local_flows, put};
 use crate::files;
 use crate::server::{Remote, connect, runtime, show_refusal};
+use crate::signals::Interrupts;
 use crate::summary::RunSummary;
 use crate::{exit, report};
 use runner_core::{State, TaskRunSummary};
 use runner_kestra::{ApiError, InputValue, is_terminal};
-use runner_template::Renderer;
 use serde_json::Value as Json;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The flow to run: its name, its YAML (parsed, for its inputs' types and its Pauses), and
-/// the local file when there is one.
-struct Target {
+/// the local flow when there is one.
+struct FlowToRun {
     namespace: String,
     id: String,
     flow: Json,
-    local: Option<Local>,
-}
-
-struct Local {
-    file: files::FlowFile,
-    source: String,
+    local: Option<LocalFlow>,
 }
 
 pub(crate) fn run(mut args: RunArgs) -> u8 {
@@ -64,8 +59,8 @@ pub(crate) fn run(mut args: RunArgs) -> u8 {
 }
 
 /// The local flow file (`FLOW`, or `--flow-id` in the flows folder with `--deploy`), checked
-/// as `runner run` checks it.
-fn local_flow(args: &RunArgs) -> Result<Option<Target>, u8> {
+/// as `validate` checks it, plugins runner lacks left to the server.
+fn local_flow(args: &RunArgs) -> Result<Option<FlowToRun>, u8> {
     let path = match (&args.flow, &args.flow_id) {
         (Some(p), _) => p.clone(),
         (None, Some(id)) if args.deploy => {
@@ -80,155 +75,126 @@ fn local_flow(args: &RunArgs) -> Result<Option<Target>, u8> {
         }
         _ => return Ok(None),
     };
-    let style = Style::stderr();
-    let registry = crate::registry();
-    let (file, mut results) = files::load(
-        &path,
-        &registry,
-        &Renderer::new(),
-        &style,
-        files::Gate::default(),
-    )
-    .ok_or(exit::INVALID)?;
-    if results.len() != 1 {
+    let gate = files::Gate {
+        strict: false,
+        allow_unsupported: true,
+    };
+    let paths = [path.clone()];
+    if crate::validate::validate_paths(&paths, None, gate, false) != exit::SUCCESS {
+        return Err(exit::INVALID);
+    }
+    let mut flows = local_flows(&paths).map_err(|e| report(e, exit::INVALID))?;
+    if flows.len() != 1 {
         return Err(report(
             format!(
-                "Too many flow found, need 1, found {} in `{}`",
-                results.len(),
-                path.display()
+                "`{}` holds {} flows: give a file of one flow (a test suite runs with `runner test`)",
+                path.display(),
+                flows.len()
             ),
             exit::INVALID,
         ));
     }
-    let Some(plan) = results.remove(0).1 else {
-        return Err(exit::INVALID);
-    };
-    let doc = file
-        .docs
-        .as_ref()
-        .ok()
-        .and_then(|d| d.first())
-        .map(|d| d.to_json())
-        .unwrap_or(Json::Null);
-    let source = file.text.text().to_string();
-    Ok(Some(Target {
-        namespace: plan.flow.namespace.clone(),
-        id: plan.flow.id.clone(),
-        flow: doc,
-        local: Some(Local { file, source }),
+    let local = flows.remove(0);
+    Ok(Some(FlowToRun {
+        namespace: local.namespace.clone(),
+        id: local.id.clone(),
+        flow: local.doc.to_json(),
+        local: Some(local),
     }))
 }
 
-async fn run_there(remote: &Remote, args: RunArgs) -> u8 {
-    // Listened for from here, so a Ctrl-C as soon as the execution exists is not lost.
-    let mut interrupts = match crate::signals::Interrupts::install() {
-        Ok(i) => i,
-        Err(e) => return report(format!("cannot listen for Ctrl-C: {e}"), exit::FAILED),
-    };
-    let target = match local_flow(&args) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
+/// Everything before the execution exists: the server checked, the flow found (or sent),
+/// the inputs and labels read. `Err` is the exit code, the reason said.
+async fn prepare(
+    remote: &Remote,
+    args: &RunArgs,
+) -> Result<(FlowToRun, Vec<(String, InputValue)>, Vec<(String, String)>), u8> {
+    let mut target = match local_flow(args)? {
+        Some(t) => t,
+        None => {
             let Some((namespace, id)) = args.flow_id.as_deref().and_then(|f| f.rsplit_once('.'))
             else {
-                return report("give a flow file or --flow-id NAMESPACE.ID", exit::INVALID);
+                return Err(report(
+                    "give a flow file or --flow-id NAMESPACE.ID",
+                    exit::INVALID,
+                ));
             };
-            Target {
+            FlowToRun {
                 namespace: namespace.to_string(),
                 id: id.to_string(),
                 flow: Json::Null,
                 local: None,
             }
         }
-        Err(code) => return code,
     };
+    remote.check().await.map_err(|e| report(e, exit::FAILED))?;
     let name = format!("{}.{}", target.namespace, target.id);
-    let on_server = match remote.server.flow(&target.namespace, &target.id).await {
-        Ok(f) => f,
-        Err(e) => return report(remote.explain(&e), exit::FAILED),
-    };
-    let mut flow = target.flow.clone();
-    match (&target.local, on_server, args.deploy) {
-        (Some(local), current, true) => {
-            let sent = match &current {
-                None => remote.server.create_flow(&local.source).await,
-                Some(c)
-                    if c.source.as_deref().map(str::trim_end) == Some(local.source.trim_end()) =>
-                {
-                    Ok(c.clone())
-                }
-                Some(_) => {
-                    remote
-                        .server
-                        .update_flow(&target.namespace, &target.id, &local.source)
-                        .await
-                }
-            };
-            match sent {
-                Ok(f) => {
-                    let what = match &current {
-                        None => "created",
-                        Some(c) if c.revision == f.revision => "unchanged",
-                        Some(_) => "updated",
-                    };
-                    let revision = f
-                        .revision
-                        .map(|r| format!(", revision {r}"))
-                        .unwrap_or_default();
-                    crate::say!(
-                        "deployed {name} ({what}{revision}) to {}",
-                        remote.server.address()
-                    );
-                }
-                Err(e @ ApiError::Refused { .. }) => {
-                    let doc = local.file.docs.as_ref().ok().and_then(|d| d.first());
-                    show_refusal(remote, &e, doc, &local.file.path, &local.file.text);
-                    return report(
-                        format!("{name} was not deployed, so it did not run"),
-                        exit::FAILED,
-                    );
-                }
-                Err(e) => return report(remote.explain(&e), exit::FAILED),
+    let on_server = match &target.local {
+        Some(local) => compare(remote, local).await,
+        None => remote
+            .server
+            .flow(&target.namespace, &target.id)
+            .await
+            .map(|f| f.map_or(Compared::Missing, Compared::Different)),
+    }
+    .map_err(|e| report(remote.explain(&e), exit::FAILED))?;
+    match (&target.local, &on_server, args.deploy) {
+        (Some(local), compared, true) => match put(remote, local, compared).await {
+            Ok(now) => {
+                let what = match compared {
+                    Compared::Missing => "created",
+                    Compared::Same(_) => "unchanged",
+                    Compared::Different(_) => "updated",
+                };
+                let revision = now
+                    .revision
+                    .map(|r| format!(", revision {r}"))
+                    .unwrap_or_default();
+                crate::say!(
+                    "deployed {name} ({what}{revision}) to {}",
+                    remote.server.address()
+                );
             }
-        }
-        (_, None, _) => {
+            Err(e @ ApiError::Refused { .. }) => {
+                show_refusal(remote, &e, Some(&local.doc), &local.file, &local.text);
+                return Err(report(
+                    format!("{name} was not deployed, so it did not run"),
+                    exit::INVALID,
+                ));
+            }
+            Err(e) => return Err(report(remote.explain(&e), exit::FAILED)),
+        },
+        (_, Compared::Missing, _) => {
             let hint = match &target.local {
-                Some(l) => format!(": add --deploy to send `{}` first", l.file.path.display()),
+                Some(l) => format!(": add --deploy to send `{}` first", l.file.display()),
                 None => ": deploy it first (`runner deploy`, or `runner run FILE --server URL --deploy`)".into(),
             };
-            return report(
+            return Err(report(
                 format!(
                     "flow {name} is not on the Kestra server at {}{hint}",
                     remote.server.address()
                 ),
                 exit::INVALID,
-            );
+            ));
         }
-        (local, Some(current), _) => {
+        (Some(l), Compared::Different(current), false) => crate::say!(
+            "warning: the server's {name} (revision {}) is not what `{}` holds; the server's runs (--deploy sends yours)",
+            current.revision.unwrap_or_default(),
+            l.file.display()
+        ),
+        (None, Compared::Different(current), _) => {
             if let Some(source) = &current.source {
-                if let Some(l) = local
-                    && source.trim_end() != l.source.trim_end()
-                {
-                    crate::say!(
-                        "warning: the server's {name} (revision {}) is not what `{}` holds; the server's runs (--deploy sends yours)",
-                        current.revision.unwrap_or_default(),
-                        l.file.path.display()
-                    );
-                }
-                if flow.is_null() {
-                    flow = runner_model::load_str(source)
-                        .ok()
-                        .and_then(|d| d.into_iter().next())
-                        .map(|d| d.to_json())
-                        .unwrap_or(Json::Null);
-                }
+                target.flow = runner_model::load_str(source)
+                    .ok()
+                    .and_then(|d| d.into_iter().next())
+                    .map(|d| d.to_json())
+                    .unwrap_or(Json::Null);
             }
         }
+        (_, Compared::Same(_), _) => {}
     }
-    let inputs = match inputs(&args, &flow) {
-        Ok(i) => i,
-        Err(e) => return report(e, exit::INVALID),
-    };
-    let labels = match args
+    let inputs = inputs(args, &target.flow).map_err(|e| report(e, exit::INVALID))?;
+    let labels = args
         .labels
         .iter()
         .map(|l| {
@@ -237,18 +203,49 @@ async fn run_there(remote: &Remote, args: RunArgs) -> u8 {
                 .ok_or_else(|| format!("`-l {l}` is not of the form key=value"))
         })
         .collect::<Result<Vec<_>, _>>()
-    {
-        Ok(l) => l,
-        Err(e) => return report(e, exit::INVALID),
+        .map_err(|e| report(e, exit::INVALID))?;
+    Ok((target, inputs, labels))
+}
+
+async fn run_there(remote: &Remote, args: RunArgs) -> u8 {
+    // Listened for from here: a Ctrl-C before the execution exists stops everything, one
+    // after it asks the server to kill it.
+    let mut interrupts = match Interrupts::install() {
+        Ok(i) => i,
+        Err(e) => return report(format!("cannot listen for Ctrl-C: {e}"), exit::FAILED),
     };
-    let created = match remote
+    let prepared = tokio::select! {
+        p = prepare(remote, &args) => p,
+        signal = interrupts.next() => {
+            return report(format!("{signal}: stopped before the execution was created; nothing runs on the server"), exit::FAILED);
+        }
+    };
+    let (target, inputs, labels) = match prepared {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let name = format!("{}.{}", target.namespace, target.id);
+    let create = remote
         .server
-        .create_execution(&target.namespace, &target.id, &inputs, &labels)
-        .await
-    {
+        .create_execution(&target.namespace, &target.id, &inputs, &labels);
+    tokio::pin!(create);
+    let mut interrupted = false;
+    let created = tokio::select! {
+        c = &mut create => c,
+        _ = interrupts.next() => {
+            // The request is on its way: its execution is killed once it has an id.
+            interrupted = true;
+            create.await
+        }
+    };
+    let created = match created {
         Ok(e) => e,
-        Err(e @ ApiError::Refused { .. }) => {
-            // Kestra refuses inputs (422) and disabled flows (409): nothing ran.
+        Err(
+            e @ ApiError::Refused {
+                status: 409 | 422, ..
+            },
+        ) => {
+            // Kestra refuses the inputs (422) and disabled flows (409): nothing ran.
             return report(
                 format!("{name} did not start: {}", remote.explain(&e)),
                 exit::INVALID,
@@ -273,23 +270,32 @@ async fn run_there(remote: &Remote, args: RunArgs) -> u8 {
         "Execution {id} of {name} created on {}: {url}",
         remote.server.address()
     );
+    if interrupted {
+        kill(remote, &id).await;
+    }
     let printer = Arc::new(Printer::new(&args, remote));
     let logs = tokio::spawn(follow_logs(
         remote.server.clone(),
         id.clone(),
         printer.clone(),
     ));
-    let last = follow(remote, &id, &flow, &mut interrupts).await;
+    let last = follow(remote, &id, &target.flow, &mut interrupts, interrupted).await;
     logs.abort();
     let last = match last {
         Ok(e) => e,
-        Err(e) => return report(remote.explain(&e), exit::FAILED),
+        Err(e) => {
+            return report(
+                format!(
+                    "{}; the execution may still be running on the server: {url}",
+                    remote.explain(&e)
+                ),
+                exit::FAILED,
+            );
+        }
     };
     // What the stream had not shown yet: Kestra's log stream has no end to wait for.
     if let Ok(entries) = remote.server.logs(&id).await {
-        for entry in &entries {
-            printer.print(entry);
-        }
+        printer.catch_up(&entries);
     }
     let summary = summary_of(&last);
     let current = last["state"]["current"].as_str().unwrap_or_default();
@@ -316,7 +322,7 @@ async fn run_there(remote: &Remote, args: RunArgs) -> u8 {
     }
     crate::say_raw!("{}", remote.mask(&out));
     match current {
-        "SUCCESS" | "WARNING" | "SKIPPED" | "RETRIED" => exit::SUCCESS,
+        "SUCCESS" | "WARNING" | "SKIPPED" | "RETRIED" | "RESUBMITTED" => exit::SUCCESS,
         "PAUSED" => exit::PAUSED,
         _ => exit::FAILED,
     }
@@ -356,16 +362,21 @@ fn inputs(args: &RunArgs, flow: &Json) -> Result<Vec<(String, InputValue)>, Stri
     Ok(out)
 }
 
-/// Follows the execution to its end, or to a Pause that waits for a person; Ctrl-C (or
-/// SIGTERM, SIGHUP, SIGQUIT) asks the server to kill it, a second one stops following.
+/// How long the follow stream may stay quiet before the execution is asked for: Kestra sends
+/// nothing while it does not change, and a connection can die silently.
+const QUIET: Duration = Duration::from_secs(30);
+
+/// Follows the execution to its end, or to a Pause that waits for a person. Ctrl-C (or
+/// SIGTERM, SIGHUP, SIGQUIT) asks the server to kill it, a second one stops following. When
+/// the stream ends without its last event, or stays quiet, the execution is asked for.
 async fn follow(
     remote: &Remote,
     id: &str,
     flow: &Json,
-    interrupts: &mut crate::signals::Interrupts,
+    interrupts: &mut Interrupts,
+    killed: bool,
 ) -> Result<Json, ApiError> {
-    let mut asked = 0;
-    let mut last = Json::Null;
+    let mut asked = usize::from(killed);
     let settled = |e: &Json| {
         let state = e["state"]["current"].as_str().unwrap_or_default();
         is_terminal(state) || (state == "PAUSED" && waits_for_a_person(e, flow))
@@ -376,16 +387,26 @@ async fn follow(
                 event = stream.next() => match event {
                     Ok(Some(event)) if event.id == "start" => {}
                     Ok(Some(event)) => {
-                        if let Ok(execution) = serde_json::from_str::<Json>(&event.data) {
-                            last = execution;
+                        // An event whose data does not parse says nothing: ask instead.
+                        let Ok(execution) = serde_json::from_str::<Json>(&event.data) else {
+                            break;
+                        };
+                        if settled(&execution) {
+                            return Ok(execution);
                         }
-                        if event.id == "end" || settled(&last) {
-                            return Ok(last);
+                        if event.id == "end" {
+                            break;
                         }
                     }
-                    // Ended or dropped without its end: ask instead.
                     Ok(None) | Err(_) => break,
                 },
+                _ = tokio::time::sleep(QUIET) => {
+                    if let Ok(execution) = remote.server.execution(id).await
+                        && settled(&execution)
+                    {
+                        return Ok(execution);
+                    }
+                }
                 _ = interrupts.next() => {
                     asked += 1;
                     if asked > 1 {
@@ -396,17 +417,25 @@ async fn follow(
             }
         }
     }
+    // Polling, through a server restart or a network blip: five failures in a row end it.
+    let mut failures = 0;
     loop {
-        let execution = remote.server.execution(id).await?;
-        if settled(&execution) {
-            return Ok(execution);
+        match remote.server.execution(id).await {
+            Ok(execution) if settled(&execution) => return Ok(execution),
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                if failures >= 5 {
+                    return Err(e);
+                }
+            }
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(Duration::from_secs(1) * failures.max(1)) => {}
             _ = interrupts.next() => {
                 asked += 1;
                 if asked > 1 {
-                    return Ok(execution);
+                    return remote.server.execution(id).await;
                 }
                 kill(remote, id).await;
             }
@@ -470,9 +499,10 @@ async fn follow_logs(server: Arc<runner_kestra::Server>, id: String, printer: Ar
     }
 }
 
-/// Prints each log entry once, as local runs print theirs, masked.
+/// Prints log entries as local runs print theirs, masked, and knows how many of each it
+/// printed (Kestra's entries have no id), so the list read at the end adds only the rest.
 struct Printer {
-    seen: Mutex<HashSet<String>>,
+    printed: Mutex<HashMap<u64, usize>>,
     json: bool,
     min: u8,
     masker: Arc<runner_secrets::Masker>,
@@ -488,6 +518,16 @@ fn rank(level: &str) -> u8 {
     }
 }
 
+/// What tells two entries apart, hashed (a run may log much; the text is not kept).
+fn entry_key(entry: &Json) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for k in ["timestamp", "taskRunId", "level", "message"] {
+        entry[k].as_str().unwrap_or_default().hash(&mut h);
+    }
+    h.finish()
+}
+
 impl Printer {
     fn new(args: &RunArgs, remote: &Remote) -> Printer {
         let min = match args.log_level {
@@ -498,26 +538,40 @@ impl Printer {
             LogLevelArg::Trace => 0,
         };
         Printer {
-            seen: Mutex::default(),
+            printed: Mutex::default(),
             json: matches!(args.log_format, LogFormatArg::Json),
             min,
             masker: remote.masker.clone(),
         }
     }
 
+    /// An entry of the live stream.
     fn print(&self, entry: &Json) {
-        let field = |k: &str| entry[k].as_str().unwrap_or_default();
-        // Kestra's entries have no id: these fields tell two apart.
-        let key = format!(
-            "{}|{}|{}|{}",
-            field("timestamp"),
-            field("taskRunId"),
-            field("level"),
-            field("message")
-        );
-        if !self.seen.lock().expect("log lock").insert(key) {
-            return;
+        *self
+            .printed
+            .lock()
+            .expect("log lock")
+            .entry(entry_key(entry))
+            .or_default() += 1;
+        self.show(entry);
+    }
+
+    /// Every entry of the execution: those the stream did not print.
+    fn catch_up(&self, entries: &[Json]) {
+        let mut seen: HashMap<u64, usize> = HashMap::new();
+        for entry in entries {
+            let key = entry_key(entry);
+            let nth = seen.entry(key).or_default();
+            *nth += 1;
+            let printed = self.printed.lock().expect("log lock").get(&key).copied();
+            if printed.unwrap_or(0) < *nth {
+                self.print(entry);
+            }
         }
+    }
+
+    fn show(&self, entry: &Json) {
+        let field = |k: &str| entry[k].as_str().unwrap_or_default();
         if rank(field("level")) < self.min {
             return;
         }

@@ -31,9 +31,13 @@ impl Remote {
 /// The server at `url`, with KESTRA_API_TOKEN, else KESTRA_USER and KESTRA_PASSWORD, from the
 /// env files or the environment.
 pub(crate) fn connect(url: &str, tenant: &str, env: &EnvFiles) -> Result<Remote, String> {
-    let token = files::setting(env, "KESTRA_API_TOKEN")?;
-    let user = files::setting(env, "KESTRA_USER")?;
-    let password = files::setting(env, "KESTRA_PASSWORD")?;
+    let found = files::settings(env, &["KESTRA_API_TOKEN", "KESTRA_USER", "KESTRA_PASSWORD"])?;
+    let mut found = found.into_iter();
+    let (token, user, password) = (
+        found.next().flatten(),
+        found.next().flatten(),
+        found.next().flatten(),
+    );
     let masker = Masker::default();
     let auth = match (token, user, password) {
         (Some(token), _, _) => {
@@ -52,11 +56,38 @@ pub(crate) fn connect(url: &str, tenant: &str, env: &EnvFiles) -> Result<Remote,
         }
         (None, None, None) => None,
     };
+    let has_auth = auth.is_some();
     let server = Server::new(url, tenant, auth)?;
+    if has_auth && server.address().starts_with("http://") && !is_loopback(server.address()) {
+        crate::say!(
+            "warning: {} is plain http: the credentials cross the network unencrypted (use https)",
+            server.address()
+        );
+    }
     Ok(Remote {
         server: Arc::new(server),
         masker: Arc::new(masker),
     })
+}
+
+/// Whether an http address names this machine.
+fn is_loopback(address: &str) -> bool {
+    let rest = address.split_once("://").map_or(address, |(_, r)| r);
+    if rest.starts_with("[::1]") {
+        return true;
+    }
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    host == "localhost"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+impl Remote {
+    /// Checks that a Kestra server of 0.24 or later is there, before anything is sent.
+    pub(crate) async fn check(&self) -> Result<String, String> {
+        self.server.version().await.map_err(|e| self.explain(&e))
+    }
 }
 
 /// A current-thread runtime for the requests of one command.

@@ -10,7 +10,8 @@ pub struct Event {
     pub data: String,
 }
 
-/// The longest event accepted: a server that never ends a line must not fill memory.
+/// The longest event accepted (its lines together): a server that never ends a line or an
+/// event must not fill memory.
 const MAX_EVENT: usize = 64 * 1024 * 1024;
 
 /// The events of one streamed answer, read as they arrive.
@@ -19,6 +20,8 @@ pub struct EventStream {
     buffer: Vec<u8>,
     id: String,
     data: Vec<String>,
+    /// The bytes of `data`.
+    size: usize,
 }
 
 impl EventStream {
@@ -28,6 +31,7 @@ impl EventStream {
             buffer: Vec::new(),
             id: String::new(),
             data: Vec::new(),
+            size: 0,
         }
     }
 
@@ -42,23 +46,17 @@ impl EventStream {
                     return Ok(Some(event));
                 }
             }
-            if self.buffer.len() > MAX_EVENT {
+            if self.buffer.len() + self.size > MAX_EVENT {
                 return Err(ApiError::Protocol {
                     what: "an event stream line longer than 64 MiB".into(),
                 });
             }
             match self.response.chunk().await {
                 Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
-                // The end, or a dropped connection: either way no more events; the caller
-                // knows whether it saw the last one.
-                Ok(None) | Err(_) => {
-                    let rest = std::mem::take(&mut self.buffer);
-                    let line = String::from_utf8_lossy(&rest).to_string();
-                    if !line.is_empty() {
-                        self.line(&line);
-                    }
-                    return Ok(self.line(""));
-                }
+                // The end, or a dropped connection: no more events. An event not ended by
+                // its blank line is incomplete and dropped, as the SSE rules say; the
+                // caller knows whether it saw the last one.
+                Ok(None) | Err(_) => return Ok(None),
             }
         }
     }
@@ -74,6 +72,7 @@ impl EventStream {
                 id: std::mem::take(&mut self.id),
                 data: std::mem::take(&mut self.data).join("\n"),
             };
+            self.size = 0;
             return Some(event);
         }
         if line.starts_with(':') {
@@ -83,7 +82,10 @@ impl EventStream {
         let value = value.strip_prefix(' ').unwrap_or(value);
         match field {
             "id" => self.id = value.to_string(),
-            "data" => self.data.push(value.to_string()),
+            "data" => {
+                self.size += value.len() + 1;
+                self.data.push(value.to_string());
+            }
             _ => {}
         }
         None

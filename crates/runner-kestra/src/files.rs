@@ -13,13 +13,18 @@ pub struct RemoteFile {
     pub size: Option<u64>,
 }
 
-/// How deep folders are followed: a server that lists a folder inside itself must not loop.
+/// How deep folders are followed, and how many entries in all: a server that lists folders
+/// inside folders must not make runner ask forever.
 const MAX_DEPTH: usize = 64;
+const MAX_ENTRIES: usize = 100_000;
 
-/// A file part named by the file's own name. Kestra unpacks a part whose file name ends in
-/// `.zip` instead of storing it, so such a name is sent as `.zip.bin`: the path is what
-/// decides where the file goes.
-pub(crate) async fn file_part(path: &Path) -> Result<reqwest::multipart::Part, ApiError> {
+/// A file part named by the file's own name. Kestra unpacks a namespace file whose part name
+/// ends in `.zip` instead of storing it, so there (`namespace_file`) such a name is sent as
+/// `.zip.bin`: the path is what decides where the file goes.
+pub(crate) async fn file_part(
+    path: &Path,
+    namespace_file: bool,
+) -> Result<reqwest::multipart::Part, ApiError> {
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|e| local(path, &e))?;
@@ -28,7 +33,7 @@ pub(crate) async fn file_part(path: &Path) -> Result<reqwest::multipart::Part, A
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "file".into());
-    if name.to_ascii_lowercase().ends_with(".zip") {
+    if namespace_file && name.to_ascii_lowercase().ends_with(".zip") {
         name.push_str(".bin");
     }
     reqwest::multipart::Part::stream_with_length(reqwest::Body::from(file), len)
@@ -50,6 +55,7 @@ impl Server {
     pub async fn namespace_files(&self, namespace: &str) -> Result<Vec<RemoteFile>, ApiError> {
         let mut out = Vec::new();
         let mut todo = vec![("/".to_string(), 0usize)];
+        let mut seen = 0usize;
         while let Some((dir, depth)) = todo.pop() {
             let mut url = self.url(&["namespaces", namespace, "files", "directory"]);
             url.query_pairs_mut().append_pair("path", &dir);
@@ -65,6 +71,14 @@ impl Server {
                     what: "a folder's listing is not a list".into(),
                 });
             };
+            seen += items.len() + 1;
+            if seen > MAX_ENTRIES {
+                return Err(ApiError::Protocol {
+                    what: format!(
+                        "namespace {namespace} lists more than {MAX_ENTRIES} files and folders"
+                    ),
+                });
+            }
             for item in items {
                 let Some(name) = item["fileName"].as_str().filter(|n| !n.is_empty()) else {
                     continue;
@@ -102,7 +116,7 @@ impl Server {
         let mut url = self.url(&["namespaces", namespace, "files"]);
         url.query_pairs_mut().append_pair("path", path);
         let request = self.request(reqwest::Method::GET, url);
-        let mut response = match self.send(request, Some("the file"), false).await {
+        let mut response = match self.send(request, Some("the file"), true).await {
             Ok(r) => r,
             Err(ApiError::NotFound { .. }) => return Ok(false),
             Err(e) => return Err(e),
@@ -145,8 +159,8 @@ impl Server {
         let mut url = self.url(&["namespaces", namespace, "files"]);
         url.query_pairs_mut().append_pair("path", path);
         let form =
-            reqwest::multipart::Form::new().part("fileContent", file_part(local_file).await?);
+            reqwest::multipart::Form::new().part("fileContent", file_part(local_file, true).await?);
         let request = self.request(reqwest::Method::POST, url).multipart(form);
-        self.send(request, None, false).await.map(drop)
+        self.send(request, None, true).await.map(drop)
     }
 }

@@ -46,6 +46,8 @@ pub enum ApiError {
     Unreachable { server: String, cause: String },
     /// 401 or 403.
     Unauthorized { status: u16, authenticated: bool },
+    /// No Kestra API at that address, or one older than runner speaks.
+    NotKestra { server: String, why: String },
     /// 404 for something that should be there.
     NotFound { what: String },
     /// Kestra refused the request: its message and the paths it names.
@@ -64,6 +66,16 @@ impl fmt::Display for ApiError {
             ApiError::Unreachable { server, cause } => write!(
                 f,
                 "cannot reach the Kestra server at {server}: {cause}; check --server and that the server is up"
+            ),
+            ApiError::Unauthorized {
+                status: 403,
+                authenticated: true,
+            } => f.write_str(
+                "the Kestra server knows the credentials but does not allow this (403): give the user or token the permission on this namespace",
+            ),
+            ApiError::NotKestra { server, why } => write!(
+                f,
+                "{server} {why}; check --server (and --tenant on Kestra Enterprise)"
             ),
             ApiError::Unauthorized {
                 status,
@@ -134,11 +146,11 @@ impl RemoteFlow {
     }
 }
 
-/// A key of the server's KV store.
+/// A key of the server's KV store (Kestra's `KVEntry`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct RemoteKey {
+pub struct KvEntry {
     pub key: String,
-    pub expiration: Option<String>,
+    pub expiration_date: Option<String>,
 }
 
 /// An input of a new execution: text, or a local file sent as a file part.
@@ -148,14 +160,28 @@ pub enum InputValue {
     File(std::path::PathBuf),
 }
 
-/// How long a plain request may take; the follow streams have no limit (an execution may
-/// run for hours), only the connection's.
+/// How long a plain request may take. Streams (follows, uploads, downloads) have no total
+/// limit, an execution may run for hours and a file be large; they have a read timeout and
+/// TCP keepalive instead, and the follower asks for the execution when its stream is quiet.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_TIMEOUT: Duration = Duration::from_secs(300);
+/// The most bytes of an answer read whole (a JSON document, an error's body).
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 impl Server {
     /// `url` is the server's address (`http://localhost:8080`), with or without `/api/v1`.
     pub fn new(url: &str, tenant: &str, auth: Option<Auth>) -> Result<Server, String> {
+        // Checked before the address is ever echoed: it may hold a password.
+        let authority = url.split_once("://").map_or(url, |(_, rest)| rest);
+        let authority = authority.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err(
+                "--server must not hold credentials: set KESTRA_USER and KESTRA_PASSWORD (or KESTRA_API_TOKEN) instead"
+                    .into(),
+            );
+        }
         let mut base = reqwest::Url::parse(url.trim()).map_err(|e| {
             format!("--server `{url}` is not a URL ({e}): give e.g. http://localhost:8080")
         })?;
@@ -163,12 +189,6 @@ impl Server {
             return Err(format!(
                 "--server `{url}` is not an http(s) address: give e.g. http://localhost:8080"
             ));
-        }
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(
-                "--server must not hold credentials: set KESTRA_USER and KESTRA_PASSWORD (or KESTRA_API_TOKEN) instead"
-                    .into(),
-            );
         }
         if tenant.is_empty()
             || !tenant
@@ -187,6 +207,8 @@ impl Server {
         base.set_path(&format!("{path}/api/v1/{tenant}/"));
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT)
+            .tcp_keepalive(Duration::from_secs(30))
             .user_agent(concat!("runner/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("cannot start an HTTP client: {e}"))?;
@@ -247,7 +269,10 @@ impl Server {
                 authenticated: self.auth.is_some(),
             });
         }
-        let body = response.text().await.unwrap_or_default();
+        let body = read_capped(response, MAX_ERROR_BODY)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).to_string())
+            .unwrap_or_default();
         if status == 404
             && let Some(what) = missing
         {
@@ -274,10 +299,77 @@ impl Server {
     }
 
     async fn json(&self, response: reqwest::Response) -> Result<Json, ApiError> {
-        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
-        serde_json::from_str(&text).map_err(|_| ApiError::Protocol {
-            what: format!("expected JSON, got `{}`", excerpt(&text)),
+        let bytes = match read_capped(response, MAX_ANSWER + 1).await {
+            Ok(b) if b.len() > MAX_ANSWER => {
+                return Err(ApiError::Protocol {
+                    what: "an answer larger than 64 MiB".into(),
+                });
+            }
+            Ok(b) => b,
+            Err(e) => return Err(self.unreachable(&e)),
+        };
+        serde_json::from_slice(&bytes).map_err(|_| ApiError::Protocol {
+            what: format!(
+                "expected JSON, got `{}`",
+                excerpt(&String::from_utf8_lossy(&bytes))
+            ),
         })
+    }
+
+    /// A list answer: the items of a JSON array.
+    async fn list(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<Vec<Json>, ApiError> {
+        match self.json(self.send(request, None, false).await?).await? {
+            Json::Array(items) => Ok(items),
+            _ => Err(ApiError::Protocol {
+                what: format!("{what} are not a list"),
+            }),
+        }
+    }
+
+    /// Checks that a Kestra server of 0.24 or later answers at the address (its open
+    /// `/api/v1/configs`), and returns its version.
+    pub async fn version(&self) -> Result<String, ApiError> {
+        let mut url = self.api.clone();
+        let root = url.path().trim_end_matches('/').to_string();
+        let root = root
+            .rsplit_once("/api/v1/")
+            .map_or(root.as_str(), |(r, _)| r)
+            .to_string();
+        url.set_path(&format!("{root}/api/v1/configs"));
+        let not_kestra = |why: &str| ApiError::NotKestra {
+            server: self.shown.clone(),
+            why: why.to_string(),
+        };
+        let request = self.request(reqwest::Method::GET, url);
+        let response = match self.send(request, Some("configs"), false).await {
+            Ok(r) => r,
+            Err(ApiError::NotFound { .. }) => {
+                return Err(not_kestra(
+                    "has no Kestra API (GET /api/v1/configs is not found)",
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let configs = self.json(response).await.map_err(|_| {
+            not_kestra("answers /api/v1/configs with something that is not Kestra's")
+        })?;
+        let version = configs["version"]
+            .as_str()
+            .ok_or_else(|| not_kestra("sends no version in /api/v1/configs"))?
+            .to_string();
+        let mut parts = version.trim_start_matches('v').split(['.', '-']);
+        let major: u64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let minor: u64 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        if (major, minor) < (0, 24) {
+            return Err(not_kestra(&format!(
+                "is Kestra {version}: runner speaks the API of Kestra 0.24 and later (`/api/v1/{{tenant}}/...`); upgrade the server"
+            )));
+        }
+        Ok(version)
     }
 
     /// The flow `namespace.id` with its YAML source, `None` when the server has none.
@@ -329,15 +421,9 @@ impl Server {
     /// The ids of the flows of exactly this namespace.
     pub async fn flows_of(&self, namespace: &str) -> Result<Vec<String>, ApiError> {
         let request = self.request(reqwest::Method::GET, self.url(&["flows", namespace]));
-        let list = match self.send(request, Some("the namespace"), false).await {
-            Ok(response) => self.json(response).await?,
-            Err(ApiError::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let Json::Array(items) = list else {
-            return Err(ApiError::Protocol {
-                what: "the flows of a namespace are not a list".into(),
-            });
+        let items = match self.list(request, "the flows of a namespace").await {
+            Err(ApiError::Refused { status: 404, .. }) => return Ok(Vec::new()),
+            other => other?,
         };
         let mut ids: Vec<String> = items
             .iter()
@@ -375,15 +461,17 @@ impl Server {
             form = match value {
                 InputValue::Text(text) => form.text(name.clone(), text.clone()),
                 InputValue::File(path) => {
-                    let part = files::file_part(path).await?;
+                    let part = files::file_part(path, false).await?;
                     form.part(name.clone(), part)
                 }
             };
         }
         let request = self.request(reqwest::Method::POST, url).multipart(form);
         let what = format!("the flow {namespace}.{id}");
+        // Files go as they are read: no total limit on the request.
+        let streaming = inputs.iter().any(|(_, v)| matches!(v, InputValue::File(_)));
         let execution = self
-            .json(self.send(request, Some(&what), false).await?)
+            .json(self.send(request, Some(&what), streaming).await?)
             .await?;
         // 0.24's document describes a list of one; the server sends the object.
         let execution = match execution {
@@ -433,16 +521,7 @@ impl Server {
     /// Every log entry of the execution so far.
     pub async fn logs(&self, id: &str) -> Result<Vec<Json>, ApiError> {
         let request = self.request(reqwest::Method::GET, self.url(&["logs", id]));
-        let what = format!("the execution {id}");
-        match self
-            .json(self.send(request, Some(&what), false).await?)
-            .await?
-        {
-            Json::Array(items) => Ok(items),
-            _ => Err(ApiError::Protocol {
-                what: "the logs are not a list".into(),
-            }),
-        }
+        self.list(request, "the logs").await
     }
 
     /// Asks the server to kill the execution (and its subflows' executions): Kestra 0.24 to
@@ -467,28 +546,36 @@ impl Server {
         }
     }
 
-    /// The KV keys of one namespace.
-    pub async fn kv_keys(&self, namespace: &str) -> Result<Vec<RemoteKey>, ApiError> {
+    /// The KV entries of one namespace: Kestra 0.24 to 1.3's list, else 2.x's search (the
+    /// first is gone there).
+    pub async fn kv_entries(&self, namespace: &str) -> Result<Vec<KvEntry>, ApiError> {
         let request = self.request(
             reqwest::Method::GET,
             self.url(&["namespaces", namespace, "kv"]),
         );
-        let list = match self.send(request, Some("the namespace"), false).await {
-            Ok(response) => self.json(response).await?,
-            Err(ApiError::NotFound { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let Json::Array(items) = list else {
-            return Err(ApiError::Protocol {
-                what: "the KV keys are not a list".into(),
-            });
+        let items = match self.list(request, "the KV entries").await {
+            Err(ApiError::Refused { status: 404, .. }) => {
+                let mut url = self.url(&["kv"]);
+                url.query_pairs_mut()
+                    .append_pair("filters[namespace][EQUALS]", namespace)
+                    .append_pair("size", "10000");
+                let request = self.request(reqwest::Method::GET, url);
+                let page = self.json(self.send(request, None, false).await?).await?;
+                page["results"]
+                    .as_array()
+                    .cloned()
+                    .ok_or_else(|| ApiError::Protocol {
+                        what: "the KV entries are not a list".into(),
+                    })?
+            }
+            other => other?,
         };
         Ok(items
             .iter()
             .filter_map(|e| {
-                Some(RemoteKey {
+                Some(KvEntry {
                     key: e["key"].as_str()?.to_string(),
-                    expiration: e["expirationDate"].as_str().map(str::to_string),
+                    expiration_date: e["expirationDate"].as_str().map(str::to_string),
                 })
             })
             .collect())
@@ -584,6 +671,21 @@ fn refusal(status: u16, body: &str) -> ApiError {
         message,
         errors,
     }
+}
+
+/// At most `max` bytes of an answer's body (the rest is not read).
+async fn read_capped(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut out = Vec::new();
+    while out.len() < max {
+        match response.chunk().await? {
+            Some(chunk) => out.extend_from_slice(&chunk[..chunk.len().min(max - out.len())]),
+            None => break,
+        }
+    }
+    Ok(out)
 }
 
 /// The start of a body, on one line, for a message.

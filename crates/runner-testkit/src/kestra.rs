@@ -63,6 +63,12 @@ pub struct State {
     pub violations: Vec<String>,
     /// Task types this server has no plugin for: a flow using one is refused (422).
     pub not_installed: Vec<String>,
+    /// What `/api/v1/configs` says (1.3.0 unless a test says otherwise).
+    pub version: Option<String>,
+    /// The execution follow stream ends after its first event, as a dropped connection does.
+    pub drop_follow: bool,
+    /// Users who are known but may do nothing (403), by their basic-auth header.
+    pub forbidden: Vec<String>,
 }
 
 /// The server, on a free port of 127.0.0.1, with basic auth (`user`, `password`) and an API
@@ -499,6 +505,14 @@ async fn handle(
         Err(_) => return Ok(empty(400)),
     };
     let mut st = state.lock().unwrap();
+    // Kestra's configs answer without credentials up to 1.3.
+    if method == "GET" && path == "/api/v1/configs" {
+        st.requests.push(format!("{method} {path}"));
+        let version = st.version.clone().unwrap_or_else(|| "1.3.0".into());
+        return Ok(json_answer(
+            &json!({"version": version, "edition": "OSS", "isBasicAuthInitialized": true}),
+        ));
+    }
     st.requests.push(format!(
         "{method} {path}{}",
         if query.is_empty() {
@@ -519,6 +533,9 @@ async fn handle(
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    if st.forbidden.iter().any(|f| f == given) {
+        return Ok(error(403, &path, "Forbidden", &[]));
+    }
     if !auth.iter().any(|a| a == given) {
         let mut r = empty(401);
         r.headers_mut().insert(
@@ -550,26 +567,8 @@ fn param<'a>(m: &'a Matched, name: &str) -> &'a str {
     m.params.get(name).map(String::as_str).unwrap_or("")
 }
 
-/// An RFC 3339 timestamp without pulling a date crate into the kit: seconds are enough for
-/// ordering, and clients parse the text only to show it.
 fn now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let days = secs / 86_400;
-    let (h, mi, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.000Z")
+    jiff::Timestamp::now().to_string()
 }
 
 fn parse_flow(source: &str) -> Result<Json, String> {
@@ -787,38 +786,43 @@ fn operation(
             Some(e) => json_answer(&e.last),
             None => error(404, path, "Not Found", &[]),
         },
-        "followExecution" => match st.executions.get_mut(param(m, "executionId")) {
-            Some(e) if e.last["state"]["current"] == "RUNNING" => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                e.followers.push(tx);
-                let mut reply = events(
-                    vec![
-                        ("start", json!({"id": param(m, "executionId")})),
-                        ("progress", e.running.clone()),
-                    ],
-                    false,
-                );
-                reply.body_mut().live = Some(rx);
-                reply
-            }
-            Some(e) => {
-                let id = param(m, "executionId");
-                let state = e.last["state"]["current"].as_str().unwrap_or_default();
-                let mut sent = vec![
-                    ("start", json!({"id": id})),
-                    ("progress", e.running.clone()),
-                ];
-                // Kestra's follow stops at a terminal state, never at PAUSED.
-                if state == "PAUSED" {
-                    sent.push(("progress", e.last.clone()));
-                    events(sent, true)
-                } else {
-                    sent.push(("end", e.last.clone()));
-                    events(sent, false)
+        "followExecution" => {
+            let dropped = st.drop_follow;
+            match st.executions.get_mut(param(m, "executionId")) {
+                Some(e) if e.last["state"]["current"] == "RUNNING" => {
+                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                    e.followers.push(tx);
+                    let mut reply = events(
+                        vec![
+                            ("start", json!({"id": param(m, "executionId")})),
+                            ("progress", e.running.clone()),
+                        ],
+                        false,
+                    );
+                    reply.body_mut().live = Some(rx);
+                    reply
                 }
+                Some(e) => {
+                    let id = param(m, "executionId");
+                    let state = e.last["state"]["current"].as_str().unwrap_or_default();
+                    let mut sent = vec![
+                        ("start", json!({"id": id})),
+                        ("progress", e.running.clone()),
+                    ];
+                    // Kestra's follow stops at a terminal state, never at PAUSED.
+                    if dropped {
+                        events(vec![("start", json!({"id": id}))], false)
+                    } else if state == "PAUSED" {
+                        sent.push(("progress", e.last.clone()));
+                        events(sent, true)
+                    } else {
+                        sent.push(("end", e.last.clone()));
+                        events(sent, false)
+                    }
+                }
+                None => error(404, path, "Not Found", &[]),
             }
-            None => error(404, path, "Not Found", &[]),
-        },
+        }
         "listLogsFromExecution" => match st.executions.get(param(m, "executionId")) {
             Some(e) => json_answer(&Json::Array(e.logs.clone())),
             None => error(404, path, "Not Found", &[]),
