@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A Python virtual environment with the independent tools tests check runner against: fastavro
-# (Avro), openpyxl (Excel), pyarrow (Parquet) for the serdes tests, and the AWS CLI that the
-# AwsCLI task runs (awscli, v1: pure Python wheels), from PyPI, kept
+# (Avro), openpyxl (Excel), pyarrow (Parquet) for the serdes tests, the AWS CLI that the
+# AwsCLI task runs (awscli, v1: pure Python wheels), and a real MCP server for the AI agent's
+# tools (mcp-server-time, the MCP project's reference time server), from PyPI, kept
 # in target/formats-venv/<key>/ (the key hashes the requirements and the Python), made once,
 # never put on PATH. Prints its folder.
 # Usage: scripts/formats-venv.sh        (the tests call it when RUNNER_FORMATS_VENV is not set)
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/.."
 requirements='fastavro==1.12.1
 openpyxl==3.1.5
 pyarrow==26.0.1
-awscli==1.46.3'
+awscli==1.46.3
+mcp-server-time==2026.10.19'
 python=$(command -v /usr/bin/python3 || command -v python3) || {
     echo "error: python3 is missing (Debian: apt-get install python3 python3-venv)" >&2
     exit 2

@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+/// AIAgent's tools that run flows of the flows folder.
+mod agent_tools;
 /// The subcommands, their options and exit codes, `init`, completions, README's promises.
 mod commands;
 /// The task contract over every registered type.

@@ -375,6 +375,7 @@ impl RunnableTask for JsonStructuredExtraction {
             let ask = Ask {
                 schema: Some((name.clone(), schema, true)),
                 json: true,
+                tools: None,
             };
             let answer = chat.call(ctx, &messages, &ask).await?;
             provider::metrics(ctx, chat.provider(), &[&answer]);

@@ -1,15 +1,18 @@
 //! Kestra's AI tasks over OpenAI-compatible providers: `io.kestra.plugin.ai.completion`
 //! ChatCompletion, Classification and JSONStructuredExtraction, `ai.agent.AIAgent` (with a
-//! KV-store memory and web-search retrieval; no tools yet), and the legacy `io.kestra.plugin.openai.ChatCompletion`. Every call goes through the
-//! HTTP kit's client, so the run's network policy applies; the key is a credential, masked
-//! wherever it could appear.
+//! KV-store memory, web-search retrieval and tools: flows, web search, MCP servers), and the
+//! legacy `io.kestra.plugin.openai.ChatCompletion`. Every call goes through the HTTP kit's
+//! client, so the run's network policy applies; the key is a credential, masked wherever it
+//! could appear.
 
 mod agent;
 mod completion;
 mod context;
+mod mcp;
 mod openai;
 mod provider;
 mod rag;
+mod tools;
 
 use runner_core::plugin::TaskDescriptor;
 

@@ -360,6 +360,21 @@ pub(crate) struct Message {
     pub(crate) content: String,
 }
 
+impl Message {
+    pub(crate) fn to_json(&self) -> Json {
+        json!({"role": self.role, "content": self.content})
+    }
+}
+
+/// A tool call the model asked for: its id, the tool's name and the arguments it gave.
+#[derive(Clone, Debug)]
+pub(crate) struct ToolCall {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// The arguments as the model wrote them (JSON text; blank is `{}`).
+    pub(crate) arguments: String,
+}
+
 /// What one chat call asks besides the messages.
 #[derive(Default)]
 pub(crate) struct Ask {
@@ -367,6 +382,8 @@ pub(crate) struct Ask {
     pub(crate) schema: Option<(String, Json, bool)>,
     /// An answer that is JSON, without a schema.
     pub(crate) json: bool,
+    /// The tools the model may call (OpenAI's `tools`).
+    pub(crate) tools: Option<Json>,
 }
 
 /// A chat call's answer.
@@ -378,6 +395,28 @@ pub(crate) struct Answer {
     pub(crate) output_tokens: i64,
     pub(crate) total_tokens: i64,
     pub(crate) duration_ms: u64,
+    /// The tools the model asks to call, in order.
+    pub(crate) tool_calls: Vec<ToolCall>,
+}
+
+impl Answer {
+    /// The answer as the assistant's message of the conversation that goes on. Its content is
+    /// text, never null: servers such as llama.cpp's refuse a null one.
+    pub(crate) fn message(&self) -> Json {
+        let mut m = json!({"role": "assistant", "content": self.text});
+        if !self.tool_calls.is_empty() {
+            m["tool_calls"] = Json::Array(
+                self.tool_calls
+                    .iter()
+                    .map(|c| {
+                        json!({"id": c.id, "type": "function",
+                            "function": {"name": c.name, "arguments": c.arguments}})
+                    })
+                    .collect(),
+            );
+        }
+        m
+    }
 }
 
 /// A provider and configuration, rendered for one task run.
@@ -503,17 +542,25 @@ impl Chat {
         messages: &[Message],
         ask: &Ask,
     ) -> Result<Answer, TaskError> {
+        let messages = messages.iter().map(Message::to_json).collect();
+        self.call_with(ctx, messages, ask).await
+    }
+
+    /// One chat call with messages as the API takes them (tool calls and their results).
+    pub(crate) async fn call_with(
+        &self,
+        ctx: &RunContext,
+        messages: Vec<Json>,
+        ask: &Ask,
+    ) -> Result<Answer, TaskError> {
         let mut body = self.body.clone();
         body.insert("model".into(), Json::String(self.model.clone()));
-        body.insert(
-            "messages".into(),
-            Json::Array(
-                messages
-                    .iter()
-                    .map(|m| json!({"role": m.role, "content": m.content}))
-                    .collect(),
-            ),
-        );
+        body.insert("messages".into(), Json::Array(messages));
+        if let Some(tools) = &ask.tools {
+            body.insert("tools".into(), tools.clone());
+            // OpenAI's default with tools, said: servers such as llama.cpp's call none without.
+            body.insert("tool_choice".into(), Json::String("auto".into()));
+        }
         if let Some((name, schema, strict)) = &ask.schema {
             body.insert(
                 "response_format".into(),
@@ -762,6 +809,32 @@ fn answer(provider: &str, mut raw: Json) -> Result<Answer, TaskError> {
             .and_then(Json::as_i64)
             .unwrap_or(0)
     };
+    let tool_calls = choice
+        .pointer("/message/tool_calls")
+        .and_then(Json::as_array)
+        .map(|calls| {
+            calls
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    let name = c.pointer("/function/name").and_then(Json::as_str)?;
+                    let arguments = match c.pointer("/function/arguments") {
+                        Some(Json::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => String::new(),
+                    };
+                    Some(ToolCall {
+                        id: c
+                            .get("id")
+                            .and_then(Json::as_str)
+                            .map_or_else(|| format!("call_{i}"), str::to_string),
+                        name: name.to_string(),
+                        arguments,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Answer {
         id: raw.get("id").and_then(Json::as_str).map(str::to_string),
         text,
@@ -770,6 +843,7 @@ fn answer(provider: &str, mut raw: Json) -> Result<Answer, TaskError> {
         output_tokens: usage("completion_tokens"),
         total_tokens: usage("total_tokens"),
         duration_ms,
+        tool_calls,
     })
 }
 
@@ -800,42 +874,68 @@ pub(crate) fn metrics(ctx: &RunContext, provider: &str, answers: &[&Answer]) {
 
 /// Kestra's `AIOutput` for one answer.
 pub(crate) fn ai_output(answer: &Answer, json_output: Option<Json>) -> Outputs {
+    ai_output_of(std::slice::from_ref(answer), Vec::new(), json_output)
+}
+
+fn usage_of(input: i64, output: i64, total: i64) -> Json {
+    json!({"inputTokenCount": input, "outputTokenCount": output, "totalTokenCount": total})
+}
+
+/// Kestra's `AIOutput` for a conversation with tools: the last answer's text, the token
+/// usage of every call, each call as an intermediate response, and the tools run
+/// (`{requestId, requestName, requestArguments, result}`).
+pub(crate) fn ai_output_of(
+    answers: &[Answer],
+    tool_executions: Vec<Json>,
+    json_output: Option<Json>,
+) -> Outputs {
+    let last = answers.last().expect("one answer at least");
     let mut out = Outputs::new();
-    let usage = json!({
-        "inputTokenCount": answer.input_tokens,
-        "outputTokenCount": answer.output_tokens,
-        "totalTokenCount": answer.total_tokens,
-    });
+    let sum = |f: fn(&Answer) -> i64| answers.iter().map(f).sum::<i64>();
+    let usage = usage_of(
+        sum(|a| a.input_tokens),
+        sum(|a| a.output_tokens),
+        sum(|a| a.total_tokens),
+    );
     match json_output {
         Some(j) => {
             out.insert("textOutput".into(), Json::Null);
             out.insert("jsonOutput".into(), j);
         }
         None => {
-            out.insert("textOutput".into(), Json::String(answer.text.clone()));
+            out.insert("textOutput".into(), Json::String(last.text.clone()));
         }
     }
-    out.insert("tokenUsage".into(), usage.clone());
+    out.insert("tokenUsage".into(), usage);
     out.insert(
         "finishReason".into(),
-        Json::String(answer.finish_reason.into()),
+        Json::String(last.finish_reason.into()),
     );
-    out.insert("toolExecutions".into(), json!([]));
+    out.insert("toolExecutions".into(), Json::Array(tool_executions));
     out.insert(
         "intermediateResponses".into(),
-        json!([{
-            "id": answer.id,
-            "completion": answer.text,
-            "tokenUsage": usage,
-            "finishReason": answer.finish_reason,
-            "toolExecutionRequests": [],
-            "requestDuration": answer.duration_ms,
-        }]),
+        Json::Array(
+            answers
+                .iter()
+                .map(|a| {
+                    json!({
+                        "id": a.id,
+                        "completion": a.text,
+                        "tokenUsage": usage_of(a.input_tokens, a.output_tokens, a.total_tokens),
+                        "finishReason": a.finish_reason,
+                        "toolExecutionRequests": a.tool_calls.iter().map(|c| json!({
+                            "id": c.id, "name": c.name, "arguments": c.arguments,
+                        })).collect::<Vec<_>>(),
+                        "requestDuration": a.duration_ms,
+                    })
+                })
+                .collect(),
+        ),
     );
     out.insert(
         "requestDuration".into(),
-        match answer.id {
-            Some(_) => json!(answer.duration_ms),
+        match last.id {
+            Some(_) => json!(answers.iter().map(|a| a.duration_ms).sum::<u64>()),
             None => Json::Null,
         },
     );

@@ -394,8 +394,12 @@ fn what_runner_cannot_do_yet_is_refused_while_validating() {
     };
     for (task, said) in [
         (
-            format!("  - id: t\n    type: io.kestra.plugin.ai.agent.AIAgent\n{}    prompt: p\n    tools:\n      - type: io.kestra.plugin.ai.tool.TavilyWebSearch\n        apiKey: k\n", provider("OpenAI")),
-            "`tools` is not supported by runner yet",
+            format!("  - id: t\n    type: io.kestra.plugin.ai.agent.AIAgent\n{}    prompt: p\n    tools:\n      - type: io.kestra.plugin.ai.tool.DockerMcpClient\n        image: mcp/time\n", provider("OpenAI")),
+            "the tool `io.kestra.plugin.ai.tool.DockerMcpClient` is not supported by runner yet",
+        ),
+        (
+            format!("  - id: t\n    type: io.kestra.plugin.ai.agent.AIAgent\n{}    prompt: p\n    tools:\n      - type: io.kestra.plugin.ai.tool.KestraFlow\n        namespace: company.team\n", provider("OpenAI")),
+            "tools[0]: Flow ID must be specified when you set the namespace",
         ),
         (
             format!("  - id: t\n    type: io.kestra.plugin.ai.completion.ChatCompletion\n{}    messages:\n      - type: USER\n        content: hi\n", provider("Anthropic")),
@@ -561,7 +565,7 @@ fn an_agent_with_web_search_puts_the_results_in_the_prompt() {
         let r = run(&tasks, KEY, &env).await;
         assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
         assert!(r.logs.contains("Tavily answered 401"), "{}", r.logs);
-        assert!(r.logs.contains("check the retriever's `apiKey`"), "{}", r.logs);
+        assert!(r.logs.contains("check `contentRetrievers[0].apiKey`"), "{}", r.logs);
     });
 }
 
@@ -603,5 +607,110 @@ fn documents_ingested_are_found_by_search_and_answer_with_their_sources() {
         assert_eq!(sent, format!("{}\n\nAnswer using the following information:\n{}", docs[2], docs[2]));
         assert_key_nowhere(&r);
         let _ = std::fs::remove_dir_all(&kv);
+    });
+}
+
+/// A tool call as OpenAI's chat completions API answers it.
+fn tool_call_reply(id: &str, name: &str, arguments: &str) -> Json {
+    json!({"id": format!("chatcmpl-{id}"), "object": "chat.completion", "choices": [{"index": 0,
+        "message": {"role": "assistant", "content": null, "tool_calls": [{"id": id, "type": "function",
+            "function": {"name": name, "arguments": arguments}}]},
+        "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}})
+}
+
+/// The model's part in these tests is scripted: a 270M model calls a tool, but does not
+/// reliably stop calling it. The script follows OpenAI's published chat completions API.
+#[test]
+fn an_agent_runs_each_tool_call_and_answers_with_what_it_gave() {
+    runtime().block_on(async {
+        const GOOGLE: &str = "AIza-test-8d1e";
+        let answer = json!({"id": "chatcmpl-2", "object": "chat.completion", "choices": [{"index": 0,
+            "message": {"role": "assistant", "content": "Kestra orchestrates workflows."}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 30, "completion_tokens": 6, "total_tokens": 36}});
+        let server = runner_testkit::scripted::ScriptedServer::start(vec![
+            ("POST", "/v1/chat/completions", vec![tool_call_reply("call_a", "searchWeb", "{\"query\": \"kestra orchestrator\"}"), answer]),
+            ("GET", "/customsearch/v1", vec![json!({"items": [{"title": "Kestra", "link": "https://kestra.io", "snippet": "Open-source orchestration"}]})]),
+        ]);
+        let tasks = format!(
+            "  - id: agent\n    type: io.kestra.plugin.ai.agent.AIAgent\n    provider:\n      type: io.kestra.plugin.ai.provider.OpenAI\n      modelName: gpt-4o-mini\n      baseUrl: {}/v1\n      apiKey: \"{{{{ secret('LLM_KEY') }}}}\"\n    prompt: What is Kestra?\n    tools:\n      - type: io.kestra.plugin.ai.tool.GoogleCustomWebSearch\n        apiKey: \"{{{{ secret('GOOGLE_KEY') }}}}\"\n        csi: engine-1\n",
+            server.url()
+        );
+        let env = [("SECRET_GOOGLE_KEY", b64(GOOGLE)), ("RUNNER_GOOGLE_SEARCH_URL", server.url())];
+        let r = run(&tasks, KEY, &env).await;
+        assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+        let out = r.outputs("agent");
+        assert_eq!(out["textOutput"], "Kestra orchestrates workflows.");
+        let done = &out["toolExecutions"][0];
+        assert_eq!((done["requestId"].as_str(), done["requestName"].as_str()), (Some("call_a"), Some("searchWeb")));
+        assert_eq!(done["requestArguments"], json!({"query": "kestra orchestrator"}));
+        assert!(done["result"].as_str().unwrap().contains("https://kestra.io\nOpen-source orchestration"), "{done}");
+        assert_eq!(out["tokenUsage"]["totalTokenCount"], 51);
+        assert_eq!(out["intermediateResponses"].as_array().unwrap().len(), 2);
+        assert_eq!(out["intermediateResponses"][0]["toolExecutionRequests"][0]["name"], "searchWeb");
+        assert_eq!(out["finishReason"], "STOP");
+        assert_eq!(metric(&r, "ai.agent.tool.calls"), Some(1.0));
+        let got = server.received();
+        let search = got.iter().find(|q| q.method == "GET").expect("the search API was asked");
+        assert!(search.target.contains("cx=engine-1") && search.target.contains("q=kestra+orchestrator"), "{}", search.target);
+        let chats: Vec<_> = got.iter().filter(|q| q.method == "POST").collect();
+        assert_eq!(chats.len(), 2);
+        assert_eq!(chats[0].body["tools"][0]["function"]["name"], "searchWeb");
+        let messages = chats[1].body["messages"].as_array().unwrap();
+        let n = messages.len();
+        assert_eq!(messages[n - 2]["tool_calls"][0]["id"], "call_a", "{messages:?}");
+        assert_eq!(messages[n - 1]["role"], "tool");
+        assert_eq!(messages[n - 1]["tool_call_id"], "call_a");
+        assert!(messages[n - 1]["content"].as_str().unwrap().contains("Open-source orchestration"));
+        assert!(!r.logs.contains(GOOGLE) && !r.record.to_string().contains(GOOGLE));
+        assert_key_nowhere(&r);
+
+        // A model that never stops calling: bounded, and said.
+        let loops = runner_testkit::scripted::ScriptedServer::start(vec![
+            ("POST", "/v1/chat/completions", vec![tool_call_reply("call_x", "searchWeb", "{\"query\": \"again\"}")]),
+            ("GET", "/customsearch/v1", vec![json!({"items": []})]),
+        ]);
+        let tasks = tasks.replace(&server.url(), &loops.url()).replace("    prompt:", "    maxSequentialToolsInvocations: 3\n    prompt:");
+        let env = [("SECRET_GOOGLE_KEY", b64(GOOGLE)), ("RUNNER_GOOGLE_SEARCH_URL", loops.url())];
+        let r = run(&tasks, KEY, &env).await;
+        assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
+        assert!(r.logs.contains("the model called tools more than 3 times in a row (maxSequentialToolsInvocations); the last was `searchWeb`"), "{}", r.logs);
+        assert_eq!(loops.received().iter().filter(|q| q.method == "GET").count(), 3);
+    });
+}
+
+/// The real model with a real MCP server: `mcp-server-time` from PyPI (in the formats venv),
+/// started over stdio. The model calls its tool and the server's answer goes back to it.
+#[test]
+fn an_agent_calls_a_real_mcp_servers_tool() {
+    runtime().block_on(async {
+        let port = server().port;
+        let mcp = runner_testkit::formats_venv().join("bin/mcp-server-time");
+        assert!(mcp.is_file(), "{} is missing", mcp.display());
+        let tasks = format!(
+            "  - id: agent\n    type: io.kestra.plugin.ai.agent.AIAgent\n{}    configuration:\n      maxToken: 48\n      temperature: 0\n      seed: 7\n      logRequests: true\n    systemMessage: You answer questions by calling the tools you are given.\n    prompt: What time is it in Oslo? Call the get_current_time tool.\n    maxSequentialToolsInvocations: 2\n    tools:\n      - type: io.kestra.plugin.ai.tool.StdioMcpClient\n        command: [\"{}\", \"--local-timezone\", \"UTC\"]\n",
+            provider(port),
+            mcp.display()
+        );
+        let r = run(&tasks, KEY, &[]).await;
+        // The model was given the server's tools...
+        let sent = requests(&r, "agent");
+        assert!(!sent.is_empty(), "{}", r.logs);
+        let tools: Vec<&str> = sent[0]["tools"].as_array().unwrap().iter().filter_map(|t| t["function"]["name"].as_str()).collect();
+        assert!(tools.contains(&"get_current_time") && tools.contains(&"convert_time"), "{tools:?}");
+        // ...called one, and what the server answered went back to it.
+        assert!(sent.len() >= 2, "the model called no tool: {}", r.logs);
+        let answered = sent[1]["messages"].as_array().unwrap().iter().find(|m| m["role"] == "tool").expect("a tool result");
+        let result: Json = serde_json::from_str(answered["content"].as_str().unwrap()).unwrap();
+        assert!(result["datetime"].is_string() && result["timezone"].is_string(), "{result}");
+        // A model this small calls again rather than answer: bounded at 2 calls, and said.
+        match r.state.as_str() {
+            "SUCCESS" => assert!(r.outputs("agent")["toolExecutions"][0]["result"].as_str().unwrap().contains("datetime")),
+            _ => assert!(r.logs.contains("the model called tools more than 2 times in a row"), "{}", r.logs),
+        }
+        assert!(metric(&r, "ai.agent.tool.calls").is_some_and(|n| n >= 1.0) || r.state.as_str() == "FAILED");
+        assert_key_nowhere(&r);
+        // The server is gone with the task: no process of it is left.
+        assert!(runner_testkit::mock::processes_with("mcp-server-time").is_empty());
     });
 }

@@ -8,6 +8,7 @@ pub mod contract;
 pub mod git;
 pub mod kestra;
 pub mod mock;
+pub mod scripted;
 pub mod servers;
 pub mod smtp;
 

@@ -1,0 +1,303 @@
+//! A client of an MCP server started as a process (Kestra's `StdioMcpClient` tool): MCP's
+//! stdio transport, JSON-RPC 2.0 one message per line on the server's stdin and stdout. The
+//! client initializes, lists the server's tools and calls them. The server is one of the task
+//! run's processes: it runs in the task's working directory with only the machine's harmless
+//! variables and the tool's `env`, and its process group is killed when the task ends.
+
+use runner_core::plugin::*;
+use serde_json::json;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{ChildStdin, ChildStdout};
+
+/// The MCP revision runner speaks (servers answer with the one they speak).
+const PROTOCOL: &str = "2025-06-18";
+/// The longest message accepted from a server.
+const MAX_LINE: usize = 16 * 1024 * 1024;
+/// How much of a server's stderr is kept for an error message.
+const STDERR_TAIL: usize = 4096;
+
+/// A tool a server offers: its name, description and JSON schema of arguments.
+pub(crate) struct McpTool {
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) input_schema: Json,
+}
+
+pub(crate) struct McpServer {
+    _process: ChildProcess,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    next_id: u64,
+    /// Where it is declared (`tools[1]`), for messages.
+    label: String,
+    log_events: bool,
+    timeout: Duration,
+}
+
+impl McpServer {
+    /// Starts `command` and initializes the session.
+    pub(crate) async fn start(
+        ctx: &RunContext,
+        command: &[String],
+        env: &[(String, String)],
+        log_events: bool,
+        label: String,
+        timeout: Duration,
+    ) -> Result<McpServer, TaskError> {
+        let Some((program, args)) = command.split_first() else {
+            return Err(TaskError::property(
+                &format!("{label}.command"),
+                "the command that starts the MCP server is empty",
+            ));
+        };
+        let dir = ctx.working_dir()?;
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .current_dir(dir.path())
+            .env_clear()
+            .envs(ctx.process_environment())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut process = ctx.spawn(cmd).map_err(|e| {
+            TaskError::failed(format!("cannot start the MCP server `{program}` ({label})"))
+                .hint(if e.kind() == std::io::ErrorKind::NotFound {
+                    format!(
+                        "install `{program}` on this machine, or give its full path in `command`"
+                    )
+                } else {
+                    "check that the program can be run by this user".to_string()
+                })
+                .caused_by(e)
+        })?;
+        let child = process.child();
+        let (Some(stdin), Some(stdout), Some(mut stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(TaskError::failed(
+                "the MCP server's pipes could not be opened",
+            ));
+        };
+        // Its stderr is kept (the end of it) to explain a server that stops.
+        let kept: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let sink = kept.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                let mut kept = sink.lock().expect("stderr lock");
+                kept.extend_from_slice(&buf[..n]);
+                let over = kept.len().saturating_sub(STDERR_TAIL);
+                kept.drain(..over);
+            }
+        });
+        let mut server = McpServer {
+            _process: process,
+            stdin,
+            stdout: BufReader::new(stdout),
+            stderr: kept,
+            next_id: 1,
+            label,
+            log_events,
+            timeout,
+        };
+        let params = json!({
+            "protocolVersion": PROTOCOL,
+            "capabilities": {},
+            "clientInfo": {"name": "runner", "version": env!("CARGO_PKG_VERSION")},
+        });
+        server.request(ctx, "initialize", params).await?;
+        server
+            .send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await?;
+        Ok(server)
+    }
+
+    /// The server's tools.
+    pub(crate) async fn tools(&mut self, ctx: &RunContext) -> Result<Vec<McpTool>, TaskError> {
+        let result = self.request(ctx, "tools/list", json!({})).await?;
+        Ok(result["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                Some(McpTool {
+                    name: t["name"].as_str()?.to_string(),
+                    description: t["description"].as_str().unwrap_or_default().to_string(),
+                    input_schema: t
+                        .get("inputSchema")
+                        .cloned()
+                        .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                })
+            })
+            .collect())
+    }
+
+    /// Calls tool `name`: its text content, and whether the server says it failed.
+    pub(crate) async fn call(
+        &mut self,
+        ctx: &RunContext,
+        name: &str,
+        arguments: Json,
+    ) -> Result<(String, bool), TaskError> {
+        let result = self
+            .request(
+                ctx,
+                "tools/call",
+                json!({"name": name, "arguments": arguments}),
+            )
+            .await?;
+        let text: Vec<&str> = result["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| c["type"] == "text")
+            .filter_map(|c| c["text"].as_str())
+            .collect();
+        let text = if text.is_empty() {
+            result
+                .get("structuredContent")
+                .map(Json::to_string)
+                .unwrap_or_default()
+        } else {
+            text.join("\n")
+        };
+        Ok((text, result["isError"].as_bool().unwrap_or(false)))
+    }
+
+    async fn send(&mut self, message: &Json) -> Result<(), TaskError> {
+        let mut line = message.to_string();
+        line.push('\n');
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .map_err(|e| self.stopped(&format!("cannot write to it ({e})")))?;
+        self.stdin
+            .flush()
+            .await
+            .map_err(|e| self.stopped(&format!("cannot write to it ({e})")))
+    }
+
+    /// Sends a request and waits for its answer, answering what the server asks meanwhile.
+    async fn request(
+        &mut self,
+        ctx: &RunContext,
+        method: &str,
+        params: Json,
+    ) -> Result<Json, TaskError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .await?;
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        loop {
+            let line = tokio::time::timeout_at(deadline, self.read_line())
+                .await
+                .map_err(|_| {
+                    TaskError::new(
+                        ErrorKind::Remote,
+                        format!(
+                            "the MCP server ({}) did not answer `{method}` in {}s",
+                            self.label,
+                            self.timeout.as_secs()
+                        ),
+                    )
+                    .hint("raise the task's `timeout`, or check the server")
+                })??;
+            let Ok(message) = serde_json::from_str::<Json>(&line) else {
+                // Servers may print other lines; MCP's own are JSON.
+                continue;
+            };
+            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+                if let Some(error) = message.get("error") {
+                    return Err(TaskError::new(
+                        ErrorKind::Remote,
+                        format!(
+                            "the MCP server ({}) refused `{method}`: {}",
+                            self.label,
+                            error["message"].as_str().unwrap_or("no message")
+                        ),
+                    ));
+                }
+                return Ok(message.get("result").cloned().unwrap_or(Json::Null));
+            }
+            match (message.get("id"), message["method"].as_str()) {
+                // A request of the server's (ping, roots...): runner has only pong.
+                (Some(their), Some(asked)) => {
+                    let answer = if asked == "ping" {
+                        json!({"jsonrpc": "2.0", "id": their, "result": {}})
+                    } else {
+                        json!({"jsonrpc": "2.0", "id": their,
+                            "error": {"code": -32601, "message": "runner does not offer this"}})
+                    };
+                    self.send(&answer).await?;
+                }
+                (None, Some(note)) if self.log_events => {
+                    ctx.log(
+                        Level::Info,
+                        &format!("MCP ({}) {note}: {}", self.label, message["params"]),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// One line of the server's stdout, at most [`MAX_LINE`] long.
+    async fn read_line(&mut self) -> Result<String, TaskError> {
+        let mut line = Vec::new();
+        let (label, stderr) = (self.label.clone(), self.stderr.clone());
+        loop {
+            let available = self
+                .stdout
+                .fill_buf()
+                .await
+                .map_err(|e| stopped(&label, &stderr, &format!("cannot read from it ({e})")))?;
+            if available.is_empty() {
+                return Err(stopped(&label, &stderr, "it closed its output"));
+            }
+            let (taken, done) = match available.iter().position(|b| *b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            line.extend_from_slice(&available[..taken]);
+            self.stdout.consume(taken);
+            if line.len() > MAX_LINE {
+                return Err(stopped(
+                    &label,
+                    &stderr,
+                    "it sent a line longer than 16 MiB",
+                ));
+            }
+            if done {
+                return Ok(String::from_utf8_lossy(&line).trim_end().to_string());
+            }
+        }
+    }
+
+    fn stopped(&self, what: &str) -> TaskError {
+        stopped(&self.label, &self.stderr, what)
+    }
+}
+
+/// The error of a server that stopped answering, with the end of its stderr.
+fn stopped(label: &str, stderr: &Mutex<Vec<u8>>, what: &str) -> TaskError {
+    let tail = String::from_utf8_lossy(&stderr.lock().expect("stderr lock"))
+        .trim()
+        .to_string();
+    let error = TaskError::failed(format!(
+        "the MCP server ({label}) stopped answering: {what}"
+    ));
+    if tail.is_empty() {
+        error.hint("check the server's `command`: run it by hand to see why it stops")
+    } else {
+        error.hint(format!("its last words on stderr: {tail}"))
+    }
+}
