@@ -23,18 +23,13 @@ pub struct GitServer {
     requests: Arc<Mutex<Vec<String>>>,
     /// Work to do when a client next asks to push to a repository (by name).
     before_push: Hooks,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stopped before the folder goes (the field drops first: see Drop).
+    server: Option<crate::http::HttpServer>,
 }
 
 impl Drop for GitServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        drop(self.server.take());
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
@@ -234,11 +229,7 @@ impl GitServer {
             "Basic {}",
             base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
         );
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let port = listener.local_addr().unwrap().port();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let before_push: Hooks = Arc::default();
         let (r, served_root, u, h) = (
             requests.clone(),
@@ -246,57 +237,24 @@ impl GitServer {
             user.clone(),
             before_push.clone(),
         );
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("the server's runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let serve = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let (r, root, c, u, h) = (
-                            r.clone(),
-                            served_root.clone(),
-                            credentials.clone(),
-                            u.clone(),
-                            h.clone(),
-                        );
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |req| {
-                                handle(
-                                    req,
-                                    root.clone(),
-                                    c.clone(),
-                                    u.clone(),
-                                    r.clone(),
-                                    h.clone(),
-                                )
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = serve => {}
-                    _ = stopped => {}
-                }
-            });
+        let server = crate::http::serve(move |req| {
+            handle(
+                req,
+                served_root.clone(),
+                credentials.clone(),
+                u.clone(),
+                r.clone(),
+                h.clone(),
+            )
         });
         GitServer {
-            port,
+            port: server.port,
             user,
             password,
             root,
             requests,
             before_push,
-            stop: Some(stop),
-            thread: Some(thread),
+            server: Some(server),
         }
     }
 

@@ -79,19 +79,7 @@ pub struct KestraServer {
     pub password: String,
     pub token: String,
     state: Arc<Mutex<State>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for KestraServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _server: crate::http::HttpServer,
 }
 
 impl KestraServer {
@@ -100,10 +88,6 @@ impl KestraServer {
         let password = format!("Kpw-{}", runner_core::ids::random_u64() % 1_000_000_000);
         let token = format!("ktok-{}", runner_core::ids::friendly_id());
         let state: Arc<Mutex<State>> = Arc::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let port = listener.local_addr().unwrap().port();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let auth = Arc::new(vec![
             format!(
                 "Basic {}",
@@ -112,43 +96,14 @@ impl KestraServer {
             format!("Bearer {token}"),
         ]);
         let served = state.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("the server's runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let serve = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let (state, auth) = (served.clone(), auth.clone());
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |req| {
-                                handle(req, state.clone(), auth.clone())
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = serve => {}
-                    _ = stopped => {}
-                }
-            });
-        });
+        let server = crate::http::serve(move |req| handle(req, served.clone(), auth.clone()));
         KestraServer {
-            port,
+            port: server.port,
             user,
             password,
             token,
             state,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 

@@ -6,6 +6,7 @@
 mod containers;
 pub mod contract;
 pub mod git;
+pub mod http;
 pub mod kestra;
 pub mod mock;
 pub mod scripted;

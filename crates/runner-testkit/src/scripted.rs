@@ -25,19 +25,7 @@ type Script = HashMap<(String, String), (Vec<Json>, usize)>;
 pub struct ScriptedServer {
     pub port: u16,
     received: Arc<Mutex<Vec<Received>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for ScriptedServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
+    _server: crate::http::HttpServer,
 }
 
 impl ScriptedServer {
@@ -49,45 +37,12 @@ impl ScriptedServer {
             .collect();
         let script = Arc::new(Mutex::new(script));
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-        listener.set_nonblocking(true).expect("non-blocking");
-        let port = listener.local_addr().unwrap().port();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let kept = received.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("the server's runtime");
-            runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let serve = async {
-                    loop {
-                        let Ok((stream, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let (script, kept) = (script.clone(), kept.clone());
-                        tokio::spawn(async move {
-                            let service = hyper::service::service_fn(move |req| {
-                                answer(req, script.clone(), kept.clone())
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    _ = serve => {}
-                    _ = stopped => {}
-                }
-            });
-        });
+        let server = crate::http::serve(move |req| answer(req, script.clone(), kept.clone()));
         ScriptedServer {
-            port,
+            port: server.port,
             received,
-            stop: Some(stop),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
