@@ -18,6 +18,16 @@ const MAX_LINE: usize = 256 * 1024 * 1024;
 pub(crate) struct Stop(Arc<AtomicBool>);
 
 impl Stop {
+    /// A flag nothing sets (for tests of a conversion alone).
+    #[cfg(test)]
+    pub(crate) fn never() -> Stop {
+        Stop(Arc::default())
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn check(&self) -> Result<(), TaskError> {
         if self.0.load(Ordering::Relaxed) {
             return Err(TaskError::failed("cancelled"));

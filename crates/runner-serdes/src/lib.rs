@@ -1,4 +1,4 @@
-//! Kestra's serdes tasks: CSV, JSON, Avro, Parquet, Excel, XML and YAML to and from Ion, and Markdown, each streamed one record at a
+//! Kestra's serdes tasks: CSV, JSON, Avro, Parquet, Excel, XML and YAML to and from Ion, TOON, and Markdown, each streamed one record at a
 //! time.
 
 mod avro;
@@ -15,6 +15,7 @@ mod json_to_ion;
 mod json_to_jsonl;
 mod markdown;
 mod parquet;
+mod toon;
 mod xml;
 mod yaml;
 
@@ -50,4 +51,6 @@ pub const TASKS: &[TaskDescriptor] = &[
     xml::XML_TO_ION,
     parquet::ION_TO_PARQUET,
     parquet::PARQUET_TO_ION,
+    toon::JSON_TO_TOON,
+    toon::TOON_TO_JSON,
 ];
