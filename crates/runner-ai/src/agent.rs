@@ -1,7 +1,7 @@
 //! `ai.agent.AIAgent`: a system message and a prompt to a chat model, with the earlier turns
 //! of a `memory`, what `contentRetrievers` find, and `tools` the model may call: each call
 //! runs (a flow, a web search, an MCP server's tool) and its result goes back to the model,
-//! until it answers, at most `maxSequentialToolsInvocations` calls in a row. runner has no
+//! until it answers, at most `maxSequentialToolsInvocations` rounds of calls in a row. runner has no
 //! guardrails or observability for it yet: a flow that sets them is refused while validating,
 //! so nothing is silently left out.
 
@@ -36,7 +36,7 @@ pub(crate) struct AiAgent {
     /// Tools the model may call: `[{type: io.kestra.plugin.ai.tool.KestraFlow, namespace, flowId, description}]`, `TavilyWebSearch` (`apiKey`), `GoogleCustomWebSearch` (`apiKey`, `csi`; Tavily and Google verified against contract servers of their published APIs, not live), `StdioMcpClient` (`command`, `env`).
     #[prop(secret)]
     tools: Option<Tools>,
-    /// The most tool calls in a row before the task fails (Kestra has no bound; runner's is 100).
+    /// The most rounds of tool calls in a row before the task fails (Kestra has no bound; runner's is 100).
     max_sequential_tools_invocations: Option<Property<i64>>,
     /// Where to find context for the prompt: `[{type: io.kestra.plugin.ai.retriever.TavilyWebSearch, apiKey, maxResults}]`.
     #[prop(secret)]
@@ -53,9 +53,89 @@ pub(crate) struct AiAgent {
     output_files: Option<Property<Vec<String>>>,
 }
 
-/// The most tool calls in a row when the flow gives no `maxSequentialToolsInvocations`:
-/// Kestra has no bound, runner has one (a model that never stops must not run forever).
+/// The most rounds of tool calls in a row when the flow gives no
+/// `maxSequentialToolsInvocations`: Kestra has no bound, runner has one (a model that never
+/// stops must not run forever).
 const DEFAULT_MOST_CALLS: i64 = 100;
+
+/// The most text of one tool result sent back to the model (and kept in the outputs).
+const MAX_RESULT: usize = 1024 * 1024;
+
+/// The conversation: the model answers, the tools it calls run and their results go back,
+/// until it answers without a call. A round is one answer's calls (langchain4j counts so);
+/// more than `most_rounds` in a row fails.
+#[allow(clippy::too_many_arguments)]
+async fn converse(
+    ctx: &RunContext,
+    chat: &Chat,
+    ask: &Ask,
+    mut toolbox: Option<&mut Toolbox>,
+    mut conversation: Vec<Json>,
+    most_rounds: i64,
+    answers: &mut Vec<provider::Answer>,
+    executions: &mut Vec<Json>,
+) -> Result<(), TaskError> {
+    let mut rounds: i64 = 0;
+    loop {
+        let answer = chat.call_with(ctx, conversation.clone(), ask).await?;
+        let asked = answer.tool_calls.clone();
+        conversation.push(answer.message());
+        answers.push(answer);
+        let Some(toolbox) = toolbox.as_deref_mut().filter(|_| !asked.is_empty()) else {
+            return Ok(());
+        };
+        rounds += 1;
+        if rounds > most_rounds {
+            return Err(TaskError::failed(format!(
+                "the model asked for tools more than {most_rounds} times in a row (maxSequentialToolsInvocations); the last was `{}`",
+                asked[0].name
+            ))
+            .hint("a model that calls tools without end needs a clearer prompt or another model; raise maxSequentialToolsInvocations if more rounds are meant"));
+        }
+        for call in asked {
+            let arguments = provider::tool_arguments(&call.arguments).ok_or_else(|| {
+                TaskError::new(
+                    ErrorKind::Remote,
+                    format!(
+                        "the model's arguments for tool `{}` are not JSON",
+                        call.name
+                    ),
+                )
+            })?;
+            ctx.log(
+                Level::Debug,
+                &format!("calling tool {}({arguments})", call.name),
+            );
+            let mut result = toolbox.call(ctx, &call.name, &arguments).await?;
+            if result.len() > MAX_RESULT {
+                let mut cut = MAX_RESULT;
+                while !result.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let total = result.len();
+                result.truncate(cut);
+                result.push_str(&format!(
+                    "\n[cut: the tool gave {total} bytes; runner sends at most 1 MiB of a result]"
+                ));
+            }
+            let mut tags = Map::new();
+            tags.insert("tool".into(), Json::String(call.name.clone()));
+            ctx.metric(Metric {
+                name: "ai.agent.tool.calls".into(),
+                kind: MetricKind::Counter,
+                value: 1.0,
+                tags,
+            });
+            conversation.push(json!({"role": "tool", "tool_call_id": call.id, "content": result}));
+            executions.push(json!({
+                "requestId": call.id,
+                "requestName": call.name,
+                "requestArguments": arguments,
+                "result": result,
+            }));
+        }
+    }
+}
 
 impl RunnableTask for AiAgent {
     fn check(&self) -> Result<(), String> {
@@ -118,76 +198,27 @@ impl RunnableTask for AiAgent {
                 tools: toolbox.as_ref().and_then(Toolbox::specs),
                 ..Ask::default()
             };
-            let mut conversation: Vec<Json> = messages.iter().map(Message::to_json).collect();
+            let conversation: Vec<Json> = messages.iter().map(Message::to_json).collect();
             let mut answers = Vec::new();
             let mut executions = Vec::new();
-            let mut calls: i64 = 0;
-            loop {
-                let answer = chat.call_with(ctx, conversation.clone(), &ask).await?;
-                let asked = answer.tool_calls.clone();
-                conversation.push(answer.message());
-                answers.push(answer);
-                let Some(toolbox) = toolbox.as_mut().filter(|_| !asked.is_empty()) else {
-                    break;
-                };
-                for call in asked {
-                    calls += 1;
-                    if calls > most_calls {
-                        provider::metrics(
-                            ctx,
-                            chat.provider(),
-                            &answers.iter().collect::<Vec<_>>(),
-                        );
-                        return Err(TaskError::failed(
-                            format!(
-                                "the model called tools more than {most_calls} times in a row (maxSequentialToolsInvocations); the last was `{}`",
-                                call.name
-                            ),
-                        )
-                        .hint("a model that calls tools without end needs a clearer prompt or another model; raise maxSequentialToolsInvocations if more calls are meant"));
-                    }
-                    // Blank arguments are none, as in Kestra.
-                    let arguments: Json = if call.arguments.trim().is_empty() {
-                        json!({})
-                    } else {
-                        serde_json::from_str(&call.arguments).map_err(|_| {
-                            TaskError::new(
-                                ErrorKind::Remote,
-                                format!(
-                                    "the model's arguments for tool `{}` are not JSON",
-                                    call.name
-                                ),
-                            )
-                        })?
-                    };
-                    ctx.log(
-                        Level::Debug,
-                        &format!("calling tool {}({arguments})", call.name),
-                    );
-                    let result = toolbox.call(ctx, &call.name, &arguments).await?;
-                    let mut tags = Map::new();
-                    tags.insert("tool".into(), Json::String(call.name.clone()));
-                    ctx.metric(Metric {
-                        name: "ai.agent.tool.calls".into(),
-                        kind: MetricKind::Counter,
-                        value: 1.0,
-                        tags,
-                    });
-                    conversation
-                        .push(json!({"role": "tool", "tool_call_id": call.id, "content": result}));
-                    executions.push(json!({
-                        "requestId": call.id,
-                        "requestName": call.name,
-                        "requestArguments": arguments,
-                        "result": result,
-                    }));
-                }
-            }
+            let talked = converse(
+                ctx,
+                &chat,
+                &ask,
+                toolbox.as_mut(),
+                conversation,
+                most_calls,
+                &mut answers,
+                &mut executions,
+            )
+            .await;
+            // The calls made are paid for, whatever ended the conversation.
+            provider::metrics(ctx, chat.provider(), &answers.iter().collect::<Vec<_>>());
+            talked?;
             let answer = answers.last().expect("one answer at least");
             if let Some(m) = memory {
                 m.save(ctx, &prompt, &answer.text)?;
             }
-            provider::metrics(ctx, chat.provider(), &answers.iter().collect::<Vec<_>>());
             let json = if chat.answers_json() {
                 Some(provider::json_reply(chat.provider(), &answer.text)?)
             } else {

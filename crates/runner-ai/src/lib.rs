@@ -12,6 +12,7 @@ mod mcp;
 mod openai;
 mod provider;
 mod rag;
+mod search;
 mod tools;
 
 use runner_core::plugin::TaskDescriptor;

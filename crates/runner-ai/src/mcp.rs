@@ -18,6 +18,8 @@ const PROTOCOL: &str = "2025-06-18";
 const MAX_LINE: usize = 16 * 1024 * 1024;
 /// How much of a server's stderr is kept for an error message.
 const STDERR_TAIL: usize = 4096;
+/// The most pages of a tool list followed.
+const MAX_PAGES: usize = 100;
 
 /// A tool a server offers: its name, description and JSON schema of arguments.
 pub(crate) struct McpTool {
@@ -31,6 +33,8 @@ pub(crate) struct McpServer {
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The reader of its stderr: done once the server has said all it will.
+    stderr_done: Option<tokio::task::JoinHandle<()>>,
     next_id: u64,
     /// Where it is declared (`tools[1]`), for messages.
     label: String,
@@ -86,7 +90,7 @@ impl McpServer {
         // Its stderr is kept (the end of it) to explain a server that stops.
         let kept: Arc<Mutex<Vec<u8>>> = Arc::default();
         let sink = kept.clone();
-        tokio::spawn(async move {
+        let stderr_done = tokio::spawn(async move {
             let mut buf = [0u8; 4096];
             while let Ok(n) = stderr.read(&mut buf).await {
                 if n == 0 {
@@ -103,6 +107,7 @@ impl McpServer {
             stdin,
             stdout: BufReader::new(stdout),
             stderr: kept,
+            stderr_done: Some(stderr_done),
             next_id: 1,
             label,
             log_events,
@@ -114,30 +119,54 @@ impl McpServer {
             "clientInfo": {"name": "runner", "version": env!("CARGO_PKG_VERSION")},
         });
         server.request(ctx, "initialize", params).await?;
+        let deadline = tokio::time::Instant::now() + server.timeout;
         server
-            .send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .send(
+                &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+                deadline,
+            )
             .await?;
         Ok(server)
     }
 
-    /// The server's tools.
+    /// The server's tools, every page of them.
     pub(crate) async fn tools(&mut self, ctx: &RunContext) -> Result<Vec<McpTool>, TaskError> {
-        let result = self.request(ctx, "tools/list", json!({})).await?;
-        Ok(result["tools"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|t| {
-                Some(McpTool {
-                    name: t["name"].as_str()?.to_string(),
-                    description: t["description"].as_str().unwrap_or_default().to_string(),
-                    input_schema: t
-                        .get("inputSchema")
-                        .cloned()
-                        .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-                })
-            })
-            .collect())
+        let mut tools = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let result = self.request(ctx, "tools/list", params).await?;
+            tools.extend(
+                result["tools"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| {
+                        Some(McpTool {
+                            name: t["name"].as_str()?.to_string(),
+                            description: t["description"].as_str().unwrap_or_default().to_string(),
+                            input_schema: t
+                                .get("inputSchema")
+                                .cloned()
+                                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                        })
+                    }),
+            );
+            match result["nextCursor"].as_str() {
+                Some(next) if !next.is_empty() => cursor = Some(next.to_string()),
+                _ => return Ok(tools),
+            }
+        }
+        Err(TaskError::new(
+            ErrorKind::Remote,
+            format!(
+                "the MCP server ({}) lists its tools on more than {MAX_PAGES} pages",
+                self.label
+            ),
+        ))
     }
 
     /// Calls tool `name`: its text content, and whether the server says it failed.
@@ -172,17 +201,35 @@ impl McpServer {
         Ok((text, result["isError"].as_bool().unwrap_or(false)))
     }
 
-    async fn send(&mut self, message: &Json) -> Result<(), TaskError> {
+    /// Writes one message, by `deadline`: a server that stops reading must not hold the task.
+    async fn send(
+        &mut self,
+        message: &Json,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), TaskError> {
         let mut line = message.to_string();
         line.push('\n');
-        self.stdin
-            .write_all(line.as_bytes())
-            .await
-            .map_err(|e| self.stopped(&format!("cannot write to it ({e})")))?;
-        self.stdin
-            .flush()
-            .await
-            .map_err(|e| self.stopped(&format!("cannot write to it ({e})")))
+        let write = async {
+            self.stdin.write_all(line.as_bytes()).await?;
+            self.stdin.flush().await
+        };
+        match tokio::time::timeout_at(deadline, write).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(self.stopped(&format!("cannot write to it ({e})")).await),
+            Err(_) => Err(self.late("take a message")),
+        }
+    }
+
+    fn late(&self, what: &str) -> TaskError {
+        TaskError::new(
+            ErrorKind::Remote,
+            format!(
+                "the MCP server ({}) did not {what} in {}s",
+                self.label,
+                self.timeout.as_secs()
+            ),
+        )
+        .hint("raise the task's `timeout`, or check the server")
     }
 
     /// Sends a request and waits for its answer, answering what the server asks meanwhile.
@@ -194,36 +241,36 @@ impl McpServer {
     ) -> Result<Json, TaskError> {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
-            .await?;
         let deadline = tokio::time::Instant::now() + self.timeout;
+        self.send(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+            deadline,
+        )
+        .await?;
         loop {
-            let line = tokio::time::timeout_at(deadline, self.read_line())
-                .await
-                .map_err(|_| {
-                    TaskError::new(
-                        ErrorKind::Remote,
-                        format!(
-                            "the MCP server ({}) did not answer `{method}` in {}s",
-                            self.label,
-                            self.timeout.as_secs()
-                        ),
-                    )
-                    .hint("raise the task's `timeout`, or check the server")
-                })??;
+            let line = match tokio::time::timeout_at(deadline, self.read_line()).await {
+                Ok(Ok(line)) => line,
+                Ok(Err(what)) => return Err(self.stopped(&what).await),
+                Err(_) => return Err(self.late(&format!("answer `{method}`"))),
+            };
             let Ok(message) = serde_json::from_str::<Json>(&line) else {
                 // Servers may print other lines; MCP's own are JSON.
                 continue;
             };
-            if message.get("id") == Some(&json!(id)) && message.get("method").is_none() {
+            // An error without an id (it could not read the request) answers it too.
+            let ours = message.get("id") == Some(&json!(id))
+                || (message.get("id") == Some(&Json::Null) && message.get("error").is_some());
+            if ours && message.get("method").is_none() {
                 if let Some(error) = message.get("error") {
+                    let said: String = error["message"]
+                        .as_str()
+                        .unwrap_or("no message")
+                        .chars()
+                        .take(300)
+                        .collect();
                     return Err(TaskError::new(
                         ErrorKind::Remote,
-                        format!(
-                            "the MCP server ({}) refused `{method}`: {}",
-                            self.label,
-                            error["message"].as_str().unwrap_or("no message")
-                        ),
+                        format!("the MCP server ({}) refused `{method}`: {said}", self.label),
                     ));
                 }
                 return Ok(message.get("result").cloned().unwrap_or(Json::Null));
@@ -237,7 +284,7 @@ impl McpServer {
                         json!({"jsonrpc": "2.0", "id": their,
                             "error": {"code": -32601, "message": "runner does not offer this"}})
                     };
-                    self.send(&answer).await?;
+                    self.send(&answer, deadline).await?;
                 }
                 (None, Some(note)) if self.log_events => {
                     ctx.log(
@@ -250,18 +297,17 @@ impl McpServer {
         }
     }
 
-    /// One line of the server's stdout, at most [`MAX_LINE`] long.
-    async fn read_line(&mut self) -> Result<String, TaskError> {
+    /// One line of the server's stdout, at most [`MAX_LINE`] long; why not, when it stopped.
+    async fn read_line(&mut self) -> Result<String, String> {
         let mut line = Vec::new();
-        let (label, stderr) = (self.label.clone(), self.stderr.clone());
         loop {
             let available = self
                 .stdout
                 .fill_buf()
                 .await
-                .map_err(|e| stopped(&label, &stderr, &format!("cannot read from it ({e})")))?;
+                .map_err(|e| format!("cannot read from it ({e})"))?;
             if available.is_empty() {
-                return Err(stopped(&label, &stderr, "it closed its output"));
+                return Err("it closed its output".into());
             }
             let (taken, done) = match available.iter().position(|b| *b == b'\n') {
                 Some(i) => (i + 1, true),
@@ -270,11 +316,7 @@ impl McpServer {
             line.extend_from_slice(&available[..taken]);
             self.stdout.consume(taken);
             if line.len() > MAX_LINE {
-                return Err(stopped(
-                    &label,
-                    &stderr,
-                    "it sent a line longer than 16 MiB",
-                ));
+                return Err("it sent a line longer than 16 MiB".into());
             }
             if done {
                 return Ok(String::from_utf8_lossy(&line).trim_end().to_string());
@@ -282,7 +324,12 @@ impl McpServer {
         }
     }
 
-    fn stopped(&self, what: &str) -> TaskError {
+    /// The error of a server that stopped, with the end of what it wrote on stderr (read to
+    /// its end first, for a moment at most: a server that exits writes its last words then).
+    async fn stopped(&mut self, what: &str) -> TaskError {
+        if let Some(done) = self.stderr_done.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(500), done).await;
+        }
         stopped(&self.label, &self.stderr, what)
     }
 }

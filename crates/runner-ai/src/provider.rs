@@ -872,6 +872,14 @@ pub(crate) fn metrics(ctx: &RunContext, provider: &str, answers: &[&Answer]) {
     });
 }
 
+/// A tool call's arguments as JSON (blank is `{}`, as in Kestra); `None` when not JSON.
+pub(crate) fn tool_arguments(text: &str) -> Option<Json> {
+    if text.trim().is_empty() {
+        return Some(json!({}));
+    }
+    serde_json::from_str(text).ok()
+}
+
 /// Kestra's `AIOutput` for one answer.
 pub(crate) fn ai_output(answer: &Answer, json_output: Option<Json>) -> Outputs {
     ai_output_of(std::slice::from_ref(answer), Vec::new(), json_output)
@@ -912,11 +920,13 @@ pub(crate) fn ai_output_of(
         Json::String(last.finish_reason.into()),
     );
     out.insert("toolExecutions".into(), Json::Array(tool_executions));
+    // The answers that asked for tools; the last (the final answer) is not one of them.
     out.insert(
         "intermediateResponses".into(),
         Json::Array(
             answers
                 .iter()
+                .filter(|a| !a.tool_calls.is_empty())
                 .map(|a| {
                     json!({
                         "id": a.id,
@@ -924,7 +934,8 @@ pub(crate) fn ai_output_of(
                         "tokenUsage": usage_of(a.input_tokens, a.output_tokens, a.total_tokens),
                         "finishReason": a.finish_reason,
                         "toolExecutionRequests": a.tool_calls.iter().map(|c| json!({
-                            "id": c.id, "name": c.name, "arguments": c.arguments,
+                            "id": c.id, "name": c.name,
+                            "arguments": tool_arguments(&c.arguments).unwrap_or_else(|| Json::String(c.arguments.clone())),
                         })).collect::<Vec<_>>(),
                         "requestDuration": a.duration_ms,
                     })
@@ -935,7 +946,7 @@ pub(crate) fn ai_output_of(
     out.insert(
         "requestDuration".into(),
         match last.id {
-            Some(_) => json!(answers.iter().map(|a| a.duration_ms).sum::<u64>()),
+            Some(_) => json!(last.duration_ms),
             None => Json::Null,
         },
     );

@@ -4,8 +4,9 @@
 //! started as a process (`StdioMcpClient`). The other tool types of Kestra are refused by name
 //! while validating.
 
-use crate::context::{Found, google_search, short, tavily_search};
+use crate::context::short;
 use crate::mcp::McpServer;
+use crate::search::{Found, google_search, tavily_search};
 use runner_core::plugin::*;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, json};
@@ -22,7 +23,7 @@ pub(crate) enum Tool {
         api_key: Property<String>,
         csi: Property<String>,
     },
-    StdioMcp(McpTool),
+    StdioMcp(StdioMcpClient),
 }
 
 #[derive(Deserialize)]
@@ -46,7 +47,7 @@ pub(crate) struct FlowTool {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct McpTool {
+pub(crate) struct StdioMcpClient {
     command: Property<Vec<String>>,
     env: Option<Property<BTreeMap<String, String>>>,
     log_events: Option<Property<bool>>,
@@ -78,7 +79,12 @@ impl<'de> Deserialize<'de> for Tool {
             )));
         };
         let fields = Json::Object(map);
-        Ok(match short(&kind, "tool") {
+        // Only Kestra's own package has KestraFlow (the langchain4j one never did).
+        let name = match short(&kind, "tool") {
+            "KestraFlow" if kind != "io.kestra.plugin.ai.tool.KestraFlow" => kind.as_str(),
+            other => other,
+        };
+        Ok(match name {
             "KestraFlow" => Tool::Flow(Box::new(
                 FlowTool::deserialize(fields).map_err(D::Error::custom)?,
             )),
@@ -94,7 +100,7 @@ impl<'de> Deserialize<'de> for Tool {
                 }
             }
             "StdioMcpClient" => {
-                Tool::StdioMcp(McpTool::deserialize(fields).map_err(D::Error::custom)?)
+                Tool::StdioMcp(StdioMcpClient::deserialize(fields).map_err(D::Error::custom)?)
             }
             _ => {
                 return Err(D::Error::custom(format!(
@@ -113,8 +119,9 @@ impl Seal for Tool {
                 api_key.seal();
                 csi.seal();
             }
-            Tool::StdioMcp(m) => m.env.seal(),
-            Tool::Flow(_) => {}
+            // A flow gives secrets to a server's `env` with `secret()`, masked as every
+            // secret is; its plain settings (`debug`, paths) are not credentials.
+            Tool::StdioMcp(_) | Tool::Flow(_) => {}
         }
     }
 }
@@ -172,12 +179,16 @@ enum Target {
         inputs: Map<String, Json>,
         labels: Map<String, Json>,
     },
-    /// The model names the flow.
+    /// The model names the flow; the tool's inputs and labels go with it.
     AnyFlow {
+        inputs: Map<String, Json>,
         labels: Map<String, Json>,
     },
     Tavily(String),
-    Google(String, String),
+    Google {
+        key: String,
+        cx: String,
+    },
     Mcp(usize, String),
 }
 
@@ -197,13 +208,9 @@ pub(crate) struct Toolbox {
 /// The most search results a search tool gives the model.
 const SEARCH_RESULTS: i64 = 5;
 
+/// Kestra's name of a flow's function: the namespace's dots as `_`, the flow id as it is.
 fn flow_name(namespace: &str, flow_id: &str) -> String {
-    let clean = |s: &str| {
-        s.chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect::<String>()
-    };
-    format!("kestra_flow_{}_{}", clean(namespace), clean(flow_id))
+    format!("kestra_flow_{}_{flow_id}", namespace.replace('.', "_"))
 }
 
 /// Labels as Kestra takes them: a map, or a list of `{key, value}`.
@@ -280,7 +287,18 @@ impl Toolbox {
                     let arguments = json!({
                         "inputs": {"type": "array", "description": "The flow's inputs", "items": {"type": "object", "properties": {"id": {"type": "string"}, "value": {"type": "string"}}, "required": ["id", "value"]}},
                         "labels": {"type": "array", "description": "Labels of the execution", "items": {"type": "object", "properties": {"key": {"type": "string"}, "value": {"type": "string"}}, "required": ["key", "value"]}},
+                        "scheduleDate": {"type": "string", "description": "When to start the execution (ISO 8601); runner starts it at once"},
                     });
+                    let inputs = match ctx.render_opt(&f.inputs, &format!("{at}.inputs"))? {
+                        Some(Json::Object(m)) => m,
+                        None => Map::new(),
+                        Some(_) => {
+                            return Err(TaskError::property(
+                                &format!("{at}.inputs"),
+                                "is a map of input ids to values",
+                            ));
+                        }
+                    };
                     match (namespace, flow_id) {
                         (Some(namespace), Some(flow_id)) => {
                             let description = description.ok_or_else(|| {
@@ -289,16 +307,6 @@ impl Toolbox {
                                     format!("the KestraFlow tool of {namespace}.{flow_id} needs a `description`: it tells the model when to use it"),
                                 )
                             })?;
-                            let inputs = match ctx.render_opt(&f.inputs, &format!("{at}.inputs"))? {
-                                Some(Json::Object(m)) => m,
-                                None => Map::new(),
-                                Some(_) => {
-                                    return Err(TaskError::property(
-                                        &format!("{at}.inputs"),
-                                        "is a map of input ids to values",
-                                    ));
-                                }
-                            };
                             functions.push(Function {
                                 name: flow_name(&namespace, &flow_id),
                                 description,
@@ -323,7 +331,7 @@ impl Toolbox {
                                     "Run a Kestra flow, named by its namespace and id, with inputs; gives the execution it made (its state and outputs).".into()
                                 }),
                                 parameters: json!({"type": "object", "properties": properties, "required": ["namespace", "flowId"]}),
-                                target: Target::AnyFlow { labels },
+                                target: Target::AnyFlow { inputs, labels },
                             });
                         }
                     }
@@ -335,7 +343,7 @@ impl Toolbox {
                 Tool::Google { api_key, csi } => {
                     let key = ctx.render(api_key, &format!("{at}.apiKey"))?;
                     let cx = ctx.render(csi, &format!("{at}.csi"))?;
-                    functions.push(search_function("searchWeb", Target::Google(key, cx)));
+                    functions.push(search_function("searchWeb", Target::Google { key, cx }));
                 }
                 Tool::StdioMcp(m) => {
                     let command = ctx.render(&m.command, &format!("{at}.command"))?;
@@ -344,10 +352,6 @@ impl Toolbox {
                         .unwrap_or_default()
                         .into_iter()
                         .collect();
-                    for (_, v) in &env {
-                        // A value given to the server may be a credential.
-                        ctx.mask(v);
-                    }
                     let log_events = ctx
                         .render_opt(&m.log_events, &format!("{at}.logEvents"))?
                         .unwrap_or(false);
@@ -431,7 +435,7 @@ impl Toolbox {
                 let found = tavily_search(ctx, key, &query()?, SEARCH_RESULTS, name).await?;
                 Ok(search_text(&found))
             }
-            Target::Google(key, cx) => {
+            Target::Google { key, cx } => {
                 let found = google_search(ctx, key, cx, &query()?, SEARCH_RESULTS, name).await?;
                 Ok(search_text(&found))
             }
@@ -457,7 +461,7 @@ impl Toolbox {
                 let (inputs, labels) = (inputs.clone(), labels.clone());
                 run_flow(ctx, namespace, flow_id, inputs, labels, arguments).await
             }
-            Target::AnyFlow { labels } => {
+            Target::AnyFlow { inputs, labels } => {
                 let field = |k: &str| {
                     arguments[k].as_str().map(str::to_string).ok_or_else(|| {
                         TaskError::new(
@@ -471,7 +475,7 @@ impl Toolbox {
                     ctx,
                     namespace,
                     flow_id,
-                    Map::new(),
+                    inputs.clone(),
                     labels.clone(),
                     arguments,
                 )
@@ -507,6 +511,12 @@ async fn run_flow(
         if let Some(id) = i["id"].as_str() {
             inputs.insert(id.to_string(), i["value"].clone());
         }
+    }
+    if arguments.get("scheduleDate").is_some_and(|d| !d.is_null()) {
+        ctx.log(
+            Level::Warn,
+            "the model gave a scheduleDate: runner starts the flow at once",
+        );
     }
     for l in arguments["labels"].as_array().into_iter().flatten() {
         if let Some(k) = l["key"].as_str() {

@@ -248,10 +248,8 @@ async fn a_chat_completion_and_an_agent_answer_with_their_token_counts_run() {
             ["STOP", "LENGTH"].contains(&out["finishReason"].as_str().unwrap()),
             "{out}"
         );
-        assert_eq!(
-            out["intermediateResponses"][0]["completion"],
-            out["textOutput"]
-        );
+        // No tool was asked for: no intermediate response (the final one is the output).
+        assert_eq!(out["intermediateResponses"], json!([]));
         assert_eq!(out["toolExecutions"], json!([]));
     }
     assert_eq!(
@@ -646,8 +644,11 @@ fn an_agent_runs_each_tool_call_and_answers_with_what_it_gave() {
         assert_eq!(done["requestArguments"], json!({"query": "kestra orchestrator"}));
         assert!(done["result"].as_str().unwrap().contains("https://kestra.io\nOpen-source orchestration"), "{done}");
         assert_eq!(out["tokenUsage"]["totalTokenCount"], 51);
-        assert_eq!(out["intermediateResponses"].as_array().unwrap().len(), 2);
-        assert_eq!(out["intermediateResponses"][0]["toolExecutionRequests"][0]["name"], "searchWeb");
+        // The answers that asked for tools, as langchain4j keeps them (the final one is not).
+        assert_eq!(out["intermediateResponses"].as_array().unwrap().len(), 1);
+        let request = &out["intermediateResponses"][0]["toolExecutionRequests"][0];
+        assert_eq!(request["name"], "searchWeb");
+        assert_eq!(request["arguments"], json!({"query": "kestra orchestrator"}));
         assert_eq!(out["finishReason"], "STOP");
         assert_eq!(metric(&r, "ai.agent.tool.calls"), Some(1.0));
         let got = server.received();
@@ -674,7 +675,9 @@ fn an_agent_runs_each_tool_call_and_answers_with_what_it_gave() {
         let env = [("SECRET_GOOGLE_KEY", b64(GOOGLE)), ("RUNNER_GOOGLE_SEARCH_URL", loops.url())];
         let r = run(&tasks, KEY, &env).await;
         assert_eq!(r.state.as_str(), "FAILED", "{}", r.logs);
-        assert!(r.logs.contains("the model called tools more than 3 times in a row (maxSequentialToolsInvocations); the last was `searchWeb`"), "{}", r.logs);
+        assert!(r.logs.contains("the model asked for tools more than 3 times in a row (maxSequentialToolsInvocations); the last was `searchWeb`"), "{}", r.logs);
+        // The calls made are counted, the failure notwithstanding.
+        assert_eq!(metric(&r, "ai.provider.calls"), Some(4.0));
         assert_eq!(loops.received().iter().filter(|q| q.method == "GET").count(), 3);
     });
 }
@@ -706,11 +709,56 @@ fn an_agent_calls_a_real_mcp_servers_tool() {
         // A model this small calls again rather than answer: bounded at 2 calls, and said.
         match r.state.as_str() {
             "SUCCESS" => assert!(r.outputs("agent")["toolExecutions"][0]["result"].as_str().unwrap().contains("datetime")),
-            _ => assert!(r.logs.contains("the model called tools more than 2 times in a row"), "{}", r.logs),
+            _ => assert!(r.logs.contains("the model asked for tools more than 2 times in a row"), "{}", r.logs),
         }
         assert!(metric(&r, "ai.agent.tool.calls").is_some_and(|n| n >= 1.0) || r.state.as_str() == "FAILED");
         assert_key_nowhere(&r);
         // The server is gone with the task: no process of it is left.
         assert!(runner_testkit::mock::processes_with("mcp-server-time").is_empty());
+    });
+}
+
+/// Several calls in one answer are one round (langchain4j counts rounds): each runs, in order,
+/// and each result goes back under its call's id.
+#[test]
+fn the_calls_of_one_answer_are_one_round() {
+    runtime().block_on(async {
+        let two = json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0,
+            "message": {"role": "assistant", "content": "", "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "searchWeb", "arguments": "{\"query\": \"first\"}"}},
+                {"id": "call_2", "type": "function", "function": {"name": "searchWeb", "arguments": "{\"query\": \"second\"}"}}]},
+            "finish_reason": "tool_calls"}], "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}});
+        let done = json!({"id": "chatcmpl-2", "object": "chat.completion", "choices": [{"index": 0,
+            "message": {"role": "assistant", "content": "Both found."}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}});
+        let server = runner_testkit::scripted::ScriptedServer::start(vec![
+            ("POST", "/v1/chat/completions", vec![two, done]),
+            ("POST", "/search", vec![
+                json!({"results": [{"title": "One", "url": "https://one.example", "content": "first result"}]}),
+                json!({"results": [{"title": "Two", "url": "https://two.example", "content": "second result"}]}),
+            ]),
+        ]);
+        let tasks = format!(
+            "  - id: agent\n    type: io.kestra.plugin.ai.agent.AIAgent\n    provider:\n      type: io.kestra.plugin.ai.provider.OpenAI\n      modelName: gpt-4o-mini\n      baseUrl: {}/v1\n      apiKey: \"{{{{ secret('LLM_KEY') }}}}\"\n    prompt: Find both.\n    maxSequentialToolsInvocations: 1\n    tools:\n      - type: io.kestra.plugin.langchain4j.tool.TavilyWebSearch\n        apiKey: tvly-key-77\n",
+            server.url()
+        );
+        let r = run(&tasks, KEY, &[("RUNNER_TAVILY_URL", server.url())]).await;
+        assert_eq!(r.state.as_str(), "SUCCESS", "{}", r.logs);
+        let out = r.outputs("agent");
+        let names: Vec<&str> = out["toolExecutions"].as_array().unwrap().iter().map(|e| e["requestId"].as_str().unwrap()).collect();
+        assert_eq!(names, ["call_1", "call_2"]);
+        assert!(out["toolExecutions"][1]["result"].as_str().unwrap().contains("second result"));
+        let searched: Vec<Json> = server.received().iter().filter(|q| q.target == "/search").map(|q| q.body["query"].clone()).collect();
+        assert_eq!(searched, [json!("first"), json!("second")]);
+        let last = server.received().into_iter().rfind(|q| q.target == "/v1/chat/completions").unwrap();
+        let tools: Vec<(&str, &str)> = last.body["messages"].as_array().unwrap().iter()
+            .filter(|m| m["role"] == "tool")
+            .map(|m| (m["tool_call_id"].as_str().unwrap(), m["content"].as_str().unwrap()))
+            .collect();
+        assert_eq!(tools.len(), 2);
+        assert_eq!(tools[0].0, "call_1");
+        assert!(tools[0].1.contains("first result") && tools[1].1.contains("second result"));
+        let calls: f64 = r.record["metrics"].as_array().unwrap().iter().filter(|m| m["name"] == "ai.agent.tool.calls").filter_map(|m| m["value"].as_f64()).sum();
+        assert_eq!(calls, 2.0);
     });
 }

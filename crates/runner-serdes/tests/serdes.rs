@@ -414,20 +414,38 @@ async fn json_goes_to_toon_and_back() {
     type: io.kestra.plugin.serdes.toon.ToonToJson
     from: "{{ outputs.toon.uri }}"
 "#;
-    let users = br#"[{"id":1,"name":"Ada","city":"London"},{"id":2,"name":"Grace","city":"New York, NY"}]"#;
+    let users =
+        br#"[{"id":1,"name":"Ada","city":"London"},{"id":2,"name":"Grace","city":"New York, NY"}]"#;
     let run = convert(tasks, users, "users.json").await;
     assert_eq!(run.state, State::Success, "{}", run.logs);
     assert_eq!(run.outputs("toon")["size"], 2);
-    assert!(run.outputs("toon")["uri"].as_str().unwrap().ends_with(".toon"));
+    assert!(
+        run.outputs("toon")["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with(".toon")
+    );
     assert_eq!(
         read(&run, "toon"),
         "[2]{id,name,city}:\n  1,Ada,London\n  2,Grace,\"New York, NY\""
     );
     let back: serde_json::Value = serde_json::from_str(&read(&run, "json")).unwrap();
-    assert_eq!(back, serde_json::from_slice::<serde_json::Value>(users).unwrap());
+    assert_eq!(
+        back,
+        serde_json::from_slice::<serde_json::Value>(users).unwrap()
+    );
     assert_eq!(run.outputs("json")["size"], 2);
 
-    let run = convert(&tasks[..tasks.find("  - id: json").unwrap()], b"  ", "empty.json").await;
+    let run = convert(
+        &tasks[..tasks.find("  - id: json").unwrap()],
+        b"  ",
+        "empty.json",
+    )
+    .await;
     assert_eq!(run.state, State::Failed);
-    assert!(run.logs.contains("Invalid JSON: empty input"), "{}", run.logs);
+    assert!(
+        run.logs.contains("Invalid JSON: empty input"),
+        "{}",
+        run.logs
+    );
 }

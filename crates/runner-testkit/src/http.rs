@@ -45,6 +45,8 @@ where
             let accept = async {
                 loop {
                     let Ok((stream, _)) = listener.accept().await else {
+                        // Out of descriptors, say: wait a moment rather than spin.
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                         continue;
                     };
                     let handle = handle.clone();

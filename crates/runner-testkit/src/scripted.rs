@@ -95,7 +95,17 @@ async fn answer(
             )))
             .unwrap());
     };
-    let reply = answers[(*next).min(answers.len() - 1)].clone();
+    let Some(reply) = answers
+        .get((*next).min(answers.len().saturating_sub(1)))
+        .cloned()
+    else {
+        return Ok(hyper::Response::builder()
+            .status(500)
+            .body(Full::new(Bytes::from_static(
+                b"{\"error\":\"no answer scripted\"}",
+            )))
+            .unwrap());
+    };
     *next += 1;
     Ok(hyper::Response::builder()
         .status(200)
