@@ -9,6 +9,8 @@ mod agent;
 mod completion;
 mod context;
 mod mcp;
+mod mcp_http;
+mod mcp_tasks;
 mod openai;
 mod provider;
 mod rag;
@@ -27,4 +29,6 @@ pub const TASKS: &[TaskDescriptor] = &[
     rag::CHAT_COMPLETION,
     rag::SEARCH,
     openai::CHAT_COMPLETION,
+    mcp_tasks::LIST_TOOLS,
+    mcp_tasks::CALL_TOOL,
 ];

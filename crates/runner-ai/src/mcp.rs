@@ -1,9 +1,11 @@
-//! A client of an MCP server started as a process (Kestra's `StdioMcpClient` tool): MCP's
-//! stdio transport, JSON-RPC 2.0 one message per line on the server's stdin and stdout. The
-//! client initializes, lists the server's tools and calls them. The server is one of the task
-//! run's processes: it runs in the task's working directory with only the machine's harmless
-//! variables and the tool's `env`, and its process group is killed when the task ends.
+//! A client of MCP servers: JSON-RPC 2.0 over MCP's stdio transport (a server started as a
+//! process, Kestra's `StdioMcpClient`: one message per line on its stdin and stdout) or over
+//! HTTP (`mcp_http`). The client initializes, lists the server's tools and calls them. A
+//! stdio server is one of the task run's processes: it runs in the task's working directory
+//! with only the machine's usual variables and the tool's `env`, and its process group is
+//! killed when the task ends.
 
+use crate::mcp_http::{Http, HttpKind, reply_to};
 use runner_core::plugin::*;
 use serde_json::json;
 use std::process::Stdio;
@@ -28,13 +30,23 @@ pub(crate) struct McpTool {
     pub(crate) input_schema: Json,
 }
 
-pub(crate) struct McpServer {
+/// A stdio server's process and pipes.
+struct Pipes {
     _process: ChildProcess,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<Vec<u8>>>,
     /// The reader of its stderr: done once the server has said all it will.
     stderr_done: Option<tokio::task::JoinHandle<()>>,
+}
+
+enum Channel {
+    Stdio(Box<Pipes>),
+    Http(Box<Http>),
+}
+
+pub(crate) struct McpServer {
+    channel: Channel,
     next_id: u64,
     /// Where it is declared (`tools[1]`), for messages.
     label: String,
@@ -103,30 +115,62 @@ impl McpServer {
             }
         });
         let mut server = McpServer {
-            _process: process,
-            stdin,
-            stdout: BufReader::new(stdout),
-            stderr: kept,
-            stderr_done: Some(stderr_done),
+            channel: Channel::Stdio(Box::new(Pipes {
+                _process: process,
+                stdin,
+                stdout: BufReader::new(stdout),
+                stderr: kept,
+                stderr_done: Some(stderr_done),
+            })),
             next_id: 1,
             label,
             log_events,
             timeout,
         };
+        server.initialize(ctx).await?;
+        Ok(server)
+    }
+
+    /// Connects to a server over HTTP and initializes the session.
+    pub(crate) async fn connect(
+        ctx: &RunContext,
+        url: &str,
+        kind: HttpKind,
+        headers: Vec<(String, String)>,
+        logs: (bool, bool),
+        label: String,
+        timeout: Duration,
+    ) -> Result<McpServer, TaskError> {
+        let http = Http::connect(ctx, url, kind, headers, label.clone(), logs, timeout).await?;
+        let mut server = McpServer {
+            channel: Channel::Http(Box::new(http)),
+            next_id: 1,
+            label,
+            log_events: logs.1,
+            timeout,
+        };
+        server.initialize(ctx).await?;
+        Ok(server)
+    }
+
+    async fn initialize(&mut self, ctx: &RunContext) -> Result<(), TaskError> {
         let params = json!({
             "protocolVersion": PROTOCOL,
             "capabilities": {},
             "clientInfo": {"name": "runner", "version": env!("CARGO_PKG_VERSION")},
         });
-        server.request(ctx, "initialize", params).await?;
-        let deadline = tokio::time::Instant::now() + server.timeout;
-        server
-            .send(
-                &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-                deadline,
-            )
-            .await?;
-        Ok(server)
+        self.request(ctx, "initialize", params).await?;
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        match &mut self.channel {
+            Channel::Http(h) => {
+                match tokio::time::timeout_at(deadline, h.notify(ctx, &initialized)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(self.late("take a message")),
+                }
+            }
+            Channel::Stdio(_) => self.send(&initialized, deadline).await,
+        }
     }
 
     /// The server's tools, every page of them.
@@ -176,29 +220,26 @@ impl McpServer {
         name: &str,
         arguments: Json,
     ) -> Result<(String, bool), TaskError> {
-        let result = self
-            .request(
-                ctx,
-                "tools/call",
-                json!({"name": name, "arguments": arguments}),
-            )
-            .await?;
-        let text: Vec<&str> = result["content"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|c| c["type"] == "text")
-            .filter_map(|c| c["text"].as_str())
-            .collect();
-        let text = if text.is_empty() {
-            result
-                .get("structuredContent")
-                .map(Json::to_string)
-                .unwrap_or_default()
-        } else {
-            text.join("\n")
-        };
-        Ok((text, result["isError"].as_bool().unwrap_or(false)))
+        let result = self.call_raw(ctx, name, arguments).await?;
+        Ok((
+            text_of(&result),
+            result["isError"].as_bool().unwrap_or(false),
+        ))
+    }
+
+    /// Calls tool `name`: the server's result as it sent it.
+    pub(crate) async fn call_raw(
+        &mut self,
+        ctx: &RunContext,
+        name: &str,
+        arguments: Json,
+    ) -> Result<Json, TaskError> {
+        self.request(
+            ctx,
+            "tools/call",
+            json!({"name": name, "arguments": arguments}),
+        )
+        .await
     }
 
     /// Writes one message, by `deadline`: a server that stops reading must not hold the task.
@@ -209,9 +250,12 @@ impl McpServer {
     ) -> Result<(), TaskError> {
         let mut line = message.to_string();
         line.push('\n');
+        let Channel::Stdio(pipes) = &mut self.channel else {
+            unreachable!("stdio only");
+        };
         let write = async {
-            self.stdin.write_all(line.as_bytes()).await?;
-            self.stdin.flush().await
+            pipes.stdin.write_all(line.as_bytes()).await?;
+            pipes.stdin.flush().await
         };
         match tokio::time::timeout_at(deadline, write).await {
             Ok(Ok(())) => Ok(()),
@@ -242,11 +286,15 @@ impl McpServer {
         let id = self.next_id;
         self.next_id += 1;
         let deadline = tokio::time::Instant::now() + self.timeout;
-        self.send(
-            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
-            deadline,
-        )
-        .await?;
+        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        if let Channel::Http(h) = &mut self.channel {
+            let asked = h.request(ctx, method, id, &message, self.log_events);
+            return match tokio::time::timeout_at(deadline, asked).await {
+                Ok(r) => r,
+                Err(_) => Err(self.late(&format!("answer `{method}`"))),
+            };
+        }
+        self.send(&message, deadline).await?;
         loop {
             let line = match tokio::time::timeout_at(deadline, self.read_line()).await {
                 Ok(Ok(line)) => line,
@@ -257,51 +305,22 @@ impl McpServer {
                 // Servers may print other lines; MCP's own are JSON.
                 continue;
             };
-            // An error without an id (it could not read the request) answers it too.
-            let ours = message.get("id") == Some(&json!(id))
-                || (message.get("id") == Some(&Json::Null) && message.get("error").is_some());
-            if ours && message.get("method").is_none() {
-                if let Some(error) = message.get("error") {
-                    let said: String = error["message"]
-                        .as_str()
-                        .unwrap_or("no message")
-                        .chars()
-                        .take(300)
-                        .collect();
-                    return Err(TaskError::new(
-                        ErrorKind::Remote,
-                        format!("the MCP server ({}) refused `{method}`: {said}", self.label),
-                    ));
-                }
-                return Ok(message.get("result").cloned().unwrap_or(Json::Null));
-            }
-            match (message.get("id"), message["method"].as_str()) {
-                // A request of the server's (ping, roots...): runner has only pong.
-                (Some(their), Some(asked)) => {
-                    let answer = if asked == "ping" {
-                        json!({"jsonrpc": "2.0", "id": their, "result": {}})
-                    } else {
-                        json!({"jsonrpc": "2.0", "id": their,
-                            "error": {"code": -32601, "message": "runner does not offer this"}})
-                    };
-                    self.send(&answer, deadline).await?;
-                }
-                (None, Some(note)) if self.log_events => {
-                    ctx.log(
-                        Level::Info,
-                        &format!("MCP ({}) {note}: {}", self.label, message["params"]),
-                    );
-                }
-                _ => {}
+            match dispatch(&self.label, method, id, &message, ctx, self.log_events) {
+                Dispatch::Answer(result) => return result,
+                Dispatch::Reply(reply) => self.send(&reply, deadline).await?,
+                Dispatch::Other => {}
             }
         }
     }
 
     /// One line of the server's stdout, at most [`MAX_LINE`] long; why not, when it stopped.
     async fn read_line(&mut self) -> Result<String, String> {
+        let Channel::Stdio(pipes) = &mut self.channel else {
+            unreachable!("stdio only");
+        };
         let mut line = Vec::new();
         loop {
-            let available = self
+            let available = pipes
                 .stdout
                 .fill_buf()
                 .await
@@ -314,7 +333,7 @@ impl McpServer {
                 None => (available.len(), false),
             };
             line.extend_from_slice(&available[..taken]);
-            self.stdout.consume(taken);
+            pipes.stdout.consume(taken);
             if line.len() > MAX_LINE {
                 return Err("it sent a line longer than 16 MiB".into());
             }
@@ -327,10 +346,16 @@ impl McpServer {
     /// The error of a server that stopped, with the end of what it wrote on stderr (read to
     /// its end first, for a moment at most: a server that exits writes its last words then).
     async fn stopped(&mut self, what: &str) -> TaskError {
-        if let Some(done) = self.stderr_done.take() {
+        let Channel::Stdio(pipes) = &mut self.channel else {
+            return TaskError::failed(format!(
+                "the MCP server ({}) stopped answering: {what}",
+                self.label
+            ));
+        };
+        if let Some(done) = pipes.stderr_done.take() {
             let _ = tokio::time::timeout(std::time::Duration::from_millis(500), done).await;
         }
-        stopped(&self.label, &self.stderr, what)
+        stopped(&self.label, &pipes.stderr, what)
     }
 }
 
@@ -346,5 +371,76 @@ fn stopped(label: &str, stderr: &Mutex<Vec<u8>>, what: &str) -> TaskError {
         error.hint("check the server's `command`: run it by hand to see why it stops")
     } else {
         error.hint(format!("its last words on stderr: {tail}"))
+    }
+}
+
+/// A tool result's text content (its structured content when it has no text).
+pub(crate) fn text_of(result: &Json) -> String {
+    let text: Vec<&str> = result["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["type"] == "text")
+        .filter_map(|c| c["text"].as_str())
+        .collect();
+    if text.is_empty() {
+        result
+            .get("structuredContent")
+            .map(Json::to_string)
+            .unwrap_or_default()
+    } else {
+        text.join("\n")
+    }
+}
+
+/// What a message from the server is, for the request `id` waiting on it.
+pub(crate) enum Dispatch {
+    /// Its answer: the result, or the server's refusal.
+    Answer(Result<Json, TaskError>),
+    /// A request of the server's, and runner's reply to send.
+    Reply(Json),
+    /// A notification, or another request's answer.
+    Other,
+}
+
+pub(crate) fn dispatch(
+    label: &str,
+    method: &str,
+    id: u64,
+    message: &Json,
+    ctx: &RunContext,
+    log_events: bool,
+) -> Dispatch {
+    // An error without an id (it could not read the request) answers it too.
+    let ours = message.get("id") == Some(&json!(id))
+        || (message.get("id") == Some(&Json::Null) && message.get("error").is_some());
+    if ours && message.get("method").is_none() {
+        if let Some(error) = message.get("error") {
+            let said: String = error["message"]
+                .as_str()
+                .unwrap_or("no message")
+                .chars()
+                .take(300)
+                .collect();
+            return Dispatch::Answer(Err(TaskError::new(
+                ErrorKind::Remote,
+                format!("the MCP server ({label}) refused `{method}`: {said}"),
+            )));
+        }
+        return Dispatch::Answer(Ok(message.get("result").cloned().unwrap_or(Json::Null)));
+    }
+    match (message.get("id"), message["method"].as_str()) {
+        // A request of the server's (ping, roots...): runner has only pong.
+        (Some(their), Some(asked)) => Dispatch::Reply(reply_to(their, asked)),
+        (None, Some(note)) => {
+            if log_events {
+                ctx.log(
+                    Level::Info,
+                    &format!("MCP ({label}) {note}: {}", message["params"]),
+                );
+            }
+            Dispatch::Other
+        }
+        _ => Dispatch::Other,
     }
 }

@@ -1,11 +1,12 @@
 //! The tools an AIAgent gives its model (Kestra's `tools:`), and what runs when the model
 //! calls one: a flow of the flows folder (`KestraFlow`, run as a Subflow runs it, to its end),
 //! a web search (`TavilyWebSearch`, `GoogleCustomWebSearch`), or a tool of an MCP server
-//! started as a process (`StdioMcpClient`). The other tool types of Kestra are refused by name
-//! while validating.
+//! started as a process (`StdioMcpClient`) or reached over HTTP (`StreamableHttpMcpClient`,
+//! `SseMcpClient`). The other tool types of Kestra are refused by name while validating.
 
 use crate::context::short;
 use crate::mcp::McpServer;
+use crate::mcp_http::HttpKind;
 use crate::search::{Found, google_search, tavily_search};
 use runner_core::plugin::*;
 use serde::{Deserialize, Deserializer};
@@ -24,6 +25,7 @@ pub(crate) enum Tool {
         csi: Property<String>,
     },
     StdioMcp(StdioMcpClient),
+    HttpMcp(HttpMcpClient, HttpKind),
 }
 
 #[derive(Deserialize)]
@@ -53,6 +55,18 @@ pub(crate) struct StdioMcpClient {
     log_events: Option<Property<bool>>,
 }
 
+/// An MCP server over HTTP: `url` (`sseUrl` for the SSE transport), `headers` (credentials,
+/// sealed), `timeout`, and Kestra's request and response logging.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct HttpMcpClient {
+    url: Property<String>,
+    headers: Option<Property<BTreeMap<String, String>>>,
+    timeout: Option<Property<IsoDuration>>,
+    log_requests: Option<Property<bool>>,
+    log_responses: Option<Property<bool>>,
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct KeyFields {
@@ -67,7 +81,7 @@ struct GoogleFields {
 }
 
 /// The tools runner runs, by short name.
-const RUNS: &str = "KestraFlow, TavilyWebSearch, GoogleCustomWebSearch, StdioMcpClient";
+const RUNS: &str = "KestraFlow, TavilyWebSearch, GoogleCustomWebSearch, StdioMcpClient, StreamableHttpMcpClient, SseMcpClient";
 
 impl<'de> Deserialize<'de> for Tool {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -78,6 +92,13 @@ impl<'de> Deserialize<'de> for Tool {
                 "a tool needs a `type`: io.kestra.plugin.ai.tool.<one of {RUNS}>"
             )));
         };
+        let mut map = map;
+        // The SSE transport names its address `sseUrl`.
+        if matches!(short(&kind, "tool"), "SseMcpClient" | "HttpMcpClient")
+            && let Some(url) = map.remove("sseUrl")
+        {
+            map.insert("url".into(), url);
+        }
         let fields = Json::Object(map);
         // Only Kestra's own package has KestraFlow (the langchain4j one never did).
         let name = match short(&kind, "tool") {
@@ -99,6 +120,14 @@ impl<'de> Deserialize<'de> for Tool {
                     csi: f.csi,
                 }
             }
+            "StreamableHttpMcpClient" => Tool::HttpMcp(
+                HttpMcpClient::deserialize(fields).map_err(D::Error::custom)?,
+                HttpKind::Streamable,
+            ),
+            "SseMcpClient" | "HttpMcpClient" => Tool::HttpMcp(
+                HttpMcpClient::deserialize(fields).map_err(D::Error::custom)?,
+                HttpKind::Sse,
+            ),
             "StdioMcpClient" => {
                 Tool::StdioMcp(StdioMcpClient::deserialize(fields).map_err(D::Error::custom)?)
             }
@@ -122,6 +151,8 @@ impl Seal for Tool {
             // A flow gives secrets to a server's `env` with `secret()`, masked as every
             // secret is; its plain settings (`debug`, paths) are not credentials.
             Tool::StdioMcp(_) | Tool::Flow(_) => {}
+            // Headers carry a server's credentials.
+            Tool::HttpMcp(h, _) => h.headers.seal(),
         }
     }
 }
@@ -355,19 +386,14 @@ impl Toolbox {
                     let log_events = ctx
                         .render_opt(&m.log_events, &format!("{at}.logEvents"))?
                         .unwrap_or(false);
-                    let mut server =
+                    let server =
                         McpServer::start(ctx, &command, &env, log_events, at.clone(), timeout)
                             .await?;
-                    let index = servers.len();
-                    for t in server.tools(ctx).await? {
-                        functions.push(Function {
-                            name: t.name.clone(),
-                            description: t.description,
-                            parameters: t.input_schema,
-                            target: Target::Mcp(index, t.name),
-                        });
-                    }
-                    servers.push(server);
+                    add_server(ctx, server, &mut functions, &mut servers).await?;
+                }
+                Tool::HttpMcp(h, kind) => {
+                    let server = connect(ctx, h, *kind, &at, timeout).await?;
+                    add_server(ctx, server, &mut functions, &mut servers).await?;
                 }
             }
         }
@@ -483,6 +509,52 @@ impl Toolbox {
             }
         }
     }
+}
+
+/// Adds a server's tools as functions.
+async fn add_server(
+    ctx: &RunContext,
+    mut server: McpServer,
+    functions: &mut Vec<Function>,
+    servers: &mut Vec<McpServer>,
+) -> Result<(), TaskError> {
+    let index = servers.len();
+    for t in server.tools(ctx).await? {
+        functions.push(Function {
+            name: t.name.clone(),
+            description: t.description,
+            parameters: t.input_schema,
+            target: Target::Mcp(index, t.name),
+        });
+    }
+    servers.push(server);
+    Ok(())
+}
+
+/// Connects to an MCP server over HTTP as `h` says (`at` names it in messages).
+pub(crate) async fn connect(
+    ctx: &RunContext,
+    h: &HttpMcpClient,
+    kind: HttpKind,
+    at: &str,
+    timeout: std::time::Duration,
+) -> Result<McpServer, TaskError> {
+    let url = ctx.render(&h.url, &format!("{at}.url"))?;
+    let headers: Vec<(String, String)> = ctx
+        .render_opt(&h.headers, &format!("{at}.headers"))?
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let timeout = ctx
+        .render_opt(&h.timeout, &format!("{at}.timeout"))?
+        .map_or(timeout, |t| t.0.min(timeout));
+    let logs = (
+        ctx.render_opt(&h.log_requests, &format!("{at}.logRequests"))?
+            .unwrap_or(false),
+        ctx.render_opt(&h.log_responses, &format!("{at}.logResponses"))?
+            .unwrap_or(false),
+    );
+    McpServer::connect(ctx, &url, kind, headers, logs, at.to_string(), timeout).await
 }
 
 fn search_text(found: &[Found]) -> String {

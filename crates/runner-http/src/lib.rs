@@ -10,6 +10,7 @@ mod function;
 mod notify;
 mod options;
 mod request;
+pub mod sse;
 
 use runner_core::plugin::TaskDescriptor;
 
