@@ -2,7 +2,8 @@
 # A Python virtual environment with the independent tools tests check runner against: fastavro
 # (Avro), openpyxl (Excel), pyarrow (Parquet) for the serdes tests, the AWS CLI that the
 # AwsCLI task runs (awscli, v1: pure Python wheels), and a real MCP server for the AI agent's
-# tools (mcp-server-time, the MCP project's reference time server), from PyPI, kept
+# tools (mcp-server-time, the MCP project's reference time server, and the project's Python SDK
+# `mcp` that the tests' own HTTP server is written on), from PyPI, kept
 # in target/formats-venv/<key>/ (the key hashes the requirements and the Python), made once,
 # never put on PATH. Prints its folder.
 # Usage: scripts/formats-venv.sh        (the tests call it when RUNNER_FORMATS_VENV is not set)
@@ -12,7 +13,8 @@ requirements='fastavro==1.12.1
 openpyxl==3.1.5
 pyarrow==26.0.1
 awscli==1.46.3
-mcp-server-time==2026.10.19'
+mcp-server-time==2026.10.19
+mcp==2.3.0'
 python=$(command -v /usr/bin/python3 || command -v python3) || {
     echo "error: python3 is missing (Debian: apt-get install python3 python3-venv)" >&2
     exit 2

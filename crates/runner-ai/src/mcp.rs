@@ -131,22 +131,27 @@ impl McpServer {
         Ok(server)
     }
 
-    /// Connects to a server over HTTP and initializes the session.
+    /// Connects to a server over HTTP and initializes the session; `property` names its
+    /// address, `label` the server in messages (its origin when none).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn connect(
         ctx: &RunContext,
         url: &str,
+        property: &str,
         kind: HttpKind,
         headers: Vec<(String, String)>,
         logs: (bool, bool),
-        label: String,
+        label: Option<String>,
         timeout: Duration,
     ) -> Result<McpServer, TaskError> {
-        let http = Http::connect(ctx, url, kind, headers, label.clone(), logs, timeout).await?;
+        let http = Http::connect(ctx, url, property, kind, headers, label, logs, timeout).await?;
+        let label = http.label().to_string();
         let mut server = McpServer {
             channel: Channel::Http(Box::new(http)),
             next_id: 1,
             label,
-            log_events: logs.1,
+            // `logResponses` logs every message, notifications included.
+            log_events: false,
             timeout,
         };
         server.initialize(ctx).await?;

@@ -2,7 +2,9 @@
 //! POSTed to the server's endpoint, the answer coming back as JSON or as a stream of events,
 //! the session named by the `Mcp-Session-Id` header) and the older HTTP+SSE (a stream of
 //! events opened first, whose `endpoint` event says where to POST; answers come on the
-//! stream). Through the HTTP kit's client: the run's network policy applies.
+//! stream). Through the HTTP kit's client: the run's network policy applies, and redirects
+//! are not followed (headers such as an API key must not reach another server). Messages name
+//! the server by its origin only: a URL may hold a key in its path or query.
 
 use crate::mcp::{Dispatch, dispatch};
 use runner_core::plugin::*;
@@ -40,17 +42,29 @@ fn remote(label: &str, what: String) -> TaskError {
 }
 
 impl Http {
+    /// `property` names the address in messages about it; `label` names the server (its
+    /// origin when none).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn connect(
         ctx: &RunContext,
         url: &str,
+        property: &str,
         kind: HttpKind,
         headers: Vec<(String, String)>,
-        label: String,
+        label: Option<String>,
         (log_requests, log_responses): (bool, bool),
         timeout: Duration,
     ) -> Result<Http, TaskError> {
-        let address = client::parse_url(ctx, &format!("{label}.url"), url)?;
-        let http = client::client(ctx, &ClientOptions::default())?;
+        let address = client::parse_url(ctx, property, url)?;
+        let origin = address.origin().ascii_serialization();
+        let label = label.unwrap_or_else(|| origin.clone());
+        let http = client::client(
+            ctx,
+            &ClientOptions {
+                follow_redirects: false,
+                ..ClientOptions::default()
+            },
+        )?;
         let mut server = Http {
             http,
             post: address.clone(),
@@ -78,7 +92,7 @@ impl Http {
                         "did not open its event stream in time".into(),
                     )
                 })?
-                .map_err(|e| client::send_error(address.as_str(), e))?;
+                .map_err(|e| client::send_error(&origin, e.without_url()))?;
             server.check_status(response.status().as_u16(), "open its event stream")?;
             let mut stream = EventStream::new(response);
             // The first event says where to send messages.
@@ -105,7 +119,7 @@ impl Http {
                     format!("named an endpoint that is not an address: {endpoint}"),
                 )
             })?;
-            // The endpoint must be the same server's: a redirect elsewhere is refused.
+            // The endpoint must be the same server's: the headers must not go elsewhere.
             if server.post.origin() != address.origin() {
                 return Err(remote(
                     &server.label,
@@ -115,6 +129,10 @@ impl Http {
             server.stream = Some(stream);
         }
         Ok(server)
+    }
+
+    pub(crate) fn label(&self) -> &str {
+        &self.label
     }
 
     fn check_status(&self, status: u16, what: &str) -> Result<(), TaskError> {
@@ -160,10 +178,9 @@ impl Http {
         for (k, v) in &self.headers {
             request = request.header(k, v);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| client::send_error(self.post.as_str(), e))?;
+        let response = request.send().await.map_err(|e| {
+            client::send_error(&self.post.origin().ascii_serialization(), e.without_url())
+        })?;
         self.check_status(response.status().as_u16(), "take a message")?;
         if let Some(s) = response
             .headers()
@@ -200,13 +217,22 @@ impl Http {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.starts_with("application/json"));
         if json_answer {
-            let text = response.text().await.map_err(|e| {
-                remote(
-                    &self.label,
-                    format!("answer could not be read ({})", e.without_url()),
-                )
-            })?;
-            let answer: Json = serde_json::from_str(&text).map_err(|_| {
+            let mut response = response;
+            let mut body = Vec::new();
+            loop {
+                let chunk = response.chunk().await.map_err(|e| {
+                    remote(
+                        &self.label,
+                        format!("answer could not be read ({})", e.without_url()),
+                    )
+                })?;
+                let Some(chunk) = chunk else { break };
+                body.extend_from_slice(&chunk);
+                if body.len() > runner_http::sse::MAX_EVENT {
+                    return Err(remote(&self.label, "answered with more than 64 MiB".into()));
+                }
+            }
+            let answer: Json = serde_json::from_slice(&body).map_err(|_| {
                 remote(
                     &self.label,
                     "answered with something that is not JSON".into(),

@@ -63,7 +63,6 @@ pub(crate) struct CallTool {
 }
 
 /// The connection both tasks make.
-#[allow(clippy::too_many_arguments)]
 async fn connect(
     ctx: &RunContext,
     url: &Property<String>,
@@ -101,10 +100,11 @@ async fn connect(
     McpServer::connect(
         ctx,
         &url,
+        "url",
         kind,
         headers,
         logs,
-        "url".into(),
+        None,
         crate::provider::call_timeout(ctx),
     )
     .await

@@ -92,7 +92,6 @@ impl<'de> Deserialize<'de> for Tool {
                 "a tool needs a `type`: io.kestra.plugin.ai.tool.<one of {RUNS}>"
             )));
         };
-        let mut map = map;
         // The SSE transport names its address `sseUrl`.
         if matches!(short(&kind, "tool"), "SseMcpClient" | "HttpMcpClient")
             && let Some(url) = map.remove("sseUrl")
@@ -554,7 +553,21 @@ pub(crate) async fn connect(
         ctx.render_opt(&h.log_responses, &format!("{at}.logResponses"))?
             .unwrap_or(false),
     );
-    McpServer::connect(ctx, &url, kind, headers, logs, at.to_string(), timeout).await
+    let property = match kind {
+        HttpKind::Streamable => format!("{at}.url"),
+        HttpKind::Sse => format!("{at}.sseUrl"),
+    };
+    McpServer::connect(
+        ctx,
+        &url,
+        &property,
+        kind,
+        headers,
+        logs,
+        Some(at.to_string()),
+        timeout,
+    )
+    .await
 }
 
 fn search_text(found: &[Found]) -> String {

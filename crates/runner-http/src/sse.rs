@@ -19,6 +19,8 @@ pub const MAX_EVENT: usize = 64 * 1024 * 1024;
 pub struct EventStream {
     response: Response,
     buffer: Vec<u8>,
+    /// How much of `buffer` is known to hold no line end (not searched again).
+    scanned: usize,
     current: Event,
     data: Vec<String>,
     size: usize,
@@ -59,6 +61,7 @@ impl EventStream {
         EventStream {
             response,
             buffer: Vec::new(),
+            scanned: 0,
             current: Event::default(),
             data: Vec::new(),
             size: 0,
@@ -68,13 +71,16 @@ impl EventStream {
     /// The next event; `None` at the end of the stream.
     pub async fn next(&mut self) -> Result<Option<Event>, SseError> {
         loop {
-            while let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+            while let Some(at) = self.buffer[self.scanned..].iter().position(|b| *b == b'\n') {
+                let end = self.scanned + at;
+                self.scanned = 0;
                 let raw: Vec<u8> = self.buffer.drain(..=end).collect();
                 let line = String::from_utf8_lossy(&raw);
                 if let Some(event) = self.line(line.trim_end_matches(['\n', '\r'])) {
                     return Ok(Some(event));
                 }
             }
+            self.scanned = self.buffer.len();
             if self.buffer.len() + self.size > MAX_EVENT {
                 return Err(SseError::TooLong);
             }

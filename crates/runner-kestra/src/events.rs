@@ -18,6 +18,8 @@ const MAX_EVENT: usize = 64 * 1024 * 1024;
 pub struct EventStream {
     response: reqwest::Response,
     buffer: Vec<u8>,
+    /// How much of `buffer` is known to hold no line end (not searched again).
+    scanned: usize,
     id: String,
     data: Vec<String>,
     /// The bytes of `data`.
@@ -29,6 +31,7 @@ impl EventStream {
         EventStream {
             response,
             buffer: Vec::new(),
+            scanned: 0,
             id: String::new(),
             data: Vec::new(),
             size: 0,
@@ -38,7 +41,9 @@ impl EventStream {
     /// The next event; `None` when the server ended the stream.
     pub async fn next(&mut self) -> Result<Option<Event>, ApiError> {
         loop {
-            while let Some(end) = self.buffer.iter().position(|b| *b == b'\n') {
+            while let Some(at) = self.buffer[self.scanned..].iter().position(|b| *b == b'\n') {
+                let end = self.scanned + at;
+                self.scanned = 0;
                 let raw: Vec<u8> = self.buffer.drain(..=end).collect();
                 let line = String::from_utf8_lossy(&raw);
                 let line = line.trim_end_matches(['\n', '\r']);
@@ -46,6 +51,7 @@ impl EventStream {
                     return Ok(Some(event));
                 }
             }
+            self.scanned = self.buffer.len();
             if self.buffer.len() + self.size > MAX_EVENT {
                 return Err(ApiError::Protocol {
                     what: "an event stream line longer than 64 MiB".into(),
