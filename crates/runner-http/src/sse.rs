@@ -36,24 +36,19 @@ pub enum SseError {
 impl std::fmt::Display for SseError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SseError::Read(e) => write!(f, "the event stream broke: {}", e.without_url_ref()),
+            SseError::Read(e) => write!(f, "the event stream broke: {}", strip_url(e)),
             SseError::TooLong => f.write_str("an event longer than 64 MiB"),
         }
     }
 }
 
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let mut text = self.to_string();
-        if let Some(url) = self.url() {
-            text = text.replace(url.as_str(), "");
-        }
-        text
+/// The error's words without its address (an address may hold a key).
+fn strip_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(url.as_str(), "");
     }
+    text
 }
 
 impl EventStream {
@@ -117,5 +112,35 @@ impl EventStream {
             _ => {}
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream(body: &'static str) -> EventStream {
+        EventStream::new(Response::from(
+            hyper::Response::builder().body(body).expect("a response"),
+        ))
+    }
+
+    #[tokio::test]
+    async fn events_are_read_field_by_field_and_a_cut_one_is_dropped() {
+        let mut s = stream(
+            ": a comment\nevent: endpoint\ndata: /messages?session=1\n\nid:progress\ndata:{\"a\":\ndata:1}\r\n\nid: end\ndata: {\"cut",
+        );
+        let first = s.next().await.unwrap().unwrap();
+        assert_eq!(
+            (first.event.as_str(), first.data.as_str()),
+            ("endpoint", "/messages?session=1")
+        );
+        let second = s.next().await.unwrap().unwrap();
+        assert_eq!(
+            (second.id.as_str(), second.data.as_str()),
+            ("progress", "{\"a\":\n1}")
+        );
+        // The last event has no blank line after it: the stream ended inside it.
+        assert_eq!(s.next().await.unwrap(), None);
     }
 }

@@ -4,11 +4,12 @@
 //! open-source server is `main`). Errors keep Kestra's own message and the flow paths it names,
 //! so the caller can point at the local file.
 
-mod events;
 mod files;
 
-pub use events::{Event, EventStream};
 pub use files::RemoteFile;
+/// Kestra's follow endpoints send server-sent events: the SSE `id:` field carries the event's
+/// kind (`start`, `progress`, `end`) and `data:` one JSON document.
+pub use runner_http::sse::{Event, EventStream};
 
 use serde_json::Value as Json;
 use std::fmt;
