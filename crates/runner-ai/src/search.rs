@@ -31,12 +31,7 @@ pub(crate) async fn tavily_search(
     max: i64,
     property: &str,
 ) -> Result<Vec<Found>, TaskError> {
-    // Kestra has no property for the API's address; runner reads RUNNER_TAVILY_URL.
-    let base = ctx
-        .env_var("RUNNER_TAVILY_URL")
-        .unwrap_or("https://api.tavily.com")
-        .trim_end_matches('/')
-        .to_string();
+    let base = base(ctx, "RUNNER_TAVILY_URL", "https://api.tavily.com");
     let url = client::parse_url(ctx, "RUNNER_TAVILY_URL", &format!("{base}/search"))?;
     let http = client::client(ctx, &ClientOptions::default())?;
     let response = http
@@ -49,29 +44,7 @@ pub(crate) async fn tavily_search(
         .await
         .map_err(|e| client::send_error(url.as_str(), e))?;
     let body = search_answer(response, "Tavily", property).await?;
-    let results = body
-        .get("results")
-        .and_then(Json::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Ok(results
-        .iter()
-        .filter_map(|r| {
-            Some(Found {
-                content: r.get("content").and_then(Json::as_str)?.to_string(),
-                title: r
-                    .get("title")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                url: r
-                    .get("url")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-            })
-        })
-        .collect())
+    Ok(found(&body["results"], "content", "url"))
 }
 
 /// Google's Custom Search JSON API (`customsearch/v1`): at most `max` results (it gives 10 at
@@ -84,12 +57,11 @@ pub(crate) async fn google_search(
     max: i64,
     property: &str,
 ) -> Result<Vec<Found>, TaskError> {
-    // Kestra has no property for the API's address; runner reads RUNNER_GOOGLE_SEARCH_URL.
-    let base = ctx
-        .env_var("RUNNER_GOOGLE_SEARCH_URL")
-        .unwrap_or("https://www.googleapis.com")
-        .trim_end_matches('/')
-        .to_string();
+    let base = base(
+        ctx,
+        "RUNNER_GOOGLE_SEARCH_URL",
+        "https://www.googleapis.com",
+    );
     let mut url = client::parse_url(
         ctx,
         "RUNNER_GOOGLE_SEARCH_URL",
@@ -109,29 +81,34 @@ pub(crate) async fn google_search(
         .await
         .map_err(|e| client::send_error("Google's Custom Search API", e.without_url()))?;
     let body = search_answer(response, "Google Custom Search", property).await?;
-    let items = body
-        .get("items")
-        .and_then(Json::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Ok(items
-        .iter()
+    Ok(found(&body["items"], "snippet", "link"))
+}
+
+/// A search API's address: Kestra has no property for it, so runner reads `variable` from the
+/// run's environment (for contract servers), else the API's own.
+fn base(ctx: &RunContext, variable: &str, default: &str) -> String {
+    ctx.env_var(variable)
+        .unwrap_or(default)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// The results of an answer's list: `title`, the address under `link`, the text under
+/// `content` (an item without text is left out).
+fn found(items: &Json, content: &str, link: &str) -> Vec<Found> {
+    let text = |r: &Json, k: &str| r.get(k).and_then(Json::as_str).map(str::to_string);
+    items
+        .as_array()
+        .into_iter()
+        .flatten()
         .filter_map(|r| {
             Some(Found {
-                content: r.get("snippet").and_then(Json::as_str)?.to_string(),
-                title: r
-                    .get("title")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
-                url: r
-                    .get("link")
-                    .and_then(Json::as_str)
-                    .unwrap_or_default()
-                    .to_string(),
+                content: text(r, content)?,
+                title: text(r, "title").unwrap_or_default(),
+                url: text(r, link).unwrap_or_default(),
             })
         })
-        .collect())
+        .collect()
 }
 
 /// A search API's answer as JSON; a refusal says what to check (never quoting a refused

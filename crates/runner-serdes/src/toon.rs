@@ -767,6 +767,7 @@ fn toon_to_json(
     output: &std::path::Path,
     from: &str,
     uri: &str,
+    stop: &crate::blocking::Stop,
 ) -> Result<u64, TaskError> {
     let write_error = |e: std::io::Error| crate::blocking::write_error(uri, e);
     let file = std::fs::File::open(input)
@@ -794,6 +795,7 @@ fn toon_to_json(
         let mut first = true;
         let pad = "  ".repeat(indent + 1);
         reader.array(head, at, indent.max(1), &mut |v| {
+            stop.check()?;
             let sep = if first { "" } else { "," };
             first = false;
             write!(out, "{sep}\n{pad}{}", pretty(&v, indent + 1)).map_err(io)
@@ -859,51 +861,61 @@ fn toon_to_json(
     Ok(reader.size)
 }
 
+/// A conversion from the execution's file `from` to a new file of extension `ext`, on a
+/// blocking thread; the output removed unless it finished. Outputs `uri` and `size`.
+async fn convert(
+    ctx: &RunContext,
+    from: &Property<String>,
+    charset: &Option<Property<String>>,
+    ext: &str,
+    job: fn(
+        &std::path::Path,
+        &std::path::Path,
+        &str,
+        &str,
+        &crate::blocking::Stop,
+    ) -> Result<u64, TaskError>,
+) -> Result<Outputs, TaskError> {
+    let from = ctx.render(from, "from")?;
+    utf8_only(ctx.render_opt(charset, "charset")?)?;
+    let input = ctx.execution_file_path(&from)?;
+    let (uri, path) = crate::blocking::output_file(ctx, ext)?;
+    let job_uri = uri.clone();
+    let size = crate::blocking::run(move |stop| {
+        let partial = PartialFile::new(&path);
+        let size = job(&input, &path, &from, &job_uri, stop)?;
+        partial.keep();
+        Ok(size)
+    })
+    .await?;
+    crate::avro::records_metric(ctx, size);
+    Ok(Outputs::from_iter([
+        ("uri".to_string(), Json::String(uri)),
+        ("size".to_string(), Json::from(size)),
+    ]))
+}
+
 impl RunnableTask for JsonToToon {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
-        Box::pin(async move {
-            let from = ctx.render(&self.from, "from")?;
-            utf8_only(ctx.render_opt(&self.charset, "charset")?)?;
-            let input = ctx.execution_file_path(&from)?;
-            let (uri, path) = crate::blocking::output_file(ctx, "toon")?;
-            let job_uri = uri.clone();
-            let size = crate::blocking::run(move |stop| {
-                let partial = PartialFile::new(&path);
-                let size = json_to_toon(&input, &path, &from, &job_uri, stop)?;
-                partial.keep();
-                Ok(size)
-            })
-            .await?;
-            crate::avro::records_metric(ctx, size);
-            Ok(Outputs::from_iter([
-                ("uri".to_string(), Json::String(uri)),
-                ("size".to_string(), Json::from(size)),
-            ]))
-        })
+        Box::pin(convert(
+            ctx,
+            &self.from,
+            &self.charset,
+            "toon",
+            json_to_toon,
+        ))
     }
 }
 
 impl RunnableTask for ToonToJson {
     fn run<'a>(&'a self, ctx: &'a RunContext) -> BoxFuture<'a, Result<Outputs, TaskError>> {
-        Box::pin(async move {
-            let from = ctx.render(&self.from, "from")?;
-            utf8_only(ctx.render_opt(&self.charset, "charset")?)?;
-            let input = ctx.execution_file_path(&from)?;
-            let (uri, path) = crate::blocking::output_file(ctx, "json")?;
-            let job_uri = uri.clone();
-            let size = crate::blocking::run(move |_| {
-                let partial = PartialFile::new(&path);
-                let size = toon_to_json(&input, &path, &from, &job_uri)?;
-                partial.keep();
-                Ok(size)
-            })
-            .await?;
-            crate::avro::records_metric(ctx, size);
-            Ok(Outputs::from_iter([
-                ("uri".to_string(), Json::String(uri)),
-                ("size".to_string(), Json::from(size)),
-            ]))
-        })
+        Box::pin(convert(
+            ctx,
+            &self.from,
+            &self.charset,
+            "json",
+            toon_to_json,
+        ))
     }
 }
 
@@ -928,7 +940,14 @@ mod tests {
         .unwrap();
         let text = std::fs::read_to_string(&output).unwrap();
         let back = output.with_extension("json");
-        toon_to_json(&output, &back, "out.toon", "back").unwrap();
+        toon_to_json(
+            &output,
+            &back,
+            "out.toon",
+            "back",
+            &crate::blocking::Stop::never(),
+        )
+        .unwrap();
         let parsed: Json = serde_json::from_str(&std::fs::read_to_string(&back).unwrap()).unwrap();
         assert_eq!(&parsed, v, "round trip of\n{text}");
         let _ = std::fs::remove_dir_all(&dir);
@@ -1009,11 +1028,25 @@ mod tests {
             ),
         ] {
             std::fs::write(&input, text).unwrap();
-            let e = toon_to_json(&input, &dir.join("o.json"), "bad.toon", "o").unwrap_err();
+            let e = toon_to_json(
+                &input,
+                &dir.join("o.json"),
+                "bad.toon",
+                "o",
+                &crate::blocking::Stop::never(),
+            )
+            .unwrap_err();
             assert!(e.to_string().contains(said), "{text:?}: {e}");
         }
         std::fs::write(&input, "").unwrap();
-        toon_to_json(&input, &dir.join("o.json"), "bad.toon", "o").unwrap();
+        toon_to_json(
+            &input,
+            &dir.join("o.json"),
+            "bad.toon",
+            "o",
+            &crate::blocking::Stop::never(),
+        )
+        .unwrap();
         assert_eq!(std::fs::read_to_string(dir.join("o.json")).unwrap(), "{}");
         let _ = std::fs::remove_dir_all(&dir);
     }
